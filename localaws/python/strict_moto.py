@@ -1,0 +1,453 @@
+"""Strict local AWS: moto server (in process) behind a WSGI middleware that counts calls,
+adds latency, injects faults shaped exactly as AWS sends them, shows eventual states, and
+enforces AWS rules that moto lacks.
+
+    python strict_moto.py --host 127.0.0.1 --port 0 [--strict | --lax] [--watch-stdin]
+
+Prints one line `LISTENING http://HOST:PORT` on stdout once it accepts connections.
+Control API (same port, never counted): see localaws/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import io
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# moto keeps an ACM certificate PENDING_VALIDATION for 60 s of wall time; here it is issued at
+# once and the `certificate` eventual kind shows PENDING_VALIDATION for N polls instead, which
+# tests can rely on without sleeping.
+os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+
+import rules  # noqa: E402
+import wire  # noqa: E402
+from eventual import Eventual  # noqa: E402
+
+CONTROL = "/_localaws/"
+
+# Fault kinds drawn by the seeded generator, in this order (cumulative probabilities).
+RANDOM_KINDS = ("throttle", "server_error", "unavailable", "reset_before", "reset_after", "slow")
+FAULT_KINDS = set(RANDOM_KINDS) | {"error"}
+
+
+class ResetConnection(ConnectionError):
+    """Raised while serving a call: the handler resets the TCP connection (RST, no answer)."""
+
+
+class _ResetBody:
+    # Raised from iteration, not from the app call: werkzeug's run_wsgi then takes its
+    # "connection dropped" path without writing a status line.
+    def __iter__(self):
+        raise ResetConnection()
+
+
+@dataclass
+class Fault:
+    kind: str
+    status: int = 0
+    code: str = ""
+    message: str = ""
+    seconds: float = 0.0
+
+    @staticmethod
+    def parse(spec: Any, slow_s: float) -> Fault:
+        if isinstance(spec, str):
+            spec = {"kind": spec}
+        kind = spec.get("kind")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
+        if kind == "error" and not spec.get("code"):
+            raise ValueError("an error fault needs a code")
+        return Fault(
+            kind=kind,
+            status=int(spec.get("status", 400)),
+            code=str(spec.get("code", "")),
+            message=str(spec.get("message", "")),
+            seconds=float(spec.get("seconds", slow_s)),
+        )
+
+
+@dataclass
+class Scripted:
+    service: str | None
+    operation: str | None
+    calls: set[int]
+    fault: Fault
+    seen: int = 0
+
+    def matches(self, req: wire.Request) -> bool:
+        return (self.service in (None, req.service)) and (
+            self.operation is None or fnmatch.fnmatchcase(req.operation, self.operation)
+        )
+
+
+@dataclass
+class FaultPlan:
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.seed = spec.get("seed")
+        self.slow_s = float(spec.get("slow_s", 5.0))
+        self.rates = {k: float(v) for k, v in (spec.get("rates") or {}).items()}
+        unknown = set(self.rates) - set(RANDOM_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault rates {sorted(unknown)}; known: {RANDOM_KINDS}")
+        if sum(self.rates.values()) > 1.0:
+            raise ValueError("fault probabilities add up to more than 1")
+        self.only = [(o.get("service"), o.get("operation")) for o in spec.get("only") or []]
+        self.script = []
+        for entry in spec.get("script") or []:
+            calls = set(entry.get("calls") or range(1, int(entry.get("times", 1)) + 1))
+            fault = Fault.parse(entry.get("fault", "throttle"), self.slow_s)
+            self.script.append(Scripted(entry.get("service"), entry.get("operation"), calls, fault))
+        self.rng = random.Random(self.seed)
+
+    def decide(self, req: wire.Request) -> Fault | None:
+        chosen = None
+        for entry in self.script:
+            if entry.matches(req):
+                entry.seen += 1
+                if chosen is None and entry.seen in entry.calls:
+                    chosen = entry.fault
+        if chosen is not None or not self.rates:
+            return chosen
+        if self.only and not any(
+            s in (None, req.service) and (o is None or fnmatch.fnmatchcase(req.operation, o))
+            for s, o in self.only
+        ):
+            return None
+        draw, total = self.rng.random(), 0.0
+        for kind in RANDOM_KINDS:
+            total += self.rates.get(kind, 0.0)
+            if draw < total:
+                return Fault(kind=kind, seconds=self.slow_s)
+        return None
+
+
+class LocalAws:
+    """The WSGI app: control API, counting, latency, faults, strict rules, then moto."""
+
+    def __init__(self, moto_app: Any, strict: bool):
+        self.moto_app = moto_app
+        self.lock = threading.Lock()  # calls, config, fault plan
+        # moto is not thread-safe, and a rule check must see the state the delete will act
+        # on: checks, moto and the bookkeeping after it run one call at a time. Latency and
+        # slow-response sleeps happen outside, so concurrent clients still overlap.
+        self.moto_lock = threading.RLock()
+        self.calls: list[dict[str, Any]] = []
+        self.strict = strict
+        self.latency_ms = 0.0
+        self.op_latency_ms: dict[str, float] = {}
+        self.faults = FaultPlan()
+        self.eventual = Eventual()
+        self.replay = rules.Replay()
+
+    # -- configuration -------------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "strict": self.strict,
+            "latency_ms": self.latency_ms,
+            "op_latency_ms": self.op_latency_ms,
+            "eventual": self.eventual.polls,
+            "faults": self.faults.spec,
+        }
+
+    def configure(self, patch: dict[str, Any]) -> None:
+        known = {"strict", "latency_ms", "op_latency_ms", "eventual", "faults"}
+        unknown = set(patch) - known
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
+        faults = FaultPlan(patch["faults"] or {}) if "faults" in patch else None
+        with self.lock:
+            if "strict" in patch:
+                self.strict = bool(patch["strict"])
+            if "latency_ms" in patch:
+                self.latency_ms = float(patch["latency_ms"])
+            if "op_latency_ms" in patch:
+                self.op_latency_ms = {k: float(v) for k, v in (patch["op_latency_ms"] or {}).items()}
+            if "eventual" in patch:
+                self.eventual.configure(patch["eventual"] or {})
+            if faults is not None:
+                self.faults = faults
+
+    def latency_for(self, req: wire.Request) -> float:
+        key = req.key()
+        if key in self.op_latency_ms:
+            return self.op_latency_ms[key]
+        for pattern, ms in self.op_latency_ms.items():
+            if fnmatch.fnmatchcase(key, pattern):
+                return ms
+        return self.latency_ms
+
+    def reset(self) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        with self.moto_lock, self.lock:
+            moto_api_backend.reset()
+            self.calls.clear()
+            self.replay.clear()
+            self.eventual.clear()
+
+    # -- WSGI ------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL):
+            return self.control(environ, start_response)
+        body = _read_body(environ)
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            return self.moto_app(environ, start_response)
+        req = wire.identify(environ, body)
+        record = {"service": req.service, "operation": req.operation, "status": 0, "fault": None}
+        with self.lock:
+            self.calls.append(record)
+            fault = self.faults.decide(req)
+            delay = self.latency_for(req)
+            strict = self.strict
+        if fault is not None:
+            record["fault"] = fault.kind
+        if delay > 0:
+            time.sleep(delay / 1000.0)
+
+        if fault is not None and fault.kind == "reset_before":
+            return _ResetBody()
+        if fault is not None and fault.kind in ("throttle", "server_error", "unavailable", "error"):
+            status, code, message = _fault_error(req, fault)
+            return self.answer(record, start_response, *wire.error_body(req, status, code, message))
+
+        status, headers, payload = self.forward(req, environ, strict)
+        if fault is not None and fault.kind == "reset_after":
+            return _ResetBody()
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.seconds)
+        return self.answer(record, start_response, status, headers, payload)
+
+    def answer(self, record, start_response, status, headers, payload):
+        record["status"] = status
+        start_response(f"{status} {_reason(status)}", headers)
+        return [payload]
+
+    def forward(self, req: wire.Request, environ: dict[str, Any], strict: bool):
+        with self.moto_lock:
+            ctx = None
+            if strict and (
+                (req.service, req.operation) in rules.RULES
+                or (req.service, req.operation) in rules._BEFORE
+            ):
+                ctx = rules.Context(req, environ, self.eventual.nat_deleting)
+                rule = rules.RULES.get((req.service, req.operation))
+                outcome = rule.check(ctx) if rule else None
+                if outcome is None:
+                    outcome = self.replay.before(ctx)
+                if isinstance(outcome, rules.Refusal):
+                    return wire.error_body(req, outcome.status, outcome.code, outcome.message)
+                if isinstance(outcome, rules.Replayed):
+                    headers = [("Content-Type", outcome.content_type)]
+                    return 200, headers, outcome.body
+
+            status, headers, payload = _call(self.moto_app, environ)
+
+            if 200 <= status < 300:
+                if ctx is not None:
+                    self.replay.after(ctx, payload, _header(headers, "Content-Type") or "")
+                if req.service == "ec2" and req.operation == "DeleteNatGateway":
+                    self.nat_deleted(req, environ, strict)
+                new_payload, closed = self.eventual.rewrite(req.service, req.operation, payload)
+                if strict:
+                    for nat_id in closed:
+                        self.finish_nat(req, environ, nat_id)
+                if new_payload is not payload:
+                    payload = new_payload
+                    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                    headers.append(("Content-Length", str(len(payload))))
+            return status, headers, payload
+
+    def nat_deleted(self, req: wire.Request, environ: dict[str, Any], strict: bool) -> None:
+        nat_id = req.params.get("NatGatewayId", "")
+        if not self.eventual.start_deleting(nat_id) and strict:
+            self.finish_nat(req, environ, nat_id)
+
+    def finish_nat(self, req: wire.Request, environ: dict[str, Any], nat_id: str) -> None:
+        account = rules.account_id(environ, req.access_key)
+        rules.finish_nat_deletion(account, req.region, nat_id)
+
+    # -- control API -------------------------------------------------------------------------
+
+    def control(self, environ: dict[str, Any], start_response: Any) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = environ.get("PATH_INFO", "")[len(CONTROL) :].strip("/")
+        body = _read_body(environ)
+        try:
+            if method == "GET" and route == "calls":
+                with self.lock:
+                    result: Any = [dict(c) for c in self.calls]
+            elif method == "POST" and route == "calls/clear":
+                with self.lock:
+                    self.calls.clear()
+                result = {"ok": True}
+            elif method == "GET" and route == "config":
+                with self.lock:
+                    result = self.config()
+            elif method == "POST" and route == "config":
+                self.configure(json.loads(body or b"{}"))
+                with self.lock:
+                    result = self.config()
+            elif method == "POST" and route == "reset":
+                self.reset()
+                result = {"ok": True}
+            elif method == "GET" and route == "health":
+                result = {"ok": True}
+            else:
+                return _json_response(start_response, 404, {"error": f"no route {method} {route}"})
+        except (ValueError, TypeError) as error:
+            return _json_response(start_response, 400, {"error": str(error)})
+        return _json_response(start_response, 200, result)
+
+
+def _fault_error(req: wire.Request, fault: Fault) -> tuple[int, str, str]:
+    if fault.kind == "throttle":
+        return wire.throttle(req)
+    if fault.kind == "server_error":
+        return wire.server_error(req, 500)
+    if fault.kind == "unavailable":
+        return wire.server_error(req, 503)
+    return fault.status, fault.code, fault.message
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = stream.read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("wsgi.input_terminated", None)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return body
+
+
+def _call(app: Any, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    result = app(environ, start_response)
+    try:
+        payload = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return int(captured["status"].split(" ", 1)[0]), list(captured["headers"]), payload
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _json_response(start_response: Any, status: int, value: Any) -> list[bytes]:
+    payload = json.dumps(value).encode()
+    start_response(
+        f"{status} {_reason(status)}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]
+
+
+def serve(host: str, port: int, strict: bool, watch_stdin: bool) -> None:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    class Handler(MotoRequestHandler):
+        def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+            if isinstance(error, ResetConnection):
+                # SO_LINGER with a zero timeout makes close() send RST instead of FIN: the
+                # client sees "connection reset by peer" and no response at all.
+                self.close_connection = True
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.close()
+
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = LocalAws(DomainDispatcherApplication(create_backend_app), strict)
+    server = make_server(host, port, app, threaded=True, request_handler=Handler)
+    bound = server.server_address[1]
+    os.environ["MOTO_PORT"] = str(bound)
+    if watch_stdin:
+        threading.Thread(target=_exit_on_stdin_eof, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"LISTENING http://{host}:{bound}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+def _exit_on_stdin_eof() -> None:
+    # The parent holds our stdin pipe; EOF means it exited (even by SIGKILL), so stop too.
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    finally:
+        os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--strict", dest="strict", action="store_true", default=True)
+    mode.add_argument("--lax", dest="strict", action="store_false", help="moto's own behaviour")
+    parser.add_argument(
+        "--watch-stdin", action="store_true", help="exit when stdin reaches end of file"
+    )
+    args = parser.parse_args(argv)
+    serve(args.host, args.port, args.strict, args.watch_stdin)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,465 @@
+//! The executor: walks a plan as a DAG of operations, starting each the moment its own
+//! dependencies finish, at most `parallelism` at once; checkpoints state after every completed
+//! operation; skips (and reports once) what depends on a failure. It knows no kind.
+
+mod policy;
+
+pub use policy::{Decision, RetryBudget, error_policy};
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::aws::{AwsError, Cx};
+use crate::kinds::{self, CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use crate::plan::{Action, Change, Plan, desired_props};
+use crate::schema::KindSchema;
+use crate::stack::{Ref, Stack};
+use crate::state::{ResourceState, State, StateBackend, StateError, digest};
+use crate::value::{Props, Value};
+
+#[derive(Clone, Debug)]
+pub struct ApplyConfig {
+    pub parallelism: usize,
+    pub retry: RetryBudget,
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        ApplyConfig { parallelism: 32, retry: RetryBudget::default() }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Delete,
+    Up(Action),
+}
+
+impl Step {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Step::Delete => "delete",
+            Step::Up(Action::Create) | Step::Up(Action::Replace) => "create",
+            Step::Up(Action::Update) => "update",
+            Step::Up(Action::Adopt) => "adopt",
+            Step::Up(_) => "read",
+        }
+    }
+}
+
+/// What the executor tells the outside world; rendering is the CLI's business.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started { id: &'a str, step: Step },
+    Status { id: &'a str, message: &'a str },
+    Retrying { id: &'a str, step: Step, error: &'a AwsError, after: Duration },
+    Done { id: &'a str, step: Step, elapsed: Duration, physical_id: Option<&'a str> },
+    Failed { id: &'a str, step: Step, error: &'a str },
+    Skipped { id: &'a str, because: &'a str },
+    Interrupted { in_flight: usize },
+}
+
+pub type Progress = Arc<dyn Fn(Event<'_>) + Send + Sync>;
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub done: Vec<(String, Step)>,
+    pub failed: Vec<(String, String)>,
+    pub skipped: Vec<String>,
+    pub interrupted: bool,
+    /// Operations that would have run but did not start (interrupted).
+    pub not_started: usize,
+    pub retries: usize,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted
+    }
+}
+
+struct Node {
+    id: String,
+    step: Step,
+    change: usize,
+}
+
+struct Shared {
+    cx: Arc<Cx>,
+    stack: Stack,
+    plan: Plan,
+    state: Mutex<State>,
+    backend: Arc<dyn StateBackend>,
+    attrs: Mutex<HashMap<String, Props>>,
+    cfg: ApplyConfig,
+    progress: Progress,
+    retries: Mutex<usize>,
+}
+
+/// The operations of a plan and the order constraints between them.
+fn build_nodes(stack: &Stack, plan: &Plan, state: &State) -> (Vec<Node>, Vec<Vec<usize>>) {
+    let mut nodes = Vec::new();
+    let mut del_of: HashMap<&str, usize> = HashMap::new();
+    let mut up_of: HashMap<&str, usize> = HashMap::new();
+    for (ci, c) in plan.changes.iter().enumerate() {
+        if matches!(c.action, Action::Delete | Action::Replace) {
+            del_of.insert(&c.id, nodes.len());
+            nodes.push(Node { id: c.id.clone(), step: Step::Delete, change: ci });
+        }
+        if c.action != Action::Delete {
+            up_of.insert(&c.id, nodes.len());
+            nodes.push(Node { id: c.id.clone(), step: Step::Up(c.action), change: ci });
+        }
+    }
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        let c = &plan.changes[n.change];
+        match n.step {
+            Step::Up(_) => {
+                if let Some(r) = stack.resources.get(&n.id) {
+                    deps[i].extend(r.dependencies().iter().filter_map(|d| up_of.get(d.as_str())));
+                }
+                if let Some(&d) = del_of.get(n.id.as_str()) {
+                    deps[i].push(d);
+                }
+            }
+            Step::Delete => {
+                // Whatever was recorded as depending on this resource goes (or lets go) first.
+                for (other, rec) in &state.resources {
+                    if other == &n.id || !rec.depends_on.iter().any(|d| d == &n.id) {
+                        continue;
+                    }
+                    if let Some(&d) = del_of.get(other.as_str()) {
+                        deps[i].push(d);
+                    } else if c.action == Action::Delete {
+                        if let Some(&u) = up_of.get(other.as_str()) {
+                            deps[i].push(u);
+                        }
+                    }
+                }
+            }
+        }
+        deps[i].sort_unstable();
+        deps[i].dedup();
+    }
+    (nodes, deps)
+}
+
+/// Applies `plan`. State is written through `backend` after every completed operation; the
+/// final state is returned with what happened. Sending `true` on `cancel` stops new work.
+pub async fn execute(
+    cx: Arc<Cx>,
+    stack: &Stack,
+    plan: &Plan,
+    state: State,
+    backend: Arc<dyn StateBackend>,
+    cfg: ApplyConfig,
+    progress: Progress,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<(State, Outcome), StateError> {
+    let (nodes, deps) = build_nodes(stack, plan, &state);
+    let mut attrs = HashMap::new();
+    for c in &plan.changes {
+        if matches!(c.action, Action::NoOp | Action::Update | Action::Adopt) {
+            attrs.insert(c.id.clone(), c.attrs.clone());
+        }
+    }
+    let shared = Arc::new(Shared {
+        cx,
+        stack: stack.clone(),
+        plan: plan.clone(),
+        state: Mutex::new(state),
+        backend,
+        attrs: Mutex::new(attrs),
+        cfg: cfg.clone(),
+        progress: progress.clone(),
+        retries: Mutex::new(0),
+    });
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut skipped = vec![false; nodes.len()];
+    let mut outcome = Outcome::default();
+    let mut running: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
+    let mut fatal: Option<StateError> = None;
+    let nodes = Arc::new(nodes);
+    let mut started = 0usize;
+    loop {
+        while running.len() < cfg.parallelism.max(1) && !outcome.interrupted && fatal.is_none() {
+            let Some(i) = ready.pop_front() else { break };
+            started += 1;
+            let sh = shared.clone();
+            let ns = nodes.clone();
+            running.spawn(async move {
+                let r = run_node(&sh, &ns[i]).await;
+                (i, r)
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = running.join_next() => {
+                let Some(joined) = joined else { break };
+                let (i, result) = match joined {
+                    Ok(x) => x,
+                    Err(e) => {
+                        outcome.failed.push(("(internal)".into(), format!("operation task failed: {e}")));
+                        continue;
+                    }
+                };
+                let n = &nodes[i];
+                match result {
+                    Ok(()) => {
+                        outcome.done.push((n.id.clone(), n.step));
+                        for &d in &dependents[i] {
+                            waiting[d] -= 1;
+                            if waiting[d] == 0 && !skipped[d] {
+                                ready.push_back(d);
+                            }
+                        }
+                    }
+                    Err(msg) if msg.starts_with(STATE_FAILURE) => {
+                        fatal = Some(StateError::Io(msg[STATE_FAILURE.len()..].to_owned()));
+                        outcome.failed.push((n.id.clone(), msg));
+                    }
+                    Err(msg) => {
+                        outcome.failed.push((n.id.clone(), msg));
+                        // Everything downstream is skipped and reported once, naming the cause.
+                        let mut stack_ = dependents[i].clone();
+                        while let Some(d) = stack_.pop() {
+                            if skipped[d] {
+                                continue;
+                            }
+                            skipped[d] = true;
+                            if !outcome.skipped.contains(&nodes[d].id) {
+                                outcome.skipped.push(nodes[d].id.clone());
+                                (progress)(Event::Skipped { id: &nodes[d].id, because: &n.id });
+                            }
+                            stack_.extend(dependents[d].iter().copied());
+                        }
+                    }
+                }
+            }
+            changed = cancel.changed(), if !outcome.interrupted => {
+                if changed.is_err() || *cancel.borrow() {
+                    outcome.interrupted = true;
+                    (progress)(Event::Interrupted { in_flight: running.len() });
+                }
+            }
+        }
+    }
+    outcome.not_started = nodes.len() - started;
+    outcome.retries = *shared.retries.lock().unwrap_or_else(|e| e.into_inner());
+    let state = shared.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    match fatal {
+        Some(e) => Err(e),
+        None => Ok((state, outcome)),
+    }
+}
+
+const STATE_FAILURE: &str = "state: ";
+
+async fn run_node(sh: &Shared, n: &Node) -> Result<(), String> {
+    let change = &sh.plan.changes[n.change];
+    let start = Instant::now();
+    if n.step == Step::Up(Action::NoOp) {
+        return Ok(());
+    }
+    (sh.progress)(Event::Started { id: &n.id, step: n.step });
+    let kind = kinds::kind(&change.kind).ok_or_else(|| format!("unknown resource type `{}` in state", change.kind))?;
+    let result = match n.step {
+        Step::Delete => delete(sh, kind, change).await,
+        Step::Up(_) => up(sh, kind, change).await,
+    };
+    match result {
+        Ok(pid) => {
+            (sh.progress)(Event::Done { id: &n.id, step: n.step, elapsed: start.elapsed(), physical_id: pid.as_deref() });
+            Ok(())
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            (sh.progress)(Event::Failed { id: &n.id, step: n.step, error: &msg });
+            Err(msg)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Calls `f` until it succeeds or the error policy gives up, reporting each retry.
+async fn with_retries<T, F, Fut>(sh: &Shared, id: &str, step: Step, mut f: F) -> Result<T, AwsError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(e) => match error_policy(&e, attempt, start.elapsed(), &sh.cfg.retry) {
+                Decision::Retry(after) => {
+                    *sh.retries.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    (sh.progress)(Event::Retrying { id, step, error: &e, after });
+                    tokio::time::sleep(after).await;
+                }
+                Decision::Fail => return Err(e),
+            },
+        }
+    }
+}
+
+async fn delete(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Option<String>, OpError> {
+    let rec = sh.state.lock().unwrap_or_else(|e| e.into_inner()).resources.get(&change.id).cloned();
+    if let (Some(rec), false) = (&rec, change.reason.as_deref().is_some_and(|r| r.starts_with("already gone"))) {
+        let req = DeleteReq { id: &change.id, physical_id: &rec.physical_id, props: &rec.properties, attrs: &rec.attributes };
+        with_retries(sh, &change.id, Step::Delete, |_| kind.delete(&sh.cx, &req)).await?;
+    }
+    checkpoint(sh, |s| {
+        s.resources.remove(&change.id);
+    })
+    .await?;
+    Ok(rec.map(|r| r.physical_id))
+}
+
+/// A stable idempotency token for this resource's create in this state's history.
+fn token(sh: &Shared, id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let lineage = sh.plan.lineage.clone().unwrap_or_default();
+    let h = Sha256::digest(format!("{}/{}/{}/{:?}", sh.stack.name, id, lineage, sh.plan.serial).as_bytes());
+    format!("rprov-{:x}", h)[..40].to_owned()
+}
+
+async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Option<String>, OpError> {
+    let r = sh.stack.resources.get(&change.id).ok_or_else(|| OpError::Input(format!("`{}` is not in the stack", change.id)))?;
+    let attrs = sh.attrs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let lookup = |rf: &Ref| attrs.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
+    let (props, tags) = desired_props(&sh.stack, r, &lookup);
+    if let Some((name, _)) = props.iter().find(|(_, v)| v.has_unknown()) {
+        return Err(OpError::Input(format!("property `{name}` still depends on a value that is not known")));
+    }
+    let schema = kind.schema();
+    let live: Live = match change.action {
+        Action::Create | Action::Replace => create(sh, kind, &change.id, &props, &tags).await?,
+        Action::Update => {
+            let pid = change.physical_id.clone().unwrap_or_default();
+            let recorded = sh.state.lock().unwrap_or_else(|e| e.into_inner()).resources.get(&change.id).cloned();
+            let mut old = recorded.as_ref().map(|r| r.properties.clone()).unwrap_or_default();
+            let mut old_tags = recorded.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
+            for d in &change.diffs {
+                match (d.name.as_str(), &d.before) {
+                    ("tags", Some(Value::Map(m))) => old_tags = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect(),
+                    (name, Some(b)) => {
+                        old.insert(name.to_owned(), b.clone());
+                    }
+                    _ => {}
+                }
+            }
+            let changed: Vec<String> = change.diffs.iter().map(|d| d.name.clone()).collect();
+            let req = UpdateReq { id: &change.id, physical_id: &pid, old: &old, new: &props, changed: &changed, old_tags: &old_tags, tags: &tags };
+            with_retries(sh, &change.id, Step::Up(Action::Update), |_| kind.update(&sh.cx, &req)).await?
+        }
+        _ => Live {
+            physical_id: change.physical_id.clone().unwrap_or_default(),
+            props: Props::new(),
+            attrs: change.attrs.clone(),
+            tags: tags.clone(),
+        },
+    };
+    let pid = live.physical_id.clone();
+    let mut attrs_now = change.attrs.clone();
+    attrs_now.extend(live.attrs.clone());
+    attrs_now.entry("id".into()).or_insert_with(|| Value::str(&pid));
+    sh.attrs.lock().unwrap_or_else(|e| e.into_inner()).insert(change.id.clone(), attrs_now.clone());
+    let record = ResourceState {
+        kind: schema.name.to_owned(),
+        physical_id: pid.clone(),
+        properties: recorded_props(schema, &props),
+        attributes: attrs_now,
+        tags,
+        depends_on: r.dependencies(),
+    };
+    checkpoint(sh, |s| {
+        s.resources.insert(change.id.clone(), record);
+    })
+    .await?;
+    Ok(Some(pid))
+}
+
+/// Creates a resource without ever creating it twice: where the API has no idempotency token,
+/// a failure that may have happened on AWS's side (lost response, timeout, 5xx) is followed by a
+/// lookup by ownership tags before any new attempt.
+async fn create(sh: &Shared, kind: &'static dyn Kind, id: &str, props: &Props, tags: &Tags) -> Result<Live, OpError> {
+    let token = token(sh, id);
+    let req = CreateReq { id, props, tags, token: &token };
+    let req = &req;
+    let step = Step::Up(Action::Create);
+    let found = with_retries(sh, id, step, |attempt| async move {
+        if attempt > 1 && !kind.create_is_idempotent() {
+            if let Some(l) = find_owned(sh, kind, id).await? {
+                (sh.progress)(Event::Status { id, message: &format!("found {} from the earlier attempt; adopting it", l.physical_id) });
+                return Ok(l);
+            }
+        }
+        match kind.create(&sh.cx, req).await {
+            Err(AwsError::AlreadyExists(msg)) => match find_owned(sh, kind, id).await? {
+                Some(l) => Ok(l),
+                None => Err(AwsError::AlreadyExists(msg)),
+            },
+            other => other,
+        }
+    })
+    .await?;
+    Ok(found)
+}
+
+async fn find_owned(sh: &Shared, kind: &'static dyn Kind, id: &str) -> Result<Option<Live>, AwsError> {
+    let all = kind.read_many(&sh.cx, &[]).await?;
+    Ok(all.into_iter().find(|l| l.stack() == Some(sh.stack.name.as_str()) && l.logical_id() == Some(id)))
+}
+
+/// What state keeps of a resource's properties: secrets as digests only.
+pub fn recorded_props(schema: &KindSchema, props: &Props) -> Props {
+    props
+        .iter()
+        .map(|(k, v)| {
+            let secret = schema.prop(k).is_some_and(|p| p.secret);
+            (k.clone(), if secret { digest(v) } else { v.clone() })
+        })
+        .collect()
+}
+
+async fn checkpoint(sh: &Shared, f: impl FnOnce(&mut State)) -> Result<(), OpError> {
+    // One writer at a time, in the order operations complete.
+    let snapshot = {
+        let mut s = sh.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s);
+        s.serial += 1;
+        s.clone()
+    };
+    static WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _g = WRITE.lock().await;
+    let latest = sh.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // A later snapshot may already include this one; write the newest.
+    let to_write = if latest.serial >= snapshot.serial { latest } else { snapshot };
+    sh.backend.write(&to_write).await.map_err(OpError::State)
+}

@@ -1,0 +1,99 @@
+//! Everything the kinds share about talking to AWS: one `SdkConfig` for all clients, client
+//! construction with the endpoint override in one place, error classification, and waiters.
+
+mod error;
+mod wait;
+
+pub use error::{AwsError, classify, classify_code};
+pub use wait::{Poll, WaitConfig, wait_until};
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Settings that decide where and how rprov talks to AWS, resolved once from flags and env.
+#[derive(Clone, Debug, Default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Loads the standard AWS configuration chain (env, profiles, SSO, IMDS). The stack's own region
+/// is the fallback when neither a flag nor the environment names one.
+pub async fn load_sdk_config(settings: &AwsSettings, stack_region: &str) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = &settings.profile {
+        loader = loader.profile_name(p);
+    }
+    let region = settings.region.clone().unwrap_or_else(|| stack_region.to_owned());
+    loader = loader.region(Region::new(region));
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    // A response that never comes must not hang an apply: the attempt times out and the
+    // error policy decides (creates without idempotency tokens are looked up by tag first).
+    loader = loader.timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .build(),
+    );
+    loader.load().await
+}
+
+/// What a kind needs to do its work: the SDK configuration, the stack it acts for, and waiter
+/// budgets. Clients are built lazily, once per service, from the one `SdkConfig`.
+pub struct Cx {
+    pub stack: String,
+    pub region: String,
+    pub sdk: SdkConfig,
+    pub wait: WaitConfig,
+    clients: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    status: Arc<dyn Fn(&str, &str) + Send + Sync>,
+}
+
+impl Cx {
+    pub fn new(stack: &str, sdk: SdkConfig, wait: WaitConfig) -> Cx {
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        Cx {
+            stack: stack.to_owned(),
+            region,
+            sdk,
+            wait,
+            clients: Mutex::new(HashMap::new()),
+            status: Arc::new(|_, _| {}),
+        }
+    }
+
+    /// Where progress of long waits goes (logical id, message).
+    pub fn with_status(mut self, f: Arc<dyn Fn(&str, &str) + Send + Sync>) -> Cx {
+        self.status = f;
+        self
+    }
+
+    /// Uses `client` for its service instead of one built from the `SdkConfig`: unit tests hand in
+    /// a client whose responses are mocked (aws-smithy-mocks works per client, not per config).
+    pub fn with_client<C: Clone + Send + Sync + 'static>(self, client: C) -> Cx {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).insert(TypeId::of::<C>(), Box::new(client));
+        self
+    }
+
+    pub fn status(&self, id: &str, msg: &str) {
+        (self.status)(id, msg)
+    }
+
+    /// The client of one service, e.g. `cx.client(aws_sdk_ec2::Client::new)`; built once.
+    pub fn client<C: Clone + Send + Sync + 'static>(&self, make: fn(&SdkConfig) -> C) -> C {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry(TypeId::of::<C>())
+            .or_insert_with(|| Box::new(make(&self.sdk)))
+            .downcast_ref::<C>()
+            .cloned()
+            .expect("client cache keyed by type")
+    }
+}

@@ -1,0 +1,217 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::common::{Failure, Settings, backend, confirm, cx, load_stack, param_overrides, refresh, report};
+use super::plan::{PLAN_FILE_KIND, PlanFile};
+use super::progress::printer;
+use crate::apply::{ApplyConfig, Outcome, execute};
+use crate::graph::Graph;
+use crate::plan::{self, Action, Change, Plan, render_human};
+use crate::stack::{self, Ref, Source, Stack};
+use crate::state::{LockInfo, State, StateBackend};
+use crate::value::Value;
+
+enum Target {
+    Stack(Stack),
+    Saved(Stack, Plan),
+}
+
+fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::User(format!("cannot read {}: {e}", path.display())))?;
+    if text.trim_start().starts_with('{') {
+        if let Ok(file) = serde_json::from_str::<PlanFile>(&text) {
+            if file.kind != PLAN_FILE_KIND || file.format_version != 1 {
+                return Err(Failure::User(format!("{} is not an rprov plan of a format this version understands", path.display())));
+            }
+            let mut params = file.params.clone();
+            params.extend(param_overrides(s)?);
+            let stack = stack::load_str(Source::new(&file.stack_file, file.source), &params).map_err(|(src, d)| report(src.as_ref(), &d))?;
+            return Ok(Target::Saved(stack, file.plan));
+        }
+    }
+    Ok(Target::Stack(load_stack(s, path)?))
+}
+
+/// Holds the state lock; released when dropped on every exit path that returns.
+struct Locked {
+    backend: Arc<dyn StateBackend>,
+    info: LockInfo,
+}
+
+impl Locked {
+    async fn take(backend: Arc<dyn StateBackend>, op: &str) -> Result<Locked, Failure> {
+        let info = LockInfo::new(op);
+        backend.lock(&info).await?;
+        Ok(Locked { backend, info })
+    }
+    async fn release(self) {
+        let _ = self.backend.unlock(&self.info).await;
+    }
+}
+
+fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(true);
+        }
+        // A second Ctrl-C leaves at once; state is already on disk up to the last operation.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+    rx
+}
+
+pub async fn run(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Result<u8, Failure> {
+    let target = load_target(s, path)?;
+    let stack = match &target {
+        Target::Stack(st) | Target::Saved(st, _) => st.clone(),
+    };
+    let graph = Graph::build(&stack).map_err(|d| report(Some(&stack.source), &d))?;
+    let backend = backend(s, &stack.name)?;
+    let lock = Locked::take(backend.clone(), "apply").await?;
+    let result = apply_locked(s, &stack, &graph, target, backend, yes, parallelism).await;
+    lock.release().await;
+    result
+}
+
+async fn apply_locked(
+    s: &Settings,
+    stack: &Stack,
+    graph: &Graph,
+    target: Target,
+    backend: Arc<dyn StateBackend>,
+    yes: bool,
+    parallelism: usize,
+) -> Result<u8, Failure> {
+    let state = backend.read().await?;
+    let cx = Arc::new(cx(s, stack).await);
+    let plan = match target {
+        Target::Saved(_, plan) => {
+            let now = (state.as_ref().map(|s| s.lineage.clone()), state.as_ref().map(|s| s.serial));
+            if (plan.lineage.clone(), plan.serial) != now {
+                return Err(Failure::User(format!(
+                    "stale plan: it was made against state serial {:?} and the state is now at {:?}; run `rprov plan` again",
+                    plan.serial, now.1
+                )));
+            }
+            print!("{}", render_human(&plan, s.color));
+            plan
+        }
+        Target::Stack(_) => {
+            let live = refresh(&cx, stack, state.as_ref()).await?;
+            let plan = plan::plan(stack, graph, state.as_ref(), &live);
+            print!("{}", render_human(&plan, s.color));
+            if plan.has_changes() {
+                confirm(s, yes, &format!("Apply these changes to stack `{}`", stack.name))?;
+            }
+            plan
+        }
+    };
+    let state = state.unwrap_or_else(|| State::new(&stack.name, &stack.region));
+    let (state, outcome) = run_plan(s, cx, stack, &plan, state, backend.clone(), parallelism).await?;
+    let state = record_outputs(stack, state, backend.as_ref()).await?;
+    finish(&outcome, "Apply")?;
+    if !state.outputs.is_empty() {
+        println!("\nOutputs:");
+        for (k, v) in &state.outputs {
+            println!("  {k} = {v}");
+        }
+    }
+    Ok(0)
+}
+
+async fn run_plan(
+    s: &Settings,
+    cx: Arc<crate::aws::Cx>,
+    stack: &Stack,
+    plan: &Plan,
+    state: State,
+    backend: Arc<dyn StateBackend>,
+    parallelism: usize,
+) -> Result<(State, Outcome), Failure> {
+    if !plan.has_changes() {
+        return Ok((state, Outcome::default()));
+    }
+    let p = printer(s.color, s.tty);
+    let status = p.progress.clone();
+    let cx = Arc::new(rebuild_cx_with_status(cx, status));
+    let cfg = ApplyConfig { parallelism: parallelism.max(1), ..ApplyConfig::default() };
+    let started = std::time::Instant::now();
+    let (state, outcome) = execute(cx, stack, plan, state, backend, cfg, p.progress.clone(), cancel_on_ctrl_c()).await?;
+    println!(
+        "\n{} operation(s) done in {:.1}s, {} failed, {} skipped, {} retried call(s).",
+        outcome.done.len(),
+        started.elapsed().as_secs_f64(),
+        outcome.failed.len(),
+        outcome.skipped.len(),
+        outcome.retries
+    );
+    Ok((state, outcome))
+}
+
+fn rebuild_cx_with_status(cx: Arc<crate::aws::Cx>, progress: crate::apply::Progress) -> crate::aws::Cx {
+    let c = crate::aws::Cx::new(&cx.stack, cx.sdk.clone(), cx.wait.clone());
+    c.with_status(Arc::new(move |id: &str, msg: &str| progress(crate::apply::Event::Status { id, message: msg })))
+}
+
+fn finish(o: &Outcome, what: &str) -> Result<(), Failure> {
+    if o.interrupted {
+        return Err(Failure::User(format!("{what} interrupted; state records everything that finished. Run it again to continue.")));
+    }
+    if !o.ok() {
+        let list: Vec<String> = o.failed.iter().map(|(id, e)| format!("  {id}: {e}")).collect();
+        return Err(Failure::User(format!("{what} failed:\n{}", list.join("\n"))));
+    }
+    Ok(())
+}
+
+async fn record_outputs(stack: &Stack, mut state: State, backend: &dyn StateBackend) -> Result<State, Failure> {
+    let lookup = |r: &Ref| state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown);
+    let outputs: std::collections::BTreeMap<String, Value> = stack.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    if outputs != state.outputs {
+        state.outputs = outputs;
+        state.serial += 1;
+        backend.write(&state).await?;
+    }
+    Ok(state)
+}
+
+pub async fn destroy(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Result<u8, Failure> {
+    let stack = load_stack(s, path)?;
+    let backend = backend(s, &stack.name)?;
+    let lock = Locked::take(backend.clone(), "destroy").await?;
+    let result = destroy_locked(s, &stack, backend, yes, parallelism).await;
+    lock.release().await;
+    result
+}
+
+async fn destroy_locked(s: &Settings, stack: &Stack, backend: Arc<dyn StateBackend>, yes: bool, parallelism: usize) -> Result<u8, Failure> {
+    let Some(state) = backend.read().await? else {
+        println!("Stack `{}` has no state: nothing to destroy.", stack.name);
+        return Ok(0);
+    };
+    let cx = Arc::new(cx(s, stack).await);
+    let mut empty = stack.clone();
+    empty.resources.clear();
+    empty.outputs.clear();
+    let live = refresh(&cx, &empty, Some(&state)).await?;
+    let graph = Graph::build(&empty).map_err(|d| report(Some(&stack.source), &d))?;
+    let plan = plan::plan(&empty, &graph, Some(&state), &live);
+    print!("{}", render_human(&plan, s.color));
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    confirm(s, yes, &format!("Destroy every resource of stack `{}`", stack.name))?;
+    let (mut state, outcome) = run_plan(s, cx, &empty, &plan, state, backend.clone(), parallelism).await?;
+    finish(&outcome, "Destroy")?;
+    state.outputs.clear();
+    state.serial += 1;
+    backend.write(&state).await?;
+    let deleted = plan.changes.iter().filter(|c: &&Change| c.action == Action::Delete).count();
+    println!("Destroyed {deleted} resource(s) of stack `{}`.", stack.name);
+    Ok(0)
+}

@@ -1,0 +1,157 @@
+//! The command line: clap types, settings resolved in one place, one file per command.
+
+mod apply;
+mod common;
+mod graph;
+mod output;
+mod plan;
+mod progress;
+mod state;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use common::{Failure, Settings};
+
+#[derive(Parser, Debug)]
+#[command(name = "rprov", version, about = "Declarative AWS stacks: validate, plan, apply, destroy", propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// AWS region (default: the stack's `region`).
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (a local emulator).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// State location: a file path (default `.rprov/<stack>.json`).
+    #[arg(long, global = true, env = "RPROV_STATE")]
+    pub state: Option<String>,
+    /// Set a param: `--param name=value` (repeatable); also `RPROV_PARAM_name`.
+    #[arg(long = "param", global = true, value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// No colours in output.
+    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_color: bool,
+    /// More output (-v: debug logs).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse and check a stack file; no AWS call.
+    Validate { stack: PathBuf },
+    /// Show what apply would change.
+    Plan {
+        stack: PathBuf,
+        /// Save the plan for `rprov apply FILE`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Exit 2 when there are changes, 0 when none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Bring AWS to the stack's declared state (or run a saved plan).
+    Apply {
+        /// A stack file or a plan saved with `plan --out`.
+        target: PathBuf,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, default_value_t = 32)]
+        parallelism: usize,
+    },
+    /// Delete everything the stack's state records, dependents first.
+    Destroy {
+        stack: PathBuf,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, default_value_t = 32)]
+        parallelism: usize,
+    },
+    /// Print the stack's outputs from its state.
+    Output {
+        stack: PathBuf,
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the dependency graph.
+    Graph {
+        stack: PathBuf,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: graph::Format,
+    },
+    /// Remove a state lock left by a run that is gone.
+    ForceUnlock {
+        lock_id: String,
+        /// The stack whose lock it is (default: every local state lock is searched).
+        #[arg(long)]
+        stack: Option<PathBuf>,
+    },
+    /// Inspect state.
+    State {
+        #[command(subcommand)]
+        command: state::StateCommand,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let filter = match cli.global.verbose {
+        0 => "warn",
+        1 => "rprov=debug,info",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let settings = Settings::from_global(&cli.global);
+    let result = rt.block_on(run(cli.command, settings));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            f.print(cli.global.verbose > 0);
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
+    match cmd {
+        Command::Validate { stack } => validate::run(&s, &stack).await,
+        Command::Plan { stack, out, json, detailed_exitcode } => plan::run(&s, &stack, out.as_deref(), json, detailed_exitcode).await,
+        Command::Apply { target, yes, parallelism } => apply::run(&s, &target, yes, parallelism).await,
+        Command::Destroy { stack, yes, parallelism } => apply::destroy(&s, &stack, yes, parallelism).await,
+        Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,
+        Command::Graph { stack, format } => graph::run(&s, &stack, format).await,
+        Command::ForceUnlock { lock_id, stack } => state::force_unlock(&s, &lock_id, stack.as_deref()).await,
+        Command::State { command } => state::run(&s, command).await,
+    }
+}

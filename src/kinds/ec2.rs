@@ -1,0 +1,70 @@
+//! What the EC2 kinds share: tag conversion, the ownership filter, and creates that the SDK
+//! must not retry blindly.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::retry::RetryConfig;
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+
+use super::Tags;
+use crate::aws::{AwsError, Cx};
+
+pub fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+/// Config override for create calls without an idempotency token (CreateVpc, CreateSubnet,
+/// AllocateAddress, ...): a retry after a lost response would create a second resource, so
+/// the executor retries instead, after looking the resource up by its ownership tags.
+pub fn no_retry() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
+pub fn tag_spec(resource_type: ResourceType, tags: &Tags) -> TagSpecification {
+    TagSpecification::builder().resource_type(resource_type).set_tags(Some(to_sdk(tags))).build()
+}
+
+pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// Tags as rprov compares them: AWS's own `aws:` tags left out.
+pub fn from_sdk(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
+/// Whether a described resource belongs in `read_many`'s answer: asked for by id, or owned by
+/// the stack. The describe itself is unfiltered (one paginated call per kind) because a filter
+/// by tag would miss a resource whose tags were changed by hand, and EC2 filters cannot OR an id
+/// list with a tag.
+pub fn wanted(cx: &Cx, ids: &[String], id: &str, tags: &Tags) -> bool {
+    ids.iter().any(|i| i == id) || tags.get(super::TAG_STACK).is_some_and(|s| *s == cx.stack)
+}
+
+/// Brings a resource's tags from `old` to `new` with CreateTags/DeleteTags.
+pub async fn retag(cx: &Cx, resource_id: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
+    let ec2 = client(cx);
+    let stale: Vec<Tag> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !stale.is_empty() {
+        ec2.delete_tags().resources(resource_id).set_tags(Some(stale)).send().await.map_err(crate::aws::classify)?;
+    }
+    let changed: Tags = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !changed.is_empty() {
+        ec2.create_tags().resources(resource_id).set_tags(Some(to_sdk(&changed))).send().await.map_err(crate::aws::classify)?;
+    }
+    Ok(())
+}
+
+/// Deletion is idempotent: gone already is done.
+pub fn gone_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(AwsError::NotFound(_)) => Ok(()),
+        other => other,
+    }
+}

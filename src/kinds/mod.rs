@@ -1,0 +1,128 @@
+//! Resource kinds: one module each, all behind the [`Kind`] trait. The planner and the executor
+//! only ever see this trait; adding a kind is a new module plus one line in [`REGISTRY`].
+
+mod ec2;
+mod elastic_ip;
+mod internet_gateway;
+mod nat_gateway;
+mod route_table;
+mod security_group;
+mod subnet;
+mod vpc;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::aws::{AwsError, Cx};
+use crate::schema::KindSchema;
+use crate::value::Props;
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Ownership tags: who owns a resource, so it can be adopted, reported as unmanaged, or torn
+/// down without state.
+pub const TAG_STACK: &str = "rprov:stack";
+pub const TAG_ID: &str = "rprov:id";
+
+/// A resource as AWS has it, in the shape of the kind's schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    pub physical_id: String,
+    /// Properties read back, normalised for comparison with the stack's values. A property
+    /// AWS cannot report (write-only, secret) is absent and compared with the recorded value.
+    pub props: Props,
+    /// Attributes other resources may reference (`${id.attr}`); `id` is always present.
+    pub attrs: Props,
+    /// Tags, without AWS's own `aws:` tags.
+    pub tags: Tags,
+}
+
+impl Live {
+    pub fn logical_id(&self) -> Option<&str> {
+        self.tags.get(TAG_ID).map(String::as_str)
+    }
+    pub fn stack(&self) -> Option<&str> {
+        self.tags.get(TAG_STACK).map(String::as_str)
+    }
+}
+
+pub struct CreateReq<'a> {
+    pub id: &'a str,
+    pub props: &'a Props,
+    /// Every tag the resource must carry, ownership tags included.
+    pub tags: &'a Tags,
+    /// Stable across retries of this create: for APIs with an idempotency token.
+    pub token: &'a str,
+}
+
+pub struct UpdateReq<'a> {
+    pub id: &'a str,
+    pub physical_id: &'a str,
+    pub old: &'a Props,
+    pub new: &'a Props,
+    /// Names of the properties that differ (`tags` included when tags differ).
+    pub changed: &'a [String],
+    pub old_tags: &'a Tags,
+    pub tags: &'a Tags,
+}
+
+pub struct DeleteReq<'a> {
+    pub id: &'a str,
+    pub physical_id: &'a str,
+    /// The properties and attributes last recorded for it.
+    pub props: &'a Props,
+    pub attrs: &'a Props,
+}
+
+#[async_trait]
+pub trait Kind: Send + Sync + 'static {
+    fn schema(&self) -> &'static KindSchema;
+
+    /// Puts the stack's values for this kind into the canonical shape `read_many` reports, so
+    /// equal configurations compare equal (e.g. `port: 443` -> `from_port`/`to_port`, generated
+    /// names filled in). Called on resolved values before every comparison.
+    fn normalise(&self, _stack: &str, _id: &str, _props: &mut Props) {}
+
+    /// ONE batched, paginated describe for the whole kind: every resource whose physical id is
+    /// in `ids`, and every resource carrying `rprov:stack=<cx.stack>`. Never one call per id.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError>;
+
+    /// Creates the resource with its tags in the create call, waits until it is usable, and
+    /// returns it as read back.
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError>;
+
+    /// Changes the properties in `req.changed` in place (only those the schema marks
+    /// updatable ever get here).
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError>;
+
+    /// Deletes the resource and waits until it no longer holds its dependencies. A resource
+    /// that is already gone is success.
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError>;
+
+    /// Whether a create that failed ambiguously (lost response) may simply be sent again: true
+    /// where the API takes an idempotency token that `create` sends. Otherwise the executor
+    /// looks the resource up by its ownership tags before trying again.
+    fn create_is_idempotent(&self) -> bool {
+        false
+    }
+}
+
+/// Every kind rprov knows. One line per kind.
+pub static REGISTRY: &[&dyn Kind] = &[
+    &vpc::Vpc,
+    &internet_gateway::InternetGateway,
+    &subnet::Subnet,
+    &elastic_ip::ElasticIp,
+    &nat_gateway::NatGateway,
+    &route_table::RouteTable,
+    &security_group::SecurityGroup,
+];
+
+pub fn kind(name: &str) -> Option<&'static dyn Kind> {
+    REGISTRY.iter().copied().find(|k| k.schema().name == name)
+}
+
+pub fn kind_names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|k| k.schema().name)
+}

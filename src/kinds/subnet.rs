@@ -1,0 +1,183 @@
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
+
+use super::ec2::{self, client};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
+use crate::aws::{AwsError, Cx, Poll, WaitConfig, classify, wait_until};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct Subnet;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "subnet",
+    doc: "A range of the VPC's addresses in one availability zone.",
+    props: &[
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
+        Prop::new("cidr", Ty::Cidr, "The subnet's IPv4 range, inside the VPC's.").required().replaces(),
+        Prop::new("az", Ty::Str, "Availability zone (e.g. us-east-1a); AWS picks one when omitted.").replaces(),
+        Prop::new("map_public_ip_on_launch", Ty::Bool, "Give network interfaces created here a public IPv4 address.")
+            .default(Default::Bool(false)),
+    ],
+    attrs: &[
+        Attr::new("id", "The subnet id (subnet-...)."),
+        Attr::new("arn", "The subnet's ARN."),
+        Attr::new("cidr", "The subnet's CIDR block."),
+        Attr::new("az", "The availability zone it is in."),
+        Attr::new("vpc_id", "The VPC it belongs to."),
+    ],
+    taggable: true,
+};
+
+fn live(s: &aws_sdk_ec2::types::Subnet) -> Live {
+    let id = s.subnet_id().unwrap_or_default().to_owned();
+    let vpc = s.vpc_id().unwrap_or_default();
+    let cidr = s.cidr_block().unwrap_or_default();
+    let az = s.availability_zone().unwrap_or_default();
+    let mut props = Props::new();
+    props.insert("vpc".into(), Value::str(vpc));
+    props.insert("cidr".into(), Value::str(cidr));
+    props.insert("az".into(), Value::str(az));
+    props.insert("map_public_ip_on_launch".into(), s.map_public_ip_on_launch().unwrap_or(false).into());
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&id));
+    attrs.insert("arn".into(), Value::str(s.subnet_arn().unwrap_or_default()));
+    attrs.insert("cidr".into(), Value::str(cidr));
+    attrs.insert("az".into(), Value::str(az));
+    attrs.insert("vpc_id".into(), Value::str(vpc));
+    Live { physical_id: id, props, attrs, tags: ec2::from_sdk(s.tags()) }
+}
+
+async fn set_map_public_ip(cx: &Cx, logical_id: &str, id: &str, on: bool) -> Result<(), AwsError> {
+    let op = client(cx)
+        .modify_subnet_attribute()
+        .subnet_id(id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build());
+    settle(cx, logical_id, &format!("subnet {id}"), || {
+        let op = op.clone();
+        async move { op.send().await.map(|_| ()).map_err(classify) }
+    })
+    .await
+}
+
+async fn describe_one(cx: &Cx, id: &str) -> Result<aws_sdk_ec2::types::Subnet, AwsError> {
+    let out = client(cx).describe_subnets().subnet_ids(id).send().await.map_err(classify)?;
+    out.subnets().first().cloned().ok_or_else(|| AwsError::NotFound(id.into()))
+}
+
+#[async_trait]
+impl Kind for Subnet {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let subnets = client(cx).describe_subnets().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        Ok(subnets.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let str_prop = |name: &str| req.props.get(name).and_then(Value::as_str).map(str::to_owned);
+        let op = client(cx)
+            .create_subnet()
+            .set_vpc_id(str_prop("vpc"))
+            .set_cidr_block(str_prop("cidr"))
+            .set_availability_zone(str_prop("az"))
+            .tag_specifications(ec2::tag_spec(ResourceType::Subnet, req.tags));
+        let out = settle(cx, req.id, "the VPC", || {
+            let op = op.clone();
+            async move { op.customize().config_override(ec2::no_retry()).send().await.map_err(classify) }
+        })
+        .await?;
+        let mut subnet = out.subnet().cloned().ok_or_else(|| AwsError::Failed("CreateSubnet returned no subnet".into()))?;
+        let id = subnet.subnet_id().unwrap_or_default().to_owned();
+        // CreateSubnet may answer `pending`; Terraform waits for `available` before it modifies
+        // attributes, and so do we.
+        if subnet.state() != Some(&SubnetState::Available) {
+            subnet = wait_until(&cx.wait, &format!("subnet {id}"), |m| cx.status(req.id, m), || async {
+                match describe_one(cx, &id).await {
+                    Ok(s) if s.state() == Some(&SubnetState::Available) => Ok(Poll::Ready(s)),
+                    Ok(s) => Ok(Poll::Pending(s.state().map_or("unknown", |s| s.as_str()).to_owned())),
+                    Err(AwsError::NotFound(_)) => Ok(Poll::Pending("not visible yet".into())),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        }
+        let map_public = req.props.get("map_public_ip_on_launch").and_then(Value::as_bool).unwrap_or(false);
+        if map_public {
+            set_map_public_ip(cx, req.id, &id, true).await?;
+        }
+        let mut l = live(&subnet);
+        l.props.insert("map_public_ip_on_launch".into(), map_public.into());
+        if l.tags.is_empty() {
+            l.tags = req.tags.clone();
+        }
+        Ok(l)
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        if req.changed.iter().any(|c| c == "map_public_ip_on_launch") {
+            let on = req.new.get("map_public_ip_on_launch").and_then(Value::as_bool).unwrap_or(false);
+            set_map_public_ip(cx, req.id, req.physical_id, on).await?;
+        }
+        if req.changed.iter().any(|c| c == "tags") {
+            ec2::retag(cx, req.physical_id, req.old_tags, req.tags).await?;
+        }
+        Ok(live(&describe_one(cx, req.physical_id).await?))
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        // ENIs of NAT gateways, load balancers and tasks keep a subnet busy for minutes after
+        // their owner is gone: DependencyViolation, classified InUse, retried by the executor.
+        ec2::gone_ok(client(cx).delete_subnet().subnet_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
+    }
+}
+
+/// Upper bound for [`settle`]; Terraform's AWS provider allows the same two minutes
+/// (`PropagationTimeout`) for EC2 ids to propagate.
+const SETTLE_BUDGET: Duration = Duration::from_secs(120);
+
+/// Runs `op` until it stops failing with NotFound. EC2 is eventually consistent: an id another
+/// call just returned (a new VPC, subnet, EIP or gateway) can be unknown to the next call for a
+/// few seconds (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+/// Retrying is safe because a request refused as NotFound changed nothing. After the budget the
+/// last NotFound is returned, so a wrong id still reads as "not found".
+///
+/// Shared by the network kinds; it belongs next to `ec2::no_retry` once that file is open to
+/// edits.
+pub(super) async fn settle<T, F, Fut>(cx: &Cx, logical_id: &str, what: &str, mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let cfg = WaitConfig { timeout: cx.wait.timeout.min(SETTLE_BUDGET), ..cx.wait.clone() };
+    let last_not_found = Mutex::new(None);
+    let got = wait_until(&cfg, what, |m| cx.status(logical_id, m), || {
+        let fut = op();
+        let last_not_found = &last_not_found;
+        async move {
+            match fut.await {
+                Ok(v) => Ok(Poll::Ready(v)),
+                Err(AwsError::NotFound(m)) => {
+                    let pending = format!("not visible yet: {m}");
+                    *last_not_found.lock().unwrap_or_else(|e| e.into_inner()) = Some(AwsError::NotFound(m));
+                    Ok(Poll::Pending(pending))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await;
+    match got {
+        Err(AwsError::WaitTimeout { .. }) => {
+            let last = last_not_found.into_inner().unwrap_or_else(|e| e.into_inner());
+            Err(last.unwrap_or_else(|| AwsError::NotFound(what.to_owned())))
+        }
+        other => other,
+    }
+}

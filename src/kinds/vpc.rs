@@ -1,0 +1,121 @@
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::ec2::{self, client};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct Vpc;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "vpc",
+    doc: "A virtual private cloud: an isolated IPv4 network.",
+    props: &[
+        Prop::new("cidr", Ty::Cidr, "The VPC's IPv4 address range, /16 to /28.").required().replaces(),
+        Prop::new("enable_dns_support", Ty::Bool, "Resolve DNS names through the Amazon-provided resolver.")
+            .default(Default::Bool(true)),
+        Prop::new("enable_dns_hostnames", Ty::Bool, "Give instances and ENIs DNS host names (EFS mount by name needs it).")
+            .default(Default::Bool(true)),
+    ],
+    attrs: &[
+        Attr::new("id", "The VPC id (vpc-...)."),
+        Attr::new("cidr", "The VPC's CIDR block."),
+        Attr::new("default_security_group_id", "The group AWS creates with the VPC."),
+    ],
+    taggable: true,
+};
+
+fn live(v: &aws_sdk_ec2::types::Vpc, dns: Option<(bool, bool)>) -> Live {
+    let id = v.vpc_id().unwrap_or_default().to_owned();
+    let cidr = v.cidr_block().unwrap_or_default().to_owned();
+    let mut props = Props::new();
+    props.insert("cidr".into(), Value::str(&cidr));
+    // DescribeVpcs does not report the DNS attributes and DescribeVpcAttribute takes one VPC and
+    // one attribute per call; outside of create/update they are compared with what was recorded.
+    if let Some((support, hostnames)) = dns {
+        props.insert("enable_dns_support".into(), support.into());
+        props.insert("enable_dns_hostnames".into(), hostnames.into());
+    }
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&id));
+    attrs.insert("cidr".into(), Value::str(cidr));
+    Live { physical_id: id, props, attrs, tags: ec2::from_sdk(v.tags()) }
+}
+
+async fn set_dns(cx: &Cx, id: &str, props: &Props, changed: Option<&[String]>) -> Result<(), AwsError> {
+    let ec2 = client(cx);
+    // ModifyVpcAttribute takes one attribute per call.
+    for (name, hostnames) in [("enable_dns_support", false), ("enable_dns_hostnames", true)] {
+        if changed.is_some_and(|c| !c.iter().any(|n| n == name)) {
+            continue;
+        }
+        let Some(on) = props.get(name).and_then(Value::as_bool) else { continue };
+        let value = AttributeBooleanValue::builder().value(on).build();
+        let req = ec2.modify_vpc_attribute().vpc_id(id);
+        let req = if hostnames { req.enable_dns_hostnames(value) } else { req.enable_dns_support(value) };
+        req.send().await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for Vpc {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let vpcs = client(cx).describe_vpcs().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        Ok(vpcs
+            .iter()
+            .map(|v| live(v, None))
+            .filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags))
+            .collect())
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let cidr = req.props.get("cidr").and_then(Value::as_str).unwrap_or_default();
+        let out = client(cx)
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(ec2::tag_spec(ResourceType::Vpc, req.tags))
+            .customize()
+            .config_override(ec2::no_retry())
+            .send()
+            .await
+            .map_err(classify)?;
+        let vpc = out.vpc().ok_or_else(|| AwsError::Failed("CreateVpc returned no VPC".into()))?;
+        let id = vpc.vpc_id().unwrap_or_default();
+        set_dns(cx, id, req.props, None).await?;
+        let mut l = live(vpc, None);
+        for name in ["enable_dns_support", "enable_dns_hostnames"] {
+            if let Some(v) = req.props.get(name) {
+                l.props.insert(name.into(), v.clone());
+            }
+        }
+        if l.tags.is_empty() {
+            l.tags = req.tags.clone();
+        }
+        Ok(l)
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        set_dns(cx, req.physical_id, req.new, Some(req.changed)).await?;
+        if req.changed.iter().any(|c| c == "tags") {
+            ec2::retag(cx, req.physical_id, req.old_tags, req.tags).await?;
+        }
+        let out = client(cx).describe_vpcs().vpc_ids(req.physical_id).send().await.map_err(classify)?;
+        let vpc = out.vpcs().first().ok_or_else(|| AwsError::NotFound(req.physical_id.into()))?;
+        let dns = (
+            req.new.get("enable_dns_support").and_then(Value::as_bool).unwrap_or(true),
+            req.new.get("enable_dns_hostnames").and_then(Value::as_bool).unwrap_or(true),
+        );
+        Ok(live(vpc, Some(dns)))
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        ec2::gone_ok(client(cx).delete_vpc().vpc_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
+    }
+}

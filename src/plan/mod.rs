@@ -1,0 +1,327 @@
+//! desired (stack) x recorded (state) x live (AWS) -> [`Plan`]: what to create, update,
+//! replace, delete or adopt, property by property. Pure: no I/O.
+
+mod render;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+pub use render::{render_human, render_json};
+
+use crate::graph::Graph;
+use crate::kinds::{self, Live, TAG_ID, Tags};
+use crate::schema::{KindSchema, OnChange};
+use crate::stack::{Ref, Resource, Stack};
+use crate::state::{State, digest};
+use crate::value::{Props, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Delete the old resource, then create the new one.
+    Replace,
+    Delete,
+    /// A resource that carries this stack's ownership tags but is not in state (a run that
+    /// crashed between create and checkpoint): recorded, never created twice.
+    Adopt,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PropDiff {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    #[serde(default)]
+    pub forces_replacement: bool,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: Action,
+    pub physical_id: Option<String>,
+    pub diffs: Vec<PropDiff>,
+    /// Why, where it is not obvious (recreated after deletion outside rprov, adopted, ...).
+    pub reason: Option<String>,
+    /// Attributes known now (existing resources), for references of resources after it.
+    #[serde(default)]
+    pub attrs: Props,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub physical_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub stack: String,
+    /// Lineage and serial of the state this plan was made against (none: no state yet).
+    pub lineage: Option<String>,
+    pub serial: Option<u64>,
+    /// Deletes of resources no longer in the stack first, then everything else in graph order.
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+    pub outputs: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub adopt: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::Adopt => s.adopt += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+}
+
+/// Live resources by kind name, as `read_many` returned them.
+pub type LiveSet = HashMap<String, Vec<Live>>;
+
+/// Resolves references against what is known: attributes of resources that exist and are not
+/// being replaced. Everything else is "known after apply".
+pub fn resolve_props(r: &Resource, attr: &dyn Fn(&Ref) -> Value) -> Props {
+    r.props.iter().map(|(k, e)| (k.clone(), e.resolve(attr))).collect()
+}
+
+/// The values rprov compares and records for a resource: resolved, normalised by its kind,
+/// lists without order sorted, and the full tag set in `tags`.
+pub fn desired_props(stack: &Stack, r: &Resource, attr: &dyn Fn(&Ref) -> Value) -> (Props, Tags) {
+    let mut props = resolve_props(r, attr);
+    r.kind.normalise(&stack.name, &r.id, &mut props);
+    let schema = r.kind.schema();
+    canonical(schema, &mut props);
+    let tags = stack.tags_for(&r.id, props.get("tags"));
+    props.remove("tags");
+    (props, tags)
+}
+
+/// Sorts the lists a schema marks unordered, so `[b, a]` and `[a, b]` compare equal.
+pub fn canonical(schema: &KindSchema, props: &mut Props) {
+    for p in schema.all_props() {
+        if p.unordered {
+            if let Some(Value::List(l)) = props.get_mut(p.name) {
+                l.sort_by_cached_key(|v| v.to_string());
+            }
+        }
+    }
+}
+
+/// The value of a property as compared: secrets by digest.
+fn compared(schema: &KindSchema, name: &str, v: &Value) -> Value {
+    if schema.prop(name).is_some_and(|p| p.secret) && !v.has_unknown() && !v.as_str().is_some_and(|s| s.starts_with("sha256:")) {
+        digest(v)
+    } else {
+        v.clone()
+    }
+}
+
+/// Per-property differences between what is (live, else recorded) and what should be.
+pub fn diff(schema: &KindSchema, desired: &Props, desired_tags: &Tags, current: &Props, current_tags: &Tags) -> Vec<PropDiff> {
+    let mut out = Vec::new();
+    for (name, after) in desired {
+        let before = current.get(name);
+        let after_c = compared(schema, name, after);
+        let same = before.is_some_and(|b| compared(schema, name, b).same(&after_c)) || (before.is_none() && after.is_null());
+        if same {
+            continue;
+        }
+        let prop = schema.prop(name);
+        out.push(PropDiff {
+            name: name.clone(),
+            before: before.cloned(),
+            after: Some(after_c),
+            forces_replacement: prop.is_some_and(|p| p.on_change == OnChange::Replace),
+            secret: prop.is_some_and(|p| p.secret),
+        });
+    }
+    if schema.taggable && desired_tags != current_tags {
+        out.push(PropDiff {
+            name: "tags".into(),
+            before: Some(tags_value(current_tags)),
+            after: Some(tags_value(desired_tags)),
+            forces_replacement: false,
+            secret: false,
+        });
+    }
+    out
+}
+
+pub fn tags_value(t: &Tags) -> Value {
+    Value::Map(t.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
+}
+
+/// What is known of one resource before the plan: its live copy, else its recorded copy.
+fn current_of(live: Option<&Live>, recorded: Option<&crate::state::ResourceState>) -> (Props, Tags) {
+    let mut props = recorded.map(|r| r.properties.clone()).unwrap_or_default();
+    let mut tags = recorded.map(|r| r.tags.clone()).unwrap_or_default();
+    if let Some(l) = live {
+        // Live values win; what AWS cannot report stays as recorded.
+        props.extend(l.props.clone());
+        tags = l.tags.clone();
+    }
+    (props, tags)
+}
+
+pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet) -> Plan {
+    let empty = State::new(&stack.name, &stack.region);
+    let st = state.unwrap_or(&empty);
+    let find_live = |kind: &str, pid: &str| live.get(kind).and_then(|ls| ls.iter().find(|l| l.physical_id == pid));
+    let mut changes: Vec<Change> = Vec::new();
+    let mut adopted: Vec<(String, String)> = Vec::new();
+    // Attributes of resources that will still exist unchanged in identity after apply.
+    let mut known: HashMap<String, Props> = HashMap::new();
+
+    // Resources that left the stack (or changed type): delete, dependents first.
+    let mut deletes: Vec<Change> = Vec::new();
+    for (id, rec) in &st.resources {
+        let keep = stack.resources.get(id).is_some_and(|r| r.kind_name() == rec.kind);
+        if keep {
+            continue;
+        }
+        let gone = kinds::kind(&rec.kind).is_some() && find_live(&rec.kind, &rec.physical_id).is_none();
+        deletes.push(Change {
+            id: id.clone(),
+            kind: rec.kind.clone(),
+            action: Action::Delete,
+            physical_id: Some(rec.physical_id.clone()),
+            diffs: vec![],
+            reason: gone.then(|| "already gone from AWS; only the record is removed".into()),
+            attrs: rec.attributes.clone(),
+        });
+    }
+    order_deletes(&mut deletes, st);
+
+    for id in graph.order() {
+        let r = &stack.resources[&id];
+        let kind = r.kind_name();
+        let schema = r.kind.schema();
+        let recorded = st.resources.get(&id).filter(|rec| rec.kind == kind);
+        let mut reason = None;
+        let mut adopt = false;
+        let existing: Option<&Live> = match recorded {
+            Some(rec) => {
+                let l = find_live(kind, &rec.physical_id);
+                if l.is_none() {
+                    reason = Some(format!("{} was deleted outside rprov", rec.physical_id));
+                }
+                l
+            }
+            None => {
+                let tagged = live.get(kind).and_then(|ls| {
+                    ls.iter().find(|l| l.stack() == Some(stack.name.as_str()) && l.logical_id() == Some(id.as_str()))
+                });
+                if let Some(l) = tagged {
+                    adopt = true;
+                    adopted.push((kind.to_owned(), l.physical_id.clone()));
+                    reason = Some(format!("{} carries this stack's ownership tags; adopting it", l.physical_id));
+                }
+                tagged
+            }
+        };
+        let lookup = |rf: &Ref| known.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
+        let (desired, desired_tags) = desired_props(stack, r, &lookup);
+        let change = match existing {
+            None => Change {
+                id: id.clone(),
+                kind: kind.into(),
+                action: Action::Create,
+                physical_id: None,
+                diffs: diff(schema, &desired, &desired_tags, &Props::new(), &Tags::new()),
+                reason,
+                attrs: Props::new(),
+            },
+            Some(l) => {
+                let (mut current, current_tags) = current_of(Some(l), recorded);
+                canonical(schema, &mut current);
+                let diffs = diff(schema, &desired, &desired_tags, &current, &current_tags);
+                let action = if diffs.iter().any(|d| d.forces_replacement) {
+                    Action::Replace
+                } else if !diffs.is_empty() {
+                    Action::Update
+                } else if adopt {
+                    Action::Adopt
+                } else {
+                    Action::NoOp
+                };
+                let mut attrs = recorded.map(|r| r.attributes.clone()).unwrap_or_default();
+                attrs.extend(l.attrs.clone());
+                Change { id: id.clone(), kind: kind.into(), action, physical_id: Some(l.physical_id.clone()), diffs, reason, attrs }
+            }
+        };
+        if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt) {
+            known.insert(id.clone(), change.attrs.clone());
+        }
+        changes.push(change);
+    }
+
+    let in_state: Vec<&str> = st.resources.values().map(|r| r.physical_id.as_str()).collect();
+    let mut unmanaged: Vec<Unmanaged> = live
+        .iter()
+        .flat_map(|(kind, ls)| ls.iter().map(move |l| (kind, l)))
+        .filter(|(kind, l)| {
+            l.stack() == Some(stack.name.as_str())
+                && !in_state.contains(&l.physical_id.as_str())
+                && !adopted.iter().any(|(k, p)| k == *kind && *p == l.physical_id)
+        })
+        .map(|(kind, l)| Unmanaged { id: l.tags.get(TAG_ID).cloned(), kind: kind.clone(), physical_id: l.physical_id.clone() })
+        .collect();
+    unmanaged.sort_by(|a, b| (&a.kind, &a.physical_id).cmp(&(&b.kind, &b.physical_id)));
+
+    let lookup = |rf: &Ref| known.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
+    let outputs = stack.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    deletes.extend(changes);
+    Plan { stack: stack.name.clone(), lineage: state.map(|s| s.lineage.clone()), serial: state.map(|s| s.serial), changes: deletes, unmanaged, outputs }
+}
+
+/// Orders deletions so a resource goes after everything recorded as depending on it.
+fn order_deletes(deletes: &mut [Change], st: &State) {
+    let ids: Vec<String> = deletes.iter().map(|c| c.id.clone()).collect();
+    let depth = |id: &str| -> usize {
+        // Longest chain of dependents among the resources being deleted.
+        fn walk(id: &str, st: &State, ids: &[String], seen: &mut Vec<String>) -> usize {
+            if seen.iter().any(|s| s == id) {
+                return 0;
+            }
+            seen.push(id.to_owned());
+            st.resources
+                .iter()
+                .filter(|(d, r)| ids.contains(d) && r.depends_on.iter().any(|x| x == id))
+                .map(|(d, _)| 1 + walk(d, st, ids, seen))
+                .max()
+                .unwrap_or(0)
+        }
+        walk(id, st, &ids, &mut vec![])
+    };
+    deletes.sort_by_key(|c| (depth(&c.id), c.id.clone()));
+}

@@ -1,0 +1,670 @@
+//! Node tree -> [`Stack`], collecting every diagnostic rather than stopping at the first.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+
+use super::diag::{Diagnostic, Source, Span, did_you_mean};
+use super::expr::{Expr, parse_template};
+use super::yaml::{self, Node, NodeKind, key_text};
+use super::{Param, Resource, Stack, check};
+use crate::kinds;
+use crate::schema::{Default, Prop, Ty};
+use crate::value::Value;
+
+/// Values for params given on the command line or in the environment, by name.
+pub type ParamOverrides = BTreeMap<String, String>;
+
+const TOP_KEYS: &[&str] = &["stack", "region", "tags", "params", "resources", "outputs"];
+const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift"];
+const PARAM_KEYS: &[&str] = &["default", "type", "secret", "description"];
+const PARAM_TYPES: &[&str] = &["string", "number", "bool", "list"];
+
+/// Reads and validates a stack file.
+pub fn load(path: &std::path::Path, overrides: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| (None, vec![io_diag(&name, &e)]))?;
+    if meta.len() > yaml::MAX_BYTES as u64 {
+        let src = Source::new(&name, "");
+        return Err((None, vec![Diagnostic::at(&src, Span::start(), format!("stack file is larger than {} MiB", yaml::MAX_BYTES >> 20))]));
+    }
+    let bytes = std::fs::read(path).map_err(|e| (None, vec![io_diag(&name, &e)]))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let src = Source::new(&name, "");
+        (None, vec![Diagnostic::at(&src, Span::start(), format!("stack file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()))])
+    })?;
+    load_str(Source::new(name, text), overrides)
+}
+
+fn io_diag(name: &str, e: &std::io::Error) -> Diagnostic {
+    let src = Source::new(name, "");
+    Diagnostic::at(&src, Span::start(), format!("cannot read stack file: {e}"))
+}
+
+pub fn load_str(src: Source, overrides: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+    let root = match yaml::parse(&src) {
+        Ok(r) => r,
+        Err(d) => return Err((Some(src), d)),
+    };
+    let mut l = Loader { src: &src, diags: Vec::new(), params: IndexMap::new(), resource: None, declared: Vec::new() };
+    let stack = l.stack(&root, overrides);
+    match stack {
+        Some(s) if l.diags.is_empty() => Ok(s),
+        _ => {
+            let mut d = l.diags;
+            d.sort_by_key(|d| (d.span.offset, d.message.clone()));
+            d.dedup();
+            Err((Some(src), d))
+        }
+    }
+}
+
+struct Loader<'a> {
+    src: &'a Source,
+    diags: Vec<Diagnostic>,
+    params: IndexMap<String, Param>,
+    /// The resource being read, named in its diagnostics.
+    resource: Option<String>,
+    /// Ids declared in `resources`, loaded or not: a reference to one that failed to load is
+    /// not reported a second time.
+    declared: Vec<String>,
+}
+
+impl Loader<'_> {
+    fn err(&mut self, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
+        let mut d = Diagnostic::at(self.src, span, msg);
+        d.resource = self.resource.clone();
+        self.diags.push(d);
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+        match &node.kind {
+            NodeKind::Map(m) => Some(m),
+            _ => {
+                let got = node.type_name();
+                self.err(node.span, format!("{what} must be a mapping, found {got}"));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Str { text, .. } => Some(text.clone()),
+            _ => {
+                let got = node.type_name();
+                self.err(node.span, format!("{what} must be a string, found {got}"));
+                None
+            }
+        }
+    }
+
+    fn stack(&mut self, root: &Node, overrides: &ParamOverrides) -> Option<Stack> {
+        let top = self.mapping(root, "the stack file")?;
+        let mut name = None;
+        let mut region = None;
+        let mut tags = BTreeMap::new();
+        let mut resources_node = None;
+        let mut outputs_node = None;
+        let mut params_node = None;
+        for (k, v) in top {
+            match key_text(k).as_str() {
+                "stack" => name = self.stack_name(v),
+                "region" => region = self.region(v),
+                "tags" => tags = self.tags(v),
+                "params" => params_node = Some(v),
+                "resources" => resources_node = Some(v),
+                "outputs" => outputs_node = Some(v),
+                other => {
+                    let help = did_you_mean(other, TOP_KEYS.iter().copied());
+                    let d = self.err(k.span, format!("unknown top-level key `{other}`; expected one of: {}", TOP_KEYS.join(", ")));
+                    d.help = help;
+                }
+            }
+        }
+        if name.is_none() && !top.iter().any(|(k, _)| key_text(k) == "stack") {
+            self.err(root.span, "missing `stack:` (the stack's name)");
+        }
+        if region.is_none() && !top.iter().any(|(k, _)| key_text(k) == "region") {
+            self.err(root.span, "missing `region:` (e.g. us-east-1)");
+        }
+        self.params(params_node, overrides);
+        let mut resources = IndexMap::new();
+        match resources_node {
+            None => {
+                self.err(root.span, "missing `resources:`");
+            }
+            Some(node) => {
+                if let Some(entries) = self.mapping(node, "`resources`") {
+                    self.declared = entries.iter().map(|(k, _)| key_text(k)).collect();
+                    for (k, v) in entries {
+                        if let Some(r) = self.resource(k, v) {
+                            resources.insert(r.id.clone(), r);
+                        }
+                    }
+                }
+            }
+        }
+        let mut outputs = IndexMap::new();
+        if let Some(node) = outputs_node {
+            if let Some(entries) = self.mapping(node, "`outputs`") {
+                for (k, v) in entries {
+                    if let Some(e) = self.expr(v, &Ty::Doc) {
+                        outputs.insert(key_text(k), e);
+                    }
+                }
+            }
+        }
+        self.check_references(&resources, &outputs);
+        let stack = Stack {
+            name: name?,
+            region: region?,
+            tags,
+            params: std::mem::take(&mut self.params),
+            resources,
+            outputs,
+            source: self.src.clone(),
+        };
+        self.diags.extend(check::network(&stack));
+        if self.diags.is_empty() {
+            if let Err(d) = crate::graph::Graph::build(&stack) {
+                self.diags.extend(d);
+            }
+        }
+        Some(stack)
+    }
+
+    fn stack_name(&mut self, v: &Node) -> Option<String> {
+        let s = self.string(v, "`stack`")?;
+        let ok = (1..=63).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && !s.ends_with('-')
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            self.err(v.span, format!("invalid stack name `{s}`: expected 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'"));
+            return None;
+        }
+        Some(s)
+    }
+
+    fn region(&mut self, v: &Node) -> Option<String> {
+        let s = self.string(v, "`region`")?;
+        let parts: Vec<&str> = s.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            self.err(v.span, format!("invalid region `{s}`: expected a region name like us-east-1"));
+            return None;
+        }
+        Some(s)
+    }
+
+    fn tags(&mut self, v: &Node) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Some(entries) = self.mapping(v, "`tags`") else { return out };
+        for (k, val) in entries {
+            let key = key_text(k);
+            if key.starts_with("rprov:") || key.starts_with("aws:") {
+                self.err(k.span, format!("tag key `{key}` is reserved (`rprov:` and `aws:` prefixes)"));
+                continue;
+            }
+            match scalar_text(val) {
+                Some(t) => {
+                    out.insert(key, t);
+                }
+                None => {
+                    let got = val.type_name();
+                    self.err(val.span, format!("tag `{key}` must be a string, found {got}"));
+                }
+            }
+        }
+        out
+    }
+
+    fn params(&mut self, node: Option<&Node>, overrides: &ParamOverrides) {
+        if let Some(node) = node {
+            if let Some(entries) = self.mapping(node, "`params`") {
+                for (k, v) in entries {
+                    let name = key_text(k);
+                    if !super::expr::is_ident(&name) {
+                        self.err(k.span, format!("invalid param name `{name}`: expected letters, digits, '_' and '-'"));
+                        continue;
+                    }
+                    if let Some(p) = self.param(&name, k, v, overrides.get(&name)) {
+                        self.params.insert(name, p);
+                    }
+                }
+            }
+        }
+        for name in overrides.keys() {
+            if !self.params.contains_key(name) && !self.diags.iter().any(|d| d.message.contains(&format!("`{name}`"))) {
+                let help = did_you_mean(name, self.params.keys().map(String::as_str));
+                let span = node.map(|n| n.span).unwrap_or(Span::start());
+                let d = self.err(span, format!("unknown param `{name}` given on the command line or in RPROV_PARAM_{name}; the stack declares: {}", self.params.keys().cloned().collect::<Vec<_>>().join(", ")));
+                d.help = help;
+            }
+        }
+    }
+
+    fn param(&mut self, name: &str, key: &Node, v: &Node, given: Option<&String>) -> Option<Param> {
+        let (mut default, mut ty, mut secret, mut description) = (None, None, false, None);
+        match &v.kind {
+            NodeKind::Map(m) => {
+                for (pk, pv) in m {
+                    match key_text(pk).as_str() {
+                        "default" => default = Some(pv),
+                        "type" => {
+                            let t = self.string(pv, "param `type`")?;
+                            if !PARAM_TYPES.contains(&t.as_str()) {
+                                self.err(pv.span, format!("unknown param type `{t}`; expected one of: {}", PARAM_TYPES.join(", ")));
+                                return None;
+                            }
+                            ty = Some(t);
+                        }
+                        "secret" => match pv.kind {
+                            NodeKind::Bool(b) => secret = b,
+                            _ => {
+                                self.err(pv.span, "param `secret` must be true or false");
+                            }
+                        },
+                        "description" => description = self.string(pv, "param `description`"),
+                        other => {
+                            let help = did_you_mean(other, PARAM_KEYS.iter().copied());
+                            let d = self.err(pk.span, format!("unknown key `{other}` in param `{name}`; expected one of: {}", PARAM_KEYS.join(", ")));
+                            d.help = help;
+                        }
+                    }
+                }
+            }
+            // `name: value` is shorthand for `name: { default: value }`.
+            _ => default = Some(v),
+        }
+        let ty = ty.unwrap_or_else(|| match default.map(|d| &d.kind) {
+            Some(NodeKind::Int(_) | NodeKind::Num(_)) => "number".into(),
+            Some(NodeKind::Bool(_)) => "bool".into(),
+            Some(NodeKind::Seq(_)) => "list".into(),
+            _ => "string".into(),
+        });
+        let value = match (given, default) {
+            (Some(text), _) => match param_from_text(text, &ty) {
+                Some(v) => v,
+                None => {
+                    self.err(key.span, format!("param `{name}` is a {ty}; the value given (`{}`) is not", if secret { "***" } else { text }));
+                    return None;
+                }
+            },
+            (None, Some(d)) => {
+                let value = node_value(d);
+                let fits = match (ty.as_str(), &value) {
+                    ("string", Value::Str(_)) | ("bool", Value::Bool(_)) | ("list", Value::List(_)) => true,
+                    ("number", Value::Int(_) | Value::Num(_)) => true,
+                    ("string", Value::Int(_) | Value::Num(_)) => true,
+                    _ => false,
+                };
+                if !fits {
+                    self.err(d.span, format!("default of param `{name}` must be a {ty}, found {}", d.type_name()));
+                    return None;
+                }
+                match value {
+                    Value::Int(i) if ty == "string" => Value::Str(i.to_string()),
+                    Value::Num(n) if ty == "string" => Value::Str(n.to_string()),
+                    v => v,
+                }
+            }
+            (None, None) => {
+                let d = self.err(key.span, format!("param `{name}` has no default and no value was given"));
+                d.help = Some(format!("pass --param {name}=VALUE or set RPROV_PARAM_{name}"));
+                return None;
+            }
+        };
+        Some(Param { name: name.to_owned(), value, secret, description })
+    }
+
+    fn resource(&mut self, k: &Node, v: &Node) -> Option<Resource> {
+        let id = key_text(k);
+        self.resource = None;
+        let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !valid_id || id == "params" {
+            self.err(k.span, format!("invalid resource id `{id}`: expected lowercase letters, digits, '_' and '-', starting with a letter (and not `params`)"));
+            return None;
+        }
+        self.resource = Some(id.clone());
+        let entries = self.mapping(v, "a resource")?;
+        let Some((_, type_node)) = entries.iter().find(|(k, _)| key_text(k) == "type") else {
+            self.err(k.span, "missing `type:`").help = Some(format!("known types: {}", kinds::kind_names().collect::<Vec<_>>().join(", ")));
+            return None;
+        };
+        let type_name = self.string(type_node, "`type`")?;
+        let Some(kind) = kinds::kind(&type_name) else {
+            let help = did_you_mean(&type_name, kinds::kind_names())
+                .unwrap_or_else(|| format!("known types: {}", kinds::kind_names().collect::<Vec<_>>().join(", ")));
+            self.err(type_node.span, format!("unknown resource type `{type_name}`")).help = Some(help);
+            return None;
+        };
+        let schema = kind.schema();
+        let mut depends_on = Vec::new();
+        let mut ignore_drift = Vec::new();
+        let mut props = BTreeMap::new();
+        for (pk, pv) in entries {
+            let key = key_text(pk);
+            match key.as_str() {
+                "type" => {}
+                "depends_on" => depends_on = self.id_list(pv, "depends_on"),
+                "ignore_drift" => {
+                    for (n, span) in self.id_list_spans(pv, "ignore_drift") {
+                        if schema.prop(&n).is_none() {
+                            let help = did_you_mean(&n, schema.all_props().map(|p| p.name));
+                            self.err(span, format!("`ignore_drift` names `{n}`, which is not a property of {type_name}")).help = help;
+                        } else {
+                            ignore_drift.push(n);
+                        }
+                    }
+                }
+                _ => match schema.prop(&key) {
+                    Some(prop) => {
+                        if let Some(e) = self.prop_value(pv, prop) {
+                            props.insert(key, e);
+                        }
+                    }
+                    None => {
+                        let names: Vec<&str> = schema.all_props().map(|p| p.name).chain(RESOURCE_KEYS.iter().copied()).collect();
+                        let help = did_you_mean(&key, names.iter().copied());
+                        let d = self.err(pk.span, format!("unknown property `{key}` of {type_name}; expected one of: {}", names.join(", ")));
+                        d.help = help;
+                    }
+                },
+            }
+        }
+        self.fill_defaults(schema.all_props(), &mut props, k.span, &type_name);
+        let r = Resource { id: id.clone(), kind, props, depends_on, ignore_drift, span: k.span };
+        self.resource = None;
+        Some(r)
+    }
+
+    fn fill_defaults<'p>(&mut self, fields: impl Iterator<Item = &'p Prop>, props: &mut BTreeMap<String, Expr>, span: Span, what: &str) {
+        for p in fields {
+            if props.contains_key(p.name) {
+                continue;
+            }
+            if let Some(d) = p.default {
+                props.insert(p.name.to_owned(), Expr::Lit(default_value(d)));
+            } else if p.required {
+                self.err(span, format!("missing required property `{}` of {what} ({})", p.name, p.ty.describe()));
+            }
+        }
+    }
+
+    fn id_list(&mut self, v: &Node, what: &str) -> Vec<String> {
+        self.id_list_spans(v, what).into_iter().map(|(s, _)| s).collect()
+    }
+
+    fn id_list_spans(&mut self, v: &Node, what: &str) -> Vec<(String, Span)> {
+        let NodeKind::Seq(items) = &v.kind else {
+            let got = v.type_name();
+            self.err(v.span, format!("`{what}` must be a list, found {got}"));
+            return vec![];
+        };
+        items.iter().filter_map(|i| Some((self.string(i, &format!("an entry of `{what}`"))?, i.span))).collect()
+    }
+
+    fn prop_value(&mut self, node: &Node, prop: &Prop) -> Option<Expr> {
+        let e = self.expr(node, &prop.ty)?;
+        Some(e)
+    }
+
+    /// Type-checks a node against a type, producing the expression it denotes.
+    fn expr(&mut self, node: &Node, ty: &Ty) -> Option<Expr> {
+        // References first: `${...}` is allowed wherever a value is.
+        if let NodeKind::Str { text, .. } = &node.kind {
+            if text.contains("${") {
+                return self.template(node, text, ty);
+            }
+        }
+        let mismatch = |l: &mut Self| {
+            let got = node.type_name();
+            l.err(node.span, format!("expected {}, found {got}", ty.describe()));
+            None
+        };
+        match (ty, &node.kind) {
+            (Ty::Str, NodeKind::Str { text, .. }) => Some(Expr::Lit(Value::str(text))),
+            // Numbers are accepted where text is expected (ports in env maps, account ids).
+            (Ty::Str, NodeKind::Int(i)) => Some(Expr::Lit(Value::Str(i.to_string()))),
+            (Ty::Int, NodeKind::Int(i)) => Some(Expr::Lit(Value::Int(*i))),
+            (Ty::Num, NodeKind::Int(i)) => Some(Expr::Lit(Value::Int(*i))),
+            (Ty::Num, NodeKind::Num(n)) => Some(Expr::Lit(Value::Num(*n))),
+            (Ty::Bool, NodeKind::Bool(b)) => Some(Expr::Lit(Value::Bool(*b))),
+            (Ty::Cidr, NodeKind::Str { text, .. }) => match check::parse_cidr(text) {
+                Ok(_) => Some(Expr::Lit(Value::str(text))),
+                Err(msg) => {
+                    self.err(node.span, msg);
+                    None
+                }
+            },
+            (Ty::Enum(options), NodeKind::Str { text, .. }) => {
+                if options.contains(&text.as_str()) {
+                    Some(Expr::Lit(Value::str(text)))
+                } else {
+                    let help = did_you_mean(text, options.iter().copied());
+                    self.err(node.span, format!("invalid value `{text}`: expected {}", ty.describe())).help = help;
+                    None
+                }
+            }
+            (Ty::List(item), NodeKind::Seq(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for i in items {
+                    match self.expr(i, item) {
+                        Some(e) => out.push(e),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Expr::List(out))
+            }
+            (Ty::StrMap, NodeKind::Map(entries)) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in entries {
+                    let key = key_text(k);
+                    if let Some(e) = self.expr(v, &Ty::Str) {
+                        out.insert(key, e);
+                    }
+                }
+                Some(Expr::Map(out))
+            }
+            (Ty::Obj(fields), NodeKind::Map(entries)) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in entries {
+                    let key = key_text(k);
+                    match fields.iter().find(|f| f.name == key) {
+                        Some(f) => {
+                            if let Some(e) = self.expr(v, &f.ty) {
+                                out.insert(key, e);
+                            }
+                        }
+                        None => {
+                            let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+                            let help = did_you_mean(&key, names.iter().copied());
+                            self.err(k.span, format!("unknown key `{key}`; expected one of: {}", names.join(", "))).help = help;
+                        }
+                    }
+                }
+                self.fill_defaults(fields.iter(), &mut out, node.span, "this entry");
+                Some(Expr::Map(out))
+            }
+            (Ty::Doc, _) => self.doc(node),
+            _ => mismatch(self),
+        }
+    }
+
+    fn doc(&mut self, node: &Node) -> Option<Expr> {
+        Some(match &node.kind {
+            NodeKind::Str { text, .. } if text.contains("${") => return self.template(node, text, &Ty::Doc),
+            NodeKind::Seq(items) => Expr::List(items.iter().filter_map(|i| self.doc(i)).collect()),
+            NodeKind::Map(entries) => Expr::Map(entries.iter().filter_map(|(k, v)| Some((key_text(k), self.doc(v)?))).collect()),
+            _ => Expr::Lit(node_value(node)),
+        })
+    }
+
+    fn template(&mut self, node: &Node, text: &str, ty: &Ty) -> Option<Expr> {
+        // Locate `${` inside the scalar: exact for plain and single-line quoted scalars.
+        let quote = usize::from(matches!(node.kind, NodeKind::Str { quoted: true, .. }));
+        let base = node.span;
+        let span_at = |off: usize, len: usize| {
+            let col = base.col + quote + text[..off.min(text.len())].chars().count();
+            Span { offset: base.offset + quote + off, len, line: base.line, col }
+        };
+        let expr = match parse_template(text, &span_at) {
+            Ok(e) => e,
+            Err(e) => {
+                self.err(span_at(e.at, 2), e.message);
+                return None;
+            }
+        };
+        // Params are known now: substitute them, so the rest of rprov sees literals.
+        let expr = self.substitute_params(expr);
+        let expr = match expr {
+            Expr::Concat(parts) if parts.iter().all(|p| matches!(p, Expr::Lit(_))) => Expr::Lit(Expr::Concat(parts).resolve(&|_| Value::Unknown)),
+            e => e,
+        };
+        match (&expr, ty) {
+            (Expr::Concat(_), Ty::Int | Ty::Num | Ty::Bool | Ty::List(_) | Ty::StrMap | Ty::Obj(_)) => {
+                self.err(node.span, format!("expected {}, found a string with references", ty.describe()));
+                None
+            }
+            (Expr::Lit(v), _) if !matches!(ty, Ty::Doc) => {
+                // A param's value: check it like a literal written in place.
+                let n = value_node(v, node.span);
+                self.expr(&n, ty)
+            }
+            _ => Some(expr),
+        }
+    }
+
+    fn substitute_params(&mut self, e: Expr) -> Expr {
+        match e {
+            Expr::Ref(r) if r.target == "params" => match self.params.get(&r.attr) {
+                Some(p) => Expr::Lit(p.value.clone()),
+                None => {
+                    let help = did_you_mean(&r.attr, self.params.keys().map(String::as_str));
+                    self.err(r.span, format!("unknown param `{}`", r.attr)).help = help;
+                    Expr::Lit(Value::Null)
+                }
+            },
+            Expr::Concat(parts) => Expr::Concat(parts.into_iter().map(|p| self.substitute_params(p)).collect()),
+            other => other,
+        }
+    }
+
+    fn check_references(&mut self, resources: &IndexMap<String, Resource>, outputs: &IndexMap<String, Expr>) {
+        let ids: Vec<&str> = resources.keys().map(String::as_str).collect();
+        let check = |l: &mut Self, owner: Option<&str>, r: &super::Ref| {
+            l.resource = owner.map(str::to_owned);
+            if Some(r.target.as_str()) == owner {
+                l.err(r.span, format!("`{}` references itself (`${{{}.{}}}`)", r.target, r.target, r.attr));
+                return;
+            }
+            let Some(target) = resources.get(&r.target) else {
+                if l.declared.contains(&r.target) {
+                    return;
+                }
+                let help = did_you_mean(&r.target, ids.iter().copied());
+                l.err(r.span, format!("reference to unknown resource `{}`", r.target)).help = help;
+                return;
+            };
+            let schema = target.kind.schema();
+            if schema.attr(&r.attr).is_none() {
+                let names: Vec<&str> = schema.attrs.iter().map(|a| a.name).collect();
+                let help = did_you_mean(&r.attr, names.iter().copied());
+                l.err(r.span, format!("{} `{}` has no attribute `{}`; it has: {}", schema.name, r.target, r.attr, names.join(", "))).help = help;
+            }
+        };
+        for res in resources.values() {
+            for e in res.props.values() {
+                for r in e.refs() {
+                    check(self, Some(&res.id), r);
+                }
+            }
+            self.resource = Some(res.id.clone());
+            for d in &res.depends_on {
+                if d == &res.id {
+                    self.err(res.span, format!("`{d}` depends on itself"));
+                } else if !resources.contains_key(d) && !self.declared.contains(d) {
+                    let help = did_you_mean(d, ids.iter().copied());
+                    self.err(res.span, format!("`depends_on` names unknown resource `{d}`")).help = help;
+                }
+            }
+        }
+        for e in outputs.values() {
+            for r in e.refs() {
+                check(self, None, r);
+            }
+        }
+        self.resource = None;
+    }
+}
+
+fn scalar_text(n: &Node) -> Option<String> {
+    match &n.kind {
+        NodeKind::Str { text, .. } => Some(text.clone()),
+        NodeKind::Int(i) => Some(i.to_string()),
+        NodeKind::Num(f) => Some(f.to_string()),
+        NodeKind::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn node_value(n: &Node) -> Value {
+    match &n.kind {
+        NodeKind::Null => Value::Null,
+        NodeKind::Bool(b) => Value::Bool(*b),
+        NodeKind::Int(i) => Value::Int(*i),
+        NodeKind::Num(f) => Value::Num(*f),
+        NodeKind::Str { text, .. } => Value::Str(text.clone()),
+        NodeKind::Seq(items) => Value::List(items.iter().map(node_value).collect()),
+        NodeKind::Map(m) => Value::Map(m.iter().map(|(k, v)| (key_text(k), node_value(v))).collect()),
+    }
+}
+
+fn value_node(v: &Value, span: Span) -> Node {
+    let kind = match v {
+        Value::Null | Value::Unknown => NodeKind::Null,
+        Value::Bool(b) => NodeKind::Bool(*b),
+        Value::Int(i) => NodeKind::Int(*i),
+        Value::Num(n) => NodeKind::Num(*n),
+        Value::Str(s) => NodeKind::Str { text: s.clone(), quoted: true },
+        Value::List(l) => NodeKind::Seq(l.iter().map(|i| value_node(i, span)).collect()),
+        Value::Map(m) => NodeKind::Map(
+            m.iter().map(|(k, v)| (Node { kind: NodeKind::Str { text: k.clone(), quoted: true }, span }, value_node(v, span))).collect(),
+        ),
+    };
+    Node { kind, span }
+}
+
+fn default_value(d: Default) -> Value {
+    match d {
+        Default::Bool(b) => Value::Bool(b),
+        Default::Int(i) => Value::Int(i),
+        Default::Str(s) => Value::str(s),
+        Default::EmptyList => Value::List(vec![]),
+        Default::EmptyMap => Value::Map(BTreeMap::new()),
+    }
+}
+
+fn param_from_text(text: &str, ty: &str) -> Option<Value> {
+    match ty {
+        "string" => Some(Value::str(text)),
+        "number" => text.parse::<i64>().map(Value::Int).ok().or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::Num)),
+        "bool" => match text {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        "list" => Some(Value::List(text.split(',').map(|s| Value::str(s.trim())).filter(|v| v.as_str() != Some("")).collect())),
+        _ => None,
+    }
+}
+

@@ -1,0 +1,86 @@
+//! Stack files: YAML -> a typed, validated [`Stack`] with every problem reported at once.
+
+pub mod diag;
+pub mod expr;
+mod check;
+mod load;
+mod yaml;
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+
+pub use diag::{Diagnostic, Source, Span};
+pub use expr::{Expr, Ref};
+pub use load::{ParamOverrides, load, load_str};
+
+use crate::kinds::{Kind, TAG_ID, TAG_STACK, Tags};
+use crate::value::Value;
+
+#[derive(Clone)]
+pub struct Stack {
+    pub name: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+    pub params: IndexMap<String, Param>,
+    pub resources: IndexMap<String, Resource>,
+    pub outputs: IndexMap<String, Expr>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub value: Value,
+    pub secret: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Resource {
+    pub id: String,
+    pub kind: &'static dyn Kind,
+    /// Every property of the kind that has a value (defaults filled in).
+    pub props: BTreeMap<String, Expr>,
+    pub depends_on: Vec<String>,
+    /// Properties whose drift is accepted (reported as ignored, never as drift).
+    pub ignore_drift: Vec<String>,
+    pub span: Span,
+}
+
+impl Resource {
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.schema().name
+    }
+    /// Logical ids this resource needs to exist first: references and `depends_on`.
+    pub fn dependencies(&self) -> Vec<String> {
+        let mut deps: Vec<String> = self.props.values().flat_map(|e| e.refs()).map(|r| r.target.clone()).collect();
+        deps.extend(self.depends_on.iter().cloned());
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource").field("id", &self.id).field("kind", &self.kind_name()).field("props", &self.props).finish()
+    }
+}
+
+impl Stack {
+    /// Ownership tags plus the stack's and the resource's own tags: what a resource must carry.
+    pub fn tags_for(&self, id: &str, own: Option<&Value>) -> Tags {
+        let mut tags = self.tags.clone();
+        if let Some(Value::Map(m)) = own {
+            for (k, v) in m {
+                if let Some(s) = v.as_str() {
+                    tags.insert(k.clone(), s.to_owned());
+                }
+            }
+        }
+        tags.insert(TAG_STACK.into(), self.name.clone());
+        tags.insert(TAG_ID.into(), id.to_owned());
+        tags
+    }
+}

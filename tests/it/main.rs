@@ -1,0 +1,5 @@
+//! Integration tests: the real rprov binary and the real AWS SDK against the strict local AWS
+//! (moto behind AWS's rules, with call counting and fault injection).
+
+mod network;
+mod support;

@@ -1,0 +1,137 @@
+//! A test context: a strict local AWS of its own, a scratch working directory, and a way to run
+//! the rprov binary there the way a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_ec2::types::Filter;
+use localaws::LocalAws;
+
+pub struct Ctx {
+    pub aws: LocalAws,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Ctx {
+    pub fn new() -> Ctx {
+        Ctx { aws: LocalAws::start(), dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn with(aws: LocalAws) -> Ctx {
+        Ctx { aws, dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rprov"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("AWS_ENDPOINT_URL", self.aws.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn rprov(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("run rprov");
+        Run::from(out)
+    }
+
+    /// A copy of a stack file in the working directory, edited by `edit`.
+    pub fn stack_copy(&self, name: &str, edit: impl FnOnce(String) -> String) -> PathBuf {
+        let text = std::fs::read_to_string(repo().join("stacks").join(name)).expect("stack file");
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, edit(text)).expect("write stack copy");
+        path
+    }
+
+    pub async fn ec2(&self) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .endpoint_url(self.aws.endpoint())
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test"))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    pub fn state_path(&self, stack: &str) -> PathBuf {
+        self.dir.path().join(".rprov").join(format!("{stack}.json"))
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
+        self
+    }
+}
+
+pub fn tag_filter(stack: &str) -> Filter {
+    Filter::builder().name("tag:rprov:stack").values(stack).build()
+}
+
+/// Resources of every network kind that carry the stack's ownership tag, by kind. Uses each
+/// kind's own describe: the tagging API misses EIPs, and moto files some EC2 tags oddly.
+pub async fn owned(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<(&'static str, String)> {
+    let f = || tag_filter(stack);
+    let mut out = Vec::new();
+    for v in ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs() {
+        out.push(("vpc", v.vpc_id().unwrap().to_owned()));
+    }
+    for s in ec2.describe_subnets().filters(f()).send().await.unwrap().subnets() {
+        out.push(("subnet", s.subnet_id().unwrap().to_owned()));
+    }
+    for g in ec2.describe_internet_gateways().filters(f()).send().await.unwrap().internet_gateways() {
+        out.push(("internet_gateway", g.internet_gateway_id().unwrap().to_owned()));
+    }
+    for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
+        out.push(("elastic_ip", a.allocation_id().unwrap().to_owned()));
+    }
+    for n in ec2.describe_nat_gateways().filter(f()).send().await.unwrap().nat_gateways() {
+        if n.state().map(|s| s.as_str()) != Some("deleted") {
+            out.push(("nat_gateway", n.nat_gateway_id().unwrap().to_owned()));
+        }
+    }
+    for r in ec2.describe_route_tables().filters(f()).send().await.unwrap().route_tables() {
+        out.push(("route_table", r.route_table_id().unwrap().to_owned()));
+    }
+    for g in ec2.describe_security_groups().filters(f()).send().await.unwrap().security_groups() {
+        out.push(("security_group", g.group_id().unwrap().to_owned()));
+    }
+    out
+}
+
+pub fn count_kind(owned: &[(&str, String)], kind: &str) -> usize {
+    owned.iter().filter(|(k, _)| *k == kind).count()
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read json")).expect("json")
+}

@@ -1,0 +1,37 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use upload_service::{Cli, healthcheck, init_tracing, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.healthcheck {
+        return if healthcheck(cli.listen) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    init_tracing(cli.log_format);
+    let config = match cli.resolve() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("upload-service: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("upload-service: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The real page in headless Chromium: choose a file, upload it, see it listed, download it.

@@ -1,0 +1,132 @@
+//! The `upload-service` binary: configuration from the environment, refusal to start without a
+//! password, `--healthcheck`, and shutdown on SIGTERM.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_upload-service");
+
+/// The binary with an empty environment but for `vars`.
+fn service(vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.env_clear().envs(vars.iter().copied());
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn without_a_password_it_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = service(&[("UPLOAD_DATA_DIR", data.to_str().unwrap()), ("UPLOAD_LISTEN", "127.0.0.1:0")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no password configured"), "{stderr}");
+    assert!(stderr.contains("UPLOAD_PASSWORD"), "{stderr}");
+    assert!(!data.exists(), "nothing is created before the configuration is valid");
+
+    let missing = dir.path().join("missing-password-file");
+    let output = service(&[("UPLOAD_PASSWORD_FILE", missing.to_str().unwrap())])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read password file"));
+}
+
+#[test]
+fn runs_from_the_environment_answers_its_healthcheck_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = service(&[
+        ("UPLOAD_LISTEN", &listen),
+        ("UPLOAD_DATA_DIR", data.to_str().unwrap()),
+        ("UPLOAD_USER", USER),
+        ("UPLOAD_PASSWORD_FILE", password_file.to_str().unwrap()),
+        ("UPLOAD_MAX_BYTES", "1M"),
+    ])
+    .args(["--log-format", "json"])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+
+    let healthcheck = || {
+        service(&[("UPLOAD_LISTEN", &listen)])
+            .arg("--healthcheck")
+            .status()
+            .unwrap()
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !healthcheck() {
+        assert!(Instant::now() < deadline, "the service did not come up");
+        assert!(child.try_wait().unwrap().is_none(), "the service exited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(data.is_dir());
+
+    // The password came from the file (its final newline is not part of it), the limit from
+    // UPLOAD_MAX_BYTES.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let url = |path: &str| format!("http://{listen}{path}");
+        let response = client.get(url("/")).basic_auth(USER, Some(PASSWORD)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let response = client
+            .put(url("/files/too-big.tgz"))
+            .basic_auth(USER, Some(PASSWORD))
+            .body(tgz_of_size(1_100_000, 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+    });
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = wait_for_exit(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    // JSON logs, one object per line, with the request id of each request.
+    let finished = logs
+        .lines()
+        .filter(|line| line.contains("finished processing request"))
+        .collect::<Vec<_>>();
+    assert!(!finished.is_empty(), "{logs}");
+    for line in &finished {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry["span"]["id"].as_str().is_some_and(|id| id.len() == 36), "{line}");
+    }
+    assert!(logs.contains("shutting down"), "{logs}");
+
+    // Nothing listens any more: the healthcheck fails.
+    assert!(!healthcheck());
+}

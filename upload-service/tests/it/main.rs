@@ -1,0 +1,9 @@
+//! Acceptance tests: the service runs in-process on 127.0.0.1:0 with a fresh data directory.
+
+mod api;
+mod auth;
+mod browser;
+mod cli;
+mod common;
+mod streaming;
+mod validation;
