@@ -36,9 +36,13 @@ impl Graph {
             let names = g.cycle_path(&scc);
             let first = &stack.resources[&names[0]];
             diags.push(
-                Diagnostic::at(&stack.source, first.span, format!("dependency cycle: {}", names.join(" -> ") + " -> " + &names[0]))
-                    .resource(&names[0])
-                    .help("break the loop: remove a reference or a `depends_on` entry"),
+                Diagnostic::at(
+                    &stack.source,
+                    first.span,
+                    format!("dependency cycle: {}", names.join(" -> ") + " -> " + &names[0]),
+                )
+                .resource(&names[0])
+                .help("break the loop: remove a reference or a `depends_on` entry"),
             );
         }
         if diags.is_empty() { Ok(g) } else { Err(diags) }

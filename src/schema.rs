@@ -140,8 +140,9 @@ pub struct KindSchema {
 }
 
 /// The `tags` property every taggable kind has.
-pub const TAGS_PROP: Prop = Prop::new("tags", Ty::StrMap, "Tags added to this resource, on top of the stack's tags and the ownership tags.")
-    .default(Default::EmptyMap);
+pub const TAGS_PROP: Prop =
+    Prop::new("tags", Ty::StrMap, "Tags added to this resource, on top of the stack's tags and the ownership tags.")
+        .default(Default::EmptyMap);
 
 impl KindSchema {
     pub fn prop(&self, name: &str) -> Option<&Prop> {

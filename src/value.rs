@@ -77,15 +77,10 @@ impl Value {
     /// Value equality the way AWS compares: 1 == 1.0.
     pub fn same(&self, other: &Value) -> bool {
         match (self, other) {
-            (Value::Int(_) | Value::Num(_), Value::Int(_) | Value::Num(_)) => {
-                self.as_f64() == other.as_f64()
-            }
-            (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
-            }
+            (Value::Int(_) | Value::Num(_), Value::Int(_) | Value::Num(_)) => self.as_f64() == other.as_f64(),
+            (Value::List(a), Value::List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y)),
             (Value::Map(a), Value::Map(b)) => {
-                a.len() == b.len()
-                    && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
+                a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
             }
             _ => self == other,
         }

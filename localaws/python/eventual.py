@@ -28,7 +28,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    # https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-basics.html (pending -> available)
+    # pending -> available: https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-basics.html
     "nat_gateway": Kind(
         "ec2", "DescribeNatGateways", "xml", (), "natGatewayId", ("state",), "available", "pending"
     ),
@@ -83,6 +83,12 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def check_kinds(polls: dict[str, int]) -> None:
+    unknown = set(polls) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown eventual kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+
+
 class Eventual:
     def __init__(self) -> None:
         self.polls: dict[str, int] = {}  # kind -> N
@@ -90,12 +96,6 @@ class Eventual:
         # nat id -> describes left showing "deleting"; the NAT gateway still holds its ENI and
         # EIP while it is listed here (the strict rules ask `nat_deleting`).
         self.deleting: dict[str, int] = {}
-
-    def configure(self, polls: dict[str, int]) -> None:
-        unknown = set(polls) - set(KINDS)
-        if unknown:
-            raise ValueError(f"unknown eventual kinds {sorted(unknown)}; known: {sorted(KINDS)}")
-        self.polls.update({k: int(v) for k, v in polls.items()})
 
     def clear(self) -> None:
         self.seen.clear()

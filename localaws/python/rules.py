@@ -214,8 +214,7 @@ def detach_internet_gateway(ctx: Context) -> Refusal | None:
             for a in ec2.addresses
         )
         or any(
-            e.public_ip and e.id not in dead and _vpc_of_eni(e) == vpc_id
-            for e in ec2.enis.values()
+            e.public_ip and e.id not in dead and _vpc_of_eni(e) == vpc_id for e in ec2.enis.values()
         )
         or any(
             lb.vpc_id == vpc_id and lb.scheme == "internet-facing"
@@ -263,7 +262,9 @@ def delete_vpc(ctx: Context) -> Refusal | None:
     )
     if busy:
         return Refusal(
-            400, "DependencyViolation", f"The vpc '{vpc_id}' has dependencies and cannot be deleted."
+            400,
+            "DependencyViolation",
+            f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
         )
     return None
 
@@ -277,26 +278,26 @@ def delete_cluster(ctx: Context) -> Refusal | None:
     # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html
     ecs = ctx.ecs
     name = str(ctx.params.get("cluster", "default")).split("/")[-1]
-    if not any(s.status in ("ACTIVE", "DRAINING") for k, s in ecs.services.items() if k.startswith(f"{name}:")):
-        tasks = ecs.tasks.get(name, {}).values()
-        if any(getattr(t, "last_status", "") != "STOPPED" for t in tasks):
-            return Refusal(
-                400,
-                "ClusterContainsTasksException",
-                "The Cluster cannot be deleted while Tasks are active.",
-            )
-        if ecs.container_instances.get(name):
-            return Refusal(
-                400,
-                "ClusterContainsContainerInstancesException",
-                "The Cluster cannot be deleted while Container Instances are active or draining.",
-            )
-        return None
-    return Refusal(
-        400,
-        "ClusterContainsServicesException",
-        "The Cluster cannot be deleted while Services are active.",
-    )
+    services = [s for key, s in ecs.services.items() if key.startswith(f"{name}:")]
+    if any(s.status in ("ACTIVE", "DRAINING") for s in services):
+        return Refusal(
+            400,
+            "ClusterContainsServicesException",
+            "The Cluster cannot be deleted while Services are active.",
+        )
+    if any(getattr(t, "last_status", "") != "STOPPED" for t in ecs.tasks.get(name, {}).values()):
+        return Refusal(
+            400,
+            "ClusterContainsTasksException",
+            "The Cluster cannot be deleted while Tasks are active.",
+        )
+    if ecs.container_instances.get(name):
+        return Refusal(
+            400,
+            "ClusterContainsContainerInstancesException",
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        )
+    return None
 
 
 def _listener_certificates(listener: Any) -> set[str]:
@@ -331,7 +332,9 @@ def delete_target_group(ctx: Context) -> Refusal | None:
     elbv2 = ctx.elbv2
     if arn in elbv2.target_groups and elbv2._any_listener_using(arn):
         return Refusal(
-            400, "ResourceInUse", f"Target group '{arn}' is currently in use by a listener or a rule"
+            400,
+            "ResourceInUse",
+            f"Target group '{arn}' is currently in use by a listener or a rule",
         )
     return None
 
@@ -387,9 +390,7 @@ def change_resource_record_sets(ctx: Context) -> Refusal | None:
     root = ctx.params.get("__xml__")
     if zone is None or root is None:
         return None
-    existing = {
-        (_record_name(r.name), r.type, r.set_identifier or None) for r in zone.rrsets
-    }
+    existing = {(_record_name(r.name), r.type, r.set_identifier or None) for r in zone.rrsets}
     problems = []
     for change in root.iter("Change"):
         if (change.findtext("Action") or "").upper() != "CREATE":
@@ -455,13 +456,13 @@ class Replay:
         self.__init__()  # type: ignore[misc]
 
     def before(self, ctx: Context) -> Refusal | Replayed | None:
-        handler = _BEFORE.get((ctx.req.service, ctx.req.operation))
-        return handler(self, ctx) if handler else None
+        handlers = REPLAYS.get((ctx.req.service, ctx.req.operation))
+        return handlers[0](self, ctx) if handlers else None
 
     def after(self, ctx: Context, body: bytes, content_type: str) -> None:
-        handler = _AFTER.get((ctx.req.service, ctx.req.operation))
-        if handler:
-            handler(self, ctx, body, content_type)
+        handlers = REPLAYS.get((ctx.req.service, ctx.req.operation))
+        if handlers:
+            handlers[1](self, ctx, body, content_type)
 
 
 def _signature(params: dict[str, Any], ignore: set[str]) -> str:
@@ -587,17 +588,11 @@ def _service_after(replay: Replay, ctx: Context, body: bytes, content_type: str)
     )
 
 
-_BEFORE = {
-    ("ec2", "CreateNatGateway"): _nat_before,
-    ("acm", "RequestCertificate"): _cert_before,
-    ("route53", "CreateHostedZone"): _zone_before,
-    ("ecs", "CreateService"): _service_before,
-}
-_AFTER = {
-    ("ec2", "CreateNatGateway"): _nat_after,
-    ("acm", "RequestCertificate"): _cert_after,
-    ("route53", "CreateHostedZone"): _zone_after,
-    ("ecs", "CreateService"): _service_after,
+REPLAYS: dict[tuple[str, str], tuple[Callable[..., Any], Callable[..., Any]]] = {
+    ("ec2", "CreateNatGateway"): (_nat_before, _nat_after),
+    ("acm", "RequestCertificate"): (_cert_before, _cert_after),
+    ("route53", "CreateHostedZone"): (_zone_before, _zone_after),
+    ("ecs", "CreateService"): (_service_before, _service_after),
 }
 
 

@@ -22,6 +22,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 
 import rules  # noqa: E402
 import wire  # noqa: E402
-from eventual import Eventual  # noqa: E402
+from eventual import Eventual, check_kinds  # noqa: E402
 
 CONTROL = "/_localaws/"
 
@@ -172,15 +173,18 @@ class LocalAws:
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
         faults = FaultPlan(patch["faults"] or {}) if "faults" in patch else None
-        with self.lock:
+        eventual = {k: int(v) for k, v in (patch.get("eventual") or {}).items()}
+        check_kinds(eventual)
+        latency = float(patch.get("latency_ms", 0))
+        op_latency = {k: float(v) for k, v in (patch.get("op_latency_ms") or {}).items()}
+        with self.moto_lock, self.lock:
             if "strict" in patch:
                 self.strict = bool(patch["strict"])
             if "latency_ms" in patch:
-                self.latency_ms = float(patch["latency_ms"])
+                self.latency_ms = latency
             if "op_latency_ms" in patch:
-                self.op_latency_ms = {k: float(v) for k, v in (patch["op_latency_ms"] or {}).items()}
-            if "eventual" in patch:
-                self.eventual.configure(patch["eventual"] or {})
+                self.op_latency_ms = op_latency
+            self.eventual.polls.update(eventual)
             if faults is not None:
                 self.faults = faults
 
@@ -244,22 +248,33 @@ class LocalAws:
     def forward(self, req: wire.Request, environ: dict[str, Any], strict: bool):
         with self.moto_lock:
             ctx = None
-            if strict and (
-                (req.service, req.operation) in rules.RULES
-                or (req.service, req.operation) in rules._BEFORE
-            ):
+            key = (req.service, req.operation)
+            if strict and (key in rules.RULES or key in rules.REPLAYS):
                 ctx = rules.Context(req, environ, self.eventual.nat_deleting)
-                rule = rules.RULES.get((req.service, req.operation))
-                outcome = rule.check(ctx) if rule else None
-                if outcome is None:
-                    outcome = self.replay.before(ctx)
+                rule = rules.RULES.get(key)
+                try:
+                    outcome = rule.check(ctx) if rule else None
+                    if outcome is None:
+                        outcome = self.replay.before(ctx)
+                except Exception:
+                    # A rule that cannot read moto's state (a moto model change) must not
+                    # break the call: say so loudly and let moto answer.
+                    traceback.print_exc()
+                    print(f"strict rule for {req.key()} failed; forwarding", file=sys.stderr)
+                    ctx, outcome = None, None
                 if isinstance(outcome, rules.Refusal):
                     return wire.error_body(req, outcome.status, outcome.code, outcome.message)
                 if isinstance(outcome, rules.Replayed):
                     headers = [("Content-Type", outcome.content_type)]
                     return 200, headers, outcome.body
 
-            status, headers, payload = _call(self.moto_app, environ)
+            try:
+                status, headers, payload = _call(self.moto_app, environ)
+            except Exception:
+                # What bare moto server answers when a moto model raises (werkzeug's 500).
+                traceback.print_exc()
+                payload = b"<h1>Internal Server Error</h1>"
+                return 500, [("Content-Type", "text/html; charset=utf-8")], payload
 
             if 200 <= status < 300:
                 if ctx is not None:
@@ -389,13 +404,12 @@ def _json_response(start_response: Any, status: int, value: Any) -> list[bytes]:
 def serve(host: str, port: int, strict: bool, watch_stdin: bool) -> None:
     import logging
 
-    from werkzeug.serving import make_server
-
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
+    from werkzeug.serving import make_server
 
     class Handler(MotoRequestHandler):
         def connection_dropped(self, error: BaseException, environ: Any = None) -> None:

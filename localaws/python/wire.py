@@ -202,7 +202,14 @@ class RestModel:
             self.templates[name] = pattern
             literal_chars = len(re.sub(r"\{[^}]*\}", "", path_part))
             self.ops.append(
-                (name, op["http"]["method"], pattern, literal_query, required_headers, literal_chars)
+                (
+                    name,
+                    op["http"]["method"],
+                    pattern,
+                    literal_query,
+                    required_headers,
+                    literal_chars,
+                )
             )
 
     def match(self, method, path, query, headers) -> tuple[str, dict[str, str]]:
@@ -339,8 +346,8 @@ def throttle(req: Request) -> tuple[int, str, str]:
         # https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html (SlowDown, 503)
         return 503, "SlowDown", "Please reduce your request rate."
     if req.protocol in ("query", "rest-xml"):
-        # ELBv2, IAM, CloudWatch, Route 53: Throttling, 400
-        # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests
+        # ELBv2, IAM, CloudWatch, Route 53: Throttling, 400 ("Rate exceeded" as Route 53 puts it,
+        # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html)
         return 400, "Throttling", "Rate exceeded"
     if req.protocol == "json":
         return 400, "ThrottlingException", "Rate exceeded"

@@ -282,20 +282,18 @@ mod tests {
     fn serialises_only_what_was_set() {
         check(Config::new(), json!({}));
         check(
-            Config::new()
-                .strict(false)
-                .latency_ms(100)
-                .op_latency_ms("ec2", "CreateNatGateway", 150),
+            Config::new().strict(false).latency_ms(100).op_latency_ms(
+                "ec2",
+                "CreateNatGateway",
+                150,
+            ),
             json!({"strict": false, "latency_ms": 100, "op_latency_ms": {"ec2:CreateNatGateway": 150}}),
         );
         check(
             Config::new().eventual("nat_gateway", 3),
             json!({"eventual": {"nat_gateway": 3}}),
         );
-        check(
-            Config::new().faults(Faults::none()),
-            json!({"faults": {}}),
-        );
+        check(Config::new().faults(Faults::none()), json!({"faults": {}}));
     }
 
     #[test]

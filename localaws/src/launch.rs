@@ -72,7 +72,13 @@ pub(crate) fn spawn(python: &Path, strict: bool, timeout: Duration) -> Result<St
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {} {}: {e}", python.display(), script.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot start {} {}: {e}",
+                python.display(),
+                script.display()
+            )
+        })?;
 
     let log: Log = Arc::new(Mutex::new(VecDeque::new()));
     if let Some(stderr) = child.stderr.take() {

@@ -231,8 +231,20 @@ impl LocalAws {
 
     fn control(&self, method: &str, route: &str, body: &str) -> String {
         control::request(self.addr, method, route, body).unwrap_or_else(|error| {
-            panic!("local AWS control call failed: {error}\n{}", launch::tail(&self.log))
+            panic!(
+                "local AWS control call failed: {error}\n{}",
+                launch::tail(&self.log)
+            )
         })
+    }
+}
+
+impl fmt::Debug for LocalAws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalAws")
+            .field("endpoint", &self.endpoint)
+            .field("pid", &self.child.id())
+            .finish()
     }
 }
 
@@ -240,5 +252,29 @@ impl Drop for LocalAws {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LocalAws;
+
+    #[test]
+    fn a_launcher_that_cannot_start_is_reported() {
+        let missing = LocalAws::builder()
+            .python("no-such-python-here")
+            .try_start()
+            .unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("cannot start no-such-python-here"),
+            "{missing}"
+        );
+        let exits = LocalAws::builder().python("false").try_start().unwrap_err();
+        assert!(
+            exits.to_string().contains("it exited before listening"),
+            "{exits}"
+        );
     }
 }

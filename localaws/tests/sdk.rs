@@ -12,7 +12,9 @@ async fn ec2(aws: &LocalAws, retry: RetryConfig) -> Client {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(aws.endpoint())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "localaws"))
+        .credentials_provider(Credentials::new(
+            "testing", "testing", None, None, "localaws",
+        ))
         .retry_config(retry)
         .load()
         .await;
@@ -31,18 +33,30 @@ fn call(operation: &str, status: u16, fault: Option<&str>) -> Call {
 async fn user_vpcs(client: &Client) -> Vec<String> {
     let filter = Filter::builder().name("is-default").values("false").build();
     let vpcs = client.describe_vpcs().filters(filter).send().await.unwrap();
-    vpcs.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_owned)).collect()
+    vpcs.vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test]
 async fn counting_matches_the_calls_made() {
     let aws = LocalAws::start();
     let client = ec2(&aws, RetryConfig::standard()).await;
-    let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = client
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap();
     client.describe_vpcs().vpc_ids(vpc_id).send().await.unwrap();
     client.describe_vpcs().send().await.unwrap();
-    let missing = client.delete_vpc().vpc_id("vpc-00000000000000000").send().await;
+    let missing = client
+        .delete_vpc()
+        .vpc_id("vpc-00000000000000000")
+        .send()
+        .await;
     assert!(missing.is_err());
 
     assert_eq!(
@@ -121,7 +135,11 @@ async fn reset_after_create_vpc_leaves_two_vpcs_with_the_sdk_retry() {
     let created = client.create_vpc().cidr_block("10.0.0.0/16").send().await;
 
     assert!(created.is_ok(), "the SDK retried and reported success");
-    assert_eq!(user_vpcs(&client).await.len(), 2, "one VPC asked for, two exist");
+    assert_eq!(
+        user_vpcs(&client).await.len(),
+        2,
+        "one VPC asked for, two exist"
+    );
     assert_eq!(
         aws.calls()[..2],
         [
@@ -135,7 +153,12 @@ async fn reset_after_create_vpc_leaves_two_vpcs_with_the_sdk_retry() {
 async fn deleting_a_subnet_that_holds_a_nat_gateway_is_refused() {
     let aws = LocalAws::start();
     let client = ec2(&aws, RetryConfig::disabled()).await;
-    let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = client
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap();
     let subnet = client
         .create_subnet()
@@ -185,7 +208,12 @@ async fn deleting_a_subnet_that_holds_a_nat_gateway_is_refused() {
 async fn configuration_changes_at_runtime_and_reset_empties_moto() {
     let aws = LocalAws::builder().lax().eventual("nat_gateway", 1).start();
     let client = ec2(&aws, RetryConfig::disabled()).await;
-    client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    client
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
 
     aws.configure(&Config::new().faults(Faults::none().next("ec2", "*", Fault::ServerError)));
     let error = client.describe_vpcs().send().await.unwrap_err();

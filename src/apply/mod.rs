@@ -98,6 +98,8 @@ struct Shared {
     cfg: ApplyConfig,
     progress: Progress,
     retries: Mutex<usize>,
+    /// The serial last written to the backend.
+    written: tokio::sync::Mutex<u64>,
 }
 
 /// The operations of a plan and the order constraints between them.
@@ -178,6 +180,7 @@ pub async fn execute(
         cfg: cfg.clone(),
         progress: progress.clone(),
         retries: Mutex::new(0),
+        written: tokio::sync::Mutex::new(0),
     });
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
@@ -283,7 +286,12 @@ async fn run_node(sh: &Shared, n: &Node) -> Result<(), String> {
     };
     match result {
         Ok(pid) => {
-            (sh.progress)(Event::Done { id: &n.id, step: n.step, elapsed: start.elapsed(), physical_id: pid.as_deref() });
+            (sh.progress)(Event::Done {
+                id: &n.id,
+                step: n.step,
+                elapsed: start.elapsed(),
+                physical_id: pid.as_deref(),
+            });
             Ok(())
         }
         Err(e) => {
@@ -331,7 +339,8 @@ where
 async fn delete(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Option<String>, OpError> {
     let rec = sh.state.lock().unwrap_or_else(|e| e.into_inner()).resources.get(&change.id).cloned();
     if let (Some(rec), false) = (&rec, change.reason.as_deref().is_some_and(|r| r.starts_with("already gone"))) {
-        let req = DeleteReq { id: &change.id, physical_id: &rec.physical_id, props: &rec.properties, attrs: &rec.attributes };
+        let req =
+            DeleteReq { id: &change.id, physical_id: &rec.physical_id, props: &rec.properties, attrs: &rec.attributes };
         with_retries(sh, &change.id, Step::Delete, |_| kind.delete(&sh.cx, &req)).await?;
     }
     checkpoint(sh, |s| {
@@ -350,7 +359,11 @@ fn token(sh: &Shared, id: &str) -> String {
 }
 
 async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Option<String>, OpError> {
-    let r = sh.stack.resources.get(&change.id).ok_or_else(|| OpError::Input(format!("`{}` is not in the stack", change.id)))?;
+    let r = sh
+        .stack
+        .resources
+        .get(&change.id)
+        .ok_or_else(|| OpError::Input(format!("`{}` is not in the stack", change.id)))?;
     let attrs = sh.attrs.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let lookup = |rf: &Ref| attrs.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
     let (props, tags) = desired_props(&sh.stack, r, &lookup);
@@ -367,7 +380,9 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
             let mut old_tags = recorded.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
             for d in &change.diffs {
                 match (d.name.as_str(), &d.before) {
-                    ("tags", Some(Value::Map(m))) => old_tags = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect(),
+                    ("tags", Some(Value::Map(m))) => {
+                        old_tags = m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()
+                    }
                     (name, Some(b)) => {
                         old.insert(name.to_owned(), b.clone());
                     }
@@ -375,7 +390,15 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
                 }
             }
             let changed: Vec<String> = change.diffs.iter().map(|d| d.name.clone()).collect();
-            let req = UpdateReq { id: &change.id, physical_id: &pid, old: &old, new: &props, changed: &changed, old_tags: &old_tags, tags: &tags };
+            let req = UpdateReq {
+                id: &change.id,
+                physical_id: &pid,
+                old: &old,
+                new: &props,
+                changed: &changed,
+                old_tags: &old_tags,
+                tags: &tags,
+            };
             with_retries(sh, &change.id, Step::Up(Action::Update), |_| kind.update(&sh.cx, &req)).await?
         }
         _ => Live {
@@ -416,7 +439,10 @@ async fn create(sh: &Shared, kind: &'static dyn Kind, id: &str, props: &Props, t
     let found = with_retries(sh, id, step, |attempt| async move {
         if attempt > 1 && !kind.create_is_idempotent() {
             if let Some(l) = find_owned(sh, kind, id).await? {
-                (sh.progress)(Event::Status { id, message: &format!("found {} from the earlier attempt; adopting it", l.physical_id) });
+                (sh.progress)(Event::Status {
+                    id,
+                    message: &format!("found {} from the earlier attempt; adopting it", l.physical_id),
+                });
                 return Ok(l);
             }
         }
@@ -449,17 +475,20 @@ pub fn recorded_props(schema: &KindSchema, props: &Props) -> Props {
 }
 
 async fn checkpoint(sh: &Shared, f: impl FnOnce(&mut State)) -> Result<(), OpError> {
-    // One writer at a time, in the order operations complete.
-    let snapshot = {
+    let mine = {
         let mut s = sh.state.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut s);
         s.serial += 1;
-        s.clone()
+        s.serial
     };
-    static WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _g = WRITE.lock().await;
+    // Group commit: one writer at a time writes the newest state; a checkpoint whose change a
+    // later write already carried has nothing left to do.
+    let mut written = sh.written.lock().await;
+    if *written >= mine {
+        return Ok(());
+    }
     let latest = sh.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    // A later snapshot may already include this one; write the newest.
-    let to_write = if latest.serial >= snapshot.serial { latest } else { snapshot };
-    sh.backend.write(&to_write).await.map_err(OpError::State)
+    sh.backend.write(&latest).await.map_err(OpError::State)?;
+    *written = latest.serial;
+    Ok(())
 }

@@ -44,7 +44,11 @@ pub fn error_policy(err: &AwsError, attempt: u32, elapsed: Duration, budget: &Re
         AwsError::Throttled(_) | AwsError::Transient(_) if attempt < budget.max_attempts => Decision::Retry(backoff()),
         AwsError::InUse(_) if elapsed < budget.in_use_deadline => {
             let d = backoff();
-            if elapsed + d > budget.in_use_deadline { Decision::Retry(budget.in_use_deadline.saturating_sub(elapsed)) } else { Decision::Retry(d) }
+            if elapsed + d > budget.in_use_deadline {
+                Decision::Retry(budget.in_use_deadline.saturating_sub(elapsed))
+            } else {
+                Decision::Retry(d)
+            }
         }
         _ => Decision::Fail,
     }
@@ -56,14 +60,23 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let b = RetryBudget { in_use_deadline: Duration::from_secs(60), max_attempts: 3, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(10) };
+        let b = RetryBudget {
+            in_use_deadline: Duration::from_secs(60),
+            max_attempts: 3,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+        };
         let t = AwsError::Throttled("x".into());
         assert!(matches!(error_policy(&t, 1, Duration::ZERO, &b), Decision::Retry(d) if d >= Duration::from_secs(1)));
         assert!(matches!(error_policy(&t, 2, Duration::ZERO, &b), Decision::Retry(d) if d >= Duration::from_secs(2)));
         assert_eq!(error_policy(&t, 3, Duration::ZERO, &b), Decision::Fail);
         let busy = AwsError::InUse("DependencyViolation".into());
-        assert!(matches!(error_policy(&busy, 30, Duration::from_secs(10), &b), Decision::Retry(d) if d <= Duration::from_secs(10)));
-        assert!(matches!(error_policy(&busy, 30, Duration::from_secs(55), &b), Decision::Retry(d) if d <= Duration::from_secs(5)));
+        assert!(
+            matches!(error_policy(&busy, 30, Duration::from_secs(10), &b), Decision::Retry(d) if d <= Duration::from_secs(10))
+        );
+        assert!(
+            matches!(error_policy(&busy, 30, Duration::from_secs(55), &b), Decision::Retry(d) if d <= Duration::from_secs(5))
+        );
         assert_eq!(error_policy(&busy, 30, Duration::from_secs(60), &b), Decision::Fail);
         assert_eq!(error_policy(&AwsError::Invalid("bad".into()), 1, Duration::ZERO, &b), Decision::Fail);
         assert_eq!(error_policy(&AwsError::NotFound("x".into()), 1, Duration::ZERO, &b), Decision::Fail);

@@ -69,12 +69,18 @@ pub fn classify_code(code: &str, message: &str, status: Option<u16>) -> AwsError
         AwsError::Throttled(text)
     } else if IN_USE.contains(&code) {
         AwsError::InUse(text)
-    } else if code.contains("NotFound") || code.starts_with("NoSuch") || code.ends_with(".Malformed") && message.contains("does not exist") {
+    } else if code.contains("NotFound")
+        || code.starts_with("NoSuch")
+        || code.ends_with(".Malformed") && message.contains("does not exist")
+    {
         AwsError::NotFound(text)
     } else if code.contains("Duplicate") || code.contains("AlreadyExists") {
         AwsError::AlreadyExists(text)
     } else if matches!(status, Some(500..=599))
-        || matches!(code, "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" | "InternalServerError")
+        || matches!(
+            code,
+            "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" | "InternalServerError"
+        )
     {
         AwsError::Transient(text)
     } else {

@@ -42,6 +42,15 @@ pub async fn load_sdk_config(settings: &AwsSettings, stack_region: &str) -> SdkC
             .operation_attempt_timeout(Duration::from_secs(60))
             .build(),
     );
+    // Throttling is normal under load (and in CI accounts shared by many runs): retry reads and
+    // idempotent calls longer than the SDK's default of 3 attempts. Creates without idempotency
+    // tokens opt out per call (see kinds::ec2::no_retry) and are retried by the executor.
+    loader = loader.retry_config(
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(20)),
+    );
     loader.load().await
 }
 
@@ -78,7 +87,9 @@ impl Cx {
     /// Uses `client` for its service instead of one built from the `SdkConfig`: unit tests hand in
     /// a client whose responses are mocked (aws-smithy-mocks works per client, not per config).
     pub fn with_client<C: Clone + Send + Sync + 'static>(self, client: C) -> Cx {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).insert(TypeId::of::<C>(), Box::new(client));
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients.insert(TypeId::of::<C>(), Box::new(client));
+        drop(clients);
         self
     }
 

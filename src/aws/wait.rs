@@ -17,7 +17,11 @@ pub struct WaitConfig {
 
 impl Default for WaitConfig {
     fn default() -> Self {
-        WaitConfig { timeout: Duration::from_secs(15 * 60), poll: Duration::from_secs(2), max_poll: Duration::from_secs(15) }
+        WaitConfig {
+            timeout: Duration::from_secs(15 * 60),
+            poll: Duration::from_secs(2),
+            max_poll: Duration::from_secs(15),
+        }
     }
 }
 
@@ -81,12 +85,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn ready_after_pending_states_reports_each_change_once() {
-        let seq = RefCell::new(vec![Ok(Poll::Pending("pending".into())), Ok(Poll::Pending("pending".into())), Ok(Poll::Ready(7))].into_iter());
+        let seq = RefCell::new(
+            vec![Ok(Poll::Pending("pending".into())), Ok(Poll::Pending("pending".into())), Ok(Poll::Ready(7))]
+                .into_iter(),
+        );
         let mut seen = vec![];
-        let got = wait_until(&cfg(), "nat", |m| seen.push(m.to_owned()), || {
-            let next = seq.borrow_mut().next().unwrap();
-            async move { next }
-        })
+        let got = wait_until(
+            &cfg(),
+            "nat",
+            |m| seen.push(m.to_owned()),
+            || {
+                let next = seq.borrow_mut().next().unwrap();
+                async move { next }
+            },
+        )
         .await;
         assert_eq!(got, Ok(7));
         assert_eq!(seen, vec!["waiting for nat (now pending)".to_string()]);
@@ -94,26 +106,33 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn failed_state_ends_the_wait() {
-        let got: Result<(), _> = wait_until(&cfg(), "nat", |_| {}, || async { Ok(Poll::Failed("failed".into())) }).await;
+        let got: Result<(), _> =
+            wait_until(&cfg(), "nat", |_| {}, || async { Ok(Poll::Failed("failed".into())) }).await;
         assert_eq!(got, Err(AwsError::Failed("nat: failed".into())));
     }
 
     #[tokio::test(start_paused = true)]
     async fn budget_runs_out() {
         let start = tokio::time::Instant::now();
-        let got: Result<(), _> = wait_until(&cfg(), "alb", |_| {}, || async { Ok(Poll::Pending("provisioning".into())) }).await;
+        let got: Result<(), _> =
+            wait_until(&cfg(), "alb", |_| {}, || async { Ok(Poll::Pending("provisioning".into())) }).await;
         assert!(matches!(got, Err(AwsError::WaitTimeout { .. })), "{got:?}");
-        // 1+2+4+8+8+8+8+8 = 47 s slept; the next 8 s would pass the 60 s budget.
-        assert_eq!(start.elapsed().as_secs(), 47);
+        // 1+2+4+8+8+8+8+8+8 = 55 s slept; the next 8 s would pass the 60 s budget.
+        assert_eq!(start.elapsed().as_secs(), 55);
     }
 
     #[tokio::test(start_paused = true)]
     async fn throttling_while_polling_is_not_fatal() {
         let seq = RefCell::new(vec![Err(AwsError::Throttled("x".into())), Ok(Poll::Ready(()))].into_iter());
-        let got = wait_until(&cfg(), "nat", |_| {}, || {
-            let next = seq.borrow_mut().next().unwrap();
-            async move { next }
-        })
+        let got = wait_until(
+            &cfg(),
+            "nat",
+            |_| {},
+            || {
+                let next = seq.borrow_mut().next().unwrap();
+                async move { next }
+            },
+        )
         .await;
         assert_eq!(got, Ok(()));
     }

@@ -19,15 +19,20 @@ enum Target {
 }
 
 fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure::User(format!("cannot read {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Failure::User(format!("cannot read {}: {e}", path.display())))?;
     if text.trim_start().starts_with('{') {
         if let Ok(file) = serde_json::from_str::<PlanFile>(&text) {
             if file.kind != PLAN_FILE_KIND || file.format_version != 1 {
-                return Err(Failure::User(format!("{} is not an rprov plan of a format this version understands", path.display())));
+                return Err(Failure::User(format!(
+                    "{} is not an rprov plan of a format this version understands",
+                    path.display()
+                )));
             }
             let mut params = file.params.clone();
             params.extend(param_overrides(s)?);
-            let stack = stack::load_str(Source::new(&file.stack_file, file.source), &params).map_err(|(src, d)| report(src.as_ref(), &d))?;
+            let stack = stack::load_str(Source::new(&file.stack_file, file.source), &params)
+                .map_err(|(src, d)| report(src.as_ref(), &d))?;
             return Ok(Target::Saved(stack, file.plan));
         }
     }
@@ -141,7 +146,8 @@ async fn run_plan(
     let cx = Arc::new(rebuild_cx_with_status(cx, status));
     let cfg = ApplyConfig { parallelism: parallelism.max(1), ..ApplyConfig::default() };
     let started = std::time::Instant::now();
-    let (state, outcome) = execute(cx, stack, plan, state, backend, cfg, p.progress.clone(), cancel_on_ctrl_c()).await?;
+    let (state, outcome) =
+        execute(cx, stack, plan, state, backend, cfg, p.progress.clone(), cancel_on_ctrl_c()).await?;
     println!(
         "\n{} operation(s) done in {:.1}s, {} failed, {} skipped, {} retried call(s).",
         outcome.done.len(),
@@ -160,7 +166,9 @@ fn rebuild_cx_with_status(cx: Arc<crate::aws::Cx>, progress: crate::apply::Progr
 
 fn finish(o: &Outcome, what: &str) -> Result<(), Failure> {
     if o.interrupted {
-        return Err(Failure::User(format!("{what} interrupted; state records everything that finished. Run it again to continue.")));
+        return Err(Failure::User(format!(
+            "{what} interrupted; state records everything that finished. Run it again to continue."
+        )));
     }
     if !o.ok() {
         let list: Vec<String> = o.failed.iter().map(|(id, e)| format!("  {id}: {e}")).collect();
@@ -170,8 +178,11 @@ fn finish(o: &Outcome, what: &str) -> Result<(), Failure> {
 }
 
 async fn record_outputs(stack: &Stack, mut state: State, backend: &dyn StateBackend) -> Result<State, Failure> {
-    let lookup = |r: &Ref| state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown);
-    let outputs: std::collections::BTreeMap<String, Value> = stack.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    let lookup = |r: &Ref| {
+        state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+    };
+    let outputs: std::collections::BTreeMap<String, Value> =
+        stack.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
     if outputs != state.outputs {
         state.outputs = outputs;
         state.serial += 1;
@@ -189,7 +200,13 @@ pub async fn destroy(s: &Settings, path: &Path, yes: bool, parallelism: usize) -
     result
 }
 
-async fn destroy_locked(s: &Settings, stack: &Stack, backend: Arc<dyn StateBackend>, yes: bool, parallelism: usize) -> Result<u8, Failure> {
+async fn destroy_locked(
+    s: &Settings,
+    stack: &Stack,
+    backend: Arc<dyn StateBackend>,
+    yes: bool,
+    parallelism: usize,
+) -> Result<u8, Failure> {
     let Some(state) = backend.read().await? else {
         println!("Stack `{}` has no state: nothing to destroy.", stack.name);
         return Ok(0);

@@ -28,7 +28,11 @@ impl Settings {
     pub fn from_global(g: &Global) -> Settings {
         let tty = std::io::stdout().is_terminal();
         Settings {
-            aws: AwsSettings { region: g.region.clone(), profile: g.profile.clone(), endpoint_url: g.endpoint_url.clone() },
+            aws: AwsSettings {
+                region: g.region.clone(),
+                profile: g.profile.clone(),
+                endpoint_url: g.endpoint_url.clone(),
+            },
             state: g.state.clone(),
             params: g.params.clone(),
             color: tty && !g.no_color,
@@ -105,7 +109,9 @@ pub fn report(src: Option<&stack::Source>, diags: &[stack::Diagnostic]) -> Failu
 
 pub fn backend(s: &Settings, stack: &str) -> Result<Arc<dyn StateBackend>, Failure> {
     match s.state.as_deref() {
-        Some(url) if url.starts_with("s3://") => Err(Failure::User("the S3 state backend is not available in this version".into())),
+        Some(url) if url.starts_with("s3://") => {
+            Err(Failure::User("the S3 state backend is not available in this version".into()))
+        }
         Some(path) => Ok(Arc::new(LocalBackend::new(PathBuf::from(path)))),
         None => Ok(Arc::new(LocalBackend::for_stack(Path::new(".rprov"), stack))),
     }
@@ -126,7 +132,9 @@ pub async fn refresh(cx: &Cx, stack: &Stack, state: Option<&State>) -> Result<Li
     names.dedup();
     let reads = names.iter().filter_map(|n| kinds::kind(n)).map(|k| {
         let ids: Vec<String> = state
-            .map(|st| st.resources.values().filter(|r| r.kind == k.schema().name).map(|r| r.physical_id.clone()).collect())
+            .map(|st| {
+                st.resources.values().filter(|r| r.kind == k.schema().name).map(|r| r.physical_id.clone()).collect()
+            })
             .unwrap_or_default();
         async move { (k.schema().name, k.read_many(cx, &ids).await) }
     });

@@ -12,9 +12,12 @@ pub enum Format {
 pub async fn run(s: &Settings, path: &Path, format: Format) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
     let g = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
-    print!("{}", match format {
-        Format::Dot => g.dot(),
-        Format::Mermaid => g.mermaid(),
-    });
+    print!(
+        "{}",
+        match format {
+            Format::Dot => g.dot(),
+            Format::Mermaid => g.mermaid(),
+        }
+    );
     Ok(0)
 }

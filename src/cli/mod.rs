@@ -17,7 +17,12 @@ use clap::{Args, Parser, Subcommand};
 pub use common::{Failure, Settings};
 
 #[derive(Parser, Debug)]
-#[command(name = "rprov", version, about = "Declarative AWS stacks: validate, plan, apply, destroy", propagate_version = true)]
+#[command(
+    name = "rprov",
+    version,
+    about = "Declarative AWS stacks: validate, plan, apply, destroy",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -124,7 +129,10 @@ pub fn main() -> ExitCode {
         1 => "rprov=debug,info",
         _ => "debug",
     };
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -146,7 +154,9 @@ pub fn main() -> ExitCode {
 async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
     match cmd {
         Command::Validate { stack } => validate::run(&s, &stack).await,
-        Command::Plan { stack, out, json, detailed_exitcode } => plan::run(&s, &stack, out.as_deref(), json, detailed_exitcode).await,
+        Command::Plan { stack, out, json, detailed_exitcode } => {
+            plan::run(&s, &stack, out.as_deref(), json, detailed_exitcode).await
+        }
         Command::Apply { target, yes, parallelism } => apply::run(&s, &target, yes, parallelism).await,
         Command::Destroy { stack, yes, parallelism } => apply::destroy(&s, &stack, yes, parallelism).await,
         Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,

@@ -4,19 +4,32 @@ use super::common::{Failure, Settings, backend, load_stack};
 
 pub async fn run(s: &Settings, path: &Path, name: Option<&str>, json: bool) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let state = backend(s, &stack.name)?.read().await?.ok_or_else(|| Failure::User(format!("stack `{}` has no state yet: apply it first", stack.name)))?;
+    let state = backend(s, &stack.name)?
+        .read()
+        .await?
+        .ok_or_else(|| Failure::User(format!("stack `{}` has no state yet: apply it first", stack.name)))?;
     let outputs = &state.outputs;
     match name {
         Some(n) => {
-            let v = outputs.get(n).ok_or_else(|| Failure::User(format!("no output `{n}`; outputs: {}", outputs.keys().cloned().collect::<Vec<_>>().join(", "))))?;
+            let v = outputs.get(n).ok_or_else(|| {
+                Failure::User(format!(
+                    "no output `{n}`; outputs: {}",
+                    outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
             match (json, v) {
                 (false, crate::value::Value::Str(s)) => println!("{s}"),
                 _ => println!("{}", serde_json::Value::from(v)),
             }
         }
         None if json => {
-            let map: serde_json::Map<String, serde_json::Value> = outputs.iter().map(|(k, v)| (k.clone(), v.into())).collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"format_version": 1, "outputs": map})).unwrap_or_default());
+            let map: serde_json::Map<String, serde_json::Value> =
+                outputs.iter().map(|(k, v)| (k.clone(), v.into())).collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"format_version": 1, "outputs": map}))
+                    .unwrap_or_default()
+            );
         }
         None => {
             for (k, v) in outputs {

@@ -45,9 +45,14 @@ pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, deta
             plan: p.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| Failure::Unexpected(e.into()))?;
-        crate::state::write_atomic(out, &bytes).map_err(|e| Failure::User(format!("cannot write plan to {}: {e}", out.display())))?;
+        crate::state::write_atomic(out, &bytes)
+            .map_err(|e| Failure::User(format!("cannot write plan to {}: {e}", out.display())))?;
         if !json {
-            println!("\nSaved the plan to {}. Apply exactly these actions with: rprov apply {}", out.display(), out.display());
+            println!(
+                "\nSaved the plan to {}. Apply exactly these actions with: rprov apply {}",
+                out.display(),
+                out.display()
+            );
         }
     }
     Ok(if detailed && p.has_changes() { 2 } else { 0 })

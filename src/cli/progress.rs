@@ -69,9 +69,12 @@ pub fn printer(color: bool, tty: bool) -> Printer {
                 paint("31", &format!("{id}: {} failed: {error}", step.verb()))
             }
             Event::Skipped { id, because } => paint("33", &format!("{id}: skipped because `{because}` failed")),
-            Event::Interrupted { in_flight } => {
-                paint("33", &format!("interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight, then saving state"))
-            }
+            Event::Interrupted { in_flight } => paint(
+                "33",
+                &format!(
+                    "interrupted: starting nothing new; waiting for {in_flight} operation(s) in flight, then saving state"
+                ),
+            ),
         };
         println!("[{}] {line}", now());
     });

@@ -15,7 +15,10 @@ pub async fn run(s: &Settings, cmd: StateCommand) -> Result<u8, Failure> {
     match cmd {
         StateCommand::Show { stack } => {
             let stack = load_stack(s, &stack)?;
-            let st = backend(s, &stack.name)?.read().await?.ok_or_else(|| Failure::User(format!("stack `{}` has no state", stack.name)))?;
+            let st = backend(s, &stack.name)?
+                .read()
+                .await?
+                .ok_or_else(|| Failure::User(format!("stack `{}` has no state", stack.name)))?;
             println!("{}", serde_json::to_string_pretty(&st).map_err(|e| Failure::Unexpected(e.into()))?);
             Ok(0)
         }
@@ -32,8 +35,13 @@ pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>) -> 
         (None, None) => std::fs::read_dir(".rprov")
             .map(|d| {
                 d.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json.lock")).map(str::to_owned))
-                    .map(|stack| std::sync::Arc::new(LocalBackend::for_stack(Path::new(".rprov"), &stack)) as std::sync::Arc<dyn StateBackend>)
+                    .filter_map(|e| {
+                        e.file_name().to_str().and_then(|n| n.strip_suffix(".json.lock")).map(str::to_owned)
+                    })
+                    .map(|stack| {
+                        std::sync::Arc::new(LocalBackend::for_stack(Path::new(".rprov"), &stack))
+                            as std::sync::Arc<dyn StateBackend>
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -41,7 +49,10 @@ pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>) -> 
     for b in backends {
         match b.force_unlock(lock_id).await {
             Ok(info) => {
-                println!("released lock {} held by {} for `{}` since {}", info.id, info.who, info.operation, info.created);
+                println!(
+                    "released lock {} held by {} for `{}` since {}",
+                    info.id, info.who, info.operation, info.created
+                );
                 return Ok(0);
             }
             Err(StateError::NoSuchLock(_)) => continue,
@@ -50,4 +61,3 @@ pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>) -> 
     }
     Err(Failure::User(format!("no state lock with id {lock_id}")))
 }
-

@@ -46,17 +46,19 @@ pub fn wanted(cx: &Cx, ids: &[String], id: &str, tags: &Tags) -> bool {
 /// Brings a resource's tags from `old` to `new` with CreateTags/DeleteTags.
 pub async fn retag(cx: &Cx, resource_id: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
     let ec2 = client(cx);
-    let stale: Vec<Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
+    let stale: Vec<Tag> = old.keys().filter(|k| !new.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
     if !stale.is_empty() {
         ec2.delete_tags().resources(resource_id).set_tags(Some(stale)).send().await.map_err(crate::aws::classify)?;
     }
-    let changed: Tags = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let changed: Tags =
+        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
-        ec2.create_tags().resources(resource_id).set_tags(Some(to_sdk(&changed))).send().await.map_err(crate::aws::classify)?;
+        ec2.create_tags()
+            .resources(resource_id)
+            .set_tags(Some(to_sdk(&changed)))
+            .send()
+            .await
+            .map_err(crate::aws::classify)?;
     }
     Ok(())
 }
@@ -66,5 +68,44 @@ pub fn gone_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
     match r {
         Err(AwsError::NotFound(_)) => Ok(()),
         other => other,
+    }
+}
+
+/// Upper bound for [`settle`]; Terraform's AWS provider allows the same two minutes
+/// (`PropagationTimeout`) for EC2 ids to propagate.
+const SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `op` again while it fails with NotFound, and only then. EC2 is eventually consistent:
+/// an id another call just returned (a new VPC, subnet, EIP or gateway) can be unknown to the
+/// next call for a few seconds
+/// (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html). A request
+/// refused as NotFound changed nothing, so sending it again is safe. Any other error — above all
+/// a transient one, after which the request may have taken effect — goes straight back to the
+/// executor, whose error policy knows whether the call may be repeated. After the budget the
+/// last NotFound is returned, so a wrong id still reads as "not found".
+pub async fn settle<T, F, Fut>(cx: &Cx, logical_id: &str, what: &str, mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let budget = cx.wait.timeout.min(SETTLE_BUDGET);
+    let start = tokio::time::Instant::now();
+    let mut interval = cx.wait.poll.min(std::time::Duration::from_secs(1));
+    let mut reported = false;
+    loop {
+        match op().await {
+            Err(AwsError::NotFound(m)) => {
+                if start.elapsed() + interval > budget {
+                    return Err(AwsError::NotFound(m));
+                }
+                if !reported {
+                    cx.status(logical_id, &format!("waiting for {what} to become visible: {m}"));
+                    reported = true;
+                }
+                tokio::time::sleep(interval).await;
+                interval = (interval * 2).min(cx.wait.max_poll);
+            }
+            other => return other,
+        }
     }
 }

@@ -14,10 +14,7 @@ static SCHEMA: KindSchema = KindSchema {
     name: "elastic_ip",
     doc: "A static public IPv4 address (VPC domain), e.g. for a NAT gateway.",
     props: &[],
-    attrs: &[
-        Attr::new("id", "The allocation id (eipalloc-...)."),
-        Attr::new("public_ip", "The public IPv4 address."),
-    ],
+    attrs: &[Attr::new("id", "The allocation id (eipalloc-...)."), Attr::new("public_ip", "The public IPv4 address.")],
     taggable: true,
 };
 
@@ -64,7 +61,8 @@ impl Kind for ElasticIp {
             .send()
             .await
             .map_err(classify)?;
-        let id = out.allocation_id().ok_or_else(|| AwsError::Failed("AllocateAddress returned no allocation id".into()))?;
+        let id =
+            out.allocation_id().ok_or_else(|| AwsError::Failed("AllocateAddress returned no allocation id".into()))?;
         let mut attrs = Props::new();
         attrs.insert("id".into(), Value::str(id));
         attrs.insert("public_ip".into(), Value::str(out.public_ip().unwrap_or_default()));

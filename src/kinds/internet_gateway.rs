@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{AttachmentStatus, InternetGateway as SdkGateway, ResourceType};
 
+use super::ec2::settle;
 use super::ec2::{self, client};
-use super::subnet::settle;
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
@@ -60,11 +60,7 @@ async fn attach(cx: &Cx, logical_id: &str, igw: &str, vpc: &str) -> Result<(), A
                 // What the SDK's retry of an attach whose response was lost gets back, and also
                 // what a VPC that already has another gateway answers: only the first is done.
                 Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
-                    if attached(&describe_one(cx, igw).await?).any(|v| v == vpc) {
-                        Ok(())
-                    } else {
-                        Err(classify(e))
-                    }
+                    if attached(&describe_one(cx, igw).await?).any(|v| v == vpc) { Ok(()) } else { Err(classify(e)) }
                 }
                 Err(e) => Err(classify(e)),
             }
@@ -90,8 +86,14 @@ impl Kind for InternetGateway {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let gateways =
-            client(cx).describe_internet_gateways().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let gateways = client(cx)
+            .describe_internet_gateways()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
         Ok(gateways.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 
@@ -150,7 +152,13 @@ impl Kind for InternetGateway {
             detach(cx, req.physical_id, vpc).await?;
         }
         ec2::gone_ok(
-            client(cx).delete_internet_gateway().internet_gateway_id(req.physical_id).send().await.map(|_| ()).map_err(classify),
+            client(cx)
+                .delete_internet_gateway()
+                .internet_gateway_id(req.physical_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(classify),
         )
     }
 }

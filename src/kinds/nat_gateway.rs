@@ -1,8 +1,10 @@
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ConnectivityType, NatGateway as SdkGateway, NatGatewayAddress, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{
+    ConnectivityType, NatGateway as SdkGateway, NatGatewayAddress, NatGatewayState, ResourceType,
+};
 
+use super::ec2::settle;
 use super::ec2::{self, client};
-use super::subnet::settle;
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -17,11 +19,19 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) it lives in; a public subnet for a public gateway.")
             .required()
             .replaces(),
-        Prop::new("allocation_id", Ty::Str, "The Elastic IP's allocation id (eipalloc-...); required for a public gateway.")
-            .replaces(),
-        Prop::new("connectivity", Ty::Enum(&["public", "private"]), "Public (internet via an Elastic IP) or private (other VPCs and on-premises).")
-            .default(Default::Str("public"))
-            .replaces(),
+        Prop::new(
+            "allocation_id",
+            Ty::Str,
+            "The Elastic IP's allocation id (eipalloc-...); required for a public gateway.",
+        )
+        .replaces(),
+        Prop::new(
+            "connectivity",
+            Ty::Enum(&["public", "private"]),
+            "Public (internet via an Elastic IP) or private (other VPCs and on-premises).",
+        )
+        .default(Default::Str("public"))
+        .replaces(),
     ],
     attrs: &[
         Attr::new("id", "The gateway id (nat-...)."),
@@ -41,10 +51,7 @@ fn live(g: &SdkGateway) -> Live {
     let addr = primary(g);
     let mut props = Props::new();
     props.insert("subnet".into(), Value::str(g.subnet_id().unwrap_or_default()));
-    props.insert(
-        "connectivity".into(),
-        Value::str(g.connectivity_type().map_or("public", |c| c.as_str())),
-    );
+    props.insert("connectivity".into(), Value::str(g.connectivity_type().map_or("public", |c| c.as_str())));
     // A private gateway has no Elastic IP; the property is then left out, as in the stack.
     if let Some(alloc) = addr.and_then(|a| a.allocation_id()) {
         props.insert("allocation_id".into(), Value::str(alloc));
@@ -72,14 +79,18 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<Option<SdkGateway>, AwsError>
 
 /// One observation of a gateway that is being created.
 fn creation(g: Option<SdkGateway>) -> Poll<SdkGateway> {
-    let Some(g) = g else { return Poll::Pending("not visible yet".into()) };
+    let Some(g) = g else {
+        return Poll::Pending("not visible yet".into());
+    };
     match g.state() {
         Some(NatGatewayState::Available) => Poll::Ready(g),
         Some(NatGatewayState::Failed) => Poll::Failed(format!(
             "failed: {}",
             g.failure_message().or(g.failure_code()).unwrap_or("AWS gave no reason")
         )),
-        Some(NatGatewayState::Deleting | NatGatewayState::Deleted) => Poll::Failed("deleted while being created".into()),
+        Some(NatGatewayState::Deleting | NatGatewayState::Deleted) => {
+            Poll::Failed("deleted while being created".into())
+        }
         Some(s) => Poll::Pending(s.as_str().to_owned()),
         None => Poll::Pending("no state reported".into()),
     }
@@ -95,25 +106,35 @@ fn deletion(g: Option<SdkGateway>) -> Poll<()> {
 }
 
 async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<SdkGateway, AwsError> {
-    wait_until(&cx.wait, &format!("NAT gateway {id}"), |m| cx.status(logical_id, m), || async move {
-        match describe_one(cx, id).await {
-            Ok(g) => Ok(creation(g)),
-            // A gateway just created may not be listed yet (eventual consistency).
-            Err(AwsError::NotFound(_)) => Ok(creation(None)),
-            Err(e) => Err(e),
-        }
-    })
+    wait_until(
+        &cx.wait,
+        &format!("NAT gateway {id}"),
+        |m| cx.status(logical_id, m),
+        || async move {
+            match describe_one(cx, id).await {
+                Ok(g) => Ok(creation(g)),
+                // A gateway just created may not be listed yet (eventual consistency).
+                Err(AwsError::NotFound(_)) => Ok(creation(None)),
+                Err(e) => Err(e),
+            }
+        },
+    )
     .await
 }
 
 async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsError> {
-    wait_until(&cx.wait, &format!("deletion of NAT gateway {id}"), |m| cx.status(logical_id, m), || async move {
-        match describe_one(cx, id).await {
-            Ok(g) => Ok(deletion(g)),
-            Err(AwsError::NotFound(_)) => Ok(Poll::Ready(())),
-            Err(e) => Err(e),
-        }
-    })
+    wait_until(
+        &cx.wait,
+        &format!("deletion of NAT gateway {id}"),
+        |m| cx.status(logical_id, m),
+        || async move {
+            match describe_one(cx, id).await {
+                Ok(g) => Ok(deletion(g)),
+                Err(AwsError::NotFound(_)) => Ok(Poll::Ready(())),
+                Err(e) => Err(e),
+            }
+        },
+    )
     .await
 }
 
@@ -124,7 +145,8 @@ impl Kind for NatGateway {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let gateways = client(cx).describe_nat_gateways().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let gateways =
+            client(cx).describe_nat_gateways().into_paginator().items().send().try_collect().await.map_err(classify)?;
         Ok(gateways
             .iter()
             .filter(|g| exists(g))
@@ -170,12 +192,15 @@ impl Kind for NatGateway {
         if req.changed.iter().any(|c| c == "tags") {
             ec2::retag(cx, req.physical_id, req.old_tags, req.tags).await?;
         }
-        let gateway = describe_one(cx, req.physical_id).await?.ok_or_else(|| AwsError::NotFound(req.physical_id.into()))?;
+        let gateway =
+            describe_one(cx, req.physical_id).await?.ok_or_else(|| AwsError::NotFound(req.physical_id.into()))?;
         Ok(live(&gateway))
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
-        ec2::gone_ok(client(cx).delete_nat_gateway().nat_gateway_id(req.physical_id).send().await.map(|_| ()).map_err(classify))?;
+        ec2::gone_ok(
+            client(cx).delete_nat_gateway().nat_gateway_id(req.physical_id).send().await.map(|_| ()).map_err(classify),
+        )?;
         // DeleteNatGateway answers at once and the gateway holds its Elastic IP and ENI until
         // `deleted`; releasing the EIP or deleting the subnet before that fails.
         wait_deleted(cx, req.id, req.physical_id).await
@@ -267,7 +292,10 @@ mod tests {
         mock!(Client::create_nat_gateway)
             .match_requests(|r| r.client_token() == Some("token-1") && r.allocation_id() == Some("eipalloc-1"))
             .then_output(|| {
-                CreateNatGatewayOutput::builder().nat_gateway(gateway(NatGatewayState::Pending)).client_token("token-1").build()
+                CreateNatGatewayOutput::builder()
+                    .nat_gateway(gateway(NatGatewayState::Pending))
+                    .client_token("token-1")
+                    .build()
             })
     }
 
@@ -305,7 +333,8 @@ mod tests {
             })
             .output(|| CreateNatGatewayOutput::builder().nat_gateway(gateway(NatGatewayState::Pending)).build())
             .build();
-        let describe = mock!(Client::describe_nat_gateways).then_output(|| described(gateway(NatGatewayState::Available)));
+        let describe =
+            mock!(Client::describe_nat_gateways).then_output(|| described(gateway(NatGatewayState::Available)));
         let (cx, _) = cx(&[&create, &describe]);
         let (p, tags) = (props(), Tags::new());
 
@@ -375,13 +404,13 @@ mod tests {
         let (cx, seen) = cx(&[&delete, &describe]);
         let none = Props::new();
 
-        NatGateway
-            .delete(&cx, &DeleteReq { id: "nat", physical_id: ID, props: &none, attrs: &none })
-            .await
-            .unwrap();
+        NatGateway.delete(&cx, &DeleteReq { id: "nat", physical_id: ID, props: &none, attrs: &none }).await.unwrap();
 
         assert_eq!(describe.num_calls(), 4);
-        assert_eq!(*seen.lock().unwrap(), vec![format!("nat: waiting for deletion of NAT gateway {ID} (now deleting)")]);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![format!("nat: waiting for deletion of NAT gateway {ID} (now deleting)")]
+        );
     }
 
     #[tokio::test(start_paused = true)]

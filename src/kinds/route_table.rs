@@ -2,10 +2,12 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_ec2::types::{Filter, ResourceType, Route, RouteOrigin, RouteTable as SdkTable, RouteTableAssociationStateCode};
+use aws_sdk_ec2::types::{
+    Filter, ResourceType, Route, RouteOrigin, RouteTable as SdkTable, RouteTableAssociationStateCode,
+};
 
+use super::ec2::settle;
 use super::ec2::{self, client};
-use super::subnet::settle;
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -120,7 +122,9 @@ fn sort_key(v: &Value) -> String {
 /// A route of the stack in canonical form: only the destination and the target that is set.
 fn normalise_route(v: &Value) -> Value {
     match v {
-        Value::Map(m) => Value::Map(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Map(m) => {
+            Value::Map(m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
         other => other.clone(),
     }
 }
@@ -136,7 +140,9 @@ fn desired_routes(props: &Props) -> Result<BTreeMap<String, (&'static str, Strin
         let target = match (get("gateway"), get("nat_gateway")) {
             (Some(g), None) => ("gateway", g),
             (None, Some(n)) => ("nat_gateway", n),
-            _ => return Err(AwsError::Invalid(format!("route to {dest} needs exactly one of gateway, nat_gateway"))),
+            _ => {
+                return Err(AwsError::Invalid(format!("route to {dest} needs exactly one of gateway, nat_gateway")));
+            }
         };
         out.insert(dest.to_owned(), (target.0, target.1.to_owned()));
     }
@@ -260,7 +266,8 @@ impl Kind for RouteTable {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let tables = client(cx).describe_route_tables().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let tables =
+            client(cx).describe_route_tables().into_paginator().items().send().try_collect().await.map_err(classify)?;
         Ok(tables.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 
@@ -293,7 +300,8 @@ impl Kind for RouteTable {
 
     async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
         if req.changed.iter().any(|c| c == "routes" || c == "subnets") {
-            settle(cx, req.id, &format!("route table {}", req.physical_id), || converge(cx, req.physical_id, req.new)).await?;
+            settle(cx, req.id, &format!("route table {}", req.physical_id), || converge(cx, req.physical_id, req.new))
+                .await?;
         }
         if req.changed.iter().any(|c| c == "tags") {
             ec2::retag(cx, req.physical_id, req.old_tags, req.tags).await?;
@@ -312,7 +320,9 @@ impl Kind for RouteTable {
             let sent = ec2.disassociate_route_table().association_id(association).send().await;
             ec2::gone_ok(sent.map(|_| ()).map_err(classify))?;
         }
-        ec2::gone_ok(ec2.delete_route_table().route_table_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
+        ec2::gone_ok(
+            ec2.delete_route_table().route_table_id(req.physical_id).send().await.map(|_| ()).map_err(classify),
+        )
     }
 
     fn create_is_idempotent(&self) -> bool {
@@ -331,20 +341,66 @@ mod tests {
         let table = SdkTable::builder()
             .route_table_id("rtb-1")
             .vpc_id("vpc-1")
-            .routes(Route::builder().destination_cidr_block("10.0.0.0/16").gateway_id("local").origin(RouteOrigin::CreateRouteTable).build())
-            .routes(Route::builder().destination_cidr_block("0.0.0.0/0").nat_gateway_id("nat-1").origin(RouteOrigin::CreateRoute).build())
-            .routes(Route::builder().destination_cidr_block("192.168.0.0/16").gateway_id("vgw-1").origin(RouteOrigin::EnableVgwRoutePropagation).build())
-            .routes(Route::builder().destination_cidr_block("172.16.0.0/12").gateway_id("igw-1").origin(RouteOrigin::CreateRoute).build())
-            .routes(Route::builder().destination_prefix_list_id("pl-1").gateway_id("vpce-1").origin(RouteOrigin::CreateRoute).build())
+            .routes(
+                Route::builder()
+                    .destination_cidr_block("10.0.0.0/16")
+                    .gateway_id("local")
+                    .origin(RouteOrigin::CreateRouteTable)
+                    .build(),
+            )
+            .routes(
+                Route::builder()
+                    .destination_cidr_block("0.0.0.0/0")
+                    .nat_gateway_id("nat-1")
+                    .origin(RouteOrigin::CreateRoute)
+                    .build(),
+            )
+            .routes(
+                Route::builder()
+                    .destination_cidr_block("192.168.0.0/16")
+                    .gateway_id("vgw-1")
+                    .origin(RouteOrigin::EnableVgwRoutePropagation)
+                    .build(),
+            )
+            .routes(
+                Route::builder()
+                    .destination_cidr_block("172.16.0.0/12")
+                    .gateway_id("igw-1")
+                    .origin(RouteOrigin::CreateRoute)
+                    .build(),
+            )
+            .routes(
+                Route::builder()
+                    .destination_prefix_list_id("pl-1")
+                    .gateway_id("vpce-1")
+                    .origin(RouteOrigin::CreateRoute)
+                    .build(),
+            )
             .associations(RouteTableAssociation::builder().main(true).route_table_association_id("rtbassoc-0").build())
-            .associations(RouteTableAssociation::builder().main(false).subnet_id("subnet-b").route_table_association_id("rtbassoc-2").build())
-            .associations(RouteTableAssociation::builder().main(false).subnet_id("subnet-a").route_table_association_id("rtbassoc-1").build())
+            .associations(
+                RouteTableAssociation::builder()
+                    .main(false)
+                    .subnet_id("subnet-b")
+                    .route_table_association_id("rtbassoc-2")
+                    .build(),
+            )
+            .associations(
+                RouteTableAssociation::builder()
+                    .main(false)
+                    .subnet_id("subnet-a")
+                    .route_table_association_id("rtbassoc-1")
+                    .build(),
+            )
             .associations(
                 RouteTableAssociation::builder()
                     .main(false)
                     .subnet_id("subnet-c")
                     .route_table_association_id("rtbassoc-3")
-                    .association_state(RouteTableAssociationState::builder().state(RouteTableAssociationStateCode::Disassociating).build())
+                    .association_state(
+                        RouteTableAssociationState::builder()
+                            .state(RouteTableAssociationStateCode::Disassociating)
+                            .build(),
+                    )
                     .build(),
             )
             .build();

@@ -5,8 +5,8 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup as SdkGroup, UserIdGroupPair,
 };
 
+use super::ec2::settle;
 use super::ec2::{self, client};
-use super::subnet::settle;
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -17,8 +17,12 @@ pub struct SecurityGroup;
 const DEFAULT_DESCRIPTION: &str = "Managed by rprov";
 
 static RULE: Ty = Ty::Obj(&[
-    Prop::new("protocol", Ty::Enum(&["tcp", "udp", "icmp", "all"]), "IP protocol; `all` means every protocol and port.")
-        .default(Default::Str("tcp")),
+    Prop::new(
+        "protocol",
+        Ty::Enum(&["tcp", "udp", "icmp", "all"]),
+        "IP protocol; `all` means every protocol and port.",
+    )
+    .default(Default::Str("tcp")),
     Prop::new("port", Ty::Int, "A single port (tcp, udp)."),
     Prop::new("from_port", Ty::Int, "First port of a range (tcp, udp), or the ICMP type (-1: all)."),
     Prop::new("to_port", Ty::Int, "Last port of a range (tcp, udp), or the ICMP code (-1: all)."),
@@ -37,9 +41,13 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("description", Ty::Str, "Group description (AWS cannot change it in place).")
             .default(Default::Str(DEFAULT_DESCRIPTION))
             .replaces(),
-        Prop::new("ingress", Ty::List(&RULE), "Inbound rules: protocol, port or from_port/to_port, cidr or security_group.")
-            .default(Default::EmptyList)
-            .unordered(),
+        Prop::new(
+            "ingress",
+            Ty::List(&RULE),
+            "Inbound rules: protocol, port or from_port/to_port, cidr or security_group.",
+        )
+        .default(Default::EmptyList)
+        .unordered(),
         Prop::new(
             "egress",
             Ty::List(&RULE),
@@ -171,7 +179,13 @@ fn sorted(mut rules: Vec<Value>) -> Vec<Value> {
         let text = |k: &str| m.and_then(|m| m.get(k)).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
         let num = |k: &str| m.and_then(|m| m.get(k)).and_then(Value::as_i64).unwrap_or(i64::MIN);
         let source = SOURCES.iter().find_map(|s| Some(format!("{s}={}", text(s)?))).unwrap_or_default();
-        (text("protocol").unwrap_or_default(), num("from_port"), num("to_port"), source, text("description").unwrap_or_default())
+        (
+            text("protocol").unwrap_or_default(),
+            num("from_port"),
+            num("to_port"),
+            source,
+            text("description").unwrap_or_default(),
+        )
     }
     rules.sort_by_cached_key(key);
     rules.dedup();
@@ -204,7 +218,8 @@ fn to_permission(rule: &Value) -> IpPermission {
         p => p,
     };
     let description = text("description").map(str::to_owned);
-    let mut p = IpPermission::builder().ip_protocol(protocol).set_from_port(num("from_port")).set_to_port(num("to_port"));
+    let mut p =
+        IpPermission::builder().ip_protocol(protocol).set_from_port(num("from_port")).set_to_port(num("to_port"));
     if let Some(c) = text("cidr") {
         p = p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(description).build());
     } else if let Some(g) = text("security_group") {
@@ -229,7 +244,9 @@ struct RuleDiff {
 fn diff_rules(desired: &[Value], live: &[Value]) -> RuleDiff {
     fn identity(r: &Value) -> Value {
         match r {
-            Value::Map(m) => Value::Map(m.iter().filter(|(k, _)| *k != "description").map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Value::Map(m) => {
+                Value::Map(m.iter().filter(|(k, _)| *k != "description").map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
             other => other.clone(),
         }
     }
@@ -274,9 +291,21 @@ async fn send_authorize(cx: &Cx, group: &str, egress: bool, rules: &[Value]) -> 
     let perms = Some(rules.iter().map(to_permission).collect());
     let ec2 = client(cx);
     if egress {
-        ec2.authorize_security_group_egress().group_id(group).set_ip_permissions(perms).send().await.map(|_| ()).map_err(classify)
+        ec2.authorize_security_group_egress()
+            .group_id(group)
+            .set_ip_permissions(perms)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     } else {
-        ec2.authorize_security_group_ingress().group_id(group).set_ip_permissions(perms).send().await.map(|_| ()).map_err(classify)
+        ec2.authorize_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(perms)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     }
 }
 
@@ -308,10 +337,16 @@ async fn redescribe(cx: &Cx, group: &str, egress: bool, rules: &[Value]) -> Resu
     let perms = Some(rules.iter().map(to_permission).collect());
     let ec2 = client(cx);
     if egress {
-        let sent = ec2.update_security_group_rule_descriptions_egress().group_id(group).set_ip_permissions(perms).send().await;
+        let sent =
+            ec2.update_security_group_rule_descriptions_egress().group_id(group).set_ip_permissions(perms).send().await;
         sent.map(|_| ()).map_err(classify)
     } else {
-        let sent = ec2.update_security_group_rule_descriptions_ingress().group_id(group).set_ip_permissions(perms).send().await;
+        let sent = ec2
+            .update_security_group_rule_descriptions_ingress()
+            .group_id(group)
+            .set_ip_permissions(perms)
+            .send()
+            .await;
         sent.map(|_| ()).map_err(classify)
     }
 }
@@ -323,9 +358,21 @@ async fn revoke(cx: &Cx, group: &str, egress: bool, rules: &[Value]) -> Result<(
     let perms = Some(rules.iter().map(to_permission).collect());
     let ec2 = client(cx);
     let sent = if egress {
-        ec2.revoke_security_group_egress().group_id(group).set_ip_permissions(perms).send().await.map(|_| ()).map_err(classify)
+        ec2.revoke_security_group_egress()
+            .group_id(group)
+            .set_ip_permissions(perms)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     } else {
-        ec2.revoke_security_group_ingress().group_id(group).set_ip_permissions(perms).send().await.map(|_| ()).map_err(classify)
+        ec2.revoke_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(perms)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     };
     // InvalidPermission.NotFound: revoked already.
     ec2::gone_ok(sent)
@@ -361,7 +408,7 @@ async fn adopt(cx: &Cx, req: &CreateReq<'_>, name: &str, vpc: &str, duplicate: &
         .map_err(classify)?;
     let ours = |g: &&SdkGroup| {
         let tags = ec2::from_sdk(g.tags());
-        [TAG_STACK, TAG_ID].iter().all(|k| tags.get(*k).is_some() && tags.get(*k) == req.tags.get(*k))
+        [TAG_STACK, TAG_ID].iter().all(|k| tags.contains_key(*k) && tags.get(*k) == req.tags.get(*k))
     };
     match out.security_groups().iter().find(ours).and_then(|g| g.group_id()) {
         Some(id) => Ok(id.to_owned()),
@@ -392,8 +439,14 @@ impl Kind for SecurityGroup {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let groups =
-            client(cx).describe_security_groups().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let groups = client(cx)
+            .describe_security_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
         Ok(groups.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 
@@ -415,7 +468,10 @@ impl Kind for SecurityGroup {
             let name = &name;
             async move {
                 match op.send().await.map_err(classify) {
-                    Ok(out) => out.group_id().map(str::to_owned).ok_or_else(|| AwsError::Failed("CreateSecurityGroup returned no group id".into())),
+                    Ok(out) => out
+                        .group_id()
+                        .map(str::to_owned)
+                        .ok_or_else(|| AwsError::Failed("CreateSecurityGroup returned no group id".into())),
                     Err(AwsError::AlreadyExists(m)) => adopt(cx, req, name, vpc, &m).await,
                     Err(e) => Err(e),
                 }
@@ -445,7 +501,9 @@ impl Kind for SecurityGroup {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // DependencyViolation while ENIs (load balancers, tasks, mount targets) or another
         // group's rules still use it: InUse, retried by the executor with backoff.
-        ec2::gone_ok(client(cx).delete_security_group().group_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
+        ec2::gone_ok(
+            client(cx).delete_security_group().group_id(req.physical_id).send().await.map(|_| ()).map_err(classify),
+        )
     }
 
     /// Retrying the create is safe: a second CreateSecurityGroup with the same name finds the
@@ -492,8 +550,18 @@ mod tests {
         // from/to, two sources of one AWS permission, a description, another order.
         check(
             vec![
-                map(&[("protocol", "tcp".into()), ("from_port", 8000.into()), ("to_port", 8100.into()), ("security_group", "sg-b".into())]),
-                map(&[("from_port", 8000.into()), ("to_port", 8100.into()), ("cidr", "10.1.0.0/16".into()), ("description", "vpn".into())]),
+                map(&[
+                    ("protocol", "tcp".into()),
+                    ("from_port", 8000.into()),
+                    ("to_port", 8100.into()),
+                    ("security_group", "sg-b".into()),
+                ]),
+                map(&[
+                    ("from_port", 8000.into()),
+                    ("to_port", 8100.into()),
+                    ("cidr", "10.1.0.0/16".into()),
+                    ("description", "vpn".into()),
+                ]),
             ],
             vec![
                 perm("tcp", Some((8000, 8100)))
@@ -522,7 +590,10 @@ mod tests {
         );
         // Duplicates in the stack collapse.
         check(
-            vec![map(&[("port", 22.into()), ("cidr", "10.0.0.0/8".into())]), map(&[("port", 22.into()), ("cidr", "10.0.0.0/8".into())])],
+            vec![
+                map(&[("port", 22.into()), ("cidr", "10.0.0.0/8".into())]),
+                map(&[("port", 22.into()), ("cidr", "10.0.0.0/8".into())]),
+            ],
             vec![perm("tcp", Some((22, 22))).ip_ranges(cidr("10.0.0.0/8")).build()],
         );
     }
@@ -537,7 +608,8 @@ mod tests {
         let aws_default = perm("-1", None).ip_ranges(cidr("0.0.0.0/0")).build();
         assert_eq!(props["egress"], Value::List(rules_from_sdk(&[aws_default])));
 
-        let mut props = Props::from([("name".to_string(), Value::str("given")), ("egress".to_string(), Value::List(vec![]))]);
+        let mut props =
+            Props::from([("name".to_string(), Value::str("given")), ("egress".to_string(), Value::List(vec![]))]);
         SecurityGroup.normalise("shop", "web", &mut props);
         assert_eq!(props["name"], Value::str("given"));
         assert_eq!(props["egress"], Value::List(vec![]), "an explicit empty egress means none");
@@ -567,7 +639,11 @@ mod tests {
         let desired = vec![rule(Some("new"), 22), rule(None, 443)];
         assert_eq!(
             diff_rules(&desired, &live),
-            RuleDiff { add: vec![rule(None, 443)], redescribe: vec![rule(Some("new"), 22)], remove: vec![rule(None, 80)] }
+            RuleDiff {
+                add: vec![rule(None, 443)],
+                redescribe: vec![rule(Some("new"), 22)],
+                remove: vec![rule(None, 80)]
+            }
         );
     }
 
@@ -576,7 +652,12 @@ mod tests {
         let rule = canonical_rules(&[map(&[("protocol", "all".into()), ("cidr", "0.0.0.0/0".into())])]).remove(0);
         let p = to_permission(&rule);
         assert_eq!((p.ip_protocol(), p.from_port(), p.to_port()), (Some("-1"), None, None));
-        let rule = canonical_rules(&[map(&[("port", 443.into()), ("security_group", "sg-1".into()), ("description", "lb".into())])]).remove(0);
+        let rule = canonical_rules(&[map(&[
+            ("port", 443.into()),
+            ("security_group", "sg-1".into()),
+            ("description", "lb".into()),
+        ])])
+        .remove(0);
         assert_eq!(rules_from_sdk(&[to_permission(&rule)]), vec![rule]);
     }
 }

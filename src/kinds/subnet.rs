@@ -1,13 +1,9 @@
-use std::future::Future;
-use std::sync::Mutex;
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 
-use super::ec2::{self, client};
+use super::ec2::{self, client, settle};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
-use crate::aws::{AwsError, Cx, Poll, WaitConfig, classify, wait_until};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -76,7 +72,8 @@ impl Kind for Subnet {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let subnets = client(cx).describe_subnets().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let subnets =
+            client(cx).describe_subnets().into_paginator().items().send().try_collect().await.map_err(classify)?;
         Ok(subnets.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 
@@ -93,19 +90,25 @@ impl Kind for Subnet {
             async move { op.customize().config_override(ec2::no_retry()).send().await.map_err(classify) }
         })
         .await?;
-        let mut subnet = out.subnet().cloned().ok_or_else(|| AwsError::Failed("CreateSubnet returned no subnet".into()))?;
+        let mut subnet =
+            out.subnet().cloned().ok_or_else(|| AwsError::Failed("CreateSubnet returned no subnet".into()))?;
         let id = subnet.subnet_id().unwrap_or_default().to_owned();
         // CreateSubnet may answer `pending`; Terraform waits for `available` before it modifies
         // attributes, and so do we.
         if subnet.state() != Some(&SubnetState::Available) {
-            subnet = wait_until(&cx.wait, &format!("subnet {id}"), |m| cx.status(req.id, m), || async {
-                match describe_one(cx, &id).await {
-                    Ok(s) if s.state() == Some(&SubnetState::Available) => Ok(Poll::Ready(s)),
-                    Ok(s) => Ok(Poll::Pending(s.state().map_or("unknown", |s| s.as_str()).to_owned())),
-                    Err(AwsError::NotFound(_)) => Ok(Poll::Pending("not visible yet".into())),
-                    Err(e) => Err(e),
-                }
-            })
+            subnet = wait_until(
+                &cx.wait,
+                &format!("subnet {id}"),
+                |m| cx.status(req.id, m),
+                || async {
+                    match describe_one(cx, &id).await {
+                        Ok(s) if s.state() == Some(&SubnetState::Available) => Ok(Poll::Ready(s)),
+                        Ok(s) => Ok(Poll::Pending(s.state().map_or("unknown", |s| s.as_str()).to_owned())),
+                        Err(AwsError::NotFound(_)) => Ok(Poll::Pending("not visible yet".into())),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
             .await?;
         }
         let map_public = req.props.get("map_public_ip_on_launch").and_then(Value::as_bool).unwrap_or(false);
@@ -135,49 +138,5 @@ impl Kind for Subnet {
         // ENIs of NAT gateways, load balancers and tasks keep a subnet busy for minutes after
         // their owner is gone: DependencyViolation, classified InUse, retried by the executor.
         ec2::gone_ok(client(cx).delete_subnet().subnet_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
-    }
-}
-
-/// Upper bound for [`settle`]; Terraform's AWS provider allows the same two minutes
-/// (`PropagationTimeout`) for EC2 ids to propagate.
-const SETTLE_BUDGET: Duration = Duration::from_secs(120);
-
-/// Runs `op` until it stops failing with NotFound. EC2 is eventually consistent: an id another
-/// call just returned (a new VPC, subnet, EIP or gateway) can be unknown to the next call for a
-/// few seconds (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
-/// Retrying is safe because a request refused as NotFound changed nothing. After the budget the
-/// last NotFound is returned, so a wrong id still reads as "not found".
-///
-/// Shared by the network kinds; it belongs next to `ec2::no_retry` once that file is open to
-/// edits.
-pub(super) async fn settle<T, F, Fut>(cx: &Cx, logical_id: &str, what: &str, mut op: F) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
-{
-    let cfg = WaitConfig { timeout: cx.wait.timeout.min(SETTLE_BUDGET), ..cx.wait.clone() };
-    let last_not_found = Mutex::new(None);
-    let got = wait_until(&cfg, what, |m| cx.status(logical_id, m), || {
-        let fut = op();
-        let last_not_found = &last_not_found;
-        async move {
-            match fut.await {
-                Ok(v) => Ok(Poll::Ready(v)),
-                Err(AwsError::NotFound(m)) => {
-                    let pending = format!("not visible yet: {m}");
-                    *last_not_found.lock().unwrap_or_else(|e| e.into_inner()) = Some(AwsError::NotFound(m));
-                    Ok(Poll::Pending(pending))
-                }
-                Err(e) => Err(e),
-            }
-        }
-    })
-    .await;
-    match got {
-        Err(AwsError::WaitTimeout { .. }) => {
-            let last = last_not_found.into_inner().unwrap_or_else(|e| e.into_inner());
-            Err(last.unwrap_or_else(|| AwsError::NotFound(what.to_owned())))
-        }
-        other => other,
     }
 }

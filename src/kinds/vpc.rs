@@ -16,8 +16,12 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("cidr", Ty::Cidr, "The VPC's IPv4 address range, /16 to /28.").required().replaces(),
         Prop::new("enable_dns_support", Ty::Bool, "Resolve DNS names through the Amazon-provided resolver.")
             .default(Default::Bool(true)),
-        Prop::new("enable_dns_hostnames", Ty::Bool, "Give instances and ENIs DNS host names (EFS mount by name needs it).")
-            .default(Default::Bool(true)),
+        Prop::new(
+            "enable_dns_hostnames",
+            Ty::Bool,
+            "Give instances and ENIs DNS host names (EFS mount by name needs it).",
+        )
+        .default(Default::Bool(true)),
     ],
     attrs: &[
         Attr::new("id", "The VPC id (vpc-...)."),
@@ -68,11 +72,7 @@ impl Kind for Vpc {
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let vpcs = client(cx).describe_vpcs().into_paginator().items().send().try_collect().await.map_err(classify)?;
-        Ok(vpcs
-            .iter()
-            .map(|v| live(v, None))
-            .filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags))
-            .collect())
+        Ok(vpcs.iter().map(|v| live(v, None)).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

@@ -139,7 +139,10 @@ pub fn canonical(schema: &KindSchema, props: &mut Props) {
 
 /// The value of a property as compared: secrets by digest.
 fn compared(schema: &KindSchema, name: &str, v: &Value) -> Value {
-    if schema.prop(name).is_some_and(|p| p.secret) && !v.has_unknown() && !v.as_str().is_some_and(|s| s.starts_with("sha256:")) {
+    if schema.prop(name).is_some_and(|p| p.secret)
+        && !v.has_unknown()
+        && !v.as_str().is_some_and(|s| s.starts_with("sha256:"))
+    {
         digest(v)
     } else {
         v.clone()
@@ -147,12 +150,19 @@ fn compared(schema: &KindSchema, name: &str, v: &Value) -> Value {
 }
 
 /// Per-property differences between what is (live, else recorded) and what should be.
-pub fn diff(schema: &KindSchema, desired: &Props, desired_tags: &Tags, current: &Props, current_tags: &Tags) -> Vec<PropDiff> {
+pub fn diff(
+    schema: &KindSchema,
+    desired: &Props,
+    desired_tags: &Tags,
+    current: &Props,
+    current_tags: &Tags,
+) -> Vec<PropDiff> {
     let mut out = Vec::new();
     for (name, after) in desired {
         let before = current.get(name);
         let after_c = compared(schema, name, after);
-        let same = before.is_some_and(|b| compared(schema, name, b).same(&after_c)) || (before.is_none() && after.is_null());
+        let same =
+            before.is_some_and(|b| compared(schema, name, b).same(&after_c)) || (before.is_none() && after.is_null());
         if same {
             continue;
         }
@@ -276,7 +286,15 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
                 };
                 let mut attrs = recorded.map(|r| r.attributes.clone()).unwrap_or_default();
                 attrs.extend(l.attrs.clone());
-                Change { id: id.clone(), kind: kind.into(), action, physical_id: Some(l.physical_id.clone()), diffs, reason, attrs }
+                Change {
+                    id: id.clone(),
+                    kind: kind.into(),
+                    action,
+                    physical_id: Some(l.physical_id.clone()),
+                    diffs,
+                    reason,
+                    attrs,
+                }
             }
         };
         if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt) {
@@ -294,14 +312,25 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
                 && !in_state.contains(&l.physical_id.as_str())
                 && !adopted.iter().any(|(k, p)| k == *kind && *p == l.physical_id)
         })
-        .map(|(kind, l)| Unmanaged { id: l.tags.get(TAG_ID).cloned(), kind: kind.clone(), physical_id: l.physical_id.clone() })
+        .map(|(kind, l)| Unmanaged {
+            id: l.tags.get(TAG_ID).cloned(),
+            kind: kind.clone(),
+            physical_id: l.physical_id.clone(),
+        })
         .collect();
     unmanaged.sort_by(|a, b| (&a.kind, &a.physical_id).cmp(&(&b.kind, &b.physical_id)));
 
     let lookup = |rf: &Ref| known.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
     let outputs = stack.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
     deletes.extend(changes);
-    Plan { stack: stack.name.clone(), lineage: state.map(|s| s.lineage.clone()), serial: state.map(|s| s.serial), changes: deletes, unmanaged, outputs }
+    Plan {
+        stack: stack.name.clone(),
+        lineage: state.map(|s| s.lineage.clone()),
+        serial: state.map(|s| s.serial),
+        changes: deletes,
+        unmanaged,
+        outputs,
+    }
 }
 
 /// Orders deletions so a resource goes after everything recorded as depending on it.

@@ -9,7 +9,8 @@ use super::{Diagnostic, Expr, Stack};
 use crate::value::Value;
 
 pub fn parse_cidr(text: &str) -> Result<Ipv4Net, String> {
-    let net: Ipv4Net = text.parse().map_err(|_| format!("invalid CIDR block `{text}`: expected an IPv4 network like 10.0.0.0/16"))?;
+    let net: Ipv4Net =
+        text.parse().map_err(|_| format!("invalid CIDR block `{text}`: expected an IPv4 network like 10.0.0.0/16"))?;
     if net.network() != net.addr() {
         return Err(format!("invalid CIDR block `{text}`: host bits are set; the network is `{}`", net.trunc()));
     }
@@ -32,7 +33,10 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
             if let Some(net) = literal_cidr(r.props.get("cidr")) {
                 // AWS allows VPC blocks between /16 and /28.
                 if !(16..=28).contains(&net.prefix_len()) {
-                    out.push(Diagnostic::at(src, r.span, format!("VPC CIDR block {net} must be between /16 and /28")).resource(&r.id));
+                    out.push(
+                        Diagnostic::at(src, r.span, format!("VPC CIDR block {net} must be between /16 and /28"))
+                            .resource(&r.id),
+                    );
                 }
             }
         }
@@ -46,20 +50,34 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
         if let Some(vnet) = literal_cidr(vpc.props.get("cidr")) {
             if !vnet.contains(&cidr) {
                 out.push(
-                    Diagnostic::at(src, r.span, format!("subnet CIDR {cidr} is not inside the CIDR {vnet} of VPC `{}`", vpc.id))
-                        .resource(&r.id),
+                    Diagnostic::at(
+                        src,
+                        r.span,
+                        format!("subnet CIDR {cidr} is not inside the CIDR {vnet} of VPC `{}`", vpc.id),
+                    )
+                    .resource(&r.id),
                 );
             }
         }
         if !(16..=28).contains(&cidr.prefix_len()) {
-            out.push(Diagnostic::at(src, r.span, format!("subnet CIDR block {cidr} must be between /16 and /28")).resource(&r.id));
+            out.push(
+                Diagnostic::at(src, r.span, format!("subnet CIDR block {cidr} must be between /16 and /28"))
+                    .resource(&r.id),
+            );
         }
     }
     for subnets in subnets_by_vpc.values() {
         for (i, (a, an, _)) in subnets.iter().enumerate() {
             for (b, bn, bspan) in &subnets[i + 1..] {
                 if an.contains(bn) || bn.contains(an) {
-                    out.push(Diagnostic::at(src, *bspan, format!("subnet CIDR {bn} overlaps {an} of subnet `{a}` in the same VPC")).resource(b));
+                    out.push(
+                        Diagnostic::at(
+                            src,
+                            *bspan,
+                            format!("subnet CIDR {bn} overlaps {an} of subnet `{a}` in the same VPC"),
+                        )
+                        .resource(b),
+                    );
                 }
             }
         }

@@ -104,7 +104,9 @@ pub fn parse_template(s: &str, span_at: &dyn Fn(usize, usize) -> Span) -> Result
             _ => {
                 return Err(TemplateError {
                     at: pos + i,
-                    message: format!("invalid reference `${{{body}}}`: expected `${{ID.ATTRIBUTE}}` or `${{params.NAME}}`"),
+                    message: format!(
+                        "invalid reference `${{{body}}}`: expected `${{ID.ATTRIBUTE}}` or `${{params.NAME}}`"
+                    ),
                 });
             }
         };
@@ -149,7 +151,10 @@ mod tests {
     fn templates() {
         assert_eq!(parse("plain"), Ok(lit("plain")));
         assert_eq!(parse("${vpc.id}"), Ok(r("vpc", "id")));
-        assert_eq!(parse("https://${params.domain}/x"), Ok(Expr::Concat(vec![lit("https://"), r("params", "domain"), lit("/x")])));
+        assert_eq!(
+            parse("https://${params.domain}/x"),
+            Ok(Expr::Concat(vec![lit("https://"), r("params", "domain"), lit("/x")]))
+        );
         assert_eq!(parse("cost $${HOME}"), Ok(lit("cost ${HOME}")));
         assert_eq!(parse("${ vpc.id }"), Ok(r("vpc", "id")));
         assert!(parse("${vpc.id").unwrap_err().message.contains("unclosed"));

@@ -26,12 +26,26 @@ pub fn load(path: &std::path::Path, overrides: &ParamOverrides) -> Result<Stack,
     let meta = std::fs::metadata(path).map_err(|e| (None, vec![io_diag(&name, &e)]))?;
     if meta.len() > yaml::MAX_BYTES as u64 {
         let src = Source::new(&name, "");
-        return Err((None, vec![Diagnostic::at(&src, Span::start(), format!("stack file is larger than {} MiB", yaml::MAX_BYTES >> 20))]));
+        return Err((
+            None,
+            vec![Diagnostic::at(
+                &src,
+                Span::start(),
+                format!("stack file is larger than {} MiB", yaml::MAX_BYTES >> 20),
+            )],
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| (None, vec![io_diag(&name, &e)]))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let src = Source::new(&name, "");
-        (None, vec![Diagnostic::at(&src, Span::start(), format!("stack file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()))])
+        (
+            None,
+            vec![Diagnostic::at(
+                &src,
+                Span::start(),
+                format!("stack file is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            )],
+        )
     })?;
     load_str(Source::new(name, text), overrides)
 }
@@ -118,7 +132,10 @@ impl Loader<'_> {
                 "outputs" => outputs_node = Some(v),
                 other => {
                     let help = did_you_mean(other, TOP_KEYS.iter().copied());
-                    let d = self.err(k.span, format!("unknown top-level key `{other}`; expected one of: {}", TOP_KEYS.join(", ")));
+                    let d = self.err(
+                        k.span,
+                        format!("unknown top-level key `{other}`; expected one of: {}", TOP_KEYS.join(", ")),
+                    );
                     d.help = help;
                 }
             }
@@ -259,7 +276,10 @@ impl Loader<'_> {
                         "type" => {
                             let t = self.string(pv, "param `type`")?;
                             if !PARAM_TYPES.contains(&t.as_str()) {
-                                self.err(pv.span, format!("unknown param type `{t}`; expected one of: {}", PARAM_TYPES.join(", ")));
+                                self.err(
+                                    pv.span,
+                                    format!("unknown param type `{t}`; expected one of: {}", PARAM_TYPES.join(", ")),
+                                );
                                 return None;
                             }
                             ty = Some(t);
@@ -273,7 +293,13 @@ impl Loader<'_> {
                         "description" => description = self.string(pv, "param `description`"),
                         other => {
                             let help = did_you_mean(other, PARAM_KEYS.iter().copied());
-                            let d = self.err(pk.span, format!("unknown key `{other}` in param `{name}`; expected one of: {}", PARAM_KEYS.join(", ")));
+                            let d = self.err(
+                                pk.span,
+                                format!(
+                                    "unknown key `{other}` in param `{name}`; expected one of: {}",
+                                    PARAM_KEYS.join(", ")
+                                ),
+                            );
                             d.help = help;
                         }
                     }
@@ -292,7 +318,13 @@ impl Loader<'_> {
             (Some(text), _) => match param_from_text(text, &ty) {
                 Some(v) => v,
                 None => {
-                    self.err(key.span, format!("param `{name}` is a {ty}; the value given (`{}`) is not", if secret { "***" } else { text }));
+                    self.err(
+                        key.span,
+                        format!(
+                            "param `{name}` is a {ty}; the value given (`{}`) is not",
+                            if secret { "***" } else { text }
+                        ),
+                    );
                     return None;
                 }
             },
@@ -336,7 +368,8 @@ impl Loader<'_> {
         self.resource = Some(id.clone());
         let entries = self.mapping(v, "a resource")?;
         let Some((_, type_node)) = entries.iter().find(|(k, _)| key_text(k) == "type") else {
-            self.err(k.span, "missing `type:`").help = Some(format!("known types: {}", kinds::kind_names().collect::<Vec<_>>().join(", ")));
+            self.err(k.span, "missing `type:`").help =
+                Some(format!("known types: {}", kinds::kind_names().collect::<Vec<_>>().join(", ")));
             return None;
         };
         let type_name = self.string(type_node, "`type`")?;
@@ -359,7 +392,11 @@ impl Loader<'_> {
                     for (n, span) in self.id_list_spans(pv, "ignore_drift") {
                         if schema.prop(&n).is_none() {
                             let help = did_you_mean(&n, schema.all_props().map(|p| p.name));
-                            self.err(span, format!("`ignore_drift` names `{n}`, which is not a property of {type_name}")).help = help;
+                            self.err(
+                                span,
+                                format!("`ignore_drift` names `{n}`, which is not a property of {type_name}"),
+                            )
+                            .help = help;
                         } else {
                             ignore_drift.push(n);
                         }
@@ -372,9 +409,13 @@ impl Loader<'_> {
                         }
                     }
                     None => {
-                        let names: Vec<&str> = schema.all_props().map(|p| p.name).chain(RESOURCE_KEYS.iter().copied()).collect();
+                        let names: Vec<&str> =
+                            schema.all_props().map(|p| p.name).chain(RESOURCE_KEYS.iter().copied()).collect();
                         let help = did_you_mean(&key, names.iter().copied());
-                        let d = self.err(pk.span, format!("unknown property `{key}` of {type_name}; expected one of: {}", names.join(", ")));
+                        let d = self.err(
+                            pk.span,
+                            format!("unknown property `{key}` of {type_name}; expected one of: {}", names.join(", ")),
+                        );
                         d.help = help;
                     }
                 },
@@ -386,7 +427,13 @@ impl Loader<'_> {
         Some(r)
     }
 
-    fn fill_defaults<'p>(&mut self, fields: impl Iterator<Item = &'p Prop>, props: &mut BTreeMap<String, Expr>, span: Span, what: &str) {
+    fn fill_defaults<'p>(
+        &mut self,
+        fields: impl Iterator<Item = &'p Prop>,
+        props: &mut BTreeMap<String, Expr>,
+        span: Span,
+        what: &str,
+    ) {
         for p in fields {
             if props.contains_key(p.name) {
                 continue;
@@ -488,7 +535,8 @@ impl Loader<'_> {
                         None => {
                             let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
                             let help = did_you_mean(&key, names.iter().copied());
-                            self.err(k.span, format!("unknown key `{key}`; expected one of: {}", names.join(", "))).help = help;
+                            self.err(k.span, format!("unknown key `{key}`; expected one of: {}", names.join(", ")))
+                                .help = help;
                         }
                     }
                 }
@@ -504,7 +552,9 @@ impl Loader<'_> {
         Some(match &node.kind {
             NodeKind::Str { text, .. } if text.contains("${") => return self.template(node, text, &Ty::Doc),
             NodeKind::Seq(items) => Expr::List(items.iter().filter_map(|i| self.doc(i)).collect()),
-            NodeKind::Map(entries) => Expr::Map(entries.iter().filter_map(|(k, v)| Some((key_text(k), self.doc(v)?))).collect()),
+            NodeKind::Map(entries) => {
+                Expr::Map(entries.iter().filter_map(|(k, v)| Some((key_text(k), self.doc(v)?))).collect())
+            }
             _ => Expr::Lit(node_value(node)),
         })
     }
@@ -527,7 +577,9 @@ impl Loader<'_> {
         // Params are known now: substitute them, so the rest of rprov sees literals.
         let expr = self.substitute_params(expr);
         let expr = match expr {
-            Expr::Concat(parts) if parts.iter().all(|p| matches!(p, Expr::Lit(_))) => Expr::Lit(Expr::Concat(parts).resolve(&|_| Value::Unknown)),
+            Expr::Concat(parts) if parts.iter().all(|p| matches!(p, Expr::Lit(_))) => {
+                Expr::Lit(Expr::Concat(parts).resolve(&|_| Value::Unknown))
+            }
             e => e,
         };
         match (&expr, ty) {
@@ -579,7 +631,17 @@ impl Loader<'_> {
             if schema.attr(&r.attr).is_none() {
                 let names: Vec<&str> = schema.attrs.iter().map(|a| a.name).collect();
                 let help = did_you_mean(&r.attr, names.iter().copied());
-                l.err(r.span, format!("{} `{}` has no attribute `{}`; it has: {}", schema.name, r.target, r.attr, names.join(", "))).help = help;
+                l.err(
+                    r.span,
+                    format!(
+                        "{} `{}` has no attribute `{}`; it has: {}",
+                        schema.name,
+                        r.target,
+                        r.attr,
+                        names.join(", ")
+                    ),
+                )
+                .help = help;
             }
         };
         for res in resources.values() {
@@ -638,7 +700,11 @@ fn value_node(v: &Value, span: Span) -> Node {
         Value::Str(s) => NodeKind::Str { text: s.clone(), quoted: true },
         Value::List(l) => NodeKind::Seq(l.iter().map(|i| value_node(i, span)).collect()),
         Value::Map(m) => NodeKind::Map(
-            m.iter().map(|(k, v)| (Node { kind: NodeKind::Str { text: k.clone(), quoted: true }, span }, value_node(v, span))).collect(),
+            m.iter()
+                .map(|(k, v)| {
+                    (Node { kind: NodeKind::Str { text: k.clone(), quoted: true }, span }, value_node(v, span))
+                })
+                .collect(),
         ),
     };
     Node { kind, span }
@@ -657,14 +723,19 @@ fn default_value(d: Default) -> Value {
 fn param_from_text(text: &str, ty: &str) -> Option<Value> {
     match ty {
         "string" => Some(Value::str(text)),
-        "number" => text.parse::<i64>().map(Value::Int).ok().or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::Num)),
+        "number" => text
+            .parse::<i64>()
+            .map(Value::Int)
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(Value::Num)),
         "bool" => match text {
             "true" => Some(Value::Bool(true)),
             "false" => Some(Value::Bool(false)),
             _ => None,
         },
-        "list" => Some(Value::List(text.split(',').map(|s| Value::str(s.trim())).filter(|v| v.as_str() != Some("")).collect())),
+        "list" => Some(Value::List(
+            text.split(',').map(|s| Value::str(s.trim())).filter(|v| v.as_str() != Some("")).collect(),
+        )),
         _ => None,
     }
 }
-

@@ -1,8 +1,8 @@
 //! Stack files: YAML -> a typed, validated [`Stack`] with every problem reported at once.
 
+mod check;
 pub mod diag;
 pub mod expr;
-mod check;
 mod load;
 mod yaml;
 
@@ -64,7 +64,11 @@ impl Resource {
 
 impl std::fmt::Debug for Resource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resource").field("id", &self.id).field("kind", &self.kind_name()).field("props", &self.props).finish()
+        f.debug_struct("Resource")
+            .field("id", &self.id)
+            .field("kind", &self.kind_name())
+            .field("props", &self.props)
+            .finish()
     }
 }
 

@@ -22,7 +22,10 @@ pub enum NodeKind {
     Int(i64),
     Num(f64),
     /// A string; `quoted` when written in quotes (never reinterpreted as a number or bool).
-    Str { text: String, quoted: bool },
+    Str {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -79,7 +82,11 @@ enum Frame {
 /// to stop (a YAML syntax error ends parsing; duplicate keys do not).
 pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
     if src.text.len() > MAX_BYTES {
-        return Err(vec![Diagnostic::at(src, Span::start(), format!("stack file is larger than {} MiB", MAX_BYTES >> 20))]);
+        return Err(vec![Diagnostic::at(
+            src,
+            Span::start(),
+            format!("stack file is larger than {} MiB", MAX_BYTES >> 20),
+        )]);
     }
     let mut diags = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -123,7 +130,11 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
                         _ => scalar(&text, style),
                     },
                     Some(t) => {
-                        diags.push(Diagnostic::at(src, span, format!("unsupported YAML tag `{}{}`", t.handle, t.suffix)));
+                        diags.push(Diagnostic::at(
+                            src,
+                            span,
+                            format!("unsupported YAML tag `{}{}`", t.handle, t.suffix),
+                        ));
                         return Err(diags);
                     }
                 };
@@ -160,13 +171,20 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
             Some(Frame::Seq(items, _)) => items.push(node),
             Some(Frame::Map(items, key, _)) => match key.take() {
                 None => {
-                    if !matches!(node.kind, NodeKind::Str { .. } | NodeKind::Int(_) | NodeKind::Bool(_) | NodeKind::Null) {
+                    if !matches!(
+                        node.kind,
+                        NodeKind::Str { .. } | NodeKind::Int(_) | NodeKind::Bool(_) | NodeKind::Null
+                    ) {
                         diags.push(Diagnostic::at(src, node.span, "mapping keys must be plain strings"));
                     }
                     let text = key_text(&node);
                     if let Some((first, _)) = items.iter().find(|(k, _)| key_text(k) == text) {
                         let (l, c) = (first.span.line, first.span.col);
-                        diags.push(Diagnostic::at(src, node.span, format!("duplicate key `{text}` (first defined at line {l}, column {c})")));
+                        diags.push(Diagnostic::at(
+                            src,
+                            node.span,
+                            format!("duplicate key `{text}` (first defined at line {l}, column {c})"),
+                        ));
                     }
                     *key = Some(node);
                 }

@@ -8,11 +8,13 @@ use super::{LockInfo, State, StateBackend, StateError};
 /// State in a local file (default `.rprov/<stack>.json`), lock beside it (`.lock`).
 pub struct LocalBackend {
     path: PathBuf,
+    /// Lineage and serial this process last read or wrote: the compare in compare-and-swap.
+    seen: std::sync::Mutex<Option<(String, u64)>>,
 }
 
 impl LocalBackend {
     pub fn new(path: impl Into<PathBuf>) -> LocalBackend {
-        LocalBackend { path: path.into() }
+        LocalBackend { path: path.into(), seen: std::sync::Mutex::new(None) }
     }
     pub fn for_stack(dir: &Path, stack: &str) -> LocalBackend {
         LocalBackend::new(dir.join(format!("{stack}.json")))
@@ -36,7 +38,11 @@ impl LocalBackend {
         if state.format_version > super::FORMAT_VERSION {
             return Err(StateError::Corrupt {
                 path: self.path.display().to_string(),
-                message: format!("format version {} is newer than this rprov understands ({})", state.format_version, super::FORMAT_VERSION),
+                message: format!(
+                    "format version {} is newer than this rprov understands ({})",
+                    state.format_version,
+                    super::FORMAT_VERSION
+                ),
             });
         }
         Ok(Some(state))
@@ -48,7 +54,11 @@ impl LocalBackend {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("state"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -68,18 +78,27 @@ impl StateBackend for LocalBackend {
     }
 
     async fn read(&self) -> Result<Option<State>, StateError> {
-        self.read_sync()
+        let s = self.read_sync()?;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = s.as_ref().map(|s| (s.lineage.clone(), s.serial));
+        Ok(s)
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        // Compare-and-swap on the serial: a writer that lost the race never overwrites.
-        if let Some(current) = self.read_sync()? {
-            if current.lineage == state.lineage && current.serial + 1 != state.serial && current.serial != state.serial {
-                return Err(StateError::Conflict { expected: state.serial - 1 });
-            }
+        // Compare-and-swap: the file must still hold what this process last read or wrote, so a
+        // writer that lost a race never overwrites newer state. (The lock makes this rare; the
+        // check makes it harmless.)
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.read_sync()?.map(|s| (s.lineage, s.serial));
+        if current.is_some() && current != *seen {
+            return Err(StateError::Conflict { expected: seen.as_ref().map(|s| s.1).unwrap_or(0) });
+        }
+        if state.serial <= current.as_ref().map(|c| c.1).unwrap_or(0) && current.is_some() {
+            return Err(StateError::Conflict { expected: state.serial });
         }
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io(e.to_string()))?;
-        write_atomic(&self.path, &bytes).map_err(|e| self.io(e))
+        write_atomic(&self.path, &bytes).map_err(|e| self.io(e))?;
+        *seen = Some((state.lineage.clone(), state.serial));
+        Ok(())
     }
 
     async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
@@ -97,7 +116,13 @@ impl StateBackend for LocalBackend {
                 let holder = std::fs::read_to_string(&path)
                     .ok()
                     .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
-                    .unwrap_or_else(|| LockInfo { id: "unknown".into(), who: "unknown".into(), operation: "unknown".into(), version: String::new(), created: String::new() });
+                    .unwrap_or_else(|| LockInfo {
+                        id: "unknown".into(),
+                        who: "unknown".into(),
+                        operation: "unknown".into(),
+                        version: String::new(),
+                        created: String::new(),
+                    });
                 Err(StateError::Locked(holder))
             }
             Err(e) => Err(self.io(e)),
@@ -162,13 +187,18 @@ mod tests {
         let mut s = State::new("net", "us-east-1");
         s.serial = 1;
         b.write(&s).await.unwrap();
-        s.serial = 2;
+        s.serial = 4;
         b.write(&s).await.unwrap();
-        let mut stale = s.clone();
-        stale.serial = 2;
-        b.write(&stale).await.unwrap();
-        stale.serial = 5;
-        assert!(matches!(b.write(&stale).await, Err(StateError::Conflict { .. })));
-        assert_eq!(b.read().await.unwrap().unwrap().serial, 2);
+        // Another process (its own view of the file) writes meanwhile.
+        let other = LocalBackend::for_stack(dir.path(), "net");
+        let mut theirs = other.read().await.unwrap().unwrap();
+        theirs.serial = 5;
+        other.write(&theirs).await.unwrap();
+        s.serial = 6;
+        assert!(matches!(b.write(&s).await, Err(StateError::Conflict { .. })));
+        assert_eq!(b.read().await.unwrap().unwrap().serial, 5);
+        // Having read the newer state, it may write again.
+        s.serial = 6;
+        b.write(&s).await.unwrap();
     }
 }

@@ -82,7 +82,9 @@ pub struct LockInfo {
 impl LockInfo {
     pub fn new(operation: &str) -> LockInfo {
         let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "unknown-host".into());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "unknown-host".into());
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             who: format!("{user}@{host} (pid {})", std::process::id()),
@@ -105,7 +107,9 @@ impl LockInfo {
 pub enum StateError {
     #[error("state is locked by {} for `{}` since {} ({} ago); lock id {}\n  if that run is gone, release it with: rprov force-unlock {}", .0.who, .0.operation, .0.created, .0.age(), .0.id, .0.id)]
     Locked(LockInfo),
-    #[error("state was changed by someone else since it was read (expected serial {expected}); nothing was overwritten")]
+    #[error(
+        "state was changed by someone else since it was read (expected serial {expected}); nothing was overwritten"
+    )]
     Conflict { expected: u64 },
     #[error("state file {path}: {message}")]
     Corrupt { path: String, message: String },

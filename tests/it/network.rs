@@ -24,13 +24,22 @@ async fn apply_verify_replan_update_destroy() {
     // Every resource, as AWS has it.
     let ec2 = cx.ec2().await;
     let all = owned(&ec2, "network").await;
-    for (kind, n) in [("vpc", 1), ("subnet", 4), ("internet_gateway", 1), ("elastic_ip", 1), ("nat_gateway", 1), ("route_table", 2), ("security_group", 2)] {
+    for (kind, n) in [
+        ("vpc", 1),
+        ("subnet", 4),
+        ("internet_gateway", 1),
+        ("elastic_ip", 1),
+        ("nat_gateway", 1),
+        ("route_table", 2),
+        ("security_group", 2),
+    ] {
         assert_eq!(count_kind(&all, kind), n, "{kind}: {all:?}");
     }
     let vpcs = ec2.describe_vpcs().filters(crate::support::tag_filter("network")).send().await.unwrap();
     let vpc = &vpcs.vpcs()[0];
     assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
-    let tags: Vec<(String, String)> = vpc.tags().iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect();
+    let tags: Vec<(String, String)> =
+        vpc.tags().iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect();
     for want in [("rprov:stack", "network"), ("rprov:id", "vpc"), ("team", "support"), ("env", "sandbox")] {
         assert!(tags.contains(&(want.0.into(), want.1.into())), "{tags:?}");
     }
@@ -50,8 +59,10 @@ async fn apply_verify_replan_update_destroy() {
     let from_lb = app.ip_permissions().iter().find(|p| p.from_port() == Some(8000)).expect("app ingress 8000");
     assert_eq!(from_lb.user_id_group_pairs()[0].group_id(), lb.group_id());
     let rts = ec2.describe_route_tables().filters(crate::support::tag_filter("network")).send().await.unwrap();
-    let private = rts.route_tables().iter().find(|r| r.tags().iter().any(|t| t.value() == Some("private_routes"))).unwrap();
-    assert!(private.routes().iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id() == nats.nat_gateways()[0].nat_gateway_id()));
+    let private =
+        rts.route_tables().iter().find(|r| r.tags().iter().any(|t| t.value() == Some("private_routes"))).unwrap();
+    assert!(private.routes().iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+        && r.nat_gateway_id() == nats.nat_gateways()[0].nat_gateway_id()));
     assert_eq!(private.associations().iter().filter(|a| a.subnet_id().is_some()).count(), 2);
 
     // Outputs recorded.
@@ -65,7 +76,11 @@ async fn apply_verify_replan_update_destroy() {
     again.expect(0);
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);
     let calls = cx.aws.calls();
-    println!("plan of the applied network stack: {} AWS calls for {KINDS} kinds: {:?}", calls.len(), calls.iter().map(|c| &c.operation).collect::<Vec<_>>());
+    println!(
+        "plan of the applied network stack: {} AWS calls for {KINDS} kinds: {:?}",
+        calls.len(),
+        calls.iter().map(|c| &c.operation).collect::<Vec<_>>()
+    );
     assert!(calls.len() <= KINDS, "plan made {} calls: {calls:?}", calls.len());
     assert!(calls.iter().all(|c| c.operation.starts_with("Describe")), "{calls:?}");
 
@@ -78,7 +93,8 @@ async fn apply_verify_replan_update_destroy() {
     p.expect(2);
     let json: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
     assert_eq!(json["format_version"], 1);
-    let changes: Vec<&serde_json::Value> = json["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "no_op").collect();
+    let changes: Vec<&serde_json::Value> =
+        json["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "no_op").collect();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0]["id"], "lb_sg");
     assert_eq!(changes[0]["action"], "update");
@@ -119,7 +135,11 @@ async fn sigkill_mid_apply_then_rerun_converges_without_duplicates() {
     let state = cx.state_path("network");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let n = std::fs::read_to_string(&state).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).map(|v| v["resources"].as_object().map(|o| o.len()).unwrap_or(0)).unwrap_or(0);
+        let n = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .map(|v| v["resources"].as_object().map(|o| o.len()).unwrap_or(0))
+            .unwrap_or(0);
         if n >= 3 {
             break;
         }
@@ -142,7 +162,15 @@ async fn sigkill_mid_apply_then_rerun_converges_without_duplicates() {
     rerun.expect(0);
     let ec2 = cx.ec2().await;
     let all = owned(&ec2, "network").await;
-    for (kind, n) in [("vpc", 1), ("subnet", 4), ("internet_gateway", 1), ("elastic_ip", 1), ("nat_gateway", 1), ("route_table", 2), ("security_group", 2)] {
+    for (kind, n) in [
+        ("vpc", 1),
+        ("subnet", 4),
+        ("internet_gateway", 1),
+        ("elastic_ip", 1),
+        ("nat_gateway", 1),
+        ("route_table", 2),
+        ("security_group", 2),
+    ] {
         assert_eq!(count_kind(&all, kind), n, "{kind} after kill + re-run: {all:?}");
     }
     cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);

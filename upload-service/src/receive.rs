@@ -1,15 +1,16 @@
 //! Streams one uploaded file to a temporary file: size limit, content check and digests on the
 //! fly, never more than a few buffers in memory.
 //!
-//! The network side fills a buffer while the previous one is hashed and written on the blocking
-//! pool, so receiving, hashing and writing overlap. No thread is held between buffers, so slow
-//! clients cost no threads.
+//! The body's frames are gathered into batches of about 1 MiB (without copying). Each batch is
+//! hashed and written on the blocking pool, hashing and writing in parallel, while the network
+//! side gathers the next batch: receiving, hashing and writing overlap, and each upload has at most
+//! a few MiB in memory. No thread is held between batches, so slow clients cost no threads.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -18,8 +19,11 @@ use crate::checksum::{ChecksumError, Expected};
 use crate::sniff::{SniffError, TgzSniffer, Verdict};
 use crate::storage::{Store, TempFile};
 
-/// Size of the buffers handed to the writer: large writes are what make the disk fast.
-const WRITE_CHUNK: usize = 1 << 20;
+/// Size of the batches handed to the hasher and the writer: large writes make the disk fast.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// At most this many frames per batch (one `writev`, well under `IOV_MAX`).
+const BATCH_FRAMES: usize = 256;
 
 /// Ask the kernel to start writing back every this many bytes, so the final fsync has little
 /// left to do and dirty pages do not pile up.
@@ -76,7 +80,7 @@ pub async fn receive(
     let mut sniffer = TgzSniffer::default();
     let mut recognised = false;
     let mut size = 0u64;
-    let mut buffer = BytesMut::new();
+    let mut batch = Batch::default();
 
     loop {
         let chunk = match tokio::time::timeout(limits.idle_timeout, source.next_chunk()).await {
@@ -94,29 +98,17 @@ pub async fn receive(
         if !recognised {
             recognised = sniffer.feed(&chunk)? == Verdict::Tgz;
         }
-        if buffer.is_empty() && chunk.len() >= WRITE_CHUNK / 2 {
-            // Already large: hand it over without copying.
-            sink.push(chunk).await?;
-            continue;
-        }
-        let mut rest = &chunk[..];
-        while !rest.is_empty() {
-            if buffer.capacity() == 0 {
-                buffer.reserve(WRITE_CHUNK);
-            }
-            let take = rest.len().min(WRITE_CHUNK - buffer.len());
-            buffer.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if buffer.len() == WRITE_CHUNK {
-                sink.push(buffer.split().freeze()).await?;
-            }
+        batch.bytes += chunk.len();
+        batch.frames.push(chunk);
+        if batch.bytes >= BATCH_BYTES || batch.frames.len() >= BATCH_FRAMES {
+            sink.push(std::mem::take(&mut batch)).await?;
         }
     }
     if !recognised {
         sniffer.finish()?;
     }
-    if !buffer.is_empty() {
-        sink.push(buffer.split().freeze()).await?;
+    if !batch.frames.is_empty() {
+        sink.push(batch).await?;
     }
     let digests = sink.finish().await?;
     expected.verify(&digests.sha256, digests.md5.as_ref())?;
@@ -158,32 +150,46 @@ impl ReceiveError {
     }
 }
 
+/// Frames of the body, in order.
+#[derive(Default)]
+struct Batch {
+    frames: Vec<Bytes>,
+    bytes: usize,
+}
+
 struct Digests {
     sha256: [u8; 32],
     md5: Option<[u8; 16]>,
 }
 
-/// The file and the running digests; moved to the blocking pool for each buffer.
-struct SinkState {
-    file: File,
+struct Hashers {
     sha256: Sha256,
     md5: Option<Md5>,
+}
+
+struct Output {
+    file: File,
     #[cfg(target_os = "linux")]
     written: u64,
     #[cfg(target_os = "linux")]
     flushed: u64,
 }
 
-impl SinkState {
-    fn absorb(&mut self, data: &[u8]) -> io::Result<()> {
-        self.sha256.update(data);
-        if let Some(md5) = &mut self.md5 {
-            md5.update(data);
+impl Output {
+    fn write(&mut self, frames: &[Bytes]) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match self.file.write_vectored(slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
-        self.file.write_all(data)?;
         #[cfg(target_os = "linux")]
         {
-            self.written += data.len() as u64;
+            self.written += frames.iter().map(|f| f.len() as u64).sum::<u64>();
             if self.written - self.flushed >= WRITEBACK_EVERY {
                 start_writeback(&self.file, self.flushed, self.written - self.flushed);
                 self.flushed = self.written;
@@ -193,56 +199,90 @@ impl SinkState {
     }
 }
 
-/// Writes buffers in order, at most one in flight.
+/// A state worked on by one blocking job at a time, in order: at most one job in flight.
+struct Stage<T> {
+    idle: Option<T>,
+    busy: Option<JoinHandle<io::Result<T>>>,
+}
+
+impl<T: Send + 'static> Stage<T> {
+    fn new(state: T) -> Stage<T> {
+        Stage {
+            idle: Some(state),
+            busy: None,
+        }
+    }
+
+    /// Waits for the job in flight, if any, and returns the state.
+    async fn take(&mut self) -> io::Result<T> {
+        if let Some(busy) = self.busy.take() {
+            return busy.await.map_err(io::Error::other)?;
+        }
+        Ok(self.idle.take().expect("a stage holds its state when no job is in flight"))
+    }
+
+    /// Starts `job` once the previous one is done.
+    async fn run(&mut self, job: impl FnOnce(&mut T) -> io::Result<()> + Send + 'static) -> io::Result<()> {
+        let mut state = self.take().await?;
+        self.busy = Some(tokio::task::spawn_blocking(move || {
+            job(&mut state)?;
+            Ok(state)
+        }));
+        Ok(())
+    }
+}
+
+/// Hashes and writes batches in order; the hashing of a batch runs alongside its writing.
 struct Sink {
-    idle: Option<SinkState>,
-    busy: Option<JoinHandle<io::Result<SinkState>>>,
+    hashers: Stage<Hashers>,
+    output: Stage<Output>,
 }
 
 impl Sink {
     fn new(file: File, with_md5: bool) -> Sink {
         Sink {
-            idle: Some(SinkState {
-                file,
+            hashers: Stage::new(Hashers {
                 sha256: Sha256::new(),
                 md5: with_md5.then(Md5::new),
+            }),
+            output: Stage::new(Output {
+                file,
                 #[cfg(target_os = "linux")]
                 written: 0,
                 #[cfg(target_os = "linux")]
                 flushed: 0,
             }),
-            busy: None,
         }
     }
 
-    async fn take_state(&mut self) -> io::Result<SinkState> {
-        if let Some(busy) = self.busy.take() {
-            return busy.await.map_err(io::Error::other)?;
-        }
-        Ok(self.idle.take().expect("the sink holds its state when no write is in flight"))
-    }
-
-    async fn push(&mut self, data: Bytes) -> io::Result<()> {
-        let mut state = self.take_state().await?;
-        self.busy = Some(tokio::task::spawn_blocking(move || {
-            state.absorb(&data)?;
-            Ok(state)
-        }));
-        Ok(())
-    }
-
-    /// Waits for the last write, syncs the file to disk and returns the digests.
-    async fn finish(mut self) -> io::Result<Digests> {
-        let state = self.take_state().await?;
-        tokio::task::spawn_blocking(move || {
-            state.file.sync_all()?;
-            Ok(Digests {
-                sha256: state.sha256.finalize().into(),
-                md5: state.md5.map(|md5| md5.finalize().into()),
+    async fn push(&mut self, batch: Batch) -> io::Result<()> {
+        // Frames are reference-counted: both jobs share them without a copy.
+        let frames = batch.frames;
+        let for_hash = frames.clone();
+        self.hashers
+            .run(move |hashers| {
+                for frame in &for_hash {
+                    hashers.sha256.update(frame);
+                    if let Some(md5) = &mut hashers.md5 {
+                        md5.update(frame);
+                    }
+                }
+                Ok(())
             })
+            .await?;
+        self.output.run(move |output| output.write(&frames)).await
+    }
+
+    /// Waits for the last jobs, syncs the file to disk and returns the digests.
+    async fn finish(mut self) -> io::Result<Digests> {
+        let output = self.output.take().await?;
+        let synced = tokio::task::spawn_blocking(move || output.file.sync_all());
+        let hashers = self.hashers.take().await?;
+        synced.await.map_err(io::Error::other)??;
+        Ok(Digests {
+            sha256: hashers.sha256.finalize().into(),
+            md5: hashers.md5.map(|md5| md5.finalize().into()),
         })
-        .await
-        .map_err(io::Error::other)?
     }
 }
 

@@ -17,7 +17,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-LAUNCHER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "strict_moto.py")
+LAUNCHER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "strict_moto.py"
+)
 DEFAULT_CONFIG = {
     "strict": True,
     "latency_ms": 0,
@@ -38,7 +40,16 @@ class Launcher:
     def __init__(self, *args: str):
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", "0", "--watch-stdin", *args],
+            [
+                sys.executable,
+                LAUNCHER,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--watch-stdin",
+                *args,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,

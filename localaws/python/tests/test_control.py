@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.error
 
@@ -97,14 +96,19 @@ def test_reset_clears_moto_and_the_counters(aws):
 
 
 def test_bad_configuration_is_refused(aws):
-    for patch in [{"latency": 5}, {"faults": {"rates": {"explode": 0.5}}}, {"eventual": {"vpc": 2}}]:
+    for patch in [
+        {"latency": 5},
+        {"faults": {"rates": {"explode": 0.5}}},
+        {"eventual": {"vpc": 2}},
+    ]:
         with pytest.raises(urllib.error.HTTPError) as info:
             aws.configure(**patch)
         assert info.value.code == 400
 
 
 def test_latency_fixed_and_per_operation(aws):
-    aws.configure(latency_ms=50, op_latency_ms={"ec2:CreateVpc": 300, "ec2:Describe*": 150})
+    # Gaps of 200 ms and more between the three delays, so a loaded machine cannot blur them.
+    aws.configure(latency_ms=100, op_latency_ms={"ec2:CreateVpc": 600, "ec2:Describe*": 300})
     ec2 = aws.client("ec2")
     ec2.describe_availability_zones()  # first call of a backend loads it; keep it out of the timing
 
@@ -113,10 +117,10 @@ def test_latency_fixed_and_per_operation(aws):
         call()
         return time.monotonic() - started
 
-    assert timed(lambda: ec2.create_vpc(CidrBlock="10.0.0.0/16")) >= 0.3
-    assert 0.15 <= timed(ec2.describe_vpcs) < 0.3
-    assert 0.05 <= timed(ec2.create_internet_gateway) < 0.15
-    assert aws.configure()["op_latency_ms"] == {"ec2:CreateVpc": 300.0, "ec2:Describe*": 150.0}
+    assert timed(lambda: ec2.create_vpc(CidrBlock="10.0.0.0/16")) >= 0.6
+    assert 0.3 <= timed(ec2.describe_vpcs) < 0.6
+    assert 0.1 <= timed(ec2.create_internet_gateway) < 0.3
+    assert aws.configure()["op_latency_ms"] == {"ec2:CreateVpc": 600.0, "ec2:Describe*": 300.0}
 
 
 def nat_states(ec2, nat: str) -> str:
@@ -130,7 +134,11 @@ def test_nat_gateway_pending_then_available(aws):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
     nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]
-    assert [nat_states(ec2, nat["NatGatewayId"]) for _ in range(3)] == ["pending", "pending", "available"]
+    assert [nat_states(ec2, nat["NatGatewayId"]) for _ in range(3)] == [
+        "pending",
+        "pending",
+        "available",
+    ]
 
 
 def test_nat_gateway_deleting_holds_its_subnet_and_address(aws):
@@ -141,7 +149,9 @@ def test_nat_gateway_deleting_holds_its_subnet_and_address(aws):
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"][
+        "NatGatewayId"
+    ]
     ec2.delete_nat_gateway(NatGatewayId=nat)
     assert nat_states(ec2, nat) == "deleting"
     with pytest.raises(ClientError) as info:
@@ -168,24 +178,35 @@ def test_load_balancer_certificate_and_efs_eventual_states(aws):
         ]["SubnetId"]
         for i, z in enumerate("ab")
     ]
-    lb = elbv2.create_load_balancer(Name="alb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    lb = elbv2.create_load_balancer(Name="alb", Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
     states = [
         elbv2.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["State"]["Code"]
         for _ in range(2)
     ]
     assert states == ["provisioning", "active"]
 
-    arn = acm.request_certificate(DomainName="a.example.com", ValidationMethod="DNS")["CertificateArn"]
+    arn = acm.request_certificate(DomainName="a.example.com", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
     first = acm.describe_certificate(CertificateArn=arn)["Certificate"]
     assert first["Status"] == "PENDING_VALIDATION"
-    assert {o["ValidationStatus"] for o in first["DomainValidationOptions"]} == {"PENDING_VALIDATION"}
+    assert {o["ValidationStatus"] for o in first["DomainValidationOptions"]} == {
+        "PENDING_VALIDATION"
+    }
     assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
 
     fs = efs.create_file_system(CreationToken="t")["FileSystemId"]
     target = efs.create_mount_target(FileSystemId=fs, SubnetId=subnets[0])["MountTargetId"]
-    lifecycle = lambda: efs.describe_mount_targets(MountTargetId=target)["MountTargets"][0]["LifeCycleState"]  # noqa: E731
-    assert [lifecycle(), lifecycle()] == ["creating", "available"]
-    fs_state = lambda: efs.describe_file_systems(FileSystemId=fs)["FileSystems"][0]["LifeCycleState"]  # noqa: E731
+
+    def target_state() -> str:
+        return efs.describe_mount_targets(MountTargetId=target)["MountTargets"][0]["LifeCycleState"]
+
+    def fs_state() -> str:
+        return efs.describe_file_systems(FileSystemId=fs)["FileSystems"][0]["LifeCycleState"]
+
+    assert [target_state(), target_state()] == ["creating", "available"]
     assert [fs_state(), fs_state()] == ["creating", "available"]
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-EC2_ERRORS = "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"
-
 
 def refused(call, code: str, status: int, message: str | None = None) -> str:
     with pytest.raises(ClientError) as info:
@@ -41,7 +39,9 @@ def nat_gateway(ec2, subnet: str):
 
 
 def test_delete_subnet_holding_a_nat_gateway(aws):
-    # DependencyViolation, 400, EC2_ERRORS; message as AWS prints it (e.g. hashicorp/terraform#497)
+    # DependencyViolation (400): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    # The message is AWS's wording for every VPC resource ("The vpc '...' has dependencies and
+    # cannot be deleted.", gruntwork-io/cloud-nuke#345), here for a subnet.
     ec2 = aws.client("ec2")
     _, [subnet] = network(ec2)
     nat, _ = nat_gateway(ec2, subnet)
@@ -56,6 +56,8 @@ def test_delete_subnet_holding_a_nat_gateway(aws):
 
 
 def test_delete_subnet_holding_an_eni(aws):
+    # An ENI in the subnet (EFS mount targets, ECS tasks, ...) is a dependency too:
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
     ec2 = aws.client("ec2")
     _, [subnet] = network(ec2)
     eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"]
@@ -65,7 +67,9 @@ def test_delete_subnet_holding_an_eni(aws):
 
 
 def test_delete_security_group_referenced_by_another_group(aws):
-    # "resource sg-... has a dependent object" (hashicorp/terraform-provider-aws#1671)
+    # DependencyViolation (400): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    # Text as AWS sends it: "resource sg-... has a dependent object"
+    # (hashicorp/terraform-provider-aws#1671, gruntwork-io/cloud-nuke#316).
     ec2 = aws.client("ec2")
     vpc, _ = network(ec2)
     target = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
@@ -88,6 +92,7 @@ def test_delete_security_group_referenced_by_another_group(aws):
 
 
 def test_delete_security_group_used_by_an_eni(aws):
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
     ec2 = aws.client("ec2")
     vpc, [subnet] = network(ec2)
     group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
@@ -98,9 +103,10 @@ def test_delete_security_group_used_by_an_eni(aws):
 
 
 def test_release_address_held_by_a_nat_gateway(aws):
-    # AWS answers AuthFailure while the NAT gateway (even `deleting`) holds the EIP
-    # (kubernetes/kops#1604, eformat/sno-for-100#5); InvalidIPAddress.InUse is the code for
-    # an EIP associated with your own ENI (next test).
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReleaseAddress.html documents
+    # InvalidIPAddress.InUse for an associated address; for the EIP of a NAT gateway (even one
+    # still `deleting`) AWS answers AuthFailure, because the address sits on the gateway's
+    # requester-managed ENI (kubernetes/kops#1604, eformat/sno-for-100#5).
     ec2 = aws.client("ec2")
     _, [subnet] = network(ec2)
     nat, allocation = nat_gateway(ec2, subnet)
@@ -134,7 +140,8 @@ def test_release_address_associated_in_a_nondefault_vpc(aws):
 
 
 def test_detach_internet_gateway_with_mapped_public_addresses(aws):
-    # hashicorp/terraform#1303: "Network vpc-... has some mapped public address(es). ..."
+    # DependencyViolation (400): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    # Text as AWS sends it (hashicorp/terraform#1303, hashicorp/terraform#497).
     ec2 = aws.client("ec2")
     vpc, [subnet] = network(ec2)
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
@@ -153,7 +160,9 @@ def test_detach_internet_gateway_with_mapped_public_addresses(aws):
 
 
 def test_delete_internet_gateway_while_attached(aws):
-    # AWS's text (awslabs/landing-zone-accelerator-on-aws#765); moto refuses with its own words
+    # DependencyViolation (400): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    # Text as AWS sends it (awslabs/landing-zone-accelerator-on-aws#765, saltstack/salt#60140);
+    # moto refuses too, in its own words.
     ec2 = aws.client("ec2")
     vpc, _ = network(ec2)
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
@@ -169,8 +178,11 @@ def test_delete_internet_gateway_while_attached(aws):
 
 
 def test_delete_vpc_with_attached_gateway_and_security_group(aws):
-    # moto refuses subnets and extra route tables already; an attached internet gateway or a
-    # non-default security group it lets through (gruntwork-io/cloud-nuke#345 for the text).
+    # DependencyViolation (400): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpc.html ("you must
+    # terminate or delete all ... associated with the VPC"). moto refuses subnets and extra
+    # route tables already; an attached gateway or a non-default group it lets through.
+    # Text as AWS sends it (gruntwork-io/cloud-nuke#345).
     ec2 = aws.client("ec2")
     vpc, _ = network(ec2, subnets=0)
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
@@ -199,6 +211,7 @@ def ecs_service(ecs, name: str = "web", token: str | None = None):
 
 def test_delete_cluster_with_active_services(aws):
     # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html
+    # (ClusterContainsServicesException, 400); text as AWS sends it (aws/amazon-ecs-cli#368)
     ecs = aws.client("ecs")
     ecs.create_cluster(clusterName="main")
     ecs_service(ecs)
@@ -221,7 +234,8 @@ def load_balancer(aws):
 
 
 def test_delete_certificate_used_by_a_listener(aws):
-    # hashicorp/terraform-provider-aws#3866: "Certificate arn:... in account ... is in use."
+    # https://docs.aws.amazon.com/acm/latest/APIReference/API_DeleteCertificate.html
+    # (ResourceInUseException, 400); text as AWS sends it (dfds/infrastructure-modules#5)
     acm = aws.client("acm")
     certificate = acm.request_certificate(DomainName="app.example.com")["CertificateArn"]
     elbv2, lb, group = load_balancer(aws)
@@ -243,7 +257,9 @@ def test_delete_certificate_used_by_a_listener(aws):
 
 
 def test_delete_target_group_used_by_a_listener(aws):
-    # hashicorp/terraform#13076: "Target group '...' is currently in use by a listener or a rule"
+    # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeleteTargetGroup.html
+    # (ResourceInUse, 400); text as AWS sends it (hashicorp/terraform#13076); moto refuses too,
+    # with "The target group ..."
     elbv2, lb, group = load_balancer(aws)
     listener = elbv2.create_listener(
         LoadBalancerArn=lb,
@@ -262,7 +278,8 @@ def test_delete_target_group_used_by_a_listener(aws):
 
 
 def test_delete_subnet_and_security_group_used_by_a_load_balancer(aws):
-    # An ALB's ENIs sit in its subnets and carry its groups (moto models no ENI for them).
+    # An ALB's ENIs sit in its subnets and carry its groups (moto models no ENI for them):
+    # DependencyViolation (400), https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
     ec2, elbv2 = aws.client("ec2"), aws.client("elbv2")
     vpc, subnets = network(ec2, subnets=2)
     group = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
@@ -400,7 +417,10 @@ def test_create_hosted_zone_with_a_reused_caller_reference(aws):
     r53 = aws.client("route53")
     zone = r53.create_hosted_zone(Name="example.com", CallerReference="ref-1")["HostedZone"]
     message = "A hosted zone has already been created with the specified caller reference."
-    create = lambda: r53.create_hosted_zone(Name="example.org", CallerReference="ref-1")  # noqa: E731
+
+    def create():
+        return r53.create_hosted_zone(Name="example.org", CallerReference="ref-1")
+
     refused(create, "HostedZoneAlreadyExists", 409, message)
     r53.delete_hosted_zone(Id=zone["Id"])
     refused(create, "HostedZoneAlreadyExists", 409, message)

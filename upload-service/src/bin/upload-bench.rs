@@ -1,1 +1,377 @@
-fn main() {}
+//! Upload throughput against the disk's own: a generated 1 GiB .tgz is sent over loopback with
+//! `PUT /files/{name}` to the service running as a child process, and `dd` writes the same amount
+//! (with `conv=fsync`, as the service syncs before it answers) to the same directory. Rounds
+//! alternate, and medians are compared. Also reports the service's peak RSS.
+//!
+//! ```text
+//! cargo run -p upload-service --bin upload-bench [-- --size-mib 1024 --rounds 3 --dir DIR]
+//! ```
+//!
+//! The last line is `bench upload: ratio=R service_mib_s=X dd_mib_s=Y peak_rss_mb=Z`.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+use upload_service::{Account, Config, Role};
+
+const USER: &str = "bench";
+const PASSWORD_VARIABLE: &str = "UPLOAD_BENCH_PASSWORD";
+const MIB: u64 = 1 << 20;
+
+struct Options {
+    size_mib: u64,
+    rounds: usize,
+    dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = if args.first().map(String::as_str) == Some("--serve") {
+        serve(args.get(1).map(PathBuf::from))
+    } else {
+        parse_options(&args).and_then(bench)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("upload-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_options(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        size_mib: 1024,
+        rounds: 3,
+        dir: None,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--size-mib" => options.size_mib = value()?.parse().context("--size-mib")?,
+            "--rounds" => options.rounds = value()?.parse().context("--rounds")?,
+            "--dir" => options.dir = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => {
+                println!("usage: upload-bench [--size-mib N] [--rounds N] [--dir DIR]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    ensure!(options.size_mib >= 1 && options.rounds >= 1, "sizes and rounds must be positive");
+    Ok(options)
+}
+
+/// Child mode: the service on an ephemeral loopback port, until stdin closes.
+fn serve(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = data_dir.context("--serve needs a data directory")?;
+    let password = std::env::var(PASSWORD_VARIABLE).context(PASSWORD_VARIABLE)?;
+    let config = Config::new(
+        data_dir,
+        vec![Account::with_password(USER, &password, Role::Uploader)],
+    );
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening {}", listener.local_addr()?);
+        io::stdout().flush()?;
+        let parent_gone = async {
+            let _ = tokio::task::spawn_blocking(|| io::copy(&mut io::stdin(), &mut io::sink())).await;
+        };
+        upload_service::serve(listener, config, parent_gone).await?;
+        anyhow::Ok(())
+    })
+}
+
+fn bench(options: Options) -> anyhow::Result<()> {
+    let base = options
+        .dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("upload-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    let result = run_rounds(&options, &base);
+    let _ = std::fs::remove_dir_all(&base);
+    result
+}
+
+fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
+    let bytes = options.size_mib * MIB;
+    let input = base.join("input.tgz");
+    let started = Instant::now();
+    let sha256 = generate_tgz(&input, bytes)?;
+    let size = std::fs::metadata(&input)?.len();
+    println!(
+        "generated {} ({} bytes) in {:.1} s",
+        input.display(),
+        size,
+        started.elapsed().as_secs_f64()
+    );
+
+    let password = format!("bench-{}", std::process::id());
+    let service = Service::start(&base.join("data"), &password)?;
+    println!("service pid {} on {}", service.child.id(), service.addr);
+
+    let mut service_rates = Vec::new();
+    let mut dd_rates = Vec::new();
+    for round in 1..=options.rounds {
+        let dd = run_dd(base, options.size_mib)?;
+        let upload = upload(service.addr, &password, &input, &format!("bench-{round}.tgz"), &sha256)?;
+        delete(service.addr, &password, &format!("bench-{round}.tgz"))?;
+        let dd_rate = mib_per_s(bytes, dd);
+        let service_rate = mib_per_s(size, upload);
+        println!(
+            "round {round}: service {service_rate:.1} MiB/s ({:.2} s), dd {dd_rate:.1} MiB/s ({:.2} s)",
+            upload.as_secs_f64(),
+            dd.as_secs_f64()
+        );
+        service_rates.push(service_rate);
+        dd_rates.push(dd_rate);
+    }
+    let peak_rss_kib = peak_rss_kib(service.child.id())?;
+    service.stop()?;
+
+    let service_mib_s = median(&mut service_rates);
+    let dd_mib_s = median(&mut dd_rates);
+    println!(
+        "bench upload: ratio={:.2} service_mib_s={service_mib_s:.1} dd_mib_s={dd_mib_s:.1} peak_rss_mb={:.1}",
+        service_mib_s / dd_mib_s,
+        peak_rss_kib as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// A gzip-compressed tar of one member holding `bytes` of incompressible data, gzip-stored
+/// (level 0) so that the file is about `bytes` long and generated quickly. Returns its SHA-256.
+fn generate_tgz(path: &Path, bytes: u64) -> anyhow::Result<[u8; 32]> {
+    // The header, the member's padding and the end-of-archive blocks come on top of the data.
+    let member = bytes.saturating_sub(3 * 512).max(512);
+    let file = HashingWriter::new(BufWriter::with_capacity(MIB as usize, File::create(path)?));
+    let mut encoder = GzEncoder::new(file, Compression::none());
+    encoder.write_all(&tar_header("diag/bench.bin", member))?;
+    let block = noise(MIB as usize);
+    let mut left = member;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        encoder.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    let padding = (512 - member % 512) % 512;
+    encoder.write_all(&vec![0u8; padding as usize + 1024])?;
+    let file = encoder.finish()?;
+    let (writer, sha256) = file.finish();
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(sha256)
+}
+
+fn tar_header(name: &str, size: u64) -> [u8; 512] {
+    let mut block = [0u8; 512];
+    block[..name.len()].copy_from_slice(name.as_bytes());
+    block[100..108].copy_from_slice(b"0000644\0");
+    block[108..116].copy_from_slice(b"0000000\0");
+    block[116..124].copy_from_slice(b"0000000\0");
+    block[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    block[136..148].copy_from_slice(b"00000000000\0");
+    block[156] = b'0';
+    block[257..263].copy_from_slice(b"ustar\0");
+    block[263..265].copy_from_slice(b"00");
+    block[148..156].copy_from_slice(b"        ");
+    let sum: u32 = block.iter().map(|&b| u32::from(b)).sum();
+    block[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    block
+}
+
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+struct HashingWriter<W> {
+    inner: W,
+    sha256: Sha256,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            sha256: Sha256::new(),
+        }
+    }
+
+    fn finish(self) -> (W, [u8; 32]) {
+        (self.inner, self.sha256.finalize().into())
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha256.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The service as a child process (this binary with `--serve`), so that its memory is its own.
+struct Service {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Service {
+    fn start(data_dir: &Path, password: &str) -> anyhow::Result<Service> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("--serve")
+            .arg(data_dir)
+            .env(PASSWORD_VARIABLE, password)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the service")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("service stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening ")
+            .with_context(|| format!("unexpected first line from the service: {line:?}"))?
+            .parse()?;
+        Ok(Service { child, addr })
+    }
+
+    /// Closing its stdin tells the service to shut down.
+    fn stop(mut self) -> anyhow::Result<()> {
+        drop(self.child.stdin.take());
+        let status = self.child.wait()?;
+        ensure!(status.success(), "the service exited with {status}");
+        Ok(())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn authorization(password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{USER}:{password}")))
+}
+
+/// Sends the file with `sendfile` (std's copy from a file to a socket) so that the client costs
+/// as little CPU as possible; timed until the service has answered, after its fsync.
+fn upload(addr: SocketAddr, password: &str, input: &Path, name: &str, sha256: &[u8; 32]) -> anyhow::Result<Duration> {
+    let mut file = File::open(input)?;
+    let size = file.metadata()?.len();
+    let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
+    let head = format!(
+        "PUT /files/{name} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nContent-Type: application/gzip\r\n\
+         Content-Length: {size}\r\nx-checksum-sha256: {hex}\r\nConnection: close\r\n\r\n",
+        authorization(password)
+    );
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr)?;
+    stream.write_all(head.as_bytes())?;
+    let sent = io::copy(&mut file, &mut stream)?;
+    ensure!(sent == size, "sent {sent} of {size} bytes");
+    let (status, body) = read_response(stream)?;
+    let elapsed = started.elapsed();
+    ensure!(status == 201, "upload answered {status}: {body}");
+    ensure!(body.contains(&hex), "the service recorded another digest: {body}");
+    Ok(elapsed)
+}
+
+fn delete(addr: SocketAddr, password: &str, name: &str) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect(addr)?;
+    write!(
+        stream,
+        "DELETE /files/{name} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        authorization(password)
+    )?;
+    let (status, body) = read_response(stream)?;
+    ensure!(status == 204, "delete answered {status}: {body}");
+    Ok(())
+}
+
+fn read_response(mut stream: TcpStream) -> anyhow::Result<(u16, String)> {
+    stream.set_read_timeout(Some(Duration::from_secs(600)))?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("no HTTP status in {text:?}"))?;
+    Ok((status, text))
+}
+
+fn run_dd(dir: &Path, size_mib: u64) -> anyhow::Result<Duration> {
+    let target = dir.join("dd.bin");
+    let started = Instant::now();
+    let output = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}", target.display()))
+        .args(["bs=1M", &format!("count={size_mib}"), "conv=fsync"])
+        .output()
+        .context("running dd")?;
+    let elapsed = started.elapsed();
+    ensure!(
+        output.status.success(),
+        "dd failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::remove_file(&target)?;
+    Ok(elapsed)
+}
+
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading the service's /proc status (Linux only)")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc status")
+}
+
+fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / MIB as f64 / elapsed.as_secs_f64()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}

@@ -66,8 +66,10 @@ impl TestServer {
             shutdown: Some(shutdown),
             task: Some(task),
         };
-        // The listener is bound already; wait until startup (directory preparation) is done.
-        server.wait_until(|| server.data_dir().is_dir()).await;
+        // Connections wait in the listener's backlog until startup (directory preparation) is
+        // done: the first answer means the service is ready.
+        let health = server.client.get(server.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
         server
     }
 

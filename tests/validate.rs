@@ -1,0 +1,675 @@
+//! The stack loader, driven by data.
+//!
+//! Every file in `tests/invalid/` is an invalid stack whose header says what the loader must
+//! report: one `# expect: LINE:COL: SUBSTRING` line per diagnostic (LINE:COL 1-based, as rprov
+//! prints them; SUBSTRING found in the message or in the help). Each expect line must match a
+//! distinct diagnostic and the file may produce no other. The same files go through the real
+//! binary (`rprov validate`), which must exit 1 with the located diagnostic and never panic.
+//! Then a few valid stacks and params, and a mutation fuzzer: bad input is data, not a crash.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rprov::stack::{self, Diagnostic, Expr, ParamOverrides, Source};
+use rprov::value::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn corpus_dir() -> PathBuf {
+    root().join("tests").join("invalid")
+}
+
+// ---- the corpus -----------------------------------------------------------------------------
+
+/// One test per corpus file, and the list `corpus_is_complete` compares with the directory.
+macro_rules! corpus {
+    ($($test:ident: $file:literal,)*) => {
+        const CORPUS: &[&str] = &[$($file),*];
+
+        mod invalid {
+            $(
+                #[test]
+                fn $test() {
+                    super::check($file);
+                }
+            )*
+        }
+    };
+}
+
+corpus! {
+    c01_yaml_bad_indent: "01-yaml-bad-indent.yaml",
+    c02_yaml_unclosed_quote: "02-yaml-unclosed-quote.yaml",
+    c03_yaml_unclosed_bracket: "03-yaml-unclosed-bracket.yaml",
+    c04_yaml_tab_indent: "04-yaml-tab-indent.yaml",
+    c05_duplicate_top_level_key: "05-duplicate-top-level-key.yaml",
+    c06_duplicate_property: "06-duplicate-property.yaml",
+    c07_empty: "07-empty.yaml",
+    c08_top_level_list: "08-top-level-list.yaml",
+    c09_unknown_top_level_key: "09-unknown-top-level-key.yaml",
+    c10_missing_stack: "10-missing-stack.yaml",
+    c11_missing_region: "11-missing-region.yaml",
+    c12_stack_name_uppercase: "12-stack-name-uppercase.yaml",
+    c13_stack_name_underscore: "13-stack-name-underscore.yaml",
+    c14_stack_name_trailing_dash: "14-stack-name-trailing-dash.yaml",
+    c15_stack_name_too_long: "15-stack-name-too-long.yaml",
+    c16_invalid_region: "16-invalid-region.yaml",
+    c17_unknown_type: "17-unknown-type.yaml",
+    c18_missing_type: "18-missing-type.yaml",
+    c19_unknown_property: "19-unknown-property.yaml",
+    c20_did_you_mean_property: "20-did-you-mean-property.yaml",
+    c21_string_for_bool: "21-string-for-bool.yaml",
+    c22_list_for_string: "22-list-for-string.yaml",
+    c23_mapping_for_list: "23-mapping-for-list.yaml",
+    c24_number_for_string_list: "24-number-for-string-list.yaml",
+    c25_string_for_integer: "25-string-for-integer.yaml",
+    c26_missing_required_property: "26-missing-required-property.yaml",
+    c27_cidr_prefix_too_long: "27-cidr-prefix-too-long.yaml",
+    c28_cidr_bad_address: "28-cidr-bad-address.yaml",
+    c29_cidr_host_bits: "29-cidr-host-bits.yaml",
+    c30_vpc_cidr_too_large: "30-vpc-cidr-too-large.yaml",
+    c31_subnet_outside_vpc: "31-subnet-outside-vpc.yaml",
+    c32_overlapping_subnets: "32-overlapping-subnets.yaml",
+    c33_reference_unknown_resource: "33-reference-unknown-resource.yaml",
+    c34_reference_unknown_attribute: "34-reference-unknown-attribute.yaml",
+    c35_reference_without_attribute: "35-reference-without-attribute.yaml",
+    c36_reference_unclosed: "36-reference-unclosed.yaml",
+    c37_self_reference: "37-self-reference.yaml",
+    c38_cycle_two: "38-cycle-two.yaml",
+    c39_cycle_three: "39-cycle-three.yaml",
+    c40_cycle_with_side_loop: "40-cycle-with-side-loop.yaml",
+    c41_cycle_through_references: "41-cycle-through-references.yaml",
+    c42_depends_on_unknown: "42-depends-on-unknown.yaml",
+    c43_depends_on_self: "43-depends-on-self.yaml",
+    c44_unknown_param: "44-unknown-param.yaml",
+    c45_param_without_value: "45-param-without-value.yaml",
+    c46_param_default_wrong_type: "46-param-default-wrong-type.yaml",
+    c47_unknown_param_key: "47-unknown-param-key.yaml",
+    c48_reserved_tag_key: "48-reserved-tag-key.yaml",
+    c49_reserved_tag_key_on_resource: "49-reserved-tag-key-on-resource.yaml",
+    c50_resource_id_uppercase: "50-resource-id-uppercase.yaml",
+    c51_resource_id_params: "51-resource-id-params.yaml",
+    c52_yaml_anchors_billion_laughs: "52-yaml-anchors-billion-laughs.yaml",
+    c53_yaml_alias_of_scalar: "53-yaml-alias-of-scalar.yaml",
+    c54_yaml_custom_tag: "54-yaml-custom-tag.yaml",
+    c55_two_documents: "55-two-documents.yaml",
+    c56_enum_nat_connectivity: "56-enum-nat-connectivity.yaml",
+    c57_enum_rule_protocol: "57-enum-rule-protocol.yaml",
+    c58_nested_unknown_key: "58-nested-unknown-key.yaml",
+    c59_ignore_drift_unknown_property: "59-ignore-drift-unknown-property.yaml",
+    c60_deep_nesting: "60-deep-nesting.yaml",
+    c61_non_string_mapping_key: "61-non-string-mapping-key.yaml",
+    c62_stack_name_not_string: "62-stack-name-not-string.yaml",
+    c63_resources_not_mapping: "63-resources-not-mapping.yaml",
+    c64_resource_not_mapping: "64-resource-not-mapping.yaml",
+    c65_output_reference_unknown: "65-output-reference-unknown.yaml",
+    c66_reference_in_block_scalar: "66-reference-in-block-scalar.yaml",
+    c67_tag_value_not_string: "67-tag-value-not-string.yaml",
+    c68_param_reference_wrong_type: "68-param-reference-wrong-type.yaml",
+    c69_reference_after_escape: "69-reference-after-escape.yaml",
+    c70_route_without_target: "70-route-without-target.yaml",
+    c71_route_with_two_targets: "71-route-with-two-targets.yaml",
+    c72_route_duplicate_destination: "72-route-duplicate-destination.yaml",
+    c73_rule_port_out_of_range: "73-rule-port-out-of-range.yaml",
+    c74_rule_without_source: "74-rule-without-source.yaml",
+    c75_nat_public_without_address: "75-nat-public-without-address.yaml",
+}
+
+/// One `# expect: LINE:COL: SUBSTRING` header line.
+#[derive(Debug)]
+struct Expect {
+    line: usize,
+    col: usize,
+    text: String,
+}
+
+impl Expect {
+    fn matches(&self, d: &Diagnostic) -> bool {
+        d.span.line == self.line
+            && d.span.col == self.col
+            && (d.message.contains(&self.text) || d.help.as_deref().is_some_and(|h| h.contains(&self.text)))
+    }
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.col, self.text)
+    }
+}
+
+/// The expect lines of the file's leading comment block.
+fn expectations(file: &str, text: &str) -> Vec<Expect> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with('#') {
+            break;
+        }
+        let Some(rest) = line.strip_prefix("# expect:") else { continue };
+        let parsed = (|| {
+            let (line, rest) = rest.trim_start().split_once(':')?;
+            let (col, text) = rest.split_once(':')?;
+            let text = text.trim().to_owned();
+            let e = Expect { line: line.parse().ok()?, col: col.parse().ok()?, text };
+            (!e.text.is_empty()).then_some(e)
+        })();
+        out.push(
+            parsed.unwrap_or_else(|| {
+                panic!("{file}: malformed header `{line}`: expected `# expect: LINE:COL: SUBSTRING`")
+            }),
+        );
+    }
+    assert!(!out.is_empty(), "{file}: no `# expect: LINE:COL: SUBSTRING` header line");
+    out
+}
+
+fn show(d: &Diagnostic) -> String {
+    let mut s = format!("{}:{}: {}", d.span.line, d.span.col, d.message);
+    if let Some(h) = &d.help {
+        s += &format!(" (help: {h})");
+    }
+    s
+}
+
+/// Pairs each expectation with a distinct diagnostic (a maximum bipartite matching, so the
+/// order of the header lines does not matter). Returns, per expectation, the diagnostic's index.
+fn pair(expects: &[Expect], diags: &[Diagnostic]) -> Vec<Option<usize>> {
+    fn augment(
+        e: usize,
+        expects: &[Expect],
+        diags: &[Diagnostic],
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
+        for (d, diag) in diags.iter().enumerate() {
+            if seen[d] || !expects[e].matches(diag) {
+                continue;
+            }
+            seen[d] = true;
+            if owner[d].is_none_or(|other| augment(other, expects, diags, seen, owner)) {
+                owner[d] = Some(e);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner: Vec<Option<usize>> = vec![None; diags.len()];
+    for e in 0..expects.len() {
+        augment(e, expects, diags, &mut vec![false; diags.len()], &mut owner);
+    }
+    let mut out = vec![None; expects.len()];
+    for (d, e) in owner.iter().enumerate() {
+        if let Some(e) = e {
+            out[*e] = Some(d);
+        }
+    }
+    out
+}
+
+/// Loads one corpus file and compares its diagnostics with the file's header.
+fn check(file: &str) {
+    let path = corpus_dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let expects = expectations(file, &text);
+    let diags = match stack::load(&path, &Default::default()) {
+        Ok(s) => panic!("{file}: loaded as a valid stack `{}`; expected:\n  {}", s.name, join(&expects)),
+        Err((_, diags)) => diags,
+    };
+    let paired = pair(&expects, &diags);
+    let missing: Vec<&Expect> = expects.iter().zip(&paired).filter(|(_, p)| p.is_none()).map(|(e, _)| e).collect();
+    let extra: Vec<&Diagnostic> =
+        diags.iter().enumerate().filter(|(i, _)| !paired.contains(&Some(*i))).map(|(_, d)| d).collect();
+    let mut problems = Vec::new();
+    for e in &missing {
+        problems.push(format!("expected, not reported: {e}"));
+    }
+    for d in &extra {
+        problems.push(format!("reported, not expected: {}", show(d)));
+    }
+    if diags.len() != expects.len() {
+        problems.push(format!("{} diagnostics for {} expect lines", diags.len(), expects.len()));
+    }
+    let name = path.display().to_string();
+    for d in &diags {
+        if d.file != name {
+            problems.push(format!("diagnostic names file `{}`, not `{name}`", d.file));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{file}:\n  {}\nall diagnostics:\n  {}",
+        problems.join("\n  "),
+        diags.iter().map(show).collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+fn join(expects: &[Expect]) -> String {
+    expects.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
+}
+
+#[test]
+fn corpus_is_complete() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(corpus_dir())
+        .expect("tests/invalid")
+        .map(|e| e.expect("directory entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let listed: Vec<String> = CORPUS.iter().map(|s| s.to_string()).collect();
+    let unlisted: Vec<&String> = on_disk.iter().filter(|f| !listed.contains(f)).collect();
+    let gone: Vec<&String> = listed.iter().filter(|f| !on_disk.contains(f)).collect();
+    assert!(unlisted.is_empty(), "files in tests/invalid/ without a test (add them to `corpus!`): {unlisted:?}");
+    assert!(gone.is_empty(), "files listed in `corpus!` but not in tests/invalid/: {gone:?}");
+    assert!(on_disk.iter().all(|f| f.ends_with(".yaml")), "only .yaml files belong in tests/invalid/: {on_disk:?}");
+    assert!(CORPUS.len() >= 30, "the corpus has only {} files", CORPUS.len());
+}
+
+// ---- the real binary ------------------------------------------------------------------------
+
+/// `rprov` with an AWS endpoint nothing listens on: any attempt to reach AWS fails visibly.
+fn rprov(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rprov"));
+    cmd.args(args)
+        .current_dir(root())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("RPROV_STATE");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RPROV_PARAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run rprov")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn binary_rejects_every_corpus_file() {
+    let mut failures = Vec::new();
+    for file in CORPUS {
+        let rel = format!("tests/invalid/{file}");
+        let text = std::fs::read_to_string(root().join(&rel)).expect("corpus file");
+        let first = &expectations(file, &text)[0];
+        let out = rprov(&["validate", &rel], &[]);
+        let err = stderr(&out);
+        let at = format!("{rel}:{}:{}", first.line, first.col);
+        let mut why = Vec::new();
+        if out.status.code() != Some(1) {
+            why.push(format!("exit status {:?}, expected 1", out.status.code()));
+        }
+        if !err.contains(&at) {
+            why.push(format!("stderr does not name `{at}`"));
+        }
+        if err.contains("panicked") {
+            why.push("stderr shows a panic".to_owned());
+        }
+        if !err.contains("nothing was sent to AWS") {
+            why.push("stderr does not say that nothing was sent to AWS".to_owned());
+        }
+        if !why.is_empty() {
+            failures.push(format!("{file}: {}\n--- stderr:\n{err}", why.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} files:\n{}", failures.len(), CORPUS.len(), failures.join("\n"));
+}
+
+// ---- valid stacks and params ----------------------------------------------------------------
+
+const NETWORK: &str = "stacks/network.yaml";
+
+fn load_network(overrides: &[(&str, &str)]) -> stack::Stack {
+    let overrides: ParamOverrides = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    match stack::load(&root().join(NETWORK), &overrides) {
+        Ok(s) => s,
+        Err((_, diags)) => {
+            panic!("{NETWORK} does not load:\n  {}", diags.iter().map(show).collect::<Vec<_>>().join("\n  "))
+        }
+    }
+}
+
+fn prop(s: &stack::Stack, id: &str, name: &str) -> Expr {
+    s.resources[id].props.get(name).unwrap_or_else(|| panic!("`{id}` has no `{name}`")).clone()
+}
+
+fn lit(s: &str) -> Expr {
+    Expr::Lit(Value::str(s))
+}
+
+#[test]
+fn network_stack_is_valid() {
+    let s = load_network(&[]);
+    assert_eq!(s.name, "network");
+    assert_eq!(s.resources.len(), 12);
+    assert_eq!(prop(&s, "vpc", "cidr"), lit("10.0.0.0/16"));
+    assert_eq!(prop(&s, "public_a", "az"), lit("us-east-1a"));
+
+    let out = rprov(&["validate", NETWORK], &[]);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
+}
+
+#[test]
+fn param_override_is_applied() {
+    let s = load_network(&[("az_a", "us-east-1c")]);
+    assert_eq!(prop(&s, "public_a", "az"), lit("us-east-1c"));
+    assert_eq!(prop(&s, "public_b", "az"), lit("us-east-1b"));
+
+    // A VPC range that no longer holds the subnets: the override reached the CIDR checks.
+    let text = std::fs::read_to_string(root().join(NETWORK)).expect("network stack");
+    let overrides = ParamOverrides::from([("cidr".to_owned(), "10.1.0.0/16".to_owned())]);
+    let Err((_, diags)) = stack::load_str(Source::new(NETWORK, text), &overrides) else {
+        panic!("10.1.0.0/16 holds no subnet")
+    };
+    assert!(diags.iter().all(|d| d.message.contains("is not inside the CIDR 10.1.0.0/16")), "{diags:#?}");
+    assert_eq!(diags.len(), 4, "{diags:#?}");
+
+    let out = rprov(&["validate", NETWORK, "--param", "cidr=10.1.0.0/16"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not inside the CIDR 10.1.0.0/16"), "{}", stderr(&out));
+
+    let out = rprov(&["validate", "--param", "cidr=10.0.0.0/16", NETWORK], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn param_override_for_a_small_stack() {
+    let text = "stack: demo\nregion: us-east-1\nparams:\n  cidr: { default: 10.0.0.0/16 }\n  dns: false\n\
+                resources:\n  vpc: { type: vpc, cidr: \"${params.cidr}\", enable_dns_hostnames: \"${params.dns}\" }\n";
+    let overrides =
+        ParamOverrides::from([("cidr".to_owned(), "10.1.0.0/16".to_owned()), ("dns".to_owned(), "true".to_owned())]);
+    let s = stack::load_str(Source::new("small.yaml", text), &overrides).expect("valid");
+    assert_eq!(s.params["cidr"].value, Value::str("10.1.0.0/16"));
+    assert_eq!(prop(&s, "vpc", "cidr"), lit("10.1.0.0/16"));
+    assert_eq!(prop(&s, "vpc", "enable_dns_hostnames"), Expr::Lit(Value::Bool(true)));
+}
+
+#[test]
+fn unknown_param_override_is_an_error() {
+    let text = std::fs::read_to_string(root().join(NETWORK)).expect("network stack");
+    let overrides = ParamOverrides::from([("nope".to_owned(), "1".to_owned())]);
+    let Err((_, diags)) = stack::load_str(Source::new(NETWORK, text), &overrides) else { panic!("`nope` accepted") };
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(diags[0].message.contains("`nope`"), "{diags:#?}");
+
+    let out = rprov(&["validate", NETWORK, "--param", "nope=1"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("unknown param `nope`"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = rprov(&["validate", NETWORK], &[("RPROV_PARAM_nope", "1")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("`nope`"), "{}", stderr(&out));
+}
+
+#[test]
+fn param_from_the_environment() {
+    let out = rprov(&["validate", NETWORK], &[("RPROV_PARAM_az_a", "us-east-1c")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Proof that the variable is read: a VPC range that does not hold the subnets is rejected.
+    let out = rprov(&["validate", NETWORK], &[("RPROV_PARAM_cidr", "10.1.0.0/16")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("10.1.0.0/16"), "{}", stderr(&out));
+
+    // `--param` wins over the environment.
+    let out = rprov(&["validate", NETWORK, "--param", "cidr=10.0.0.0/16"], &[("RPROV_PARAM_cidr", "10.1.0.0/16")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn param_override_of_the_wrong_type() {
+    let text = "stack: demo\nregion: us-east-1\nparams:\n  count: { type: number, default: 2 }\n  \
+                token: { type: number, secret: true, default: 1 }\nresources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
+    let overrides =
+        ParamOverrides::from([("count".to_owned(), "two".to_owned()), ("token".to_owned(), "hunter2".to_owned())]);
+    let Err((_, diags)) = stack::load_str(Source::new("typed.yaml", text), &overrides) else { panic!("accepted") };
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert!(diags[0].message.contains("param `count` is a number; the value given (`two`) is not"), "{diags:#?}");
+    assert_eq!((diags[0].span.line, diags[0].span.col), (4, 3));
+    assert!(diags[1].message.contains("param `token`"), "{diags:#?}");
+    assert!(diags.iter().all(|d| !format!("{d:?}").contains("hunter2")), "a secret value is printed: {diags:#?}");
+}
+
+// ---- input that is not even a stack file ----------------------------------------------------
+
+fn diags_of(text: &str) -> Vec<Diagnostic> {
+    match stack::load_str(Source::new("inline.yaml", text), &Default::default()) {
+        Ok(_) => panic!("accepted: {text:?}"),
+        Err((_, d)) => d,
+    }
+}
+
+#[test]
+fn truly_empty_and_blank_files() {
+    for text in ["", "\n", "   \n\n", "# only a comment"] {
+        let d = diags_of(text);
+        assert_eq!(d.len(), 1, "{text:?}: {d:#?}");
+        assert!(d[0].message.contains("empty"), "{text:?}: {d:#?}");
+        assert_eq!((d[0].span.line, d[0].span.col), (1, 1));
+    }
+    // A document that is only `null` is not a mapping.
+    let d = diags_of("~\n");
+    assert!(d[0].message.contains("must be a mapping, found null"), "{d:#?}");
+}
+
+#[test]
+fn oversized_input_is_refused_up_front() {
+    let mut text = String::from("stack: demo\nregion: us-east-1\nresources: {}\n# ");
+    text.push_str(&"x".repeat(33 << 20));
+    let d = diags_of(&text);
+    assert_eq!(d.len(), 1);
+    assert!(d[0].message.contains("larger than 32 MiB"), "{d:#?}");
+}
+
+#[test]
+fn unreadable_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("latin1.yaml");
+    std::fs::write(&bad, b"stack: demo\nregion: us-east-1\n# caf\xe9\nresources: {}\n").expect("write");
+    let Err((_, d)) = stack::load(&bad, &Default::default()) else { panic!("non-UTF-8 accepted") };
+    assert_eq!(d.len(), 1);
+    assert!(d[0].message.contains("not UTF-8"), "{d:#?}");
+
+    let missing = dir.path().join("missing.yaml");
+    let Err((_, d)) = stack::load(&missing, &Default::default()) else { panic!("a missing file loaded") };
+    assert!(d[0].message.contains("cannot read stack file"), "{d:#?}");
+
+    let out = rprov(&["validate", &bad.display().to_string()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not UTF-8") && !stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+// ---- robustness -----------------------------------------------------------------------------
+
+/// xorshift64: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "${",
+    "}",
+    "${vpc.",
+    "${params.",
+    "$${",
+    ":",
+    ": ",
+    "[",
+    "]",
+    "{",
+    "}",
+    "- ",
+    "\t",
+    "\0",
+    "\n",
+    "  ",
+    "#",
+    "\"",
+    "'",
+    "&a ",
+    "*a",
+    "!x ",
+    "!!str ",
+    "---\n",
+    "...\n",
+    "? ",
+    "|\n",
+    ">-\n",
+    "é",
+    "🦀",
+    "\u{feff}",
+    "\r\n",
+    "0.0.0.0/0",
+    "10.0.0.0/33",
+    "depends_on: [",
+    "type: ",
+    "null",
+    "-1",
+    "99999999999999999999",
+    "1e400",
+    "${a.b.c}",
+    "${ }",
+    "${.}",
+];
+
+fn lines_of(text: &[u8]) -> Vec<Vec<u8>> {
+    text.split_inclusive(|b| *b == b'\n').map(<[u8]>::to_vec).collect()
+}
+
+fn mutate(rng: &mut Rng, text: &mut Vec<u8>) {
+    let len = text.len();
+    let at = rng.below(len + 1);
+    match rng.below(11) {
+        0 => {
+            let n = 1 + rng.below(8);
+            text.drain(at..(at + n).min(len));
+        }
+        1 | 2 | 3 => {
+            let mut lines = lines_of(text);
+            if lines.is_empty() {
+                return;
+            }
+            let (i, j) = (rng.below(lines.len()), rng.below(lines.len()));
+            match rng.below(3) {
+                0 => {
+                    let l = lines[i].clone();
+                    lines.insert(j, l);
+                }
+                1 => lines.swap(i, j),
+                _ => {
+                    lines.remove(i);
+                }
+            }
+            *text = lines.concat();
+        }
+        4 | 5 => {
+            let t = TOKENS[rng.below(TOKENS.len())];
+            text.splice(at..at, t.bytes());
+        }
+        6 => {
+            let piece: &[u8] = [&b"x"[..], b"${vpc.id}", b"[", b"{a: ", b"- "][rng.below(5)];
+            let n = 100 + rng.below(5000);
+            let long: Vec<u8> = piece.iter().copied().cycle().take(n * piece.len()).collect();
+            text.splice(at..at, long);
+        }
+        7 => {
+            if len > 1 {
+                let j = rng.below(len);
+                text.swap(at.min(len - 1), j);
+            }
+        }
+        8 => text.truncate(at),
+        9 => {
+            if let Some(b) = text.get_mut(at) {
+                if b.is_ascii_digit() {
+                    *b = b'0' + rng.below(10) as u8;
+                } else {
+                    *b = b"0123456789:-[]{}$ \n"[rng.below(19)];
+                }
+            }
+        }
+        _ => {
+            let n = rng.below(len.saturating_sub(at) + 1).min(64);
+            let copy = text[at..at + n].to_vec();
+            text.splice(at..at, copy);
+        }
+    }
+}
+
+#[test]
+fn mutations_of_the_network_stack_never_panic() {
+    let base = std::fs::read(root().join(NETWORK)).expect("network stack");
+    // RPROV_FUZZ_ITERATIONS / RPROV_FUZZ_SEED for a longer hunt; the defaults keep it quick.
+    let runs: usize = std::env::var("RPROV_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let seed: u64 = std::env::var("RPROV_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(seed.max(1));
+    let mut panics = Vec::new();
+    let mut rejected = 0;
+    for i in 0..runs {
+        let mut bytes = base.clone();
+        for _ in 0..1 + rng.below(4) {
+            mutate(&mut rng, &mut bytes);
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let result = stack::load_str(Source::new("fuzz.yaml", text.clone()), &Default::default());
+            // What the CLI does with the result must not panic either.
+            if let Err((src, diags)) = &result {
+                assert!(!diags.is_empty(), "rejected without a diagnostic");
+                for d in diags {
+                    assert!(d.span.line >= 1 && d.span.col >= 1, "position 0 in {d:?}");
+                    assert!(d.span.offset + d.span.len <= text.len(), "span past the end of the text: {d:?}");
+                    if let Some(src) = src {
+                        let _ = d.render(src);
+                    }
+                }
+            }
+            result.is_err()
+        }));
+        match outcome {
+            Ok(err) => rejected += usize::from(err),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                panics.push(format!("mutation {i}: {msg}\ninput: {text:?}"));
+            }
+        }
+    }
+    assert!(panics.is_empty(), "{} of {runs} inputs panicked (seed {seed}); the first:\n{}", panics.len(), panics[0]);
+    // The mutations must actually exercise the error paths.
+    assert!(rejected > runs / 2, "only {rejected} of {runs} mutations were rejected");
+}
+
+/// Independent of the corpus: a path that names the file is what every diagnostic carries.
+#[test]
+fn diagnostics_name_the_file_given() {
+    let path = Path::new("tests").join("invalid").join("16-invalid-region.yaml");
+    let Err((_, d)) = stack::load(&root().join(&path), &Default::default()) else { panic!("accepted") };
+    assert!(d[0].location().ends_with(&format!("{}:3:9", path.display())), "{}", d[0].location());
+}
