@@ -55,7 +55,9 @@ impl Graph {
         let mut seen = vec![start];
         let mut cur = start;
         loop {
-            let mut nexts: Vec<NodeIndex> = self.dag.neighbors(cur).filter(|n| scc.contains(n)).collect();
+            // Walk against the edges: each resource on the printed loop needs the next one.
+            let mut nexts: Vec<NodeIndex> =
+                self.dag.neighbors_directed(cur, petgraph::Direction::Incoming).filter(|n| scc.contains(n)).collect();
             nexts.sort_by_key(|n| self.dag[*n].clone());
             if nexts.contains(&start) {
                 break;
@@ -95,5 +97,40 @@ impl Graph {
             out += &format!("  {} --> {}\n", self.dag[e.source()], self.dag[e.target()]);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stack::{Source, load_str};
+
+    fn errors(text: &str) -> Vec<String> {
+        match load_str(Source::new("g.yaml", text), &Default::default()) {
+            Ok(_) => vec![],
+            Err((_, d)) => d.iter().map(|d| d.message.clone()).collect(),
+        }
+    }
+
+    fn stack(resources: &str) -> String {
+        format!("stack: g\nregion: us-east-1\nresources:\n{resources}")
+    }
+
+    #[test]
+    fn cycles_name_every_resource_in_dependency_order() {
+        let three = stack("  a: { type: vpc, cidr: 10.0.0.0/16, depends_on: [b] }\n  b: { type: vpc, cidr: 10.1.0.0/16, depends_on: [c] }\n  c: { type: vpc, cidr: 10.2.0.0/16, depends_on: [a] }\n");
+        assert_eq!(errors(&three), ["dependency cycle: a -> b -> c -> a"]);
+        let refs = stack("  a: { type: subnet, vpc: '${b.id}', cidr: 10.0.0.0/24 }\n  b: { type: internet_gateway, vpc: '${a.id}' }\n");
+        assert_eq!(errors(&refs), ["dependency cycle: a -> b -> a"]);
+    }
+
+    #[test]
+    fn order_puts_dependencies_first() {
+        let text = stack("  s: { type: subnet, vpc: '${v.id}', cidr: 10.0.0.0/24 }\n  v: { type: vpc, cidr: 10.0.0.0/16 }\n  i: { type: internet_gateway, vpc: '${v.id}' }\n");
+        let st = load_str(Source::new("g.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"));
+        let order = super::Graph::build(&st).unwrap().order();
+        let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
+        assert!(pos("v") < pos("s") && pos("v") < pos("i"));
+        let dot = super::Graph::build(&st).unwrap().dot();
+        assert!(dot.contains("\"v\" -> \"s\""), "{dot}");
     }
 }

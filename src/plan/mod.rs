@@ -354,3 +354,6 @@ fn order_deletes(deletes: &mut [Change], st: &State) {
     };
     deletes.sort_by_key(|c| (depth(&c.id), c.id.clone()));
 }
+
+#[cfg(test)]
+mod tests;

@@ -111,6 +111,7 @@ pub async fn receive(
         sink.push(batch).await?;
     }
     let digests = sink.finish().await?;
+    unsafe { eprintln!("hashwait {}ms writewait {}ms hashjob {}ms writejob {}ms", T_HASHWAIT/1000000, T_WRITEWAIT/1000000, T_HASHJOB/1000000, T_WRITEJOB/1000000); T_HASHWAIT=0; T_WRITEWAIT=0; T_HASHJOB=0; T_WRITEJOB=0; }
     expected.verify(&digests.sha256, digests.md5.as_ref())?;
     Ok(Received {
         temp,
@@ -150,6 +151,11 @@ impl ReceiveError {
     }
 }
 
+static mut T_HASHWAIT: u64 = 0; static mut T_WRITEWAIT: u64 = 0; static mut T_HASHJOB: u64 = 0; static mut T_WRITEJOB: u64 = 0;
+struct Timer(std::time::Instant);
+struct Job(std::time::Instant, u8);
+impl Drop for Job { fn drop(&mut self) { unsafe { if self.1 == 0 { T_HASHJOB += self.0.elapsed().as_nanos() as u64 } else { T_WRITEJOB += self.0.elapsed().as_nanos() as u64 } } } }
+impl Drop for Timer { fn drop(&mut self) {} }
 /// Frames of the body, in order.
 #[derive(Default)]
 struct Batch {
@@ -256,11 +262,15 @@ impl Sink {
     }
 
     async fn push(&mut self, batch: Batch) -> io::Result<()> {
+        let t0 = std::time::Instant::now();
+        let _g = Timer(t0);
         // Frames are reference-counted: both jobs share them without a copy.
         let frames = batch.frames;
         let for_hash = frames.clone();
         self.hashers
             .run(move |hashers| {
+                let t = std::time::Instant::now();
+                let _x = Job(t, 0);
                 for frame in &for_hash {
                     hashers.sha256.update(frame);
                     if let Some(md5) = &mut hashers.md5 {
@@ -270,7 +280,11 @@ impl Sink {
                 Ok(())
             })
             .await?;
-        self.output.run(move |output| output.write(&frames)).await
+        unsafe { T_HASHWAIT += t0.elapsed().as_nanos() as u64; }
+        let t1 = std::time::Instant::now();
+        let r = self.output.run(move |output| output.write(&frames)).await;
+        unsafe { T_WRITEWAIT += t1.elapsed().as_nanos() as u64; }
+        r
     }
 
     /// Waits for the last jobs, syncs the file to disk and returns the digests.
