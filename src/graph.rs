@@ -48,26 +48,35 @@ impl Graph {
         if diags.is_empty() { Ok(g) } else { Err(diags) }
     }
 
-    /// One loop through a strongly connected component, starting at its first resource by name.
+    /// The shortest loop through a strongly connected component, from its first resource by
+    /// name, each resource followed by one it depends on.
     fn cycle_path(&self, scc: &[NodeIndex]) -> Vec<String> {
         let start = *scc.iter().min_by_key(|n| &self.dag[**n]).expect("non-empty");
-        let mut path = vec![start];
-        let mut seen = vec![start];
-        let mut cur = start;
-        loop {
-            // Walk against the edges: each resource on the printed loop needs the next one.
-            let mut nexts: Vec<NodeIndex> =
-                self.dag.neighbors_directed(cur, petgraph::Direction::Incoming).filter(|n| scc.contains(n)).collect();
-            nexts.sort_by_key(|n| self.dag[*n].clone());
-            if nexts.contains(&start) {
-                break;
+        let deps = |n: NodeIndex| {
+            let mut d: Vec<NodeIndex> =
+                self.dag.neighbors_directed(n, petgraph::Direction::Incoming).filter(|m| scc.contains(m)).collect();
+            d.sort_by_key(|m| self.dag[*m].clone());
+            d
+        };
+        let mut parent: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(n) = queue.pop_front() {
+            for m in deps(n) {
+                if m == start {
+                    let mut path = vec![n];
+                    while let Some(&p) = parent.get(path.last().expect("non-empty")) {
+                        path.push(p);
+                    }
+                    path.reverse();
+                    return path.into_iter().map(|n| self.dag[n].clone()).collect();
+                }
+                if m != start && !parent.contains_key(&m) {
+                    parent.insert(m, n);
+                    queue.push_back(m);
+                }
             }
-            let Some(next) = nexts.into_iter().find(|n| !seen.contains(n)) else { break };
-            path.push(next);
-            seen.push(next);
-            cur = next;
         }
-        path.into_iter().map(|n| self.dag[n].clone()).collect()
+        vec![self.dag[start].clone()]
     }
 
     /// Resources in an order where each comes after everything it depends on.
@@ -117,15 +126,21 @@ mod tests {
 
     #[test]
     fn cycles_name_every_resource_in_dependency_order() {
-        let three = stack("  a: { type: vpc, cidr: 10.0.0.0/16, depends_on: [b] }\n  b: { type: vpc, cidr: 10.1.0.0/16, depends_on: [c] }\n  c: { type: vpc, cidr: 10.2.0.0/16, depends_on: [a] }\n");
+        let three = stack(
+            "  a: { type: vpc, cidr: 10.0.0.0/16, depends_on: [b] }\n  b: { type: vpc, cidr: 10.1.0.0/16, depends_on: [c] }\n  c: { type: vpc, cidr: 10.2.0.0/16, depends_on: [a] }\n",
+        );
         assert_eq!(errors(&three), ["dependency cycle: a -> b -> c -> a"]);
-        let refs = stack("  a: { type: subnet, vpc: '${b.id}', cidr: 10.0.0.0/24 }\n  b: { type: internet_gateway, vpc: '${a.id}' }\n");
+        let refs = stack(
+            "  a: { type: subnet, vpc: '${b.id}', cidr: 10.0.0.0/24 }\n  b: { type: internet_gateway, vpc: '${a.id}' }\n",
+        );
         assert_eq!(errors(&refs), ["dependency cycle: a -> b -> a"]);
     }
 
     #[test]
     fn order_puts_dependencies_first() {
-        let text = stack("  s: { type: subnet, vpc: '${v.id}', cidr: 10.0.0.0/24 }\n  v: { type: vpc, cidr: 10.0.0.0/16 }\n  i: { type: internet_gateway, vpc: '${v.id}' }\n");
+        let text = stack(
+            "  s: { type: subnet, vpc: '${v.id}', cidr: 10.0.0.0/24 }\n  v: { type: vpc, cidr: 10.0.0.0/16 }\n  i: { type: internet_gateway, vpc: '${v.id}' }\n",
+        );
         let st = load_str(Source::new("g.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"));
         let order = super::Graph::build(&st).unwrap().order();
         let pos = |id: &str| order.iter().position(|x| x == id).unwrap();

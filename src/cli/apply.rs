@@ -232,3 +232,33 @@ async fn destroy_locked(
     println!("Destroyed {deleted} resource(s) of stack `{}`.", stack.name);
     Ok(0)
 }
+
+/// `apply --refresh-only`: the state takes the live values; AWS is not touched.
+pub async fn refresh_only(s: &Settings, path: &Path, yes: bool) -> Result<u8, Failure> {
+    let stack = load_stack(s, path)?;
+    let backend = backend(s, &stack.name)?;
+    let lock = Locked::take(backend.clone(), "apply -refresh-only").await?;
+    let result = async {
+        let Some(state) = backend.read().await? else {
+            println!("Stack `{}` has no state: nothing to refresh.", stack.name);
+            return Ok(0);
+        };
+        let cx = cx(s, &stack).await;
+        let live = refresh(&cx, &stack, Some(&state)).await?;
+        let report = crate::drift::detect(&stack, &state, &live, &super::drift::read_ignore(path)?, false);
+        if report.changed() + report.missing() == 0 {
+            println!("No drift to accept.");
+            return Ok(0);
+        }
+        print!("{}", crate::drift::markdown(&report));
+        confirm(s, yes, "Accept these live values into the state (AWS is not changed)")?;
+        let mut next = crate::drift::accept(&state, &report);
+        next.serial = state.serial + 1;
+        backend.write(&next).await?;
+        println!("State updated: {} changed and {} missing resource(s) accepted.", report.changed(), report.missing());
+        Ok(0)
+    }
+    .await;
+    lock.release().await;
+    result
+}

@@ -2,6 +2,7 @@
 
 mod apply;
 mod common;
+mod drift;
 mod graph;
 mod output;
 mod plan;
@@ -79,6 +80,18 @@ pub enum Command {
         yes: bool,
         #[arg(long, default_value_t = 32)]
         parallelism: usize,
+        /// Change nothing in AWS: accept the live values (drift) into the state.
+        #[arg(long)]
+        refresh_only: bool,
+    },
+    /// What changed in AWS behind rprov's back (exit 2 when anything did).
+    Drift {
+        stack: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Also write a Markdown report (for a CI job summary).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
     },
     /// Delete everything the stack's state records, dependents first.
     Destroy {
@@ -157,7 +170,11 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::Plan { stack, out, json, detailed_exitcode } => {
             plan::run(&s, &stack, out.as_deref(), json, detailed_exitcode).await
         }
-        Command::Apply { target, yes, parallelism } => apply::run(&s, &target, yes, parallelism).await,
+        Command::Apply { target, yes, parallelism, refresh_only: false } => {
+            apply::run(&s, &target, yes, parallelism).await
+        }
+        Command::Apply { target, yes, refresh_only: true, .. } => apply::refresh_only(&s, &target, yes).await,
+        Command::Drift { stack, json, markdown } => drift::run(&s, &stack, json, markdown.as_deref()).await,
         Command::Destroy { stack, yes, parallelism } => apply::destroy(&s, &stack, yes, parallelism).await,
         Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,
         Command::Graph { stack, format } => graph::run(&s, &stack, format).await,

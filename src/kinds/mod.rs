@@ -79,6 +79,12 @@ pub struct DeleteReq<'a> {
 pub trait Kind: Send + Sync + 'static {
     fn schema(&self) -> &'static KindSchema;
 
+    /// Checks across properties that types cannot express (e.g. a route needs exactly one
+    /// target), run by `validate` before anything reaches AWS. Returns (property, message).
+    fn check(&self, _props: &BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Puts the stack's values for this kind into the canonical shape `read_many` reports, so
     /// equal configurations compare equal (e.g. `port: 443` -> `from_port`/`to_port`, generated
     /// names filled in). Called on resolved values before every comparison.

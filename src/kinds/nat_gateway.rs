@@ -144,6 +144,18 @@ impl Kind for NatGateway {
         &SCHEMA
     }
 
+    fn check(&self, props: &std::collections::BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+        use crate::stack::Expr;
+        let public = !matches!(props.get("connectivity"), Some(Expr::Lit(Value::Str(c))) if c == "private");
+        if public && !props.contains_key("allocation_id") {
+            return vec![(
+                "connectivity".into(),
+                "a public NAT gateway needs `allocation_id` (an elastic_ip's id)".into(),
+            )];
+        }
+        vec![]
+    }
+
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
             client(cx).describe_nat_gateways().into_paginator().items().send().try_collect().await.map_err(classify)?;

@@ -254,6 +254,31 @@ impl Kind for RouteTable {
         &SCHEMA
     }
 
+    fn check(&self, props: &std::collections::BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+        use crate::stack::Expr;
+        let mut out = Vec::new();
+        let Some(Expr::List(routes)) = props.get("routes") else { return out };
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            let Expr::Map(m) = r else { continue };
+            let targets = ["gateway", "nat_gateway"].iter().filter(|t| m.contains_key(**t)).count();
+            if targets != 1 {
+                out.push((
+                    format!("routes.{i}"),
+                    format!("a route needs exactly one of gateway, nat_gateway (found {targets})"),
+                ));
+            }
+            // AWS keeps one route per destination: a second would silently replace the first.
+            if let Some(Expr::Lit(Value::Str(d))) = m.get("destination") {
+                if let Some((_, j)) = seen.iter().find(|(x, _)| x == d) {
+                    out.push((format!("routes.{i}"), format!("destination {d} is already routed by route {}", j + 1)));
+                }
+                seen.push((d.clone(), i));
+            }
+        }
+        out
+    }
+
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
         if let Some(Value::List(routes)) = props.get_mut("routes") {
             *routes = routes.iter().map(normalise_route).collect();

@@ -425,6 +425,40 @@ impl Kind for SecurityGroup {
         &SCHEMA
     }
 
+    fn check(&self, props: &std::collections::BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+        use crate::stack::Expr;
+        let mut out = Vec::new();
+        for list in ["ingress", "egress"] {
+            let Some(Expr::List(rules)) = props.get(list) else { continue };
+            for (i, r) in rules.iter().enumerate() {
+                let Expr::Map(m) = r else { continue };
+                let sources = ["cidr", "security_group"].iter().filter(|t| m.contains_key(**t)).count();
+                if sources != 1 {
+                    out.push((
+                        format!("{list}.{i}"),
+                        format!("a rule needs exactly one of cidr, security_group (found {sources})"),
+                    ));
+                }
+                let icmp = matches!(m.get("protocol"), Some(Expr::Lit(Value::Str(p))) if p == "icmp");
+                let low = if icmp { -1 } else { 0 };
+                for port in ["port", "from_port", "to_port"] {
+                    if let Some(Expr::Lit(v)) = m.get(port) {
+                        if let Some(n) = v.as_i64().filter(|n| !(low..=65535).contains(n)) {
+                            out.push((
+                                format!("{list}.{i}.{port}"),
+                                format!("`{port}` {n} is out of range: expected {low} to 65535"),
+                            ));
+                        }
+                    }
+                }
+                if m.contains_key("port") && (m.contains_key("from_port") || m.contains_key("to_port")) {
+                    out.push((format!("{list}.{i}"), "give either `port` or `from_port`/`to_port`, not both".into()));
+                }
+            }
+        }
+        out
+    }
+
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
         if props.get("name").is_none_or(Value::is_null) {
             props.insert("name".into(), Value::str(format!("{stack}-{id}")));

@@ -76,7 +76,11 @@ fn check(text: &str, state: Option<&State>, live: Vec<(&str, Live)>) -> (Vec<Str
         set.entry(kind.to_owned()).or_default().push(l);
     }
     let p = plan(&st, &g, state, &set);
-    let actions = p.changes.iter().map(|c| format!("{}:{}", c.id, serde_json::to_value(c.action).unwrap().as_str().unwrap())).collect();
+    let actions = p
+        .changes
+        .iter()
+        .map(|c| format!("{}:{}", c.id, serde_json::to_value(c.action).unwrap().as_str().unwrap()))
+        .collect();
     (actions, p)
 }
 
@@ -113,7 +117,10 @@ fn in_place_change_is_an_update_naming_the_property() {
     assert_eq!(actions, ["vpc:no_op", "sub:update"]);
     let d = &p.changes[1].diffs;
     assert_eq!(d.len(), 1);
-    assert_eq!((d[0].name.as_str(), d[0].before.clone(), d[0].after.clone()), ("map_public_ip_on_launch", Some(false.into()), Some(true.into())));
+    assert_eq!(
+        (d[0].name.as_str(), d[0].before.clone(), d[0].after.clone()),
+        ("map_public_ip_on_launch", Some(false.into()), Some(true.into()))
+    );
 }
 
 #[test]

@@ -29,12 +29,13 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
     let src = &stack.source;
     let mut subnets_by_vpc: BTreeMap<&str, Vec<(&str, Ipv4Net, super::Span)>> = BTreeMap::new();
     for r in stack.resources.values() {
+        let cidr_span = r.prop_spans.get("cidr").copied().unwrap_or(r.span);
         if r.kind_name() == "vpc" {
             if let Some(net) = literal_cidr(r.props.get("cidr")) {
                 // AWS allows VPC blocks between /16 and /28.
                 if !(16..=28).contains(&net.prefix_len()) {
                     out.push(
-                        Diagnostic::at(src, r.span, format!("VPC CIDR block {net} must be between /16 and /28"))
+                        Diagnostic::at(src, cidr_span, format!("VPC CIDR block {net} must be between /16 and /28"))
                             .resource(&r.id),
                     );
                 }
@@ -45,14 +46,14 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
         }
         let Some(cidr) = literal_cidr(r.props.get("cidr")) else { continue };
         let Some(Expr::Ref(vref)) = r.props.get("vpc") else { continue };
-        subnets_by_vpc.entry(vref.target.as_str()).or_default().push((r.id.as_str(), cidr, r.span));
+        subnets_by_vpc.entry(vref.target.as_str()).or_default().push((r.id.as_str(), cidr, cidr_span));
         let Some(vpc) = stack.resources.get(&vref.target).filter(|v| v.kind_name() == "vpc") else { continue };
         if let Some(vnet) = literal_cidr(vpc.props.get("cidr")) {
             if !vnet.contains(&cidr) {
                 out.push(
                     Diagnostic::at(
                         src,
-                        r.span,
+                        cidr_span,
                         format!("subnet CIDR {cidr} is not inside the CIDR {vnet} of VPC `{}`", vpc.id),
                     )
                     .resource(&r.id),
@@ -61,7 +62,7 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
         }
         if !(16..=28).contains(&cidr.prefix_len()) {
             out.push(
-                Diagnostic::at(src, r.span, format!("subnet CIDR block {cidr} must be between /16 and /28"))
+                Diagnostic::at(src, cidr_span, format!("subnet CIDR block {cidr} must be between /16 and /28"))
                     .resource(&r.id),
             );
         }

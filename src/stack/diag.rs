@@ -26,6 +26,21 @@ impl Source {
         rest.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| start + i).unwrap_or(self.text.len())
     }
 
+    /// 1-based line and character column of a byte offset.
+    pub fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self.text.get(start..offset).map(|t| t.chars().count()).unwrap_or(0) + 1;
+        (line, col)
+    }
+
+    /// A span from a byte offset and length.
+    pub fn span_at(&self, offset: usize, len: usize) -> Span {
+        let (line, col) = self.position(offset);
+        Span { offset, len, line, col }
+    }
+
     pub fn span(&self, line: usize, col: usize, end_line: usize, end_col: usize) -> Span {
         let offset = self.offset(line, col);
         let end = self.offset(end_line, end_col).max(offset);
@@ -114,7 +129,12 @@ impl fmt::Display for Diagnostic {
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .map(|c| {
+            // Jaro-Winkler for long names; one edit (swapped letters included) for short ones,
+            // where Jaro-Winkler scores `vcp` against `vpc` too low.
+            let close = strsim::damerau_levenshtein(name, c) <= 1 && c.len() > 1;
+            (if close { 1.0 } else { strsim::jaro_winkler(name, c) }, c)
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))

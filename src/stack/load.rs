@@ -60,7 +60,16 @@ pub fn load_str(src: Source, overrides: &ParamOverrides) -> Result<Stack, (Optio
         Ok(r) => r,
         Err(d) => return Err((Some(src), d)),
     };
-    let mut l = Loader { src: &src, diags: Vec::new(), params: IndexMap::new(), resource: None, declared: Vec::new() };
+    let mut l = Loader {
+        src: &src,
+        diags: Vec::new(),
+        params: IndexMap::new(),
+        resource: None,
+        declared: Vec::new(),
+        failed_params: Vec::new(),
+        literal: false,
+        failed_param_used: false,
+    };
     let stack = l.stack(&root, overrides);
     match stack {
         Some(s) if l.diags.is_empty() => Ok(s),
@@ -82,6 +91,11 @@ struct Loader<'a> {
     /// Ids declared in `resources`, loaded or not: a reference to one that failed to load is
     /// not reported a second time.
     declared: Vec<String>,
+    /// Params declared but rejected: references to them are not reported again.
+    failed_params: Vec<String>,
+    /// Checking a param's value: `${` in it is text, not a reference.
+    literal: bool,
+    failed_param_used: bool,
 }
 
 impl Loader<'_> {
@@ -241,6 +255,18 @@ impl Loader<'_> {
         out
     }
 
+    /// `rprov:` and `aws:` tag keys are reserved, on the stack and on every resource.
+    fn check_tag_keys(&mut self, v: &Node) {
+        if let NodeKind::Map(entries) = &v.kind {
+            for (k, _) in entries {
+                let key = key_text(k);
+                if key.starts_with("rprov:") || key.starts_with("aws:") {
+                    self.err(k.span, format!("tag key `{key}` is reserved (`rprov:` and `aws:` prefixes)"));
+                }
+            }
+        }
+    }
+
     fn params(&mut self, node: Option<&Node>, overrides: &ParamOverrides) {
         if let Some(node) = node {
             if let Some(entries) = self.mapping(node, "`params`") {
@@ -250,8 +276,11 @@ impl Loader<'_> {
                         self.err(k.span, format!("invalid param name `{name}`: expected letters, digits, '_' and '-'"));
                         continue;
                     }
-                    if let Some(p) = self.param(&name, k, v, overrides.get(&name)) {
-                        self.params.insert(name, p);
+                    match self.param(&name, k, v, overrides.get(&name)) {
+                        Some(p) => {
+                            self.params.insert(name, p);
+                        }
+                        None => self.failed_params.push(name),
                     }
                 }
             }
@@ -380,14 +409,18 @@ impl Loader<'_> {
             return None;
         };
         let schema = kind.schema();
+        let errors_before = self.diags.len();
         let mut depends_on = Vec::new();
         let mut ignore_drift = Vec::new();
         let mut props = BTreeMap::new();
+        let mut prop_spans = BTreeMap::new();
+        let mut written: Vec<String> = Vec::new();
         for (pk, pv) in entries {
             let key = key_text(pk);
+            written.push(key.clone());
             match key.as_str() {
                 "type" => {}
-                "depends_on" => depends_on = self.id_list(pv, "depends_on"),
+                "depends_on" => depends_on = self.id_list_spans(pv, "depends_on"),
                 "ignore_drift" => {
                     for (n, span) in self.id_list_spans(pv, "ignore_drift") {
                         if schema.prop(&n).is_none() {
@@ -404,6 +437,10 @@ impl Loader<'_> {
                 }
                 _ => match schema.prop(&key) {
                     Some(prop) => {
+                        if key == "tags" {
+                            self.check_tag_keys(pv);
+                        }
+                        record_spans(pv, &key, &mut prop_spans);
                         if let Some(e) = self.prop_value(pv, prop) {
                             props.insert(key, e);
                         }
@@ -421,8 +458,27 @@ impl Loader<'_> {
                 },
             }
         }
-        self.fill_defaults(schema.all_props(), &mut props, k.span, &type_name);
-        let r = Resource { id: id.clone(), kind, props, depends_on, ignore_drift, span: k.span };
+        self.fill_defaults(schema.all_props(), &mut props, &written, k.span, &type_name);
+        // Cross-property checks only make sense on values that passed their own checks.
+        let checks = if self.diags.len() == errors_before { kind.check(&props) } else { Vec::new() };
+        for (path, message) in checks {
+            // The most precise place known: `routes.1.gateway`, else `routes.1`, else `routes`.
+            let mut p = path.as_str();
+            let span = loop {
+                if let Some(s) = prop_spans.get(p) {
+                    break *s;
+                }
+                match p.rsplit_once('.') {
+                    Some((head, _)) => p = head,
+                    None => break k.span,
+                }
+            };
+            self.err(span, message);
+        }
+        let depends_spans = depends_on.iter().map(|(_, s)| *s).collect();
+        let depends_on = depends_on.into_iter().map(|(d, _)| d).collect();
+        let r =
+            Resource { id: id.clone(), kind, props, prop_spans, depends_on, depends_spans, ignore_drift, span: k.span };
         self.resource = None;
         Some(r)
     }
@@ -431,11 +487,13 @@ impl Loader<'_> {
         &mut self,
         fields: impl Iterator<Item = &'p Prop>,
         props: &mut BTreeMap<String, Expr>,
+        written: &[String],
         span: Span,
         what: &str,
     ) {
         for p in fields {
-            if props.contains_key(p.name) {
+            // A key that was written but rejected already has its diagnostic.
+            if props.contains_key(p.name) || written.iter().any(|w| w == p.name) {
                 continue;
             }
             if let Some(d) = p.default {
@@ -444,10 +502,6 @@ impl Loader<'_> {
                 self.err(span, format!("missing required property `{}` of {what} ({})", p.name, p.ty.describe()));
             }
         }
-    }
-
-    fn id_list(&mut self, v: &Node, what: &str) -> Vec<String> {
-        self.id_list_spans(v, what).into_iter().map(|(s, _)| s).collect()
     }
 
     fn id_list_spans(&mut self, v: &Node, what: &str) -> Vec<(String, Span)> {
@@ -468,7 +522,7 @@ impl Loader<'_> {
     fn expr(&mut self, node: &Node, ty: &Ty) -> Option<Expr> {
         // References first: `${...}` is allowed wherever a value is.
         if let NodeKind::Str { text, .. } = &node.kind {
-            if text.contains("${") {
+            if text.contains("${") && !self.literal {
                 return self.template(node, text, ty);
             }
         }
@@ -540,7 +594,8 @@ impl Loader<'_> {
                         }
                     }
                 }
-                self.fill_defaults(fields.iter(), &mut out, node.span, "this entry");
+                let written: Vec<String> = entries.iter().map(|(k, _)| key_text(k)).collect();
+                self.fill_defaults(fields.iter(), &mut out, &written, node.span, "this entry");
                 Some(Expr::Map(out))
             }
             (Ty::Doc, _) => self.doc(node),
@@ -560,12 +615,17 @@ impl Loader<'_> {
     }
 
     fn template(&mut self, node: &Node, text: &str, ty: &Ty) -> Option<Expr> {
-        // Locate `${` inside the scalar: exact for plain and single-line quoted scalars.
-        let quote = usize::from(matches!(node.kind, NodeKind::Str { quoted: true, .. }));
+        // Locate the n-th `${` of the value in the scalar's source text, whatever the scalar's
+        // style (quoted, escaped, folded, block): its line and column in the file.
+        let src = self.src;
         let base = node.span;
+        let raw = src.text.get(base.offset..base.offset + base.len).unwrap_or("");
         let span_at = |off: usize, len: usize| {
-            let col = base.col + quote + text[..off.min(text.len())].chars().count();
-            Span { offset: base.offset + quote + off, len, line: base.line, col }
+            let nth = text.get(..off).map(|t| t.matches("${").count()).unwrap_or(0);
+            match raw.match_indices("${").nth(nth) {
+                Some((i, _)) => src.span_at(base.offset + i, len),
+                None => base,
+            }
         };
         let expr = match parse_template(text, &span_at) {
             Ok(e) => e,
@@ -575,7 +635,12 @@ impl Loader<'_> {
             }
         };
         // Params are known now: substitute them, so the rest of rprov sees literals.
+        let before = self.diags.len();
+        self.failed_param_used = false;
         let expr = self.substitute_params(expr);
+        if self.diags.len() > before || self.failed_param_used {
+            return None;
+        }
         let expr = match expr {
             Expr::Concat(parts) if parts.iter().all(|p| matches!(p, Expr::Lit(_))) => {
                 Expr::Lit(Expr::Concat(parts).resolve(&|_| Value::Unknown))
@@ -588,9 +653,13 @@ impl Loader<'_> {
                 None
             }
             (Expr::Lit(v), _) if !matches!(ty, Ty::Doc) => {
-                // A param's value: check it like a literal written in place.
+                // A param's value: check it like a literal written in place. It is data, never
+                // a template: `--param 'x=${y.id}'` does not become a reference.
                 let n = value_node(v, node.span);
-                self.expr(&n, ty)
+                self.literal = true;
+                let e = self.expr(&n, ty);
+                self.literal = false;
+                e
             }
             _ => Some(expr),
         }
@@ -600,6 +669,11 @@ impl Loader<'_> {
         match e {
             Expr::Ref(r) if r.target == "params" => match self.params.get(&r.attr) {
                 Some(p) => Expr::Lit(p.value.clone()),
+                // Declared but invalid: already reported where it is declared.
+                None if self.failed_params.contains(&r.attr) => {
+                    self.failed_param_used = true;
+                    Expr::Lit(Value::Null)
+                }
                 None => {
                     let help = did_you_mean(&r.attr, self.params.keys().map(String::as_str));
                     self.err(r.span, format!("unknown param `{}`", r.attr)).help = help;
@@ -651,12 +725,12 @@ impl Loader<'_> {
                 }
             }
             self.resource = Some(res.id.clone());
-            for d in &res.depends_on {
+            for (d, span) in res.depends_on.iter().zip(&res.depends_spans) {
                 if d == &res.id {
-                    self.err(res.span, format!("`{d}` depends on itself"));
+                    self.err(*span, format!("`{d}` depends on itself"));
                 } else if !resources.contains_key(d) && !self.declared.contains(d) {
                     let help = did_you_mean(d, ids.iter().copied());
-                    self.err(res.span, format!("`depends_on` names unknown resource `{d}`")).help = help;
+                    self.err(*span, format!("`depends_on` names unknown resource `{d}`")).help = help;
                 }
             }
         }
@@ -697,13 +771,11 @@ fn value_node(v: &Value, span: Span) -> Node {
         Value::Bool(b) => NodeKind::Bool(*b),
         Value::Int(i) => NodeKind::Int(*i),
         Value::Num(n) => NodeKind::Num(*n),
-        Value::Str(s) => NodeKind::Str { text: s.clone(), quoted: true },
+        Value::Str(s) => NodeKind::Str { text: s.clone() },
         Value::List(l) => NodeKind::Seq(l.iter().map(|i| value_node(i, span)).collect()),
         Value::Map(m) => NodeKind::Map(
             m.iter()
-                .map(|(k, v)| {
-                    (Node { kind: NodeKind::Str { text: k.clone(), quoted: true }, span }, value_node(v, span))
-                })
+                .map(|(k, v)| (Node { kind: NodeKind::Str { text: k.clone() }, span }, value_node(v, span)))
                 .collect(),
         ),
     };
@@ -737,5 +809,23 @@ fn param_from_text(text: &str, ty: &str) -> Option<Value> {
             text.split(',').map(|s| Value::str(s.trim())).filter(|v| v.as_str() != Some("")).collect(),
         )),
         _ => None,
+    }
+}
+
+/// Spans of a property's value and of everything inside it, by path (`routes.1.gateway`).
+fn record_spans(node: &Node, path: &str, out: &mut BTreeMap<String, Span>) {
+    out.insert(path.to_owned(), node.span);
+    match &node.kind {
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                record_spans(item, &format!("{path}.{i}"), out);
+            }
+        }
+        NodeKind::Map(entries) => {
+            for (k, v) in entries {
+                record_spans(v, &format!("{path}.{}", key_text(k)), out);
+            }
+        }
+        _ => {}
     }
 }

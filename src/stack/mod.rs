@@ -42,7 +42,10 @@ pub struct Resource {
     pub kind: &'static dyn Kind,
     /// Every property of the kind that has a value (defaults filled in).
     pub props: BTreeMap<String, Expr>,
+    /// Where each property's value was written, for diagnostics after loading.
+    pub prop_spans: BTreeMap<String, Span>,
     pub depends_on: Vec<String>,
+    pub depends_spans: Vec<Span>,
     /// Properties whose drift is accepted (reported as ignored, never as drift).
     pub ignore_drift: Vec<String>,
     pub span: Span,

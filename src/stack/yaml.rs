@@ -21,10 +21,9 @@ pub enum NodeKind {
     Bool(bool),
     Int(i64),
     Num(f64),
-    /// A string; `quoted` when written in quotes (never reinterpreted as a number or bool).
+    /// A string (quoted scalars always are: never reinterpreted as a number or bool).
     Str {
         text: String,
-        quoted: bool,
     },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
@@ -46,7 +45,7 @@ impl Node {
 
 fn scalar(text: &str, style: ScalarStyle) -> NodeKind {
     if style != ScalarStyle::Plain {
-        return NodeKind::Str { text: text.to_owned(), quoted: true };
+        return NodeKind::Str { text: text.to_owned() };
     }
     // The YAML 1.2 core schema's plain scalars.
     match text {
@@ -70,12 +69,12 @@ fn scalar(text: &str, style: ScalarStyle) -> NodeKind {
             }
         }
     }
-    NodeKind::Str { text: text.to_owned(), quoted: false }
+    NodeKind::Str { text: text.to_owned() }
 }
 
 enum Frame {
     Seq(Vec<Node>, Span),
-    Map(Vec<(Node, Node)>, Option<Node>, Span),
+    Map(Vec<(Node, Node)>, Option<Node>, Span, std::collections::HashMap<String, Span>),
 }
 
 /// Parses one YAML document. Returns the root node, or every problem found before parsing had
@@ -97,9 +96,7 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
         let (event, yspan) = match ev {
             Ok(e) => e,
             Err(e) => {
-                let m = e.marker();
-                let span = src.span(m.line(), m.col() + 1, m.line(), m.col() + 2);
-                diags.push(Diagnostic::at(src, span, format!("invalid YAML: {}", e.info())));
+                diags.push(syntax_error(src, &e, &stack));
                 return Err(diags);
             }
         };
@@ -126,7 +123,7 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
                 let kind = match tag {
                     None => scalar(&text, style),
                     Some(t) if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" => match t.suffix.as_str() {
-                        "str" => NodeKind::Str { text: text.to_string(), quoted: true },
+                        "str" => NodeKind::Str { text: text.to_string() },
                         _ => scalar(&text, style),
                     },
                     Some(t) => {
@@ -153,7 +150,7 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Frame::Seq(Vec::new(), span)
                 } else {
-                    Frame::Map(Vec::new(), None, span)
+                    Frame::Map(Vec::new(), None, span, std::collections::HashMap::new())
                 });
                 continue;
             }
@@ -162,14 +159,14 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
                 _ => unreachable_frame(&mut diags, src, span)?,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(items, _, start)) => Node { kind: NodeKind::Map(items), span: start.to(span) },
+                Some(Frame::Map(items, _, start, _)) => Node { kind: NodeKind::Map(items), span: start.to(span) },
                 _ => unreachable_frame(&mut diags, src, span)?,
             },
         };
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq(items, _)) => items.push(node),
-            Some(Frame::Map(items, key, _)) => match key.take() {
+            Some(Frame::Map(items, key, _, seen)) => match key.take() {
                 None => {
                     if !matches!(
                         node.kind,
@@ -178,14 +175,15 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
                         diags.push(Diagnostic::at(src, node.span, "mapping keys must be plain strings"));
                     }
                     let text = key_text(&node);
-                    if let Some((first, _)) = items.iter().find(|(k, _)| key_text(k) == text) {
-                        let (l, c) = (first.span.line, first.span.col);
+                    if let Some(first) = seen.get(&text) {
+                        let (l, c) = (first.line, first.col);
                         diags.push(Diagnostic::at(
                             src,
                             node.span,
                             format!("duplicate key `{text}` (first defined at line {l}, column {c})"),
                         ));
                     }
+                    seen.entry(text).or_insert(node.span);
                     *key = Some(node);
                 }
                 Some(k) => items.push((k, node)),
@@ -197,6 +195,32 @@ pub fn parse(src: &Source) -> Result<Node, Vec<Diagnostic>> {
         (None, true) => Err(vec![Diagnostic::at(src, Span::start(), "the stack file is empty")]),
         (_, false) => Err(diags),
     }
+}
+
+/// A YAML syntax error, placed where a person would look: at a tab used for indentation, or at
+/// the bracket that was never closed, rather than where the scanner gave up.
+fn syntax_error(src: &Source, e: &saphyr_parser::ScanError, open: &[Frame]) -> Diagnostic {
+    let m = e.marker();
+    let (line, col) = (m.line(), m.col() + 1);
+    for n in 1..=(line + 1).min(src.text.lines().count()) {
+        let text = src.line_text(n);
+        let indent: String = text.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        if let Some(i) = indent.find('\t') {
+            let span = src.span(n, i + 1, n, i + 2);
+            return Diagnostic::at(src, span, "invalid YAML: tabs are not allowed for indentation; use spaces");
+        }
+    }
+    let past_end = line > src.text.lines().count()
+        || (line == src.text.lines().count() && col > src.line_text(line).chars().count());
+    if past_end {
+        if let Some(start) = open.last().map(|f| match f {
+            Frame::Seq(_, s) | Frame::Map(_, _, s, _) => *s,
+        }) {
+            let span = Span { len: 1, ..start };
+            return Diagnostic::at(src, span, format!("invalid YAML: this is never closed ({})", e.info()));
+        }
+    }
+    Diagnostic::at(src, src.span(line, col, line, col + 1), format!("invalid YAML: {}", e.info()))
 }
 
 fn unreachable_frame(diags: &mut Vec<Diagnostic>, src: &Source, span: Span) -> Result<Node, Vec<Diagnostic>> {

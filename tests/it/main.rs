@@ -1,5 +1,6 @@
 //! Integration tests: the real rprov binary and the real AWS SDK against the strict local AWS
 //! (moto behind AWS's rules, with call counting and fault injection).
 
+mod drift;
 mod network;
 mod support;

@@ -59,6 +59,10 @@ pub struct Cli {
     #[arg(long, env = "UPLOAD_MAX_BYTES", default_value = "10G", value_parser = parse_byte_size)]
     pub max_bytes: u64,
 
+    /// Uploads received at the same time; more are answered 503 (each holds two worker threads).
+    #[arg(long, env = "UPLOAD_MAX_CONCURRENT_UPLOADS", default_value_t = 32)]
+    pub max_concurrent_uploads: usize,
+
     /// Abort an upload when its body sends nothing for this many seconds.
     #[arg(long, env = "UPLOAD_BODY_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub body_idle_timeout_secs: u64,
@@ -142,6 +146,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub accounts: Vec<Account>,
     pub max_bytes: u64,
+    pub max_concurrent_uploads: usize,
     pub body_idle_timeout: Duration,
     pub temp_max_idle: Duration,
 }
@@ -154,6 +159,7 @@ impl Config {
             data_dir: data_dir.into(),
             accounts,
             max_bytes: DEFAULT_MAX_BYTES,
+            max_concurrent_uploads: 32,
             body_idle_timeout: Duration::from_secs(60),
             temp_max_idle: Duration::from_secs(900),
         }
@@ -226,6 +232,7 @@ impl Cli {
             data_dir: self.data_dir,
             accounts,
             max_bytes: self.max_bytes,
+            max_concurrent_uploads: self.max_concurrent_uploads.max(1),
             body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs.max(1)),
             temp_max_idle: Duration::from_secs(self.temp_max_idle_secs),
         })

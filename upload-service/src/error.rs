@@ -33,6 +33,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the file is larger than the limit of {0} bytes")]
     TooLarge(u64),
+    #[error("too many uploads in progress; retry shortly")]
+    Busy,
     #[error("storage error")]
     Storage(#[source] io::Error),
 }
@@ -68,6 +70,7 @@ impl ApiError {
             },
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::Busy => "busy",
             ApiError::Storage(e) if is_storage_full(e) => "storage_full",
             ApiError::Storage(_) => "storage_error",
         }
@@ -89,6 +92,7 @@ impl ApiError {
             },
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Storage(e) => storage_status(e),
         }
     }
@@ -141,6 +145,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+        }
+        if matches!(self, ApiError::Busy) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

@@ -1,18 +1,22 @@
 //! Streams one uploaded file to a temporary file: size limit, content check and digests on the
 //! fly, never more than a few buffers in memory.
 //!
-//! The body's frames are gathered into batches of about 1 MiB (without copying). Each batch is
-//! hashed and written on the blocking pool, hashing and writing in parallel, while the network
-//! side gathers the next batch: receiving, hashing and writing overlap, and each upload has at most
-//! a few MiB in memory. No thread is held between batches, so slow clients cost no threads.
+//! The body's frames are gathered into batches of about 1 MiB (without copying) and queued to two
+//! workers on the blocking pool, one hashing and one writing: receiving, hashing and writing run in
+//! parallel. The short queues bound an upload's memory to a few MiB and let each worker go on
+//! without waiting to be woken for every batch. The workers live as long as the upload, so the
+//! number of concurrent uploads is capped by the caller (`Config::max_concurrent_uploads`).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::checksum::{ChecksumError, Expected};
@@ -24,6 +28,9 @@ const BATCH_BYTES: usize = 1 << 20;
 
 /// At most this many frames per batch (one `writev`, well under `IOV_MAX`).
 const BATCH_FRAMES: usize = 256;
+
+/// Batches queued to each worker.
+const QUEUE: usize = 4;
 
 /// Ask the kernel to start writing back every this many bytes, so the final fsync has little
 /// left to do and dirty pages do not pile up.
@@ -111,7 +118,6 @@ pub async fn receive(
         sink.push(batch).await?;
     }
     let digests = sink.finish().await?;
-    unsafe { eprintln!("hashwait {}ms writewait {}ms hashjob {}ms writejob {}ms", T_HASHWAIT/1000000, T_WRITEWAIT/1000000, T_HASHJOB/1000000, T_WRITEJOB/1000000); T_HASHWAIT=0; T_WRITEWAIT=0; T_HASHJOB=0; T_WRITEJOB=0; }
     expected.verify(&digests.sha256, digests.md5.as_ref())?;
     Ok(Received {
         temp,
@@ -151,11 +157,6 @@ impl ReceiveError {
     }
 }
 
-static mut T_HASHWAIT: u64 = 0; static mut T_WRITEWAIT: u64 = 0; static mut T_HASHJOB: u64 = 0; static mut T_WRITEJOB: u64 = 0;
-struct Timer(std::time::Instant);
-struct Job(std::time::Instant, u8);
-impl Drop for Job { fn drop(&mut self) { unsafe { if self.1 == 0 { T_HASHJOB += self.0.elapsed().as_nanos() as u64 } else { T_WRITEJOB += self.0.elapsed().as_nanos() as u64 } } } }
-impl Drop for Timer { fn drop(&mut self) {} }
 /// Frames of the body, in order.
 #[derive(Default)]
 struct Batch {
@@ -168,11 +169,7 @@ struct Digests {
     md5: Option<[u8; 16]>,
 }
 
-struct Hashers {
-    sha256: Sha256,
-    md5: Option<Md5>,
-}
-
+/// Appends batches to the file, starting writeback as it goes.
 struct Output {
     file: File,
     #[cfg(target_os = "linux")]
@@ -205,98 +202,92 @@ impl Output {
     }
 }
 
-/// A state worked on by one blocking job at a time, in order: at most one job in flight.
-struct Stage<T> {
-    idle: Option<T>,
-    busy: Option<JoinHandle<io::Result<T>>>,
-}
-
-impl<T: Send + 'static> Stage<T> {
-    fn new(state: T) -> Stage<T> {
-        Stage {
-            idle: Some(state),
-            busy: None,
-        }
-    }
-
-    /// Waits for the job in flight, if any, and returns the state.
-    async fn take(&mut self) -> io::Result<T> {
-        if let Some(busy) = self.busy.take() {
-            return busy.await.map_err(io::Error::other)?;
-        }
-        Ok(self.idle.take().expect("a stage holds its state when no job is in flight"))
-    }
-
-    /// Starts `job` once the previous one is done.
-    async fn run(&mut self, job: impl FnOnce(&mut T) -> io::Result<()> + Send + 'static) -> io::Result<()> {
-        let mut state = self.take().await?;
-        self.busy = Some(tokio::task::spawn_blocking(move || {
-            job(&mut state)?;
-            Ok(state)
-        }));
-        Ok(())
-    }
-}
-
-/// Hashes and writes batches in order; the hashing of a batch runs alongside its writing.
+/// The two workers and their queues. Dropping it (an upload that fails or is abandoned) closes
+/// the queues: the workers stop without syncing anything.
 struct Sink {
-    hashers: Stage<Hashers>,
-    output: Stage<Output>,
+    to_hasher: mpsc::Sender<Arc<Vec<Bytes>>>,
+    to_writer: mpsc::Sender<Arc<Vec<Bytes>>>,
+    hasher: JoinHandle<Digests>,
+    /// `None` once awaited.
+    writer: Option<JoinHandle<io::Result<File>>>,
 }
 
 impl Sink {
     fn new(file: File, with_md5: bool) -> Sink {
-        Sink {
-            hashers: Stage::new(Hashers {
-                sha256: Sha256::new(),
-                md5: with_md5.then(Md5::new),
-            }),
-            output: Stage::new(Output {
+        let (to_hasher, mut hasher_queue) = mpsc::channel::<Arc<Vec<Bytes>>>(QUEUE);
+        let (to_writer, mut writer_queue) = mpsc::channel::<Arc<Vec<Bytes>>>(QUEUE);
+        let hasher = tokio::task::spawn_blocking(move || {
+            let mut sha256 = Sha256::new();
+            let mut md5 = with_md5.then(Md5::new);
+            while let Some(frames) = hasher_queue.blocking_recv() {
+                for frame in frames.iter() {
+                    sha256.update(frame);
+                    if let Some(md5) = &mut md5 {
+                        md5.update(frame);
+                    }
+                }
+            }
+            Digests {
+                sha256: sha256.finalize().into(),
+                md5: md5.map(|md5| md5.finalize().into()),
+            }
+        });
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut output = Output {
                 file,
                 #[cfg(target_os = "linux")]
                 written: 0,
                 #[cfg(target_os = "linux")]
                 flushed: 0,
-            }),
+            };
+            while let Some(frames) = writer_queue.blocking_recv() {
+                output.write(&frames)?;
+            }
+            Ok(output.file)
+        });
+        Sink {
+            to_hasher,
+            to_writer,
+            hasher,
+            writer: Some(writer),
         }
     }
 
     async fn push(&mut self, batch: Batch) -> io::Result<()> {
-        let t0 = std::time::Instant::now();
-        let _g = Timer(t0);
-        // Frames are reference-counted: both jobs share them without a copy.
-        let frames = batch.frames;
-        let for_hash = frames.clone();
-        self.hashers
-            .run(move |hashers| {
-                let t = std::time::Instant::now();
-                let _x = Job(t, 0);
-                for frame in &for_hash {
-                    hashers.sha256.update(frame);
-                    if let Some(md5) = &mut hashers.md5 {
-                        md5.update(frame);
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        unsafe { T_HASHWAIT += t0.elapsed().as_nanos() as u64; }
-        let t1 = std::time::Instant::now();
-        let r = self.output.run(move |output| output.write(&frames)).await;
-        unsafe { T_WRITEWAIT += t1.elapsed().as_nanos() as u64; }
-        r
+        // Frames are reference-counted: both workers share them without a copy.
+        let frames = Arc::new(batch.frames);
+        if self.to_writer.send(frames.clone()).await.is_err() {
+            // The writer stopped on an error: report it.
+            return Err(match self.writer.take() {
+                Some(writer) => match writer.await {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(_)) => io::Error::other("the writer stopped"),
+                    Err(e) => io::Error::other(e),
+                },
+                None => io::Error::other("the writer stopped"),
+            });
+        }
+        self.to_hasher
+            .send(frames)
+            .await
+            .map_err(|_| io::Error::other("the hasher stopped"))
     }
 
-    /// Waits for the last jobs, syncs the file to disk and returns the digests.
-    async fn finish(mut self) -> io::Result<Digests> {
-        let output = self.output.take().await?;
-        let synced = tokio::task::spawn_blocking(move || output.file.sync_all());
-        let hashers = self.hashers.take().await?;
+    /// Waits for the workers, syncs the file to disk and returns the digests.
+    async fn finish(self) -> io::Result<Digests> {
+        let Sink {
+            to_hasher,
+            to_writer,
+            hasher,
+            writer,
+        } = self;
+        drop((to_hasher, to_writer));
+        let writer = writer.ok_or_else(|| io::Error::other("the writer stopped"))?;
+        let file = writer.await.map_err(io::Error::other)??;
+        let synced = tokio::task::spawn_blocking(move || file.sync_all());
+        let digests = hasher.await.map_err(io::Error::other)?;
         synced.await.map_err(io::Error::other)??;
-        Ok(Digests {
-            sha256: hashers.sha256.finalize().into(),
-            md5: hashers.md5.map(|md5| md5.finalize().into()),
-        })
+        Ok(digests)
     }
 }
 

@@ -33,6 +33,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Config,
     pub store: Store,
+    /// One permit per upload being received.
+    pub upload_slots: tokio::sync::Semaphore,
     pub credentials: Vec<Credentials>,
     pub metrics: Metrics,
     pub page: Page,
@@ -50,6 +52,7 @@ impl std::ops::Deref for AppState {
 pub fn app(config: Config) -> Router {
     let state = AppState(Arc::new(Shared {
         store: Store::new(&config.data_dir),
+        upload_slots: tokio::sync::Semaphore::new(config.max_concurrent_uploads),
         credentials: config.accounts.iter().map(Credentials::from).collect(),
         metrics: Metrics::default(),
         page: Page::new(),

@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use upload_service::{Account, Config, Role};
 
@@ -128,13 +126,16 @@ fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
     let mut dd_rates = Vec::new();
     for round in 1..=options.rounds {
         let dd = run_dd(base, options.size_mib)?;
+        let cpu_before = cpu_seconds(service.child.id());
         let upload = upload(service.addr, &password, &input, &format!("bench-{round}.tgz"), &sha256)?;
+        let cpu = cpu_seconds(service.child.id()).zip(cpu_before).map(|(after, before)| after - before);
         delete(service.addr, &password, &format!("bench-{round}.tgz"))?;
         let dd_rate = mib_per_s(bytes, dd);
         let service_rate = mib_per_s(size, upload);
         println!(
-            "round {round}: service {service_rate:.1} MiB/s ({:.2} s), dd {dd_rate:.1} MiB/s ({:.2} s)",
+            "round {round}: service {service_rate:.1} MiB/s ({:.2} s, {} CPU), dd {dd_rate:.1} MiB/s ({:.2} s)",
             upload.as_secs_f64(),
+            cpu.map_or("unknown".to_owned(), |cpu| format!("{cpu:.2} s")),
             dd.as_secs_f64()
         );
         service_rates.push(service_rate);
@@ -154,27 +155,81 @@ fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
 }
 
 /// A gzip-compressed tar of one member holding `bytes` of incompressible data, gzip-stored
-/// (level 0) so that the file is about `bytes` long and generated quickly. Returns its SHA-256.
+/// (deflate's uncompressed blocks) so that the file is about `bytes` long and quick to generate.
+/// Returns its SHA-256.
 fn generate_tgz(path: &Path, bytes: u64) -> anyhow::Result<[u8; 32]> {
     // The header, the member's padding and the end-of-archive blocks come on top of the data.
     let member = bytes.saturating_sub(3 * 512).max(512);
     let file = HashingWriter::new(BufWriter::with_capacity(MIB as usize, File::create(path)?));
-    let mut encoder = GzEncoder::new(file, Compression::none());
-    encoder.write_all(&tar_header("diag/bench.bin", member))?;
+    let mut gzip = StoredGzip::new(file)?;
+    gzip.write_all(&tar_header("diag/bench.bin", member))?;
     let block = noise(MIB as usize);
     let mut left = member;
     while left > 0 {
         let n = left.min(block.len() as u64) as usize;
-        encoder.write_all(&block[..n])?;
+        gzip.write_all(&block[..n])?;
         left -= n as u64;
     }
     let padding = (512 - member % 512) % 512;
-    encoder.write_all(&vec![0u8; padding as usize + 1024])?;
-    let file = encoder.finish()?;
-    let (writer, sha256) = file.finish();
+    gzip.write_all(&vec![0u8; padding as usize + 1024])?;
+    let (writer, sha256) = gzip.finish()?.finish();
     let file = writer.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(sha256)
+}
+
+/// A gzip stream (RFC 1952) of stored deflate blocks (RFC 1951 3.2.4).
+struct StoredGzip<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+    crc: flate2::Crc,
+}
+
+impl<W: Write> StoredGzip<W> {
+    const BLOCK: usize = 65_535;
+
+    fn new(mut out: W) -> io::Result<Self> {
+        // Magic, deflate, no flags, no mtime, no extra flags, unknown OS.
+        out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
+        Ok(StoredGzip {
+            out,
+            pending: Vec::with_capacity(Self::BLOCK),
+            crc: flate2::Crc::new(),
+        })
+    }
+
+    fn block(&mut self, last: bool) -> io::Result<()> {
+        let len = self.pending.len() as u16;
+        self.out.write_all(&[u8::from(last)])?;
+        self.out.write_all(&len.to_le_bytes())?;
+        self.out.write_all(&(!len).to_le_bytes())?;
+        self.out.write_all(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        self.block(true)?;
+        self.out.write_all(&self.crc.sum().to_le_bytes())?;
+        self.out.write_all(&self.crc.amount().to_le_bytes())?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for StoredGzip<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(Self::BLOCK - self.pending.len());
+        self.pending.extend_from_slice(&buf[..n]);
+        self.crc.update(&buf[..n]);
+        if self.pending.len() == Self::BLOCK {
+            self.block(false)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn tar_header(name: &str, size: u64) -> [u8; 512] {
@@ -362,6 +417,24 @@ fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmHWM in /proc status")
 }
 
+/// User and system CPU time the process has used so far.
+#[cfg(target_os = "linux")]
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_seconds(_pid: u32) -> Option<f64> {
+    None
+}
+
 fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / MIB as f64 / elapsed.as_secs_f64()
 }
@@ -373,5 +446,31 @@ fn median(values: &mut [f64]) -> f64 {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_input_is_a_valid_tgz() {
+        let dir = std::env::temp_dir().join(format!("upload-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("input.tgz");
+        let sha256 = generate_tgz(&path, 3 * MIB + 12_345).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&bytes)), sha256);
+
+        // Decoding checks the deflate blocks, the CRC and the length.
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut tar).unwrap();
+        assert_eq!(tar.len() % 512, 0);
+        let header: &[u8; 512] = tar[..512].try_into().unwrap();
+        assert!(upload_service::sniff::looks_like_tar_header(header));
+        assert!(tar[tar.len() - 1024..].iter().all(|&b| b == 0));
+        let member = 3 * MIB + 12_345 - 3 * 512;
+        assert_eq!(&header[124..136], format!("{member:011o}\0").as_bytes());
     }
 }

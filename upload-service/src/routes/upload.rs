@@ -33,6 +33,12 @@ pub async fn post_upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Vec<FileEntry>>, ApiError> {
     let started = Instant::now();
+    let Ok(_slot) = state.upload_slots.try_acquire() else {
+        if let Ok(mut multipart) = multipart {
+            drain_multipart(&mut multipart).await;
+        }
+        return Err(failed(&state, ApiError::Busy));
+    };
     let _in_progress = state.metrics.upload_started();
     let mut multipart = multipart
         .map_err(|e| failed(&state, ApiError::bad_request("not_multipart", e.body_text())))?;
@@ -127,12 +133,16 @@ pub async fn put_file(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let _in_progress = state.metrics.upload_started();
+    let slot = state.upload_slots.try_acquire();
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let mut source = BodySource(body);
     let result = async {
+        if slot.is_err() {
+            return Err(ApiError::Busy);
+        }
         let name = FileName::parse_upload(&name)?;
         let expected = Expected::from_headers(&headers)?;
         if declared.is_some_and(|length| length > state.config.max_bytes) {

@@ -95,6 +95,47 @@ async fn a_client_that_stops_sending_is_timed_out() {
     assert!(metrics.contains("upload_errors_total{reason=\"idle_timeout\"} 1"), "{metrics}");
 }
 
+#[tokio::test]
+async fn uploads_beyond_the_concurrency_limit_are_turned_away() {
+    let server = TestServer::start_with(|config| config.max_concurrent_uploads = 1).await;
+    let content = tgz_of_size(1 << 20, 4);
+    let head = format!(
+        "PUT /files/slow.tgz HTTP/1.1\r\nHost: test\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+        basic(USER, PASSWORD),
+        content.len()
+    );
+    let addr = server.addr;
+    let partial = [head.as_bytes(), &content[..100_000]].concat();
+    let slow = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(&partial).unwrap();
+        stream
+    })
+    .await
+    .unwrap();
+    server
+        .wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name)))
+        .await;
+
+    let response = server.put("other.tgz", tgz_of_size(100, 5)).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(server.post("other.tgz", tgz_of_size(100, 5)).await.status(), 503);
+
+    drop(slow);
+    server.wait_until(|| server.files_on_disk().is_empty()).await;
+    // The slot is released when the interrupted request's handler has returned.
+    let mut status = 503;
+    for _ in 0..100 {
+        status = server.put("other.tgz", tgz_of_size(100, 5)).await.status().as_u16();
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 201);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_uploads_all_land_intact() {
     let server = TestServer::start().await;

@@ -1,0 +1,141 @@
+//! Drift on the network stack: changes made behind rprov's back with the SDK are reported by
+//! category with recorded and live values, and apply repairs them.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+
+use crate::support::{Ctx, repo, tag_filter};
+
+fn network() -> String {
+    repo().join("stacks/network.yaml").display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_reports_each_change_in_its_category_and_apply_repairs() {
+    let cx = Ctx::new();
+    let stack = network();
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    let clean = cx.rprov(&["drift", &stack]);
+    clean.expect(0);
+    assert!(clean.stdout.contains("No drift"), "{}", clean.stdout);
+
+    let ec2 = cx.ec2().await;
+    let state = crate::support::read_json(&cx.state_path("network"));
+    let pid = |id: &str| state["resources"][id]["physical_id"].as_str().unwrap().to_owned();
+    // (a) an ingress rule added to the app group
+    ec2.authorize_security_group_ingress()
+        .group_id(pid("app_sg"))
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // (c) a tag removed from the VPC
+    ec2.delete_tags().resources(pid("vpc")).tags(Tag::builder().key("team").build()).send().await.unwrap();
+    // (e) a resource deleted: the public route table
+    let rt = ec2.describe_route_tables().route_table_ids(pid("public_routes")).send().await.unwrap();
+    for a in rt.route_tables()[0].associations() {
+        ec2.disassociate_route_table().association_id(a.route_table_association_id().unwrap()).send().await.unwrap();
+    }
+    ec2.delete_route_table().route_table_id(pid("public_routes")).send().await.unwrap();
+    // (f) a group created by hand with the stack's tag
+    let stray = ec2
+        .create_security_group()
+        .group_name("copied-tags")
+        .description("made by hand")
+        .vpc_id(pid("vpc"))
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .tags(Tag::builder().key("rprov:stack").value("network").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stray_id = stray.group_id().unwrap().to_owned();
+
+    cx.aws.clear_calls();
+    let md = cx.dir.path().join("drift.md");
+    let run = cx.rprov(&["drift", &stack, "--json", "--markdown", md.to_str().unwrap()]);
+    run.expect(2);
+    println!("drift of the network stack made {} AWS calls", cx.aws.calls().len());
+    assert!(cx.aws.calls().len() <= 7, "{:?}", cx.aws.calls());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["format_version"], 1);
+    let by_id = |id: &str| report["resources"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    let drifted: Vec<String> = report["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != "in_sync")
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(drifted, ["app_sg", "public_routes", "vpc"], "{report:#}");
+    let app = by_id("app_sg");
+    assert_eq!(app["status"], "changed");
+    assert_eq!(app["properties"].as_array().unwrap().len(), 1);
+    assert_eq!(app["properties"][0]["name"], "ingress");
+    assert!(app["properties"][0]["live"].to_string().contains("\"from_port\":22"), "{app}");
+    assert!(!app["properties"][0]["recorded"].to_string().contains("\"from_port\":22"));
+    let vpc = by_id("vpc");
+    assert_eq!(vpc["properties"][0]["name"], "tags");
+    assert_eq!(vpc["properties"][0]["recorded"]["team"], "support");
+    assert!(vpc["properties"][0]["live"].get("team").is_none());
+    assert_eq!(by_id("public_routes")["status"], "missing");
+    let unmanaged = report["unmanaged"].as_array().unwrap();
+    assert_eq!(unmanaged.len(), 1);
+    assert_eq!(unmanaged[0]["physical_id"], stray_id.as_str());
+    assert_eq!(report["stack_file_has_unapplied_changes"], false);
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("| `public_routes` | route_table |") && md.contains("missing"), "{md}");
+    assert!(md.contains("**2 changed, 1 missing, 1 unmanaged.**"), "{md}");
+
+    // Apply repairs what rprov manages; the hand-made group stays reported until removed.
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    let after = cx.rprov(&["drift", &stack, "--json"]);
+    after.expect(2);
+    let after: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert!(after["resources"].as_array().unwrap().iter().all(|r| r["status"] == "in_sync"), "{after:#}");
+    assert_eq!(after["unmanaged"].as_array().unwrap().len(), 1);
+    ec2.delete_security_group().group_id(&stray_id).send().await.unwrap();
+    cx.rprov(&["drift", &stack]).expect(0);
+    let left = ec2.describe_security_groups().filters(tag_filter("network")).send().await.unwrap();
+    assert_eq!(left.security_groups().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ignored_drift_is_reported_but_not_counted_and_refresh_only_accepts() {
+    let cx = Ctx::new();
+    let stack_path = cx.stack_copy("network.yaml", |t| t);
+    std::fs::write(cx.dir.path().join(".rprovignore"), "# accepted by the team\nvpc.tags\n").unwrap();
+    let stack = stack_path.display().to_string();
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    let ec2 = cx.ec2().await;
+    let state = crate::support::read_json(&cx.state_path("network"));
+    let vpc = state["resources"]["vpc"]["physical_id"].as_str().unwrap().to_owned();
+    let subnet = state["resources"]["private_b"]["physical_id"].as_str().unwrap().to_owned();
+    ec2.delete_tags().resources(&vpc).tags(Tag::builder().key("env").build()).send().await.unwrap();
+    let run = cx.rprov(&["drift", &stack]);
+    run.expect(0);
+    assert!(run.stdout.contains("(ignored)"), "{}", run.stdout);
+
+    ec2.modify_subnet_attribute()
+        .subnet_id(&subnet)
+        .map_public_ip_on_launch(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .unwrap();
+    cx.rprov(&["drift", &stack]).expect(2);
+    cx.rprov(&["apply", &stack, "--refresh-only", "--yes"]).expect(0);
+    let state = crate::support::read_json(&cx.state_path("network"));
+    assert_eq!(state["resources"]["private_b"]["properties"]["map_public_ip_on_launch"], true);
+    cx.rprov(&["drift", &stack]).expect(0);
+    // The stack file still says false: that is a pending change now, not drift.
+    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(2);
+}
