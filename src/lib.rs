@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod docs;
 pub mod drift;
 pub mod graph;
 pub mod kinds;

@@ -121,6 +121,10 @@ pub enum Command {
         #[arg(long)]
         stack: Option<PathBuf>,
     },
+    /// Print the JSON Schema of stack files (for editors).
+    Schema,
+    /// Describe a resource kind: properties, types, defaults, replacement, attributes.
+    Explain { kind: String },
     /// Inspect state.
     State {
         #[command(subcommand)]
@@ -180,5 +184,19 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::Graph { stack, format } => graph::run(&s, &stack, format).await,
         Command::ForceUnlock { lock_id, stack } => state::force_unlock(&s, &lock_id, stack.as_deref()).await,
         Command::State { command } => state::run(&s, command).await,
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::docs::json_schema()).unwrap_or_default());
+            Ok(0)
+        }
+        Command::Explain { kind } => match crate::kinds::kind(&kind) {
+            Some(k) => {
+                print!("{}", crate::docs::explain(k));
+                Ok(0)
+            }
+            None => Err(Failure::User(format!(
+                "unknown kind `{kind}`; kinds: {}",
+                crate::kinds::kind_names().collect::<Vec<_>>().join(", ")
+            ))),
+        },
     }
 }

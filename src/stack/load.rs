@@ -829,3 +829,8 @@ fn record_spans(node: &Node, path: &str, out: &mut BTreeMap<String, Span>) {
         _ => {}
     }
 }
+
+/// A YAML document as JSON, by the same parser and limits as stack files (for schema checks).
+pub fn yaml_to_json(src: &Source) -> Result<serde_json::Value, Vec<Diagnostic>> {
+    yaml::parse(src).map(|n| serde_json::Value::from(&node_value(&n)))
+}

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 
 pub use diag::{Diagnostic, Source, Span};
 pub use expr::{Expr, Ref};
-pub use load::{ParamOverrides, load, load_str};
+pub use load::{ParamOverrides, load, load_str, yaml_to_json};
 
 use crate::kinds::{Kind, TAG_ID, TAG_STACK, Tags};
 use crate::value::Value;

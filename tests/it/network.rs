@@ -220,3 +220,36 @@ async fn saved_plan_applies_exactly_and_refuses_when_stale() {
     let ec2 = cx.ec2().await;
     assert_eq!(count_kind(&owned(&ec2, "network").await, "vpc"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
+    let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 400).op_latency_ms("ec2", "Allocate*", 400).start();
+    let cx = Ctx::with(aws);
+    let stack = network();
+    let child = cx.command(&["apply", &stack, "--yes"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let state = cx.state_path("network");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&state).map(|t| !t.contains("\"vpc\"")).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "apply made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!state.with_extension("json.lock").exists(), "the lock must be released on Ctrl-C");
+    let recorded = read_json(&state)["resources"].as_object().unwrap().len();
+    assert!((1..12).contains(&recorded), "{recorded} recorded");
+    // Everything that was started is recorded: a re-run creates only the rest, no duplicates.
+    cx.aws.configure(&Config::new().op_latency_ms("ec2", "Create*", 0).op_latency_ms("ec2", "Allocate*", 0));
+    let rerun = cx.rprov(&["apply", &stack, "--yes"]);
+    rerun.expect(0);
+    assert!(rerun.stdout.contains(&format!("Plan: {} to add", 12 - recorded)), "{}", rerun.stdout);
+    let ec2 = cx.ec2().await;
+    let all = owned(&ec2, "network").await;
+    assert_eq!(all.len(), 12, "{all:?}");
+}

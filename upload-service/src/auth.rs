@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -58,11 +58,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or(ApiError::Unauthorized)
+        parts.extensions.get::<Caller>().cloned().ok_or(ApiError::Unauthorized)
     }
 }
 
@@ -71,11 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Writer {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.role.can_write() {
-            Ok(Writer(caller))
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        if caller.role.can_write() { Ok(Writer(caller)) } else { Err(ApiError::Forbidden) }
     }
 }
 
@@ -114,10 +106,7 @@ pub fn check(accounts: &[Credentials], headers: &HeaderMap) -> Option<Caller> {
     for account in accounts {
         let matches = account.user_sha256.ct_eq(&user_sha256) & account.password_sha256.ct_eq(&password_sha256);
         if bool::from(matches) {
-            found = Some(Caller {
-                user: account.user.clone(),
-                role: account.role,
-            });
+            found = Some(Caller { user: account.user.clone(), role: account.role });
         }
     }
     found
@@ -129,13 +118,10 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn accounts() -> Vec<Credentials> {
-        [
-            Account::with_password("admin", "pw", Role::Uploader),
-            Account::with_password("support", "ro", Role::ReadOnly),
-        ]
-        .iter()
-        .map(Credentials::from)
-        .collect()
+        [Account::with_password("admin", "pw", Role::Uploader), Account::with_password("support", "ro", Role::ReadOnly)]
+            .iter()
+            .map(Credentials::from)
+            .collect()
     }
 
     fn check_header(value: &str) -> Option<(String, Role)> {
@@ -152,7 +138,10 @@ mod tests {
     fn basic_auth() {
         assert_eq!(check_header(&basic("admin:pw")), Some(("admin".into(), Role::Uploader)));
         assert_eq!(check_header(&basic("support:ro")), Some(("support".into(), Role::ReadOnly)));
-        assert_eq!(check_header(&format!("basic  {}", STANDARD.encode("admin:pw"))), Some(("admin".into(), Role::Uploader)));
+        assert_eq!(
+            check_header(&format!("basic  {}", STANDARD.encode("admin:pw"))),
+            Some(("admin".into(), Role::Uploader))
+        );
         assert_eq!(check_header(&basic("admin:ro")), None);
         assert_eq!(check_header(&basic("admin:pw ")), None);
         assert_eq!(check_header(&basic("admin")), None);

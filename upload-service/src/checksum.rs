@@ -22,11 +22,7 @@ pub enum ChecksumError {
     #[error("the {header} header is not a valid digest (expected hex or base64)")]
     Malformed { header: &'static str },
     #[error("{algorithm} mismatch: the client announced {expected}, the server received {actual}")]
-    Mismatch {
-        algorithm: &'static str,
-        expected: String,
-        actual: String,
-    },
+    Mismatch { algorithm: &'static str, expected: String, actual: String },
 }
 
 impl Expected {
@@ -66,10 +62,7 @@ impl Expected {
     }
 }
 
-fn header_digest<const N: usize>(
-    headers: &HeaderMap,
-    header: &'static str,
-) -> Result<Option<[u8; N]>, ChecksumError> {
+fn header_digest<const N: usize>(headers: &HeaderMap, header: &'static str) -> Result<Option<[u8; N]>, ChecksumError> {
     let Some(value) = headers.get(header) else {
         return Ok(None);
     };
@@ -128,10 +121,7 @@ mod tests {
 
     #[test]
     fn verifies() {
-        let expected = Expected {
-            sha256: Some([1; 32]),
-            md5: Some([2; 16]),
-        };
+        let expected = Expected { sha256: Some([1; 32]), md5: Some([2; 16]) };
         assert_eq!(expected.verify(&[1; 32], Some(&[2; 16])), Ok(()));
         assert!(matches!(
             expected.verify(&[9; 32], Some(&[2; 16])),

@@ -43,12 +43,7 @@ pub struct Cli {
     pub readonly_user: Option<String>,
 
     /// Password of --readonly-user (same formats as --password).
-    #[arg(
-        long,
-        env = "UPLOAD_READONLY_PASSWORD",
-        hide_env_values = true,
-        conflicts_with = "readonly_password_file"
-    )]
+    #[arg(long, env = "UPLOAD_READONLY_PASSWORD", hide_env_values = true, conflicts_with = "readonly_password_file")]
     pub readonly_password: Option<String>,
 
     /// File holding the password of --readonly-user.
@@ -122,20 +117,13 @@ pub struct Account {
 impl Account {
     /// An account from a password given in clear.
     pub fn with_password(user: &str, password: &str, role: Role) -> Account {
-        Account {
-            user: user.to_owned(),
-            password_sha256: Sha256::digest(password.as_bytes()).into(),
-            role,
-        }
+        Account { user: user.to_owned(), password_sha256: Sha256::digest(password.as_bytes()).into(), role }
     }
 }
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("user", &self.user)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
+        f.debug_struct("Account").field("user", &self.user).field("role", &self.role).finish_non_exhaustive()
     }
 }
 
@@ -188,10 +176,7 @@ pub enum ConfigError {
     #[error("the read-only user must differ from UPLOAD_USER ({user:?})")]
     SameUser { user: String },
     #[error("cannot read password file {path}: {source}")]
-    PasswordFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    PasswordFile { path: PathBuf, source: std::io::Error },
     #[error("the password of user {user:?} starts with 'sha256:' but is not followed by 64 hex digits")]
     BadHash { user: String },
     #[error("UPLOAD_MAX_BYTES must be greater than zero")]
@@ -204,13 +189,10 @@ impl Cli {
         let mut accounts = Vec::new();
         check_user(&self.user)?;
         let password = read_secret(self.password, self.password_file.as_deref())?
-            .ok_or_else(|| ConfigError::MissingPassword {
-                user: self.user.clone(),
-            })?;
+            .ok_or_else(|| ConfigError::MissingPassword { user: self.user.clone() })?;
         accounts.push(account(&self.user, &password, Role::Uploader)?);
 
-        let readonly_password =
-            read_secret(self.readonly_password, self.readonly_password_file.as_deref())?;
+        let readonly_password = read_secret(self.readonly_password, self.readonly_password_file.as_deref())?;
         match (self.readonly_user, readonly_password) {
             (None, None) => {}
             (None, Some(_)) => return Err(ConfigError::MissingReadonlyUser),
@@ -241,9 +223,7 @@ impl Cli {
 
 fn check_user(user: &str) -> Result<(), ConfigError> {
     if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
-        return Err(ConfigError::BadUser {
-            user: user.to_owned(),
-        });
+        return Err(ConfigError::BadUser { user: user.to_owned() });
     }
     Ok(())
 }
@@ -253,29 +233,19 @@ fn read_secret(value: Option<String>, file: Option<&Path>) -> Result<Option<Stri
         return Ok(Some(value));
     }
     let Some(path) = file else { return Ok(None) };
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile { path: path.to_owned(), source })?;
     // Secret stores and editors add a final newline; it is never part of the password.
     Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()))
 }
 
 fn account(user: &str, password: &str, role: Role) -> Result<Account, ConfigError> {
     if password.is_empty() {
-        return Err(ConfigError::EmptyPassword {
-            user: user.to_owned(),
-        });
+        return Err(ConfigError::EmptyPassword { user: user.to_owned() });
     }
     if let Some(hex) = password.strip_prefix("sha256:") {
-        let digest = decode_hex::<32>(hex).ok_or_else(|| ConfigError::BadHash {
-            user: user.to_owned(),
-        })?;
-        return Ok(Account {
-            user: user.to_owned(),
-            password_sha256: digest,
-            role,
-        });
+        let digest = decode_hex::<32>(hex).ok_or_else(|| ConfigError::BadHash { user: user.to_owned() })?;
+        return Ok(Account { user: user.to_owned(), password_sha256: digest, role });
     }
     Ok(Account::with_password(user, password, role))
 }
@@ -299,10 +269,7 @@ pub(crate) fn decode_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
 pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let upper = text.to_ascii_uppercase();
-    let upper = upper
-        .strip_suffix("IB")
-        .or_else(|| upper.strip_suffix('B'))
-        .unwrap_or(&upper);
+    let upper = upper.strip_suffix("IB").or_else(|| upper.strip_suffix('B')).unwrap_or(&upper);
     let (digits, shift) = match upper.chars().last() {
         Some('K') => (&upper[..upper.len() - 1], 10),
         Some('M') => (&upper[..upper.len() - 1], 20),
@@ -310,13 +277,9 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
         Some('T') => (&upper[..upper.len() - 1], 40),
         _ => (upper, 0),
     };
-    let number: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 1048576, 512M or 10G"))?;
-    number
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))
+    let number: u64 =
+        digits.trim().parse().map_err(|_| format!("{text:?} is not a size such as 1048576, 512M or 10G"))?;
+    number.checked_mul(1u64 << shift).ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[cfg(test)]
@@ -357,15 +320,7 @@ mod tests {
     #[test]
     fn hashed_password_and_readonly_user() {
         let hash = "sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
-        let config = cli(&[
-            "--password",
-            hash,
-            "--readonly-user",
-            "support",
-            "--readonly-password",
-            "s3cret",
-        ])
-        .unwrap();
+        let config = cli(&["--password", hash, "--readonly-user", "support", "--readonly-password", "s3cret"]).unwrap();
         assert_eq!(config.accounts.len(), 2);
         assert_eq!(
             config.accounts[0].password_sha256,

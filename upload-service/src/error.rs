@@ -41,10 +41,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest {
-            code,
-            message: message.into(),
-        }
+        ApiError::BadRequest { code, message: message.into() }
     }
 
     /// Stable label for responses and metrics.
@@ -118,11 +115,7 @@ fn is_storage_full(e: &io::Error) -> bool {
 }
 
 fn storage_status(e: &io::Error) -> StatusCode {
-    if is_storage_full(e) {
-        StatusCode::INSUFFICIENT_STORAGE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
+    if is_storage_full(e) { StatusCode::INSUFFICIENT_STORAGE } else { StatusCode::INTERNAL_SERVER_ERROR }
 }
 
 impl IntoResponse for ApiError {
@@ -136,20 +129,13 @@ impl IntoResponse for ApiError {
             }
             _ => self.to_string(),
         };
-        let body = ErrorBody {
-            code: self.code().to_owned(),
-            error: message,
-        };
+        let body = ErrorBody { code: self.code().to_owned(), error: message };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
         }
         if matches!(self, ApiError::Busy) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

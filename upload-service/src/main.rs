@@ -6,11 +6,7 @@ use upload_service::{Cli, healthcheck, init_tracing, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.healthcheck {
-        return if healthcheck(cli.listen) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return if healthcheck(cli.listen) { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
     init_tracing(cli.log_format);
     let config = match cli.resolve() {

@@ -7,12 +7,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds, in seconds; uploads of large files over slow links take minutes.
-const UPLOAD_BUCKETS: [f64; 14] = [
-    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
-];
-const HTTP_BUCKETS: [f64; 11] = [
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
-];
+const UPLOAD_BUCKETS: [f64; 14] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
+const HTTP_BUCKETS: [f64; 11] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
 
 #[derive(Debug)]
 struct Histogram {
@@ -39,8 +35,7 @@ impl Histogram {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(duration.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros.fetch_add(duration.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
@@ -137,56 +132,25 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        counter(
-            &mut out,
-            "upload_files_total",
-            "Files stored.",
-            self.uploads.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "upload_bytes_total",
-            "Bytes of files stored.",
-            self.upload_bytes.load(Ordering::Relaxed),
-        );
+        counter(&mut out, "upload_files_total", "Files stored.", self.uploads.load(Ordering::Relaxed));
+        counter(&mut out, "upload_bytes_total", "Bytes of files stored.", self.upload_bytes.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP upload_in_progress Uploads being received.");
         let _ = writeln!(out, "# TYPE upload_in_progress gauge");
-        let _ = writeln!(
-            out,
-            "upload_in_progress {}",
-            self.uploads_in_progress.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP upload_errors_total Uploads refused or failed, by reason."
-        );
+        let _ = writeln!(out, "upload_in_progress {}", self.uploads_in_progress.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP upload_errors_total Uploads refused or failed, by reason.");
         let _ = writeln!(out, "# TYPE upload_errors_total counter");
         for (reason, count) in lock(&self.upload_failures).iter() {
             let _ = writeln!(out, "upload_errors_total{{reason=\"{reason}\"}} {count}");
         }
-        self.upload_duration.render(
-            &mut out,
-            "upload_duration_seconds",
-            "Time to receive, verify and store one file.",
-        );
-        counter(
-            &mut out,
-            "upload_downloads_total",
-            "Downloads started.",
-            self.downloads.load(Ordering::Relaxed),
-        );
+        self.upload_duration.render(&mut out, "upload_duration_seconds", "Time to receive, verify and store one file.");
+        counter(&mut out, "upload_downloads_total", "Downloads started.", self.downloads.load(Ordering::Relaxed));
         counter(
             &mut out,
             "upload_download_bytes_total",
             "Bytes of downloads started.",
             self.download_bytes.load(Ordering::Relaxed),
         );
-        counter(
-            &mut out,
-            "upload_deletes_total",
-            "Files deleted.",
-            self.deletes.load(Ordering::Relaxed),
-        );
+        counter(&mut out, "upload_deletes_total", "Files deleted.", self.deletes.load(Ordering::Relaxed));
         counter(
             &mut out,
             "upload_auth_failures_total",
@@ -196,10 +160,7 @@ impl Metrics {
         let _ = writeln!(out, "# HELP http_requests_total HTTP requests answered.");
         let _ = writeln!(out, "# TYPE http_requests_total counter");
         for ((method, status), count) in lock(&self.requests).iter() {
-            let _ = writeln!(
-                out,
-                "http_requests_total{{method=\"{method}\",status=\"{status}\"}} {count}"
-            );
+            let _ = writeln!(out, "http_requests_total{{method=\"{method}\",status=\"{status}\"}} {count}");
         }
         self.request_duration.render(
             &mut out,

@@ -23,19 +23,14 @@ pub struct Page {
 
 impl Page {
     pub fn new() -> Page {
-        let html = TEMPLATE
-            .replace("{{STYLE}}", STYLE)
-            .replace("{{SCRIPT}}", SCRIPT);
+        let html = TEMPLATE.replace("{{STYLE}}", STYLE).replace("{{SCRIPT}}", SCRIPT);
         let csp = format!(
             "default-src 'none'; script-src '{}'; style-src '{}'; connect-src 'self'; \
              img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             csp_hash(SCRIPT),
             csp_hash(STYLE)
         );
-        Page {
-            html,
-            csp: HeaderValue::from_str(&csp).expect("the policy is ASCII"),
-        }
+        Page { html, csp: HeaderValue::from_str(&csp).expect("the policy is ASCII") }
     }
 
     pub fn render(&self, caller: &Caller, max_bytes: u64) -> Response {
@@ -162,10 +157,7 @@ mod tests {
     #[test]
     fn page_has_no_placeholders_left() {
         let page = Page::new();
-        let caller = Caller {
-            user: "<admin>".into(),
-            role: crate::config::Role::Uploader,
-        };
+        let caller = Caller { user: "<admin>".into(), role: crate::config::Role::Uploader };
         let response = page.render(&caller, 1 << 30);
         assert!(response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("sha256-"));
         assert!(!page.html.contains("{{STYLE}}") && !page.html.contains("{{SCRIPT}}"));

@@ -9,9 +9,8 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use md5::Md5;
@@ -80,9 +79,7 @@ pub async fn receive(
     expected: Expected,
 ) -> Result<Received, ReceiveError> {
     let store = store.clone();
-    let (temp, file) = tokio::task::spawn_blocking(move || store.create_temp())
-        .await
-        .map_err(io::Error::other)??;
+    let (temp, file) = tokio::task::spawn_blocking(move || store.create_temp()).await.map_err(io::Error::other)??;
     let mut sink = Sink::new(file, expected.md5.is_some());
     let mut sniffer = TgzSniffer::default();
     let mut recognised = false;
@@ -98,9 +95,7 @@ pub async fn receive(
         };
         size += chunk.len() as u64;
         if size > limits.max_bytes {
-            return Err(ReceiveError::TooLarge {
-                max: limits.max_bytes,
-            });
+            return Err(ReceiveError::TooLarge { max: limits.max_bytes });
         }
         if !recognised {
             recognised = sniffer.feed(&chunk)? == Verdict::Tgz;
@@ -119,11 +114,7 @@ pub async fn receive(
     }
     let digests = sink.finish().await?;
     expected.verify(&digests.sha256, digests.md5.as_ref())?;
-    Ok(Received {
-        temp,
-        size,
-        sha256: digests.sha256,
-    })
+    Ok(Received { temp, size, sha256: digests.sha256 })
 }
 
 /// What is read of a refused body before closing the connection.
@@ -145,9 +136,7 @@ pub async fn drain(source: &mut impl ChunkSource) -> bool {
         }
         false
     };
-    tokio::time::timeout(DRAIN_TIME, read_all)
-        .await
-        .unwrap_or(false)
+    tokio::time::timeout(DRAIN_TIME, read_all).await.unwrap_or(false)
 }
 
 impl ReceiveError {
@@ -227,10 +216,7 @@ impl Sink {
                     }
                 }
             }
-            Digests {
-                sha256: sha256.finalize().into(),
-                md5: md5.map(|md5| md5.finalize().into()),
-            }
+            Digests { sha256: sha256.finalize().into(), md5: md5.map(|md5| md5.finalize().into()) }
         });
         let writer = tokio::task::spawn_blocking(move || {
             let mut output = Output {
@@ -245,12 +231,7 @@ impl Sink {
             }
             Ok(output.file)
         });
-        Sink {
-            to_hasher,
-            to_writer,
-            hasher,
-            writer: Some(writer),
-        }
+        Sink { to_hasher, to_writer, hasher, writer: Some(writer) }
     }
 
     async fn push(&mut self, batch: Batch) -> io::Result<()> {
@@ -267,20 +248,12 @@ impl Sink {
                 None => io::Error::other("the writer stopped"),
             });
         }
-        self.to_hasher
-            .send(frames)
-            .await
-            .map_err(|_| io::Error::other("the hasher stopped"))
+        self.to_hasher.send(frames).await.map_err(|_| io::Error::other("the hasher stopped"))
     }
 
     /// Waits for the workers, syncs the file to disk and returns the digests.
     async fn finish(self) -> io::Result<Digests> {
-        let Sink {
-            to_hasher,
-            to_writer,
-            hasher,
-            writer,
-        } = self;
+        let Sink { to_hasher, to_writer, hasher, writer } = self;
         drop((to_hasher, to_writer));
         let writer = writer.ok_or_else(|| io::Error::other("the writer stopped"))?;
         let file = writer.await.map_err(io::Error::other)??;

@@ -62,12 +62,7 @@ pub fn app(config: Config) -> Router {
         .route("/", get(files::index))
         .route("/upload", post(upload::post_upload))
         .route("/files", get(files::list))
-        .route(
-            "/files/{name}",
-            get(download::download)
-                .put(upload::put_file)
-                .delete(files::delete),
-        )
+        .route("/files/{name}", get(download::download).put(upload::put_file).delete(files::delete))
         .route("/download/{name}", get(download::download))
         .route(auth::PUBLIC_PATH, get(ops::health))
         .route("/ready", get(ops::ready))
@@ -92,11 +87,7 @@ pub fn app(config: Config) -> Router {
 }
 
 fn request_span(request: &Request) -> tracing::Span {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
     tracing::info_span!(
         "request",
         id,
@@ -111,12 +102,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let started = Instant::now();
     let method = method_label(request.method());
     let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    state
-        .metrics
-        .request_done(method, response.status().as_u16(), started.elapsed());
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    state.metrics.request_done(method, response.status().as_u16(), started.elapsed());
     response
 }
 
@@ -146,12 +133,7 @@ pub async fn serve(
     let removed = tokio::task::spawn_blocking(move || prepared.prepare(max_idle))
         .await
         .map_err(io::Error::other)?
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("data directory {}: {e}", config.data_dir.display()),
-            )
-        })?;
+        .map_err(|e| io::Error::new(e.kind(), format!("data directory {}: {e}", config.data_dir.display())))?;
     if removed > 0 {
         tracing::info!(removed, "removed files left by interrupted uploads");
     }
@@ -162,9 +144,7 @@ pub async fn serve(
         max_bytes = config.max_bytes,
         "listening"
     );
-    let result = axum::serve(listener, app(config))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(listener, app(config)).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     tracing::info!("stopped");
     result
@@ -220,18 +200,11 @@ async fn shutdown_signal() {
 
 pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
     }
 }
 

@@ -41,11 +41,7 @@ pub struct TgzSniffer {
 
 impl Default for TgzSniffer {
     fn default() -> Self {
-        TgzSniffer {
-            consumed: 0,
-            decoder: GzDecoder::new(Vec::with_capacity(TAR_BLOCK * 2)),
-            decided: false,
-        }
+        TgzSniffer { consumed: 0, decoder: GzDecoder::new(Vec::with_capacity(TAR_BLOCK * 2)), decided: false }
     }
 }
 
@@ -63,10 +59,7 @@ impl TgzSniffer {
         }
         while !chunk.is_empty() {
             let take = chunk.len().min(FEED);
-            let written = self
-                .decoder
-                .write(&chunk[..take])
-                .map_err(|_| SniffError::CorruptGzip)?;
+            let written = self.decoder.write(&chunk[..take]).map_err(|_| SniffError::CorruptGzip)?;
             self.consumed += written;
             chunk = &chunk[written..];
             if self.decoder.get_ref().len() >= TAR_BLOCK {
@@ -92,17 +85,11 @@ impl TgzSniffer {
             return Err(SniffError::NotGzip);
         }
         self.decoder.try_finish().map_err(|_| SniffError::CorruptGzip)?;
-        if self.decoder.get_ref().len() >= TAR_BLOCK {
-            self.decide().map(|_| ())
-        } else {
-            Err(SniffError::NotTar)
-        }
+        if self.decoder.get_ref().len() >= TAR_BLOCK { self.decide().map(|_| ()) } else { Err(SniffError::NotTar) }
     }
 
     fn decide(&mut self) -> Result<Verdict, SniffError> {
-        let block: &[u8; TAR_BLOCK] = self.decoder.get_ref()[..TAR_BLOCK]
-            .try_into()
-            .expect("slice has the block size");
+        let block: &[u8; TAR_BLOCK] = self.decoder.get_ref()[..TAR_BLOCK].try_into().expect("slice has the block size");
         if looks_like_tar_header(block) {
             self.decided = true;
             // Nothing more is decoded: release the buffers.
@@ -136,10 +123,7 @@ pub fn looks_like_tar_header(block: &[u8; TAR_BLOCK]) -> bool {
 }
 
 fn parse_octal(field: &[u8]) -> Option<u64> {
-    let text = field
-        .iter()
-        .skip_while(|&&b| b == b' ')
-        .take_while(|&&b| b != 0 && b != b' ');
+    let text = field.iter().skip_while(|&&b| b == b' ').take_while(|&&b| b != 0 && b != b' ');
     let mut value = 0u64;
     let mut digits = 0;
     for &b in text {

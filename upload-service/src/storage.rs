@@ -87,12 +87,19 @@ impl StoredFile {
     }
 }
 
+/// RFC 3339 in UTC with milliseconds, always 24 characters: the strings sort like the times.
 pub fn rfc3339(at: OffsetDateTime) -> String {
-    // Whole milliseconds: a fixed width, so the strings also sort by time.
-    let at = at
-        .replace_nanosecond(at.millisecond() as u32 * 1_000_000)
-        .unwrap_or(at);
-    at.format(&Rfc3339).unwrap_or_default()
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -146,9 +153,7 @@ impl Store {
 
     /// A new, empty temporary file for an upload.
     pub fn create_temp(&self) -> io::Result<(TempFile, File)> {
-        let path = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", uuid::Uuid::new_v4()));
+        let path = self.dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", uuid::Uuid::new_v4()));
         let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
         Ok((TempFile { path }, file))
     }
@@ -170,11 +175,7 @@ impl Store {
         user: &str,
     ) -> Result<StoredFile, CommitError> {
         for attempt in 0..=MAX_SUFFIX {
-            let candidate = if attempt == 0 {
-                name.clone()
-            } else {
-                name.with_suffix(attempt)
-            };
+            let candidate = if attempt == 0 { name.clone() } else { name.with_suffix(attempt) };
             if let Some(stored) = self.try_commit(&temp, &candidate, size, sha256, user)? {
                 // The temporary path no longer exists; make the guard forget it.
                 let mut temp = temp;
@@ -199,11 +200,7 @@ impl Store {
         user: &str,
     ) -> io::Result<Option<StoredFile>> {
         let meta_path = self.meta_path(name.as_str());
-        let mut meta_file = match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&meta_path)
-        {
+        let mut meta_file = match OpenOptions::new().write(true).create_new(true).open(&meta_path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
             Err(e) => return Err(e),
@@ -227,23 +224,11 @@ impl Store {
             uploaded_by: user.to_owned(),
         });
         let json = serde_json::to_vec_pretty(&meta).expect("metadata serialises");
-        meta_file
-            .write_all(&json)
-            .and_then(|()| meta_file.sync_all())
-            .map_err(release)?;
+        meta_file.write_all(&json).and_then(|()| meta_file.sync_all()).map_err(release)?;
         fs::rename(&temp.path, &data_path).map_err(release)?;
         sync_dir(&self.dir)?;
-        let modified = data_path
-            .metadata()
-            .and_then(|m| m.modified())
-            .unwrap_or_else(|_| SystemTime::now());
-        Ok(Some(StoredFile {
-            name: name.to_string(),
-            size,
-            sha256: Some(to_hex(sha256)),
-            uploaded_at,
-            modified,
-        }))
+        let modified = data_path.metadata().and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
+        Ok(Some(StoredFile { name: name.to_string(), size, sha256: Some(to_hex(sha256)), uploaded_at, modified }))
     }
 
     /// Every stored file, newest first.
@@ -265,19 +250,13 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        files.sort_by(|a, b| {
-            b.uploaded_at
-                .cmp(&a.uploaded_at)
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        files.sort_by(|a, b| b.uploaded_at.cmp(&a.uploaded_at).then_with(|| a.name.cmp(&b.name)));
         Ok(files)
     }
 
     /// Opens a stored file for reading.
     pub fn open(&self, name: &FileName) -> io::Result<(File, StoredFile)> {
-        let stored = self
-            .stat(name)?
-            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let stored = self.stat(name)?.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
         let file = File::open(self.dir.join(name.as_str()))?;
         Ok((file, stored))
     }
@@ -302,9 +281,7 @@ impl Store {
 
     /// Storage is usable: a file can be created, written, synced and removed.
     pub fn check_writable(&self) -> io::Result<()> {
-        let path = self
-            .dir
-            .join(format!("{PROBE_PREFIX}{}", uuid::Uuid::new_v4()));
+        let path = self.dir.join(format!("{PROBE_PREFIX}{}", uuid::Uuid::new_v4()));
         let result = (|| {
             let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
             file.write_all(b"ok")?;
@@ -330,13 +307,7 @@ impl Store {
         let uploaded_at = meta
             .and_then(|m| OffsetDateTime::parse(&m.uploaded_at, &Rfc3339).ok())
             .unwrap_or_else(|| OffsetDateTime::from(modified));
-        Ok(Some(StoredFile {
-            name: name.to_string(),
-            size: metadata.len(),
-            sha256,
-            uploaded_at,
-            modified,
-        }))
+        Ok(Some(StoredFile { name: name.to_string(), size: metadata.len(), sha256, uploaded_at, modified }))
     }
 
     fn read_meta(&self, name: &str) -> Option<MetaV1> {
@@ -357,10 +328,7 @@ pub fn is_temp_name(name: &str) -> bool {
 
 /// `.{name}.meta.json` -> `{name}`.
 fn meta_target(file_name: &str) -> Option<&str> {
-    file_name
-        .strip_prefix('.')?
-        .strip_suffix(META_SUFFIX)
-        .filter(|name| !name.is_empty() && !name.starts_with('.'))
+    file_name.strip_prefix('.')?.strip_suffix(META_SUFFIX).filter(|name| !name.is_empty() && !name.starts_with('.'))
 }
 
 /// Makes a rename in `dir` durable.
@@ -385,12 +353,17 @@ mod tests {
     }
 
     fn names(store: &Store) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(store.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut names: Vec<String> =
+            fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn timestamps_have_a_fixed_width() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_970_000_000).unwrap();
+        assert_eq!(rfc3339(at), "2023-11-14T22:13:20.970Z");
+        assert_eq!(OffsetDateTime::parse(&rfc3339(at), &Rfc3339).unwrap(), at);
     }
 
     #[test]

@@ -49,11 +49,7 @@ fn main() -> ExitCode {
 }
 
 fn parse_options(args: &[String]) -> anyhow::Result<Options> {
-    let mut options = Options {
-        size_mib: 1024,
-        rounds: 3,
-        dir: None,
-    };
+    let mut options = Options { size_mib: 1024, rounds: 3, dir: None };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -76,10 +72,7 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
 fn serve(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let data_dir = data_dir.context("--serve needs a data directory")?;
     let password = std::env::var(PASSWORD_VARIABLE).context(PASSWORD_VARIABLE)?;
-    let config = Config::new(
-        data_dir,
-        vec![Account::with_password(USER, &password, Role::Uploader)],
-    );
+    let config = Config::new(data_dir, vec![Account::with_password(USER, &password, Role::Uploader)]);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -94,11 +87,8 @@ fn serve(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn bench(options: Options) -> anyhow::Result<()> {
-    let base = options
-        .dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("upload-bench-{}", std::process::id()));
+    let base =
+        options.dir.clone().unwrap_or_else(std::env::temp_dir).join(format!("upload-bench-{}", std::process::id()));
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let result = run_rounds(&options, &base);
     let _ = std::fs::remove_dir_all(&base);
@@ -111,12 +101,7 @@ fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let sha256 = generate_tgz(&input, bytes)?;
     let size = std::fs::metadata(&input)?.len();
-    println!(
-        "generated {} ({} bytes) in {:.1} s",
-        input.display(),
-        size,
-        started.elapsed().as_secs_f64()
-    );
+    println!("generated {} ({} bytes) in {:.1} s", input.display(), size, started.elapsed().as_secs_f64());
 
     let password = format!("bench-{}", std::process::id());
     let service = Service::start(&base.join("data"), &password)?;
@@ -191,11 +176,7 @@ impl<W: Write> StoredGzip<W> {
     fn new(mut out: W) -> io::Result<Self> {
         // Magic, deflate, no flags, no mtime, no extra flags, unknown OS.
         out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255])?;
-        Ok(StoredGzip {
-            out,
-            pending: Vec::with_capacity(Self::BLOCK),
-            crc: flate2::Crc::new(),
-        })
+        Ok(StoredGzip { out, pending: Vec::with_capacity(Self::BLOCK), crc: flate2::Crc::new() })
     }
 
     fn block(&mut self, last: bool) -> io::Result<()> {
@@ -269,10 +250,7 @@ struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            sha256: Sha256::new(),
-        }
+        HashingWriter { inner, sha256: Sha256::new() }
     }
 
     fn finish(self) -> (W, [u8; 32]) {
@@ -381,10 +359,7 @@ fn read_response(mut stream: TcpStream) -> anyhow::Result<(u16, String)> {
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no HTTP status in {text:?}"))?;
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).with_context(|| format!("no HTTP status in {text:?}"))?;
     Ok((status, text))
 }
 
@@ -398,11 +373,7 @@ fn run_dd(dir: &Path, size_mib: u64) -> anyhow::Result<Duration> {
         .output()
         .context("running dd")?;
     let elapsed = started.elapsed();
-    ensure!(
-        output.status.success(),
-        "dd failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    ensure!(output.status.success(), "dd failed: {}", String::from_utf8_lossy(&output.stderr));
     std::fs::remove_file(&target)?;
     Ok(elapsed)
 }
@@ -442,11 +413,7 @@ fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
+    if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
 }
 
 #[cfg(test)]

@@ -52,11 +52,7 @@ pub async fn download(
     set(header::ACCEPT_RANGES, "bytes");
     set(header::CACHE_CONTROL, "private, no-cache");
 
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| if_none_match(v, &etag))
-    {
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| if_none_match(v, &etag)) {
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }
 
@@ -81,9 +77,7 @@ pub async fn download(
 
     let mut file = tokio::fs::File::from_std(file);
     if start > 0 {
-        file.seek(SeekFrom::Start(start))
-            .await
-            .map_err(ApiError::Storage)?;
+        file.seek(SeekFrom::Start(start)).await.map_err(ApiError::Storage)?;
     }
     state.metrics.download_started(length);
     let body = Body::from_stream(ReaderStream::with_capacity(file.take(length), READ_CHUNK));
@@ -95,10 +89,7 @@ fn etag(stored: &StoredFile) -> String {
     match &stored.sha256 {
         Some(sha256) => format!("\"{sha256}\""),
         None => {
-            let modified = stored
-                .modified
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
+            let modified = stored.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
             format!("W/\"{:x}-{:x}\"", stored.size, modified.as_nanos())
         }
     }
@@ -116,11 +107,7 @@ fn if_range_holds(headers: &HeaderMap, etag: &str, last_modified: &str) -> bool 
         None => true,
         Some(value) => {
             let value = value.trim();
-            if value.starts_with('"') {
-                !etag.starts_with("W/") && value == etag
-            } else {
-                value == last_modified
-            }
+            if value.starts_with('"') { !etag.starts_with("W/") && value == etag } else { value == last_modified }
         }
     }
 }
@@ -129,7 +116,10 @@ fn if_range_holds(headers: &HeaderMap, etag: &str, last_modified: &str) -> bool 
 enum ByteRange {
     Whole,
     /// Inclusive bounds, within the file.
-    Part { start: u64, end: u64 },
+    Part {
+        start: u64,
+        end: u64,
+    },
     Unsatisfiable,
 }
 
@@ -153,10 +143,7 @@ fn parse_range(header: &str, size: u64) -> ByteRange {
             None => ByteRange::Whole,
             Some(0) => ByteRange::Unsatisfiable,
             Some(_) if size == 0 => ByteRange::Unsatisfiable,
-            Some(suffix) => ByteRange::Part {
-                start: size.saturating_sub(suffix),
-                end: size - 1,
-            },
+            Some(suffix) => ByteRange::Part { start: size.saturating_sub(suffix), end: size - 1 },
         },
         (false, _) => {
             let Some(start) = number(first) else {
@@ -170,34 +157,16 @@ fn parse_range(header: &str, size: u64) -> ByteRange {
                     _ => return ByteRange::Whole,
                 }
             };
-            if start >= size {
-                ByteRange::Unsatisfiable
-            } else {
-                ByteRange::Part {
-                    start,
-                    end: end.min(size - 1),
-                }
-            }
+            if start >= size { ByteRange::Unsatisfiable } else { ByteRange::Part { start, end: end.min(size - 1) } }
         }
     }
 }
 
 /// `attachment` with an ASCII fallback name and the exact name in RFC 6266 / 5987 form.
 fn content_disposition(name: &str) -> String {
-    let fallback: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!(
-        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        percent_encode(name)
-    )
+    let fallback: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{}", percent_encode(name))
 }
 
 #[cfg(test)]

@@ -25,9 +25,7 @@ pub async fn list(State(state): State<AppState>, _caller: Caller, headers: Heade
     }
     let entries: Vec<FileEntry> = files.iter().map(|f| f.entry()).collect();
     let mut response = Json(entries).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -51,12 +49,7 @@ pub async fn delete(
 /// Whether the `Accept` header ranks `text/html` above `application/json`. Without a header, or
 /// with `*/*` alone, the answer is JSON.
 pub fn prefers_html(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
+    let accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
     quality(&accept, "text", "html") > quality(&accept, "application", "json")
 }
 
@@ -75,10 +68,8 @@ fn quality(accept: &str, kind: &str, subtype: &str) -> f32 {
             ("*", "*") => 0,
             _ => continue,
         };
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let q =
+            parts.filter_map(|p| p.trim().strip_prefix("q=")).find_map(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
         if best.is_none_or(|(s, _)| specificity > s) {
             best = Some((specificity, q));
         }
@@ -105,10 +96,7 @@ mod tests {
         check(Some("*/*"), false);
         check(Some("application/json"), false);
         check(Some("text/html"), true);
-        check(
-            Some("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"),
-            true,
-        );
+        check(Some("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"), true);
         check(Some("application/json, text/html;q=0.5"), false);
         check(Some("text/*"), true);
         check(Some("text/html;q=0, */*"), false);

@@ -27,9 +27,8 @@ pub async fn ready(State(state): State<AppState>, _caller: Caller) -> Response {
 
 pub async fn metrics(State(state): State<AppState>, _caller: Caller) -> Response {
     let mut response = state.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }

@@ -16,7 +16,7 @@ use crate::checksum::Expected;
 use crate::error::ApiError;
 use crate::names::FileName;
 use crate::page::percent_encode;
-use crate::receive::{self, ChunkSource, Limits, Received};
+use crate::receive::{self, ChunkSource, Limits, ReceiveError, Received};
 use crate::routes::blocking;
 use crate::server::AppState;
 use crate::storage::{OnConflict, StoredFile};
@@ -34,14 +34,15 @@ pub async fn post_upload(
 ) -> Result<Json<Vec<FileEntry>>, ApiError> {
     let started = Instant::now();
     let Ok(_slot) = state.upload_slots.try_acquire() else {
-        if let Ok(mut multipart) = multipart {
+        if let Ok(mut multipart) = multipart
+            && declared_length(&headers).is_some_and(|length| length <= receive::DRAIN_BYTES)
+        {
             drain_multipart(&mut multipart).await;
         }
         return Err(failed(&state, ApiError::Busy));
     };
     let _in_progress = state.metrics.upload_started();
-    let mut multipart = multipart
-        .map_err(|e| failed(&state, ApiError::bad_request("not_multipart", e.body_text())))?;
+    let mut multipart = multipart.map_err(|e| failed(&state, ApiError::bad_request("not_multipart", e.body_text())))?;
     let received = match receive_parts(&state, &headers, &mut multipart).await {
         Ok(received) => received,
         Err(Refused { error, drain_rest }) => {
@@ -53,9 +54,8 @@ pub async fn post_upload(
     };
     let mut entries = Vec::with_capacity(received.len());
     for (name, upload) in received {
-        let stored = commit(&state, upload, name, OnConflict::Suffix, &caller.user)
-            .await
-            .map_err(|e| failed(&state, e))?;
+        let stored =
+            commit(&state, upload, name, OnConflict::Suffix, &caller.user).await.map_err(|e| failed(&state, e))?;
         state.metrics.upload_stored(stored.size, started.elapsed());
         entries.push(stored.entry());
     }
@@ -134,10 +134,7 @@ pub async fn put_file(
     let started = Instant::now();
     let _in_progress = state.metrics.upload_started();
     let slot = state.upload_slots.try_acquire();
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(&headers);
     let mut source = BodySource(body);
     let result = async {
         if slot.is_err() {
@@ -180,6 +177,10 @@ pub async fn put_file(
     }
 }
 
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
 fn client_still_sending(error: &ApiError) -> bool {
     match error {
         ApiError::Receive(e) => e.client_still_sending(),
@@ -203,15 +204,8 @@ async fn drain_multipart(multipart: &mut Multipart) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), rest).await;
 }
 
-async fn ingest(
-    state: &AppState,
-    source: &mut impl ChunkSource,
-    expected: Expected,
-) -> Result<Received, ApiError> {
-    let limits = Limits {
-        max_bytes: state.config.max_bytes,
-        idle_timeout: state.config.body_idle_timeout,
-    };
+async fn ingest(state: &AppState, source: &mut impl ChunkSource, expected: Expected) -> Result<Received, ApiError> {
+    let limits = Limits { max_bytes: state.config.max_bytes, idle_timeout: state.config.body_idle_timeout };
     Ok(receive::receive(&state.store, source, limits, expected).await?)
 }
 
@@ -244,15 +238,20 @@ fn failed(state: &AppState, error: ApiError) -> ApiError {
     state.metrics.upload_failed(code);
     match &error {
         ApiError::Storage(_) => {}
-        ApiError::Receive(crate::receive::ReceiveError::Io(_)) => {}
+        ApiError::Receive(ReceiveError::Io(_)) => {}
         _ => tracing::warn!(reason = code, error = %error, "upload refused"),
     }
     error
 }
 
 fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
-    // The usual cause is a client that went away mid-body; a malformed form reads the same.
-    ApiError::Receive(crate::receive::ReceiveError::Aborted(error.body_text()))
+    // axum answers 400 for a malformed form; otherwise reading the body failed: the client went
+    // away mid-body.
+    if error.status() == StatusCode::BAD_REQUEST {
+        ApiError::bad_request("bad_multipart", error.body_text())
+    } else {
+        ApiError::Receive(ReceiveError::Aborted(error.body_text()))
+    }
 }
 
 struct FieldSource<'a>(Field<'a>);

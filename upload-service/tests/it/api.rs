@@ -11,12 +11,7 @@ async fn page_is_served_to_authenticated_users() {
     let server = TestServer::start().await;
     let response = server.client.get(server.url("/")).send().await.unwrap();
     assert_eq!(response.status(), 401);
-    assert!(
-        response.headers()[header::WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic realm=")
-    );
+    assert!(response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Basic realm="));
 
     let response = server.get("/").send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -85,12 +80,7 @@ async fn any_file_field_counts_and_one_request_may_carry_many_files() {
         .text("comment", "two files")
         .part("file", reqwest::multipart::Part::bytes(a.clone()).file_name("a.tgz"))
         .part("attachment", reqwest::multipart::Part::bytes(b.clone()).file_name("b.tar.gz"));
-    let response = server
-        .request(Method::POST, "/upload")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = server.request(Method::POST, "/upload").multipart(form).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let stored: Vec<Value> = response.json().await.unwrap();
     let names: Vec<&str> = stored.iter().map(|e| e["name"].as_str().unwrap()).collect();
@@ -163,20 +153,13 @@ async fn files_are_listed_as_html_when_the_client_asks_for_it() {
     let server = TestServer::start().await;
     let name = "<img src=x onerror=alert(1)> & co.tgz";
     assert_eq!(server.post(name, tgz_of_size(10, 1)).await.status(), 200);
-    let response = server
-        .get("/files")
-        .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        server.get("/files").header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8").send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     let html = response.text().await.unwrap();
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; co.tgz"), "{html}");
-    assert!(
-        html.contains("href=\"/download/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%20%26%20co.tgz\""),
-        "{html}"
-    );
+    assert!(html.contains("href=\"/download/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%20%26%20co.tgz\""), "{html}");
     assert!(!html.contains("<img"));
 
     let response = server.get("/files").send().await.unwrap();
@@ -296,12 +279,7 @@ async fn range_requests_return_exact_bytes() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap(), content);
 
-    let response = server
-        .get("/download/ranged.tgz")
-        .header(header::IF_NONE_MATCH, etag.clone())
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/download/ranged.tgz").header(header::IF_NONE_MATCH, etag.clone()).send().await.unwrap();
     assert_eq!(response.status(), 304);
     assert_eq!(response.headers()[header::ETAG], etag.as_str());
 }
@@ -312,10 +290,7 @@ async fn the_readonly_user_may_list_and_download_but_not_change() {
     let content = tgz_of_size(100, 1);
     assert_eq!(server.put("shared.tgz", content.clone()).await.status(), 201);
     let as_reader = |method: Method, path: &str| {
-        server
-            .client
-            .request(method, server.url(path))
-            .basic_auth(READER, Some(READER_PASSWORD))
+        server.client.request(method, server.url(path)).basic_auth(READER, Some(READER_PASSWORD))
     };
     let page = as_reader(Method::GET, "/").send().await.unwrap();
     assert_eq!(page.status(), 200);

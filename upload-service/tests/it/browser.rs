@@ -45,10 +45,7 @@ impl Chromedriver {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let driver = Chromedriver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
+        let driver = Chromedriver { child, url: format!("http://127.0.0.1:{port}") };
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -72,10 +69,8 @@ impl Drop for Chromedriver {
 
 /// `target/artifacts`, in the workspace's target directory.
 fn artifacts_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"),
-        PathBuf::from,
-    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"), PathBuf::from);
     let dir = target.join("artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -106,10 +101,7 @@ async fn upload_list_and_download_in_chromium() {
     std::fs::create_dir(&downloads).unwrap();
     let profile = workdir.path().join("profile");
 
-    let content = tgz(&[
-        ("diag/system.txt", b"kernel: 6.1\nuptime: 42 days\n"),
-        ("diag/app.log", &noise(300_000, 11)),
-    ]);
+    let content = tgz(&[("diag/system.txt", b"kernel: 6.1\nuptime: 42 days\n"), ("diag/app.log", &noise(300_000, 11))]);
     let file = workdir.path().join("browser-diag.tgz");
     std::fs::write(&file, &content).unwrap();
 
@@ -193,20 +185,14 @@ async fn drive(
     // Listed, with its size, and a download button pointing at the file.
     let deadline = Deadline::in_30s();
     let row = loop {
-        if let Ok(row) = driver
-            .find(By::Css("#files tbody tr[data-name='browser-diag.tgz']"))
-            .await
-        {
+        if let Ok(row) = driver.find(By::Css("#files tbody tr[data-name='browser-diag.tgz']")).await {
             break row;
         }
         deadline.tick("the file to be listed").await;
     };
     let cells = row.find_all(By::Css("td")).await?;
     assert_eq!(cells[0].text().await?, "browser-diag.tgz");
-    assert_eq!(
-        cells[1].attr("title").await?,
-        Some(format!("{} bytes", content.len()))
-    );
+    assert_eq!(cells[1].attr("title").await?, Some(format!("{} bytes", content.len())));
     let link = row.find(By::Css("a.download")).await?;
     let href = link.prop("href").await?.unwrap();
     assert_eq!(href, format!("http://{}/download/browser-diag.tgz", server.addr));

@@ -17,11 +17,7 @@ fn service(vars: &[(&str, &str)]) -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn wait_for_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
@@ -39,9 +35,8 @@ fn wait_for_exit(child: &mut Child, within: Duration) -> Option<std::process::Ex
 fn without_a_password_it_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let output = service(&[("UPLOAD_DATA_DIR", data.to_str().unwrap()), ("UPLOAD_LISTEN", "127.0.0.1:0")])
-        .output()
-        .unwrap();
+    let output =
+        service(&[("UPLOAD_DATA_DIR", data.to_str().unwrap()), ("UPLOAD_LISTEN", "127.0.0.1:0")]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no password configured"), "{stderr}");
@@ -49,9 +44,7 @@ fn without_a_password_it_refuses_to_start() {
     assert!(!data.exists(), "nothing is created before the configuration is valid");
 
     let missing = dir.path().join("missing-password-file");
-    let output = service(&[("UPLOAD_PASSWORD_FILE", missing.to_str().unwrap())])
-        .output()
-        .unwrap();
+    let output = service(&[("UPLOAD_PASSWORD_FILE", missing.to_str().unwrap())]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read password file"));
 }
@@ -76,13 +69,7 @@ fn runs_from_the_environment_answers_its_healthcheck_and_stops_on_sigterm() {
     .spawn()
     .unwrap();
 
-    let healthcheck = || {
-        service(&[("UPLOAD_LISTEN", &listen)])
-            .arg("--healthcheck")
-            .status()
-            .unwrap()
-            .success()
-    };
+    let healthcheck = || service(&[("UPLOAD_LISTEN", &listen)]).arg("--healthcheck").status().unwrap().success();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !healthcheck() {
         assert!(Instant::now() < deadline, "the service did not come up");
@@ -116,10 +103,7 @@ fn runs_from_the_environment_answers_its_healthcheck_and_stops_on_sigterm() {
     let mut logs = String::new();
     child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
     // JSON logs, one object per line, with the request id of each request.
-    let finished = logs
-        .lines()
-        .filter(|line| line.contains("finished processing request"))
-        .collect::<Vec<_>>();
+    let finished = logs.lines().filter(|line| line.contains("finished processing request")).collect::<Vec<_>>();
     assert!(!finished.is_empty(), "{logs}");
     for line in &finished {
         let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));

@@ -48,9 +48,7 @@ impl TestServer {
             ],
         );
         tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(upload_service::serve(listener, config, async {
@@ -58,10 +56,7 @@ impl TestServer {
         }));
         let server = TestServer {
             addr,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
             dir,
             shutdown: Some(shutdown),
             task: Some(task),
@@ -87,9 +82,7 @@ impl TestServer {
 
     /// A request as the uploader.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .basic_auth(USER, Some(PASSWORD))
+        self.client.request(method, self.url(path)).basic_auth(USER, Some(PASSWORD))
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {
@@ -97,25 +90,15 @@ impl TestServer {
     }
 
     pub async fn put(&self, name: &str, content: Vec<u8>) -> reqwest::Response {
-        self.request(Method::PUT, &format!("/files/{name}"))
-            .body(content)
-            .send()
-            .await
-            .expect("PUT is answered")
+        self.request(Method::PUT, &format!("/files/{name}")).body(content).send().await.expect("PUT is answered")
     }
 
     /// `POST /upload` with one file in the field `diag`, as the original form sends it.
     pub async fn post(&self, name: &str, content: Vec<u8>) -> reqwest::Response {
-        let part = reqwest::multipart::Part::bytes(content)
-            .file_name(name.to_owned())
-            .mime_str("application/gzip")
-            .unwrap();
+        let part =
+            reqwest::multipart::Part::bytes(content).file_name(name.to_owned()).mime_str("application/gzip").unwrap();
         let form = reqwest::multipart::Form::new().part("diag", part);
-        self.request(Method::POST, "/upload")
-            .multipart(form)
-            .send()
-            .await
-            .expect("POST is answered")
+        self.request(Method::POST, "/upload").multipart(form).send().await.expect("POST is answered")
     }
 
     pub async fn download(&self, name: &str) -> Vec<u8> {
@@ -129,10 +112,7 @@ impl TestServer {
         let response = self.get("/files").send().await.unwrap();
         assert_eq!(response.status(), 200);
         let entries: Vec<serde_json::Value> = response.json().await.unwrap();
-        let mut names: Vec<String> = entries
-            .iter()
-            .map(|e| e["name"].as_str().unwrap().to_owned())
-            .collect();
+        let mut names: Vec<String> = entries.iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect();
         names.sort();
         names
     }
@@ -221,10 +201,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Sends `request` as is over a new connection and returns the status and body of the answer.
@@ -232,22 +209,15 @@ pub fn sha256_hex(data: &[u8]) -> String {
 pub async fn raw_request(addr: SocketAddr, request: Vec<u8>) -> (u16, String) {
     tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         stream.write_all(&request).unwrap();
         let mut response = Vec::new();
         // The server may close first; what was read until then is the answer.
         let _ = stream.read_to_end(&mut response);
         let text = String::from_utf8_lossy(&response).into_owned();
-        let status = text
-            .get(9..12)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default();
+        let status =
+            text.get(9..12).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+        let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
         (status, body)
     })
     .await
@@ -269,14 +239,10 @@ pub fn raw_put(path: &str, body: &[u8]) -> Vec<u8> {
 
 /// A multipart body with one file part; `filename` is written verbatim.
 pub fn multipart_body(boundary: &str, field: &str, filename: &[u8], extra_headers: &str, content: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\""
-    )
-    .into_bytes();
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"").into_bytes();
     body.extend_from_slice(filename);
-    body.extend_from_slice(
-        format!("\"\r\nContent-Type: application/gzip\r\n{extra_headers}\r\n").as_bytes(),
-    );
+    body.extend_from_slice(format!("\"\r\nContent-Type: application/gzip\r\n{extra_headers}\r\n").as_bytes());
     body.extend_from_slice(content);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     body

@@ -28,9 +28,7 @@ async fn disconnect_mid_upload(server: &TestServer, head: String, body: &[u8], s
     .await
     .unwrap();
     // Proof the upload was under way: its temporary file exists.
-    server
-        .wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name)))
-        .await;
+    server.wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name))).await;
     stream.flush().unwrap();
     drop(stream);
     server.wait_until(|| server.files_on_disk().is_empty()).await;
@@ -86,9 +84,7 @@ async fn a_client_that_stops_sending_is_timed_out() {
     })
     .await
     .unwrap();
-    server
-        .wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name)))
-        .await;
+    server.wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name))).await;
     server.wait_until(|| server.files_on_disk().is_empty()).await;
     drop(stream);
     let metrics = server.get("/metrics").send().await.unwrap().text().await.unwrap();
@@ -113,9 +109,7 @@ async fn uploads_beyond_the_concurrency_limit_are_turned_away() {
     })
     .await
     .unwrap();
-    server
-        .wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name)))
-        .await;
+    server.wait_until(|| server.files_on_disk().iter().any(|name| is_temp(name))).await;
 
     let response = server.put("other.tgz", tgz_of_size(100, 5)).await;
     assert_eq!(response.status(), 503);
@@ -139,19 +133,14 @@ async fn uploads_beyond_the_concurrency_limit_are_turned_away() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_uploads_all_land_intact() {
     let server = TestServer::start().await;
-    let files: Vec<(String, Vec<u8>)> = (0..8)
-        .map(|i| (format!("concurrent-{i}.tgz"), tgz_of_size(1_500_000 + i * 10_000, i as u64)))
-        .collect();
+    let files: Vec<(String, Vec<u8>)> =
+        (0..8).map(|i| (format!("concurrent-{i}.tgz"), tgz_of_size(1_500_000 + i * 10_000, i as u64))).collect();
     let uploads = files.iter().enumerate().map(|(i, (name, content))| {
         let request = if i % 2 == 0 {
-            server
-                .request(Method::PUT, &format!("/files/{name}"))
-                .body(content.clone())
+            server.request(Method::PUT, &format!("/files/{name}")).body(content.clone())
         } else {
             let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-            server
-                .request(Method::POST, "/upload")
-                .multipart(reqwest::multipart::Form::new().part("diag", part))
+            server.request(Method::POST, "/upload").multipart(reqwest::multipart::Form::new().part("diag", part))
         };
         tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
     });

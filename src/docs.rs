@@ -1,0 +1,174 @@
+//! Generated from the kinds' own schemas: the JSON Schema of stack files (for editors) and the
+//! per-kind reference (`rprov explain KIND`, `docs/kinds/`).
+
+use serde_json::{Value as J, json};
+
+use crate::kinds::{self, Kind};
+use crate::schema::{Default, OnChange, Prop, Ty};
+
+/// Where a reference (`${id.attr}`) may stand in for a value of any type.
+fn or_reference(schema: J) -> J {
+    json!({ "anyOf": [schema, { "$ref": "#/$defs/reference" }] })
+}
+
+fn ty_schema(ty: &Ty) -> J {
+    match ty {
+        Ty::Str => json!({ "type": ["string", "number"] }),
+        Ty::Int => or_reference(json!({ "type": "integer" })),
+        Ty::Num => or_reference(json!({ "type": "number" })),
+        Ty::Bool => or_reference(json!({ "type": "boolean" })),
+        Ty::Cidr => json!({ "type": "string", "description": "IPv4 CIDR block, e.g. 10.0.0.0/16" }),
+        Ty::Enum(values) => or_reference(json!({ "enum": values })),
+        Ty::List(item) => or_reference(json!({ "type": "array", "items": ty_schema(item) })),
+        Ty::StrMap => or_reference(json!({ "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } })),
+        Ty::Obj(fields) => or_reference(object(fields.iter(), &[])),
+        Ty::Doc => json!({}),
+    }
+}
+
+fn prop_schema(p: &Prop) -> J {
+    let mut s = ty_schema(&p.ty);
+    if let Some(obj) = s.as_object_mut() {
+        obj.insert("description".into(), J::String(p.doc.to_owned()));
+    }
+    s
+}
+
+fn object<'a>(fields: impl Iterator<Item = &'a Prop>, extra: &[(&str, J)]) -> J {
+    let mut props = serde_json::Map::new();
+    let mut required = Vec::new();
+    for p in fields {
+        props.insert(p.name.to_owned(), prop_schema(p));
+        if p.required && p.default.is_none() {
+            required.push(p.name);
+        }
+    }
+    for (k, v) in extra {
+        props.insert((*k).to_owned(), v.clone());
+        if *k == "type" {
+            required.insert(0, "type");
+        }
+    }
+    json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false })
+}
+
+fn kind_schema(k: &dyn Kind) -> J {
+    let s = k.schema();
+    let ids = json!({ "type": "array", "items": { "type": "string" } });
+    let mut o = object(
+        s.all_props(),
+        &[("type", json!({ "const": s.name })), ("depends_on", ids.clone()), ("ignore_drift", ids)],
+    );
+    o["description"] = J::String(s.doc.to_owned());
+    o
+}
+
+/// The JSON Schema (2020-12) of a stack file.
+pub fn json_schema() -> J {
+    let kinds: Vec<J> = kinds::REGISTRY.iter().map(|k| kind_schema(*k)).collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://rprov.dev/schema/stack.schema.json",
+        "title": "rprov stack",
+        "type": "object",
+        "required": ["stack", "region", "resources"],
+        "additionalProperties": false,
+        "properties": {
+            "stack": { "type": "string", "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", "description": "The stack's name; tagged on every resource as rprov:stack." },
+            "region": { "type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$" },
+            "tags": { "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] }, "description": "Added to every taggable resource." },
+            "params": {
+                "type": "object",
+                "additionalProperties": {
+                    "anyOf": [
+                        { "type": ["string", "number", "boolean", "array"] },
+                        {
+                            "type": "object",
+                            "properties": {
+                                "default": {},
+                                "type": { "enum": ["string", "number", "bool", "list"] },
+                                "secret": { "type": "boolean" },
+                                "description": { "type": "string" }
+                            },
+                            "additionalProperties": false
+                        }
+                    ]
+                }
+            },
+            "resources": {
+                "type": "object",
+                "propertyNames": { "pattern": "^[a-z][a-z0-9_-]*$" },
+                "additionalProperties": { "oneOf": kinds }
+            },
+            "outputs": { "type": "object" }
+        },
+        "$defs": {
+            "reference": { "type": "string", "pattern": "\\$\\{[^}]+\\}", "description": "A reference: ${ID.ATTRIBUTE} or ${params.NAME}" }
+        }
+    })
+}
+
+fn default_text(d: Default) -> String {
+    match d {
+        Default::Bool(b) => b.to_string(),
+        Default::Int(i) => i.to_string(),
+        Default::Str(s) => format!("`{s}`"),
+        Default::EmptyList => "`[]`".into(),
+        Default::EmptyMap => "`{}`".into(),
+    }
+}
+
+fn prop_rows(out: &mut String, prefix: &str, props: &[&Prop]) {
+    for p in props {
+        let name = format!("{prefix}{}", p.name);
+        let default = p.default.map(default_text).unwrap_or_else(|| if p.required { "required".into() } else { "—".into() });
+        let change = if p.on_change == OnChange::Replace { "replaces" } else { "in place" };
+        let mut notes = Vec::new();
+        if p.secret {
+            notes.push("secret: never printed, state keeps a digest");
+        }
+        if p.unordered {
+            notes.push("order does not matter");
+        }
+        let doc = if notes.is_empty() { p.doc.to_owned() } else { format!("{} ({})", p.doc, notes.join("; ")) };
+        out.push_str(&format!("| `{name}` | {} | {default} | {change} | {doc} |\n", p.ty.describe()));
+        let nested = match p.ty {
+            Ty::Obj(fields) => Some(fields),
+            Ty::List(Ty::Obj(fields)) => Some(*fields),
+            _ => None,
+        };
+        if let Some(fields) = nested {
+            let nested: Vec<&Prop> = fields.iter().collect();
+            let sep = if matches!(p.ty, Ty::List(_)) { "[]." } else { "." };
+            prop_rows(out, &format!("{name}{sep}"), &nested);
+        }
+    }
+}
+
+/// The reference of one kind, in Markdown.
+pub fn explain(k: &dyn Kind) -> String {
+    let s = k.schema();
+    let mut out = format!("# `{}`\n\n{}\n\n## Properties\n\n", s.name, s.doc);
+    out.push_str("| property | type | default | on change | description |\n|---|---|---|---|---|\n");
+    let props: Vec<&Prop> = s.all_props().collect();
+    prop_rows(&mut out, "", &props);
+    out.push_str("\n## Attributes\n\nReferenced as `${ID.ATTRIBUTE}`.\n\n| attribute | description |\n|---|---|\n");
+    for a in s.attrs {
+        let list = if a.list { " (a list)" } else { "" };
+        out.push_str(&format!("| `{}` | {}{list} |\n", a.name, a.doc));
+    }
+    if s.taggable {
+        out.push_str("\nTagged with `rprov:stack`, `rprov:id` and the stack's tags.\n");
+    }
+    out
+}
+
+/// `docs/kinds/README.md`: the index of kinds.
+pub fn kinds_index() -> String {
+    let mut out = String::from("# Resource kinds\n\nGenerated by `rprov explain`; do not edit by hand.\n\n| kind | what it is |\n|---|---|\n");
+    for k in kinds::REGISTRY {
+        let s = k.schema();
+        out.push_str(&format!("| [`{}`]({}.md) | {} |\n", s.name, s.name, s.doc));
+    }
+    out
+}
