@@ -188,6 +188,16 @@ async fn read(cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         .collect())
 }
 
+/// Whether an error means the target, policy or action does not exist. AWS answers
+/// ObjectNotFoundException; moto answers ValidationException "No scalable target found ...".
+fn gone(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(AwsError::NotFound(_)) => Ok(()),
+        Err(AwsError::Invalid(m)) if m.starts_with("ValidationException") && m.contains("No scalable target") => Ok(()),
+        other => other,
+    }
+}
+
 fn i32_of(v: Option<&Value>) -> Option<i32> {
     v.and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
 }
@@ -221,11 +231,9 @@ async fn put_cpu_policy(cx: &Cx, props: &Props) -> Result<(), AwsError> {
             .scalable_dimension(dimension())
             .send()
             .await
+            .map(|_| ())
             .map_err(classify);
-        return match r {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        };
+        return gone(r);
     };
     let metric = PredefinedMetricSpecification::builder()
         .predefined_metric_type(MetricType::EcsServiceAverageCpuUtilization)
@@ -280,20 +288,18 @@ async fn put_actions(cx: &Cx, props: &Props, old: &[Value]) -> Result<(), AwsErr
             .await
             .map_err(classify)?;
     }
-    for gone in old.iter().filter_map(action_name).filter(|n| !new.iter().any(|a| action_name(a) == Some(n))) {
+    for name in old.iter().filter_map(action_name).filter(|n| !new.iter().any(|a| action_name(a) == Some(n))) {
         let r = client(cx)
             .delete_scheduled_action()
             .service_namespace(ServiceNamespace::Ecs)
             .resource_id(&id)
             .scalable_dimension(dimension())
-            .scheduled_action_name(gone)
+            .scheduled_action_name(name)
             .send()
             .await
+            .map(|_| ())
             .map_err(classify);
-        match r {
-            Ok(_) | Err(AwsError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        gone(r)?;
     }
     Ok(())
 }
@@ -361,11 +367,9 @@ impl Kind for Autoscaling {
             .scalable_dimension(dimension())
             .send()
             .await
+            .map(|_| ())
             .map_err(classify);
-        match r {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone(r)
     }
 
     fn create_is_idempotent(&self) -> bool {

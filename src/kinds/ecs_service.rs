@@ -219,13 +219,10 @@ fn stability(s: &Service, task_definition: Option<&str>) -> Poll<()> {
             d.rollout_state_reason().unwrap_or("no reason given")
         ));
     }
-    if let ([only], Some(want)) = (deployments, task_definition) {
-        if only.task_definition().is_some_and(|td| td != want) {
-            return Poll::Failed(format!(
-                "deployment {} runs {} instead of {want} (rolled back)",
-                only.id().unwrap_or("?"),
-                only.task_definition().unwrap_or_default()
-            ));
+    // After a rollback the service's task definition is the last completed one again.
+    if let (Some(now), Some(want)) = (s.task_definition(), task_definition) {
+        if now != want {
+            return Poll::Failed(format!("the service runs {now} instead of {want} (rolled back)"));
         }
     }
     if deployments.len() <= 1 && s.running_count() == s.desired_count() {
