@@ -330,6 +330,30 @@ async fn compute_chain_round_trip() {
     let old = ecs.describe_task_definition().task_definition(&old_arn).send().await.unwrap();
     assert_eq!(old.task_definition().and_then(|t| t.status()).map(|s| s.as_str()), Some("INACTIVE"));
     assert!(td_kind.read_many(&cx, &[old_arn.clone()]).await.unwrap().is_empty(), "old revision reads as gone");
+    // The same update again from the old revision (a retry after a lost response): the
+    // revision registered before is taken, none is registered.
+    let registered = aws.count("ecs", "RegisterTaskDefinition");
+    let (new, tags) = (desired(td_kind, "app", &props(&task_props("upload-service:2"))), owned_tags("app"));
+    let changed = vec!["containers".to_string()];
+    let old_props = Props::new();
+    let retried = td_kind
+        .update(
+            &cx,
+            &UpdateReq {
+                id: "app",
+                physical_id: &old_arn,
+                old: &old_props,
+                new: &new,
+                changed: &changed,
+                old_tags: &tags,
+                tags: &tags,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(retried.physical_id, new_td.physical_id);
+    assert_eq!(aws.count("ecs", "RegisterTaskDefinition"), registered);
+
     update(&cx, &mut svc, &service_props(&new_td.attrs["arn"], 2), None).await;
     let moved = ecs.describe_services().cluster("itest-cluster").services(svc.pid()).send().await.unwrap();
     assert_eq!(moved.services()[0].task_definition(), new_td.attrs["arn"].as_str());

@@ -615,7 +615,18 @@ impl Kind for TaskDefinition {
             ecs::retag(cx, req.physical_id, req.old_tags, req.tags).await?;
             return describe(cx, req.physical_id).await?.ok_or_else(|| AwsError::NotFound(req.physical_id.into()));
         }
-        let new = register(cx, req.new, req.tags).await?;
+        // A revision registered by an earlier attempt of this update (lost response, crash
+        // before the checkpoint) is the family's newest: taken instead of registering another.
+        let family = ecs::str_prop(req.new, "family").unwrap_or_default();
+        let earlier = describe(cx, family).await?.filter(|l| {
+            l.physical_id != req.physical_id
+                && l.logical_id() == Some(req.id)
+                && req.new.iter().all(|(k, v)| l.props.get(k).is_some_and(|w| w.same(v)))
+        });
+        let new = match earlier {
+            Some(l) => l,
+            None => register(cx, req.new, req.tags).await?,
+        };
         if let Err(e) = deregister(cx, req.physical_id).await {
             // The new revision is in place; the old one stays ACTIVE and is reported, not fatal.
             cx.status(req.id, &format!("could not deregister the old revision {}: {e}", req.physical_id));
