@@ -329,7 +329,10 @@ async fn compute_chain_round_trip() {
     assert_eq!(new_td.attrs["revision"], Value::Int(2));
     let old = ecs.describe_task_definition().task_definition(&old_arn).send().await.unwrap();
     assert_eq!(old.task_definition().and_then(|t| t.status()).map(|s| s.as_str()), Some("INACTIVE"));
-    assert!(td_kind.read_many(&cx, &[old_arn.clone()]).await.unwrap().is_empty(), "old revision reads as gone");
+    assert!(
+        td_kind.read_many(&cx, std::slice::from_ref(&old_arn)).await.unwrap().is_empty(),
+        "old revision reads as gone"
+    );
     // The same update again from the old revision (a retry after a lost response): the
     // revision registered before is taken, none is registered.
     let registered = aws.count("ecs", "RegisterTaskDefinition");
@@ -386,14 +389,26 @@ async fn compute_chain_round_trip() {
         create(&cx, "autoscaling", "scaling", &scaling_props(4, vec![night.clone(), morning.clone()])).await;
     assert_eq!(scaling.pid(), "service/itest-cluster/itest-web");
     update(&cx, &mut scaling, &scaling_props(6, vec![night.clone()]), None).await;
-    aws.clear_calls();
-    kind("autoscaling").unwrap().read_many(&cx, &[scaling.pid().to_owned()]).await.unwrap();
-    let calls: Vec<String> = aws.calls().iter().map(|c| c.operation.clone()).collect();
-    assert_eq!(
-        calls,
-        ["DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScheduledActions"],
-        "three calls for the kind"
-    );
+    // What one plan costs: read_many of each kind with the recorded ids.
+    let reads: [(&str, &str, &[&str]); 4] = [
+        ("ecs_cluster", cluster.pid(), &["ListClusters", "DescribeClusters"]),
+        // No batch describe exists for task definitions: one call per recorded ARN.
+        ("task_definition", td.pid(), &["DescribeTaskDefinition", "ListTaskDefinitionFamilies"]),
+        ("ecs_service", svc.pid(), &["ListClusters", "ListServices", "DescribeServices"]),
+        (
+            "autoscaling",
+            scaling.pid(),
+            &["DescribeScalableTargets", "DescribeScalingPolicies", "DescribeScheduledActions"],
+        ),
+    ];
+    for (name, id, expected) in reads {
+        aws.clear_calls();
+        let found = kind(name).unwrap().read_many(&cx, &[id.to_owned()]).await.unwrap();
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        let calls: Vec<String> = aws.calls().iter().map(|c| c.operation.clone()).collect();
+        println!("read_many {name}: {} calls {calls:?}", calls.len());
+        assert_eq!(calls, expected, "{name}");
+    }
 
     // ---- teardown, dependents first
     delete(&cx, scaling).await;

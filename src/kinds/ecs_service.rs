@@ -220,10 +220,10 @@ fn stability(s: &Service, task_definition: Option<&str>) -> Poll<()> {
         ));
     }
     // After a rollback the service's task definition is the last completed one again.
-    if let (Some(now), Some(want)) = (s.task_definition(), task_definition) {
-        if now != want {
-            return Poll::Failed(format!("the service runs {now} instead of {want} (rolled back)"));
-        }
+    if let (Some(now), Some(want)) = (s.task_definition(), task_definition)
+        && now != want
+    {
+        return Poll::Failed(format!("the service runs {now} instead of {want} (rolled back)"));
     }
     if deployments.len() <= 1 && s.running_count() == s.desired_count() {
         Poll::Ready(())

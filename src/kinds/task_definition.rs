@@ -593,10 +593,10 @@ impl Kind for TaskDefinition {
             if ids.iter().any(|i| family_of(i) == family) {
                 continue;
             }
-            if let Some(l) = describe(cx, &family).await? {
-                if ecs::wanted(cx, ids, &l.physical_id, &l.tags) {
-                    out.push(l);
-                }
+            if let Some(l) = describe(cx, &family).await?
+                && ecs::wanted(cx, ids, &l.physical_id, &l.tags)
+            {
+                out.push(l);
             }
         }
         Ok(out)
