@@ -705,6 +705,70 @@ mod tests {
         assert_eq!(v["root_directory"], Value::str("/"));
     }
 
+    /// What `create` sends, read back as AWS reports it, is the normalised stack value: no
+    /// perpetual diff from the shape conversion itself.
+    #[test]
+    fn sdk_round_trip_keeps_the_canonical_shape() {
+        let container = Value::Map(Map::from([
+            ("name".to_string(), Value::str("app")),
+            ("image".to_string(), Value::str("app:1")),
+            (
+                "port_mappings".to_string(),
+                Value::List(vec![Value::Map(Map::from([("container_port".to_string(), Value::Int(8000))]))]),
+            ),
+            ("environment".to_string(), Value::Map(Map::from([("A".to_string(), Value::str("1"))]))),
+            (
+                "secrets".to_string(),
+                Value::Map(Map::from([("P".to_string(), Value::str("arn:aws:ssm:r:1:parameter/p"))])),
+            ),
+            (
+                "health_check".to_string(),
+                Value::Map(Map::from([(
+                    "command".to_string(),
+                    Value::List(vec![Value::str("CMD"), Value::str("true")]),
+                )])),
+            ),
+            ("log_group".to_string(), Value::str("/app")),
+            (
+                "mount_points".to_string(),
+                Value::List(vec![Value::Map(Map::from([
+                    ("volume".to_string(), Value::str("data")),
+                    ("path".to_string(), Value::str("/data")),
+                    ("read_only".to_string(), Value::Bool(true)),
+                ]))]),
+            ),
+            ("memory".to_string(), Value::Int(256)),
+        ]));
+        let volumes = [
+            Value::Map(Map::from([("name".to_string(), Value::str("scratch"))])),
+            Value::Map(Map::from([
+                ("name".to_string(), Value::str("data")),
+                ("file_system".to_string(), Value::str("fs-1")),
+                ("access_point".to_string(), Value::str("fsap-1")),
+            ])),
+            Value::Map(Map::from([
+                ("name".to_string(), Value::str("plain")),
+                ("file_system".to_string(), Value::str("fs-1")),
+                ("transit_encryption".to_string(), Value::Bool(false)),
+                ("root_directory".to_string(), Value::str("/exports")),
+            ])),
+        ];
+        let mut p = Props::from([
+            ("containers".to_string(), Value::List(vec![container])),
+            ("volumes".to_string(), Value::List(volumes.to_vec())),
+        ]);
+        TaskDefinition.normalise("s", "td", &mut p);
+        for c in p["containers"].as_list() {
+            assert_eq!(&container_from_sdk(&container_to_sdk(c, "us-east-1").unwrap(), "us-east-1"), c);
+        }
+        for v in p["volumes"].as_list() {
+            assert_eq!(&volume_from_sdk(&volume_to_sdk(v).unwrap()), v);
+        }
+        // A log group in another region than the stack's shows up as drift.
+        let c = container_to_sdk(&p["containers"].as_list()[0], "eu-west-1").unwrap();
+        assert_eq!(container_from_sdk(&c, "us-east-1").as_map().unwrap()["log_region"], Value::str("eu-west-1"));
+    }
+
     #[test]
     fn family_from_arn() {
         assert_eq!(family_of("arn:aws:ecs:us-east-1:123456789012:task-definition/s-app:7"), "s-app");
