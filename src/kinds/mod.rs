@@ -1,13 +1,18 @@
 //! Resource kinds: one module each, all behind the [`Kind`] trait. The planner and the executor
 //! only ever see this trait; adding a kind is a new module plus one line in [`REGISTRY`].
 
+mod autoscaling;
 mod ec2;
+mod ecs;
+mod ecs_cluster;
+mod ecs_service;
 mod elastic_ip;
 mod internet_gateway;
 mod nat_gateway;
 mod route_table;
 mod security_group;
 mod subnet;
+mod task_definition;
 mod vpc;
 
 use std::collections::BTreeMap;
@@ -123,6 +128,10 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &nat_gateway::NatGateway,
     &route_table::RouteTable,
     &security_group::SecurityGroup,
+    &ecs_cluster::EcsCluster,
+    &task_definition::TaskDefinition,
+    &ecs_service::EcsService,
+    &autoscaling::Autoscaling,
 ];
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

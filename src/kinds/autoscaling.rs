@@ -1,0 +1,380 @@
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_applicationautoscaling::Client;
+use aws_sdk_applicationautoscaling::types::{
+    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTarget, ScalableTargetAction,
+    ScalingPolicy, ScheduledAction, ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
+};
+
+use super::ecs;
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct Autoscaling;
+
+static SCHEDULED_ACTION: Ty = Ty::Obj(&[
+    Prop::new("name", Ty::Str, "Action name, unique for the service.").required(),
+    Prop::new("schedule", Ty::Str, "`cron(0 22 * * ? *)`, `at(2026-12-24T18:00:00)` or `rate(1 day)`.").required(),
+    Prop::new("min", Ty::Int, "New minimum number of tasks."),
+    Prop::new("max", Ty::Int, "New maximum number of tasks."),
+    Prop::new("timezone", Ty::Str, "IANA time zone of the schedule.").default(Default::Str("UTC")),
+]);
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "autoscaling",
+    doc: "Application Auto Scaling of an ECS service's task count: bounds, a CPU target-tracking \
+          policy, and scheduled changes of the bounds (e.g. scale to zero at night).",
+    props: &[
+        Prop::new("cluster", Ty::Str, "The cluster's name (`${cluster.name}`).").required().replaces(),
+        Prop::new("service", Ty::Str, "The service's name (`${svc.name}`).").required().replaces(),
+        Prop::new("min", Ty::Int, "Fewest tasks.").required(),
+        Prop::new("max", Ty::Int, "Most tasks.").required(),
+        Prop::new("cpu_target", Ty::Num, "Average CPU utilisation (percent) to track; no policy when absent."),
+        Prop::new("scale_in_cooldown", Ty::Int, "Seconds after a scale-in before the next one.")
+            .default(Default::Int(300)),
+        Prop::new("scale_out_cooldown", Ty::Int, "Seconds after a scale-out before the next one.")
+            .default(Default::Int(300)),
+        Prop::new("scheduled_actions", Ty::List(&SCHEDULED_ACTION), "Changes of min/max on a schedule.")
+            .default(Default::EmptyList)
+            .unordered(),
+    ],
+    attrs: &[Attr::new("id", "`service/<cluster>/<service>`, the scalable target's resource id.")],
+    taggable: false,
+};
+
+/// The target-tracking policy rprov manages on each target.
+const CPU_POLICY: &str = "rprov-cpu";
+
+type Map = BTreeMap<String, Value>;
+
+fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+fn resource_id(props: &Props) -> String {
+    format!(
+        "service/{}/{}",
+        ecs::cluster_name(ecs::str_prop(props, "cluster").unwrap_or_default()),
+        ecs::str_prop(props, "service").unwrap_or_default()
+    )
+}
+
+fn dimension() -> ScalableDimension {
+    ScalableDimension::EcsServiceDesiredCount
+}
+
+fn action_value(a: &ScheduledAction) -> Value {
+    let mut m = Map::from([
+        ("name".to_string(), Value::str(a.scheduled_action_name())),
+        ("schedule".to_string(), Value::str(a.schedule())),
+        ("timezone".to_string(), Value::str(a.timezone().unwrap_or("UTC"))),
+    ]);
+    if let Some(t) = a.scalable_target_action() {
+        if let Some(n) = t.min_capacity() {
+            m.insert("min".into(), Value::from(n));
+        }
+        if let Some(n) = t.max_capacity() {
+            m.insert("max".into(), Value::from(n));
+        }
+    }
+    Value::Map(m)
+}
+
+fn canonical_action(v: &Value) -> Value {
+    let Value::Map(m) = v else { return v.clone() };
+    let mut out: Map = m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    out.entry("timezone".into()).or_insert_with(|| Value::str("UTC"));
+    Value::Map(out)
+}
+
+fn sorted(mut l: Vec<Value>) -> Value {
+    l.sort_by_cached_key(|v| v.to_string());
+    Value::List(l)
+}
+
+fn live(t: &ScalableTarget, policies: &[&ScalingPolicy], actions: &[&ScheduledAction]) -> Live {
+    let id = t.resource_id().to_owned();
+    let mut parts = id.splitn(3, '/').skip(1);
+    let (cluster, service) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let mut props = Props::new();
+    props.insert("cluster".into(), Value::str(cluster));
+    props.insert("service".into(), Value::str(service));
+    props.insert("min".into(), Value::from(t.min_capacity()));
+    props.insert("max".into(), Value::from(t.max_capacity()));
+    let cpu = policies
+        .iter()
+        .find(|p| p.policy_name() == CPU_POLICY)
+        .and_then(|p| p.target_tracking_scaling_policy_configuration());
+    if let Some(c) = cpu {
+        props.insert("cpu_target".into(), Value::Num(c.target_value()));
+        // The cooldowns only exist with the policy; without one they are compared as recorded.
+        props.insert("scale_in_cooldown".into(), Value::from(c.scale_in_cooldown().unwrap_or(300)));
+        props.insert("scale_out_cooldown".into(), Value::from(c.scale_out_cooldown().unwrap_or(300)));
+    }
+    props.insert("scheduled_actions".into(), sorted(actions.iter().map(|a| action_value(a)).collect()));
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&id));
+    Live { physical_id: id, props, attrs, tags: super::Tags::new() }
+}
+
+/// A target belongs in `read_many`'s answer when asked for, or when its service carries the
+/// stack's name prefix (`<stack>-`, the service kind's default name). Tags are not read: they
+/// take one ListTagsForResource per target.
+fn wanted(cx: &Cx, ids: &[String], resource_id: &str) -> bool {
+    let prefix = format!("{}-", cx.stack);
+    ids.iter().any(|i| i == resource_id) || resource_id.rsplit('/').next().is_some_and(|s| s.starts_with(&prefix))
+}
+
+/// Three paginated calls for the whole kind: DescribeScalableTargets, DescribeScalingPolicies
+/// and DescribeScheduledActions, each for the ECS namespace, filtered here by resource id (the
+/// last two take one resource id per call, not a list).
+async fn read(cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    let aas = client(cx);
+    let targets: Vec<ScalableTarget> = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    let targets: Vec<ScalableTarget> = targets
+        .into_iter()
+        .filter(|t| t.scalable_dimension() == &dimension() && wanted(cx, ids, t.resource_id()))
+        .collect();
+    if targets.is_empty() {
+        return Ok(vec![]);
+    }
+    let policies: Vec<ScalingPolicy> = aas
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Ecs)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    let actions: Vec<ScheduledAction> = aas
+        .describe_scheduled_actions()
+        .service_namespace(ServiceNamespace::Ecs)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    let mut policies_of: HashMap<&str, Vec<&ScalingPolicy>> = HashMap::new();
+    for p in &policies {
+        policies_of.entry(p.resource_id()).or_default().push(p);
+    }
+    let mut actions_of: HashMap<&str, Vec<&ScheduledAction>> = HashMap::new();
+    for a in &actions {
+        actions_of.entry(a.resource_id()).or_default().push(a);
+    }
+    Ok(targets
+        .iter()
+        .map(|t| {
+            let id = t.resource_id();
+            live(
+                t,
+                policies_of.get(id).map(Vec::as_slice).unwrap_or_default(),
+                actions_of.get(id).map(Vec::as_slice).unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// Whether an error means the target, policy or action does not exist. AWS answers
+/// ObjectNotFoundException; moto answers ValidationException "No scalable target found ...".
+fn gone(r: Result<(), AwsError>) -> Result<(), AwsError> {
+    match r {
+        Err(AwsError::NotFound(_)) => Ok(()),
+        Err(AwsError::Invalid(m)) if m.starts_with("ValidationException") && m.contains("No scalable target") => Ok(()),
+        other => other,
+    }
+}
+
+fn i32_of(v: Option<&Value>) -> Option<i32> {
+    v.and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
+}
+
+async fn register(cx: &Cx, props: &Props, tags: Option<&super::Tags>) -> Result<(), AwsError> {
+    // RegisterScalableTarget creates or updates: repeating it is harmless.
+    // https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html
+    let tags = tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>());
+    client(cx)
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(resource_id(props))
+        .scalable_dimension(dimension())
+        .set_min_capacity(i32_of(props.get("min")))
+        .set_max_capacity(i32_of(props.get("max")))
+        .set_tags(tags)
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+async fn put_cpu_policy(cx: &Cx, props: &Props) -> Result<(), AwsError> {
+    let id = resource_id(props);
+    let Some(target) = props.get("cpu_target").and_then(Value::as_f64) else {
+        let r = client(cx)
+            .delete_scaling_policy()
+            .policy_name(CPU_POLICY)
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&id)
+            .scalable_dimension(dimension())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify);
+        return gone(r);
+    };
+    let metric = PredefinedMetricSpecification::builder()
+        .predefined_metric_type(MetricType::EcsServiceAverageCpuUtilization)
+        .build()
+        .map_err(|e| AwsError::Invalid(format!("cpu_target: {e}")))?;
+    let config = TargetTrackingScalingPolicyConfiguration::builder()
+        .target_value(target)
+        .predefined_metric_specification(metric)
+        .set_scale_in_cooldown(i32_of(props.get("scale_in_cooldown")))
+        .set_scale_out_cooldown(i32_of(props.get("scale_out_cooldown")))
+        .build()
+        .map_err(|e| AwsError::Invalid(format!("cpu_target: {e}")))?;
+    client(cx)
+        .put_scaling_policy()
+        .policy_name(CPU_POLICY)
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(&id)
+        .scalable_dimension(dimension())
+        .policy_type(PolicyType::TargetTrackingScaling)
+        .target_tracking_scaling_policy_configuration(config)
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+fn action_name(v: &Value) -> Option<&str> {
+    v.as_map().and_then(|m| m.get("name")).and_then(Value::as_str)
+}
+
+/// Puts every scheduled action of `new` (PutScheduledAction creates or replaces by name) and
+/// deletes those of `old` that are gone.
+async fn put_actions(cx: &Cx, props: &Props, old: &[Value]) -> Result<(), AwsError> {
+    let id = resource_id(props);
+    let new = props.get("scheduled_actions").map(Value::as_list).unwrap_or_default();
+    for a in new {
+        let Some(m) = a.as_map() else { continue };
+        let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let target = ScalableTargetAction::builder()
+            .set_min_capacity(i32_of(m.get("min")))
+            .set_max_capacity(i32_of(m.get("max")));
+        client(cx)
+            .put_scheduled_action()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&id)
+            .scalable_dimension(dimension())
+            .set_scheduled_action_name(s("name"))
+            .set_schedule(s("schedule"))
+            .set_timezone(s("timezone"))
+            .scalable_target_action(target.build())
+            .send()
+            .await
+            .map_err(classify)?;
+    }
+    for name in old.iter().filter_map(action_name).filter(|n| !new.iter().any(|a| action_name(a) == Some(n))) {
+        let r = client(cx)
+            .delete_scheduled_action()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&id)
+            .scalable_dimension(dimension())
+            .scheduled_action_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify);
+        gone(r)?;
+    }
+    Ok(())
+}
+
+async fn read_one(cx: &Cx, id: &str) -> Result<Live, AwsError> {
+    read(cx, &[id.to_owned()])
+        .await?
+        .into_iter()
+        .find(|l| l.physical_id == id)
+        .ok_or_else(|| AwsError::NotFound(id.into()))
+}
+
+#[async_trait]
+impl Kind for Autoscaling {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
+        if let Some(Value::Str(c)) = props.get("cluster") {
+            let name = ecs::cluster_name(c).to_owned();
+            props.insert("cluster".into(), Value::Str(name));
+        }
+        if let Some(Value::List(l)) = props.get("scheduled_actions") {
+            let l = sorted(l.iter().map(canonical_action).collect());
+            props.insert("scheduled_actions".into(), l);
+        }
+    }
+
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        read(cx, ids).await
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        register(cx, req.props, Some(req.tags)).await?;
+        if req.props.get("cpu_target").is_some_and(|v| !v.is_null()) {
+            put_cpu_policy(cx, req.props).await?;
+        }
+        put_actions(cx, req.props, &[]).await?;
+        read_one(cx, &resource_id(req.props)).await
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        let has = |n: &str| ecs::changed(req.changed, n);
+        if has("min") || has("max") {
+            register(cx, req.new, None).await?;
+        }
+        if has("cpu_target") || has("scale_in_cooldown") || has("scale_out_cooldown") {
+            put_cpu_policy(cx, req.new).await?;
+        }
+        if has("scheduled_actions") {
+            let old = req.old.get("scheduled_actions").map(Value::as_list).unwrap_or_default();
+            put_actions(cx, req.new, old).await?;
+        }
+        read_one(cx, req.physical_id).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        // Deregistering the target deletes its scaling policies and scheduled actions with it.
+        // https://docs.aws.amazon.com/autoscaling/application/APIReference/API_DeregisterScalableTarget.html
+        let r = client(cx)
+            .deregister_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(req.physical_id)
+            .scalable_dimension(dimension())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify);
+        gone(r)
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        // RegisterScalableTarget, PutScalingPolicy and PutScheduledAction all create or update
+        // by name: sending them again converges on the same target.
+        true
+    }
+}

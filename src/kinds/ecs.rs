@@ -1,0 +1,90 @@
+//! What the ECS kinds share: the client, tag conversion, retagging by ARN, and the name
+//! helpers (ECS takes a cluster by name or ARN; rprov compares names).
+
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::config::retry::RetryConfig;
+use aws_sdk_ecs::types::Tag;
+
+use super::Tags;
+use crate::aws::{AwsError, Cx, classify};
+use crate::value::{Props, Value};
+
+pub fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+/// Config override for RegisterTaskDefinition, which has no idempotency token: a retry after a
+/// lost response would register a second revision, so the executor retries instead, after
+/// looking the revision up by its ownership tags.
+pub fn no_retry() -> aws_sdk_ecs::config::Builder {
+    aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled())
+}
+
+pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// Tags as rprov compares them: AWS's own `aws:` tags left out.
+pub fn from_sdk(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .collect()
+}
+
+/// Asked for by id, or owned by the stack.
+pub fn wanted(cx: &Cx, ids: &[String], id: &str, tags: &Tags) -> bool {
+    ids.iter().any(|i| i == id) || tags.get(super::TAG_STACK).is_some_and(|s| *s == cx.stack)
+}
+
+/// Brings a resource's tags from `old` to `new` with TagResource/UntagResource.
+pub async fn retag(cx: &Cx, arn: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
+    let ecs = client(cx);
+    let stale: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    if !stale.is_empty() {
+        ecs.untag_resource().resource_arn(arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
+    }
+    let changed: Tags =
+        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !changed.is_empty() {
+        ecs.tag_resource().resource_arn(arn).set_tags(Some(to_sdk(&changed))).send().await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+/// `arn:aws:ecs:region:account:cluster/NAME` -> `NAME`; a plain name stays as it is.
+pub fn cluster_name(arn_or_name: &str) -> &str {
+    match arn_or_name.split_once(":cluster/") {
+        Some((_, name)) => name,
+        None => arn_or_name,
+    }
+}
+
+/// The default name of a named resource: `<stack>-<id>`, with `_` (not allowed in ECS names)
+/// turned into `-`.
+pub fn default_name(stack: &str, id: &str) -> String {
+    format!("{stack}-{}", id.replace('_', "-"))
+}
+
+/// Fills in `name` (or another name property) with the default when the stack leaves it out.
+pub fn default_name_into(props: &mut Props, prop: &str, stack: &str, id: &str) {
+    if props.get(prop).is_none_or(Value::is_null) {
+        props.insert(prop.into(), Value::str(default_name(stack, id)));
+    }
+}
+
+pub fn str_prop<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
+    props.get(name).and_then(Value::as_str)
+}
+
+pub fn int_prop(props: &Props, name: &str) -> Option<i64> {
+    props.get(name).and_then(Value::as_i64)
+}
+
+pub fn bool_prop(props: &Props, name: &str) -> Option<bool> {
+    props.get(name).and_then(Value::as_bool)
+}
+
+pub fn changed(changed: &[String], name: &str) -> bool {
+    changed.iter().any(|c| c == name)
+}
