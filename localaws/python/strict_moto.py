@@ -281,6 +281,8 @@ class LocalAws:
                     self.replay.after(ctx, payload, _header(headers, "Content-Type") or "")
                 if req.service == "ec2" and req.operation == "DeleteNatGateway":
                     self.nat_deleted(req, environ, strict)
+                if req.service == "ecs" and req.operation in ("CreateService", "UpdateService"):
+                    self.settle_services(req, environ)
                 new_payload, closed = self.eventual.rewrite(req.service, req.operation, payload)
                 if strict:
                     for nat_id in closed:
@@ -290,6 +292,28 @@ class LocalAws:
                     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
                     headers.append(("Content-Length", str(len(payload))))
             return status, headers, payload
+
+    def settle_services(self, req: wire.Request, environ: dict[str, Any]) -> None:
+        # moto runs no tasks: a service's running count stays at MOTO_ECS_SERVICE_RUNNING (0)
+        # forever, so "service stable" would never come. Make every service reach its desired
+        # count at once, as a healthy deployment on AWS eventually does; the waiting itself is
+        # tested with aws-smithy-mocks in rprov.
+        from moto.ecs.models import ecs_backends
+
+        account = rules.account_id(environ, req.access_key)
+        backend = ecs_backends[account][req.region]
+        for svc in backend.services.values():
+            svc.running_count = svc.desired_count
+            svc.pending_count = 0
+            for d in svc.deployments:
+                d["runningCount"] = svc.desired_count
+                d["pendingCount"] = 0
+                d["desiredCount"] = svc.desired_count
+                d["rolloutState"] = "COMPLETED"
+            # One deployment once settled, as AWS reports after a rollout completes.
+            if len(svc.deployments) > 1:
+                svc.deployments[:] = svc.deployments[:1]
+                svc.deployments[0]["taskDefinition"] = svc.task_definition
 
     def nat_deleted(self, req: wire.Request, environ: dict[str, Any], strict: bool) -> None:
         nat_id = req.params.get("NatGatewayId", "")

@@ -84,6 +84,13 @@ pub struct DeleteReq<'a> {
 pub trait Kind: Send + Sync + 'static {
     fn schema(&self) -> &'static KindSchema;
 
+    /// Attributes that an in-place update of `changed` gives new values (a task definition's
+    /// update registers a new revision: a new ARN). The planner shows them to dependents as
+    /// "known after apply", so their own updates are planned too.
+    fn attrs_changed_by_update(&self, _changed: &[String]) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Checks across properties that types cannot express (e.g. a route needs exactly one
     /// target), run by `validate` before anything reaches AWS. Returns (property, message).
     fn check(&self, _props: &BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {

@@ -560,6 +560,10 @@ impl Kind for TaskDefinition {
         &SCHEMA
     }
 
+    fn attrs_changed_by_update(&self, changed: &[String]) -> &'static [&'static str] {
+        if changed.iter().all(|c| c == "tags") { &[] } else { &["id", "arn", "revision"] }
+    }
+
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
         ecs::default_name_into(props, "family", stack, id);
         let containers = canonical_list(props.get("containers"), canonical_container);

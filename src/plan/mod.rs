@@ -298,7 +298,14 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
             }
         };
         if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt) {
-            known.insert(id.clone(), change.attrs.clone());
+            let mut attrs = change.attrs.clone();
+            if change.action == Action::Update {
+                let changed: Vec<String> = change.diffs.iter().map(|d| d.name.clone()).collect();
+                for name in r.kind.attrs_changed_by_update(&changed) {
+                    attrs.insert((*name).to_owned(), Value::Unknown);
+                }
+            }
+            known.insert(id.clone(), attrs);
         }
         changes.push(change);
     }
