@@ -20,6 +20,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+mod scale;
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "network".into());
     // Set before any thread exists: the SDK's default chain reads them.
@@ -31,14 +33,16 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     match which.as_str() {
         "network" => rt.block_on(network(100)),
+        "scale" => rt.block_on(scale::run()),
+        "scale-measure" => scale::measure(std::path::Path::new(&std::env::args().nth(2).expect("dir"))),
         other => {
-            eprintln!("unknown benchmark `{other}`; available: network");
+            eprintln!("unknown benchmark `{other}`; available: network, scale");
             std::process::exit(1);
         }
     }
 }
 
-async fn refresh(cx: &Cx, stack: &rprov::stack::Stack, state: Option<&State>) -> LiveSet {
+pub(crate) async fn refresh(cx: &Cx, stack: &rprov::stack::Stack, state: Option<&State>) -> LiveSet {
     let mut live = LiveSet::new();
     let mut names: Vec<&str> = stack.resources.values().map(|r| r.kind_name()).collect();
     names.sort_unstable();

@@ -206,9 +206,19 @@ fn current_of(live: Option<&Live>, recorded: Option<&crate::state::ResourceState
 pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet) -> Plan {
     let empty = State::new(&stack.name, &stack.region);
     let st = state.unwrap_or(&empty);
-    let find_live = |kind: &str, pid: &str| live.get(kind).and_then(|ls| ls.iter().find(|l| l.physical_id == pid));
+    // Indexes: by physical id, and by ownership tags for adoption (plans of 10,000 resources
+    // must not search lists).
+    let by_pid: HashMap<(&str, &str), &Live> =
+        live.iter().flat_map(|(k, ls)| ls.iter().map(move |l| ((k.as_str(), l.physical_id.as_str()), l))).collect();
+    let by_owner: HashMap<(&str, &str), &Live> = live
+        .iter()
+        .flat_map(|(k, ls)| ls.iter().map(move |l| (k, l)))
+        .filter(|(_, l)| l.stack() == Some(stack.name.as_str()))
+        .filter_map(|(k, l)| Some(((k.as_str(), l.logical_id()?), l)))
+        .collect();
+    let find_live = |kind: &str, pid: &str| by_pid.get(&(kind, pid)).copied();
     let mut changes: Vec<Change> = Vec::new();
-    let mut adopted: Vec<(String, String)> = Vec::new();
+    let mut adopted: std::collections::HashSet<(String, String)> = Default::default();
     // Attributes of resources that will still exist unchanged in identity after apply.
     let mut known: HashMap<String, Props> = HashMap::new();
 
@@ -248,12 +258,10 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
                 l
             }
             None => {
-                let tagged = live.get(kind).and_then(|ls| {
-                    ls.iter().find(|l| l.stack() == Some(stack.name.as_str()) && l.logical_id() == Some(id.as_str()))
-                });
+                let tagged = by_owner.get(&(kind, id.as_str())).copied();
                 if let Some(l) = tagged {
                     adopt = true;
-                    adopted.push((kind.to_owned(), l.physical_id.clone()));
+                    adopted.insert((kind.to_owned(), l.physical_id.clone()));
                     reason = Some(format!("{} carries this stack's ownership tags; adopting it", l.physical_id));
                 }
                 tagged
@@ -310,14 +318,14 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         changes.push(change);
     }
 
-    let in_state: Vec<&str> = st.resources.values().map(|r| r.physical_id.as_str()).collect();
+    let in_state: std::collections::HashSet<&str> = st.resources.values().map(|r| r.physical_id.as_str()).collect();
     let mut unmanaged: Vec<Unmanaged> = live
         .iter()
         .flat_map(|(kind, ls)| ls.iter().map(move |l| (kind, l)))
         .filter(|(kind, l)| {
             l.stack() == Some(stack.name.as_str())
-                && !in_state.contains(&l.physical_id.as_str())
-                && !adopted.iter().any(|(k, p)| k == *kind && *p == l.physical_id)
+                && !in_state.contains(l.physical_id.as_str())
+                && !adopted.contains(&((*kind).clone(), l.physical_id.clone()))
         })
         .map(|(kind, l)| Unmanaged {
             id: l.tags.get(TAG_ID).cloned(),

@@ -20,4 +20,4 @@ pub mod storage;
 pub mod wire;
 
 pub use config::{Account, Cli, Config, Role};
-pub use server::{app, healthcheck, init_tracing, run, serve};
+pub use server::{app, healthcheck, init_tracing, run, serve, tune_allocator};

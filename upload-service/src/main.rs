@@ -1,13 +1,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use upload_service::{Cli, healthcheck, init_tracing, run};
+use upload_service::{Cli, healthcheck, init_tracing, run, tune_allocator};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.healthcheck {
         return if healthcheck(cli.listen) { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
+    tune_allocator();
     init_tracing(cli.log_format);
     let config = match cli.resolve() {
         Ok(config) => config,

@@ -71,6 +71,7 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
 /// Child mode: the service on an ephemeral loopback port, until stdin closes.
 fn serve(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let data_dir = data_dir.context("--serve needs a data directory")?;
+    upload_service::tune_allocator();
     let password = std::env::var(PASSWORD_VARIABLE).context(PASSWORD_VARIABLE)?;
     let config = Config::new(data_dir, vec![Account::with_password(USER, &password, Role::Uploader)]);
     let runtime = tokio::runtime::Runtime::new()?;

@@ -21,8 +21,8 @@ fn tool(variable: &str, default: &str) -> PathBuf {
     let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
     assert!(
         path.is_file(),
-        "{} not found at {}: run the project's test script, which installs Chromium and its \
-         WebDriver (apt-get install -y chromium chromium-driver), or set {variable}",
+        "{} not found at {}: run the project's test script (scripts/test), which installs Chromium \
+         and its WebDriver (apt-get install -y chromium chromium-driver), or set {variable}",
         Path::new(default).file_name().unwrap().to_string_lossy(),
         path.display()
     );
