@@ -146,7 +146,8 @@ async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Valu
         );
     }
     assert_no_diff(id, k, &found, &want);
-    assert_eq!(found.tags, tags, "{id}: tags");
+    let expected = if k.schema().taggable { tags.clone() } else { Tags::new() };
+    assert_eq!(found.tags, expected, "{id}: tags");
     assert_eq!(made.attrs, found.attrs, "{id}: create returns the attributes read_many reads");
     for (name, v) in &made.props {
         if let Some(f) = found.props.get(name) {
@@ -217,7 +218,6 @@ async fn delete(cx: &Cx, res: Res) {
 
 struct Network {
     subnets: [String; 2],
-    app_sg: String,
     efs_sg: String,
     other_sg: String,
 }
@@ -237,7 +237,7 @@ async fn network(aws: &LocalAws) -> (aws_sdk_ec2::Client, Network) {
         let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(az).send().await.unwrap();
         subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
     }
-    let mut group = async |name: &str| {
+    let group = async |name: &str| {
         let g = ec2.create_security_group().group_name(name).description(name).vpc_id(&vpc).send().await.unwrap();
         g.group_id().unwrap().to_owned()
     };
@@ -258,7 +258,7 @@ async fn network(aws: &LocalAws) -> (aws_sdk_ec2::Client, Network) {
         .await
         .unwrap();
     let [a, b]: [String; 2] = subnets.try_into().unwrap();
-    (ec2, Network { subnets: [a, b], app_sg, efs_sg, other_sg })
+    (ec2, Network { subnets: [a, b], efs_sg, other_sg })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -318,9 +318,18 @@ async fn efs_chain_file_system_mount_targets_access_point() {
     let mut ap = create(&cx, "access_point", "ap", &ap_props).await;
     assert!(ap.attr("arn").as_str().is_some_and(|a| a.contains("access-point/")), "{:?}", ap.attr("arn"));
 
-    // In place: lifecycle and throughput of the file system, a mount target's groups, tags.
-    update(&cx, &mut fs, &[("transition_to_ia", "AFTER_7_DAYS".into()), ("throughput_mode", "bursting".into())], None)
-        .await;
+    // In place: the file system's lifecycle and tags, a mount target's groups, an access
+    // point's tags. (UpdateFileSystem, for the throughput mode, is missing from moto 5.2: it is
+    // unit-tested with mocks in the kind.)
+    let mut fs_tags = owned_tags("fs");
+    fs_tags.insert("team".into(), "storage".into());
+    update(
+        &cx,
+        &mut fs,
+        &[("transition_to_ia", "AFTER_7_DAYS".into()), ("throughput_mode", "elastic".into())],
+        Some(fs_tags),
+    )
+    .await;
     update(&cx, &mut mt_a, &mount(&net.subnets[0], &[&net.efs_sg, &net.other_sg]), None).await;
     let mut tags = owned_tags("ap");
     tags.insert("team".into(), "storage".into());
@@ -358,8 +367,15 @@ async fn iam_role_trust_managed_and_inline_policies() {
             ("policies", map(&inline)),
         ]
     };
-    let exec = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
-    let ro = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    // The local AWS does not load AWS's managed policies: two customer managed ones stand in.
+    let iam = aws_sdk_iam::Client::new(&cx.sdk);
+    let mut arns = Vec::new();
+    for name in ["edge-exec", "edge-read"] {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:GetAuthorizationToken","Resource":"*"}]}"#;
+        let p = iam.create_policy().policy_name(name).policy_document(doc).send().await.unwrap();
+        arns.push(p.policy().unwrap().arn().unwrap().to_owned());
+    }
+    let (exec, ro) = (arns[0].as_str(), arns[1].as_str());
     let mut role = create(&cx, "iam_role", "task_role", &given(&[exec], None)).await;
     assert_eq!(role.attr("name"), Value::str("edge-task_role"));
     assert_eq!(role.attr("id"), role.attr("name"));

@@ -100,6 +100,16 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<Option<FileSystemDescription>
     }
 }
 
+/// The file system made with `token`, for a FileSystemAlreadyExists that does not name it
+/// (AWS does; the local AWS leaves FileSystemId out).
+async fn by_token(cx: &Cx, token: &str) -> Result<String, AwsError> {
+    let out = client(cx).describe_file_systems().creation_token(token).send().await.map_err(classify)?;
+    out.file_systems()
+        .first()
+        .map(|f| f.file_system_id().to_owned())
+        .ok_or_else(|| AwsError::NotFound(format!("file system with creation token {token}")))
+}
+
 async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<FileSystemDescription, AwsError> {
     wait_until(
         &cx.wait,
@@ -199,7 +209,10 @@ impl Kind for FileSystem {
                 if matches!(se.err(), CreateFileSystemError::FileSystemAlreadyExists(_)) =>
             {
                 let CreateFileSystemError::FileSystemAlreadyExists(e) = se.into_err() else { unreachable!() };
-                e.file_system_id().to_owned()
+                match e.file_system_id() {
+                    "" => by_token(cx, req.token).await?,
+                    id => id.to_owned(),
+                }
             }
             Err(e) => return Err(classify(e)),
         };
@@ -424,6 +437,63 @@ mod tests {
         let (cx2, _) = cx(&[&ok, &describe]);
         FileSystem.delete(&cx2, &req).await.unwrap();
         assert_eq!(describe.num_calls(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throughput_changes_in_place_and_waits_while_updating() {
+        let update = mock!(Client::update_file_system)
+            .match_requests(|r| {
+                r.throughput_mode() == Some(&ThroughputMode::Provisioned)
+                    && r.provisioned_throughput_in_mibps() == Some(64.0)
+            })
+            .then_output(|| {
+                aws_sdk_efs::operation::update_file_system::UpdateFileSystemOutput::builder()
+                    .owner_id("123456789012")
+                    .creation_token("token-1")
+                    .file_system_id(ID)
+                    .creation_time(aws_smithy_types::DateTime::from_secs(0))
+                    .life_cycle_state(LifeCycleState::Updating)
+                    .number_of_mount_targets(0)
+                    .performance_mode(PerformanceMode::GeneralPurpose)
+                    .set_tags(Some(vec![]))
+                    .build()
+                    .unwrap()
+            });
+        let provisioned = |state| {
+            let mut f = fs(state);
+            f.throughput_mode = Some(ThroughputMode::Provisioned);
+            f.provisioned_throughput_in_mibps = Some(64.0);
+            DescribeFileSystemsOutput::builder().file_systems(f).build()
+        };
+        let describe = mock!(Client::describe_file_systems)
+            .sequence()
+            .output(move || provisioned(LifeCycleState::Updating))
+            .times(2)
+            .output(move || provisioned(LifeCycleState::Available))
+            .repeatedly()
+            .build();
+        let (cx, seen) = cx(&[&update, &describe]);
+        let old = props();
+        let mut new = old.clone();
+        new.insert("throughput_mode".into(), Value::str("provisioned"));
+        new.insert("provisioned_throughput_mibps".into(), Value::Int(64));
+        FileSystem.normalise("s", "fs", &mut new);
+        let changed = ["throughput_mode".to_string(), "provisioned_throughput_mibps".to_string()];
+        let tags = Tags::new();
+        let req = UpdateReq {
+            id: "fs",
+            physical_id: ID,
+            old: &old,
+            new: &new,
+            changed: &changed,
+            old_tags: &tags,
+            tags: &tags,
+        };
+        let l = FileSystem.update(&cx, &req).await.unwrap();
+        assert_eq!(update.num_calls(), 1);
+        assert_eq!(l.props["throughput_mode"], Value::str("provisioned"));
+        assert!(l.props["provisioned_throughput_mibps"].same(&Value::Int(64)));
+        assert!(seen.lock().unwrap().iter().any(|m| m.ends_with("(now updating)")));
     }
 
     #[test]

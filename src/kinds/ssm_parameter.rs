@@ -95,8 +95,31 @@ async fn describe(cx: &Cx, f: Option<ParameterStringFilter>) -> Result<Vec<Param
     Ok(pages.iter().flat_map(|p| p.parameters().iter().cloned()).collect())
 }
 
+/// DescribeParameters reports each parameter's ARN on AWS; the local AWS (moto 5.2) leaves it
+/// out. Only then are the ARNs taken from GetParameters (10 names per call), without decryption.
+async fn fill_arns(cx: &Cx, found: &mut [ParameterMetadata]) -> Result<(), AwsError> {
+    let missing: Vec<String> =
+        found.iter().filter(|m| m.arn().is_none()).filter_map(|m| m.name().map(str::to_owned)).collect();
+    for chunk in missing.chunks(10) {
+        let out = client(cx)
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .with_decryption(false)
+            .send()
+            .await
+            .map_err(classify)?;
+        for p in out.parameters() {
+            if let Some(m) = found.iter_mut().find(|m| m.name() == p.name()) {
+                m.arn = p.arn().map(str::to_owned);
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
-    let found = describe(cx, filter("Name", vec![name.to_owned()])).await?;
+    let mut found = describe(cx, filter("Name", vec![name.to_owned()])).await?;
+    fill_arns(cx, &mut found).await?;
     let m = found.first().ok_or_else(|| AwsError::NotFound(format!("parameter {name}")))?;
     Ok(live(m, tags_of(cx, name).await?))
 }
@@ -145,6 +168,7 @@ impl Kind for SsmParameter {
         for chunk in missing.chunks(NAMES_PER_CALL) {
             found.extend(describe(cx, filter("Name", chunk.to_vec())).await?);
         }
+        fill_arns(cx, &mut found).await?;
         let mut out = Vec::new();
         for m in &found {
             let name = m.name().unwrap_or_default();
