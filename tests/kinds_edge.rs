@@ -470,3 +470,62 @@ async fn alarm_on_target_group_dimensions() {
     update(&cx, &mut alarm, &given(1), Some(tags)).await;
     delete(&cx, alarm).await;
 }
+
+/// The same kinds through the rprov binary and the real planner (the stack loader's defaults
+/// included): apply, a second plan finds nothing to do, one change is planned as an in-place
+/// update and nothing else, the plan reads each kind with few calls, destroy leaves nothing.
+#[test]
+fn stack_round_trip_through_the_cli() {
+    let aws = LocalAws::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("edge.yaml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kinds_edge.yaml")).unwrap();
+    std::fs::write(&stack, &text).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rprov"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("AWS_ENDPOINT_URL", aws.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.code().unwrap_or(-1), format!("{stdout}\n{stderr}"))
+    };
+    let path = stack.to_str().unwrap();
+
+    let (code, out) = run(&["apply", path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("hunter2"), "the secret is never printed:\n{out}");
+
+    aws.clear_calls();
+    let (code, out) = run(&["plan", path, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a second plan must find no change:\n{out}");
+    let mut counts: Vec<String> = aws.count_by_operation().iter().map(|((s, o), n)| format!("{n} {s}:{o}")).collect();
+    counts.sort();
+    println!("calls of a plan of the 12-resource stack:\n  {}", counts.join("\n  "));
+    assert!(aws.calls().len() <= 20, "{counts:?}");
+
+    std::fs::write(&stack, text.replace("retention_days: 14", "retention_days: 30")).unwrap();
+    let (code, out) = run(&["plan", path, "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("retention_days = 14 -> 30") && out.contains("0 to add, 1 to change, 0 to replace"), "{out}");
+    let (code, out) = run(&["apply", path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["plan", path, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = run(&["destroy", path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&["plan", path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("12 to add"), "nothing of the stack is left:\n{out}");
+}

@@ -389,7 +389,7 @@ impl Kind for IamRole {
                 let out = iam.get_role().role_name(&name).send().await.map_err(classify)?;
                 let tags = from_sdk(out.role().map(|r| r.tags()).unwrap_or_default());
                 let ours =
-                    [TAG_STACK, TAG_ID].iter().all(|k| tags.get(*k).is_some() && tags.get(*k) == req.tags.get(*k));
+                    [TAG_STACK, TAG_ID].iter().all(|k| tags.contains_key(*k) && tags.get(*k) == req.tags.get(*k));
                 if !ours {
                     return Err(AwsError::AlreadyExists(format!(
                         "role {name} exists and was not created for {}: choose another name ({m})",
@@ -537,6 +537,85 @@ mod tests {
             json(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#),
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":["sts:AssumeRole"]}]}"#,
         );
+    }
+
+    /// IAM's text of `a` and of `b` read as the same policy.
+    #[track_caller]
+    fn same(a: &str, b: &str) {
+        assert_eq!(parse_document(a), parse_document(b), "\n{a}\n{b}");
+        assert!(parse_document(a).is_some());
+    }
+
+    #[track_caller]
+    fn differ(a: &str, b: &str) {
+        assert_ne!(parse_document(a), parse_document(b), "\n{a}\n{b}");
+    }
+
+    #[test]
+    fn more_equal_shapes() {
+        // Several principal types, each a string or a list in any order.
+        same(
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":["b.amazonaws.com","a.amazonaws.com"],"AWS":"arn:aws:iam::111122223333:role/x"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Action":["sts:AssumeRole"],"Principal":{"AWS":["arn:aws:iam::111122223333:role/x"],"Service":["a.amazonaws.com","b.amazonaws.com"]},"Effect":"Allow"}]}"#,
+        );
+        // NotAction / NotResource are sets too; a Sid stays.
+        same(
+            r#"{"Statement":[{"Sid":"DenyRest","Effect":"Deny","NotAction":["s3:*","iam:*"],"NotResource":"arn:aws:s3:::b"}]}"#,
+            r#"{"Statement":[{"Sid":"DenyRest","Effect":"Deny","NotAction":["iam:*","s3:*"],"NotResource":["arn:aws:s3:::b"]}]}"#,
+        );
+        // Conditions: operators and keys in any order, values as a string or a list in any order.
+        same(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringLike":{"s3:prefix":["b/*","a/*"]},"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8"]},"StringLike":{"s3:prefix":["a/*","b/*"]}}}]}"#,
+        );
+        // Whitespace and newlines, URL-encoded with UTF-8.
+        same(
+            "%7B%0A%20%20%22Statement%22%3A%20%5B%7B%22Sid%22%3A%20%22caf%C3%A9%22%2C%20%22Effect%22%3A%20%22Allow%22%2C%20%22Action%22%3A%20%22s3%3AGetObject%22%2C%20%22Resource%22%3A%20%22%2A%22%7D%5D%0A%7D",
+            r#"{"Statement":[{"Sid":"café","Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+        );
+    }
+
+    #[test]
+    fn meaningful_differences_survive() {
+        let base = r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#;
+        // Another resource, an extra action, a condition, a second statement, a Sid, a version.
+        differ(base, r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}"#);
+        differ(base, r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":["*"]}]}"#);
+        differ(
+            base,
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"],"Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+        );
+        differ(
+            base,
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]},{"Effect":"Deny","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+        );
+        differ(base, r#"{"Statement":[{"Sid":"x","Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#);
+        differ(
+            base,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+        );
+        // Action vs NotAction.
+        differ(base, r#"{"Statement":[{"Effect":"Allow","NotAction":["s3:GetObject"],"Resource":["*"]}]}"#);
+    }
+
+    #[test]
+    fn unknown_values_survive_normalise() {
+        let mut props = Props::from([(
+            "policies".to_string(),
+            Value::Map(BTreeMap::from([(
+                "secrets".to_string(),
+                Value::Map(BTreeMap::from([(
+                    "Statement".to_string(),
+                    Value::Map(BTreeMap::from([
+                        ("Effect".to_string(), Value::str("Allow")),
+                        ("Action".to_string(), Value::str("ssm:GetParameters")),
+                        ("Resource".to_string(), Value::Unknown),
+                    ])),
+                )])),
+            )])),
+        )]);
+        IamRole.normalise("s", "r", &mut props);
+        assert!(props["policies"].has_unknown());
     }
 
     #[test]

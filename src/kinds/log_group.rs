@@ -158,7 +158,7 @@ impl Kind for LogGroup {
                 let g = describe_one(cx, &name).await?.ok_or_else(|| AwsError::AlreadyExists(m.clone()))?;
                 let have = tags_of(cx, &arn_of(&g)).await?;
                 let ours =
-                    [TAG_STACK, TAG_ID].iter().all(|k| have.get(*k).is_some() && have.get(*k) == req.tags.get(*k));
+                    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == req.tags.get(*k));
                 if !ours {
                     return Err(AwsError::AlreadyExists(format!(
                         "log group {name} exists and was not created for {}: choose another name ({m})",

@@ -199,7 +199,7 @@ impl Kind for SsmParameter {
             Err(AwsError::AlreadyExists(m)) => {
                 let have = tags_of(cx, &name).await?;
                 let ours =
-                    [TAG_STACK, TAG_ID].iter().all(|k| have.get(*k).is_some() && have.get(*k) == req.tags.get(*k));
+                    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == req.tags.get(*k));
                 if !ours {
                     return Err(AwsError::AlreadyExists(format!(
                         "parameter {name} exists and was not created for {}: choose another name ({m})",
