@@ -474,6 +474,84 @@ async fn alarm_on_target_group_dimensions() {
 /// The same kinds through the rprov binary and the real planner (the stack loader's defaults
 /// included): apply, a second plan finds nothing to do, one change is planned as an in-place
 /// update and nothing else, the plan reads each kind with few calls, destroy leaves nothing.
+/// Runs the rprov binary in `dir` against `aws`; (exit code, stdout + stderr).
+fn rprov(aws: &LocalAws, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rprov"))
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", aws.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.code().unwrap_or(-1), format!("{stdout}\n{stderr}"))
+}
+
+fn stack_file(dir: &std::path::Path) -> (String, String) {
+    let stack = dir.join("edge.yaml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kinds_edge.yaml")).unwrap();
+    std::fs::write(&stack, &text).unwrap();
+    (stack.to_str().unwrap().to_owned(), text)
+}
+
+/// Every create of these kinds without an idempotency token loses its first response (AWS
+/// did the work, the client saw a reset) and describes are throttled: the SDK's retry meets
+/// AlreadyExists / MountTargetConflict and the kinds take what the first call made, so the
+/// apply ends with exactly one of each and a clean re-plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_create_responses_create_nothing_twice() {
+    use localaws::{Fault, Faults};
+    let mut faults = Faults::none();
+    for (service, op) in [
+        ("elasticfilesystem", "CreateFileSystem"),
+        ("elasticfilesystem", "CreateMountTarget"),
+        ("iam", "CreateRole"),
+        ("logs", "CreateLogGroup"),
+        ("ssm", "PutParameter"),
+        ("monitoring", "PutMetricAlarm"),
+    ] {
+        faults = faults.next(service, op, Fault::ResetAfter);
+    }
+    for (service, op) in [
+        ("elasticfilesystem", "DescribeFileSystems"),
+        ("iam", "GetAccountAuthorizationDetails"),
+        ("logs", "DescribeLogGroups"),
+        ("ssm", "DescribeParameters"),
+        ("monitoring", "DescribeAlarms"),
+    ] {
+        faults = faults.first(service, op, 2, Fault::Throttle);
+    }
+    let aws = LocalAws::builder().faults(faults).start();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = stack_file(dir.path());
+    let (code, out) = rprov(&aws, dir.path(), &["apply", &path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let lost = aws.calls().iter().filter(|c| c.fault.as_deref() == Some("reset_after")).count();
+    assert_eq!(lost, 6, "the first call of each create operation lost its response");
+    let (code, out) = rprov(&aws, dir.path(), &["plan", &path, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
+    let cx = Cx::new("edgecli", cx(&aws).await.sdk, WaitConfig::default());
+    let efs = aws_sdk_efs::Client::new(&cx.sdk);
+    let systems = efs.describe_file_systems().send().await.unwrap();
+    assert_eq!(systems.file_systems().len(), 1);
+    let fs_id = systems.file_systems()[0].file_system_id();
+    let targets = efs.describe_mount_targets().file_system_id(fs_id).send().await.unwrap();
+    assert_eq!(targets.mount_targets().len(), 2);
+    for k in ["iam_role", "log_group", "ssm_parameter", "alarm", "access_point"] {
+        let found = kind(k).unwrap().read_many(&cx, &[]).await.unwrap();
+        assert_eq!(found.len(), 1, "{k}: {found:?}");
+    }
+}
+
 #[test]
 fn stack_round_trip_through_the_cli() {
     let aws = LocalAws::start();
