@@ -1,16 +1,24 @@
 //! Resource kinds: one module each, all behind the [`Kind`] trait. The planner and the executor
 //! only ever see this trait; adding a kind is a new module plus one line in [`REGISTRY`].
 
+mod access_point;
+mod alarm;
 mod autoscaling;
 mod ec2;
 mod ecs;
 mod ecs_cluster;
 mod ecs_service;
+mod efs;
 mod elastic_ip;
+mod file_system;
+mod iam_role;
 mod internet_gateway;
+mod log_group;
+mod mount_target;
 mod nat_gateway;
 mod route_table;
 mod security_group;
+mod ssm_parameter;
 mod subnet;
 mod task_definition;
 mod vpc;
@@ -139,6 +147,13 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &task_definition::TaskDefinition,
     &ecs_service::EcsService,
     &autoscaling::Autoscaling,
+    &file_system::FileSystem,
+    &mount_target::MountTarget,
+    &access_point::AccessPoint,
+    &iam_role::IamRole,
+    &log_group::LogGroup,
+    &ssm_parameter::SsmParameter,
+    &alarm::Alarm,
 ];
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

@@ -1,0 +1,303 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct Alarm;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "alarm",
+    doc: "A CloudWatch metric alarm, e.g. UnHealthyHostCount > 0 on a target group.",
+    props: &[
+        Prop::new("name", Ty::Str, "The alarm name; `<stack>-<id>` when left out.").replaces(),
+        Prop::new("description", Ty::Str, "What the alarm means."),
+        Prop::new("namespace", Ty::Str, "The metric's namespace, e.g. AWS/ApplicationELB.").required(),
+        Prop::new("metric", Ty::Str, "The metric name, e.g. UnHealthyHostCount.").required(),
+        Prop::new(
+            "statistic",
+            Ty::Enum(&["SampleCount", "Average", "Sum", "Minimum", "Maximum"]),
+            "How the data points of a period are combined.",
+        )
+        .default(Default::Str("Average")),
+        Prop::new("period", Ty::Int, "Seconds per data point (10, 30 or a multiple of 60).").default(Default::Int(60)),
+        Prop::new("evaluation_periods", Ty::Int, "How many periods are compared with the threshold.")
+            .default(Default::Int(1)),
+        Prop::new("threshold", Ty::Num, "The value compared with.").required(),
+        Prop::new(
+            "comparison",
+            Ty::Enum(&[
+                "GreaterThanOrEqualToThreshold",
+                "GreaterThanThreshold",
+                "LessThanThreshold",
+                "LessThanOrEqualToThreshold",
+            ]),
+            "How the statistic is compared with the threshold.",
+        )
+        .default(Default::Str("GreaterThanThreshold")),
+        Prop::new(
+            "dimensions",
+            Ty::StrMap,
+            "Metric dimensions, e.g. { TargetGroup: ${tg.arn_suffix}, LoadBalancer: ${alb.arn_suffix} }.",
+        )
+        .default(Default::EmptyMap),
+        Prop::new(
+            "treat_missing_data",
+            Ty::Enum(&["breaching", "notBreaching", "ignore", "missing"]),
+            "How periods without data count.",
+        )
+        .default(Default::Str("missing")),
+        Prop::new("alarm_actions", Ty::List(&Ty::Str), "ARNs notified when the alarm fires (SNS topics, ...).")
+            .default(Default::EmptyList)
+            .unordered(),
+    ],
+    attrs: &[
+        Attr::new("id", "The alarm name."),
+        Attr::new("arn", "The alarm's ARN."),
+        Attr::new("name", "The alarm name."),
+    ],
+    taggable: true,
+};
+
+fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+/// Alarms the stack names by default start so; DescribeAlarms filters by this prefix.
+fn owned_prefix(stack: &str) -> String {
+    format!("{stack}-")
+}
+
+fn live(a: &MetricAlarm, tags: Tags) -> Live {
+    let name = a.alarm_name().unwrap_or_default().to_owned();
+    let mut props = Props::new();
+    let mut put = |k: &str, v: Value| {
+        props.insert(k.into(), v);
+    };
+    put("name", Value::str(&name));
+    if let Some(d) = a.alarm_description().filter(|d| !d.is_empty()) {
+        put("description", Value::str(d));
+    }
+    put("namespace", Value::str(a.namespace().unwrap_or_default()));
+    put("metric", Value::str(a.metric_name().unwrap_or_default()));
+    put("statistic", a.statistic().map(|s| Value::str(s.as_str())).unwrap_or(Value::Null));
+    put("period", a.period().map(Value::from).unwrap_or(Value::Null));
+    put("evaluation_periods", a.evaluation_periods().map(Value::from).unwrap_or(Value::Null));
+    put("threshold", a.threshold().map(Value::Num).unwrap_or(Value::Null));
+    put("comparison", a.comparison_operator().map(|c| Value::str(c.as_str())).unwrap_or(Value::Null));
+    let dims: BTreeMap<String, Value> = a
+        .dimensions()
+        .iter()
+        .filter_map(|d| Some((d.name()?.to_owned(), Value::str(d.value().unwrap_or_default()))))
+        .collect();
+    put("dimensions", Value::Map(dims));
+    put("treat_missing_data", Value::str(a.treat_missing_data().unwrap_or("missing")));
+    let mut actions: Vec<Value> = a.alarm_actions().iter().map(Value::str).collect();
+    actions.sort_by_cached_key(|v| v.to_string());
+    put("alarm_actions", Value::List(actions));
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&name));
+    attrs.insert("name".into(), Value::str(&name));
+    attrs.insert("arn".into(), a.alarm_arn().map(Value::str).unwrap_or(Value::Null));
+    Live { physical_id: name, props, attrs, tags }
+}
+
+fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+async fn tags_of(cx: &Cx, arn: &str) -> Result<Tags, AwsError> {
+    let out = client(cx).list_tags_for_resource().resource_arn(arn).send().await.map_err(classify)?;
+    Ok(out.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect())
+}
+
+async fn describe(cx: &Cx, prefix: Option<&str>, names: Option<Vec<String>>) -> Result<Vec<MetricAlarm>, AwsError> {
+    let pages = client(cx)
+        .describe_alarms()
+        .set_alarm_name_prefix(prefix.map(str::to_owned))
+        .set_alarm_names(names)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    Ok(pages.iter().flat_map(|p| p.metric_alarms().iter().cloned()).collect())
+}
+
+async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
+    let found = describe(cx, None, Some(vec![name.to_owned()])).await?;
+    let a = found.first().ok_or_else(|| AwsError::NotFound(format!("alarm {name}")))?;
+    let tags = tags_of(cx, a.alarm_arn().unwrap_or_default()).await?;
+    Ok(live(a, tags))
+}
+
+/// PutMetricAlarm creates or replaces the whole alarm: create and update are the same call.
+async fn put(cx: &Cx, name: &str, props: &Props, tags: Option<&Tags>) -> Result<(), AwsError> {
+    let text = |k: &str| props.get(k).and_then(Value::as_str);
+    let int = |k: &str| props.get(k).and_then(Value::as_i64).map(|i| i as i32);
+    let dims: Vec<Dimension> = props
+        .get("dimensions")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter().map(|(k, v)| Dimension::builder().name(k).value(v.as_str().unwrap_or_default()).build()).collect()
+        })
+        .unwrap_or_default();
+    client(cx)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .set_alarm_description(text("description").map(str::to_owned))
+        .set_namespace(text("namespace").map(str::to_owned))
+        .set_metric_name(text("metric").map(str::to_owned))
+        .statistic(Statistic::from(text("statistic").unwrap_or("Average")))
+        .period(int("period").unwrap_or(60))
+        .evaluation_periods(int("evaluation_periods").unwrap_or(1))
+        .set_threshold(props.get("threshold").and_then(Value::as_f64))
+        .comparison_operator(ComparisonOperator::from(text("comparison").unwrap_or("GreaterThanThreshold")))
+        .set_dimensions(Some(dims))
+        .treat_missing_data(text("treat_missing_data").unwrap_or("missing"))
+        .set_alarm_actions(Some(props.get("alarm_actions").map(Value::string_list).unwrap_or_default()))
+        // Tags given here apply on create only; an update goes through TagResource.
+        .set_tags(tags.map(to_sdk))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+fn alarm_name(stack: &str, id: &str, props: &Props) -> String {
+    props.get("name").and_then(Value::as_str).map_or_else(|| format!("{}{id}", owned_prefix(stack)), str::to_owned)
+}
+
+#[async_trait]
+impl Kind for Alarm {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
+        let name = alarm_name(stack, id, props);
+        props.insert("name".into(), Value::str(name));
+        if props.get("description").and_then(Value::as_str) == Some("") {
+            props.remove("description");
+        }
+    }
+
+    /// One paginated DescribeAlarms by the stack's name prefix `<stack>-`, plus one by name
+    /// for recorded alarms outside it (AlarmNames and AlarmNamePrefix cannot be combined).
+    /// DescribeAlarms reports no tags and ListTagsForResource takes one alarm per call: tags
+    /// are read for the recorded alarms (`ids`) only; the others are owned by the prefix and
+    /// reported without tags.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let prefix = owned_prefix(&cx.stack);
+        let mut found = describe(cx, Some(&prefix), None).await?;
+        let outside: Vec<String> = ids.iter().filter(|i| !i.starts_with(&prefix)).cloned().collect();
+        // DescribeAlarms takes at most 100 names.
+        for chunk in outside.chunks(100) {
+            found.extend(describe(cx, None, Some(chunk.to_vec())).await?);
+        }
+        let mut out = Vec::new();
+        for a in &found {
+            let name = a.alarm_name().unwrap_or_default();
+            let tags = if ids.iter().any(|i| i == name) {
+                match tags_of(cx, a.alarm_arn().unwrap_or_default()).await {
+                    Ok(t) => t,
+                    Err(AwsError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                Tags::new()
+            };
+            out.push(live(a, tags));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let name = alarm_name(&cx.stack, req.id, req.props);
+        put(cx, &name, req.props, Some(req.tags)).await?;
+        read_back(cx, &name).await
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        if req.changed.iter().any(|c| c != "tags") {
+            put(cx, req.physical_id, req.new, None).await?;
+        }
+        if req.changed.iter().any(|c| c == "tags") {
+            let arn = req.old.get("arn").and_then(Value::as_str).map(str::to_owned);
+            let arn = match arn {
+                Some(a) => a,
+                None => {
+                    let found = describe(cx, None, Some(vec![req.physical_id.to_owned()])).await?;
+                    found.first().and_then(|a| a.alarm_arn()).unwrap_or_default().to_owned()
+                }
+            };
+            let cw = client(cx);
+            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            if !stale.is_empty() {
+                cw.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
+            }
+            cw.tag_resource().resource_arn(&arn).set_tags(Some(to_sdk(req.tags))).send().await.map_err(classify)?;
+        }
+        read_back(cx, req.physical_id).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        // DeleteAlarms succeeds for names that do not exist (ResourceNotFound on some partitions).
+        match client(cx).delete_alarms().alarm_names(req.physical_id).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PutMetricAlarm is an upsert: sending it again is harmless.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_values_and_aws_meet_in_one_shape() {
+        let mut p = Props::from([
+            ("namespace".to_string(), Value::str("AWS/ApplicationELB")),
+            ("metric".to_string(), Value::str("UnHealthyHostCount")),
+            ("statistic".to_string(), Value::str("Maximum")),
+            ("period".to_string(), Value::Int(60)),
+            ("evaluation_periods".to_string(), Value::Int(2)),
+            ("threshold".to_string(), Value::Int(0)),
+            ("comparison".to_string(), Value::str("GreaterThanThreshold")),
+            (
+                "dimensions".to_string(),
+                Value::Map(BTreeMap::from([("TargetGroup".to_string(), Value::str("targetgroup/tg/1"))])),
+            ),
+            ("treat_missing_data".to_string(), Value::str("notBreaching")),
+            ("alarm_actions".to_string(), Value::List(vec![])),
+        ]);
+        Alarm.normalise("shop", "unhealthy", &mut p);
+        let a = MetricAlarm::builder()
+            .alarm_name("shop-unhealthy")
+            .namespace("AWS/ApplicationELB")
+            .metric_name("UnHealthyHostCount")
+            .statistic(Statistic::Maximum)
+            .period(60)
+            .evaluation_periods(2)
+            .threshold(0.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .dimensions(Dimension::builder().name("TargetGroup").value("targetgroup/tg/1").build())
+            .treat_missing_data("notBreaching")
+            .build();
+        let l = live(&a, Tags::new());
+        assert_eq!(l.props.len(), p.len());
+        for (k, v) in &p {
+            assert!(l.props[k].same(v), "{k}: {} vs {v}", l.props[k]);
+        }
+    }
+}

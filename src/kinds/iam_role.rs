@@ -1,0 +1,674 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
+
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct IamRole;
+
+/// IAM's limit on role names.
+const NAME_MAX: usize = 64;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "iam_role",
+    doc: "An IAM role: who may assume it (trust) and what it may do (managed and inline policies).",
+    props: &[
+        Prop::new("name", Ty::Str, "The role name; `<stack>-<id>` (cut to IAM's 64 characters) when left out.")
+            .replaces(),
+        Prop::new(
+            "trust",
+            Ty::List(&Ty::Str),
+            "Services that may assume the role, e.g. [ecs-tasks.amazonaws.com]; shorthand for assume_role_policy.",
+        )
+        .unordered(),
+        Prop::new("assume_role_policy", Ty::Doc, "The full trust policy document, instead of `trust`."),
+        Prop::new("managed_policy_arns", Ty::List(&Ty::Str), "ARNs of managed policies attached to the role.")
+            .default(Default::EmptyList)
+            .unordered(),
+        Prop::new("policies", Ty::Doc, "Inline policies: policy name -> policy document.").default(Default::EmptyMap),
+    ],
+    attrs: &[
+        Attr::new("id", "The role name."),
+        Attr::new("arn", "The role's ARN."),
+        Attr::new("name", "The role name."),
+    ],
+    taggable: true,
+};
+
+fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+/// Every role of a stack lives under this path, so the stack's roles are recognisable without
+/// their tags, and teardown finds them with one ListRoles(PathPrefix).
+pub fn role_path(stack: &str) -> String {
+    format!("/rprov/{stack}/")
+}
+
+fn default_name(stack: &str, id: &str) -> String {
+    let name = format!("{stack}-{id}");
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    // Keep the logical id whole where possible: it is what tells two roles of a stack apart.
+    let id_part: String = id.chars().rev().take(NAME_MAX - 9).collect::<Vec<_>>().into_iter().rev().collect();
+    let stack_part: String = stack.chars().take(NAME_MAX - 1 - id_part.len()).collect();
+    format!("{stack_part}-{id_part}")
+}
+
+// ---- policy documents: one canonical shape for the stack's YAML and IAM's JSON ----
+
+/// IAM returns policy documents URL-encoded (RFC 3986); `%XX` is all it uses.
+/// https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRolePolicy.html
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = ((b[i + 1] as char).to_digit(16), (b[i + 2] as char).to_digit(16))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A policy document as IAM returns it, in canonical form; `None` if it is not JSON.
+pub fn parse_document(text: &str) -> Option<Value> {
+    let text = if text.trim_start().starts_with('{') { text.to_owned() } else { url_decode(text) };
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(canonical_policy(&Value::from(&json)))
+}
+
+/// Equal policies compare equal: a single statement or a single action/resource/principal
+/// string is a one-item list, lists without meaning in their order are sorted and deduplicated,
+/// condition values are strings (IAM compares them as such), a bare account id as AWS
+/// principal is the account's root ARN (IAM rewrites it so). Keys are ordered by the map.
+pub fn canonical_policy(doc: &Value) -> Value {
+    let Value::Map(m) = doc else { return doc.clone() };
+    let mut out = m.clone();
+    if let Some(st) = m.get("Statement") {
+        let mut list: Vec<Value> = match st {
+            Value::List(l) => l.iter().map(canonical_statement).collect(),
+            other => vec![canonical_statement(other)],
+        };
+        list.sort_by_cached_key(|v| v.to_string());
+        out.insert("Statement".into(), Value::List(list));
+    }
+    Value::Map(out)
+}
+
+fn canonical_statement(s: &Value) -> Value {
+    let Value::Map(m) = s else { return s.clone() };
+    let out = m
+        .iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                "Action" | "NotAction" | "Resource" | "NotResource" => string_set(v),
+                "Principal" | "NotPrincipal" => principal(v),
+                "Condition" => condition(v),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Map(out)
+}
+
+fn scalar_text(v: &Value) -> Value {
+    match v {
+        Value::Bool(b) => Value::str(b.to_string()),
+        Value::Int(i) => Value::str(i.to_string()),
+        Value::Num(n) => Value::str(n.to_string()),
+        other => other.clone(),
+    }
+}
+
+fn string_set(v: &Value) -> Value {
+    let mut items: Vec<Value> = match v {
+        Value::List(l) => l.iter().map(scalar_text).collect(),
+        other => vec![scalar_text(other)],
+    };
+    items.sort_by_cached_key(|v| v.to_string());
+    items.dedup();
+    Value::List(items)
+}
+
+fn principal(v: &Value) -> Value {
+    let Value::Map(m) = v else { return v.clone() };
+    let out = m
+        .iter()
+        .map(|(k, v)| {
+            let mut set = string_set(v);
+            if k == "AWS"
+                && let Value::List(l) = &mut set
+            {
+                for p in l.iter_mut() {
+                    if let Value::Str(s) = p
+                        && s.len() == 12
+                        && s.bytes().all(|c| c.is_ascii_digit())
+                    {
+                        *s = format!("arn:aws:iam::{s}:root");
+                    }
+                }
+                l.sort_by_cached_key(|v| v.to_string());
+            }
+            (k.clone(), set)
+        })
+        .collect();
+    Value::Map(out)
+}
+
+fn condition(v: &Value) -> Value {
+    let Value::Map(ops) = v else { return v.clone() };
+    let out = ops
+        .iter()
+        .map(|(op, keys)| {
+            let keys = match keys {
+                Value::Map(k) => Value::Map(k.iter().map(|(k, v)| (k.clone(), string_set(v))).collect()),
+                other => other.clone(),
+            };
+            (op.clone(), keys)
+        })
+        .collect();
+    Value::Map(out)
+}
+
+/// `trust: [service, ...]` as the trust policy document it stands for.
+fn trust_document(services: &Value) -> Value {
+    let statement = Value::Map(BTreeMap::from([
+        ("Effect".to_string(), Value::str("Allow")),
+        ("Principal".to_string(), Value::Map(BTreeMap::from([("Service".to_string(), services.clone())]))),
+        ("Action".to_string(), Value::str("sts:AssumeRole")),
+    ]));
+    Value::Map(BTreeMap::from([
+        ("Version".to_string(), Value::str("2012-10-17")),
+        ("Statement".to_string(), Value::List(vec![statement])),
+    ]))
+}
+
+fn json_text(v: &Value) -> String {
+    serde_json::Value::from(v).to_string()
+}
+
+// ---- AWS <-> Live ----
+
+fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+fn from_sdk(tags: &[Tag]) -> Tags {
+    tags.iter().filter(|t| !t.key().starts_with("aws:")).map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+}
+
+struct RoleView<'a> {
+    name: &'a str,
+    arn: &'a str,
+    trust: Option<&'a str>,
+    managed: Vec<String>,
+    inline: Vec<(String, String)>,
+    tags: Tags,
+}
+
+fn live(r: RoleView<'_>) -> Live {
+    let mut props = Props::new();
+    props.insert("name".into(), Value::str(r.name));
+    if let Some(doc) = r.trust.and_then(parse_document) {
+        props.insert("assume_role_policy".into(), doc);
+    }
+    let mut managed: Vec<Value> = r.managed.into_iter().map(Value::Str).collect();
+    managed.sort_by_cached_key(|v| v.to_string());
+    props.insert("managed_policy_arns".into(), Value::List(managed));
+    let inline = r.inline.iter().filter_map(|(n, d)| Some((n.clone(), parse_document(d)?))).collect();
+    props.insert("policies".into(), Value::Map(inline));
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(r.name));
+    attrs.insert("arn".into(), Value::str(r.arn));
+    attrs.insert("name".into(), Value::str(r.name));
+    Live { physical_id: r.name.to_owned(), props, attrs, tags: r.tags }
+}
+
+fn live_from_detail(d: &RoleDetail) -> Live {
+    live(RoleView {
+        name: d.role_name().unwrap_or_default(),
+        arn: d.arn().unwrap_or_default(),
+        trust: d.assume_role_policy_document(),
+        managed: d.attached_managed_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect(),
+        inline: d
+            .role_policy_list()
+            .iter()
+            .filter_map(|p| Some((p.policy_name()?.to_owned(), p.policy_document()?.to_owned())))
+            .collect(),
+        tags: from_sdk(d.tags()),
+    })
+}
+
+/// The live view after create/update: the role as GetRole reports it (ARN, trust, tags) and
+/// the policies just set (IAM has no batched read of them outside GetAccountAuthorizationDetails).
+async fn read_back(cx: &Cx, name: &str, props: &Props) -> Result<Live, AwsError> {
+    let out = client(cx).get_role().role_name(name).send().await.map_err(classify)?;
+    let role = out.role().ok_or_else(|| AwsError::NotFound(name.into()))?;
+    let mut l = live(RoleView {
+        name: role.role_name(),
+        arn: role.arn(),
+        trust: role.assume_role_policy_document(),
+        managed: props.get("managed_policy_arns").map(Value::string_list).unwrap_or_default(),
+        inline: vec![],
+        tags: from_sdk(role.tags()),
+    });
+    if let Some(Value::Map(p)) = props.get("policies") {
+        l.props
+            .insert("policies".into(), Value::Map(p.iter().map(|(k, v)| (k.clone(), canonical_policy(v))).collect()));
+    }
+    Ok(l)
+}
+
+fn policies(props: &Props) -> BTreeMap<String, Value> {
+    props.get("policies").and_then(Value::as_map).cloned().unwrap_or_default()
+}
+
+/// Attaches and puts what `new` has and `old` has not, then detaches and deletes the rest.
+async fn converge_policies(cx: &Cx, name: &str, old: &Props, new: &Props) -> Result<(), AwsError> {
+    let iam = client(cx);
+    let arns = |p: &Props| p.get("managed_policy_arns").map(Value::string_list).unwrap_or_default();
+    let (old_arns, new_arns) = (arns(old), arns(new));
+    for arn in new_arns.iter().filter(|a| !old_arns.contains(a)) {
+        iam.attach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(classify)?;
+    }
+    let (old_inline, new_inline) = (policies(old), policies(new));
+    for (policy, doc) in &new_inline {
+        if old_inline.get(policy).map(canonical_policy) != Some(canonical_policy(doc)) {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .policy_document(json_text(doc))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+    }
+    for arn in old_arns.iter().filter(|a| !new_arns.contains(a)) {
+        match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for policy in old_inline.keys().filter(|p| !new_inline.contains_key(*p)) {
+        match iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn role_name(stack: &str, id: &str, props: &Props) -> String {
+    props.get("name").and_then(Value::as_str).map_or_else(|| default_name(stack, id), str::to_owned)
+}
+
+#[async_trait]
+impl Kind for IamRole {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
+        if props.get("name").is_none_or(Value::is_null) {
+            props.insert("name".into(), Value::str(default_name(stack, id)));
+        }
+        // `trust` is shorthand: what AWS has, and what is compared, is the document.
+        if let Some(services) = props.remove("trust").filter(|v| !v.is_null()) {
+            props.entry("assume_role_policy".into()).or_insert_with(|| trust_document(&services));
+        }
+        if let Some(doc) = props.get_mut("assume_role_policy") {
+            *doc = canonical_policy(doc);
+        }
+        if let Some(Value::Map(p)) = props.get_mut("policies") {
+            for doc in p.values_mut() {
+                *doc = canonical_policy(doc);
+            }
+        }
+    }
+
+    /// One paginated GetAccountAuthorizationDetails(Filter=Role) returns every role with its
+    /// trust policy, inline policy documents, attached managed policies and tags. ListRoles
+    /// would be cheaper per page but leaves out tags (and the policies need two more calls per
+    /// role): https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRoles.html
+    /// Kept: roles named in `ids`, and roles under the stack's path `/rprov/<stack>/`.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let pages = client(cx)
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        let path = role_path(&cx.stack);
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.role_detail_list())
+            .filter(|d| d.path() == Some(path.as_str()) || d.role_name().is_some_and(|n| ids.iter().any(|i| i == n)))
+            .map(live_from_detail)
+            .collect())
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let name = role_name(&cx.stack, req.id, req.props);
+        let trust = req
+            .props
+            .get("assume_role_policy")
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| AwsError::Invalid(format!("{}: give `trust` or `assume_role_policy`", req.id)))?;
+        let iam = client(cx);
+        // No idempotency token: a repeat after a lost response answers EntityAlreadyExists, and
+        // the role is taken when it carries this resource's ownership tags.
+        let sent = iam
+            .create_role()
+            .role_name(&name)
+            .path(role_path(&cx.stack))
+            .assume_role_policy_document(json_text(trust))
+            .set_tags(Some(to_sdk(req.tags)))
+            .send()
+            .await
+            .map_err(classify);
+        let old = match sent {
+            Ok(_) => Props::new(),
+            Err(AwsError::AlreadyExists(m)) => {
+                let out = iam.get_role().role_name(&name).send().await.map_err(classify)?;
+                let tags = from_sdk(out.role().map(|r| r.tags()).unwrap_or_default());
+                let ours =
+                    [TAG_STACK, TAG_ID].iter().all(|k| tags.contains_key(*k) && tags.get(*k) == req.tags.get(*k));
+                if !ours {
+                    return Err(AwsError::AlreadyExists(format!(
+                        "role {name} exists and was not created for {}: choose another name ({m})",
+                        req.id
+                    )));
+                }
+                iam.update_assume_role_policy()
+                    .role_name(&name)
+                    .policy_document(json_text(trust))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Props::new()
+            }
+            Err(e) => return Err(e),
+        };
+        converge_policies(cx, &name, &old, req.props).await?;
+        read_back(cx, &name, req.props).await
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        let iam = client(cx);
+        let changed = |n: &str| req.changed.iter().any(|c| c == n);
+        if changed("assume_role_policy")
+            && let Some(doc) = req.new.get("assume_role_policy")
+        {
+            iam.update_assume_role_policy()
+                .role_name(req.physical_id)
+                .policy_document(json_text(doc))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        if changed("managed_policy_arns") || changed("policies") {
+            converge_policies(cx, req.physical_id, req.old, req.new).await?;
+        }
+        if changed("tags") {
+            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            if !stale.is_empty() {
+                iam.untag_role().role_name(req.physical_id).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
+            }
+            if !req.tags.is_empty() {
+                iam.tag_role()
+                    .role_name(req.physical_id)
+                    .set_tags(Some(to_sdk(req.tags)))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+            }
+        }
+        read_back(cx, req.physical_id, req.new).await
+    }
+
+    /// IAM refuses to delete a role with attached or inline policies (DeleteConflict): what
+    /// AWS has attached now (not what was recorded) is removed first.
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        let iam = client(cx);
+        let name = req.physical_id;
+        let gone = |r: Result<(), AwsError>| match r {
+            Err(AwsError::NotFound(_)) => Ok(()),
+            other => other,
+        };
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify);
+        let attached = match attached {
+            Ok(a) => a,
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for p in attached.iter().filter_map(|p| p.policy_arn()) {
+            gone(iam.detach_role_policy().role_name(name).policy_arn(p).send().await.map(|_| ()).map_err(classify))?;
+        }
+        let inline = iam.list_role_policies().role_name(name).into_paginator().items().send().try_collect().await;
+        for p in inline.map_err(classify)? {
+            gone(iam.delete_role_policy().role_name(name).policy_name(p).send().await.map(|_| ()).map_err(classify))?;
+        }
+        gone(iam.delete_role().role_name(name).send().await.map(|_| ()).map_err(classify))
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> Value {
+        Value::from(&serde_json::from_str::<serde_json::Value>(text).unwrap())
+    }
+
+    /// The stack's document (YAML-shaped values) after `normalise` equals IAM's text.
+    #[track_caller]
+    fn check(stack: Value, aws: &str) {
+        let mut props = Props::from([("assume_role_policy".to_string(), stack)]);
+        IamRole.normalise("s", "r", &mut props);
+        assert_eq!(Some(props["assume_role_policy"].clone()), parse_document(aws), "stack vs {aws}");
+    }
+
+    #[test]
+    fn equal_documents_compare_equal() {
+        let base = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ecs-tasks.amazonaws.com"]},"Action":["sts:AssumeRole"]}]}"#;
+        // Single statement object, single strings, other key order.
+        check(
+            json(
+                r#"{"Statement":{"Action":"sts:AssumeRole","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Effect":"Allow"},"Version":"2012-10-17"}"#,
+            ),
+            base,
+        );
+        // URL-encoded, as IAM returns it, with whitespace.
+        check(
+            json(base),
+            "%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22Statement%22%3A%20%5B%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Principal%22%3A%20%7B%22Service%22%3A%20%22ecs-tasks.amazonaws.com%22%7D%2C%20%22Action%22%3A%20%22sts%3AAssumeRole%22%7D%5D%7D",
+        );
+        // Action lists in another order, duplicates; statements in another order.
+        check(
+            json(
+                r#"{"Version":"2012-10-17","Statement":[
+                    {"Effect":"Allow","Action":["s3:PutObject","s3:GetObject","s3:GetObject"],"Resource":"arn:aws:s3:::b/*"},
+                    {"Effect":"Deny","Action":"s3:DeleteObject","Resource":["arn:aws:s3:::b/*"]}]}"#,
+            ),
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Deny","Action":["s3:DeleteObject"],"Resource":"arn:aws:s3:::b/*"},
+                {"Resource":["arn:aws:s3:::b/*"],"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"]}]}"#,
+        );
+        // Condition values: booleans and numbers as IAM compares them; an account id principal.
+        check(
+            json(
+                r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sts:AssumeRole",
+                   "Condition":{"Bool":{"aws:SecureTransport":true},"NumericLessThan":{"aws:MultiFactorAuthAge":3600}}}]}"#,
+            ),
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:root"]},"Action":"sts:AssumeRole",
+               "Condition":{"Bool":{"aws:SecureTransport":"true"},"NumericLessThan":{"aws:MultiFactorAuthAge":["3600"]}}}]}"#,
+        );
+        // "*" principal stays a string.
+        check(
+            json(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#),
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":["sts:AssumeRole"]}]}"#,
+        );
+    }
+
+    /// IAM's text of `a` and of `b` read as the same policy.
+    #[track_caller]
+    fn same(a: &str, b: &str) {
+        assert_eq!(parse_document(a), parse_document(b), "\n{a}\n{b}");
+        assert!(parse_document(a).is_some());
+    }
+
+    #[track_caller]
+    fn differ(a: &str, b: &str) {
+        assert_ne!(parse_document(a), parse_document(b), "\n{a}\n{b}");
+    }
+
+    #[test]
+    fn more_equal_shapes() {
+        // Several principal types, each a string or a list in any order.
+        same(
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":["b.amazonaws.com","a.amazonaws.com"],"AWS":"arn:aws:iam::111122223333:role/x"},"Action":"sts:AssumeRole"}]}"#,
+            r#"{"Statement":[{"Action":["sts:AssumeRole"],"Principal":{"AWS":["arn:aws:iam::111122223333:role/x"],"Service":["a.amazonaws.com","b.amazonaws.com"]},"Effect":"Allow"}]}"#,
+        );
+        // NotAction / NotResource are sets too; a Sid stays.
+        same(
+            r#"{"Statement":[{"Sid":"DenyRest","Effect":"Deny","NotAction":["s3:*","iam:*"],"NotResource":"arn:aws:s3:::b"}]}"#,
+            r#"{"Statement":[{"Sid":"DenyRest","Effect":"Deny","NotAction":["iam:*","s3:*"],"NotResource":["arn:aws:s3:::b"]}]}"#,
+        );
+        // Conditions: operators and keys in any order, values as a string or a list in any order.
+        same(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringLike":{"s3:prefix":["b/*","a/*"]},"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8"]},"StringLike":{"s3:prefix":["a/*","b/*"]}}}]}"#,
+        );
+        // Whitespace and newlines, URL-encoded with UTF-8.
+        same(
+            "%7B%0A%20%20%22Statement%22%3A%20%5B%7B%22Sid%22%3A%20%22caf%C3%A9%22%2C%20%22Effect%22%3A%20%22Allow%22%2C%20%22Action%22%3A%20%22s3%3AGetObject%22%2C%20%22Resource%22%3A%20%22%2A%22%7D%5D%0A%7D",
+            r#"{"Statement":[{"Sid":"café","Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+        );
+    }
+
+    #[test]
+    fn meaningful_differences_survive() {
+        let base = r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#;
+        // Another resource, an extra action, a condition, a second statement, a Sid, a version.
+        differ(base, r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}"#);
+        differ(base, r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":["*"]}]}"#);
+        differ(
+            base,
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"],"Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+        );
+        differ(
+            base,
+            r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]},{"Effect":"Deny","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+        );
+        differ(base, r#"{"Statement":[{"Sid":"x","Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#);
+        differ(
+            base,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["*"]}]}"#,
+        );
+        // Action vs NotAction.
+        differ(base, r#"{"Statement":[{"Effect":"Allow","NotAction":["s3:GetObject"],"Resource":["*"]}]}"#);
+    }
+
+    #[test]
+    fn unknown_values_survive_normalise() {
+        let mut props = Props::from([(
+            "policies".to_string(),
+            Value::Map(BTreeMap::from([(
+                "secrets".to_string(),
+                Value::Map(BTreeMap::from([(
+                    "Statement".to_string(),
+                    Value::Map(BTreeMap::from([
+                        ("Effect".to_string(), Value::str("Allow")),
+                        ("Action".to_string(), Value::str("ssm:GetParameters")),
+                        ("Resource".to_string(), Value::Unknown),
+                    ])),
+                )])),
+            )])),
+        )]);
+        IamRole.normalise("s", "r", &mut props);
+        assert!(props["policies"].has_unknown());
+    }
+
+    #[test]
+    fn different_documents_stay_different() {
+        let a = parse_document(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#);
+        let b = parse_document(r#"{"Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#);
+        let c = parse_document(r#"{"Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#);
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(parse_document("not json"), None);
+    }
+
+    #[test]
+    fn trust_shorthand_is_the_document_aws_reports() {
+        let mut props = Props::from([(
+            "trust".to_string(),
+            Value::List(vec![Value::str("ecs-tasks.amazonaws.com"), Value::str("ecs.amazonaws.com")]),
+        )]);
+        IamRole.normalise("shop", "task", &mut props);
+        assert!(!props.contains_key("trust"));
+        assert_eq!(props["name"], Value::str("shop-task"));
+        let aws = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ecs.amazonaws.com","ecs-tasks.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
+        assert_eq!(Some(props["assume_role_policy"].clone()), parse_document(aws));
+    }
+
+    #[test]
+    fn inline_policies_are_normalised_too() {
+        let mut props = Props::from([(
+            "policies".to_string(),
+            Value::Map(BTreeMap::from([(
+                "logs".to_string(),
+                json(
+                    r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"logs:PutLogEvents","Resource":"*"}}"#,
+                ),
+            )])),
+        )]);
+        IamRole.normalise("s", "r", &mut props);
+        let aws = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:PutLogEvents"],"Resource":["*"]}]}"#;
+        assert_eq!(props["policies"].as_map().unwrap()["logs"], parse_document(aws).unwrap());
+    }
+
+    #[test]
+    fn long_default_names_fit_iams_limit() {
+        assert_eq!(default_name("shop", "task"), "shop-task");
+        let stack = "a-very-long-stack-name-that-goes-on-and-on-and-on";
+        let n = default_name(stack, "execution_role_for_the_upload_service");
+        assert!(n.len() <= NAME_MAX, "{n}");
+        assert!(n.ends_with("execution_role_for_the_upload_service"), "{n}");
+        assert!(n.starts_with("a-very"), "{n}");
+    }
+
+    #[test]
+    fn url_decoding_leaves_plain_text_alone() {
+        assert_eq!(url_decode("a%20b%2Fc+d%"), "a b/c+d%");
+    }
+}

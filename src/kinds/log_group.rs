@@ -1,0 +1,227 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::Client;
+use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
+
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct LogGroup;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "log_group",
+    doc: "A CloudWatch Logs log group (e.g. for a container's awslogs driver).",
+    props: &[
+        Prop::new("name", Ty::Str, "The log group name; `/rprov/<stack>/<id>` when left out.").replaces(),
+        Prop::new(
+            "retention_days",
+            Ty::Int,
+            "Days to keep events (1, 3, 5, 7, 14, 30, 60, 90, ... 3653); kept forever when left out.",
+        ),
+    ],
+    attrs: &[
+        Attr::new("id", "The log group name."),
+        Attr::new("name", "The log group name."),
+        Attr::new("arn", "The log group's ARN (without the `:*` DescribeLogGroups appends)."),
+    ],
+    taggable: true,
+};
+
+fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+/// Names the stack chooses for its log groups start so: the ownership rprov can see without
+/// a tag read.
+fn owned_prefix(stack: &str) -> String {
+    format!("/rprov/{stack}/")
+}
+
+fn arn_of(g: &SdkLogGroup) -> String {
+    g.log_group_arn()
+        .map(str::to_owned)
+        .unwrap_or_else(|| g.arn().unwrap_or_default().trim_end_matches(":*").to_owned())
+}
+
+fn live(g: &SdkLogGroup, tags: Tags) -> Live {
+    let name = g.log_group_name().unwrap_or_default().to_owned();
+    let mut props = Props::new();
+    props.insert("name".into(), Value::str(&name));
+    if let Some(days) = g.retention_in_days() {
+        props.insert("retention_days".into(), Value::Int(days.into()));
+    }
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&name));
+    attrs.insert("name".into(), Value::str(&name));
+    attrs.insert("arn".into(), Value::str(arn_of(g)));
+    Live { physical_id: name, props, attrs, tags }
+}
+
+async fn tags_of(cx: &Cx, arn: &str) -> Result<Tags, AwsError> {
+    let out = client(cx).list_tags_for_resource().resource_arn(arn).send().await.map_err(classify)?;
+    Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
+async fn describe_one(cx: &Cx, name: &str) -> Result<Option<SdkLogGroup>, AwsError> {
+    let groups = client(cx)
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    Ok(groups.into_iter().find(|g| g.log_group_name() == Some(name)))
+}
+
+async fn set_retention(cx: &Cx, name: &str, props: &Props) -> Result<(), AwsError> {
+    let logs = client(cx);
+    match props.get("retention_days").and_then(Value::as_i64) {
+        Some(days) => logs
+            .put_retention_policy()
+            .log_group_name(name)
+            .retention_in_days(days as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify),
+        None => logs.delete_retention_policy().log_group_name(name).send().await.map(|_| ()).map_err(classify),
+    }
+}
+
+async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
+    let g = describe_one(cx, name).await?.ok_or_else(|| AwsError::NotFound(format!("log group {name}")))?;
+    let tags = tags_of(cx, &arn_of(&g)).await?;
+    Ok(live(&g, tags))
+}
+
+#[async_trait]
+impl Kind for LogGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
+        if props.get("name").is_none_or(Value::is_null) {
+            props.insert("name".into(), Value::str(format!("{}{id}", owned_prefix(stack))));
+        }
+        // Removing retention from the stack must delete the policy (see FileSystem::normalise).
+        props.entry("retention_days".into()).or_insert(Value::Null);
+    }
+
+    /// One paginated DescribeLogGroups: by the stack's name prefix when every recorded group
+    /// carries it, else over all groups. DescribeLogGroups reports no tags and
+    /// ListTagsForResource takes one group per call, so tags are read only for the groups in
+    /// `ids` (recorded in state); others are owned by their name prefix and reported without
+    /// tags (adoption after a crash happens in `create`, which meets ResourceAlreadyExists).
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let prefix = owned_prefix(&cx.stack);
+        let mut op = client(cx).describe_log_groups();
+        if ids.iter().all(|i| i.starts_with(&prefix)) {
+            op = op.log_group_name_prefix(&prefix);
+        }
+        let groups = op.into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let mut out = Vec::new();
+        for g in groups {
+            let name = g.log_group_name().unwrap_or_default();
+            if ids.iter().any(|i| i == name) {
+                let tags = match tags_of(cx, &arn_of(&g)).await {
+                    Ok(t) => t,
+                    Err(AwsError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                out.push(live(&g, tags));
+            } else if name.starts_with(&prefix) {
+                out.push(live(&g, Tags::new()));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let name = req
+            .props
+            .get("name")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("{}{}", owned_prefix(&cx.stack), req.id), str::to_owned);
+        let tags: HashMap<String, String> = req.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // No idempotency token: a repeat after a lost response answers
+        // ResourceAlreadyExistsException, and the group is taken if it carries our tags.
+        let sent = client(cx).create_log_group().log_group_name(&name).set_tags(Some(tags)).send().await;
+        match sent.map_err(classify) {
+            Ok(_) => {}
+            Err(AwsError::AlreadyExists(m)) => {
+                let g = describe_one(cx, &name).await?.ok_or_else(|| AwsError::AlreadyExists(m.clone()))?;
+                let have = tags_of(cx, &arn_of(&g)).await?;
+                let ours =
+                    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == req.tags.get(*k));
+                if !ours {
+                    return Err(AwsError::AlreadyExists(format!(
+                        "log group {name} exists and was not created for {}: choose another name ({m})",
+                        req.id
+                    )));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        if req.props.get("retention_days").is_some_and(|v| !v.is_null()) {
+            set_retention(cx, &name, req.props).await?;
+        }
+        read_back(cx, &name).await
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        if req.changed.iter().any(|c| c == "retention_days") {
+            set_retention(cx, req.physical_id, req.new).await?;
+        }
+        if req.changed.iter().any(|c| c == "tags") {
+            let g =
+                describe_one(cx, req.physical_id).await?.ok_or_else(|| AwsError::NotFound(req.physical_id.into()))?;
+            let arn = arn_of(&g);
+            let logs = client(cx);
+            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            if !stale.is_empty() {
+                logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
+            }
+            let tags: HashMap<String, String> = req.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            logs.tag_resource().resource_arn(&arn).set_tags(Some(tags)).send().await.map_err(classify)?;
+        }
+        read_back(cx, req.physical_id).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        match client(cx).delete_log_group().log_group_name(req.physical_id).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_name_is_under_the_owned_prefix_and_retention_removal_is_seen() {
+        let mut p = Props::new();
+        LogGroup.normalise("shop", "app_logs", &mut p);
+        assert_eq!(p["name"], Value::str("/rprov/shop/app_logs"));
+        assert_eq!(p["retention_days"], Value::Null);
+        let g = SdkLogGroup::builder()
+            .log_group_name("/ecs/x")
+            .arn("arn:aws:logs:us-east-1:1:log-group:/ecs/x:*")
+            .retention_in_days(14)
+            .build();
+        let l = live(&g, Tags::new());
+        assert_eq!(l.attrs["arn"], Value::str("arn:aws:logs:us-east-1:1:log-group:/ecs/x"));
+        assert_eq!(l.props["retention_days"], Value::Int(14));
+    }
+}

@@ -1,0 +1,389 @@
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_efs::types::MountTargetDescription;
+
+use super::efs::{self, client};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::schema::{Attr, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct MountTarget;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "mount_target",
+    doc: "An EFS mount target: the file system's NFS endpoint (an ENI) in one subnet, one per availability zone.",
+    props: &[
+        Prop::new("file_system", Ty::Str, "The file system id (fs-...).").required().replaces(),
+        Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) to put the endpoint in.").required().replaces(),
+        Prop::new(
+            "security_groups",
+            Ty::List(&Ty::Str),
+            "Security group ids (sg-...) of the endpoint; they must allow NFS (TCP 2049) from the clients.",
+        )
+        .required()
+        .unordered(),
+    ],
+    attrs: &[
+        Attr::new("id", "The mount target id (fsmt-...)."),
+        Attr::new("ip_address", "The endpoint's IPv4 address in the subnet."),
+        Attr::new("network_interface_id", "The ENI that holds the address."),
+    ],
+    // Mount targets take no tags: ownership is the state and belonging to an owned file system.
+    taggable: false,
+};
+
+fn live(m: &MountTargetDescription, security_groups: Option<&[String]>) -> Live {
+    let id = m.mount_target_id().to_owned();
+    let mut props = Props::new();
+    props.insert("file_system".into(), Value::str(m.file_system_id()));
+    props.insert("subnet".into(), Value::str(m.subnet_id()));
+    if let Some(groups) = security_groups {
+        let mut groups: Vec<Value> = groups.iter().map(Value::str).collect();
+        groups.sort_by_cached_key(|v| v.to_string());
+        props.insert("security_groups".into(), Value::List(groups));
+    }
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&id));
+    attrs.insert("ip_address".into(), m.ip_address().map(Value::str).unwrap_or(Value::Null));
+    attrs.insert("network_interface_id".into(), m.network_interface_id().map(Value::str).unwrap_or(Value::Null));
+    Live { physical_id: id, props, attrs, tags: Default::default() }
+}
+
+async fn describe_one(cx: &Cx, id: &str) -> Result<Option<MountTargetDescription>, AwsError> {
+    match client(cx).describe_mount_targets().mount_target_id(id).send().await.map_err(classify) {
+        Ok(out) => Ok(out.mount_targets().first().cloned()),
+        Err(AwsError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn security_groups(cx: &Cx, id: &str) -> Result<Vec<String>, AwsError> {
+    let out = client(cx).describe_mount_target_security_groups().mount_target_id(id).send().await.map_err(classify)?;
+    Ok(out.security_groups().to_vec())
+}
+
+async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<MountTargetDescription, AwsError> {
+    wait_until(
+        &cx.wait,
+        &format!("mount target {id}"),
+        |m| cx.status(logical_id, m),
+        || async move {
+            let m = describe_one(cx, id).await?;
+            Ok(match efs::creation(m.as_ref().map(|m| m.life_cycle_state())) {
+                Poll::Ready(()) => Poll::Ready(m.expect("ready means described")),
+                Poll::Pending(s) => Poll::Pending(s),
+                Poll::Failed(s) => Poll::Failed(s),
+            })
+        },
+    )
+    .await
+}
+
+async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsError> {
+    wait_until(
+        &cx.wait,
+        &format!("deletion of mount target {id}"),
+        |m| cx.status(logical_id, m),
+        || async move { Ok(efs::deletion(describe_one(cx, id).await?.as_ref().map(|m| m.life_cycle_state()))) },
+    )
+    .await
+}
+
+/// After MountTargetConflict (the file system has a mount target in that availability zone):
+/// the one in the same subnet is taken when it exists, which is what a repeated create whose
+/// first response was lost finds. EFS allows one mount target per zone, so nothing else can
+/// own it; one in another subnet of the zone is a real conflict.
+async fn adopt(cx: &Cx, file_system: &str, subnet: &str, conflict: AwsError) -> Result<String, AwsError> {
+    let all = client(cx)
+        .describe_mount_targets()
+        .file_system_id(file_system)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    all.iter()
+        .find(|m| m.subnet_id() == subnet && efs::exists(m.life_cycle_state()))
+        .map(|m| m.mount_target_id().to_owned())
+        .ok_or(conflict)
+}
+
+async fn set_groups(cx: &Cx, id: &str, props: &Props) -> Result<(), AwsError> {
+    let groups = props.get("security_groups").map(Value::string_list).unwrap_or_default();
+    client(cx)
+        .modify_mount_target_security_groups()
+        .mount_target_id(id)
+        .set_security_groups(Some(groups))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+#[async_trait]
+impl Kind for MountTarget {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    /// DescribeMountTargets needs a file system id or a mount target id in every call, and
+    /// mount targets carry no tags: one paginated DescribeFileSystems finds the stack's file
+    /// systems (`rprov:stack` tag), then one DescribeMountTargets per such file system, plus one
+    /// per recorded mount target not found that way (its file system belongs to someone
+    /// else). Security groups are only in DescribeMountTargetSecurityGroups, one mount target
+    /// per call: read for the recorded mount targets (`ids`) only, so drift is seen where it
+    /// matters; the others (adoption candidates) leave them to the recorded value.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let efs = client(cx);
+        let systems =
+            efs.describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let owned = systems.iter().filter(|f| {
+            efs::exists(f.life_cycle_state()) && f.tags().iter().any(|t| t.key() == TAG_STACK && t.value() == cx.stack)
+        });
+        let mut found: Vec<MountTargetDescription> = Vec::new();
+        for f in owned {
+            let targets = efs
+                .describe_mount_targets()
+                .file_system_id(f.file_system_id())
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await;
+            match targets.map_err(classify) {
+                Ok(t) => found.extend(t),
+                // Deleted between the two calls.
+                Err(AwsError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let seen: BTreeSet<String> = found.iter().map(|m| m.mount_target_id().to_owned()).collect();
+        for id in ids.iter().filter(|i| !seen.contains(*i)) {
+            found.extend(describe_one(cx, id).await?);
+        }
+        let mut out = Vec::new();
+        for m in found.iter().filter(|m| efs::exists(m.life_cycle_state())) {
+            let groups = if ids.iter().any(|i| i == m.mount_target_id()) {
+                match security_groups(cx, m.mount_target_id()).await {
+                    Ok(g) => Some(g),
+                    Err(AwsError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
+            out.push(live(m, groups.as_deref()));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let text = |k: &str| req.props.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (file_system, subnet) = (text("file_system"), text("subnet"));
+        let groups = req.props.get("security_groups").map(Value::string_list).unwrap_or_default();
+        // No idempotency token; a repeat after a lost response answers MountTargetConflict and
+        // `adopt` takes the mount target the first call made.
+        let sent = client(cx)
+            .create_mount_target()
+            .file_system_id(file_system)
+            .subnet_id(subnet)
+            .set_security_groups(Some(groups.clone()))
+            .send()
+            .await;
+        let id = match sent {
+            Ok(out) => out.mount_target_id().to_owned(),
+            Err(e) => match classify(e) {
+                AwsError::Invalid(m) if m.starts_with("MountTargetConflict") => {
+                    let id = adopt(cx, file_system, subnet, AwsError::AlreadyExists(m)).await?;
+                    wait_available(cx, req.id, &id).await?;
+                    set_groups(cx, &id, req.props).await?;
+                    id
+                }
+                other => return Err(other),
+            },
+        };
+        let m = wait_available(cx, req.id, &id).await?;
+        Ok(live(&m, Some(&groups)))
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        // Only the security groups change in place.
+        if req.changed.iter().any(|c| c == "security_groups") {
+            set_groups(cx, req.physical_id, req.new).await?;
+        }
+        let m = wait_available(cx, req.id, req.physical_id).await?;
+        let groups = security_groups(cx, req.physical_id).await?;
+        Ok(live(&m, Some(&groups)))
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        match client(cx).delete_mount_target().mount_target_id(req.physical_id).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        // The mount target's ENI keeps its subnet and security groups busy (DependencyViolation)
+        // and its file system undeletable (FileSystemInUse) until it is gone.
+        wait_deleted(cx, req.id, req.physical_id).await
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_sdk_efs::Client;
+    use aws_sdk_efs::operation::create_mount_target::{CreateMountTargetError, CreateMountTargetOutput};
+    use aws_sdk_efs::operation::delete_mount_target::DeleteMountTargetOutput;
+    use aws_sdk_efs::operation::describe_mount_targets::{DescribeMountTargetsError, DescribeMountTargetsOutput};
+    use aws_sdk_efs::operation::modify_mount_target_security_groups::ModifyMountTargetSecurityGroupsOutput;
+    use aws_sdk_efs::types::LifeCycleState;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+    use crate::aws::WaitConfig;
+    use crate::kinds::Tags;
+
+    const ID: &str = "fsmt-0123456789abcdef0";
+
+    fn meta(code: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message("m").build()
+    }
+
+    fn target(state: LifeCycleState) -> MountTargetDescription {
+        MountTargetDescription::builder()
+            .mount_target_id(ID)
+            .file_system_id("fs-1")
+            .subnet_id("subnet-1")
+            .life_cycle_state(state)
+            .ip_address("10.0.10.7")
+            .network_interface_id("eni-1")
+            .build()
+            .unwrap()
+    }
+
+    fn described(state: LifeCycleState) -> DescribeMountTargetsOutput {
+        DescribeMountTargetsOutput::builder().mount_targets(target(state)).build()
+    }
+
+    fn not_found() -> DescribeMountTargetsError {
+        DescribeMountTargetsError::generic(meta("MountTargetNotFound"))
+    }
+
+    fn cx(rules: &[&Rule]) -> Cx {
+        let wait = WaitConfig {
+            timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(10),
+            max_poll: Duration::from_millis(40),
+        };
+        let client = mock_client!(aws_sdk_efs, RuleMode::MatchAny, rules);
+        Cx::new("s", aws_config::SdkConfig::builder().build(), wait)
+            .with_client(client)
+            .with_status(Arc::new(|_, _| {}))
+    }
+
+    fn props() -> Props {
+        Props::from([
+            ("file_system".to_string(), Value::str("fs-1")),
+            ("subnet".to_string(), Value::str("subnet-1")),
+            ("security_groups".to_string(), Value::List(vec![Value::str("sg-1")])),
+        ])
+    }
+
+    fn create_ok() -> Rule {
+        mock!(Client::create_mount_target).then_output(|| {
+            let t = target(LifeCycleState::Creating);
+            CreateMountTargetOutput::builder()
+                .mount_target_id(t.mount_target_id())
+                .file_system_id(t.file_system_id())
+                .subnet_id(t.subnet_id())
+                .life_cycle_state(LifeCycleState::Creating)
+                .build()
+                .unwrap()
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_waits_from_creating_to_available() {
+        let create = create_ok();
+        let describe = mock!(Client::describe_mount_targets)
+            .sequence()
+            .output(|| described(LifeCycleState::Creating))
+            .times(3)
+            .output(|| described(LifeCycleState::Available))
+            .build();
+        let cx = cx(&[&create, &describe]);
+        let (p, tags) = (props(), Tags::new());
+        let l = MountTarget.create(&cx, &CreateReq { id: "mt", props: &p, tags: &tags, token: "t" }).await.unwrap();
+        assert_eq!(describe.num_calls(), 4);
+        assert_eq!(l.props, p);
+        assert_eq!(l.attrs["ip_address"], Value::str("10.0.10.7"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_fails_on_error_state_and_times_out_while_creating() {
+        let create = create_ok();
+        let describe = mock!(Client::describe_mount_targets).then_output(|| described(LifeCycleState::Error));
+        let cx1 = cx(&[&create, &describe]);
+        let (p, tags) = (props(), Tags::new());
+        let req = CreateReq { id: "mt", props: &p, tags: &tags, token: "t" };
+        assert!(matches!(MountTarget.create(&cx1, &req).await, Err(AwsError::Failed(_))));
+
+        let create = create_ok();
+        let describe = mock!(Client::describe_mount_targets).then_output(|| described(LifeCycleState::Creating));
+        let cx2 = cx(&[&create, &describe]);
+        assert!(matches!(MountTarget.create(&cx2, &req).await, Err(AwsError::WaitTimeout { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_repeated_create_adopts_the_mount_target_in_the_same_subnet() {
+        let create = mock!(Client::create_mount_target)
+            .then_error(|| CreateMountTargetError::generic(meta("MountTargetConflict")));
+        let describe = mock!(Client::describe_mount_targets).then_output(|| described(LifeCycleState::Available));
+        let modify = mock!(Client::modify_mount_target_security_groups)
+            .match_requests(|r| r.security_groups() == ["sg-1"])
+            .then_output(|| ModifyMountTargetSecurityGroupsOutput::builder().build());
+        let cx = cx(&[&create, &describe, &modify]);
+        let (p, tags) = (props(), Tags::new());
+        let l = MountTarget.create(&cx, &CreateReq { id: "mt", props: &p, tags: &tags, token: "t" }).await.unwrap();
+        assert_eq!(l.physical_id, ID);
+        assert_eq!(modify.num_calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_waits_until_the_mount_target_is_gone() {
+        let delete = mock!(Client::delete_mount_target).then_output(|| DeleteMountTargetOutput::builder().build());
+        let describe = mock!(Client::describe_mount_targets)
+            .sequence()
+            .output(|| described(LifeCycleState::Deleting))
+            .times(2)
+            .output(|| described(LifeCycleState::Deleted))
+            .build();
+        let cx1 = cx(&[&delete, &describe]);
+        let req = DeleteReq { id: "mt", physical_id: ID, props: &Props::new(), attrs: &Props::new() };
+        MountTarget.delete(&cx1, &req).await.unwrap();
+        assert_eq!(describe.num_calls(), 3);
+
+        // Already gone: the delete and the wait both see NotFound.
+        let delete = mock!(Client::delete_mount_target).then_error(|| {
+            aws_sdk_efs::operation::delete_mount_target::DeleteMountTargetError::generic(meta("MountTargetNotFound"))
+        });
+        let describe = mock!(Client::describe_mount_targets).then_error(not_found);
+        let cx2 = cx(&[&delete, &describe]);
+        MountTarget.delete(&cx2, &req).await.unwrap();
+
+        // Never gone within the budget.
+        let delete = mock!(Client::delete_mount_target).then_output(|| DeleteMountTargetOutput::builder().build());
+        let describe = mock!(Client::describe_mount_targets).then_output(|| described(LifeCycleState::Deleting));
+        let cx3 = cx(&[&delete, &describe]);
+        assert!(matches!(MountTarget.delete(&cx3, &req).await, Err(AwsError::WaitTimeout { .. })));
+    }
+}

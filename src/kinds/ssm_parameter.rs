@@ -1,0 +1,275 @@
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct SsmParameter;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "ssm_parameter",
+    doc: "An SSM Parameter Store parameter, a SecureString by default (e.g. a password for a task's secrets).",
+    props: &[
+        Prop::new("name", Ty::Str, "The parameter name; `/rprov/<stack>/<id>` when left out.").replaces(),
+        Prop::new("type", Ty::Enum(&["SecureString", "String", "StringList"]), "The parameter type.")
+            .default(Default::Str("SecureString"))
+            .replaces(),
+        Prop::new(
+            "value",
+            Ty::Str,
+            "The value. Secret: never printed, recorded as a digest only, never read back from AWS.",
+        )
+        .required()
+        .secret(),
+        Prop::new("description", Ty::Str, "What the parameter is for."),
+    ],
+    attrs: &[
+        Attr::new("id", "The parameter name."),
+        Attr::new("name", "The parameter name."),
+        Attr::new("arn", "The parameter's ARN (for a task definition's `secrets`)."),
+    ],
+    taggable: true,
+};
+
+/// DescribeParameters takes at most 50 names in one `Name` filter.
+const NAMES_PER_CALL: usize = 50;
+
+fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+fn default_name(stack: &str, id: &str) -> String {
+    format!("/rprov/{stack}/{id}")
+}
+
+fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+fn filter(key: &str, values: Vec<String>) -> Option<ParameterStringFilter> {
+    ParameterStringFilter::builder().key(key).option("Equals").set_values(Some(values)).build().ok()
+}
+
+/// The value is never read back (GetParameter with decryption would bring the secret into
+/// rprov for nothing): it is compared through the digest recorded in state.
+fn live(m: &ParameterMetadata, tags: Tags) -> Live {
+    let name = m.name().unwrap_or_default().to_owned();
+    let mut props = Props::new();
+    props.insert("name".into(), Value::str(&name));
+    props.insert("type".into(), Value::str(m.r#type().map_or("String", |t| t.as_str())));
+    if let Some(d) = m.description().filter(|d| !d.is_empty()) {
+        props.insert("description".into(), Value::str(d));
+    }
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&name));
+    attrs.insert("name".into(), Value::str(&name));
+    attrs.insert("arn".into(), m.arn().map(Value::str).unwrap_or(Value::Null));
+    Live { physical_id: name, props, attrs, tags }
+}
+
+async fn tags_of(cx: &Cx, name: &str) -> Result<Tags, AwsError> {
+    let out = client(cx)
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(out.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect())
+}
+
+async fn describe(cx: &Cx, f: Option<ParameterStringFilter>) -> Result<Vec<ParameterMetadata>, AwsError> {
+    let pages = client(cx)
+        .describe_parameters()
+        .set_parameter_filters(f.map(|f| vec![f]))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(classify)?;
+    Ok(pages.iter().flat_map(|p| p.parameters().iter().cloned()).collect())
+}
+
+/// DescribeParameters reports each parameter's ARN on AWS; the local AWS (moto 5.2) leaves it
+/// out. Only then are the ARNs taken from GetParameters (10 names per call), without decryption.
+async fn fill_arns(cx: &Cx, found: &mut [ParameterMetadata]) -> Result<(), AwsError> {
+    let missing: Vec<String> =
+        found.iter().filter(|m| m.arn().is_none()).filter_map(|m| m.name().map(str::to_owned)).collect();
+    for chunk in missing.chunks(10) {
+        let out = client(cx)
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .with_decryption(false)
+            .send()
+            .await
+            .map_err(classify)?;
+        for p in out.parameters() {
+            if let Some(m) = found.iter_mut().find(|m| m.name() == p.name()) {
+                m.arn = p.arn().map(str::to_owned);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
+    let mut found = describe(cx, filter("Name", vec![name.to_owned()])).await?;
+    fill_arns(cx, &mut found).await?;
+    let m = found.first().ok_or_else(|| AwsError::NotFound(format!("parameter {name}")))?;
+    Ok(live(m, tags_of(cx, name).await?))
+}
+
+async fn put(cx: &Cx, name: &str, props: &Props, overwrite: bool, tags: Option<&Tags>) -> Result<(), AwsError> {
+    let text = |k: &str| props.get(k).and_then(Value::as_str);
+    client(cx)
+        .put_parameter()
+        .name(name)
+        .value(text("value").unwrap_or_default())
+        .r#type(ParameterType::from(text("type").unwrap_or("SecureString")))
+        .set_description(text("description").map(str::to_owned))
+        .overwrite(overwrite)
+        // Tags are refused together with Overwrite.
+        .set_tags(tags.map(to_sdk))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+#[async_trait]
+impl Kind for SsmParameter {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
+        if props.get("name").is_none_or(Value::is_null) {
+            props.insert("name".into(), Value::str(default_name(stack, id)));
+        }
+        if props.get("description").and_then(Value::as_str) == Some("") {
+            props.remove("description");
+        }
+    }
+
+    /// One paginated DescribeParameters filtered by the tag `rprov:stack`, plus one filtered by
+    /// name (50 per call) for recorded parameters it did not return (their tags changed by
+    /// hand). DescribeParameters reports no tags and ListTagsForResource takes one parameter
+    /// per call: tags are read for the recorded parameters (`ids`) only; the others are
+    /// reported with the ownership tag the filter proves, so they show up as unmanaged.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let mut found = describe(cx, filter(&format!("tag:{TAG_STACK}"), vec![cx.stack.clone()])).await?;
+        let seen: BTreeSet<String> = found.iter().filter_map(|m| m.name().map(str::to_owned)).collect();
+        let missing: Vec<String> = ids.iter().filter(|i| !seen.contains(*i)).cloned().collect();
+        for chunk in missing.chunks(NAMES_PER_CALL) {
+            found.extend(describe(cx, filter("Name", chunk.to_vec())).await?);
+        }
+        fill_arns(cx, &mut found).await?;
+        let mut out = Vec::new();
+        for m in &found {
+            let name = m.name().unwrap_or_default();
+            let tags = if ids.iter().any(|i| i == name) {
+                match tags_of(cx, name).await {
+                    Ok(t) => t,
+                    Err(AwsError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                Tags::from([(TAG_STACK.to_owned(), cx.stack.clone())])
+            };
+            out.push(live(m, tags));
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let name = req
+            .props
+            .get("name")
+            .and_then(Value::as_str)
+            .map_or_else(|| default_name(&cx.stack, req.id), str::to_owned);
+        // No idempotency token: a repeat after a lost response answers ParameterAlreadyExists;
+        // the parameter is then overwritten if it carries this resource's ownership tags.
+        match put(cx, &name, req.props, false, Some(req.tags)).await {
+            Ok(()) => {}
+            Err(AwsError::AlreadyExists(m)) => {
+                let have = tags_of(cx, &name).await?;
+                let ours =
+                    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == req.tags.get(*k));
+                if !ours {
+                    return Err(AwsError::AlreadyExists(format!(
+                        "parameter {name} exists and was not created for {}: choose another name ({m})",
+                        req.id
+                    )));
+                }
+                put(cx, &name, req.props, true, None).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        read_back(cx, &name).await
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        if req.changed.iter().any(|c| c == "value" || c == "description") {
+            put(cx, req.physical_id, req.new, true, None).await?;
+        }
+        if req.changed.iter().any(|c| c == "tags") {
+            let ssm = client(cx);
+            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            if !stale.is_empty() {
+                ssm.remove_tags_from_resource()
+                    .resource_type(ResourceTypeForTagging::Parameter)
+                    .resource_id(req.physical_id)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+            }
+            ssm.add_tags_to_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(req.physical_id)
+                .set_tags(Some(to_sdk(req.tags)))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        read_back(cx, req.physical_id).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        // ParameterNotFound: gone already.
+        match client(cx).delete_parameter().name(req.physical_id).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_value_is_never_reported_and_names_default_under_the_stack() {
+        let m = ParameterMetadata::builder()
+            .name("/rprov/s/pw")
+            .r#type(ParameterType::SecureString)
+            .arn("arn:aws:ssm:us-east-1:1:parameter/rprov/s/pw")
+            .build();
+        let l = live(&m, Tags::new());
+        assert!(!l.props.contains_key("value"));
+        let mut p =
+            Props::from([("value".to_string(), Value::str("hunter2")), ("description".to_string(), Value::str(""))]);
+        SsmParameter.normalise("s", "pw", &mut p);
+        assert_eq!(p["name"], l.props["name"]);
+        assert!(!p.contains_key("description"));
+    }
+}
