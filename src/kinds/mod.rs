@@ -1,13 +1,21 @@
 //! Resource kinds: one module each, all behind the [`Kind`] trait. The planner and the executor
 //! only ever see this trait; adding a kind is a new module plus one line in [`REGISTRY`].
 
+mod certificate;
+mod dns_record;
 mod ec2;
 mod elastic_ip;
+mod elbv2;
+mod hosted_zone;
 mod internet_gateway;
+mod listener;
+mod load_balancer;
 mod nat_gateway;
+mod route53;
 mod route_table;
 mod security_group;
 mod subnet;
+mod target_group;
 mod vpc;
 
 use std::collections::BTreeMap;
@@ -117,6 +125,12 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &nat_gateway::NatGateway,
     &route_table::RouteTable,
     &security_group::SecurityGroup,
+    &load_balancer::LoadBalancer,
+    &target_group::TargetGroup,
+    &listener::Listener,
+    &certificate::Certificate,
+    &hosted_zone::HostedZone,
+    &dns_record::DnsRecord,
 ];
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {
