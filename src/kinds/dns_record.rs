@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrType};
 
 use super::route53;
-use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -29,7 +29,9 @@ static SCHEMA: KindSchema = KindSchema {
     props: &[
         Prop::new("zone", Ty::Str, "The hosted zone id, e.g. `${zone.id}`.").required().replaces(),
         Prop::new("name", Ty::Str, "The record's full name, e.g. `app.example.com`.").required().replaces(),
-        Prop::new("type", Ty::Enum(TYPES), "The record type.").required().replaces(),
+        Prop::new("record_type", Ty::Enum(TYPES), "The record type (`type` is the resource's kind).")
+            .required()
+            .replaces(),
         Prop::new("ttl", Ty::Int, "Seconds resolvers may cache the answer (plain records). Default: 300."),
         Prop::new("values", Ty::List(&Ty::Str), "The answers (plain records).").unordered(),
         Prop::new("alias", ALIAS, "Alias to an AWS resource instead of values."),
@@ -59,7 +61,7 @@ fn live(zone: &str, r: &ResourceRecordSet) -> Live {
     let mut props = Props::new();
     props.insert("zone".into(), Value::str(zone));
     props.insert("name".into(), Value::str(&name));
-    props.insert("type".into(), Value::str(ty));
+    props.insert("record_type".into(), Value::str(ty));
     if let Some(a) = r.alias_target() {
         props.insert(
             "alias".into(),
@@ -88,7 +90,7 @@ fn live(zone: &str, r: &ResourceRecordSet) -> Live {
 fn record_set(props: &Props) -> Result<ResourceRecordSet, AwsError> {
     let text = |k: &str| props.get(k).and_then(Value::as_str).unwrap_or_default();
     let name = route53::fqdn(text("name"));
-    let ty = RrType::from(text("type"));
+    let ty = RrType::from(text("record_type"));
     if let Some(a) = props.get("alias").and_then(Value::as_map) {
         let get = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default();
         let target = AliasTarget::builder()
@@ -140,7 +142,7 @@ impl Kind for DnsRecord {
                 }
                 a.entry("evaluate_target_health".into()).or_insert(Value::Bool(false));
             }
-            _ => {
+            Some(Value::Null) | None => {
                 // Route 53's own default for a plain record's TTL is none at all (the field is
                 // required); rprov's is 300 s.
                 if props.get("ttl").is_none_or(Value::is_null) {
@@ -153,29 +155,45 @@ impl Kind for DnsRecord {
                     }
                 }
             }
+            // Not known yet as a whole: left as it is.
+            Some(_) => {}
         }
     }
 
     /// ListResourceRecordSets, paginated, once per hosted zone holding a record in `ids`.
-    /// Records carry no tags, so a record not in state cannot be recognised as the stack's:
-    /// without ids there is nothing to read.
+    /// Records carry no tags: a record is the stack's by being in state. Without ids (teardown
+    /// without state) the records of the zones the stack created are reported as the stack's
+    /// (tagged `rprov:stack` here, with no `rprov:id`), except the zone's own SOA/NS and ACM
+    /// validation records, so that those zones can be emptied and deleted; finding those zones
+    /// costs ListHostedZonesByName and ListTagsForResources per 10 zones.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let zones: BTreeSet<&str> = ids.iter().filter_map(|i| parse_id(i)).map(|(z, _, _)| z).collect();
+        let discover = ids.is_empty();
+        let zones: BTreeSet<String> = if discover {
+            route53::stack_zones(cx).await?.into_iter().collect()
+        } else {
+            ids.iter().filter_map(|i| parse_id(i)).map(|(z, _, _)| z.to_owned()).collect()
+        };
         let mut out = vec![];
-        for zone in zones {
+        for zone in &zones {
             let records = match route53::records(cx, zone).await {
                 Ok(r) => r,
                 // The zone is gone, and its records with it.
                 Err(AwsError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
             };
-            out.extend(
-                records
-                    .iter()
-                    .filter(|r| r.set_identifier().is_none())
-                    .map(|r| live(zone, r))
-                    .filter(|l| ids.contains(&l.physical_id)),
-            );
+            let apex = records.iter().find(|r| *r.r#type() == RrType::Soa).map(|r| route53::fqdn(r.name()));
+            for r in records.iter().filter(|r| r.set_identifier().is_none()) {
+                let mut l = live(zone, r);
+                if discover {
+                    if apex.as_deref().is_some_and(|a| route53::is_apex_own(r, a)) || route53::is_acm_validation(r) {
+                        continue;
+                    }
+                    l.tags.insert(TAG_STACK.into(), cx.stack.clone());
+                } else if !ids.contains(&l.physical_id) {
+                    continue;
+                }
+                out.push(l);
+            }
         }
         Ok(out)
     }
@@ -238,7 +256,7 @@ mod tests {
         let mut alias = Props::from([
             ("zone".to_string(), Value::str("Z1")),
             ("name".to_string(), Value::str("App.example.com")),
-            ("type".to_string(), Value::str("A")),
+            ("record_type".to_string(), Value::str("A")),
             (
                 "alias".to_string(),
                 Value::Map(BTreeMap::from([
@@ -253,7 +271,7 @@ mod tests {
         let mut plain = Props::from([
             ("zone".to_string(), Value::str("Z1")),
             ("name".to_string(), Value::str("txt.example.com.")),
-            ("type".to_string(), Value::str("TXT")),
+            ("record_type".to_string(), Value::str("TXT")),
             ("values".to_string(), Value::List(vec![Value::str("\"b\""), Value::str("\"a\"")])),
         ]);
         DnsRecord.normalise("s", "r", &mut plain);

@@ -58,60 +58,6 @@ fn is_private(z: &SdkZone) -> bool {
     z.config().is_some_and(|c| c.private_zone())
 }
 
-/// Every hosted zone, or those from `name` on (ListHostedZonesByName lists in name order).
-async fn list(cx: &Cx, name: Option<&str>) -> Result<Vec<SdkZone>, AwsError> {
-    let r53 = client(cx);
-    let mut out = vec![];
-    let mut next: (Option<String>, Option<String>) = (name.map(route53::fqdn), None);
-    loop {
-        let page = r53
-            .list_hosted_zones_by_name()
-            .set_dns_name(next.0.take())
-            .set_hosted_zone_id(next.1.take())
-            .send()
-            .await
-            .map_err(classify)?;
-        out.extend(page.hosted_zones().iter().cloned());
-        let done = !page.is_truncated()
-            || name.is_some_and(|n| {
-                page.hosted_zones().last().is_some_and(|z| route53::fqdn(z.name()) != route53::fqdn(n))
-            });
-        if done || page.next_dns_name().is_none() {
-            return Ok(out);
-        }
-        next = (page.next_dns_name().map(str::to_owned), page.next_hosted_zone_id().map(str::to_owned));
-    }
-}
-
-/// ListTagsForResources takes at most 10 zone ids per call.
-/// https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListTagsForResources.html
-const TAGS_PER_CALL: usize = 10;
-
-async fn tags_of(cx: &Cx, ids: &[String]) -> Result<std::collections::HashMap<String, Tags>, AwsError> {
-    let r53 = client(cx);
-    let mut out = std::collections::HashMap::new();
-    for chunk in ids.chunks(TAGS_PER_CALL) {
-        let resp = r53
-            .list_tags_for_resources()
-            .resource_type(TagResourceType::Hostedzone)
-            .set_resource_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(classify)?;
-        for set in resp.resource_tag_sets() {
-            let Some(id) = set.resource_id() else { continue };
-            let tags = set
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-                .filter(|(k, _)| !k.starts_with("aws:"))
-                .collect();
-            out.insert(route53::bare_zone_id(id).to_owned(), tags);
-        }
-    }
-    Ok(out)
-}
-
 async fn add_tags(cx: &Cx, id: &str, tags: &Tags) -> Result<(), AwsError> {
     let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     client(cx)
@@ -133,8 +79,11 @@ async fn name_servers(cx: &Cx, id: &str) -> Result<Vec<String>, AwsError> {
 /// `lookup: true`: the one public zone of that name.
 async fn look_up(cx: &Cx, name: &str) -> Result<Live, AwsError> {
     let want = route53::fqdn(name);
-    let zones: Vec<SdkZone> =
-        list(cx, Some(name)).await?.into_iter().filter(|z| route53::fqdn(z.name()) == want && !is_private(z)).collect();
+    let zones: Vec<SdkZone> = route53::list_zones(cx, Some(name))
+        .await?
+        .into_iter()
+        .filter(|z| route53::fqdn(z.name()) == want && !is_private(z))
+        .collect();
     let z = match zones.as_slice() {
         [z] => z,
         [] => return Err(AwsError::NotFound(format!("no public hosted zone named {name}"))),
@@ -148,7 +97,7 @@ async fn look_up(cx: &Cx, name: &str) -> Result<Live, AwsError> {
         }
     };
     let id = route53::bare_zone_id(z.id());
-    let tags = tags_of(cx, &[id.to_owned()]).await?.remove(id).unwrap_or_default();
+    let tags = route53::zone_tags(cx, &[id.to_owned()]).await?.remove(id).unwrap_or_default();
     Ok(live(z, tags, Some(&name_servers(cx, id).await?)))
 }
 
@@ -156,7 +105,7 @@ async fn look_up(cx: &Cx, name: &str) -> Result<Live, AwsError> {
 /// created (its response was lost). The caller reference is never reusable, even after the
 /// zone is deleted, so a zone that is gone is an error.
 async fn created_earlier(cx: &Cx, name: &str, token: &str, msg: &str) -> Result<SdkZone, AwsError> {
-    list(cx, Some(name)).await?.into_iter().find(|z| z.caller_reference() == token).ok_or_else(|| {
+    route53::list_zones(cx, Some(name)).await?.into_iter().find(|z| z.caller_reference() == token).ok_or_else(|| {
         AwsError::AlreadyExists(format!("caller reference {token} was used for a zone that no longer exists ({msg})"))
     })
 }
@@ -176,9 +125,9 @@ impl Kind for HostedZone {
     /// ListHostedZonesByName, page by page, then ListTagsForResources per 10 zones. Zones in
     /// `ids` (looked-up zones among them) or tagged with the stack.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let zones = list(cx, None).await?;
+        let zones = route53::list_zones(cx, None).await?;
         let zone_ids: Vec<String> = zones.iter().map(|z| route53::bare_zone_id(z.id()).to_owned()).collect();
-        let mut tags = tags_of(cx, &zone_ids).await?;
+        let mut tags = route53::zone_tags(cx, &zone_ids).await?;
         Ok(zones
             .iter()
             .map(|z| live(z, tags.remove(route53::bare_zone_id(z.id())).unwrap_or_default(), None))
@@ -237,7 +186,8 @@ impl Kind for HostedZone {
         }
         let out = client(cx).get_hosted_zone().id(req.physical_id).send().await.map_err(classify)?;
         let z = out.hosted_zone().ok_or_else(|| AwsError::NotFound(req.physical_id.into()))?;
-        let tags = tags_of(cx, &[req.physical_id.to_owned()]).await?.remove(req.physical_id).unwrap_or_default();
+        let tags =
+            route53::zone_tags(cx, &[req.physical_id.to_owned()]).await?.remove(req.physical_id).unwrap_or_default();
         Ok(live(z, tags, out.delegation_set().map(|d| d.name_servers())))
     }
 
@@ -254,7 +204,7 @@ impl Kind for HostedZone {
         let apex = records.iter().find(|r| *r.r#type() == RrType::Soa).map(|r| route53::fqdn(r.name()));
         let (validation, foreign): (Vec<_>, Vec<_>) = records
             .into_iter()
-            .filter(|r| !(matches!(r.r#type(), RrType::Soa | RrType::Ns) && Some(route53::fqdn(r.name())) == apex))
+            .filter(|r| !apex.as_deref().is_some_and(|a| route53::is_apex_own(r, a)))
             .partition(route53::is_acm_validation);
         if !foreign.is_empty() {
             let names: Vec<String> =

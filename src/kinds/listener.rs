@@ -195,11 +195,10 @@ impl Kind for Listener {
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
+        // Values not known yet (a target group being created) are carried over as they are.
         if let Some(Value::Map(m)) = props.get("default_action") {
-            if !m.values().any(Value::has_unknown) {
-                let a = canonical_action(m);
-                props.insert("default_action".into(), a);
-            }
+            let a = canonical_action(m);
+            props.insert("default_action".into(), a);
         }
     }
 

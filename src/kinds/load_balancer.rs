@@ -19,7 +19,11 @@ static SCHEMA: KindSchema = KindSchema {
           interfaces hold its subnets and security groups.",
     props: &[
         Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
-        Prop::new("type", Ty::Enum(&["application", "network"]), "Application (layer 7) or network (layer 4).")
+        Prop::new(
+            "load_balancer_type",
+            Ty::Enum(&["application", "network"]),
+            "Application (layer 7) or network (layer 4). (`type` is the resource's kind.)",
+        )
             .default(Default::Str("application"))
             .replaces(),
         Prop::new(
@@ -57,7 +61,7 @@ fn live(lb: &SdkLoadBalancer, tags: super::Tags) -> Live {
     let name = lb.load_balancer_name().unwrap_or_default();
     let mut props = Props::new();
     props.insert("name".into(), Value::str(name));
-    props.insert("type".into(), Value::str(lb.r#type().map_or("application", |t| t.as_str())));
+    props.insert("load_balancer_type".into(), Value::str(lb.r#type().map_or("application", |t| t.as_str())));
     props.insert("scheme".into(), Value::str(lb.scheme().map_or("internet-facing", |s| s.as_str())));
     let mut subnets: Vec<Value> =
         lb.availability_zones().iter().filter_map(|z| z.subnet_id()).map(Value::str).collect();
@@ -182,7 +186,7 @@ impl Kind for LoadBalancer {
         let op = client(cx)
             .create_load_balancer()
             .name(&name)
-            .r#type(LoadBalancerTypeEnum::from(text("type").unwrap_or("application")))
+            .r#type(LoadBalancerTypeEnum::from(text("load_balancer_type").unwrap_or("application")))
             .scheme(LoadBalancerSchemeEnum::from(text("scheme").unwrap_or("internet-facing")))
             .set_subnets(strings(req.props, "subnets"))
             .set_security_groups(strings(req.props, "security_groups"))
@@ -318,7 +322,7 @@ mod tests {
         let mut p = Props::from([
             ("subnets".to_string(), Value::List(vec![Value::str("subnet-a"), Value::str("subnet-b")])),
             ("security_groups".to_string(), Value::List(vec![Value::str("sg-1")])),
-            ("type".to_string(), Value::str("application")),
+            ("load_balancer_type".to_string(), Value::str("application")),
             ("scheme".to_string(), Value::str("internet-facing")),
             ("ip_address_type".to_string(), Value::str("ipv4")),
         ]);

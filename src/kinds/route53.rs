@@ -1,9 +1,14 @@
 //! What the Route 53 kinds (hosted zone, DNS record) and the certificate's DNS validation share:
 //! name normalisation, paginated record listing, and record changes.
 
-use aws_sdk_route53::Client;
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use std::collections::HashMap;
 
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, HostedZone, ResourceRecord, ResourceRecordSet, RrType, TagResourceType,
+};
+
+use super::{TAG_STACK, Tags};
 use crate::aws::{AwsError, Cx, classify};
 
 pub fn client(cx: &Cx) -> Client {
@@ -43,6 +48,70 @@ pub async fn records(cx: &Cx, zone: &str) -> Result<Vec<ResourceRecordSet>, AwsE
             _ => return Ok(out),
         }
     }
+}
+
+/// Every hosted zone, or those from `name` on (ListHostedZonesByName lists in name order).
+pub async fn list_zones(cx: &Cx, name: Option<&str>) -> Result<Vec<HostedZone>, AwsError> {
+    let r53 = client(cx);
+    let mut out = vec![];
+    let mut next: (Option<String>, Option<String>) = (name.map(fqdn), None);
+    loop {
+        let page = r53
+            .list_hosted_zones_by_name()
+            .set_dns_name(next.0.take())
+            .set_hosted_zone_id(next.1.take())
+            .send()
+            .await
+            .map_err(classify)?;
+        out.extend(page.hosted_zones().iter().cloned());
+        let done = !page.is_truncated()
+            || name.is_some_and(|n| page.hosted_zones().last().is_some_and(|z| fqdn(z.name()) != fqdn(n)));
+        if done || page.next_dns_name().is_none() {
+            return Ok(out);
+        }
+        next = (page.next_dns_name().map(str::to_owned), page.next_hosted_zone_id().map(str::to_owned));
+    }
+}
+
+/// ListTagsForResources takes at most 10 zone ids per call.
+/// https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListTagsForResources.html
+const TAGS_PER_CALL: usize = 10;
+
+pub async fn zone_tags(cx: &Cx, ids: &[String]) -> Result<HashMap<String, Tags>, AwsError> {
+    let r53 = client(cx);
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(TAGS_PER_CALL) {
+        let resp = r53
+            .list_tags_for_resources()
+            .resource_type(TagResourceType::Hostedzone)
+            .set_resource_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(classify)?;
+        for set in resp.resource_tag_sets() {
+            let Some(id) = set.resource_id() else { continue };
+            let tags = set
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .collect();
+            out.insert(bare_zone_id(id).to_owned(), tags);
+        }
+    }
+    Ok(out)
+}
+
+/// The zones this stack created (tagged with it): their ids.
+pub async fn stack_zones(cx: &Cx) -> Result<Vec<String>, AwsError> {
+    let ids: Vec<String> = list_zones(cx, None).await?.iter().map(|z| bare_zone_id(z.id()).to_owned()).collect();
+    let tags = zone_tags(cx, &ids).await?;
+    Ok(ids.into_iter().filter(|i| tags.get(i).and_then(|t| t.get(TAG_STACK)).is_some_and(|s| *s == cx.stack)).collect())
+}
+
+/// Whether a record is one of the zone's own: the SOA and NS records at its apex.
+pub fn is_apex_own(r: &ResourceRecordSet, apex: &str) -> bool {
+    matches!(r.r#type(), RrType::Soa | RrType::Ns) && fqdn(r.name()) == apex
 }
 
 /// One change batch of `action` on `sets`.
