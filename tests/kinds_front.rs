@@ -21,6 +21,10 @@ const STACK: &str = "front";
 const DOMAIN: &str = "front-itest.example.com";
 
 async fn cx(aws: &LocalAws) -> Cx {
+    cx_with(aws, Duration::from_secs(30)).await
+}
+
+async fn cx_with(aws: &LocalAws, timeout: Duration) -> Cx {
     static CREDENTIALS: Once = Once::new();
     // SAFETY: set once, before any SDK client of this binary reads the environment.
     CREDENTIALS.call_once(|| unsafe {
@@ -30,11 +34,7 @@ async fn cx(aws: &LocalAws) -> Cx {
     });
     let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..AwsSettings::default() };
     let sdk = load_sdk_config(&settings, "us-east-1").await;
-    let wait = WaitConfig {
-        timeout: Duration::from_secs(30),
-        poll: Duration::from_millis(50),
-        max_poll: Duration::from_millis(200),
-    };
+    let wait = WaitConfig { timeout, poll: Duration::from_millis(50), max_poll: Duration::from_millis(200) };
     Cx::new(STACK, sdk, wait)
 }
 
@@ -530,7 +530,26 @@ async fn network_load_balancer_with_a_tls_listener() {
         ],
     )
     .await;
+    let (old_zone, old_cert) = (zone.pid().to_owned(), cert.pid().to_owned());
     for res in [tls, tg, nlb, cert, zone, subnet, vpc] {
         delete(&cx, res).await;
+    }
+
+    // Applied again from no state, the same idempotency tokens come back: Route 53 refuses a
+    // caller reference for ever and ACM answers a token with the deleted certificate for an
+    // hour. Both move on to a fresh zone and certificate.
+    let again = cx_with(&aws, Duration::from_secs(3)).await;
+    let zone = create(&again, "hosted_zone", "zone", &[("name", "nlb-itest.example.com".into())]).await;
+    assert_ne!(zone.pid(), old_zone);
+    let cert = create(
+        &again,
+        "certificate",
+        "cert",
+        &[("domain", "quest.nlb-itest.example.com".into()), ("zone", zone.attr("id"))],
+    )
+    .await;
+    assert_ne!(cert.pid(), old_cert);
+    for res in [cert, zone] {
+        delete(&again, res).await;
     }
 }

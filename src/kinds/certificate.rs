@@ -5,6 +5,7 @@ use aws_sdk_acm::Client;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus, Tag, ValidationMethod};
 use aws_sdk_route53::types::{ChangeAction, RrType};
 
+use super::ec2::settle;
 use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
@@ -54,6 +55,9 @@ fn alternative_names<'a>(domain: &str, names: impl IntoIterator<Item = &'a str>)
     let set: BTreeSet<String> = names.into_iter().map(domain_name).filter(|n| *n != domain).collect();
     Value::List(set.into_iter().map(Value::Str).collect())
 }
+
+/// How many idempotency tokens derived from one token are tried (see `create`).
+const TOKENS: usize = 4;
 
 /// ACM's IdempotencyToken is at most 32 word characters (`\w+`).
 /// https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html
@@ -234,21 +238,38 @@ impl Kind for Certificate {
             .collect::<Result<_, _>>()
             .map_err(|e| AwsError::Invalid(e.to_string()))?;
         // The same IdempotencyToken within an hour answers with the same certificate, so a
-        // retry after a lost response never requests a second one.
-        let out = client(cx)
-            .request_certificate()
-            .domain_name(domain)
-            .set_subject_alternative_names((!sans.is_empty()).then(|| sans.clone()))
-            .validation_method(ValidationMethod::Dns)
-            .idempotency_token(acm_token(req.token))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(classify)?;
-        let arn = out
-            .certificate_arn()
-            .ok_or_else(|| AwsError::Failed("RequestCertificate returned no ARN".into()))?
-            .to_owned();
+        // retry after a lost response never requests a second one. The same token also comes
+        // back when a stack is applied again from no state, and ACM then answers with the
+        // certificate of the earlier run, deleted since: a token whose certificate is gone
+        // moves on to the next one derived from it, in a fixed order.
+        let mut arn = None;
+        for n in 0..TOKENS {
+            let token = if n == 0 { acm_token(req.token) } else { acm_token(&format!("{}_{n}", req.token)) };
+            let out = client(cx)
+                .request_certificate()
+                .domain_name(domain)
+                .set_subject_alternative_names((!sans.is_empty()).then(|| sans.clone()))
+                .validation_method(ValidationMethod::Dns)
+                .idempotency_token(token)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(classify)?;
+            let requested =
+                out.certificate_arn().ok_or_else(|| AwsError::Failed("RequestCertificate returned no ARN".into()))?;
+            // A certificate just requested can take a moment to be described.
+            match settle(cx, req.id, "the new certificate", || describe(cx, requested)).await {
+                Ok(_) => {
+                    arn = Some(requested.to_owned());
+                    break;
+                }
+                Err(AwsError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let arn = arn.ok_or_else(|| {
+            AwsError::Failed(format!("ACM answered every token derived from {} with a deleted certificate", req.token))
+        })?;
         let issued = validate(cx, req.id, &arn, zone).await?;
         Ok(live_of(&issued, req.tags.clone()))
     }
@@ -427,6 +448,7 @@ mod tests {
             .match_requests(|r| r.certificate_arn() == Some(ARN))
             .sequence()
             .output(|| detail(CertificateStatus::PendingValidation, false))
+            .times(2)
             .output(|| detail(CertificateStatus::PendingValidation, true))
             .output(|| detail(CertificateStatus::PendingValidation, true))
             .times(2)
@@ -439,7 +461,7 @@ mod tests {
         let live = Certificate.create(&cx, &req(&p, &tags)).await.unwrap();
 
         assert_eq!(upsert.num_calls(), 1);
-        assert_eq!(describe.num_calls(), 5);
+        assert_eq!(describe.num_calls(), 6);
         assert_eq!(live.physical_id, ARN);
         let mut want = p.clone();
         want.remove("zone");
@@ -498,6 +520,49 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(upsert.num_calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_answered_with_a_deleted_certificate_moves_on_to_the_next() {
+        const OLD: &str = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000";
+        let first = acm_token("rprov-0123456789abcdef0123456789abcdef01");
+        let replayed = mock!(Client::request_certificate)
+            .match_requests(move |r| r.idempotency_token() == Some(first.as_str()))
+            .then_output(|| RequestCertificateOutput::builder().certificate_arn(OLD).build());
+        let fresh = mock!(Client::request_certificate)
+            .then_output(|| RequestCertificateOutput::builder().certificate_arn(ARN).build());
+        let gone = mock!(Client::describe_certificate)
+            .match_requests(|r| r.certificate_arn() == Some(OLD))
+            .sequence()
+            .error(|| {
+                aws_sdk_acm::operation::describe_certificate::DescribeCertificateError::generic(
+                    aws_smithy_types::error::ErrorMetadata::builder().code("ResourceNotFoundException").build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let issued = mock!(Client::describe_certificate)
+            .match_requests(|r| r.certificate_arn() == Some(ARN))
+            .sequence()
+            .output(|| detail(CertificateStatus::Issued, true))
+            .repeatedly()
+            .build();
+        let upsert = upsert();
+        let acm = mock_client!(aws_sdk_acm, RuleMode::MatchAny, &[&replayed, &fresh, &gone, &issued]);
+        let r53 = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&upsert]);
+        let wait = WaitConfig {
+            timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(10),
+            max_poll: Duration::from_millis(40),
+        };
+        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), wait).with_client(acm).with_client(r53);
+        let (p, tags) = (props(), Tags::new());
+
+        let live = Certificate.create(&cx, &req(&p, &tags)).await.unwrap();
+
+        assert_eq!(live.physical_id, ARN);
+        assert_eq!((replayed.num_calls(), fresh.num_calls()), (1, 1));
+        assert!(gone.num_calls() > 1, "the old certificate is given time to become visible first");
     }
 
     #[test]

@@ -101,13 +101,12 @@ async fn look_up(cx: &Cx, name: &str) -> Result<Live, AwsError> {
     Ok(live(z, tags, Some(&name_servers(cx, id).await?)))
 }
 
-/// After HostedZoneAlreadyExists: the zone an earlier attempt with this caller reference
-/// created (its response was lost). The caller reference is never reusable, even after the
-/// zone is deleted, so a zone that is gone is an error.
-async fn created_earlier(cx: &Cx, name: &str, token: &str, msg: &str) -> Result<SdkZone, AwsError> {
-    route53::list_zones(cx, Some(name)).await?.into_iter().find(|z| z.caller_reference() == token).ok_or_else(|| {
-        AwsError::AlreadyExists(format!("caller reference {token} was used for a zone that no longer exists ({msg})"))
-    })
+/// How many caller references derived from one token are tried (see `create`).
+const REFERENCES: usize = 8;
+
+/// The zone of that name created with `reference`, if it still exists.
+async fn created_with(cx: &Cx, name: &str, reference: &str) -> Result<Option<SdkZone>, AwsError> {
+    Ok(route53::list_zones(cx, Some(name)).await?.into_iter().find(|z| z.caller_reference() == reference))
 }
 
 #[async_trait]
@@ -142,25 +141,49 @@ impl Kind for HostedZone {
         }
         let comment = req.props.get("comment").and_then(Value::as_str).map(str::to_owned);
         // CallerReference makes the create idempotent: the same reference again is refused with
-        // HostedZoneAlreadyExists, and the zone it made is found by it.
-        let sent = client(cx)
-            .create_hosted_zone()
-            .name(name)
-            .caller_reference(req.token)
-            .hosted_zone_config(HostedZoneConfig::builder().set_comment(comment).private_zone(false).build())
-            .send()
-            .await;
-        let (zone, ns) = match sent.map_err(classify) {
-            Ok(out) => {
-                let z = out
-                    .hosted_zone()
-                    .cloned()
-                    .ok_or_else(|| AwsError::Failed("CreateHostedZone returned no zone".into()))?;
-                (z, out.delegation_set().map(|d| d.name_servers().to_vec()))
+        // HostedZoneAlreadyExists, and the zone an earlier attempt made (its response lost) is
+        // found by it. A reference can never be used again, not even after its zone is deleted
+        // (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html),
+        // and the same token comes back when a stack is applied again from no state: a
+        // reference whose zone is gone moves on to the next one derived from the token, in a
+        // fixed order, so a retry of this create still finds what an earlier attempt made.
+        let mut made = None;
+        for n in 0..REFERENCES {
+            let reference = if n == 0 { req.token.to_owned() } else { format!("{}-{n}", req.token) };
+            let sent = client(cx)
+                .create_hosted_zone()
+                .name(name)
+                .caller_reference(&reference)
+                .hosted_zone_config(
+                    HostedZoneConfig::builder().set_comment(comment.clone()).private_zone(false).build(),
+                )
+                .send()
+                .await;
+            match sent.map_err(classify) {
+                Ok(out) => {
+                    let z = out
+                        .hosted_zone()
+                        .cloned()
+                        .ok_or_else(|| AwsError::Failed("CreateHostedZone returned no zone".into()))?;
+                    made = Some((z, out.delegation_set().map(|d| d.name_servers().to_vec())));
+                    break;
+                }
+                Err(AwsError::AlreadyExists(msg)) => {
+                    if let Some(z) = created_with(cx, name, &reference).await? {
+                        made = Some((z, None));
+                        break;
+                    }
+                    if n + 1 == REFERENCES {
+                        return Err(AwsError::AlreadyExists(format!(
+                            "every caller reference derived from {} is used up ({msg})",
+                            req.token
+                        )));
+                    }
+                }
+                Err(e) => return Err(e),
             }
-            Err(AwsError::AlreadyExists(msg)) => (created_earlier(cx, name, req.token, &msg).await?, None),
-            Err(e) => return Err(e),
-        };
+        }
+        let Some((zone, ns)) = made else { return Err(AwsError::Failed("no caller reference left".into())) };
         let id = route53::bare_zone_id(zone.id()).to_owned();
         // CreateHostedZone takes no tags: they follow at once (and again after an ambiguous
         // failure, harmlessly).
