@@ -142,7 +142,7 @@ async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Valu
         .create(cx, &CreateReq { id, props: &want, tags: &tags, token: &token })
         .await
         .unwrap_or_else(|e| panic!("create {id}: {e}"));
-    let found = read(cx, k, &[made.physical_id.clone()], &made.physical_id)
+    let found = read(cx, k, std::slice::from_ref(&made.physical_id), &made.physical_id)
         .await
         .unwrap_or_else(|| panic!("read_many finds {id}"));
     assert_eq!(compared(k, &found, &want), want, "{id}: live props differ from the stack's (perpetual diff)");
@@ -248,7 +248,7 @@ async fn front_door_chain_round_trip() {
                 id: "zone",
                 props: &zone.applied,
                 tags: &owned_tags("zone"),
-                token: &format!("rprov-zone-0123456789abcdef0123456789abcdef"),
+                token: "rprov-zone-0123456789abcdef0123456789abcdef",
             },
         )
         .await
@@ -553,3 +553,109 @@ async fn network_load_balancer_with_a_tls_listener() {
         delete(&again, res).await;
     }
 }
+
+/// The same chain as a stack file, through the binary: the real planner finds nothing to do
+/// after apply, an in-place change plans as an update of exactly that resource, destroy
+/// leaves nothing.
+#[test]
+fn stack_applies_replans_empty_and_destroys() {
+    let aws = LocalAws::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stack = dir.path().join("front.yaml");
+    std::fs::write(&stack, STACK_FILE).unwrap();
+    let rprov = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rprov"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("AWS_ENDPOINT_URL", aws.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run rprov");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let path = stack.to_str().unwrap();
+
+    let (code, out) = rprov(&["apply", path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("url = \"https://app.e2e.example.com\""), "{out}");
+    let (code, out) = rprov(&["plan", path, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a second plan finds nothing to do: {out}");
+
+    let changed = STACK_FILE.replace("path: /health", "path: /ready").replace("HTTP_301", "HTTP_302");
+    std::fs::write(&stack, changed).unwrap();
+    let (code, out) = rprov(&["plan", path, "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("0 to add, 2 to change, 0 to replace, 0 to destroy"), "{out}");
+    let (code, out) = rprov(&["apply", path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = rprov(&["plan", path, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = rprov(&["destroy", path, "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Destroyed 12 resource(s)"), "{out}");
+}
+
+const STACK_FILE: &str = r#"stack: frontcli
+region: us-east-1
+tags: { team: web }
+params:
+  domain: { default: e2e.example.com }
+resources:
+  vpc: { type: vpc, cidr: 10.0.0.0/16 }
+  igw: { type: internet_gateway, vpc: "${vpc.id}" }
+  public_a: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.0.0/24, az: us-east-1a }
+  public_b: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.1.0/24, az: us-east-1b }
+  lb_sg:
+    type: security_group
+    vpc: ${vpc.id}
+    ingress:
+      - { port: 80, cidr: 0.0.0.0/0 }
+      - { port: 443, cidr: 0.0.0.0/0 }
+  zone: { type: hosted_zone, name: "${params.domain}" }
+  cert:
+    type: certificate
+    domain: app.${params.domain}
+    subject_alternative_names: ["www.${params.domain}"]
+    zone: ${zone.id}
+  alb:
+    type: load_balancer
+    depends_on: [igw]
+    subnets: ["${public_a.id}", "${public_b.id}"]
+    security_groups: ["${lb_sg.id}"]
+  tg:
+    type: target_group
+    port: 8000
+    vpc: ${vpc.id}
+    health_check: { path: /health }
+    deregistration_delay: 30
+  http:
+    type: listener
+    load_balancer: ${alb.arn}
+    port: 80
+    protocol: HTTP
+    default_action: { type: redirect, protocol: HTTPS, port: 443, status_code: HTTP_301 }
+  https:
+    type: listener
+    load_balancer: ${alb.arn}
+    port: 443
+    protocol: HTTPS
+    certificate: ${cert.arn}
+    default_action: { type: forward, target_group: "${tg.arn}" }
+  app:
+    type: dns_record
+    zone: ${zone.id}
+    name: app.${params.domain}
+    record_type: A
+    alias: { dns_name: "${alb.dns_name}", zone_id: "${alb.zone_id}" }
+outputs:
+  url: https://app.${params.domain}
+  alb: ${alb.dns_name}
+"#;

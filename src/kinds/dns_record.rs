@@ -148,11 +148,11 @@ impl Kind for DnsRecord {
                 if props.get("ttl").is_none_or(Value::is_null) {
                     props.insert("ttl".into(), Value::Int(300));
                 }
-                if let Some(Value::List(l)) = props.get("values") {
-                    if !l.iter().any(Value::has_unknown) {
-                        let set: BTreeSet<String> = l.iter().filter_map(Value::as_str).map(str::to_owned).collect();
-                        props.insert("values".into(), Value::List(set.into_iter().map(Value::Str).collect()));
-                    }
+                if let Some(Value::List(l)) = props.get("values")
+                    && !l.iter().any(Value::has_unknown)
+                {
+                    let set: BTreeSet<String> = l.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                    props.insert("values".into(), Value::List(set.into_iter().map(Value::Str).collect()));
                 }
             }
             // Not known yet as a whole: left as it is.
