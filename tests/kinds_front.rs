@@ -108,8 +108,8 @@ impl Res {
     }
 }
 
-/// What the planner compares (after sorting unordered lists): the live value of every property the stack gives a value; a
-/// property AWS cannot report is taken as recorded.
+/// What the planner compares (after sorting unordered lists): the live value of every property
+/// the stack gives a value; a property AWS cannot report is taken as recorded.
 fn compared(k: &dyn Kind, live: &Live, want: &Props) -> Props {
     let mut current = live.props.clone();
     rprov::plan::canonical(k.schema(), &mut current);

@@ -17,9 +17,11 @@ pub struct Certificate;
 static SCHEMA: KindSchema = KindSchema {
     name: "certificate",
     doc: "An ACM certificate validated by DNS: rprov writes the validation CNAMEs into `zone` (UPSERT, so a \
-          re-run is harmless) and waits until the certificate is ISSUED. On delete the validation CNAMEs stay \
-          in the zone: ACM gives every certificate for the same name in an account the same record, so another \
-          certificate may need it; a hosted zone rprov created removes them when it is deleted itself.",
+          re-run is harmless) and waits until the certificate is ISSUED. A certificate still pending \
+          validation plans as an update that resumes the wait; a failed or timed-out one plans as a \
+          replacement. On delete the validation CNAMEs stay in the zone: ACM gives every certificate for the \
+          same name in an account the same record, so another certificate may need it; a hosted zone rprov \
+          created removes them when it is deleted itself.",
     props: &[
         Prop::new("domain", Ty::Str, "The name the certificate is for, e.g. `app.example.com` or `*.example.com`.")
             .required()
@@ -170,6 +172,29 @@ async fn validate(cx: &Cx, logical_id: &str, arn: &str, zone: &str) -> Result<Ce
     .await
 }
 
+/// A certificate that is not issued cannot serve a listener, whatever its names. One still
+/// waiting for validation (a create that ran out of wait budget, or was interrupted) reads
+/// with no `zone`, so the plan shows its validation as a pending in-place change, and the
+/// update writes the records again and resumes the wait. One that failed, timed out or was
+/// revoked reads with no `domain`, so the plan replaces it.
+fn mark_unusable(l: &mut Live, status: Option<&CertificateStatus>) {
+    match status {
+        Some(CertificateStatus::PendingValidation) => {
+            l.props.insert("zone".into(), Value::Null);
+        }
+        Some(
+            CertificateStatus::Failed
+            | CertificateStatus::ValidationTimedOut
+            | CertificateStatus::Revoked
+            | CertificateStatus::Expired
+            | CertificateStatus::Inactive,
+        ) => {
+            l.props.insert("domain".into(), Value::Null);
+        }
+        _ => {}
+    }
+}
+
 #[async_trait]
 impl Kind for Certificate {
     fn schema(&self) -> &'static KindSchema {
@@ -222,6 +247,7 @@ impl Kind for Certificate {
             if summaries.is_empty() || s.has_additional_subject_alternative_names() == Some(true) {
                 l.props.remove("subject_alternative_names");
             }
+            mark_unusable(&mut l, s.status());
             out.push(l);
         }
         Ok(out)
@@ -276,6 +302,8 @@ impl Kind for Certificate {
 
     async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
         let arn = req.physical_id;
+        // `zone` differs when it was changed, or when the certificate is still waiting for its
+        // validation (see `mark_unusable`): either way, write the records and wait.
         if req.changed.iter().any(|c| c == "zone") {
             let zone = req.new.get("zone").and_then(Value::as_str).unwrap_or_default();
             validate(cx, req.id, arn, zone).await?;
@@ -470,7 +498,8 @@ mod tests {
             *seen.lock().unwrap(),
             vec![
                 format!(
-                    "cert: waiting for validation records of certificate {ARN} (now validation records not published yet)"
+                    "cert: waiting for validation records of certificate {ARN} \
+                     (now validation records not published yet)"
                 ),
                 format!("cert: waiting for certificate {ARN} to be issued (now PENDING_VALIDATION)"),
             ]
@@ -563,6 +592,20 @@ mod tests {
         assert_eq!(live.physical_id, ARN);
         assert_eq!((replayed.num_calls(), fresh.num_calls()), (1, 1));
         assert!(gone.num_calls() > 1, "the old certificate is given time to become visible first");
+    }
+
+    #[test]
+    fn certificates_not_issued_plan_a_resumed_validation_or_a_replacement() {
+        let check = |status: CertificateStatus, missing: Option<&str>| {
+            let mut l = live(ARN, "app.example.com", Value::List(vec![]), Tags::new());
+            mark_unusable(&mut l, Some(&status));
+            let nulls: Vec<&String> = l.props.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k).collect();
+            assert_eq!(nulls.first().map(|k| k.as_str()), missing, "{status:?}");
+        };
+        check(CertificateStatus::Issued, None);
+        check(CertificateStatus::PendingValidation, Some("zone"));
+        check(CertificateStatus::Failed, Some("domain"));
+        check(CertificateStatus::ValidationTimedOut, Some("domain"));
     }
 
     #[test]

@@ -24,8 +24,8 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["application", "network"]),
             "Application (layer 7) or network (layer 4). (`type` is the resource's kind.)",
         )
-            .default(Default::Str("application"))
-            .replaces(),
+        .default(Default::Str("application"))
+        .replaces(),
         Prop::new(
             "scheme",
             Ty::Enum(&["internet-facing", "internal"]),
@@ -39,7 +39,7 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new(
             "security_groups",
             Ty::List(&Ty::Str),
-            "Security group ids (sg-...). Application load balancers only; without it AWS uses the VPC's default group.",
+            "Security group ids (sg-...), for application load balancers; without it AWS uses the VPC's default.",
         )
         .unordered(),
         Prop::new("ip_address_type", Ty::Enum(&["ipv4", "dualstack"]), "IPv4 only, or IPv4 and IPv6.")
