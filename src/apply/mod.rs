@@ -100,6 +100,8 @@ struct Shared {
     retries: Mutex<usize>,
     /// The serial last written to the backend.
     written: tokio::sync::Mutex<u64>,
+    /// Unique to this run: the seed of idempotency tokens.
+    run: String,
 }
 
 /// The operations of a plan and the order constraints between them.
@@ -181,6 +183,7 @@ pub async fn execute(
         progress: progress.clone(),
         retries: Mutex::new(0),
         written: tokio::sync::Mutex::new(0),
+        run: uuid::Uuid::new_v4().to_string(),
     });
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
@@ -350,11 +353,14 @@ async fn delete(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result
     Ok(rec.map(|r| r.physical_id))
 }
 
-/// A stable idempotency token for this resource's create in this state's history.
+/// The idempotency token of one resource's create in this run: the same for every retry in
+/// the run (so a lost response is answered with the first resource), new in every run (AWS
+/// remembers Route 53 caller references forever and ACM tokens for an hour, so a token reused
+/// by a later run would return a deleted resource). Across runs, a create that happened but was
+/// never recorded is found by its ownership tags instead.
 fn token(sh: &Shared, id: &str) -> String {
     use sha2::{Digest, Sha256};
-    let lineage = sh.plan.lineage.clone().unwrap_or_default();
-    let h = Sha256::digest(format!("{}/{}/{}/{:?}", sh.stack.name, id, lineage, sh.plan.serial).as_bytes());
+    let h = Sha256::digest(format!("{}/{}/{}", sh.stack.name, id, sh.run).as_bytes());
     format!("rprov-{:x}", h)[..40].to_owned()
 }
 

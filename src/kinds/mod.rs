@@ -4,22 +4,30 @@
 mod access_point;
 mod alarm;
 mod autoscaling;
+mod certificate;
+mod dns_record;
 mod ec2;
 mod ecs;
 mod ecs_cluster;
 mod ecs_service;
 mod efs;
 mod elastic_ip;
+mod elbv2;
 mod file_system;
+mod hosted_zone;
 mod iam_role;
 mod internet_gateway;
+mod listener;
+mod load_balancer;
 mod log_group;
 mod mount_target;
 mod nat_gateway;
+mod route53;
 mod route_table;
 mod security_group;
 mod ssm_parameter;
 mod subnet;
+mod target_group;
 mod task_definition;
 mod vpc;
 
@@ -154,6 +162,12 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &log_group::LogGroup,
     &ssm_parameter::SsmParameter,
     &alarm::Alarm,
+    &load_balancer::LoadBalancer,
+    &target_group::TargetGroup,
+    &listener::Listener,
+    &certificate::Certificate,
+    &hosted_zone::HostedZone,
+    &dns_record::DnsRecord,
 ];
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

@@ -1,0 +1,281 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrType};
+
+use super::route53;
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
+use crate::aws::{AwsError, Cx};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct DnsRecord;
+
+const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "SPF", "DS"];
+
+static ALIAS: Ty = Ty::Obj(&[
+    Prop::new("dns_name", Ty::Str, "The target's DNS name, e.g. `${alb.dns_name}`.").required(),
+    Prop::new("zone_id", Ty::Str, "The target's hosted zone id, e.g. `${alb.zone_id}`.").required(),
+    Prop::new("evaluate_target_health", Ty::Bool, "Answer only while the target is healthy.")
+        .default(Default::Bool(false)),
+]);
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "dns_record",
+    doc: "A Route 53 record set: plain (`values`, `ttl`) or an alias (to a load balancer). Written with UPSERT, so \
+          a create sent again after a crash is harmless (and takes over a record of that name and type that \
+          exists already). Route 53 records carry no tags: a record is rprov's by being in state. Names are \
+          compared lowercase with the trailing dot.",
+    props: &[
+        Prop::new("zone", Ty::Str, "The hosted zone id, e.g. `${zone.id}`.").required().replaces(),
+        Prop::new("name", Ty::Str, "The record's full name, e.g. `app.example.com`.").required().replaces(),
+        Prop::new("record_type", Ty::Enum(TYPES), "The record type (`type` is the resource's kind).")
+            .required()
+            .replaces(),
+        Prop::new("ttl", Ty::Int, "Seconds resolvers may cache the answer (plain records). Default: 300."),
+        Prop::new("values", Ty::List(&Ty::Str), "The answers (plain records).").unordered(),
+        Prop::new("alias", ALIAS, "Alias to an AWS resource instead of values."),
+    ],
+    attrs: &[
+        Attr::new("id", "`<zone id>/<name with trailing dot>/<type>`."),
+        Attr::new("fqdn", "The record's full name, without the trailing dot."),
+    ],
+    taggable: false,
+};
+
+/// The physical id: zone, name as Route 53 reports it, type.
+fn record_id(zone: &str, name: &str, ty: &str) -> String {
+    format!("{}/{}/{ty}", route53::bare_zone_id(zone), route53::fqdn(name))
+}
+
+fn parse_id(id: &str) -> Option<(&str, &str, &str)> {
+    let (zone, rest) = id.split_once('/')?;
+    let (name, ty) = rest.rsplit_once('/')?;
+    Some((zone, name, ty))
+}
+
+fn live(zone: &str, r: &ResourceRecordSet) -> Live {
+    let name = route53::fqdn(r.name());
+    let ty = r.r#type().as_str();
+    let id = record_id(zone, &name, ty);
+    let mut props = Props::new();
+    props.insert("zone".into(), Value::str(zone));
+    props.insert("name".into(), Value::str(&name));
+    props.insert("record_type".into(), Value::str(ty));
+    if let Some(a) = r.alias_target() {
+        props.insert(
+            "alias".into(),
+            Value::Map(BTreeMap::from([
+                ("dns_name".to_string(), Value::str(route53::fqdn(a.dns_name()))),
+                ("zone_id".to_string(), Value::str(a.hosted_zone_id())),
+                ("evaluate_target_health".to_string(), Value::Bool(a.evaluate_target_health())),
+            ])),
+        );
+    } else {
+        if let Some(ttl) = r.ttl() {
+            props.insert("ttl".into(), Value::Int(ttl));
+        }
+        let values: BTreeSet<String> = r.resource_records().iter().map(|v| v.value().to_owned()).collect();
+        let mut values: Vec<Value> = values.into_iter().map(Value::Str).collect();
+        values.sort_by_cached_key(|v| v.to_string());
+        props.insert("values".into(), Value::List(values));
+    }
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&id));
+    attrs.insert("fqdn".into(), Value::str(name.trim_end_matches('.')));
+    Live { physical_id: id, props, attrs, tags: Tags::new() }
+}
+
+/// The record set `props` describe.
+fn record_set(props: &Props) -> Result<ResourceRecordSet, AwsError> {
+    let text = |k: &str| props.get(k).and_then(Value::as_str).unwrap_or_default();
+    let name = route53::fqdn(text("name"));
+    let ty = RrType::from(text("record_type"));
+    if let Some(a) = props.get("alias").and_then(Value::as_map) {
+        let get = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default();
+        let target = AliasTarget::builder()
+            .dns_name(get("dns_name"))
+            .hosted_zone_id(get("zone_id"))
+            .evaluate_target_health(a.get("evaluate_target_health").and_then(Value::as_bool).unwrap_or(false))
+            .build()
+            .map_err(|e| AwsError::Invalid(e.to_string()))?;
+        return ResourceRecordSet::builder()
+            .name(name)
+            .r#type(ty)
+            .alias_target(target)
+            .build()
+            .map_err(|e| AwsError::Invalid(e.to_string()));
+    }
+    let ttl = props.get("ttl").and_then(Value::as_i64).unwrap_or(300);
+    let values = props.get("values").map(Value::string_list).unwrap_or_default();
+    route53::plain(&name, ty, ttl, &values)
+}
+
+fn zone_of(props: &Props) -> String {
+    route53::bare_zone_id(props.get("zone").and_then(Value::as_str).unwrap_or_default()).to_owned()
+}
+
+async fn upsert(cx: &Cx, props: &Props) -> Result<Live, AwsError> {
+    let zone = zone_of(props);
+    let set = record_set(props)?;
+    route53::change(cx, &zone, ChangeAction::Upsert, vec![set.clone()]).await?;
+    Ok(live(&zone, &set))
+}
+
+#[async_trait]
+impl Kind for DnsRecord {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
+        if let Some(n) = props.get("name").and_then(Value::as_str).map(route53::fqdn) {
+            props.insert("name".into(), Value::str(n));
+        }
+        if let Some(z) = props.get("zone").and_then(Value::as_str).map(|z| route53::bare_zone_id(z).to_owned()) {
+            props.insert("zone".into(), Value::str(z));
+        }
+        match props.get_mut("alias") {
+            Some(Value::Map(a)) => {
+                if let Some(d) = a.get("dns_name").and_then(Value::as_str).map(route53::fqdn) {
+                    a.insert("dns_name".into(), Value::str(d));
+                }
+                a.entry("evaluate_target_health".into()).or_insert(Value::Bool(false));
+            }
+            Some(Value::Null) | None => {
+                // Route 53's own default for a plain record's TTL is none at all (the field is
+                // required); rprov's is 300 s.
+                if props.get("ttl").is_none_or(Value::is_null) {
+                    props.insert("ttl".into(), Value::Int(300));
+                }
+                if let Some(Value::List(l)) = props.get("values")
+                    && !l.iter().any(Value::has_unknown)
+                {
+                    let set: BTreeSet<String> = l.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                    props.insert("values".into(), Value::List(set.into_iter().map(Value::Str).collect()));
+                }
+            }
+            // Not known yet as a whole: left as it is.
+            Some(_) => {}
+        }
+    }
+
+    /// ListResourceRecordSets, paginated, once per hosted zone holding a record in `ids`.
+    /// Records carry no tags: a record is the stack's by being in state. Without ids (teardown
+    /// without state) the records of the zones the stack created are reported as the stack's
+    /// (tagged `rprov:stack` here, with no `rprov:id`), except the zone's own SOA/NS and ACM
+    /// validation records, so that those zones can be emptied and deleted; finding those zones
+    /// costs ListHostedZonesByName and ListTagsForResources per 10 zones.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let discover = ids.is_empty();
+        let zones: BTreeSet<String> = if discover {
+            route53::stack_zones(cx).await?.into_iter().collect()
+        } else {
+            ids.iter().filter_map(|i| parse_id(i)).map(|(z, _, _)| z.to_owned()).collect()
+        };
+        let mut out = vec![];
+        for zone in &zones {
+            let records = match route53::records(cx, zone).await {
+                Ok(r) => r,
+                // The zone is gone, and its records with it.
+                Err(AwsError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let apex = records.iter().find(|r| *r.r#type() == RrType::Soa).map(|r| route53::fqdn(r.name()));
+            for r in records.iter().filter(|r| r.set_identifier().is_none()) {
+                let mut l = live(zone, r);
+                if discover {
+                    if apex.as_deref().is_some_and(|a| route53::is_apex_own(r, a)) || route53::is_acm_validation(r) {
+                        continue;
+                    }
+                    l.tags.insert(TAG_STACK.into(), cx.stack.clone());
+                } else if !ids.contains(&l.physical_id) {
+                    continue;
+                }
+                out.push(l);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        upsert(cx, req.props).await
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        upsert(cx, req.new).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        let Some((zone, name, ty)) = parse_id(req.physical_id) else {
+            return Err(AwsError::Invalid(format!("not a record id: {}", req.physical_id)));
+        };
+        // DELETE must name the record exactly as it is now (TTL and values included), so it is
+        // read first; a record already gone is done.
+        let sent = route53::client(cx)
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(name)
+            .start_record_type(RrType::from(ty))
+            .send()
+            .await
+            .map_err(crate::aws::classify);
+        let page = match sent {
+            Ok(p) => p,
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let current = page
+            .resource_record_sets()
+            .iter()
+            .find(|r| route53::fqdn(r.name()) == name && r.r#type().as_str() == ty && r.set_identifier().is_none());
+        match current {
+            Some(r) => route53::change(cx, zone, ChangeAction::Delete, vec![r.clone()]).await,
+            None => Ok(()),
+        }
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        let id = record_id("/hostedzone/Z1", "App.Example.com", "A");
+        assert_eq!(id, "Z1/app.example.com./A");
+        assert_eq!(parse_id(&id), Some(("Z1", "app.example.com.", "A")));
+    }
+
+    #[test]
+    fn what_is_sent_reads_back_as_the_stack_says() {
+        let mut alias = Props::from([
+            ("zone".to_string(), Value::str("Z1")),
+            ("name".to_string(), Value::str("App.example.com")),
+            ("record_type".to_string(), Value::str("A")),
+            (
+                "alias".to_string(),
+                Value::Map(BTreeMap::from([
+                    ("dns_name".to_string(), Value::str("s-alb-1.us-east-1.elb.amazonaws.com")),
+                    ("zone_id".to_string(), Value::str("Z35SXDOTRQ7X7K")),
+                ])),
+            ),
+        ]);
+        DnsRecord.normalise("s", "r", &mut alias);
+        assert_eq!(live("Z1", &record_set(&alias).unwrap()).props, alias);
+
+        let mut plain = Props::from([
+            ("zone".to_string(), Value::str("Z1")),
+            ("name".to_string(), Value::str("txt.example.com.")),
+            ("record_type".to_string(), Value::str("TXT")),
+            ("values".to_string(), Value::List(vec![Value::str("\"b\""), Value::str("\"a\"")])),
+        ]);
+        DnsRecord.normalise("s", "r", &mut plain);
+        assert_eq!(plain["ttl"], Value::Int(300));
+        assert_eq!(live("Z1", &record_set(&plain).unwrap()).props, plain);
+    }
+}

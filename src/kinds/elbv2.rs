@@ -1,0 +1,95 @@
+//! What the ELBv2 kinds (load balancer, target group, listener) share: tags, which come from a
+//! second, batched call (DescribeTags takes at most 20 ARNs), and generated names.
+
+use std::collections::HashMap;
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+
+use super::Tags;
+use crate::aws::{AwsError, Cx, classify};
+
+pub fn client(cx: &Cx) -> Client {
+    cx.client(Client::new)
+}
+
+pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// DescribeTags accepts up to 20 resource ARNs per call.
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTags.html
+const TAGS_PER_CALL: usize = 20;
+
+/// Tags of every ARN, one DescribeTags per 20 ARNs; AWS's own `aws:` tags left out.
+pub async fn tags_of(cx: &Cx, arns: &[String]) -> Result<HashMap<String, Tags>, AwsError> {
+    let elb = client(cx);
+    let mut out = HashMap::new();
+    for chunk in arns.chunks(TAGS_PER_CALL) {
+        let resp = elb.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.map_err(classify)?;
+        for d in resp.tag_descriptions() {
+            let Some(arn) = d.resource_arn() else { continue };
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .collect();
+            out.insert(arn.to_owned(), tags);
+        }
+    }
+    Ok(out)
+}
+
+/// Brings a resource's tags from `old` to `new` with AddTags/RemoveTags.
+pub async fn retag(cx: &Cx, arn: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
+    let elb = client(cx);
+    let stale: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    if !stale.is_empty() {
+        elb.remove_tags().resource_arns(arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
+    }
+    let changed: Tags =
+        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !changed.is_empty() {
+        elb.add_tags().resource_arns(arn).set_tags(Some(to_sdk(&changed))).send().await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+/// Load balancer and target group names: at most 32 characters, letters, digits and hyphens,
+/// not starting or ending with a hyphen.
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+pub fn default_name(stack: &str, id: &str) -> String {
+    let raw: String =
+        format!("{stack}-{id}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(32).collect();
+    raw.trim_matches('-').to_owned()
+}
+
+/// The resource part of an ELBv2 ARN, as CloudWatch dimensions name it: `app/name/hash` for a
+/// load balancer (`LoadBalancer` dimension), `targetgroup/name/hash` for a target group.
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+pub fn arn_suffix(arn: &str) -> String {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    resource.strip_prefix("loadbalancer/").unwrap_or(resource).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_elb_rules() {
+        assert_eq!(default_name("shop", "alb"), "shop-alb");
+        assert_eq!(default_name("shop", "web_tg"), "shop-web-tg");
+        assert_eq!(default_name("a-very-long-stack-name", "and_a_long_logical_id"), "a-very-long-stack-name-and-a-lon");
+        assert_eq!(default_name("s", "abcdefghijklmnopqrstuvwxyz0123_x"), "s-abcdefghijklmnopqrstuvwxyz0123");
+    }
+
+    #[test]
+    fn suffixes_for_cloudwatch() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop-alb/50dc6c495c0c9188";
+        assert_eq!(arn_suffix(lb), "app/shop-alb/50dc6c495c0c9188");
+        let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-tg/73e2d6bc24d8a067";
+        assert_eq!(arn_suffix(tg), "targetgroup/shop-tg/73e2d6bc24d8a067");
+    }
+}

@@ -1,0 +1,439 @@
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    IpAddressType, LoadBalancer as SdkLoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+};
+
+use super::ec2::settle;
+use super::elbv2::{self, client};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct LoadBalancer;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "load_balancer",
+    doc: "An Elastic Load Balancing v2 load balancer: application (HTTP/HTTPS, security groups) or network \
+          (TCP/TLS). Created and waited until `active`; a delete waits until it is gone, because its network \
+          interfaces hold its subnets and security groups.",
+    props: &[
+        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
+        Prop::new(
+            "load_balancer_type",
+            Ty::Enum(&["application", "network"]),
+            "Application (layer 7) or network (layer 4). (`type` is the resource's kind.)",
+        )
+        .default(Default::Str("application"))
+        .replaces(),
+        Prop::new(
+            "scheme",
+            Ty::Enum(&["internet-facing", "internal"]),
+            "Reachable from the internet (public subnets) or only inside the VPC.",
+        )
+        .default(Default::Str("internet-facing"))
+        .replaces(),
+        Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids (subnet-...), at most one per availability zone.")
+            .required()
+            .unordered(),
+        Prop::new(
+            "security_groups",
+            Ty::List(&Ty::Str),
+            "Security group ids (sg-...), for application load balancers; without it AWS uses the VPC's default.",
+        )
+        .unordered(),
+        Prop::new("ip_address_type", Ty::Enum(&["ipv4", "dualstack"]), "IPv4 only, or IPv4 and IPv6.")
+            .default(Default::Str("ipv4")),
+    ],
+    attrs: &[
+        Attr::new("id", "The load balancer's ARN."),
+        Attr::new("arn", "The load balancer's ARN."),
+        Attr::new("arn_suffix", "`app/<name>/<hash>`: the CloudWatch `LoadBalancer` dimension."),
+        Attr::new("dns_name", "The DNS name clients connect to (alias records point here)."),
+        Attr::new("zone_id", "The canonical hosted zone id of the DNS name, for alias records."),
+        Attr::new("name", "The load balancer's name."),
+    ],
+    taggable: true,
+};
+
+fn live(lb: &SdkLoadBalancer, tags: super::Tags) -> Live {
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+    let name = lb.load_balancer_name().unwrap_or_default();
+    let mut props = Props::new();
+    props.insert("name".into(), Value::str(name));
+    props.insert("load_balancer_type".into(), Value::str(lb.r#type().map_or("application", |t| t.as_str())));
+    props.insert("scheme".into(), Value::str(lb.scheme().map_or("internet-facing", |s| s.as_str())));
+    let mut subnets: Vec<Value> =
+        lb.availability_zones().iter().filter_map(|z| z.subnet_id()).map(Value::str).collect();
+    subnets.sort_by_cached_key(|v| v.to_string());
+    props.insert("subnets".into(), Value::List(subnets));
+    // A network load balancer created without security groups reports none, and never can
+    // have any: the property is left out, as in the stack.
+    if !lb.security_groups().is_empty() || lb.r#type() != Some(&LoadBalancerTypeEnum::Network) {
+        let mut groups: Vec<Value> = lb.security_groups().iter().map(Value::str).collect();
+        groups.sort_by_cached_key(|v| v.to_string());
+        props.insert("security_groups".into(), Value::List(groups));
+    }
+    props.insert("ip_address_type".into(), Value::str(lb.ip_address_type().map_or("ipv4", |t| t.as_str())));
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    attrs.insert("arn_suffix".into(), Value::str(elbv2::arn_suffix(&arn)));
+    attrs.insert("dns_name".into(), Value::str(lb.dns_name().unwrap_or_default()));
+    attrs.insert("zone_id".into(), Value::str(lb.canonical_hosted_zone_id().unwrap_or_default()));
+    attrs.insert("name".into(), Value::str(name));
+    Live { physical_id: arn, props, attrs, tags }
+}
+
+async fn describe_one(cx: &Cx, arn: &str) -> Result<Option<SdkLoadBalancer>, AwsError> {
+    match client(cx).describe_load_balancers().load_balancer_arns(arn).send().await.map_err(classify) {
+        Ok(out) => Ok(out.load_balancers().first().cloned()),
+        Err(AwsError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One observation of a load balancer that is being created.
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_LoadBalancerState.html
+fn creation(lb: Option<SdkLoadBalancer>) -> Poll<SdkLoadBalancer> {
+    let Some(lb) = lb else {
+        return Poll::Pending("not visible yet".into());
+    };
+    let state = lb.state();
+    match state.and_then(|s| s.code()) {
+        // `active_impaired`: routing traffic, only short of capacity to scale: usable.
+        Some(LoadBalancerStateEnum::Active | LoadBalancerStateEnum::ActiveImpaired) => Poll::Ready(lb),
+        Some(LoadBalancerStateEnum::Failed) => {
+            Poll::Failed(format!("failed: {}", state.and_then(|s| s.reason()).unwrap_or("AWS gave no reason")))
+        }
+        Some(s) => Poll::Pending(s.as_str().to_owned()),
+        None => Poll::Pending("no state reported".into()),
+    }
+}
+
+async fn wait_active(cx: &Cx, logical_id: &str, arn: &str) -> Result<SdkLoadBalancer, AwsError> {
+    wait_until(
+        &cx.wait,
+        &format!("load balancer {arn}"),
+        |m| cx.status(logical_id, m),
+        || async move { Ok(creation(describe_one(cx, arn).await?)) },
+    )
+    .await
+}
+
+async fn wait_gone(cx: &Cx, logical_id: &str, arn: &str) -> Result<(), AwsError> {
+    wait_until(
+        &cx.wait,
+        &format!("deletion of load balancer {arn}"),
+        |m| cx.status(logical_id, m),
+        || async move {
+            Ok(match describe_one(cx, arn).await? {
+                None => Poll::Ready(()),
+                Some(lb) => Poll::Pending(lb.state().and_then(|s| s.code()).map_or("listed", |c| c.as_str()).into()),
+            })
+        },
+    )
+    .await
+}
+
+async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
+    let lb = describe_one(cx, arn).await?.ok_or_else(|| AwsError::NotFound(arn.into()))?;
+    let mut tags = elbv2::tags_of(cx, &[arn.to_owned()]).await?;
+    Ok(live(&lb, tags.remove(arn).unwrap_or_default()))
+}
+
+fn strings(props: &Props, name: &str) -> Option<Vec<String>> {
+    props.get(name).filter(|v| !v.is_null()).map(Value::string_list)
+}
+
+#[async_trait]
+impl Kind for LoadBalancer {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
+        if props.get("name").is_none_or(Value::is_null) {
+            props.insert("name".into(), Value::str(elbv2::default_name(stack, id)));
+        }
+    }
+
+    /// One paginated DescribeLoadBalancers, then DescribeTags per 20 load balancers.
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let lbs = client(cx)
+            .describe_load_balancers()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
+        let mut tags = elbv2::tags_of(cx, &arns).await?;
+        Ok(lbs
+            .iter()
+            .map(|lb| live(lb, tags.remove(lb.load_balancer_arn().unwrap_or_default()).unwrap_or_default()))
+            .filter(|l| ids.contains(&l.physical_id) || l.tags.get(TAG_STACK).is_some_and(|s| *s == cx.stack))
+            .collect())
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let text = |k: &str| req.props.get(k).and_then(Value::as_str);
+        let name = text("name").map_or_else(|| elbv2::default_name(&cx.stack, req.id), str::to_owned);
+        // CreateLoadBalancer is idempotent by name: the same request again answers with the
+        // same load balancer; another configuration under the name is DuplicateLoadBalancerName.
+        // https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+        let op = client(cx)
+            .create_load_balancer()
+            .name(&name)
+            .r#type(LoadBalancerTypeEnum::from(text("load_balancer_type").unwrap_or("application")))
+            .scheme(LoadBalancerSchemeEnum::from(text("scheme").unwrap_or("internet-facing")))
+            .set_subnets(strings(req.props, "subnets"))
+            .set_security_groups(strings(req.props, "security_groups"))
+            .ip_address_type(IpAddressType::from(text("ip_address_type").unwrap_or("ipv4")))
+            .set_tags(Some(elbv2::to_sdk(req.tags)));
+        // Subnets and groups created a moment ago can be unknown for a few seconds.
+        let out = settle(cx, req.id, "the subnets and security groups", || {
+            let op = op.clone();
+            async move { op.send().await.map_err(classify) }
+        })
+        .await?;
+        let arn = out
+            .load_balancers()
+            .first()
+            .and_then(|l| l.load_balancer_arn())
+            .ok_or_else(|| AwsError::Failed("CreateLoadBalancer returned no load balancer".into()))?;
+        let lb = wait_active(cx, req.id, arn).await?;
+        Ok(live(&lb, req.tags.clone()))
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        let elb = client(cx);
+        let arn = req.physical_id;
+        let changed = |n: &str| req.changed.iter().any(|c| c == n);
+        if changed("subnets") {
+            let op = elb.set_subnets().load_balancer_arn(arn).set_subnets(strings(req.new, "subnets"));
+            settle(cx, req.id, "the subnets", || {
+                let op = op.clone();
+                async move { op.send().await.map_err(classify) }
+            })
+            .await?;
+        }
+        if changed("security_groups") {
+            let groups = strings(req.new, "security_groups").unwrap_or_default();
+            elb.set_security_groups()
+                .load_balancer_arn(arn)
+                .set_security_groups(Some(groups))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        if changed("ip_address_type") {
+            let t = req.new.get("ip_address_type").and_then(Value::as_str).unwrap_or("ipv4");
+            elb.set_ip_address_type()
+                .load_balancer_arn(arn)
+                .ip_address_type(IpAddressType::from(t))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        if changed("tags") {
+            elbv2::retag(cx, arn, req.old_tags, req.tags).await?;
+        }
+        read_back(cx, arn).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        match client(cx).delete_load_balancer().load_balancer_arn(req.physical_id).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        // The load balancer's ENIs hold its subnets and security groups until it is gone (and a
+        // little longer on AWS: the subnet's and group's deletes retry DependencyViolation).
+        wait_gone(cx, req.id, req.physical_id).await
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use aws_sdk_elasticloadbalancingv2::Client;
+    use aws_sdk_elasticloadbalancingv2::operation::create_load_balancer::CreateLoadBalancerOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::delete_load_balancer::DeleteLoadBalancerOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::{
+        DescribeLoadBalancersError, DescribeLoadBalancersOutput,
+    };
+    use aws_sdk_elasticloadbalancingv2::types::{AvailabilityZone, LoadBalancerState};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+    use crate::aws::WaitConfig;
+    use crate::kinds::Tags;
+
+    const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/s-alb/50dc6c495c0c9188";
+
+    fn lb(state: LoadBalancerStateEnum, reason: Option<&str>) -> SdkLoadBalancer {
+        SdkLoadBalancer::builder()
+            .load_balancer_arn(ARN)
+            .load_balancer_name("s-alb")
+            .dns_name("s-alb-1.us-east-1.elb.amazonaws.com")
+            .canonical_hosted_zone_id("Z35SXDOTRQ7X7K")
+            .r#type(LoadBalancerTypeEnum::Application)
+            .scheme(LoadBalancerSchemeEnum::InternetFacing)
+            .ip_address_type(IpAddressType::Ipv4)
+            .availability_zones(AvailabilityZone::builder().zone_name("us-east-1b").subnet_id("subnet-b").build())
+            .availability_zones(AvailabilityZone::builder().zone_name("us-east-1a").subnet_id("subnet-a").build())
+            .security_groups("sg-1")
+            .state(LoadBalancerState::builder().code(state).set_reason(reason.map(str::to_owned)).build())
+            .build()
+    }
+
+    fn described(l: SdkLoadBalancer) -> DescribeLoadBalancersOutput {
+        DescribeLoadBalancersOutput::builder().load_balancers(l).build()
+    }
+
+    fn not_found() -> DescribeLoadBalancersError {
+        DescribeLoadBalancersError::generic(ErrorMetadata::builder().code("LoadBalancerNotFound").build())
+    }
+
+    fn cx(rules: &[&Rule]) -> (Cx, Arc<Mutex<Vec<String>>>) {
+        let wait = WaitConfig {
+            timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(10),
+            max_poll: Duration::from_millis(40),
+        };
+        let seen = Arc::new(Mutex::new(vec![]));
+        let sink = seen.clone();
+        let client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::Sequential, rules);
+        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), wait)
+            .with_client(client)
+            .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
+        (cx, seen)
+    }
+
+    fn props() -> Props {
+        let mut p = Props::from([
+            ("subnets".to_string(), Value::List(vec![Value::str("subnet-a"), Value::str("subnet-b")])),
+            ("security_groups".to_string(), Value::List(vec![Value::str("sg-1")])),
+            ("load_balancer_type".to_string(), Value::str("application")),
+            ("scheme".to_string(), Value::str("internet-facing")),
+            ("ip_address_type".to_string(), Value::str("ipv4")),
+        ]);
+        LoadBalancer.normalise("s", "alb", &mut p);
+        p
+    }
+
+    fn create_rule() -> Rule {
+        mock!(Client::create_load_balancer)
+            .match_requests(|r| r.name() == Some("s-alb") && r.subnets().len() == 2)
+            .then_output(|| {
+                CreateLoadBalancerOutput::builder()
+                    .load_balancers(lb(LoadBalancerStateEnum::Provisioning, None))
+                    .build()
+            })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_waits_through_provisioning_until_active() {
+        let create = create_rule();
+        let describe = mock!(Client::describe_load_balancers)
+            .match_requests(|r| r.load_balancer_arns() == [ARN])
+            .sequence()
+            .output(|| described(lb(LoadBalancerStateEnum::Provisioning, None)))
+            .times(3)
+            .output(|| described(lb(LoadBalancerStateEnum::Active, None)))
+            .build();
+        let (cx, seen) = cx(&[&create, &describe]);
+        let (p, tags) = (props(), Tags::new());
+
+        let live =
+            LoadBalancer.create(&cx, &CreateReq { id: "alb", props: &p, tags: &tags, token: "t" }).await.unwrap();
+
+        assert_eq!(describe.num_calls(), 4);
+        assert_eq!(live.props, p, "what create reports must equal the stack's values");
+        assert_eq!(live.attrs["arn_suffix"], Value::str("app/s-alb/50dc6c495c0c9188"));
+        assert_eq!(live.attrs["zone_id"], Value::str("Z35SXDOTRQ7X7K"));
+        assert_eq!(*seen.lock().unwrap(), vec![format!("alb: waiting for load balancer {ARN} (now provisioning)")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_state_ends_create_with_the_reason() {
+        let create = create_rule();
+        let describe = mock!(Client::describe_load_balancers)
+            .sequence()
+            .output(|| described(lb(LoadBalancerStateEnum::Provisioning, None)))
+            .output(|| described(lb(LoadBalancerStateEnum::Failed, Some("insufficient capacity"))))
+            .build();
+        let (cx, _) = cx(&[&create, &describe]);
+        let (p, tags) = (props(), Tags::new());
+
+        let err =
+            LoadBalancer.create(&cx, &CreateReq { id: "alb", props: &p, tags: &tags, token: "t" }).await.unwrap_err();
+
+        assert_eq!(err, AwsError::Failed(format!("load balancer {ARN}: failed: insufficient capacity")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_that_never_becomes_active_runs_out_of_budget() {
+        let create = create_rule();
+        let describe = mock!(Client::describe_load_balancers)
+            .sequence()
+            .output(|| described(lb(LoadBalancerStateEnum::Provisioning, None)))
+            .repeatedly()
+            .build();
+        let (cx, _) = cx(&[&create, &describe]);
+        let (p, tags) = (props(), Tags::new());
+
+        let err =
+            LoadBalancer.create(&cx, &CreateReq { id: "alb", props: &p, tags: &tags, token: "t" }).await.unwrap_err();
+
+        assert!(matches!(err, AwsError::WaitTimeout { .. }), "{err:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_waits_until_the_load_balancer_is_gone() {
+        let delete = mock!(Client::delete_load_balancer)
+            .match_requests(|r| r.load_balancer_arn() == Some(ARN))
+            .then_output(|| DeleteLoadBalancerOutput::builder().build());
+        let describe = mock!(Client::describe_load_balancers)
+            .sequence()
+            .output(|| described(lb(LoadBalancerStateEnum::Active, None)))
+            .times(2)
+            .error(not_found)
+            .build();
+        let (cx, seen) = cx(&[&delete, &describe]);
+        let none = Props::new();
+
+        LoadBalancer.delete(&cx, &DeleteReq { id: "alb", physical_id: ARN, props: &none, attrs: &none }).await.unwrap();
+
+        assert_eq!(describe.num_calls(), 3);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![format!("alb: waiting for deletion of load balancer {ARN} (now active)")]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_of_a_load_balancer_already_gone_is_done() {
+        let delete = mock!(Client::delete_load_balancer).then_error(|| {
+            aws_sdk_elasticloadbalancingv2::operation::delete_load_balancer::DeleteLoadBalancerError::generic(
+                ErrorMetadata::builder().code("LoadBalancerNotFound").build(),
+            )
+        });
+        let describe = mock!(Client::describe_load_balancers).then_error(not_found);
+        let (cx, _) = cx(&[&delete, &describe]);
+        let none = Props::new();
+
+        let got =
+            LoadBalancer.delete(&cx, &DeleteReq { id: "alb", physical_id: ARN, props: &none, attrs: &none }).await;
+
+        assert_eq!(got, Ok(()));
+    }
+}

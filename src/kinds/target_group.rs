@@ -1,0 +1,345 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetGroup as SdkTargetGroup, TargetGroupAttribute, TargetTypeEnum,
+};
+
+use super::ec2::settle;
+use super::elbv2::{self, client};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
+use crate::aws::{AwsError, Cx, classify};
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::value::{Props, Value};
+
+pub struct TargetGroup;
+
+const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
+
+static HEALTH_CHECK: Ty = Ty::Obj(&[
+    Prop::new("path", Ty::Str, "HTTP(S) health checks: the path requested. Default: `/`."),
+    Prop::new(
+        "protocol",
+        Ty::Enum(&["HTTP", "HTTPS", "TCP"]),
+        "Default: the target group's protocol for HTTP/HTTPS, else TCP.",
+    ),
+    Prop::new("port", Ty::Str, "A port number, or `traffic-port` (the default): the port targets receive traffic on."),
+    Prop::new("interval", Ty::Int, "Seconds between checks. Default: 30."),
+    Prop::new("timeout", Ty::Int, "Seconds without a response that fail a check. Default: 5 (HTTP/HTTPS), 10 (TCP)."),
+    Prop::new("healthy_threshold", Ty::Int, "Consecutive successes that make a target healthy. Default: 5."),
+    Prop::new("unhealthy_threshold", Ty::Int, "Consecutive failures that make a target unhealthy. Default: 2."),
+    Prop::new("matcher", Ty::Str, "HTTP(S) health checks: success codes, e.g. `200` or `200-299`. Default: `200`."),
+]);
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "target_group",
+    doc: "A target group: where a listener forwards to, with its health check. Every health-check field the \
+          stack leaves out is sent with AWS's default, so the whole check is compared.",
+    props: &[
+        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("protocol", Ty::Enum(PROTOCOLS), "Protocol to the targets: HTTP/HTTPS (ALB), TCP/TLS/UDP (NLB).")
+            .default(Default::Str("HTTP"))
+            .replaces(),
+        Prop::new("port", Ty::Int, "Port the targets receive traffic on.").required().replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
+        Prop::new(
+            "target_type",
+            Ty::Enum(&["ip", "instance", "lambda", "alb"]),
+            "How targets are named; Fargate tasks (awsvpc) register by `ip`.",
+        )
+        .default(Default::Str("ip"))
+        .replaces(),
+        Prop::new("health_check", HEALTH_CHECK, "Health check settings; each field has AWS's default."),
+        Prop::new(
+            "deregistration_delay",
+            Ty::Int,
+            "Seconds a deregistering target keeps its connections (the attribute \
+             `deregistration_delay.timeout_seconds`). Not read back in a plan (DescribeTargetGroupAttributes \
+             takes one group per call): compared with what was applied.",
+        )
+        .default(Default::Int(300)),
+    ],
+    attrs: &[
+        Attr::new("id", "The target group's ARN."),
+        Attr::new("arn", "The target group's ARN."),
+        Attr::new("arn_suffix", "`targetgroup/<name>/<hash>`: the CloudWatch `TargetGroup` dimension."),
+        Attr::new("name", "The target group's name."),
+    ],
+    taggable: true,
+};
+
+fn is_http(p: &str) -> bool {
+    matches!(p, "HTTP" | "HTTPS")
+}
+
+/// The health check in canonical form: every field present, AWS's defaults where the stack
+/// says nothing. `path` and `matcher` only exist for HTTP(S) checks.
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+fn canonical_health_check(protocol: &str, given: Option<&BTreeMap<String, Value>>) -> Value {
+    let empty = BTreeMap::new();
+    let given = given.unwrap_or(&empty);
+    let get = |k: &str| given.get(k).filter(|v| !v.is_null()).cloned();
+    let hc_protocol = get("protocol").unwrap_or_else(|| Value::str(if is_http(protocol) { protocol } else { "TCP" }));
+    let http = hc_protocol.as_str().is_some_and(is_http);
+    let mut m = BTreeMap::new();
+    m.insert("protocol".to_string(), hc_protocol);
+    m.insert("port".to_string(), get("port").unwrap_or_else(|| Value::str("traffic-port")));
+    m.insert("interval".to_string(), get("interval").unwrap_or(Value::Int(30)));
+    m.insert("timeout".to_string(), get("timeout").unwrap_or(Value::Int(if http { 5 } else { 10 })));
+    m.insert("healthy_threshold".to_string(), get("healthy_threshold").unwrap_or(Value::Int(5)));
+    m.insert("unhealthy_threshold".to_string(), get("unhealthy_threshold").unwrap_or(Value::Int(2)));
+    if http {
+        m.insert("path".to_string(), get("path").unwrap_or_else(|| Value::str("/")));
+        m.insert("matcher".to_string(), get("matcher").unwrap_or_else(|| Value::str("200")));
+    }
+    Value::Map(m)
+}
+
+fn health_check_from_sdk(tg: &SdkTargetGroup) -> Value {
+    let mut m = BTreeMap::new();
+    let protocol = tg.health_check_protocol().map_or("TCP", |p| p.as_str());
+    m.insert("protocol".to_string(), Value::str(protocol));
+    m.insert("port".to_string(), Value::str(tg.health_check_port().unwrap_or("traffic-port")));
+    let int = |v: Option<i32>| v.map_or(Value::Null, Value::from);
+    m.insert("interval".to_string(), int(tg.health_check_interval_seconds()));
+    m.insert("timeout".to_string(), int(tg.health_check_timeout_seconds()));
+    m.insert("healthy_threshold".to_string(), int(tg.healthy_threshold_count()));
+    m.insert("unhealthy_threshold".to_string(), int(tg.unhealthy_threshold_count()));
+    if is_http(protocol) {
+        m.insert("path".to_string(), tg.health_check_path().map_or(Value::Null, Value::str));
+        m.insert("matcher".to_string(), tg.matcher().and_then(|x| x.http_code()).map_or(Value::Null, Value::str));
+    }
+    Value::Map(m)
+}
+
+fn live(tg: &SdkTargetGroup, tags: super::Tags) -> Live {
+    let arn = tg.target_group_arn().unwrap_or_default().to_owned();
+    let name = tg.target_group_name().unwrap_or_default();
+    let mut props = Props::new();
+    props.insert("name".into(), Value::str(name));
+    props.insert("protocol".into(), tg.protocol().map_or(Value::Null, |p| Value::str(p.as_str())));
+    props.insert("port".into(), tg.port().map_or(Value::Null, Value::from));
+    props.insert("vpc".into(), tg.vpc_id().map_or(Value::Null, Value::str));
+    props.insert("target_type".into(), Value::str(tg.target_type().map_or("instance", |t| t.as_str())));
+    props.insert("health_check".into(), health_check_from_sdk(tg));
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&arn));
+    attrs.insert("arn".into(), Value::str(&arn));
+    attrs.insert("arn_suffix".into(), Value::str(elbv2::arn_suffix(&arn)));
+    attrs.insert("name".into(), Value::str(name));
+    Live { physical_id: arn, props, attrs, tags }
+}
+
+/// The health check fields as sent to CreateTargetGroup and ModifyTargetGroup.
+struct HealthCheck {
+    protocol: Option<ProtocolEnum>,
+    port: Option<String>,
+    path: Option<String>,
+    interval: Option<i32>,
+    timeout: Option<i32>,
+    healthy: Option<i32>,
+    unhealthy: Option<i32>,
+    matcher: Option<Matcher>,
+}
+
+fn health_check(props: &Props) -> HealthCheck {
+    let protocol = props.get("protocol").and_then(Value::as_str).unwrap_or("HTTP");
+    let hc = canonical_health_check(protocol, props.get("health_check").and_then(Value::as_map));
+    let m = hc.as_map().cloned().unwrap_or_default();
+    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+    let int = |k: &str| m.get(k).and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok());
+    HealthCheck {
+        protocol: text("protocol").map(|p| ProtocolEnum::from(p.as_str())),
+        port: text("port"),
+        path: text("path"),
+        interval: int("interval"),
+        timeout: int("timeout"),
+        healthy: int("healthy_threshold"),
+        unhealthy: int("unhealthy_threshold"),
+        matcher: text("matcher").map(|c| Matcher::builder().http_code(c).build()),
+    }
+}
+
+async fn set_deregistration_delay(cx: &Cx, arn: &str, props: &Props) -> Result<(), AwsError> {
+    let Some(delay) = props.get("deregistration_delay").and_then(Value::as_i64) else { return Ok(()) };
+    client(cx)
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key("deregistration_delay.timeout_seconds")
+                .value(delay.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
+    let out = client(cx).describe_target_groups().target_group_arns(arn).send().await.map_err(classify)?;
+    let tg = out.target_groups().first().ok_or_else(|| AwsError::NotFound(arn.into()))?;
+    let mut tags = elbv2::tags_of(cx, &[arn.to_owned()]).await?;
+    Ok(live(tg, tags.remove(arn).unwrap_or_default()))
+}
+
+#[async_trait]
+impl Kind for TargetGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
+        if props.get("name").is_none_or(Value::is_null) {
+            props.insert("name".into(), Value::str(elbv2::default_name(stack, id)));
+        }
+        let protocol = props.get("protocol").and_then(Value::as_str).unwrap_or("HTTP").to_owned();
+        let hc = props.get("health_check");
+        if !hc.is_some_and(Value::has_unknown) {
+            let hc = canonical_health_check(&protocol, hc.and_then(Value::as_map));
+            props.insert("health_check".into(), hc);
+        }
+    }
+
+    /// One paginated DescribeTargetGroups, then DescribeTags per 20 target groups. The
+    /// deregistration delay is not read (one DescribeTargetGroupAttributes per group).
+    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let groups = client(cx)
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        let arns: Vec<String> = groups.iter().filter_map(|g| g.target_group_arn().map(str::to_owned)).collect();
+        let mut tags = elbv2::tags_of(cx, &arns).await?;
+        Ok(groups
+            .iter()
+            .map(|g| live(g, tags.remove(g.target_group_arn().unwrap_or_default()).unwrap_or_default()))
+            .filter(|l| ids.contains(&l.physical_id) || l.tags.get(TAG_STACK).is_some_and(|s| *s == cx.stack))
+            .collect())
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let text = |k: &str| req.props.get(k).and_then(Value::as_str);
+        let name = text("name").map_or_else(|| elbv2::default_name(&cx.stack, req.id), str::to_owned);
+        let hc = health_check(req.props);
+        // CreateTargetGroup is idempotent by name and settings, like CreateLoadBalancer.
+        // https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html
+        let op = client(cx)
+            .create_target_group()
+            .name(&name)
+            .protocol(ProtocolEnum::from(text("protocol").unwrap_or("HTTP")))
+            .set_port(req.props.get("port").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()))
+            .set_vpc_id(text("vpc").map(str::to_owned))
+            .target_type(TargetTypeEnum::from(text("target_type").unwrap_or("ip")))
+            .health_check_enabled(true)
+            .set_health_check_protocol(hc.protocol)
+            .set_health_check_port(hc.port)
+            .set_health_check_path(hc.path)
+            .set_health_check_interval_seconds(hc.interval)
+            .set_health_check_timeout_seconds(hc.timeout)
+            .set_healthy_threshold_count(hc.healthy)
+            .set_unhealthy_threshold_count(hc.unhealthy)
+            .set_matcher(hc.matcher)
+            .set_tags(Some(elbv2::to_sdk(req.tags)));
+        let out = settle(cx, req.id, "the VPC", || {
+            let op = op.clone();
+            async move { op.send().await.map_err(classify) }
+        })
+        .await?;
+        let tg = out
+            .target_groups()
+            .first()
+            .ok_or_else(|| AwsError::Failed("CreateTargetGroup returned no target group".into()))?;
+        let arn = tg.target_group_arn().unwrap_or_default();
+        if req.props.get("deregistration_delay").and_then(Value::as_i64) != Some(300) {
+            set_deregistration_delay(cx, arn, req.props).await?;
+        }
+        Ok(live(tg, req.tags.clone()))
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        let changed = |n: &str| req.changed.iter().any(|c| c == n);
+        let arn = req.physical_id;
+        if changed("health_check") {
+            let hc = health_check(req.new);
+            client(cx)
+                .modify_target_group()
+                .target_group_arn(arn)
+                .health_check_enabled(true)
+                .set_health_check_protocol(hc.protocol)
+                .set_health_check_port(hc.port)
+                .set_health_check_path(hc.path)
+                .set_health_check_interval_seconds(hc.interval)
+                .set_health_check_timeout_seconds(hc.timeout)
+                .set_healthy_threshold_count(hc.healthy)
+                .set_unhealthy_threshold_count(hc.unhealthy)
+                .set_matcher(hc.matcher)
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        if changed("deregistration_delay") {
+            set_deregistration_delay(cx, arn, req.new).await?;
+        }
+        if changed("tags") {
+            elbv2::retag(cx, arn, req.old_tags, req.tags).await?;
+        }
+        read_back(cx, arn).await
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        // ResourceInUse while a listener or rule still forwards here (classified InUse: the
+        // executor retries while the listener's delete goes through).
+        match client(cx).delete_target_group().target_group_arn(req.physical_id).send().await.map_err(classify) {
+            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn health_check_defaults_follow_the_protocol() {
+        let http = canonical_health_check("HTTP", Some(&map(&[("path", "/health".into())])));
+        assert_eq!(
+            http,
+            Value::Map(map(&[
+                ("protocol", "HTTP".into()),
+                ("port", "traffic-port".into()),
+                ("path", "/health".into()),
+                ("interval", 30.into()),
+                ("timeout", 5.into()),
+                ("healthy_threshold", 5.into()),
+                ("unhealthy_threshold", 2.into()),
+                ("matcher", "200".into()),
+            ]))
+        );
+        let tcp = canonical_health_check("TLS", None);
+        assert_eq!(
+            tcp,
+            Value::Map(map(&[
+                ("protocol", "TCP".into()),
+                ("port", "traffic-port".into()),
+                ("interval", 30.into()),
+                ("timeout", 10.into()),
+                ("healthy_threshold", 5.into()),
+                ("unhealthy_threshold", 2.into()),
+            ]))
+        );
+    }
+}
