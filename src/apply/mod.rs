@@ -378,7 +378,10 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
     }
     let schema = kind.schema();
     let live: Live = match change.action {
-        Action::Create | Action::Replace => create(sh, kind, &change.id, &props, &tags).await?,
+        Action::Create | Action::Replace => {
+            let (live, adopted) = create(sh, kind, &change.id, &props, &tags).await?;
+            if adopted { finish_adopted(sh, kind, &change.id, live, &props, &tags).await? } else { live }
+        }
         Action::Update => {
             let pid = change.physical_id.clone().unwrap_or_default();
             let recorded = sh.state.lock().unwrap_or_else(|e| e.into_inner()).resources.get(&change.id).cloned();
@@ -437,7 +440,53 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
 /// Creates a resource without ever creating it twice: where the API has no idempotency token,
 /// a failure that may have happened on AWS's side (lost response, timeout, 5xx) is followed by a
 /// lookup by ownership tags before any new attempt.
-async fn create(sh: &Shared, kind: &'static dyn Kind, id: &str, props: &Props, tags: &Tags) -> Result<Live, OpError> {
+/// A resource found by its tags after an ambiguous create may have stopped half-way (created,
+/// but an attribute not yet set, e.g. a subnet's public-IP mapping): bring it the rest of the way.
+async fn finish_adopted(
+    sh: &Shared,
+    kind: &'static dyn Kind,
+    id: &str,
+    live: Live,
+    props: &Props,
+    tags: &Tags,
+) -> Result<Live, OpError> {
+    let schema = kind.schema();
+    let mut current = live.props.clone();
+    crate::plan::canonical(schema, &mut current);
+    let diffs: Vec<_> = crate::plan::diff(schema, props, tags, &current, &live.tags)
+        .into_iter()
+        .filter(|d| live.props.contains_key(&d.name) || d.name == "tags")
+        .collect();
+    if diffs.is_empty() {
+        return Ok(live);
+    }
+    if let Some(d) = diffs.iter().find(|d| d.forces_replacement) {
+        return Err(OpError::Input(format!(
+            "{} was created with a different `{}`; delete it and apply again",
+            live.physical_id, d.name
+        )));
+    }
+    let changed: Vec<String> = diffs.iter().map(|d| d.name.clone()).collect();
+    let req = UpdateReq {
+        id,
+        physical_id: &live.physical_id,
+        old: &live.props,
+        new: props,
+        changed: &changed,
+        old_tags: &live.tags,
+        tags,
+    };
+    Ok(with_retries(sh, id, Step::Up(Action::Update), |_| kind.update(&sh.cx, &req)).await?)
+}
+
+/// Returns the resource, and whether it was found by its tags rather than made by this call.
+async fn create(
+    sh: &Shared,
+    kind: &'static dyn Kind,
+    id: &str,
+    props: &Props,
+    tags: &Tags,
+) -> Result<(Live, bool), OpError> {
     let token = token(sh, id);
     let req = CreateReq { id, props, tags, token: &token };
     let req = &req;
@@ -449,15 +498,15 @@ async fn create(sh: &Shared, kind: &'static dyn Kind, id: &str, props: &Props, t
                     id,
                     message: &format!("found {} from the earlier attempt; adopting it", l.physical_id),
                 });
-                return Ok(l);
+                return Ok((l, true));
             }
         }
         match kind.create(&sh.cx, req).await {
             Err(AwsError::AlreadyExists(msg)) => match find_owned(sh, kind, id).await? {
-                Some(l) => Ok(l),
+                Some(l) => Ok((l, true)),
                 None => Err(AwsError::AlreadyExists(msg)),
             },
-            other => other,
+            other => other.map(|l| (l, false)),
         }
     })
     .await?;
