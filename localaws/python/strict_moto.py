@@ -31,6 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # once and the `certificate` eventual kind shows PENDING_VALIDATION for N polls instead, which
 # tests can rely on without sleeping.
 os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
+# AWS accounts have the AWS managed IAM policies (AmazonECSTaskExecutionRolePolicy, ...);
+# moto loads them only when asked.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 import rules  # noqa: E402
 import wire  # noqa: E402

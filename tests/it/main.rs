@@ -3,4 +3,5 @@
 
 mod drift;
 mod network;
+mod reference;
 mod support;

@@ -1,0 +1,128 @@
+//! The reference stack end to end (issue: the whole diagnostics-upload architecture): apply
+//! from nothing, check the architecture with the SDK, re-plan empty, an image change plans
+//! exactly a new task definition revision and a service update, destroy leaves nothing tagged.
+
+use crate::support::{Ctx, owned, read_json, repo};
+
+fn stack() -> String {
+    repo().join("stacks/upload-service.yaml").display().to_string()
+}
+
+async fn sdk(cx: &Ctx) -> aws_config::SdkConfig {
+    let settings = rprov::aws::AwsSettings { endpoint_url: Some(cx.aws.endpoint()), ..Default::default() };
+    // SAFETY: set before any client reads the environment in this test process.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+    rprov::aws::load_sdk_config(&settings, "us-east-1").await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reference_stack_applies_matches_the_architecture_replans_empty_and_destroys_to_zero() {
+    let cx = Ctx::new();
+    let stack = stack();
+    let run = cx.rprov(&["apply", &stack, "--yes"]);
+    run.expect(0);
+    assert!(run.stdout.contains("Plan: 33 to add"), "{}", run.stdout);
+    let state = read_json(&cx.state_path("upload-service"));
+    let pid = |id: &str| state["resources"][id]["physical_id"].as_str().unwrap_or_else(|| panic!("{id} not in state")).to_owned();
+    let conf = sdk(&cx).await;
+
+    // Listeners: HTTP redirects to HTTPS; HTTPS carries the certificate and forwards to the tasks.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+    let listeners = elb.describe_listeners().load_balancer_arn(pid("alb")).send().await.unwrap();
+    let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("port 80 listener");
+    let redirect = http.default_actions()[0].redirect_config().expect("a redirect");
+    assert_eq!((redirect.protocol(), redirect.port(), redirect.status_code().map(|s| s.as_str())), (Some("HTTPS"), Some("443"), Some("HTTP_301")));
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).expect("port 443 listener");
+    assert_eq!(https.certificates()[0].certificate_arn(), Some(pid("cert").as_str()));
+    assert_eq!(https.default_actions()[0].target_group_arn(), Some(pid("tg").as_str()));
+
+    // Task definition: EFS with TLS in transit through the access point; the password from SSM.
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let td = ecs.describe_task_definition().task_definition(pid("task")).send().await.unwrap();
+    let td = td.task_definition().unwrap();
+    let efs = td.volumes()[0].efs_volume_configuration().expect("an EFS volume");
+    assert_eq!(efs.file_system_id(), pid("files").as_str());
+    assert_eq!(efs.transit_encryption().map(|t| t.as_str()), Some("ENABLED"));
+    assert_eq!(efs.authorization_config().and_then(|a| a.access_point_id()), Some(pid("uploads_dir").as_str()));
+    let container = &td.container_definitions()[0];
+    let secret = container.secrets().iter().find(|s| s.name() == "UPLOAD_PASSWORD").expect("password secret");
+    assert_eq!(Some(secret.value_from()), state["resources"]["password"]["attributes"]["arn"].as_str());
+    assert!(!state.to_string().contains("change-me-before-production"), "a secret is in the state in clear");
+
+    // The service runs in the private subnets with the app group only.
+    let svc = ecs.describe_services().cluster(pid("cluster")).services(pid("service")).send().await.unwrap();
+    let net = svc.services()[0].network_configuration().unwrap().awsvpc_configuration().unwrap();
+    let mut subnets: Vec<&str> = net.subnets().iter().map(String::as_str).collect();
+    subnets.sort();
+    let mut private = [pid("private_a"), pid("private_b")];
+    private.sort();
+    assert_eq!(subnets, private.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(net.security_groups(), [pid("app_sg")]);
+
+    // The security-group chain: ALB -> app:8000 -> EFS:2049, nothing else inbound.
+    let ec2 = cx.ec2().await;
+    let groups = ec2.describe_security_groups().group_ids(pid("app_sg")).group_ids(pid("efs_sg")).send().await.unwrap();
+    for g in groups.security_groups() {
+        let (port, from) = if g.group_id() == Some(pid("app_sg").as_str()) { (8000, pid("lb_sg")) } else { (2049, pid("app_sg")) };
+        assert_eq!(g.ip_permissions().len(), 1, "{g:?}");
+        let p = &g.ip_permissions()[0];
+        assert_eq!((p.from_port(), p.to_port()), (Some(port), Some(port)));
+        assert_eq!(p.user_id_group_pairs()[0].group_id(), Some(from.as_str()));
+        assert!(p.ip_ranges().is_empty());
+    }
+
+    // Ownership tags on a non-EC2 resource too.
+    let tags = elb.describe_tags().resource_arns(pid("alb")).send().await.unwrap();
+    let t = tags.tag_descriptions()[0].tags();
+    assert!(t.iter().any(|t| t.key() == Some("rprov:stack") && t.value() == Some("upload-service")));
+    assert!(t.iter().any(|t| t.key() == Some("team") && t.value() == Some("support")));
+
+    // Re-plan: nothing to do.
+    cx.aws.clear_calls();
+    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
+    println!("plan of the applied reference stack: {} AWS calls", cx.aws.calls().len());
+
+    // A new image: a new task definition revision and a service update, nothing else.
+    let p = cx.rprov(&["plan", &stack, "--param", "image=rprov/upload-service:2", "--json", "--detailed-exitcode"]);
+    p.expect(2);
+    let json: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
+    let changed: Vec<(String, String)> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no_op")
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["action"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(changed, [("task".to_owned(), "update".to_owned()), ("service".to_owned(), "update".to_owned())], "{json:#}");
+    cx.rprov(&["apply", &stack, "--param", "image=rprov/upload-service:2", "--yes"]).expect(0);
+    let svc = ecs.describe_services().cluster(pid("cluster")).services(pid("service")).send().await.unwrap();
+    let new_td = svc.services()[0].task_definition().unwrap().to_owned();
+    assert_ne!(new_td, pid("task"));
+    assert!(new_td.ends_with(":2"), "{new_td}");
+    cx.rprov(&["plan", &stack, "--param", "image=rprov/upload-service:2", "--detailed-exitcode"]).expect(0);
+
+    // Destroy: nothing left that carries the stack's tag, by each service's own describe.
+    cx.rprov(&["destroy", &stack, "--yes"]).expect(0);
+    assert!(owned(&ec2, "upload-service").await.is_empty());
+    assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
+    assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());
+    let clusters = ecs.list_clusters().send().await.unwrap();
+    let active = if clusters.cluster_arns().is_empty() {
+        0
+    } else {
+        let d = ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.unwrap();
+        d.clusters().iter().filter(|c| c.status() == Some("ACTIVE")).count()
+    };
+    assert_eq!(active, 0);
+    let fs = aws_sdk_efs::Client::new(&conf).describe_file_systems().send().await.unwrap();
+    assert!(fs.file_systems().is_empty());
+    let params = aws_sdk_ssm::Client::new(&conf).describe_parameters().send().await.unwrap();
+    assert!(params.parameters().is_empty());
+    let roles = aws_sdk_iam::Client::new(&conf).list_roles().path_prefix("/rprov/").send().await.unwrap();
+    assert!(roles.roles().is_empty());
+    let state = read_json(&cx.state_path("upload-service"));
+    assert_eq!(state["resources"].as_object().unwrap().len(), 0);
+}
