@@ -126,3 +126,19 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     let state = read_json(&cx.state_path("upload-service"));
     assert_eq!(state["resources"].as_object().unwrap().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quest_example_applies_replans_empty_and_destroys_cleanly() {
+    let cx = Ctx::new();
+    let stack = repo().join("examples/quest.yaml").display().to_string();
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
+    let conf = sdk(&cx).await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    assert_eq!(lbs.load_balancers()[0].r#type().map(|t| t.as_str()), Some("network"));
+    cx.rprov(&["destroy", &stack, "--yes"]).expect(0);
+    let ec2 = cx.ec2().await;
+    assert!(owned(&ec2, "quest").await.is_empty());
+    assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
+}
