@@ -30,38 +30,23 @@ struct Moto {
 impl Moto {
     fn start() -> Moto {
         let root = env!("CARGO_MANIFEST_DIR");
-        let venv = Command::new(format!("{root}/scripts/venv"))
-            .output()
-            .expect("scripts/venv runs");
-        assert!(
-            venv.status.success(),
-            "scripts/venv failed: {}",
-            String::from_utf8_lossy(&venv.stderr)
-        );
+        let venv = Command::new(format!("{root}/scripts/venv")).output().expect("scripts/venv runs");
+        assert!(venv.status.success(), "scripts/venv failed: {}", String::from_utf8_lossy(&venv.stderr));
         let python = PathBuf::from(String::from_utf8_lossy(&venv.stdout).trim());
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let child = Command::new(python.with_file_name("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server starts");
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
+        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !answers(port) {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 panic!("moto_server exited: {status}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not answer on port {port}"
-            );
+            assert!(Instant::now() < deadline, "moto_server did not answer on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
@@ -83,9 +68,7 @@ fn answers(port: u16) -> bool {
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
     let mut head = [0u8; 12];
-    s.write_all(request.as_bytes()).is_ok()
-        && s.read_exact(&mut head).is_ok()
-        && head.starts_with(b"HTTP/1.")
+    s.write_all(request.as_bytes()).is_ok() && s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
 }
 
 async fn cx(moto: &Moto) -> Cx {
@@ -95,10 +78,7 @@ async fn cx(moto: &Moto) -> Cx {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     });
-    let settings = AwsSettings {
-        endpoint_url: Some(moto.url.clone()),
-        ..AwsSettings::default()
-    };
+    let settings = AwsSettings { endpoint_url: Some(moto.url.clone()), ..AwsSettings::default() };
     let sdk = load_sdk_config(&settings, "us-east-1").await;
     let wait = WaitConfig {
         timeout: Duration::from_secs(30),
@@ -109,10 +89,7 @@ async fn cx(moto: &Moto) -> Cx {
 }
 
 fn props(pairs: &[(&str, Value)]) -> Props {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 fn map(pairs: &[(&str, Value)]) -> Value {
@@ -160,30 +137,19 @@ impl Res {
         &self.live.physical_id
     }
     fn attr(&self, name: &str) -> Value {
-        self.live
-            .attrs
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
+        self.live.attrs.get(name).cloned().unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
     }
 }
 
 /// What the planner compares: the live value of every property the stack gives a value
 /// (an optional property left out, like a subnet's `az`, is AWS's to choose).
 fn compared(live: &Live, want: &Props) -> Props {
-    live.props
-        .iter()
-        .filter(|(k, _)| want.contains_key(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    live.props.iter().filter(|(k, _)| want.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// `read_many` with no ids: finds the stack's resources by their ownership tag.
 async fn read(cx: &Cx, k: &dyn Kind, physical_id: &str) -> Option<Live> {
-    let all = k
-        .read_many(cx, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
+    let all = k.read_many(cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
     all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
@@ -194,36 +160,15 @@ async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Valu
     let token = format!("{id}-token");
     let tags = owned_tags(id);
     let made = k
-        .create(
-            cx,
-            &CreateReq {
-                id,
-                props: &want,
-                tags: &tags,
-                token: &token,
-            },
-        )
+        .create(cx, &CreateReq { id, props: &want, tags: &tags, token: &token })
         .await
         .unwrap_or_else(|e| panic!("create {id}: {e}"));
-    let found = read(cx, k, &made.physical_id)
-        .await
-        .unwrap_or_else(|| panic!("read_many finds {id}"));
-    assert_eq!(
-        compared(&found, &want),
-        want,
-        "{id}: live props differ from the stack's (perpetual diff)"
-    );
+    let found = read(cx, k, &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
+    assert_eq!(compared(&found, &want), want, "{id}: live props differ from the stack's (perpetual diff)");
     assert_eq!(found.tags, tags, "{id}: tags");
-    assert_eq!(
-        made.props, found.props,
-        "{id}: create returns what read_many reads"
-    );
+    assert_eq!(made.props, found.props, "{id}: create returns what read_many reads");
     assert_eq!(made.attrs, found.attrs, "{id}: attributes");
-    Res {
-        kind: k,
-        id,
-        live: found,
-    }
+    Res { kind: k, id, live: found }
 }
 
 /// Updates `changed` in place and checks the result reads back as the new values.
@@ -231,19 +176,12 @@ async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Ta
     let new = desired(res.kind, res.id, &props(given));
     let old_tags = res.live.tags.clone();
     let tags = tags.unwrap_or_else(|| old_tags.clone());
-    let mut changed: Vec<String> = new
-        .iter()
-        .filter(|(k, v)| res.live.props.get(*k) != Some(v))
-        .map(|(k, _)| k.clone())
-        .collect();
+    let mut changed: Vec<String> =
+        new.iter().filter(|(k, v)| res.live.props.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
     if tags != old_tags {
         changed.push("tags".into());
     }
-    assert!(
-        !changed.is_empty(),
-        "{}: update test changes nothing",
-        res.id
-    );
+    assert!(!changed.is_empty(), "{}: update test changes nothing", res.id);
     let req = UpdateReq {
         id: res.id,
         physical_id: &res.live.physical_id,
@@ -253,52 +191,21 @@ async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Ta
         old_tags: &old_tags,
         tags: &tags,
     };
-    let out = res
-        .kind
-        .update(cx, &req)
-        .await
-        .unwrap_or_else(|e| panic!("update {} ({changed:?}): {e}", res.id));
-    let found = read(cx, res.kind, res.pid())
-        .await
-        .unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
-    assert_eq!(
-        compared(&found, &new),
-        new,
-        "{}: props after update",
-        res.id
-    );
+    let out = res.kind.update(cx, &req).await.unwrap_or_else(|e| panic!("update {} ({changed:?}): {e}", res.id));
+    let found =
+        read(cx, res.kind, res.pid()).await.unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
+    assert_eq!(compared(&found, &new), new, "{}: props after update", res.id);
     assert_eq!(found.tags, tags, "{}: tags after update", res.id);
-    assert_eq!(
-        out.props, found.props,
-        "{}: update returns what read_many reads",
-        res.id
-    );
+    assert_eq!(out.props, found.props, "{}: update returns what read_many reads", res.id);
     res.live = found;
 }
 
 /// Deletes, checks it is gone, and that deleting again is still success.
 async fn delete(cx: &Cx, res: Res) {
-    let req = DeleteReq {
-        id: res.id,
-        physical_id: res.pid(),
-        props: &res.live.props,
-        attrs: &res.live.attrs,
-    };
-    res.kind
-        .delete(cx, &req)
-        .await
-        .unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
-    assert!(
-        read(cx, res.kind, res.pid()).await.is_none(),
-        "{} still listed after delete",
-        res.id
-    );
-    assert_eq!(
-        res.kind.delete(cx, &req).await,
-        Ok(()),
-        "{}: a second delete is success",
-        res.id
-    );
+    let req = DeleteReq { id: res.id, physical_id: res.pid(), props: &res.live.props, attrs: &res.live.attrs };
+    res.kind.delete(cx, &req).await.unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
+    assert!(read(cx, res.kind, res.pid()).await.is_none(), "{} still listed after delete", res.id);
+    assert_eq!(res.kind.delete(cx, &req).await, Ok(()), "{}: a second delete is success", res.id);
 }
 
 fn route(destination: &str, target: &str, id: &Value) -> Value {
@@ -314,15 +221,7 @@ async fn network_chain_round_trip() {
     let tags = owned_tags("vpc");
     let vpc_props = props(&[("cidr", "10.0.0.0/16".into())]);
     let vpc = vpc
-        .create(
-            &cx,
-            &CreateReq {
-                id: "vpc",
-                props: &desired(vpc, "vpc", &vpc_props),
-                tags: &tags,
-                token: "vpc-token",
-            },
-        )
+        .create(&cx, &CreateReq { id: "vpc", props: &desired(vpc, "vpc", &vpc_props), tags: &tags, token: "vpc-token" })
         .await
         .unwrap();
     let vpc_id = Value::str(&vpc.physical_id);
@@ -332,69 +231,34 @@ async fn network_chain_round_trip() {
         &cx,
         "subnet",
         "public",
-        &[
-            ("vpc", vpc_id.clone()),
-            ("cidr", "10.0.0.0/24".into()),
-            ("az", "us-east-1a".into()),
-        ],
+        &[("vpc", vpc_id.clone()), ("cidr", "10.0.0.0/24".into()), ("az", "us-east-1a".into())],
     )
     .await;
     assert_eq!(public.attr("vpc_id"), vpc_id);
-    assert!(
-        public
-            .attr("arn")
-            .as_str()
-            .is_some_and(|a| a.starts_with("arn:aws:ec2:")),
-        "{:?}",
-        public.attr("arn")
-    );
+    assert!(public.attr("arn").as_str().is_some_and(|a| a.starts_with("arn:aws:ec2:")), "{:?}", public.attr("arn"));
     let private = create(
         &cx,
         "subnet",
         "private",
-        &[
-            ("vpc", vpc_id.clone()),
-            ("cidr", "10.0.1.0/24".into()),
-            ("az", "us-east-1b".into()),
-        ],
+        &[("vpc", vpc_id.clone()), ("cidr", "10.0.1.0/24".into()), ("az", "us-east-1b".into())],
     )
     .await;
-    let spare = create(
-        &cx,
-        "subnet",
-        "spare",
-        &[("vpc", vpc_id.clone()), ("cidr", "10.0.2.0/24".into())],
-    )
-    .await;
+    let spare = create(&cx, "subnet", "spare", &[("vpc", vpc_id.clone()), ("cidr", "10.0.2.0/24".into())]).await;
     let mut eip = create(&cx, "elastic_ip", "eip", &[]).await;
-    let nat = create(
-        &cx,
-        "nat_gateway",
-        "nat",
-        &[
-            ("subnet", public.attr("id")),
-            ("allocation_id", eip.attr("id")),
-        ],
-    )
-    .await;
+    let nat =
+        create(&cx, "nat_gateway", "nat", &[("subnet", public.attr("id")), ("allocation_id", eip.attr("id"))]).await;
     assert_eq!(nat.attr("public_ip"), eip.attr("public_ip"));
     assert!(nat.attr("private_ip").as_str().is_some());
 
     let public_rt = [
         ("vpc", vpc_id.clone()),
-        (
-            "routes",
-            list(vec![route("0.0.0.0/0", "gateway", &igw.attr("id"))]),
-        ),
+        ("routes", list(vec![route("0.0.0.0/0", "gateway", &igw.attr("id"))])),
         ("subnets", list(vec![public.attr("id")])),
     ];
     let mut public_rt = create(&cx, "route_table", "public_rt", &public_rt).await;
     let private_rt = [
         ("vpc", vpc_id.clone()),
-        (
-            "routes",
-            list(vec![route("0.0.0.0/0", "nat_gateway", &nat.attr("id"))]),
-        ),
+        ("routes", list(vec![route("0.0.0.0/0", "nat_gateway", &nat.attr("id"))])),
         ("subnets", list(vec![private.attr("id")])),
     ];
     let private_rt = create(&cx, "route_table", "private_rt", &private_rt).await;
@@ -427,10 +291,7 @@ async fn network_chain_round_trip() {
     update(&cx, &mut public_rt, &two_routes, None).await;
     let one_route = [
         ("vpc", vpc_id.clone()),
-        (
-            "routes",
-            list(vec![route("10.9.0.0/16", "gateway", &igw.attr("id"))]),
-        ),
+        ("routes", list(vec![route("10.9.0.0/16", "gateway", &igw.attr("id"))])),
         ("subnets", list(vec![spare.attr("id")])),
     ];
     update(&cx, &mut public_rt, &one_route, None).await;
@@ -450,13 +311,7 @@ async fn network_chain_round_trip() {
         )
         .await
         .unwrap();
-    update(
-        &cx,
-        &mut igw,
-        &[("vpc", Value::str(&other_vpc.physical_id))],
-        None,
-    )
-    .await;
+    update(&cx, &mut igw, &[("vpc", Value::str(&other_vpc.physical_id))], None).await;
 
     // Reverse order, as destroy does: NAT gateway waited to `deleted` before its EIP goes.
     for res in [private_rt, public_rt, nat, eip, public, private, spare, igw] {
@@ -464,12 +319,7 @@ async fn network_chain_round_trip() {
     }
     for v in [&vpc, &other_vpc] {
         let none = Props::new();
-        let req = DeleteReq {
-            id: "vpc",
-            physical_id: &v.physical_id,
-            props: &none,
-            attrs: &none,
-        };
+        let req = DeleteReq { id: "vpc", physical_id: &v.physical_id, props: &none, attrs: &none };
         kind("vpc").unwrap().delete(&cx, &req).await.unwrap();
     }
 }
@@ -484,12 +334,7 @@ async fn security_groups_that_reference_each_other() {
     let vpc = vpc
         .create(
             &cx,
-            &CreateReq {
-                id: "vpc",
-                props: &props(&[("cidr", "10.0.0.0/16".into())]),
-                tags: &tags,
-                token: "t",
-            },
+            &CreateReq { id: "vpc", props: &props(&[("cidr", "10.0.0.0/16".into())]), tags: &tags, token: "t" },
         )
         .await
         .unwrap();
@@ -515,9 +360,7 @@ async fn security_groups_that_reference_each_other() {
     let mut lb = create(&cx, "security_group", "lb", &lb).await;
     assert_eq!(lb.attr("name"), Value::str("itest-lb"));
     assert!(
-        lb.attr("arn")
-            .as_str()
-            .is_some_and(|a| a.ends_with(&format!("security-group/{}", lb.pid()))),
+        lb.attr("arn").as_str().is_some_and(|a| a.ends_with(&format!("security-group/{}", lb.pid()))),
         "{:?}",
         lb.attr("arn")
     );
@@ -529,19 +372,9 @@ async fn security_groups_that_reference_each_other() {
         ("description", "app tier".into()),
         (
             "ingress",
-            list(vec![map(&[
-                ("from_port", 8000.into()),
-                ("to_port", 8100.into()),
-                ("security_group", lb.attr("id")),
-            ])]),
+            list(vec![map(&[("from_port", 8000.into()), ("to_port", 8100.into()), ("security_group", lb.attr("id"))])]),
         ),
-        (
-            "egress",
-            list(vec![map(&[
-                ("port", 443.into()),
-                ("cidr", everywhere.clone()),
-            ])]),
-        ),
+        ("egress", list(vec![map(&[("port", 443.into()), ("cidr", everywhere.clone())])])),
     ];
     let mut app = create(&cx, "security_group", "app", &app).await;
     let db = [
@@ -563,34 +396,15 @@ async fn security_groups_that_reference_each_other() {
     let given = desired(app.kind, "app", &app.live.props);
     let again = app
         .kind
-        .create(
-            &cx,
-            &CreateReq {
-                id: "app",
-                props: &given,
-                tags: &owned_tags("app"),
-                token: "other",
-            },
-        )
+        .create(&cx, &CreateReq { id: "app", props: &given, tags: &owned_tags("app"), token: "other" })
         .await
         .expect("a repeated create adopts the group it made");
     assert_eq!(again.physical_id, app.pid());
     let taken = app
         .kind
-        .create(
-            &cx,
-            &CreateReq {
-                id: "intruder",
-                props: &given,
-                tags: &owned_tags("intruder"),
-                token: "x",
-            },
-        )
+        .create(&cx, &CreateReq { id: "intruder", props: &given, tags: &owned_tags("intruder"), token: "x" })
         .await;
-    assert!(
-        matches!(taken, Err(AwsError::AlreadyExists(_))),
-        "{taken:?}"
-    );
+    assert!(matches!(taken, Err(AwsError::AlreadyExists(_))), "{taken:?}");
 
     // In place: a rule added (icmp), a description changed, egress back to the default.
     let app_props = [
@@ -600,11 +414,7 @@ async fn security_groups_that_reference_each_other() {
         (
             "ingress",
             list(vec![
-                map(&[
-                    ("from_port", 8000.into()),
-                    ("to_port", 8100.into()),
-                    ("security_group", lb.attr("id")),
-                ]),
+                map(&[("from_port", 8000.into()), ("to_port", 8100.into()), ("security_group", lb.attr("id"))]),
                 map(&[("protocol", "icmp".into()), ("cidr", "10.0.0.0/16".into())]),
             ]),
         ),
@@ -616,25 +426,13 @@ async fn security_groups_that_reference_each_other() {
             "ingress",
             list(vec![
                 map(&[("port", 443.into()), ("cidr", everywhere.clone())]),
-                map(&[
-                    ("port", 80.into()),
-                    ("cidr", everywhere.clone()),
-                    ("description", "http redirect".into()),
-                ]),
+                map(&[("port", 80.into()), ("cidr", everywhere.clone()), ("description", "http redirect".into())]),
             ]),
         ),
     ];
     update(&cx, &mut lb, &lb_props, None).await;
-    let lb_props = [
-        ("vpc", vpc_id.clone()),
-        (
-            "ingress",
-            list(vec![map(&[
-                ("port", 443.into()),
-                ("cidr", everywhere.clone()),
-            ])]),
-        ),
-    ];
+    let lb_props =
+        [("vpc", vpc_id.clone()), ("ingress", list(vec![map(&[("port", 443.into()), ("cidr", everywhere.clone())])]))];
     update(&cx, &mut lb, &lb_props, None).await;
 
     for res in [db, app, lb] {
@@ -643,15 +441,7 @@ async fn security_groups_that_reference_each_other() {
     let none = Props::new();
     kind("vpc")
         .unwrap()
-        .delete(
-            &cx,
-            &DeleteReq {
-                id: "vpc",
-                physical_id: &vpc.physical_id,
-                props: &none,
-                attrs: &none,
-            },
-        )
+        .delete(&cx, &DeleteReq { id: "vpc", physical_id: &vpc.physical_id, props: &none, attrs: &none })
         .await
         .unwrap();
 }

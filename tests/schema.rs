@@ -75,7 +75,8 @@ fn schema_accepts_every_shipped_stack() {
     assert!(!files.is_empty());
     let v = validator();
     for f in files {
-        let errors: Vec<String> = v.iter_errors(&as_json(&f)).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> =
+            v.iter_errors(&as_json(&f)).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
     }
 }

@@ -36,9 +36,7 @@ impl Config {
     /// Delay for one operation (`operation` may be a glob such as `Describe*`), overriding
     /// [`Config::latency_ms`]. `service` is the SigV4 signing name (`ec2`, `elasticloadbalancing`).
     pub fn op_latency_ms(mut self, service: &str, operation: &str, ms: u64) -> Config {
-        self.op_latency_ms
-            .get_or_insert_with(BTreeMap::new)
-            .insert(format!("{service}:{operation}"), ms);
+        self.op_latency_ms.get_or_insert_with(BTreeMap::new).insert(format!("{service}:{operation}"), ms);
         self
     }
 
@@ -120,20 +118,12 @@ pub enum Fault {
     /// moto processes the call; the answer comes after this long.
     Slow(Duration),
     /// Any AWS error, e.g. `Fault::error(400, "DependencyViolation", "...")`.
-    Error {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Error { status: u16, code: String, message: String },
 }
 
 impl Fault {
     pub fn error(status: u16, code: &str, message: &str) -> Fault {
-        Fault::Error {
-            status,
-            code: code.to_owned(),
-            message: message.to_owned(),
-        }
+        Fault::Error { status, code: code.to_owned(), message: message.to_owned() }
     }
 
     fn to_json(&self) -> Value {
@@ -144,11 +134,9 @@ impl Fault {
             Fault::ResetBefore => json!("reset_before"),
             Fault::ResetAfter => json!("reset_after"),
             Fault::Slow(after) => json!({"kind": "slow", "seconds": after.as_secs_f64()}),
-            Fault::Error {
-                status,
-                code,
-                message,
-            } => json!({"kind": "error", "status": status, "code": code, "message": message}),
+            Fault::Error { status, code, message } => {
+                json!({"kind": "error", "status": status, "code": code, "message": message})
+            }
         }
     }
 }
@@ -161,10 +149,7 @@ impl Faults {
 
     /// Random faults drawn from this seed, one draw per call, in arrival order.
     pub fn seeded(seed: u64) -> Faults {
-        Faults {
-            seed: Some(seed),
-            ..Faults::default()
-        }
+        Faults { seed: Some(seed), ..Faults::default() }
     }
 
     pub fn throttle(self, probability: f64) -> Faults {
@@ -244,11 +229,7 @@ impl Faults {
             out.insert("slow_s".into(), json!(after.as_secs_f64()));
         }
         if !self.only.is_empty() {
-            let only: Vec<Value> = self
-                .only
-                .iter()
-                .map(|(s, o)| json!({"service": s, "operation": o}))
-                .collect();
+            let only: Vec<Value> = self.only.iter().map(|(s, o)| json!({"service": s, "operation": o})).collect();
             out.insert("only".into(), Value::Array(only));
         }
         if !self.script.is_empty() {
@@ -282,29 +263,17 @@ mod tests {
     fn serialises_only_what_was_set() {
         check(Config::new(), json!({}));
         check(
-            Config::new().strict(false).latency_ms(100).op_latency_ms(
-                "ec2",
-                "CreateNatGateway",
-                150,
-            ),
+            Config::new().strict(false).latency_ms(100).op_latency_ms("ec2", "CreateNatGateway", 150),
             json!({"strict": false, "latency_ms": 100, "op_latency_ms": {"ec2:CreateNatGateway": 150}}),
         );
-        check(
-            Config::new().eventual("nat_gateway", 3),
-            json!({"eventual": {"nat_gateway": 3}}),
-        );
+        check(Config::new().eventual("nat_gateway", 3), json!({"eventual": {"nat_gateway": 3}}));
         check(Config::new().faults(Faults::none()), json!({"faults": {}}));
     }
 
     #[test]
     fn serialises_faults() {
         check(
-            Config::new().faults(
-                Faults::seeded(42)
-                    .throttle(0.1)
-                    .reset_after(0.05)
-                    .only("ec2", "Describe*"),
-            ),
+            Config::new().faults(Faults::seeded(42).throttle(0.1).reset_after(0.05).only("ec2", "Describe*")),
             json!({"faults": {
                 "seed": 42,
                 "rates": {"reset_after": 0.05, "throttle": 0.1},
@@ -313,14 +282,11 @@ mod tests {
         );
         check(
             Config::new().faults(
-                Faults::none()
-                    .first(
-                        "ec2",
-                        "DeleteSubnet",
-                        2,
-                        Fault::error(400, "DependencyViolation", "busy"),
-                    )
-                    .next("ec2", "CreateVpc", Fault::Slow(Duration::from_millis(1500))),
+                Faults::none().first("ec2", "DeleteSubnet", 2, Fault::error(400, "DependencyViolation", "busy")).next(
+                    "ec2",
+                    "CreateVpc",
+                    Fault::Slow(Duration::from_millis(1500)),
+                ),
             ),
             json!({"faults": {"script": [
                 {"service": "ec2", "operation": "DeleteSubnet", "calls": [1, 2],

@@ -72,13 +72,7 @@ pub(crate) fn spawn(python: &Path, strict: bool, timeout: Duration) -> Result<St
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start {} {}: {e}",
-                python.display(),
-                script.display()
-            )
-        })?;
+        .map_err(|e| format!("cannot start {} {}: {e}", python.display(), script.display()))?;
 
     let log: Log = Arc::new(Mutex::new(VecDeque::new()));
     if let Some(stderr) = child.stderr.take() {
@@ -108,11 +102,7 @@ pub(crate) fn spawn(python: &Path, strict: bool, timeout: Duration) -> Result<St
         });
     }
     match receiver.recv_timeout(timeout) {
-        Ok(endpoint) => Ok(Started {
-            child,
-            endpoint,
-            log,
-        }),
+        Ok(endpoint) => Ok(Started { child, endpoint, log }),
         Err(error) => {
             let _ = child.kill();
             let _ = child.wait();

@@ -143,10 +143,7 @@ impl Builder {
         let strict = self.config.strictness().unwrap_or(true);
         let timeout = self.start_timeout.unwrap_or(START_TIMEOUT);
         let started = launch::spawn(&python, strict, timeout).map_err(|e| {
-            StartError(format!(
-                "{e}\n(python: {}; set RPROV_PYTHON or run scripts/venv)",
-                python.display()
-            ))
+            StartError(format!("{e}\n(python: {}; set RPROV_PYTHON or run scripts/venv)", python.display()))
         })?;
         let addr = started
             .endpoint
@@ -155,12 +152,7 @@ impl Builder {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| StartError(format!("bad endpoint {:?}", started.endpoint)))?;
-        let aws = LocalAws {
-            child: started.child,
-            endpoint: started.endpoint,
-            addr,
-            log: started.log,
-        };
+        let aws = LocalAws { child: started.child, endpoint: started.endpoint, addr, log: started.log };
         if !self.config.is_empty() {
             aws.try_configure(&self.config).map_err(StartError)?;
         }
@@ -186,16 +178,12 @@ impl LocalAws {
     /// Every call received since start (or the last [`LocalAws::clear_calls`] / [`LocalAws::reset`]).
     pub fn calls(&self) -> Vec<Call> {
         let body = self.control("GET", "calls", "");
-        serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("local AWS answered calls with {body:?}: {e}"))
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("local AWS answered calls with {body:?}: {e}"))
     }
 
     /// How many calls of `operation` on `service` (SigV4 signing name) were received.
     pub fn count(&self, service: &str, operation: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.service == service && c.operation == operation)
-            .count()
+        self.calls().iter().filter(|c| c.service == service && c.operation == operation).count()
     }
 
     /// Calls per (service, operation), for benchmark reports.
@@ -230,21 +218,14 @@ impl LocalAws {
     }
 
     fn control(&self, method: &str, route: &str, body: &str) -> String {
-        control::request(self.addr, method, route, body).unwrap_or_else(|error| {
-            panic!(
-                "local AWS control call failed: {error}\n{}",
-                launch::tail(&self.log)
-            )
-        })
+        control::request(self.addr, method, route, body)
+            .unwrap_or_else(|error| panic!("local AWS control call failed: {error}\n{}", launch::tail(&self.log)))
     }
 }
 
 impl fmt::Debug for LocalAws {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalAws")
-            .field("endpoint", &self.endpoint)
-            .field("pid", &self.child.id())
-            .finish()
+        f.debug_struct("LocalAws").field("endpoint", &self.endpoint).field("pid", &self.child.id()).finish()
     }
 }
 
@@ -261,20 +242,9 @@ mod tests {
 
     #[test]
     fn a_launcher_that_cannot_start_is_reported() {
-        let missing = LocalAws::builder()
-            .python("no-such-python-here")
-            .try_start()
-            .unwrap_err();
-        assert!(
-            missing
-                .to_string()
-                .contains("cannot start no-such-python-here"),
-            "{missing}"
-        );
+        let missing = LocalAws::builder().python("no-such-python-here").try_start().unwrap_err();
+        assert!(missing.to_string().contains("cannot start no-such-python-here"), "{missing}");
         let exits = LocalAws::builder().python("false").try_start().unwrap_err();
-        assert!(
-            exits.to_string().contains("it exited before listening"),
-            "{exits}"
-        );
+        assert!(exits.to_string().contains("it exited before listening"), "{exits}");
     }
 }

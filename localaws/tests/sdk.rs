@@ -12,9 +12,7 @@ async fn ec2(aws: &LocalAws, retry: RetryConfig) -> Client {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(aws.endpoint())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing", "testing", None, None, "localaws",
-        ))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "localaws"))
         .retry_config(retry)
         .load()
         .await;
@@ -22,41 +20,24 @@ async fn ec2(aws: &LocalAws, retry: RetryConfig) -> Client {
 }
 
 fn call(operation: &str, status: u16, fault: Option<&str>) -> Call {
-    Call {
-        service: "ec2".into(),
-        operation: operation.into(),
-        status,
-        fault: fault.map(str::to_owned),
-    }
+    Call { service: "ec2".into(), operation: operation.into(), status, fault: fault.map(str::to_owned) }
 }
 
 async fn user_vpcs(client: &Client) -> Vec<String> {
     let filter = Filter::builder().name("is-default").values("false").build();
     let vpcs = client.describe_vpcs().filters(filter).send().await.unwrap();
-    vpcs.vpcs()
-        .iter()
-        .filter_map(|v| v.vpc_id().map(str::to_owned))
-        .collect()
+    vpcs.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_owned)).collect()
 }
 
 #[tokio::test]
 async fn counting_matches_the_calls_made() {
     let aws = LocalAws::start();
     let client = ec2(&aws, RetryConfig::standard()).await;
-    let vpc = client
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
+    let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
     let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap();
     client.describe_vpcs().vpc_ids(vpc_id).send().await.unwrap();
     client.describe_vpcs().send().await.unwrap();
-    let missing = client
-        .delete_vpc()
-        .vpc_id("vpc-00000000000000000")
-        .send()
-        .await;
+    let missing = client.delete_vpc().vpc_id("vpc-00000000000000000").send().await;
     assert!(missing.is_err());
 
     assert_eq!(
@@ -82,19 +63,11 @@ async fn throttling_is_retried_by_the_sdk_standard_retry() {
     client.describe_vpcs().send().await.unwrap();
 
     assert_eq!(aws.count("ec2", "DescribeVpcs"), 2);
-    assert_eq!(
-        aws.calls(),
-        vec![
-            call("DescribeVpcs", 503, Some("throttle")),
-            call("DescribeVpcs", 200, None)
-        ]
-    );
+    assert_eq!(aws.calls(), vec![call("DescribeVpcs", 503, Some("throttle")), call("DescribeVpcs", 200, None)]);
 }
 
 async fn faulted_indices(seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let aws = LocalAws::builder()
-        .faults(Faults::seeded(seed).throttle(0.3))
-        .start();
+    let aws = LocalAws::builder().faults(Faults::seeded(seed).throttle(0.3)).start();
     let client = ec2(&aws, RetryConfig::disabled()).await;
     let mut failed = Vec::new();
     for index in 0..30 {
@@ -103,13 +76,7 @@ async fn faulted_indices(seed: u64) -> (Vec<usize>, Vec<usize>) {
             failed.push(index);
         }
     }
-    let recorded = aws
-        .calls()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.fault.is_some())
-        .map(|(i, _)| i)
-        .collect();
+    let recorded = aws.calls().iter().enumerate().filter(|(_, c)| c.fault.is_some()).map(|(i, _)| i).collect();
     (failed, recorded)
 }
 
@@ -135,38 +102,17 @@ async fn reset_after_create_vpc_leaves_two_vpcs_with_the_sdk_retry() {
     let created = client.create_vpc().cidr_block("10.0.0.0/16").send().await;
 
     assert!(created.is_ok(), "the SDK retried and reported success");
-    assert_eq!(
-        user_vpcs(&client).await.len(),
-        2,
-        "one VPC asked for, two exist"
-    );
-    assert_eq!(
-        aws.calls()[..2],
-        [
-            call("CreateVpc", 0, Some("reset_after")),
-            call("CreateVpc", 200, None)
-        ]
-    );
+    assert_eq!(user_vpcs(&client).await.len(), 2, "one VPC asked for, two exist");
+    assert_eq!(aws.calls()[..2], [call("CreateVpc", 0, Some("reset_after")), call("CreateVpc", 200, None)]);
 }
 
 #[tokio::test]
 async fn deleting_a_subnet_that_holds_a_nat_gateway_is_refused() {
     let aws = LocalAws::start();
     let client = ec2(&aws, RetryConfig::disabled()).await;
-    let vpc = client
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
+    let vpc = client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
     let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap();
-    let subnet = client
-        .create_subnet()
-        .vpc_id(vpc_id)
-        .cidr_block("10.0.1.0/24")
-        .send()
-        .await
-        .unwrap();
+    let subnet = client.create_subnet().vpc_id(vpc_id).cidr_block("10.0.1.0/24").send().await.unwrap();
     let subnet_id = subnet.subnet().and_then(|s| s.subnet_id()).unwrap();
     let address = client.allocate_address().send().await.unwrap();
     let nat = client
@@ -178,42 +124,22 @@ async fn deleting_a_subnet_that_holds_a_nat_gateway_is_refused() {
         .unwrap();
     let nat_id = nat.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap();
 
-    let refused = client
-        .delete_subnet()
-        .subnet_id(subnet_id)
-        .send()
-        .await
-        .unwrap_err();
+    let refused = client.delete_subnet().subnet_id(subnet_id).send().await.unwrap_err();
     assert_eq!(refused.code(), Some("DependencyViolation"));
     assert_eq!(
         refused.message(),
         Some(format!("The subnet '{subnet_id}' has dependencies and cannot be deleted.").as_str())
     );
 
-    client
-        .delete_nat_gateway()
-        .nat_gateway_id(nat_id)
-        .send()
-        .await
-        .unwrap();
-    client
-        .delete_subnet()
-        .subnet_id(subnet_id)
-        .send()
-        .await
-        .unwrap();
+    client.delete_nat_gateway().nat_gateway_id(nat_id).send().await.unwrap();
+    client.delete_subnet().subnet_id(subnet_id).send().await.unwrap();
 }
 
 #[tokio::test]
 async fn configuration_changes_at_runtime_and_reset_empties_moto() {
     let aws = LocalAws::builder().lax().eventual("nat_gateway", 1).start();
     let client = ec2(&aws, RetryConfig::disabled()).await;
-    client
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
+    client.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
 
     aws.configure(&Config::new().faults(Faults::none().next("ec2", "*", Fault::ServerError)));
     let error = client.describe_vpcs().send().await.unwrap_err();

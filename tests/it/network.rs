@@ -233,7 +233,12 @@ async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
     let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 400).op_latency_ms("ec2", "Allocate*", 400).start();
     let cx = Ctx::with(aws);
     let stack = network();
-    let child = cx.command(&["apply", &stack, "--yes"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = cx
+        .command(&["apply", &stack, "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let state = cx.state_path("network");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::read_to_string(&state).map(|t| !t.contains("\"vpc\"")).unwrap_or(true) {

@@ -26,7 +26,9 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     run.expect(0);
     assert!(run.stdout.contains("Plan: 33 to add"), "{}", run.stdout);
     let state = read_json(&cx.state_path("upload-service"));
-    let pid = |id: &str| state["resources"][id]["physical_id"].as_str().unwrap_or_else(|| panic!("{id} not in state")).to_owned();
+    let pid = |id: &str| {
+        state["resources"][id]["physical_id"].as_str().unwrap_or_else(|| panic!("{id} not in state")).to_owned()
+    };
     let conf = sdk(&cx).await;
 
     // Listeners: HTTP redirects to HTTPS; HTTPS carries the certificate and forwards to the tasks.
@@ -34,7 +36,10 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     let listeners = elb.describe_listeners().load_balancer_arn(pid("alb")).send().await.unwrap();
     let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("port 80 listener");
     let redirect = http.default_actions()[0].redirect_config().expect("a redirect");
-    assert_eq!((redirect.protocol(), redirect.port(), redirect.status_code().map(|s| s.as_str())), (Some("HTTPS"), Some("443"), Some("HTTP_301")));
+    assert_eq!(
+        (redirect.protocol(), redirect.port(), redirect.status_code().map(|s| s.as_str())),
+        (Some("HTTPS"), Some("443"), Some("HTTP_301"))
+    );
     let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).expect("port 443 listener");
     assert_eq!(https.certificates()[0].certificate_arn(), Some(pid("cert").as_str()));
     assert_eq!(https.default_actions()[0].target_group_arn(), Some(pid("tg").as_str()));
@@ -66,7 +71,8 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     let ec2 = cx.ec2().await;
     let groups = ec2.describe_security_groups().group_ids(pid("app_sg")).group_ids(pid("efs_sg")).send().await.unwrap();
     for g in groups.security_groups() {
-        let (port, from) = if g.group_id() == Some(pid("app_sg").as_str()) { (8000, pid("lb_sg")) } else { (2049, pid("app_sg")) };
+        let (port, from) =
+            if g.group_id() == Some(pid("app_sg").as_str()) { (8000, pid("lb_sg")) } else { (2049, pid("app_sg")) };
         assert_eq!(g.ip_permissions().len(), 1, "{g:?}");
         let p = &g.ip_permissions()[0];
         assert_eq!((p.from_port(), p.to_port()), (Some(port), Some(port)));
@@ -96,7 +102,11 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
         .filter(|c| c["action"] != "no_op")
         .map(|c| (c["id"].as_str().unwrap().to_owned(), c["action"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(changed, [("task".to_owned(), "update".to_owned()), ("service".to_owned(), "update".to_owned())], "{json:#}");
+    assert_eq!(
+        changed,
+        [("task".to_owned(), "update".to_owned()), ("service".to_owned(), "update".to_owned())],
+        "{json:#}"
+    );
     cx.rprov(&["apply", &stack, "--param", "image=rprov/upload-service:2", "--yes"]).expect(0);
     let svc = ecs.describe_services().cluster(pid("cluster")).services(pid("service")).send().await.unwrap();
     let new_td = svc.services()[0].task_definition().unwrap().to_owned();
