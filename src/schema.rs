@@ -55,6 +55,19 @@ pub enum Default {
     EmptyMap,
 }
 
+impl Default {
+    pub fn value(self) -> crate::value::Value {
+        use crate::value::Value;
+        match self {
+            Default::Bool(b) => Value::Bool(b),
+            Default::Int(i) => Value::Int(i),
+            Default::Str(s) => Value::str(s),
+            Default::EmptyList => Value::List(vec![]),
+            Default::EmptyMap => Value::Map(std::collections::BTreeMap::new()),
+        }
+    }
+}
+
 /// What a change of the property does to the resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnChange {

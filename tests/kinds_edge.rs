@@ -7,14 +7,12 @@
 //! system and mount targets show `creating` for their first describes, and the waiters are
 //! also unit-tested with aws-smithy-mocks in the kinds.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use localaws::LocalAws;
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
-use rprov::schema::Default;
 use rprov::value::{Props, Value};
 
 const STACK: &str = "edge";
@@ -64,20 +62,7 @@ fn owned_tags(id: &str) -> Tags {
 /// The stack's values as the planner compares them: schema defaults, `normalise`, unordered
 /// lists sorted.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
-    let mut p = given.clone();
-    for prop in k.schema().props {
-        let Some(d) = prop.default else { continue };
-        p.entry(prop.name.to_string()).or_insert_with(|| match d {
-            Default::Bool(b) => Value::Bool(b),
-            Default::Int(i) => Value::Int(i),
-            Default::Str(s) => Value::str(s),
-            Default::EmptyList => Value::List(vec![]),
-            Default::EmptyMap => Value::Map(BTreeMap::new()),
-        });
-    }
-    k.normalise(STACK, id, &mut p);
-    rprov::plan::canonical(k.schema(), &mut p);
-    p
+    rprov::plan::compared_props(k, STACK, id, given)
 }
 
 struct Res {

@@ -7,14 +7,12 @@
 //! for the first two polls, so the waiters run here too; their failure states and budgets are
 //! unit-tested with aws-smithy-mocks in the kinds.
 
-use std::collections::BTreeMap;
 use std::sync::Once;
 use std::time::Duration;
 
 use localaws::LocalAws;
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
-use rprov::schema::Default;
 use rprov::value::{Props, Value};
 
 const STACK: &str = "front";
@@ -61,31 +59,7 @@ fn owned_tags(id: &str) -> Tags {
 /// The stack's values as the planner compares them: schema defaults (nested ones too), then
 /// `normalise`, then unordered lists sorted.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
-    fn default_value(d: Default) -> Value {
-        match d {
-            Default::Bool(b) => Value::Bool(b),
-            Default::Int(i) => Value::Int(i),
-            Default::Str(s) => Value::str(s),
-            Default::EmptyList => Value::List(vec![]),
-            Default::EmptyMap => Value::Map(BTreeMap::new()),
-        }
-    }
-    let mut p = given.clone();
-    for prop in k.schema().props {
-        if let Some(d) = prop.default {
-            p.entry(prop.name.to_string()).or_insert_with(|| default_value(d));
-        }
-        if let (rprov::schema::Ty::Obj(fields), Some(Value::Map(m))) = (prop.ty, p.get_mut(prop.name)) {
-            for f in fields {
-                if let Some(d) = f.default {
-                    m.entry(f.name.to_string()).or_insert_with(|| default_value(d));
-                }
-            }
-        }
-    }
-    k.normalise(STACK, id, &mut p);
-    rprov::plan::canonical(k.schema(), &mut p);
-    p
+    rprov::plan::compared_props(k, STACK, id, given)
 }
 
 struct Res {

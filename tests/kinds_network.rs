@@ -6,7 +6,6 @@
 //! moto notes): waiters and retries are unit-tested with aws-smithy-mocks in the kinds instead.
 //! FIXME: switch to the strict `localaws` harness once it lands.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -16,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
-use rprov::schema::Default;
 use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
@@ -110,19 +108,7 @@ fn owned_tags(id: &str) -> Tags {
 
 /// The stack's values as the planner compares them: schema defaults, then `normalise`.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
-    let mut p = given.clone();
-    for prop in k.schema().props {
-        let Some(d) = prop.default else { continue };
-        p.entry(prop.name.to_string()).or_insert_with(|| match d {
-            Default::Bool(b) => Value::Bool(b),
-            Default::Int(i) => Value::Int(i),
-            Default::Str(s) => Value::str(s),
-            Default::EmptyList => Value::List(vec![]),
-            Default::EmptyMap => Value::Map(BTreeMap::new()),
-        });
-    }
-    k.normalise(STACK, id, &mut p);
-    p
+    rprov::plan::compared_props(k, STACK, id, given)
 }
 
 /// One resource of the test stack: its kind, logical id and physical id once created.

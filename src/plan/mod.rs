@@ -126,6 +126,35 @@ pub fn desired_props(stack: &Stack, r: &Resource, attr: &dyn Fn(&Ref) -> Value) 
     (props, tags)
 }
 
+/// Literal property values (no references) as the planner compares them: schema defaults filled
+/// in, nested ones too, then the kind's `normalise` and `canonical`. What the loader and
+/// `desired_props` do for a stack file, for values given directly (kind tests, tools).
+pub fn compared_props(kind: &dyn kinds::Kind, stack: &str, id: &str, given: &Props) -> Props {
+    fn fill(fields: &[crate::schema::Prop], m: &mut Props) {
+        for f in fields {
+            if let Some(d) = f.default {
+                m.entry(f.name.to_owned()).or_insert_with(|| d.value());
+            }
+            match (f.ty, m.get_mut(f.name)) {
+                (crate::schema::Ty::Obj(inner), Some(Value::Map(sub))) => fill(inner, sub),
+                (crate::schema::Ty::List(crate::schema::Ty::Obj(inner)), Some(Value::List(items))) => {
+                    for item in items {
+                        if let Value::Map(sub) = item {
+                            fill(inner, sub);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut p = given.clone();
+    fill(kind.schema().props, &mut p);
+    kind.normalise(stack, id, &mut p);
+    canonical(kind.schema(), &mut p);
+    p
+}
+
 /// Sorts the lists a schema marks unordered, so `[b, a]` and `[a, b]` compare equal.
 pub fn canonical(schema: &KindSchema, props: &mut Props) {
     for p in schema.all_props() {

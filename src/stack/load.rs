@@ -9,7 +9,7 @@ use super::expr::{Expr, parse_template};
 use super::yaml::{self, Node, NodeKind, key_text};
 use super::{Param, Resource, Stack, check};
 use crate::kinds;
-use crate::schema::{Default, Prop, Ty};
+use crate::schema::{Prop, Ty};
 use crate::value::Value;
 
 /// Values for params given on the command line or in the environment, by name.
@@ -497,7 +497,7 @@ impl Loader<'_> {
                 continue;
             }
             if let Some(d) = p.default {
-                props.insert(p.name.to_owned(), Expr::Lit(default_value(d)));
+                props.insert(p.name.to_owned(), Expr::Lit(d.value()));
             } else if p.required {
                 self.err(span, format!("missing required property `{}` of {what} ({})", p.name, p.ty.describe()));
             }
@@ -780,16 +780,6 @@ fn value_node(v: &Value, span: Span) -> Node {
         ),
     };
     Node { kind, span }
-}
-
-fn default_value(d: Default) -> Value {
-    match d {
-        Default::Bool(b) => Value::Bool(b),
-        Default::Int(i) => Value::Int(i),
-        Default::Str(s) => Value::str(s),
-        Default::EmptyList => Value::List(vec![]),
-        Default::EmptyMap => Value::Map(BTreeMap::new()),
-    }
 }
 
 fn param_from_text(text: &str, ty: &str) -> Option<Value> {
