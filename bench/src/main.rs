@@ -43,20 +43,7 @@ fn main() {
 }
 
 pub(crate) async fn refresh(cx: &Cx, stack: &rprov::stack::Stack, state: Option<&State>) -> LiveSet {
-    let mut live = LiveSet::new();
-    let mut names: Vec<&str> = stack.resources.values().map(|r| r.kind_name()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let ids = |k: &str| -> Vec<String> {
-        state
-            .map(|s| s.resources.values().filter(|r| r.kind == k).map(|r| r.physical_id.clone()).collect())
-            .unwrap_or_default()
-    };
-    for n in names {
-        let k = kinds::kind(n).expect("kind");
-        live.insert(n.to_owned(), k.read_many(cx, &ids(n)).await.expect("read"));
-    }
-    live
+    kinds::refresh(cx, stack, state).await.unwrap_or_else(|(k, e)| panic!("reading {k}: {e}"))
 }
 
 async fn network(latency_ms: u64) {

@@ -122,52 +122,11 @@ pub async fn cx(s: &Settings, stack: &Stack) -> Cx {
     Cx::new(&stack.name, sdk, WaitConfig::default())
 }
 
-/// The batched refresh: one `read_many` per kind in the stack or the state, all at once.
+/// The batched refresh (`kinds::refresh`), its failure as a user error.
 pub async fn refresh(cx: &Cx, stack: &Stack, state: Option<&State>) -> Result<LiveSet, Failure> {
-    let mut names: Vec<&str> = stack.resources.values().map(|r| r.kind_name()).collect();
-    if let Some(st) = state {
-        names.extend(st.resources.values().map(|r| r.kind.as_str()));
-    }
-    names.sort_unstable();
-    names.dedup();
-    let reads = names.iter().filter_map(|n| kinds::kind(n)).map(|k| {
-        let ids: Vec<String> = state
-            .map(|st| {
-                st.resources.values().filter(|r| r.kind == k.schema().name).map(|r| r.physical_id.clone()).collect()
-            })
-            .unwrap_or_default();
-        async move { (k.schema().name, k.read_many(cx, &ids).await) }
-    });
-    let mut live = LiveSet::new();
-    for (name, result) in futures_join_all(reads).await {
-        let found = result.map_err(|e| Failure::User(format!("reading {name} resources from AWS: {e}")))?;
-        live.insert(name.to_owned(), found);
-    }
-    Ok(live)
-}
-
-async fn futures_join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futs {
-        set.push(f);
-    }
-    // Poll all reads concurrently without spawning (they borrow `cx`).
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = set.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|ctx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(ctx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|o| o.expect("all ready")).collect()
+    kinds::refresh(cx, stack, state)
+        .await
+        .map_err(|(name, e)| Failure::User(format!("reading {name} resources from AWS: {e}")))
 }
 
 /// Asks on a TTY; refuses without one unless `--yes`.

@@ -177,3 +177,31 @@ pub fn kind(name: &str) -> Option<&'static dyn Kind> {
 pub fn kind_names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|k| k.schema().name)
 }
+
+/// The batched refresh: one `read_many` per kind in the stack or the state, all at once.
+/// On failure, names the kind that could not be read.
+pub async fn refresh(
+    cx: &Cx,
+    stack: &crate::stack::Stack,
+    state: Option<&crate::state::State>,
+) -> Result<crate::plan::LiveSet, (&'static str, AwsError)> {
+    let mut names: Vec<&str> = stack.resources.values().map(|r| r.kind_name()).collect();
+    if let Some(st) = state {
+        names.extend(st.resources.values().map(|r| r.kind.as_str()));
+    }
+    names.sort_unstable();
+    names.dedup();
+    let reads = names.iter().filter_map(|n| kind(n)).map(|k| {
+        let ids: Vec<String> = state
+            .map(|st| {
+                st.resources.values().filter(|r| r.kind == k.schema().name).map(|r| r.physical_id.clone()).collect()
+            })
+            .unwrap_or_default();
+        async move { (k.schema().name, k.read_many(cx, &ids).await) }
+    });
+    let mut live = crate::plan::LiveSet::new();
+    for (name, result) in futures_util::future::join_all(reads).await {
+        live.insert(name.to_owned(), result.map_err(|e| (name, e))?);
+    }
+    Ok(live)
+}
