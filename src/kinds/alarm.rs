@@ -248,10 +248,7 @@ impl Kind for Alarm {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // DeleteAlarms succeeds for names that do not exist (ResourceNotFound on some partitions).
-        match client(cx).delete_alarms().alarm_names(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(client(cx).delete_alarms().alarm_names(req.physical_id).send().await.map_err(classify))
     }
 
     /// PutMetricAlarm is an upsert: sending it again is harmless.

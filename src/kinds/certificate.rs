@@ -346,10 +346,7 @@ impl Kind for Certificate {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // ResourceInUseException while a listener still uses it (classified InUse: retried by
         // the executor while the listener's delete or update goes through).
-        match client(cx).delete_certificate().certificate_arn(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(client(cx).delete_certificate().certificate_arn(req.physical_id).send().await.map_err(classify))
     }
 
     fn create_is_idempotent(&self) -> bool {

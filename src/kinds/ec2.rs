@@ -63,13 +63,7 @@ pub async fn retag(cx: &Cx, resource_id: &str, old: &Tags, new: &Tags) -> Result
     Ok(())
 }
 
-/// Deletion is idempotent: gone already is done.
-pub fn gone_ok(r: Result<(), AwsError>) -> Result<(), AwsError> {
-    match r {
-        Err(AwsError::NotFound(_)) => Ok(()),
-        other => other,
-    }
-}
+pub(crate) use super::gone_ok;
 
 /// Upper bound for [`settle`]; Terraform's AWS provider allows the same two minutes
 /// (`PropagationTimeout`) for EC2 ids to propagate.

@@ -143,10 +143,7 @@ impl Kind for EcsCluster {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // ClusterContainsServicesException/-TasksException come back as InUse: the executor
         // retries while the services drain. ClusterNotFoundException: already gone.
-        match client(cx).delete_cluster().cluster(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(client(cx).delete_cluster().cluster(req.physical_id).send().await.map_err(classify))
     }
 
     fn create_is_idempotent(&self) -> bool {

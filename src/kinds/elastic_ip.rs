@@ -96,7 +96,7 @@ impl Kind for ElasticIp {
             },
             // InvalidIPAddress.InUse (associated with an instance or ENI) is InUse, retried by
             // the executor; InvalidAllocationID.NotFound means released already.
-            Err(e) => ec2::gone_ok(Err(classify(e))),
+            Err(e) => ec2::gone_ok::<()>(Err(classify(e))),
         }
     }
 }

@@ -240,10 +240,7 @@ impl Kind for HostedZone {
         // Certificates leave their validation CNAMEs behind (another certificate for the same
         // name may use them); with the zone going, nothing can.
         route53::change(cx, zone, ChangeAction::Delete, validation).await?;
-        match client(cx).delete_hosted_zone().id(zone).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(client(cx).delete_hosted_zone().id(zone).send().await.map_err(classify))
     }
 
     fn create_is_idempotent(&self) -> bool {

@@ -75,7 +75,7 @@ async fn detach(cx: &Cx, igw: &str, vpc: &str) -> Result<(), AwsError> {
         Err(e) if e.code() == Some("Gateway.NotAttached") => Ok(()),
         // DependencyViolation while the VPC still has public addresses mapped (a NAT gateway's
         // EIP, a load balancer): classified InUse and retried by the executor.
-        Err(e) => ec2::gone_ok(Err(classify(e))),
+        Err(e) => ec2::gone_ok::<()>(Err(classify(e))),
     }
 }
 

@@ -194,10 +194,7 @@ impl Kind for LogGroup {
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
-        match client(cx).delete_log_group().log_group_name(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(client(cx).delete_log_group().log_group_name(req.physical_id).send().await.map_err(classify))
     }
 
     fn create_is_idempotent(&self) -> bool {

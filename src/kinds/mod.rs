@@ -142,6 +142,14 @@ pub trait Kind: Send + Sync + 'static {
     }
 }
 
+/// Deletion is idempotent: a resource that is gone already is deleted.
+pub(crate) fn gone_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
+    match r {
+        Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Every kind rprov knows. One line per kind.
 pub static REGISTRY: &[&dyn Kind] = &[
     &vpc::Vpc,

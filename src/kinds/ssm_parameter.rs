@@ -242,10 +242,7 @@ impl Kind for SsmParameter {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // ParameterNotFound: gone already.
-        match client(cx).delete_parameter().name(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(client(cx).delete_parameter().name(req.physical_id).send().await.map_err(classify))
     }
 
     fn create_is_idempotent(&self) -> bool {

@@ -294,10 +294,9 @@ impl Kind for TargetGroup {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // ResourceInUse while a listener or rule still forwards here (classified InUse: the
         // executor retries while the listener's delete goes through).
-        match client(cx).delete_target_group().target_group_arn(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        super::gone_ok(
+            client(cx).delete_target_group().target_group_arn(req.physical_id).send().await.map_err(classify),
+        )
     }
 
     fn create_is_idempotent(&self) -> bool {
