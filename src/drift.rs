@@ -209,6 +209,33 @@ fn cell(v: &Value) -> String {
     v.to_string().replace('|', "\\|")
 }
 
+/// What a reader needs of a drifted property, as (recorded, live) cells: for maps only the keys
+/// that differ (`team: "support"` -> `team: (absent)`), for lists only the items removed and
+/// added; other values whole. The JSON report keeps both values whole.
+fn delta_cells(recorded: &Value, live: &Value) -> (String, String) {
+    match (recorded, live) {
+        (Value::Map(a), Value::Map(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            let side = |m: &BTreeMap<String, Value>| {
+                keys.iter()
+                    .filter(|k| a.get(**k) != b.get(**k))
+                    .map(|k| format!("{k}: {}", m.get(*k).map_or_else(|| "(absent)".to_owned(), Value::to_string)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            (side(a).replace('|', "\\|"), side(b).replace('|', "\\|"))
+        }
+        (Value::List(a), Value::List(b)) => {
+            let only = |x: &[Value], y: &[Value], sign: &str| {
+                let items: Vec<String> = x.iter().filter(|v| !y.contains(v)).map(|v| format!("{sign} {v}")).collect();
+                if items.is_empty() { "(none)".to_owned() } else { items.join("<br>").replace('|', "\\|") }
+            };
+            (only(a, b, "−"), only(b, a, "+"))
+        }
+        _ => (cell(recorded), cell(live)),
+    }
+}
+
 /// A Markdown summary fit for a CI job summary or a pull-request comment.
 pub fn markdown(r: &Report) -> String {
     let mut out = format!("## rprov drift: `{}`\n\n", r.stack);
@@ -227,14 +254,10 @@ pub fn markdown(r: &Report) -> String {
                 Status::Changed { properties } => {
                     for p in properties {
                         let what = if p.ignored { "changed (ignored)" } else { "changed" };
+                        let (recorded, live) = delta_cells(&p.recorded, &p.live);
                         out += &format!(
                             "| `{}` | {} | `{}` | {what} | `{}` | {} | {} |\n",
-                            res.id,
-                            res.kind,
-                            res.physical_id,
-                            p.name,
-                            cell(&p.recorded),
-                            cell(&p.live)
+                            res.id, res.kind, res.physical_id, p.name, recorded, live
                         );
                     }
                 }
@@ -242,12 +265,15 @@ pub fn markdown(r: &Report) -> String {
         }
         for u in &r.unmanaged {
             out += &format!(
-                "| `{}` | {} | `{}` | unmanaged | | | |\n",
-                u.id.as_deref().unwrap_or("-"),
+                "| {} | {} | `{}` | unmanaged | | | |\n",
+                u.id.as_deref().map_or_else(|| "(no rprov:id)".to_owned(), |id| format!("`{id}`")),
                 u.kind,
                 u.physical_id
             );
         }
+        out += "\nMaps show only the keys that differ, lists only the items removed (−) and added (+); \
+                `rprov drift --json` has the values whole. `rprov apply` restores what rprov manages; \
+                unmanaged resources stay until deleted (`rprov teardown`) or recorded.\n";
     }
     if r.stack_file_has_unapplied_changes {
         out += "\n_The stack file also has changes that were never applied (not drift; see `rprov plan`)._\n";
@@ -268,4 +294,27 @@ pub fn recorded_as_live(state: &State) -> LiveSet {
         });
     }
     set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> Value {
+        Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect())
+    }
+
+    #[test]
+    fn markdown_cells_show_only_what_differs() {
+        let (rec, live) = delta_cells(&map(&[("team", "support"), ("env", "prod")]), &map(&[("env", "prod")]));
+        assert_eq!((rec.as_str(), live.as_str()), ("team: \"support\"", "team: (absent)"));
+        let (rec, live) = delta_cells(
+            &Value::List(vec![Value::Int(1), Value::Int(2)]),
+            &Value::List(vec![Value::Int(2), Value::Int(3)]),
+        );
+        assert_eq!((rec.as_str(), live.as_str()), ("− 1", "+ 3"));
+        let (rec, live) = delta_cells(&Value::List(vec![]), &Value::List(vec![Value::str("a|b")]));
+        assert_eq!((rec.as_str(), live.as_str()), ("(none)", "+ \"a\\|b\""));
+        assert_eq!(delta_cells(&Value::Int(2), &Value::Int(5)), ("2".to_owned(), "5".to_owned()));
+    }
 }

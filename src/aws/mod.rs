@@ -2,9 +2,12 @@
 //! construction with the endpoint override in one place, error classification, and waiters.
 
 mod error;
+mod scope;
+pub mod tagging;
 mod wait;
 
 pub use error::{AwsError, classify, classify_code};
+pub use scope::RefreshScope;
 pub use wait::{Poll, WaitConfig, wait_until};
 
 use std::any::{Any, TypeId};
@@ -61,8 +64,10 @@ pub struct Cx {
     pub region: String,
     pub sdk: SdkConfig,
     pub wait: WaitConfig,
-    clients: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    clients: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
     status: Arc<dyn Fn(&str, &str) + Send + Sync>,
+    /// Set within one refresh: reads shared by several kinds are made once (see [`Cx::once`]).
+    scope: Option<Arc<RefreshScope>>,
 }
 
 impl Cx {
@@ -73,8 +78,42 @@ impl Cx {
             region,
             sdk,
             wait,
-            clients: Mutex::new(HashMap::new()),
+            clients: Arc::new(Mutex::new(HashMap::new())),
             status: Arc::new(|_, _| {}),
+            scope: None,
+        }
+    }
+
+    /// The same context for one refresh: reads that several kinds need (the ECS cluster list,
+    /// the Tagging API's index of the stack's resources) are made once and shared. Creates,
+    /// updates and lookups after a lost response never see these memoised answers.
+    pub fn for_refresh(&self, scope: RefreshScope) -> Cx {
+        Cx {
+            stack: self.stack.clone(),
+            region: self.region.clone(),
+            sdk: self.sdk.clone(),
+            wait: self.wait.clone(),
+            clients: self.clients.clone(),
+            status: self.status.clone(),
+            scope: Some(Arc::new(scope)),
+        }
+    }
+
+    pub fn scope(&self) -> Option<&RefreshScope> {
+        self.scope.as_deref()
+    }
+
+    /// `read` made once per refresh for everyone asking with the same `key`; outside a refresh
+    /// (creates, lookups after a lost response) it runs every time, so nothing stale is seen.
+    pub async fn once<T, F, Fut>(&self, key: &'static str, read: F) -> Result<Arc<T>, AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, AwsError>>,
+    {
+        match &self.scope {
+            Some(scope) => scope.once(key, read).await,
+            None => read().await.map(Arc::new),
         }
     }
 

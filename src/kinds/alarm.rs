@@ -5,7 +5,7 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
-use crate::aws::{AwsError, Cx, classify};
+use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -200,15 +200,22 @@ impl Kind for Alarm {
         for chunk in outside.chunks(100) {
             found.extend(describe(cx, None, Some(chunk.to_vec())).await?);
         }
+        let recorded: Vec<(String, String)> = found
+            .iter()
+            .filter(|a| ids.iter().any(|i| Some(i.as_str()) == a.alarm_name()))
+            .map(|a| (a.alarm_name().unwrap_or_default().to_owned(), a.alarm_arn().unwrap_or_default().to_owned()))
+            .collect();
+        let mut tags = tagging::tags_by_id(cx, &recorded, |arns| {
+            tagging::each(arns, |arn| async move { tags_of(cx, &arn).await })
+        })
+        .await?;
         let mut out = Vec::new();
         for a in &found {
             let name = a.alarm_name().unwrap_or_default();
             let tags = if ids.iter().any(|i| i == name) {
-                match tags_of(cx, a.alarm_arn().unwrap_or_default()).await {
-                    Ok(t) => t,
-                    Err(AwsError::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
-                }
+                // Absent: deleted between the list and the tag read.
+                let Some(tags) = tags.remove(name) else { continue };
+                tags
             } else {
                 Tags::new()
             };

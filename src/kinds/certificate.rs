@@ -8,7 +8,7 @@ use aws_sdk_route53::types::{ChangeAction, RrType};
 use super::ec2::settle;
 use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
-use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::aws::{AwsError, Cx, Poll, classify, tagging, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -215,25 +215,30 @@ impl Kind for Certificate {
     }
 
     /// One paginated ListCertificates (domain and alternative names come with it). ACM has no
-    /// batched tag read: ListTagsForCertificate is one call per certificate, made for the
-    /// certificates in `ids` only, and for every listed certificate when `ids` is empty (a
-    /// stack with no recorded certificate: adoption after a crash, teardown without state).
+    /// batched tag read: ListTagsForCertificate is one call per certificate. Within a refresh
+    /// the Tagging API's index answers for the stack's certificates and the others are not
+    /// read; without it, tags are read for the certificates in `ids` only, and for every listed
+    /// certificate when `ids` is empty (adoption after a crash, teardown without state).
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let summaries =
             client(cx).list_certificates().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let every = ids.is_empty() || tagging::has_index(cx).await;
+        let candidates: Vec<(String, String)> = summaries
+            .iter()
+            .filter_map(|s| s.certificate_arn())
+            .filter(|arn| every || ids.iter().any(|i| i == arn))
+            .map(|arn| (arn.to_owned(), arn.to_owned()))
+            .collect();
+        let mut tags = tagging::tags_by_id(cx, &candidates, |arns| {
+            tagging::each(arns, |arn| async move { tags_of(cx, &arn).await })
+        })
+        .await?;
         let mut out = vec![];
         for s in &summaries {
             let Some(arn) = s.certificate_arn() else { continue };
             let asked = ids.iter().any(|i| i == arn);
-            if !asked && !ids.is_empty() {
-                continue;
-            }
-            let tags = match tags_of(cx, arn).await {
-                Ok(t) => t,
-                // Deleted between the list and the tag read.
-                Err(AwsError::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
+            // Absent: not a candidate, or deleted between the list and the tag read.
+            let Some(tags) = tags.remove(arn) else { continue };
             if !asked && tags.get(TAG_STACK).is_none_or(|st| *st != cx.stack) {
                 continue;
             }

@@ -88,3 +88,12 @@ pub fn bool_prop(props: &Props, name: &str) -> Option<bool> {
 pub fn changed(changed: &[String], name: &str) -> bool {
     changed.iter().any(|c| c == name)
 }
+
+/// Every cluster ARN of the region (ListClusters, paginated); within a refresh, listed once for
+/// the cluster and service kinds together.
+pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsError> {
+    cx.once("ecs:ListClusters", || async {
+        client(cx).list_clusters().into_paginator().items().send().try_collect().await.map_err(classify)
+    })
+    .await
+}

@@ -90,8 +90,7 @@ impl Kind for EcsCluster {
     /// no filter by tag, so every cluster of the region is described and the stack's are kept
     /// (in `ids`, or tagged `rprov:stack`).
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let mut arns: Vec<String> =
-            client(cx).list_clusters().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let mut arns: Vec<String> = ecs::list_clusters(cx).await?.to_vec();
         for id in ids {
             if !arns.contains(id) {
                 arns.push(id.clone());

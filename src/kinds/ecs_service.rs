@@ -309,8 +309,7 @@ impl Kind for EcsService {
                 clusters.entry(cluster.to_owned()).or_default().push(id.clone());
             }
         }
-        let listed: Vec<String> =
-            client(cx).list_clusters().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let listed = ecs::list_clusters(cx).await?;
         let owned: Vec<String> =
             listed.iter().map(|a| ecs::cluster_name(a).to_owned()).filter(|n| n.starts_with(&prefix)).collect();
         for cluster in &owned {

@@ -78,3 +78,12 @@ mod tests {
         assert_eq!(deletion(Some(&LifeCycleState::Available)), Poll::Pending("available".into()));
     }
 }
+
+/// Every file system of the region (DescribeFileSystems, paginated); within a refresh, read once
+/// for the file system and mount target kinds together.
+pub async fn file_systems(cx: &Cx) -> Result<std::sync::Arc<Vec<aws_sdk_efs::types::FileSystemDescription>>, AwsError> {
+    cx.once("efs:DescribeFileSystems", || async {
+        client(cx).describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)
+    })
+    .await
+}

@@ -21,8 +21,15 @@ pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
 /// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTags.html
 const TAGS_PER_CALL: usize = 20;
 
-/// Tags of every ARN, one DescribeTags per 20 ARNs; AWS's own `aws:` tags left out.
+/// Tags of every ARN: within a refresh from the Tagging API's index where it agrees with the
+/// state, otherwise one DescribeTags per 20 ARNs.
 pub async fn tags_of(cx: &Cx, arns: &[String]) -> Result<HashMap<String, Tags>, AwsError> {
+    let wanted: Vec<(String, String)> = arns.iter().map(|a| (a.clone(), a.clone())).collect();
+    crate::aws::tagging::tags_by_id(cx, &wanted, |rest| describe_tags(cx, rest)).await
+}
+
+/// DescribeTags, 20 ARNs per call; AWS's own `aws:` tags left out.
+async fn describe_tags(cx: &Cx, arns: Vec<String>) -> Result<HashMap<String, Tags>, AwsError> {
     let elb = client(cx);
     let mut out = HashMap::new();
     for chunk in arns.chunks(TAGS_PER_CALL) {

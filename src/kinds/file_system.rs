@@ -177,8 +177,7 @@ impl Kind for FileSystem {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let all =
-            client(cx).describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let all = efs::file_systems(cx).await?;
         Ok(all
             .iter()
             .filter(|f| efs::exists(f.life_cycle_state()))

@@ -5,7 +5,7 @@ use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
 
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
-use crate::aws::{AwsError, Cx, classify};
+use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -125,15 +125,21 @@ impl Kind for LogGroup {
             op = op.log_group_name_prefix(&prefix);
         }
         let groups = op.into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let recorded: Vec<(String, String)> = groups
+            .iter()
+            .filter(|g| ids.iter().any(|i| Some(i.as_str()) == g.log_group_name()))
+            .map(|g| (g.log_group_name().unwrap_or_default().to_owned(), arn_of(g)))
+            .collect();
+        let mut tags = tagging::tags_by_id(cx, &recorded, |arns| {
+            tagging::each(arns, |arn| async move { tags_of(cx, &arn).await })
+        })
+        .await?;
         let mut out = Vec::new();
         for g in groups {
             let name = g.log_group_name().unwrap_or_default();
             if ids.iter().any(|i| i == name) {
-                let tags = match tags_of(cx, &arn_of(&g)).await {
-                    Ok(t) => t,
-                    Err(AwsError::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
-                };
+                // Absent: deleted between the list and the tag read.
+                let Some(tags) = tags.remove(name) else { continue };
                 out.push(live(&g, tags));
             } else if name.starts_with(&prefix) {
                 out.push(live(&g, Tags::new()));

@@ -199,6 +199,10 @@ pub async fn refresh(
     }
     names.sort_unstable();
     names.dedup();
+    let recorded = state
+        .map(|st| st.resources.values().map(|r| (r.physical_id.clone(), r.tags.clone())).collect())
+        .unwrap_or_default();
+    let cx = &cx.for_refresh(crate::aws::RefreshScope::new(recorded));
     let reads = names.iter().filter_map(|n| kind(n)).map(|k| {
         let ids: Vec<String> = state
             .map(|st| {

@@ -59,6 +59,37 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<Option<MountTargetDescription
     }
 }
 
+/// A mount target's security groups are its network interface's: one DescribeNetworkInterfaces
+/// (filtered by id, so an interface gone meanwhile is no error) answers for all mount targets,
+/// where DescribeMountTargetSecurityGroups takes one mount target per call.
+async fn interface_groups<'a>(
+    cx: &Cx,
+    enis: impl Iterator<Item = &'a str>,
+) -> Result<std::collections::HashMap<String, Vec<String>>, AwsError> {
+    let enis: Vec<String> = enis.map(str::to_owned).collect();
+    let mut out = std::collections::HashMap::new();
+    // EC2 takes at most 200 values per filter.
+    for chunk in enis.chunks(200) {
+        let filter =
+            aws_sdk_ec2::types::Filter::builder().name("network-interface-id").set_values(Some(chunk.to_vec()));
+        let found = super::ec2::client(cx)
+            .describe_network_interfaces()
+            .filters(filter.build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        for n in found {
+            let Some(id) = n.network_interface_id() else { continue };
+            let groups = n.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect();
+            out.insert(id.to_owned(), groups);
+        }
+    }
+    Ok(out)
+}
+
 async fn security_groups(cx: &Cx, id: &str) -> Result<Vec<String>, AwsError> {
     let out = client(cx).describe_mount_target_security_groups().mount_target_id(id).send().await.map_err(classify)?;
     Ok(out.security_groups().to_vec())
@@ -133,13 +164,12 @@ impl Kind for MountTarget {
     /// mount targets carry no tags: one paginated DescribeFileSystems finds the stack's file
     /// systems (`rprov:stack` tag), then one DescribeMountTargets per such file system, plus one
     /// per recorded mount target not found that way (its file system belongs to someone
-    /// else). Security groups are only in DescribeMountTargetSecurityGroups, one mount target
-    /// per call: read for the recorded mount targets (`ids`) only, so drift is seen where it
-    /// matters; the others (adoption candidates) leave them to the recorded value.
+    /// else). Security groups are read from the recorded mount targets' network interfaces in
+    /// one EC2 call (see `interface_groups`); the others (adoption candidates) leave them to the
+    /// recorded value.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let efs = client(cx);
-        let systems =
-            efs.describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let systems = efs::file_systems(cx).await?;
         let owned = systems.iter().filter(|f| {
             efs::exists(f.life_cycle_state()) && f.tags().iter().any(|t| t.key() == TAG_STACK && t.value() == cx.stack)
         });
@@ -164,13 +194,22 @@ impl Kind for MountTarget {
         for id in ids.iter().filter(|i| !seen.contains(*i)) {
             found.extend(describe_one(cx, id).await?);
         }
+        let recorded: Vec<&MountTargetDescription> = found
+            .iter()
+            .filter(|m| efs::exists(m.life_cycle_state()) && ids.iter().any(|i| i == m.mount_target_id()))
+            .collect();
+        let mut by_eni = interface_groups(cx, recorded.iter().filter_map(|m| m.network_interface_id())).await?;
         let mut out = Vec::new();
         for m in found.iter().filter(|m| efs::exists(m.life_cycle_state())) {
             let groups = if ids.iter().any(|i| i == m.mount_target_id()) {
-                match security_groups(cx, m.mount_target_id()).await {
-                    Ok(g) => Some(g),
-                    Err(AwsError::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
+                match m.network_interface_id().and_then(|eni| by_eni.remove(eni)) {
+                    Some(g) => Some(g),
+                    // No interface reported yet: ask EFS for this one.
+                    None => match security_groups(cx, m.mount_target_id()).await {
+                        Ok(g) => Some(g),
+                        Err(AwsError::NotFound(_)) => continue,
+                        Err(e) => return Err(e),
+                    },
                 }
             } else {
                 None

@@ -1,11 +1,11 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
-use crate::aws::{AwsError, Cx, classify};
+use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -169,15 +169,27 @@ impl Kind for SsmParameter {
             found.extend(describe(cx, filter("Name", chunk.to_vec())).await?);
         }
         fill_arns(cx, &mut found).await?;
+        // SSM's tag read takes a name, the Tagging API an ARN: carry both.
+        let recorded: Vec<(String, String)> = found
+            .iter()
+            .filter(|m| ids.iter().any(|i| Some(i.as_str()) == m.name()))
+            .map(|m| (m.name().unwrap_or_default().to_owned(), m.arn().unwrap_or_default().to_owned()))
+            .collect();
+        let by_arn: HashMap<&str, &str> = recorded.iter().map(|(n, a)| (a.as_str(), n.as_str())).collect();
+        let mut tags = tagging::tags_by_id(cx, &recorded, |arns| {
+            tagging::each(arns, |arn| {
+                let name = by_arn.get(arn.as_str()).copied().unwrap_or_default().to_owned();
+                async move { tags_of(cx, &name).await }
+            })
+        })
+        .await?;
         let mut out = Vec::new();
         for m in &found {
             let name = m.name().unwrap_or_default();
             let tags = if ids.iter().any(|i| i == name) {
-                match tags_of(cx, name).await {
-                    Ok(t) => t,
-                    Err(AwsError::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
-                }
+                // Absent: deleted between the list and the tag read.
+                let Some(tags) = tags.remove(name) else { continue };
+                tags
             } else {
                 Tags::from([(TAG_STACK.to_owned(), cx.stack.clone())])
             };

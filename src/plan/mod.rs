@@ -221,13 +221,29 @@ pub fn tags_value(t: &Tags) -> Value {
 }
 
 /// What is known of one resource before the plan: its live copy, else its recorded copy.
-fn current_of(live: Option<&Live>, recorded: Option<&crate::state::ResourceState>) -> (Props, Tags) {
+/// Properties whose drift the stack accepts (`ignore_drift`, e.g. a desired count autoscaling
+/// owns) count as recorded: apply changes them when the stack's value changes, and never just
+/// to undo a change made in AWS.
+fn current_of(
+    live: Option<&Live>,
+    recorded: Option<&crate::state::ResourceState>,
+    accepted: &[String],
+) -> (Props, Tags) {
     let mut props = recorded.map(|r| r.properties.clone()).unwrap_or_default();
     let mut tags = recorded.map(|r| r.tags.clone()).unwrap_or_default();
     if let Some(l) = live {
         // Live values win; what AWS cannot report stays as recorded.
         props.extend(l.props.clone());
         tags = l.tags.clone();
+        for name in accepted {
+            match recorded.and_then(|r| r.properties.get(name)) {
+                Some(v) => {
+                    props.insert(name.clone(), v.clone());
+                }
+                None if name == "tags" => tags = recorded.map(|r| r.tags.clone()).unwrap_or(tags),
+                None => {}
+            }
+        }
     }
     (props, tags)
 }
@@ -309,7 +325,7 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
                 attrs: Props::new(),
             },
             Some(l) => {
-                let (mut current, current_tags) = current_of(Some(l), recorded);
+                let (mut current, current_tags) = current_of(Some(l), recorded, &r.ignore_drift);
                 canonical(schema, &mut current);
                 let diffs = diff(schema, &desired, &desired_tags, &current, &current_tags);
                 let action = if diffs.iter().any(|d| d.forces_replacement) {

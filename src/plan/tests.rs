@@ -205,3 +205,22 @@ fn secrets_compare_by_digest_and_are_flagged() {
     assert!(d[0].secret);
     assert!(!format!("{:?}", d).contains("hunter3"), "a secret leaked into the diff: {d:?}");
 }
+
+#[test]
+fn accepted_drift_is_not_undone_but_a_changed_stack_value_still_applies() {
+    // Recorded false; someone (autoscaling, a team) set true in AWS; the stack accepts it.
+    let (mut st, mut live) = applied();
+    st.resources.get_mut("sub").unwrap().properties.insert("map_public_ip_on_launch".into(), false.into());
+    live[1].1.props.insert("map_public_ip_on_launch".into(), true.into());
+    let accepting = STACK.replace("az: us-east-1a }", "az: us-east-1a, ignore_drift: [map_public_ip_on_launch] }");
+    let (actions, _) = check(&accepting, Some(&st), live.clone());
+    assert_eq!(actions, ["vpc:no_op", "sub:no_op"]);
+    // Without the acceptance, apply brings it back.
+    let (actions, _) = check(STACK, Some(&st), live.clone());
+    assert_eq!(actions, ["vpc:no_op", "sub:update"]);
+    // A new value in the stack is applied even where drift is accepted.
+    let changed = accepting.replace("cidr: 10.0.1.0/24, az", "cidr: 10.0.1.0/24, map_public_ip_on_launch: true, az");
+    let (actions, p) = check(&changed, Some(&st), live);
+    assert_eq!(actions, ["vpc:no_op", "sub:update"]);
+    assert_eq!(p.changes[1].diffs[0].before, Some(false.into()));
+}

@@ -63,6 +63,18 @@ impl Ctx {
         aws_sdk_ec2::Client::from_conf(conf)
     }
 
+    /// The SDK configuration rprov itself builds, pointed at this context's local AWS.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        let settings = rprov::aws::AwsSettings { endpoint_url: Some(self.aws.endpoint()), ..Default::default() };
+        // SAFETY: the same constant values in every test of this process, set before any client
+        // reads the environment.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        }
+        rprov::aws::load_sdk_config(&settings, "us-east-1").await
+    }
+
     pub fn state_path(&self, stack: &str) -> PathBuf {
         self.dir.path().join(".rprov").join(format!("{stack}.json"))
     }
