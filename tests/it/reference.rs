@@ -133,6 +133,12 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     assert!(params.parameters().is_empty());
     let roles = aws_sdk_iam::Client::new(&conf).list_roles().path_prefix("/rprov/").send().await.unwrap();
     assert!(roles.roles().is_empty());
+    // The Tagging API covers ELBv2, ACM, EFS, ECS, logs, SSM, alarms and NAT gateways; Route 53
+    // by its own list.
+    let left = crate::support::tagged_and_alive(&conf, "upload-service").await;
+    assert!(left.is_empty(), "still tagged with the stack: {left:?}");
+    let zones = aws_sdk_route53::Client::new(&conf).list_hosted_zones().send().await.unwrap();
+    assert!(zones.hosted_zones().is_empty(), "{:?}", zones.hosted_zones());
     let state = read_json(&cx.state_path("upload-service"));
     assert_eq!(state["resources"].as_object().unwrap().len(), 0);
 }

@@ -147,3 +147,41 @@ pub fn count_kind(owned: &[(&str, String)], kind: &str) -> usize {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read json")).expect("json")
 }
+
+/// What the Resource Groups Tagging API still lists with `rprov:stack=<stack>`, less the
+/// tombstones AWS keeps showing for a while after a delete (a NAT gateway `deleted`, an ECS
+/// cluster or service `INACTIVE`, a task definition `INACTIVE` or `DELETE_IN_PROGRESS`), each
+/// confirmed with its own service. Anything else listed is a resource left behind.
+pub async fn tagged_and_alive(conf: &aws_config::SdkConfig, stack: &str) -> Vec<String> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(conf);
+    let ecs = aws_sdk_ecs::Client::new(conf);
+    let ec2 = aws_sdk_ec2::Client::new(conf);
+    let filter = TagFilter::builder().key("rprov:stack").values(stack).build();
+    let listed = tagging.get_resources().tag_filters(filter).send().await.unwrap();
+    let mut alive = Vec::new();
+    for arn in listed.resource_tag_mapping_list().iter().filter_map(|r| r.resource_arn()) {
+        let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+        let tombstone = if let Some(id) = resource.strip_prefix("natgateway/") {
+            let n = ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.unwrap();
+            n.nat_gateways().iter().all(|n| n.state().map(|s| s.as_str()) == Some("deleted"))
+        } else if resource.starts_with("cluster/") {
+            let c = ecs.describe_clusters().clusters(arn).send().await.unwrap();
+            c.clusters().iter().all(|c| c.status() == Some("INACTIVE"))
+        } else if let Some(path) = resource.strip_prefix("service/") {
+            let cluster = path.split('/').next().unwrap_or_default();
+            let s = ecs.describe_services().cluster(cluster).services(arn).send().await.unwrap();
+            s.services().iter().all(|s| s.status() == Some("INACTIVE"))
+        } else if resource.starts_with("task-definition/") {
+            let t = ecs.describe_task_definition().task_definition(arn).send().await.unwrap();
+            let status = t.task_definition().and_then(|t| t.status()).map(|s| s.as_str().to_owned());
+            matches!(status.as_deref(), Some("INACTIVE" | "DELETE_IN_PROGRESS"))
+        } else {
+            false
+        };
+        if !tombstone {
+            alive.push(arn.to_owned());
+        }
+    }
+    alive
+}
