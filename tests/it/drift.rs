@@ -9,6 +9,35 @@ fn network() -> String {
     repo().join("stacks/network.yaml").display().to_string()
 }
 
+/// Out of band: an SSH rule from `cidr` added to `group`.
+async fn add_ingress(ec2: &aws_sdk_ec2::Client, group: &str, cidr: &str) {
+    let rule = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+        .build();
+    ec2.authorize_security_group_ingress().group_id(group).ip_permissions(rule).send().await.unwrap();
+}
+
+/// Out of band: a security group made by hand with the stack's ownership tag copied onto it.
+async fn stray_group(ec2: &aws_sdk_ec2::Client, vpc: &str, stack: &str) -> String {
+    let tags = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .tags(Tag::builder().key("rprov:stack").value(stack).build())
+        .build();
+    let made = ec2
+        .create_security_group()
+        .group_name("copied-tags")
+        .description("made by hand")
+        .vpc_id(vpc)
+        .tag_specifications(tags)
+        .send()
+        .await
+        .unwrap();
+    made.group_id().unwrap().to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_reports_each_change_in_its_category_and_apply_repairs() {
     let cx = Ctx::new();
@@ -22,19 +51,7 @@ async fn drift_reports_each_change_in_its_category_and_apply_repairs() {
     let state = crate::support::read_json(&cx.state_path("network"));
     let pid = |id: &str| state["resources"][id]["physical_id"].as_str().unwrap().to_owned();
     // (a) an ingress rule added to the app group
-    ec2.authorize_security_group_ingress()
-        .group_id(pid("app_sg"))
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    add_ingress(&ec2, &pid("app_sg"), "0.0.0.0/0").await;
     // (c) a tag removed from the VPC
     ec2.delete_tags().resources(pid("vpc")).tags(Tag::builder().key("team").build()).send().await.unwrap();
     // (e) a resource deleted: the public route table
@@ -44,21 +61,7 @@ async fn drift_reports_each_change_in_its_category_and_apply_repairs() {
     }
     ec2.delete_route_table().route_table_id(pid("public_routes")).send().await.unwrap();
     // (f) a group created by hand with the stack's tag
-    let stray = ec2
-        .create_security_group()
-        .group_name("copied-tags")
-        .description("made by hand")
-        .vpc_id(pid("vpc"))
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(Tag::builder().key("rprov:stack").value("network").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let stray_id = stray.group_id().unwrap().to_owned();
+    let stray_id = stray_group(&ec2, &pid("vpc"), "network").await;
 
     cx.aws.clear_calls();
     let md = cx.dir.path().join("drift.md");
@@ -194,19 +197,7 @@ async fn reference_stack_drift_reports_exactly_the_six_changes_and_apply_repairs
     let conf = cx.sdk().await;
     let ec2 = cx.ec2().await;
     // (a) an ingress rule added to the app group
-    ec2.authorize_security_group_ingress()
-        .group_id(pid("app_sg"))
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    add_ingress(&ec2, &pid("app_sg"), "10.0.0.0/8").await;
     // (b) the service's desired count changed
     let ecs = aws_sdk_ecs::Client::new(&conf);
     ecs.update_service().cluster(pid("cluster")).service(pid("service")).desired_count(5).send().await.unwrap();
@@ -219,21 +210,7 @@ async fn reference_stack_drift_reports_exactly_the_six_changes_and_apply_repairs
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
     logs.delete_log_group().log_group_name(pid("logs")).send().await.unwrap();
     // (f) a group created by hand with the stack's tag
-    let stray = ec2
-        .create_security_group()
-        .group_name("copied-tags")
-        .description("made by hand")
-        .vpc_id(pid("vpc"))
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::SecurityGroup)
-                .tags(Tag::builder().key("rprov:stack").value("upload-service").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let stray_id = stray.group_id().unwrap().to_owned();
+    let stray_id = stray_group(&ec2, &pid("vpc"), "upload-service").await;
 
     cx.aws.clear_calls();
     let md = cx.dir.path().join("drift.md");
