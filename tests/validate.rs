@@ -702,7 +702,7 @@ fn validate_checks_imported_output_names_against_the_exporting_state() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains(
-            "app.yaml:7:77: resource `routes`: stack `network` (imported as `net`) declares no output `subnet_idz`"
+            "app.yaml:7:72: resource `routes`: stack `network` (imported as `net`) declares no output `subnet_idz`"
         ),
         "{err}"
     );
