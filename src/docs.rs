@@ -97,6 +97,25 @@ pub fn json_schema() -> J {
                     ]
                 }
             },
+            "imports": {
+                "type": "object",
+                "description": "Other stacks whose outputs this one reads as ${ALIAS.outputs.NAME}, from their state.",
+                "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$", "not": { "const": "params" } },
+                "additionalProperties": {
+                    "anyOf": [
+                        { "type": "string", "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$" },
+                        {
+                            "type": "object",
+                            "required": ["stack"],
+                            "properties": {
+                                "stack": { "type": "string", "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", "description": "The exporting stack's name." },
+                                "state": { "type": "string", "description": "Its state's location; default: beside this stack's state, <stack>.json." }
+                            },
+                            "additionalProperties": false
+                        }
+                    ]
+                }
+            },
             "resources": {
                 "type": "object",
                 "propertyNames": { "pattern": "^[a-z][a-z0-9_-]*$" },
@@ -105,7 +124,7 @@ pub fn json_schema() -> J {
             "outputs": { "type": "object" }
         },
         "$defs": {
-            "reference": { "type": "string", "pattern": "\\$\\{[^}]+\\}", "description": "A reference: ${ID.ATTRIBUTE} or ${params.NAME}" }
+            "reference": { "type": "string", "pattern": "\\$\\{[^}]+\\}", "description": "A reference: ${ID.ATTRIBUTE}, ${params.NAME} or ${IMPORT.outputs.NAME}" }
         }
     })
 }

@@ -115,8 +115,15 @@ fn compare(
     for (name, r) in &rec {
         // Properties AWS does not report (write-only, secret) cannot drift observably.
         let Some(l) = now.get(name) else { continue };
-        if !r.same(l) {
-            out.push(PropDrift { name: name.clone(), recorded: r.clone(), live: l.clone(), ignored: ignored(name) });
+        // Recorded as a digest (it held a secret): compared, and reported, as a digest.
+        let l = match r.as_str() {
+            Some(d) if d.starts_with("sha256:") && !l.as_str().is_some_and(|x| x.starts_with("sha256:")) => {
+                crate::state::digest(l)
+            }
+            _ => l.clone(),
+        };
+        if !r.same(&l) {
+            out.push(PropDrift { name: name.clone(), recorded: r.clone(), live: l, ignored: ignored(name) });
         }
     }
     if schema.is_none_or(|s| s.taggable) && rec_tags != &live.tags {

@@ -651,3 +651,190 @@ fn diagnostics_name_the_file_given() {
     let Err((_, d)) = stack::load(&root().join(&path), &Default::default()) else { panic!("accepted") };
     assert!(d[0].location().ends_with(&format!("{}:3:9", path.display())), "{}", d[0].location());
 }
+
+// ---- imports and param files ------------------------------------------------------------------
+
+/// `rprov` in a scratch directory of its own (imports read `.rprov/` there).
+fn rprov_in(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rprov"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("RPROV_STATE");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RPROV_PARAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("run rprov")
+}
+
+const CONSUMER: &str = "stack: app
+region: us-east-1
+imports:
+  net: { stack: network }
+resources:
+  sg: { type: security_group, vpc: \"${net.outputs.vpc_id}\", description: app }
+  routes: { type: route_table, vpc: \"${net.outputs.vpc_id}\", subnets: \"${net.outputs.subnet_idz}\" }
+";
+
+#[test]
+fn validate_checks_imported_output_names_against_the_exporting_state() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.yaml"), CONSUMER).unwrap();
+    // No state for `network` yet: the names cannot be checked, which is not an error.
+    let out = rprov_in(dir.path(), &["validate", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not checked"), "{}", stderr(&out));
+
+    // The network's state declares `vpc_id` and `subnet_ids`.
+    std::fs::create_dir_all(dir.path().join(".rprov")).unwrap();
+    let state = serde_json::json!({
+        "format_version": 1, "lineage": "l", "serial": 3, "stack": "network", "region": "us-east-1",
+        "rprov_version": "0", "resources": {},
+        "outputs": { "vpc_id": "vpc-1", "subnet_ids": ["subnet-1", "subnet-2"] }
+    });
+    std::fs::write(dir.path().join(".rprov/network.json"), state.to_string()).unwrap();
+    let out = rprov_in(dir.path(), &["validate", "app.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "app.yaml:7:72: resource `routes`: stack `network` (imported as `net`) declares no output `subnet_idz`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `subnet_ids`?"), "{err}");
+    assert!(!err.contains("vpc_id`"), "a declared output was rejected: {err}");
+
+    // Fixed, it validates; an import named like a resource is refused, located.
+    std::fs::write(dir.path().join("app.yaml"), CONSUMER.replace("subnet_idz", "subnet_ids")).unwrap();
+    let out = rprov_in(dir.path(), &["validate", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(dir.path().join("app.yaml"), CONSUMER.replace("  net: {", "  sg: {")).unwrap();
+    let out = rprov_in(dir.path(), &["validate", "app.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("app.yaml:4:3: import `sg` has the name of a resource"), "{}", stderr(&out));
+}
+
+#[test]
+fn imported_values_are_type_checked_where_they_are_used() {
+    let mut inputs = stack::Inputs::default();
+    inputs.imports.insert(
+        "net".into(),
+        stack::Imported::Read {
+            location: ".rprov/network.json".into(),
+            outputs: [
+                ("vpc_id".to_owned(), Value::str("vpc-1")),
+                ("subnet_ids".to_owned(), Value::List(vec![Value::str("subnet-1"), Value::str("subnet-2")])),
+            ]
+            .into(),
+        },
+    );
+    let s = stack::load_with(Source::new("app.yaml", CONSUMER.replace("subnet_idz", "subnet_ids")), &inputs)
+        .unwrap_or_else(|(_, d)| panic!("{d:#?}"));
+    // Known before the run: literals, no graph edge.
+    assert_eq!(prop(&s, "sg", "vpc"), lit("vpc-1"));
+    assert_eq!(prop(&s, "routes", "subnets"), Expr::List(vec![lit("subnet-1"), lit("subnet-2")]));
+    assert!(s.resources["routes"].dependencies().is_empty());
+    assert_eq!(s.imports["net"].used["vpc_id"], Value::str("vpc-1"));
+
+    // A list where a string is expected: located at the reference.
+    let text = CONSUMER.replace("subnet_idz", "subnet_ids");
+    let text =
+        text.replace("vpc: \"${net.outputs.vpc_id}\", description", "vpc: \"${net.outputs.subnet_ids}\", description");
+    let Err((_, d)) = stack::load_with(Source::new("app.yaml", text), &inputs) else {
+        panic!("a list accepted as a VPC id")
+    };
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].message.contains("expected a string, found a list"), "{d:#?}");
+    assert_eq!((d[0].span.line, d[0].span.col), (6, 36));
+
+    // No state: located at the import, once.
+    inputs.imports.insert("net".into(), stack::Imported::Missing { location: ".rprov/network.json".into() });
+    let Err((_, d)) = stack::load_with(Source::new("app.yaml", CONSUMER), &inputs) else { panic!("accepted") };
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].message.contains("has no state at .rprov/network.json"), "{d:#?}");
+    assert_eq!((d[0].span.line, d[0].span.col), (4, 17));
+}
+
+const PARAMS: &str = "stack: demo
+region: us-east-1
+params:
+  cidr: { default: 10.0.0.0/16 }
+  count: { type: number, default: 1 }
+  zones: { type: list, default: [us-east-1a] }
+resources:
+  vpc: { type: vpc, cidr: \"${params.cidr}\" }
+";
+
+fn param_file_case(file: &str, env: &[(&str, &str)], flags: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.yaml"), PARAMS).unwrap();
+    std::fs::write(dir.path().join("p.yaml"), file).unwrap();
+    let mut args = vec!["graph", "s.yaml", "--param-file", "p.yaml"];
+    args.extend(flags);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rprov"));
+    cmd.args(&args).current_dir(dir.path()).env("NO_COLOR", "1");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RPROV_PARAM_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr(&out))
+}
+
+#[test]
+fn param_file_precedence_types_and_unknown_names() {
+    let load = |file: &str, params: &[(&str, &str)]| {
+        let inputs = stack::Inputs {
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            param_file: Some(Source::new("p.yaml", file)),
+            ..Default::default()
+        };
+        stack::load_with(Source::new("s.yaml", PARAMS), &inputs)
+    };
+    // The file beats the default; the command line (flags and environment) beats the file.
+    let s = load("cidr: 10.1.0.0/16\ncount: 3\nzones: [a, b]\n", &[]).unwrap_or_else(|(_, d)| panic!("{d:#?}"));
+    assert_eq!(s.params["cidr"].value, Value::str("10.1.0.0/16"));
+    assert_eq!(s.params["count"].value, Value::Int(3));
+    assert_eq!(s.params["zones"].value, Value::List(vec![Value::str("a"), Value::str("b")]));
+    let s = load("cidr: 10.1.0.0/16\n", &[("cidr", "10.2.0.0/16")]).unwrap_or_else(|(_, d)| panic!("{d:#?}"));
+    assert_eq!(s.params["cidr"].value, Value::str("10.2.0.0/16"));
+    // JSON is accepted.
+    let s = load("{\"count\": 5}", &[]).unwrap_or_else(|(_, d)| panic!("{d:#?}"));
+    assert_eq!(s.params["count"].value, Value::Int(5));
+
+    // Wrong type and unknown name: located in the param file.
+    let Err((_, d)) = load("count: many\ncidrr: 10.1.0.0/16\n", &[]) else { panic!("accepted") };
+    let shown: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 2, "{shown:#?}");
+    assert!(shown[0].starts_with("p.yaml:1:8: param `count` must be a number, found a string"), "{shown:#?}");
+    assert!(shown[1].starts_with("p.yaml:2:1: unknown param `cidrr` in the param file"), "{shown:#?}");
+    assert_eq!(d[1].help.as_deref(), Some("did you mean `cidr`?"));
+    let Err((_, d)) = load("[1, 2]", &[]) else { panic!("accepted") };
+    assert!(d[0].to_string().starts_with("p.yaml:1:1: a param file must be a mapping"), "{d:#?}");
+
+    // Through the binary: --param > RPROV_PARAM_ > --param-file > default, errors located.
+    let (code, _, err) = param_file_case("cidr: 10.0.0.0/33\n", &[], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("invalid CIDR block `10.0.0.0/33`"), "the file's value reached the CIDR check: {err}");
+    let (code, _, err) = param_file_case("cidr: 10.0.0.0/33\n", &[("RPROV_PARAM_cidr", "10.0.0.0/16")], &[]);
+    assert_eq!(code, Some(0), "the environment wins over the file: {err}");
+    let (code, _, err) = param_file_case(
+        "cidr: 10.0.0.0/16\n",
+        &[("RPROV_PARAM_cidr", "10.0.0.0/33")],
+        &["--param", "cidr=10.0.0.0/16"],
+    );
+    assert_eq!(code, Some(0), "--param wins over the environment: {err}");
+    let (code, _, err) = param_file_case("nope: 1\n", &[], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("p.yaml:1:1: unknown param `nope` in the param file"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

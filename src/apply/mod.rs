@@ -425,7 +425,7 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
     let record = ResourceState {
         kind: schema.name.to_owned(),
         physical_id: pid.clone(),
-        properties: recorded_props(schema, &props),
+        properties: recorded_props(schema, &r.sensitive, &props),
         attributes: attrs_now,
         tags,
         depends_on: r.dependencies(),
@@ -453,7 +453,8 @@ async fn finish_adopted(
     let schema = kind.schema();
     let mut current = live.props.clone();
     crate::plan::canonical(schema, &mut current);
-    let diffs: Vec<_> = crate::plan::diff(schema, props, tags, &current, &live.tags)
+    let sensitive = sh.stack.resources.get(id).map(|r| r.sensitive.clone()).unwrap_or_default();
+    let diffs: Vec<_> = crate::plan::diff(schema, &sensitive, props, tags, &current, &live.tags)
         .into_iter()
         .filter(|d| live.props.contains_key(&d.name) || d.name == "tags")
         .collect();
@@ -519,11 +520,11 @@ async fn find_owned(sh: &Shared, kind: &'static dyn Kind, id: &str) -> Result<Op
 }
 
 /// What state keeps of a resource's properties: secrets as digests only.
-pub fn recorded_props(schema: &KindSchema, props: &Props) -> Props {
+pub fn recorded_props(schema: &KindSchema, sensitive: &std::collections::BTreeSet<String>, props: &Props) -> Props {
     props
         .iter()
         .map(|(k, v)| {
-            let secret = schema.prop(k).is_some_and(|p| p.secret);
+            let secret = crate::plan::is_secret(schema, sensitive, k);
             (k.clone(), if secret { digest(v) } else { v.clone() })
         })
         .collect()

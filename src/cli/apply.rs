@@ -3,7 +3,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::common::{Failure, Settings, backend, confirm, cx, load_stack, param_overrides, refresh, report};
+use super::common::{Failure, Settings, backend, confirm, cx, inputs, load_stack, param_overrides, refresh, report};
+use super::imports::{self, Mode};
 use super::plan::{PLAN_FILE_KIND, PlanFile};
 use super::progress::printer;
 use crate::apply::{ApplyConfig, Outcome, execute};
@@ -18,7 +19,7 @@ enum Target {
     Saved(Stack, Plan),
 }
 
-fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
+async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Failure::User(format!("cannot read {}: {e}", path.display())))?;
     if text.trim_start().starts_with('{') {
@@ -31,12 +32,20 @@ fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
             }
             let mut params = file.params.clone();
             params.extend(param_overrides(s)?);
-            let stack = stack::load_str(Source::new(&file.stack_file, file.source), &params)
+            let stack = stack::load_with(Source::new(&file.stack_file, file.source), &inputs(s, params)?)
                 .map_err(|(src, d)| report(src.as_ref(), &d))?;
+            let stack = imports::bind(s, stack, Mode::Bind).await?;
+            let now = crate::plan::imports_of(&stack);
+            if now != file.plan.imports {
+                return Err(Failure::User(
+                    "stale plan: outputs of an imported stack changed since the plan was made; run `rprov plan` again"
+                        .into(),
+                ));
+            }
             return Ok(Target::Saved(stack, file.plan));
         }
     }
-    Ok(Target::Stack(load_stack(s, path)?))
+    Ok(Target::Stack(imports::bind(s, load_stack(s, path)?, Mode::Bind).await?))
 }
 
 /// Holds the state lock; released when dropped on every exit path that returns.
@@ -71,7 +80,7 @@ fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
 }
 
 pub async fn run(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Result<u8, Failure> {
-    let target = load_target(s, path)?;
+    let target = load_target(s, path).await?;
     let stack = match &target {
         Target::Stack(st) | Target::Saved(st, _) => st.clone(),
     };
@@ -120,6 +129,7 @@ async fn apply_locked(
     let (state, outcome) = run_plan(s, cx, stack, &plan, state, backend.clone(), parallelism).await?;
     let state = record_outputs(stack, state, backend.as_ref()).await?;
     finish(&outcome, "Apply")?;
+    let state = record_imports(s, stack, state, backend.as_ref(), true).await?;
     if !state.outputs.is_empty() {
         println!("\nOutputs:");
         for (k, v) in &state.outputs {
@@ -177,6 +187,27 @@ fn finish(o: &Outcome, what: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// After an apply: each imported stack's state names this one among its consumers (and stops
+/// naming it once the import is gone); this state remembers where those states are.
+async fn record_imports(
+    s: &Settings,
+    stack: &Stack,
+    mut state: State,
+    backend: &dyn StateBackend,
+    present: bool,
+) -> Result<State, Failure> {
+    if stack.imports.is_empty() && state.imports.is_empty() {
+        return Ok(state);
+    }
+    let now = imports::record_consumer(s, stack, &state.imports, present).await;
+    if now != state.imports {
+        state.imports = now;
+        state.serial += 1;
+        backend.write(&state).await?;
+    }
+    Ok(state)
+}
+
 async fn record_outputs(stack: &Stack, mut state: State, backend: &dyn StateBackend) -> Result<State, Failure> {
     let lookup = |r: &Ref| {
         state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
@@ -219,15 +250,28 @@ async fn destroy_locked(
     let graph = Graph::build(&empty).map_err(|d| report(Some(&stack.source), &d))?;
     let plan = plan::plan(&empty, &graph, Some(&state), &live);
     print!("{}", render_human(&plan, s.color));
-    if !plan.has_changes() {
+    let consumers = (!state.consumers.is_empty()).then(|| imports::consumers_text(&state.consumers));
+    if let Some(c) = &consumers {
+        eprintln!(
+            "warning: stack `{}` is imported by {c}; their next plan fails until it is applied again",
+            stack.name
+        );
+    }
+    if !plan.has_changes() && consumers.is_none() {
+        record_imports(s, stack, state, backend.as_ref(), false).await?;
         return Ok(0);
     }
-    confirm(s, yes, &format!("Destroy every resource of stack `{}`", stack.name))?;
+    let question = match &consumers {
+        Some(c) => format!("Destroy every resource of stack `{}` although {c} import it", stack.name),
+        None => format!("Destroy every resource of stack `{}`", stack.name),
+    };
+    confirm(s, yes, &question)?;
     let (mut state, outcome) = run_plan(s, cx, &empty, &plan, state, backend.clone(), parallelism).await?;
     finish(&outcome, "Destroy")?;
     state.outputs.clear();
     state.serial += 1;
     backend.write(&state).await?;
+    record_imports(s, stack, state, backend.as_ref(), false).await?;
     let deleted = plan.changes.iter().filter(|c: &&Change| c.action == Action::Delete).count();
     println!("Destroyed {deleted} resource(s) of stack `{}`.", stack.name);
     Ok(0)

@@ -20,6 +20,7 @@ pub struct Settings {
     pub aws: AwsSettings,
     pub state: Option<String>,
     pub params: Vec<String>,
+    pub param_file: Option<PathBuf>,
     pub color: bool,
     pub tty: bool,
 }
@@ -35,6 +36,7 @@ impl Settings {
             },
             state: g.state.clone(),
             params: g.params.clone(),
+            param_file: g.param_file.clone(),
             color: tty && !g.no_color,
             tty,
         }
@@ -90,16 +92,36 @@ pub fn param_overrides(s: &Settings) -> Result<stack::ParamOverrides, Failure> {
     Ok(out)
 }
 
+/// Everything a stack is loaded with from flags and environment: params (`--param` over
+/// `RPROV_PARAM_*`) and the `--param-file` below them. Imports are bound later (`imports::bind`).
+pub fn inputs(s: &Settings, params: stack::ParamOverrides) -> Result<stack::Inputs, Failure> {
+    let param_file = match &s.param_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::User(format!("cannot read param file {}: {e}", p.display())))?;
+            Some(stack::Source::new(p.display().to_string(), text))
+        }
+        None => None,
+    };
+    Ok(stack::Inputs { params, param_file, imports: BTreeMap::new() })
+}
+
 pub fn load_stack(s: &Settings, path: &Path) -> Result<Stack, Failure> {
-    let overrides = param_overrides(s)?;
-    stack::load(path, &overrides).map_err(|(src, diags)| report(src.as_ref(), &diags))
+    let inputs = inputs(s, param_overrides(s)?)?;
+    stack::load_file(path, &inputs).map_err(|(src, diags)| report(src.as_ref(), &diags))
 }
 
 pub fn report(src: Option<&stack::Source>, diags: &[stack::Diagnostic]) -> Failure {
     for d in diags {
         match src {
-            Some(src) => eprint!("{}", d.render(src)),
-            None => eprintln!("error: {d}"),
+            Some(src) if src.name == d.file => eprint!("{}", d.render(src)),
+            // Another file (a param file): its location, without the stack file's line.
+            _ => {
+                eprintln!("error: {d}");
+                if let Some(h) = &d.help {
+                    eprintln!("  help: {h}");
+                }
+            }
         }
     }
     let n = diags.len();
@@ -115,6 +137,20 @@ pub fn backend(s: &Settings, stack: &str) -> Result<Arc<dyn StateBackend>, Failu
         Some(path) => Ok(Arc::new(LocalBackend::new(PathBuf::from(path)))),
         None => Ok(Arc::new(LocalBackend::for_stack(Path::new(".rprov"), stack))),
     }
+}
+
+/// The state of another stack (an import): where `state:` says, else beside this stack's state
+/// (same directory or prefix, `<stack>.json`), through the same backends as [`backend`].
+pub fn other_state(s: &Settings, stack: &str, explicit: Option<&str>) -> Result<Arc<dyn StateBackend>, Failure> {
+    let location = match (explicit, s.state.as_deref()) {
+        (Some(l), _) => Some(l.to_owned()),
+        (None, Some(mine)) => Some(match mine.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{stack}.json"),
+            None => format!("{stack}.json"),
+        }),
+        (None, None) => None,
+    };
+    backend(&Settings { state: location, ..s.clone() }, stack)
 }
 
 pub async fn cx(s: &Settings, stack: &Stack) -> Cx {

@@ -4,6 +4,7 @@ mod apply;
 mod common;
 mod drift;
 mod graph;
+mod imports;
 mod output;
 mod plan;
 mod progress;
@@ -48,6 +49,9 @@ pub struct Global {
     /// Set a param: `--param name=value` (repeatable); also `RPROV_PARAM_name`.
     #[arg(long = "param", global = true, value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// Params from a YAML or JSON file (`name: value`); `--param` and `RPROV_PARAM_*` win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub param_file: Option<PathBuf>,
     /// No colours in output.
     #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,

@@ -22,7 +22,7 @@ pub struct PlanFile {
 pub const PLAN_FILE_KIND: &str = "rprov-plan";
 
 pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, detailed: bool) -> Result<u8, Failure> {
-    let stack = load_stack(s, path)?;
+    let stack = super::imports::bind(s, load_stack(s, path)?, super::imports::Mode::Bind).await?;
     let graph = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
     let state = backend(s, &stack.name)?.read().await?;
     let cx = cx(s, &stack).await;

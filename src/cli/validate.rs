@@ -3,7 +3,8 @@ use std::path::Path;
 use super::common::{Failure, Settings, load_stack};
 
 pub async fn run(s: &Settings, path: &Path) -> Result<u8, Failure> {
-    let stack = load_stack(s, path)?;
+    // Reads the imported stacks' states (not AWS) to check the output names used.
+    let stack = super::imports::bind(s, load_stack(s, path)?, super::imports::Mode::Check).await?;
     println!(
         "{}: stack `{}` is valid ({} resources, {} outputs)",
         path.display(),

@@ -3,7 +3,7 @@
 
 mod render;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,25 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
     pub outputs: BTreeMap<String, Value>,
+    /// Values read from other stacks' states, by import alias: part of what was planned (a
+    /// saved plan is stale once they change).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<String, PlanImport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanImport {
+    pub stack: String,
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// The imported values a stack was bound with.
+pub fn imports_of(stack: &Stack) -> BTreeMap<String, PlanImport> {
+    stack
+        .imports
+        .values()
+        .map(|i| (i.alias.clone(), PlanImport { stack: i.stack.clone(), outputs: i.used.clone() }))
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -166,21 +185,26 @@ pub fn canonical(schema: &KindSchema, props: &mut Props) {
     }
 }
 
+/// Whether a property's value is kept from view: secret by its kind's schema, or holding a
+/// secret param (`Resource::sensitive`).
+pub fn is_secret(schema: &KindSchema, sensitive: &BTreeSet<String>, name: &str) -> bool {
+    sensitive.contains(name) || schema.prop(name).is_some_and(|p| p.secret)
+}
+
 /// The value of a property as compared: secrets by digest.
-fn compared(schema: &KindSchema, name: &str, v: &Value) -> Value {
-    if schema.prop(name).is_some_and(|p| p.secret)
-        && !v.has_unknown()
-        && !v.as_str().is_some_and(|s| s.starts_with("sha256:"))
-    {
+fn compared(schema: &KindSchema, sensitive: &BTreeSet<String>, name: &str, v: &Value) -> Value {
+    if is_secret(schema, sensitive, name) && !v.has_unknown() && !v.as_str().is_some_and(|s| s.starts_with("sha256:")) {
         digest(v)
     } else {
         v.clone()
     }
 }
 
-/// Per-property differences between what is (live, else recorded) and what should be.
+/// Per-property differences between what is (live, else recorded) and what should be. Secret
+/// values appear in it as digests only, before and after.
 pub fn diff(
     schema: &KindSchema,
+    sensitive: &BTreeSet<String>,
     desired: &Props,
     desired_tags: &Tags,
     current: &Props,
@@ -189,19 +213,19 @@ pub fn diff(
     let mut out = Vec::new();
     for (name, after) in desired {
         let before = current.get(name);
-        let after_c = compared(schema, name, after);
-        let same =
-            before.is_some_and(|b| compared(schema, name, b).same(&after_c)) || (before.is_none() && after.is_null());
+        let after_c = compared(schema, sensitive, name, after);
+        let before = before.map(|b| compared(schema, sensitive, name, b));
+        let same = before.as_ref().is_some_and(|b| b.same(&after_c)) || (before.is_none() && after.is_null());
         if same {
             continue;
         }
         let prop = schema.prop(name);
         out.push(PropDiff {
             name: name.clone(),
-            before: before.cloned(),
+            before,
             after: Some(after_c),
             forces_replacement: prop.is_some_and(|p| p.on_change == OnChange::Replace),
-            secret: prop.is_some_and(|p| p.secret),
+            secret: is_secret(schema, sensitive, name),
         });
     }
     if schema.taggable && desired_tags != current_tags {
@@ -320,14 +344,14 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
                 kind: kind.into(),
                 action: Action::Create,
                 physical_id: None,
-                diffs: diff(schema, &desired, &desired_tags, &Props::new(), &Tags::new()),
+                diffs: diff(schema, &r.sensitive, &desired, &desired_tags, &Props::new(), &Tags::new()),
                 reason,
                 attrs: Props::new(),
             },
             Some(l) => {
                 let (mut current, current_tags) = current_of(Some(l), recorded, &r.ignore_drift);
                 canonical(schema, &mut current);
-                let diffs = diff(schema, &desired, &desired_tags, &current, &current_tags);
+                let diffs = diff(schema, &r.sensitive, &desired, &desired_tags, &current, &current_tags);
                 let action = if diffs.iter().any(|d| d.forces_replacement) {
                     Action::Replace
                 } else if !diffs.is_empty() {
@@ -390,6 +414,7 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         changes: deletes,
         unmanaged,
         outputs,
+        imports: imports_of(stack),
     }
 }
 

@@ -57,6 +57,15 @@ fn change_block(out: &mut String, c: &Change, style: &Style) {
 pub fn render_human(plan: &Plan, color: bool) -> String {
     let style = Style { color };
     let mut out = String::new();
+    if !plan.imports.is_empty() {
+        out += "Imported from other stacks' state:\n";
+        for (alias, i) in &plan.imports {
+            for (name, v) in &i.outputs {
+                let _ = writeln!(out, "  {alias}.outputs.{name} = {v}   (stack `{}`)", i.stack);
+            }
+        }
+        out.push('\n');
+    }
     let visible: Vec<&Change> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if visible.is_empty() {
         out += &format!("No changes. Stack `{}` matches AWS.\n", plan.stack);
@@ -112,6 +121,10 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         "has_changes": plan.has_changes(),
         "changes": changes,
         "unmanaged": plan.unmanaged,
+        "imports": plan.imports.iter().map(|(k, i)| (k.clone(), serde_json::json!({
+            "stack": i.stack,
+            "outputs": i.outputs.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>(),
+        }))).collect::<serde_json::Map<_, _>>(),
         "outputs": plan.outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>(),
     })
 }

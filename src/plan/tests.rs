@@ -185,7 +185,7 @@ fn unordered_lists_compare_as_sets() {
     let mut b = props(&[("subnets", Value::List(vec![Value::str("a"), Value::str("b")]))]);
     canonical(schema, &mut a);
     canonical(schema, &mut b);
-    assert!(diff(schema, &a, &BTreeMap::new(), &b, &BTreeMap::new()).is_empty());
+    assert!(diff(schema, &Default::default(), &a, &BTreeMap::new(), &b, &BTreeMap::new()).is_empty());
 }
 
 #[test]
@@ -199,9 +199,9 @@ fn secrets_compare_by_digest_and_are_flagged() {
     };
     let desired = props(&[("value", Value::str("hunter2"))]);
     let recorded = props(&[("value", crate::state::digest(&Value::str("hunter2")))]);
-    assert!(diff(&SECRET, &desired, &Tags::new(), &recorded, &Tags::new()).is_empty());
+    assert!(diff(&SECRET, &Default::default(), &desired, &Tags::new(), &recorded, &Tags::new()).is_empty());
     let changed = props(&[("value", Value::str("hunter3"))]);
-    let d = diff(&SECRET, &changed, &Tags::new(), &recorded, &Tags::new());
+    let d = diff(&SECRET, &Default::default(), &changed, &Tags::new(), &recorded, &Tags::new());
     assert!(d[0].secret);
     assert!(!format!("{:?}", d).contains("hunter3"), "a secret leaked into the diff: {d:?}");
 }

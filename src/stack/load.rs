@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use super::diag::{Diagnostic, Source, Span, did_you_mean};
 use super::expr::{Expr, parse_template};
 use super::yaml::{self, Node, NodeKind, key_text};
-use super::{Param, Resource, Stack, check};
+use super::{Import, Param, Resource, Stack, check};
 use crate::kinds;
 use crate::schema::{Prop, Ty};
 use crate::value::Value;
@@ -15,13 +15,42 @@ use crate::value::Value;
 /// Values for params given on the command line or in the environment, by name.
 pub type ParamOverrides = BTreeMap<String, String>;
 
-const TOP_KEYS: &[&str] = &["stack", "region", "tags", "params", "resources", "outputs"];
+/// What a stack is loaded with besides its own text.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// `--param` and `RPROV_PARAM_*` values by name (text, typed by the param's type).
+    pub params: ParamOverrides,
+    /// A `--param-file` (YAML or JSON mapping of name to typed value); below `params`.
+    pub param_file: Option<Source>,
+    /// The imported stacks' outputs, by import alias. An alias not here is left unresolved
+    /// (`${net.outputs.x}` stays a reference) and its names are not checked.
+    pub imports: BTreeMap<String, Imported>,
+}
+
+/// What is known of an imported stack when loading.
+#[derive(Clone, Debug)]
+pub enum Imported {
+    /// It has no state at `location` (never applied, or destroyed).
+    Missing { location: String },
+    /// The names of its outputs only: they are checked, references stay unresolved (validate).
+    Declared { location: String, names: Vec<String> },
+    /// Its recorded outputs: references become these values.
+    Read { location: String, outputs: BTreeMap<String, Value> },
+}
+
+const TOP_KEYS: &[&str] = &["stack", "region", "tags", "params", "imports", "resources", "outputs"];
+const IMPORT_KEYS: &[&str] = &["stack", "state"];
 const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift"];
 const PARAM_KEYS: &[&str] = &["default", "type", "secret", "description"];
 const PARAM_TYPES: &[&str] = &["string", "number", "bool", "list"];
 
+/// Reads and validates a stack file with params given by name.
+pub fn load(path: &std::path::Path, params: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+    load_file(path, &Inputs { params: params.clone(), ..Inputs::default() })
+}
+
 /// Reads and validates a stack file.
-pub fn load(path: &std::path::Path, overrides: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+pub fn load_file(path: &std::path::Path, inputs: &Inputs) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| (None, vec![io_diag(&name, &e)]))?;
     if meta.len() > yaml::MAX_BYTES as u64 {
@@ -47,7 +76,7 @@ pub fn load(path: &std::path::Path, overrides: &ParamOverrides) -> Result<Stack,
             )],
         )
     })?;
-    load_str(Source::new(name, text), overrides)
+    load_with(Source::new(name, text), inputs)
 }
 
 fn io_diag(name: &str, e: &std::io::Error) -> Diagnostic {
@@ -55,10 +84,21 @@ fn io_diag(name: &str, e: &std::io::Error) -> Diagnostic {
     Diagnostic::at(&src, Span::start(), format!("cannot read stack file: {e}"))
 }
 
-pub fn load_str(src: Source, overrides: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+pub fn load_str(src: Source, params: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+    load_with(src, &Inputs { params: params.clone(), ..Inputs::default() })
+}
+
+pub fn load_with(src: Source, inputs: &Inputs) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
     let root = match yaml::parse(&src) {
         Ok(r) => r,
         Err(d) => return Err((Some(src), d)),
+    };
+    let file = match &inputs.param_file {
+        Some(f) => match yaml::parse(f) {
+            Ok(n) => Some((f, n)),
+            Err(d) => return Err((Some(src), d)),
+        },
+        None => None,
     };
     let mut l = Loader {
         src: &src,
@@ -69,8 +109,12 @@ pub fn load_str(src: Source, overrides: &ParamOverrides) -> Result<Stack, (Optio
         failed_params: Vec::new(),
         literal: false,
         failed_param_used: false,
+        inputs,
+        imports: IndexMap::new(),
+        failed_imports: Vec::new(),
+        secret_used: false,
     };
-    let stack = l.stack(&root, overrides);
+    let stack = l.stack(&root, file.as_ref().map(|(s, n)| (*s, n)));
     match stack {
         Some(s) if l.diags.is_empty() => Ok(s),
         _ => {
@@ -96,14 +140,45 @@ struct Loader<'a> {
     /// Checking a param's value: `${` in it is text, not a reference.
     literal: bool,
     failed_param_used: bool,
+    inputs: &'a Inputs,
+    imports: IndexMap<String, Import>,
+    /// Imports whose stack has no state: already reported at the import.
+    failed_imports: Vec<String>,
+    /// A secret param's value went into the value being read.
+    secret_used: bool,
 }
 
 impl Loader<'_> {
     fn err(&mut self, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
+        let msg = self.redact(msg.into());
         let mut d = Diagnostic::at(self.src, span, msg);
         d.resource = self.resource.clone();
         self.diags.push(d);
         self.diags.last_mut().expect("just pushed")
+    }
+
+    /// A diagnostic in the param file rather than the stack file.
+    fn err_in(&mut self, src: &Source, span: Span, msg: impl Into<String>) -> &mut Diagnostic {
+        let msg = self.redact(msg.into());
+        self.diags.push(Diagnostic::at(src, span, msg));
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    /// Secret params' values never appear in a message, whatever check quoted them.
+    fn redact(&self, mut msg: String) -> String {
+        for p in self.params.values().filter(|p| p.secret) {
+            let texts: Vec<String> = match &p.value {
+                Value::List(items) => {
+                    items.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string())).collect()
+                }
+                Value::Str(s) => vec![s.clone()],
+                v => vec![v.to_string()],
+            };
+            for t in texts.iter().filter(|t| !t.is_empty()) {
+                msg = msg.replace(t.as_str(), "***");
+            }
+        }
+        msg
     }
 
     fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
@@ -128,7 +203,7 @@ impl Loader<'_> {
         }
     }
 
-    fn stack(&mut self, root: &Node, overrides: &ParamOverrides) -> Option<Stack> {
+    fn stack(&mut self, root: &Node, param_file: Option<(&Source, &Node)>) -> Option<Stack> {
         let top = self.mapping(root, "the stack file")?;
         let mut name = None;
         let mut region = None;
@@ -136,12 +211,14 @@ impl Loader<'_> {
         let mut resources_node = None;
         let mut outputs_node = None;
         let mut params_node = None;
+        let mut imports_node = None;
         for (k, v) in top {
             match key_text(k).as_str() {
                 "stack" => name = self.stack_name(v),
                 "region" => region = self.region(v),
                 "tags" => tags = self.tags(v),
                 "params" => params_node = Some(v),
+                "imports" => imports_node = Some(v),
                 "resources" => resources_node = Some(v),
                 "outputs" => outputs_node = Some(v),
                 other => {
@@ -160,7 +237,13 @@ impl Loader<'_> {
         if region.is_none() && !top.iter().any(|(k, _)| key_text(k) == "region") {
             self.err(root.span, "missing `region:` (e.g. us-east-1)");
         }
-        self.params(params_node, overrides);
+        self.params(params_node, param_file);
+        if let Some(NodeKind::Map(entries)) = resources_node.map(|n| &n.kind) {
+            self.declared = entries.iter().map(|(k, _)| key_text(k)).collect();
+        }
+        if let Some(node) = imports_node {
+            self.imports(node, name.as_deref());
+        }
         let mut resources = IndexMap::new();
         match resources_node {
             None => {
@@ -168,7 +251,6 @@ impl Loader<'_> {
             }
             Some(node) => {
                 if let Some(entries) = self.mapping(node, "`resources`") {
-                    self.declared = entries.iter().map(|(k, _)| key_text(k)).collect();
                     for (k, v) in entries {
                         if let Some(r) = self.resource(k, v) {
                             resources.insert(r.id.clone(), r);
@@ -181,7 +263,14 @@ impl Loader<'_> {
         if let Some(node) = outputs_node {
             if let Some(entries) = self.mapping(node, "`outputs`") {
                 for (k, v) in entries {
-                    if let Some(e) = self.expr(v, &Ty::Doc) {
+                    self.secret_used = false;
+                    let e = self.expr(v, &Ty::Doc);
+                    if self.secret_used {
+                        let key = key_text(k);
+                        self.err(v.span, format!("output `{key}` uses a secret param: outputs are stored in state in clear and read by importing stacks"));
+                        continue;
+                    }
+                    if let Some(e) = e {
                         outputs.insert(key_text(k), e);
                     }
                 }
@@ -195,7 +284,9 @@ impl Loader<'_> {
             params: std::mem::take(&mut self.params),
             resources,
             outputs,
+            imports: std::mem::take(&mut self.imports),
             source: self.src.clone(),
+            inputs: self.inputs.clone(),
         };
         self.diags.extend(check::network(&stack));
         if self.diags.is_empty() {
@@ -208,15 +299,19 @@ impl Loader<'_> {
 
     fn stack_name(&mut self, v: &Node) -> Option<String> {
         let s = self.string(v, "`stack`")?;
+        self.stack_name_node(&s, v.span)
+    }
+
+    fn stack_name_node(&mut self, s: &str, span: Span) -> Option<String> {
         let ok = (1..=63).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && !s.ends_with('-')
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok {
-            self.err(v.span, format!("invalid stack name `{s}`: expected 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'"));
+            self.err(span, format!("invalid stack name `{s}`: expected 1-63 lowercase letters, digits and '-', starting with a letter and not ending with '-'"));
             return None;
         }
-        Some(s)
+        Some(s.to_owned())
     }
 
     fn region(&mut self, v: &Node) -> Option<String> {
@@ -267,7 +362,22 @@ impl Loader<'_> {
         }
     }
 
-    fn params(&mut self, node: Option<&Node>, overrides: &ParamOverrides) {
+    fn params(&mut self, node: Option<&Node>, file: Option<(&Source, &Node)>) {
+        let inputs = self.inputs;
+        let overrides = &inputs.params;
+        let file_entries: &[(Node, Node)] = match file {
+            Some((_, Node { kind: NodeKind::Map(m), .. })) => m,
+            Some((src, n)) => {
+                let got = n.type_name();
+                self.err_in(
+                    src,
+                    n.span,
+                    format!("a param file must be a mapping of param names to values, found {got}"),
+                );
+                &[]
+            }
+            None => &[],
+        };
         if let Some(node) = node {
             if let Some(entries) = self.mapping(node, "`params`") {
                 for (k, v) in entries {
@@ -276,7 +386,9 @@ impl Loader<'_> {
                         self.err(k.span, format!("invalid param name `{name}`: expected letters, digits, '_' and '-'"));
                         continue;
                     }
-                    match self.param(&name, k, v, overrides.get(&name)) {
+                    let from_file = file_entries.iter().find(|(fk, _)| key_text(fk) == name).map(|(_, fv)| fv);
+                    let from_file = file.zip(from_file).map(|((src, _), fv)| (src, fv));
+                    match self.param(&name, k, v, overrides.get(&name), from_file) {
                         Some(p) => {
                             self.params.insert(name, p);
                         }
@@ -293,9 +405,32 @@ impl Loader<'_> {
                 d.help = help;
             }
         }
+        if let Some((src, _)) = file {
+            for (k, _) in file_entries {
+                let name = key_text(k);
+                if !self.params.contains_key(&name) && !self.failed_params.contains(&name) {
+                    let help = did_you_mean(&name, self.params.keys().map(String::as_str));
+                    let declared = self.params.keys().cloned().collect::<Vec<_>>().join(", ");
+                    self.err_in(
+                        src,
+                        k.span,
+                        format!("unknown param `{name}` in the param file; the stack declares: {declared}"),
+                    )
+                    .help = help;
+                }
+            }
+        }
     }
 
-    fn param(&mut self, name: &str, key: &Node, v: &Node, given: Option<&String>) -> Option<Param> {
+    /// `--param`/`RPROV_PARAM_` text first, then the param file's value, then the default.
+    fn param(
+        &mut self,
+        name: &str,
+        key: &Node,
+        v: &Node,
+        given: Option<&String>,
+        from_file: Option<(&Source, &Node)>,
+    ) -> Option<Param> {
         let (mut default, mut ty, mut secret, mut description) = (None, None, false, None);
         match &v.kind {
             NodeKind::Map(m) => {
@@ -343,8 +478,8 @@ impl Loader<'_> {
             Some(NodeKind::Seq(_)) => "list".into(),
             _ => "string".into(),
         });
-        let value = match (given, default) {
-            (Some(text), _) => match param_from_text(text, &ty) {
+        let value = match (given, from_file, default) {
+            (Some(text), _, _) => match param_from_text(text, &ty) {
                 Some(v) => v,
                 None => {
                     self.err(
@@ -357,27 +492,25 @@ impl Loader<'_> {
                     return None;
                 }
             },
-            (None, Some(d)) => {
-                let value = node_value(d);
-                let fits = match (ty.as_str(), &value) {
-                    ("string", Value::Str(_)) | ("bool", Value::Bool(_)) | ("list", Value::List(_)) => true,
-                    ("number", Value::Int(_) | Value::Num(_)) => true,
-                    ("string", Value::Int(_) | Value::Num(_)) => true,
-                    _ => false,
-                };
-                if !fits {
+            (None, Some((src, n)), _) => match typed_param(n, &ty) {
+                Some(v) => v,
+                None => {
+                    let got = n.type_name();
+                    self.err_in(src, n.span, format!("param `{name}` must be a {ty}, found {got}"));
+                    return None;
+                }
+            },
+            (None, None, Some(d)) => match typed_param(d, &ty) {
+                Some(v) => v,
+                None => {
                     self.err(d.span, format!("default of param `{name}` must be a {ty}, found {}", d.type_name()));
                     return None;
                 }
-                match value {
-                    Value::Int(i) if ty == "string" => Value::Str(i.to_string()),
-                    Value::Num(n) if ty == "string" => Value::Str(n.to_string()),
-                    v => v,
-                }
-            }
-            (None, None) => {
+            },
+            (None, None, None) => {
                 let d = self.err(key.span, format!("param `{name}` has no default and no value was given"));
-                d.help = Some(format!("pass --param {name}=VALUE or set RPROV_PARAM_{name}"));
+                d.help =
+                    Some(format!("pass --param {name}=VALUE, set RPROV_PARAM_{name} or give it in a --param-file"));
                 return None;
             }
         };
@@ -415,6 +548,7 @@ impl Loader<'_> {
         let mut props = BTreeMap::new();
         let mut prop_spans = BTreeMap::new();
         let mut written: Vec<String> = Vec::new();
+        let mut sensitive = std::collections::BTreeSet::new();
         for (pk, pv) in entries {
             let key = key_text(pk);
             written.push(key.clone());
@@ -441,7 +575,15 @@ impl Loader<'_> {
                             self.check_tag_keys(pv);
                         }
                         record_spans(pv, &key, &mut prop_spans);
-                        if let Some(e) = self.prop_value(pv, prop) {
+                        self.secret_used = false;
+                        let e = self.prop_value(pv, prop);
+                        if self.secret_used && key == "tags" {
+                            // AWS shows tags to anyone allowed to describe the resource.
+                            self.err(pv.span, "a secret param cannot be used in tags: AWS shows tags to anyone allowed to describe the resource");
+                        } else if self.secret_used {
+                            sensitive.insert(key.clone());
+                        }
+                        if let Some(e) = e {
                             props.insert(key, e);
                         }
                     }
@@ -477,8 +619,17 @@ impl Loader<'_> {
         }
         let depends_spans = depends_on.iter().map(|(_, s)| *s).collect();
         let depends_on = depends_on.into_iter().map(|(d, _)| d).collect();
-        let r =
-            Resource { id: id.clone(), kind, props, prop_spans, depends_on, depends_spans, ignore_drift, span: k.span };
+        let r = Resource {
+            id: id.clone(),
+            kind,
+            props,
+            prop_spans,
+            depends_on,
+            depends_spans,
+            ignore_drift,
+            sensitive,
+            span: k.span,
+        };
         self.resource = None;
         Some(r)
     }
@@ -668,7 +819,10 @@ impl Loader<'_> {
     fn substitute_params(&mut self, e: Expr) -> Expr {
         match e {
             Expr::Ref(r) if r.target == "params" => match self.params.get(&r.attr) {
-                Some(p) => Expr::Lit(p.value.clone()),
+                Some(p) => {
+                    self.secret_used |= p.secret;
+                    Expr::Lit(p.value.clone())
+                }
                 // Declared but invalid: already reported where it is declared.
                 None if self.failed_params.contains(&r.attr) => {
                     self.failed_param_used = true;
@@ -680,8 +834,149 @@ impl Loader<'_> {
                     Expr::Lit(Value::Null)
                 }
             },
+            Expr::Ref(r) if self.imports.contains_key(&r.target) => self.imported(r),
             Expr::Concat(parts) => Expr::Concat(parts.into_iter().map(|p| self.substitute_params(p)).collect()),
             other => other,
+        }
+    }
+
+    /// `${net.outputs.NAME}`: the value recorded by the imported stack, known before the run
+    /// (so no graph edge and never "known after apply"); left a reference when not read.
+    fn imported(&mut self, r: super::Ref) -> Expr {
+        let import = &self.imports[&r.target];
+        let (alias, stack) = (import.alias.clone(), import.stack.clone());
+        let Some(name) = r.attr.strip_prefix("outputs.").filter(|n| super::expr::is_ident(n)) else {
+            self.err(
+                r.span,
+                format!("`${{{}.{}}}`: an import's outputs are read as `${{{alias}.outputs.NAME}}`", r.target, r.attr),
+            );
+            self.failed_param_used = true;
+            return Expr::Lit(Value::Null);
+        };
+        let name = name.to_owned();
+        if self.failed_imports.contains(&alias) {
+            self.failed_param_used = true;
+            return Expr::Lit(Value::Null);
+        }
+        let unknown_output = |l: &mut Self, names: &[&str], location: &str| {
+            let help = did_you_mean(&name, names.iter().copied());
+            l.err(
+                r.span,
+                format!(
+                    "stack `{stack}` (imported as `{alias}`) declares no output `{name}`; its state ({location}) has: {}",
+                    if names.is_empty() { "no outputs".to_owned() } else { names.join(", ") }
+                ),
+            )
+            .help = help;
+            l.failed_param_used = true;
+            Expr::Lit(Value::Null)
+        };
+        let inputs = self.inputs;
+        let entry = self.imports.get_mut(&alias).expect("checked above");
+        match inputs.imports.get(&alias) {
+            None | Some(Imported::Missing { .. }) => {
+                entry.used.insert(name.clone(), Value::Unknown);
+                Expr::Ref(r)
+            }
+            Some(Imported::Declared { location, names }) => {
+                if names.contains(&name) {
+                    entry.used.insert(name.clone(), Value::Unknown);
+                    return Expr::Ref(r);
+                }
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                unknown_output(self, &names, location)
+            }
+            Some(Imported::Read { location, outputs }) => match outputs.get(&name) {
+                Some(v) if !v.has_unknown() => {
+                    entry.used.insert(name.clone(), v.clone());
+                    Expr::Lit(v.clone())
+                }
+                Some(_) => {
+                    self.err(r.span, format!("output `{name}` of stack `{stack}` (imported as `{alias}`) has no value in its state ({location}): its last apply did not finish"))
+                        .help = Some(format!("apply stack `{stack}` first"));
+                    self.failed_param_used = true;
+                    Expr::Lit(Value::Null)
+                }
+                None => {
+                    let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+                    unknown_output(self, &names, location)
+                }
+            },
+        }
+    }
+
+    fn imports(&mut self, node: &Node, this_stack: Option<&str>) {
+        let Some(entries) = self.mapping(node, "`imports`") else { return };
+        for (k, v) in entries {
+            let alias = key_text(k);
+            if !super::expr::is_ident(&alias) || alias == "params" {
+                self.err(
+                    k.span,
+                    format!("invalid import name `{alias}`: expected letters, digits, '_' and '-' (and not `params`)"),
+                );
+                continue;
+            }
+            if self.declared.contains(&alias) {
+                self.err(
+                    k.span,
+                    format!("import `{alias}` has the name of a resource: `${{{alias}.…}}` would be ambiguous"),
+                )
+                .help = Some("rename the import or the resource".into());
+                continue;
+            }
+            let (mut stack, mut state) = (None, None);
+            match &v.kind {
+                // `net: network` is shorthand for `net: { stack: network }`.
+                NodeKind::Str { text, .. } => stack = Some((text.clone(), v.span)),
+                NodeKind::Map(m) => {
+                    for (ik, iv) in m {
+                        match key_text(ik).as_str() {
+                            "stack" => stack = self.string(iv, "import `stack`").map(|s| (s, iv.span)),
+                            "state" => state = self.string(iv, "import `state`"),
+                            other => {
+                                let help = did_you_mean(other, IMPORT_KEYS.iter().copied());
+                                self.err(
+                                    ik.span,
+                                    format!(
+                                        "unknown key `{other}` in import `{alias}`; expected one of: {}",
+                                        IMPORT_KEYS.join(", ")
+                                    ),
+                                )
+                                .help = help;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let got = v.type_name();
+                    self.err(
+                        v.span,
+                        format!("import `{alias}` must be a mapping like `{{ stack: network }}`, found {got}"),
+                    );
+                    continue;
+                }
+            }
+            let Some((stack, span)) = stack else {
+                self.err(
+                    k.span,
+                    format!("import `{alias}` is missing `stack:` (the name of the stack to read outputs from)"),
+                );
+                continue;
+            };
+            if self.stack_name_node(&stack, span).is_none() {
+                continue;
+            }
+            if Some(stack.as_str()) == this_stack {
+                self.err(span, format!("stack `{stack}` imports itself"));
+                continue;
+            }
+            let inputs = self.inputs;
+            if let Some(Imported::Missing { location }) = inputs.imports.get(&alias) {
+                self.err(span, format!("stack `{stack}` (imported as `{alias}`) has no state at {location}")).help =
+                    Some(format!("apply stack `{stack}` first (or give its state's location with `state:`)"));
+                self.failed_imports.push(alias.clone());
+            }
+            self.imports.insert(alias.clone(), Import { alias, stack, state, span, used: BTreeMap::new() });
         }
     }
 
@@ -694,7 +989,8 @@ impl Loader<'_> {
                 return;
             }
             let Some(target) = resources.get(&r.target) else {
-                if l.declared.contains(&r.target) {
+                // Unread imports stay references; their names were checked when substituted.
+                if l.declared.contains(&r.target) || l.imports.contains_key(&r.target) {
                     return;
                 }
                 let help = did_you_mean(&r.target, ids.iter().copied());
@@ -780,6 +1076,22 @@ fn value_node(v: &Value, span: Span) -> Node {
         ),
     };
     Node { kind, span }
+}
+
+/// A param's value written in YAML (a default, a param file's entry), if it is of the param's type.
+fn typed_param(n: &Node, ty: &str) -> Option<Value> {
+    let value = node_value(n);
+    let fits = match (ty, &value) {
+        ("string", Value::Str(_)) | ("bool", Value::Bool(_)) | ("list", Value::List(_)) => true,
+        ("number", Value::Int(_) | Value::Num(_)) => true,
+        ("string", Value::Int(_) | Value::Num(_)) => true,
+        _ => false,
+    };
+    fits.then_some(match value {
+        Value::Int(i) if ty == "string" => Value::Str(i.to_string()),
+        Value::Num(n) if ty == "string" => Value::Str(n.to_string()),
+        v => v,
+    })
 }
 
 fn param_from_text(text: &str, ty: &str) -> Option<Value> {

@@ -6,13 +6,13 @@ pub mod expr;
 mod load;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
 
 pub use diag::{Diagnostic, Source, Span};
 pub use expr::{Expr, Ref};
-pub use load::{ParamOverrides, load, load_str, yaml_to_json};
+pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
 use crate::kinds::{Kind, TAG_ID, TAG_STACK, Tags};
 use crate::value::Value;
@@ -25,7 +25,26 @@ pub struct Stack {
     pub params: IndexMap<String, Param>,
     pub resources: IndexMap<String, Resource>,
     pub outputs: IndexMap<String, Expr>,
+    /// Other stacks whose outputs this one reads (`imports:`), by alias.
+    pub imports: IndexMap<String, Import>,
     pub source: Source,
+    /// What it was loaded with: loading again with the imports read binds them.
+    pub inputs: Inputs,
+}
+
+/// `imports: { net: { stack: network } }`: `${net.outputs.NAME}` reads an output recorded in
+/// the state of stack `network` (read-only: no lock, never written by this stack's runs but for
+/// the list of its consumers).
+#[derive(Clone, Debug)]
+pub struct Import {
+    pub alias: String,
+    /// The exporting stack's name.
+    pub stack: String,
+    /// Its state's location when written explicitly (`state:`); else beside this stack's state.
+    pub state: Option<String>,
+    pub span: Span,
+    /// The outputs referenced, with their values once bound (`Unknown` while unbound).
+    pub used: BTreeMap<String, Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +67,8 @@ pub struct Resource {
     pub depends_spans: Vec<Span>,
     /// Properties whose drift is accepted (reported as ignored, never as drift).
     pub ignore_drift: Vec<String>,
+    /// Properties whose value contains a secret param: shown as `(sensitive)`, stored as digests.
+    pub sensitive: BTreeSet<String>,
     pub span: Span,
 }
 

@@ -28,8 +28,18 @@ pub struct State {
     pub rprov_version: String,
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
+    /// The outputs declared by the stack file at the last apply, with their values: what
+    /// importing stacks read and check their references against.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
+    /// Stacks that import this one, with the outputs each uses (written by their applies with a
+    /// compare-and-swap, no lock; removed by their destroys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumers: BTreeMap<String, Vec<String>>,
+    /// The stacks this one imported at its last apply, with where their states are: their
+    /// consumer lists are updated when an import goes away.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub imports: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -60,6 +70,8 @@ impl State {
             rprov_version: env!("CARGO_PKG_VERSION").to_owned(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+            imports: BTreeMap::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (moto behind AWS's rules, with call counting and fault injection).
 
 mod drift;
+mod imports;
 mod network;
 mod reference;
 mod support;

@@ -1,0 +1,151 @@
+//! Cross-stack references: the imported stacks' outputs read from their states (read-only, no
+//! lock), and the list of consumers each exporting state keeps so its destroy can name them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::common::{Failure, Settings, other_state, report};
+use crate::stack::{self, Imported, Stack};
+use crate::state::{StateBackend, StateError};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `validate`: check the names against the outputs a readable state declares; a stack
+    /// without state is not an error.
+    Check,
+    /// `plan`/`apply`: the values, which must all exist.
+    Bind,
+}
+
+fn state_of(s: &Settings, import: &stack::Import) -> Result<Arc<dyn StateBackend>, Failure> {
+    other_state(s, &import.stack, import.state.as_deref())
+}
+
+/// The stack loaded again with its imports read from the other stacks' states.
+pub async fn bind(s: &Settings, stack: Stack, mode: Mode) -> Result<Stack, Failure> {
+    if stack.imports.is_empty() {
+        return Ok(stack);
+    }
+    let mut read = BTreeMap::new();
+    for import in stack.imports.values() {
+        let backend = state_of(s, import)?;
+        let location = backend.describe();
+        let state = backend.read().await.map_err(|e| {
+            Failure::User(format!(
+                "reading the state of stack `{}` (imported as `{}`): {e}",
+                import.stack, import.alias
+            ))
+        })?;
+        if let Some(st) = &state {
+            if st.stack != import.stack {
+                return Err(Failure::User(format!(
+                    "import `{}`: the state at {location} belongs to stack `{}`, not `{}`",
+                    import.alias, st.stack, import.stack
+                )));
+            }
+        }
+        let entry = match (state, mode) {
+            (None, Mode::Check) => {
+                eprintln!(
+                    "note: stack `{}` (imported as `{}`) has no state at {location}: its output names are not checked",
+                    import.stack, import.alias
+                );
+                continue;
+            }
+            (None, Mode::Bind) => Imported::Missing { location },
+            (Some(st), Mode::Check) => Imported::Declared { location, names: st.outputs.into_keys().collect() },
+            (Some(st), Mode::Bind) => Imported::Read { location, outputs: st.outputs },
+        };
+        read.insert(import.alias.clone(), entry);
+    }
+    let mut inputs = stack.inputs.clone();
+    inputs.imports = read;
+    stack::load_with(stack.source.clone(), &inputs).map_err(|(src, d)| report(src.as_ref(), &d))
+}
+
+/// Records in each imported stack's state that `stack` uses it (after an apply), or that it no
+/// longer does (`present` false: after a destroy; also for imports dropped from the stack file,
+/// found in the consumer's own state). Compare-and-swap writes without the exporter's lock: a
+/// conflict is retried on the newer state. Failing to record only warns: the apply itself is done.
+pub async fn record_consumer(
+    s: &Settings,
+    stack: &Stack,
+    previous: &BTreeMap<String, String>,
+    present: bool,
+) -> BTreeMap<String, String> {
+    // Exporting stack -> (its state, outputs used), several aliases of one stack merged.
+    let mut uses: BTreeMap<String, (Arc<dyn StateBackend>, Vec<String>)> = BTreeMap::new();
+    for import in stack.imports.values().filter(|_| present) {
+        match state_of(s, import) {
+            Ok(b) => {
+                let e = uses.entry(import.stack.clone()).or_insert_with(|| (b, Vec::new()));
+                e.1.extend(import.used.keys().cloned());
+            }
+            Err(f) => warn_not_recorded(&import.stack, &f),
+        }
+    }
+    let mut now = BTreeMap::new();
+    for (exporter, location) in previous {
+        if !uses.contains_key(exporter) {
+            match other_state(s, exporter, Some(location)) {
+                Ok(b) => {
+                    if let Err(e) = set_consumer(b.as_ref(), &stack.name, None).await {
+                        warn_not_recorded(exporter, &Failure::User(e.to_string()));
+                    }
+                }
+                Err(f) => warn_not_recorded(exporter, &f),
+            }
+        }
+    }
+    for (exporter, (backend, mut names)) in uses {
+        names.sort();
+        names.dedup();
+        match set_consumer(backend.as_ref(), &stack.name, Some(names)).await {
+            Ok(()) => {
+                now.insert(exporter, backend.describe());
+            }
+            Err(e) => warn_not_recorded(&exporter, &Failure::User(e.to_string())),
+        }
+    }
+    now
+}
+
+fn warn_not_recorded(exporter: &str, f: &Failure) {
+    let why = match f {
+        Failure::User(m) => m.clone(),
+        Failure::Unexpected(e) => format!("{e:#}"),
+        Failure::Reported => String::new(),
+    };
+    eprintln!(
+        "warning: could not record in the state of stack `{exporter}` which of its outputs this stack uses: {why}"
+    );
+}
+
+/// Sets (or removes) one consumer's entry in an exporting state; a no-op when already so.
+pub async fn set_consumer(
+    backend: &dyn StateBackend,
+    consumer: &str,
+    outputs: Option<Vec<String>>,
+) -> Result<(), StateError> {
+    let mut attempts = 0;
+    loop {
+        let Some(mut st) = backend.read().await? else { return Ok(()) };
+        if st.consumers.get(consumer) == outputs.as_ref() {
+            return Ok(());
+        }
+        match &outputs {
+            Some(o) => st.consumers.insert(consumer.to_owned(), o.clone()),
+            None => st.consumers.remove(consumer),
+        };
+        st.serial += 1;
+        match backend.write(&st).await {
+            Err(StateError::Conflict { .. }) if attempts < 5 => attempts += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Who imports this stack, for the warning before it is destroyed: `app (uses a, b)`.
+pub fn consumers_text(consumers: &BTreeMap<String, Vec<String>>) -> String {
+    consumers.iter().map(|(c, o)| format!("`{c}` (uses {})", o.join(", "))).collect::<Vec<_>>().join(", ")
+}
