@@ -25,6 +25,8 @@ pub struct Stack {
     pub params: IndexMap<String, Param>,
     pub resources: IndexMap<String, Resource>,
     pub outputs: IndexMap<String, Expr>,
+    /// Where the stack's state lives when `--state` does not say (`backend: { s3: ... }`).
+    pub backend: Option<crate::state::S3Location>,
     pub source: Source,
 }
 

@@ -4,4 +4,5 @@
 mod drift;
 mod network;
 mod reference;
+mod s3state;
 mod support;
