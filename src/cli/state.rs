@@ -17,6 +17,7 @@ pub enum StateCommand {
         json: bool,
     },
     /// Print the stack's state document, or an earlier version of it (to inspect or roll back by hand).
+    #[command(disable_version_flag = true)]
     Pull {
         stack: PathBuf,
         /// A version id from `state list-versions`.

@@ -9,7 +9,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption};
+use aws_sdk_s3::types::ServerSideEncryption;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OnceCell};
 
@@ -100,7 +100,6 @@ pub struct S3Backend {
     settings: Option<(AwsSettings, String)>,
     /// Held across a write, so one write at a time compares against the newest ETag.
     seen: Mutex<Seen>,
-    versioning_checked: OnceCell<()>,
 }
 
 impl S3Backend {
@@ -133,7 +132,6 @@ impl S3Backend {
             client: OnceCell::new_with(client),
             settings: None,
             seen: Mutex::new(Seen::Unknown),
-            versioning_checked: OnceCell::new(),
         }
     }
 
@@ -169,38 +167,27 @@ impl S3Backend {
         StateError::Io(format!("{what} s3://{}/{key}: {detail}", self.bucket))
     }
 
-    /// Versioning is the undo button: refuse a bucket without it unless told otherwise. Checked
-    /// before the first lock or write, not on reads (read-only credentials need not be able to).
-    async fn ensure_versioned(&self) -> Result<(), StateError> {
-        self.versioning_checked
-            .get_or_try_init(|| async {
-                let out = self
-                    .client()
-                    .await
-                    .get_bucket_versioning()
-                    .bucket(&self.bucket)
-                    .send()
-                    .await
-                    .map_err(|e| self.err("checking versioning of", "", &e))?;
-                if out.status() == Some(&BucketVersioningStatus::Enabled) {
-                    return Ok(());
-                }
-                let status = out.status().map(|s| s.as_str().to_lowercase()).unwrap_or_else(|| "never enabled".into());
-                if self.allow_unversioned {
-                    tracing::warn!(bucket = %self.bucket, "state bucket has versioning {status}: no earlier state to roll back to");
-                    return Ok(());
-                }
-                Err(StateError::Refused(format!(
-                    "bucket `{}` has versioning {status}: each state write there would be final, with no earlier version to roll back to.\n  turn it on (aws s3api put-bucket-versioning --bucket {} --versioning-configuration Status=Enabled) or pass --allow-unversioned",
-                    self.bucket, self.bucket
-                )))
-            })
-            .await
-            .map(|_| ())
+    /// Versioning is the undo button: a bucket without it is refused unless told otherwise. The
+    /// lock put answers with the object's version id (none, or `null`, when the bucket does not
+    /// keep versions): the check costs no call and no s3:GetBucketVersioning permission. Every
+    /// writer takes the lock before its first write.
+    async fn check_versioned(&self, version_id: Option<&str>, lock_etag: &str) -> Result<(), StateError> {
+        if version_id.is_some_and(|v| v != "null") {
+            return Ok(());
+        }
+        if self.allow_unversioned {
+            tracing::warn!(bucket = %self.bucket, "state bucket keeps no versions: no earlier state to roll back to");
+            return Ok(());
+        }
+        self.delete_lock(lock_etag).await?;
+        Err(StateError::Refused(format!(
+            "bucket `{}` does not keep versions: each state write there would be final, with no earlier version to roll back to.\n  turn versioning on (aws s3api put-bucket-versioning --bucket {} --versioning-configuration Status=Enabled) or pass --allow-unversioned",
+            self.bucket, self.bucket
+        )))
     }
 
-    /// The object's body and ETag; `None` when there is none.
-    async fn get(&self, key: &str, version: Option<&str>) -> Result<Option<(Vec<u8>, String)>, StateError> {
+    /// The object's body, ETag and version id; `None` when there is none.
+    async fn get(&self, key: &str, version: Option<&str>) -> Result<Option<Stored>, StateError> {
         let out = match self
             .client()
             .await
@@ -224,16 +211,17 @@ impl S3Backend {
             Err(e) => return Err(self.err("reading", key, &e)),
         };
         let etag = out.e_tag().unwrap_or_default().to_owned();
+        let version = out.version_id().map(str::to_owned);
         let body =
             out.body.collect().await.map_err(|e| StateError::Io(format!("reading s3://{}/{key}: {e}", self.bucket)))?;
-        Ok(Some((body.into_bytes().to_vec(), etag)))
+        Ok(Some(Stored { body: body.into_bytes().to_vec(), etag, version }))
     }
 
-    async fn get_lock(&self) -> Result<Option<(LockInfo, String)>, StateError> {
+    async fn get_lock(&self) -> Result<Option<(LockInfo, Stored)>, StateError> {
         Ok(self
             .get(&self.lock_key(), None)
             .await?
-            .map(|(body, etag)| (serde_json::from_slice(&body).unwrap_or_else(|_| LockInfo::unreadable()), etag)))
+            .map(|s| (serde_json::from_slice(&s.body).unwrap_or_else(|_| LockInfo::unreadable()), s)))
     }
 
     async fn put(
@@ -274,6 +262,12 @@ impl S3Backend {
     }
 }
 
+struct Stored {
+    body: Vec<u8>,
+    etag: String,
+    version: Option<String>,
+}
+
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -296,16 +290,15 @@ impl StateBackend for S3Backend {
                 *seen = Seen::Absent;
                 Ok(None)
             }
-            Some((body, etag)) => {
-                let state = super::parse(&body, &self.describe())?;
-                *seen = Seen::At(etag);
+            Some(stored) => {
+                let state = super::parse(&stored.body, &self.describe())?;
+                *seen = Seen::At(stored.etag);
                 Ok(Some(state))
             }
         }
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
-        self.ensure_versioned().await?;
         let body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io(e.to_string()))?;
         let mut seen = self.seen.lock().await;
         let err = match self.put(&self.key, body.clone(), &seen).await {
@@ -318,9 +311,9 @@ impl StateBackend for S3Backend {
         // The put may have landed although its answer was lost: the SDK's retry then meets the
         // ETag it moved (PreconditionFailed), or the retries ran out. The object says which.
         match self.get(&self.key, None).await {
-            Ok(Some((stored, etag))) if sha256(&stored) == sha256(&body) => {
+            Ok(Some(stored)) if sha256(&stored.body) == sha256(&body) => {
                 tracing::debug!(key = %self.key, "state write answered {:?} but the object holds it", err.code());
-                *seen = Seen::At(etag);
+                *seen = Seen::At(stored.etag);
                 Ok(())
             }
             Ok(_) if is_precondition(&err) => {
@@ -334,18 +327,19 @@ impl StateBackend for S3Backend {
     }
 
     async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
-        self.ensure_versioned().await?;
         let body = serde_json::to_vec_pretty(info).map_err(|e| StateError::Io(e.to_string()))?;
         // A lock released between a refused put and the read of its holder: try again, a few
         // times, rather than report a holder that is gone.
         for _ in 0..3 {
             let err = match self.put(&self.lock_key(), body.clone(), &Seen::Absent).await {
-                Ok(_) => return Ok(()),
+                Ok(out) => return self.check_versioned(out.version_id(), out.e_tag().unwrap_or_default()).await,
                 Err(e) => e,
             };
             match self.get_lock().await? {
                 // Ours: the put landed and its answer was lost (the retry met our own lock).
-                Some((holder, _)) if holder.id == info.id => return Ok(()),
+                Some((holder, s)) if holder.id == info.id => {
+                    return self.check_versioned(s.version.as_deref(), &s.etag).await;
+                }
                 Some((holder, _)) => return Err(StateError::Locked(holder)),
                 None if is_precondition(&err) => continue,
                 None => return Err(self.err("creating the lock", &self.lock_key(), &err)),
@@ -356,15 +350,15 @@ impl StateBackend for S3Backend {
 
     async fn unlock(&self, info: &LockInfo) -> Result<(), StateError> {
         match self.get_lock().await? {
-            Some((held, etag)) if held.id == info.id => self.delete_lock(&etag).await,
+            Some((held, s)) if held.id == info.id => self.delete_lock(&s.etag).await,
             _ => Ok(()),
         }
     }
 
     async fn force_unlock(&self, lock_id: &str) -> Result<LockInfo, StateError> {
         match self.get_lock().await? {
-            Some((held, etag)) if held.id == lock_id => {
-                self.delete_lock(&etag).await?;
+            Some((held, s)) if held.id == lock_id => {
+                self.delete_lock(&s.etag).await?;
                 Ok(held)
             }
             _ => Err(StateError::NoSuchLock(lock_id.to_owned())),
@@ -419,7 +413,7 @@ impl StateBackend for S3Backend {
 
     async fn read_version(&self, id: &str) -> Result<State, StateError> {
         match self.get(&self.key, Some(id)).await? {
-            Some((body, _)) => super::parse(&body, &format!("{} (version {id})", self.describe())),
+            Some(stored) => super::parse(&stored.body, &format!("{} (version {id})", self.describe())),
             None => Err(StateError::NoSuchVersion(id.to_owned())),
         }
     }
@@ -430,7 +424,7 @@ mod tests {
     //! The ETag bookkeeping and the lost-answer logic, call by call (moto cannot lose an answer
     //! on demand between two specific calls; the integration tests do it on the wire).
     use aws_sdk_s3::Client;
-    use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningOutput;
+    use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
     use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
     use aws_sdk_s3::types::error::NoSuchKey;
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -442,11 +436,6 @@ mod tests {
         let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, rules, |b| b.force_path_style(true));
         let loc = S3Location::parse("s3://bkt/envs/").unwrap();
         S3Backend::with_client(Some(client), &loc, "net", false)
-    }
-
-    fn versioned() -> Rule {
-        mock!(Client::get_bucket_versioning)
-            .then_output(|| GetBucketVersioningOutput::builder().status(BucketVersioningStatus::Enabled).build())
     }
 
     fn object(body: Vec<u8>, etag: &'static str) -> Rule {
@@ -488,7 +477,7 @@ mod tests {
         let second = mock!(Client::put_object)
             .match_requests(|r| r.if_match() == Some("\"e4\""))
             .then_output(|| PutObjectOutput::builder().e_tag("\"e5\"").build());
-        let b = backend(&[&read, &versioned(), &first, &second]);
+        let b = backend(&[&read, &first, &second]);
         assert_eq!(b.read().await.unwrap().unwrap().serial, 3);
         b.write(&state(4)).await.unwrap();
         b.write(&state(5)).await.unwrap();
@@ -501,7 +490,7 @@ mod tests {
         let create = mock!(Client::put_object)
             .match_requests(|r| r.if_none_match() == Some("*") && r.if_match().is_none())
             .then_output(|| PutObjectOutput::builder().e_tag("\"e1\"").build());
-        let b = backend(&[&missing, &versioned(), &create]);
+        let b = backend(&[&missing, &create]);
         assert!(b.read().await.unwrap().is_none());
         b.write(&state(1)).await.unwrap();
         assert_eq!(create.num_calls(), 1);
@@ -516,7 +505,7 @@ mod tests {
         let next = mock!(Client::put_object)
             .match_requests(|r| r.if_match() == Some("\"e4\""))
             .then_output(|| PutObjectOutput::builder().e_tag("\"e5\"").build());
-        let b = backend(&[&read, &versioned(), &refused, &landed, &next]);
+        let b = backend(&[&read, &refused, &landed, &next]);
         b.read().await.unwrap();
         b.write(&state(4)).await.unwrap();
         b.write(&state(5)).await.unwrap();
@@ -531,7 +520,7 @@ mod tests {
         };
         let (r1, r2) = (refused(), refused());
         let (t1, t2) = (object(body(&state(9)), "\"e9\""), object(body(&state(9)), "\"e9\""));
-        let b = backend(&[&read, &versioned(), &r1, &t1, &r2, &t2]);
+        let b = backend(&[&read, &r1, &t1, &r2, &t2]);
         b.read().await.unwrap();
         for _ in 0..2 {
             match b.write(&state(4)).await {
@@ -543,15 +532,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unversioned_bucket_is_refused_before_any_write() {
-        let off = mock!(Client::get_bucket_versioning).then_output(|| GetBucketVersioningOutput::builder().build());
-        let b = backend(&[&off]);
+    async fn an_unversioned_bucket_is_refused_when_locking_and_the_lock_is_removed() {
+        // No version id in the answer: the bucket keeps none.
+        let lock = mock!(Client::put_object)
+            .match_requests(|r| r.key() == Some("envs/net.json.lock") && r.if_none_match() == Some("*"))
+            .then_output(|| PutObjectOutput::builder().e_tag("\"l1\"").build());
+        let unlock = mock!(Client::delete_object)
+            .match_requests(|r| r.key() == Some("envs/net.json.lock") && r.if_match() == Some("\"l1\""))
+            .then_output(|| DeleteObjectOutput::builder().build());
+        let b = backend(&[&lock, &unlock]);
         match b.lock(&LockInfo::new("apply")).await {
             Err(StateError::Refused(m)) => {
-                assert!(m.contains("versioning never enabled") && m.contains("--allow-unversioned"), "{m}")
+                assert!(m.contains("does not keep versions") && m.contains("--allow-unversioned"), "{m}")
             }
             r => panic!("{r:?}"),
         }
+        assert_eq!(unlock.num_calls(), 1);
     }
 
     #[tokio::test]
@@ -564,11 +560,11 @@ mod tests {
         let holder = |l: &LockInfo| {
             let body = serde_json::to_vec(l).unwrap();
             mock!(Client::get_object).match_requests(|r| r.key() == Some("envs/net.json.lock")).then_output(move || {
-                GetObjectOutput::builder().body(ByteStream::from(body.clone())).e_tag("\"l\"").build()
+                GetObjectOutput::builder().body(ByteStream::from(body.clone())).e_tag("\"l\"").version_id("v1").build()
             })
         };
         let (r1, h1, r2, h2) = (refused(), holder(&mine), refused(), holder(&theirs));
-        let b = backend(&[&versioned(), &r1, &h1, &r2, &h2]);
+        let b = backend(&[&r1, &h1, &r2, &h2]);
         b.lock(&mine).await.unwrap();
         match b.lock(&mine).await {
             Err(StateError::Locked(h)) => assert_eq!(h.id, theirs.id),

@@ -294,7 +294,7 @@ async fn unversioned_bucket_is_refused_unless_allowed_and_the_stack_file_backend
     let stack = small(&cx, &format!("backend:\n  s3: {{ bucket: {BUCKET}, key: teams/ }}\n"));
     let refused = cx.rprov(&["apply", &stack, "--yes"]);
     refused.expect(1);
-    assert!(refused.stderr.contains(&format!("bucket `{BUCKET}` has versioning never enabled")), "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("bucket `{BUCKET}` does not keep versions")), "{}", refused.stderr);
     assert!(refused.stderr.contains("--allow-unversioned"), "{}", refused.stderr);
     assert_eq!(count_kind(&owned(&cx.ec2().await, "small").await, "vpc"), 0, "nothing may be created");
     assert!(get(&c, "teams/small.json.lock").await.is_none());
@@ -302,10 +302,11 @@ async fn unversioned_bucket_is_refused_unless_allowed_and_the_stack_file_backend
     cx.rprov(&["apply", &stack, "--yes", "--allow-unversioned"]).expect(0);
     assert_eq!(recorded(&get_json(&c, "teams/small.json").await.expect("the backend block's prefix")), 3);
     assert!(!cx.state_path("small").exists(), "no local state when the stack file names S3");
-    // --state wins over the block: a local file that does not exist yet plans everything.
-    let local = cx.rprov(&["plan", &stack, "--state", "elsewhere.json"]);
-    local.expect(0);
-    assert!(local.stdout.contains("3 to add"), "{}", local.stdout);
+    // --state wins over the block: with a local file that does not exist yet, the resources are
+    // found by their tags, to be adopted.
+    let local = cx.rprov(&["plan", &stack, "--detailed-exitcode", "--state", "elsewhere.json"]);
+    local.expect(2);
+    assert!(local.stdout.contains("adopting it"), "{}", local.stdout);
     cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
 }
 
