@@ -121,7 +121,25 @@ pub fn json_schema() -> J {
                 "propertyNames": { "pattern": "^[a-z][a-z0-9_-]*$" },
                 "additionalProperties": { "oneOf": kinds }
             },
-            "outputs": { "type": "object" }
+            "outputs": { "type": "object" },
+            "backend": {
+                "type": "object",
+                "description": "Where the stack's state lives when --state / RPROV_STATE do not say (default: the local file .rprov/<stack>.json).",
+                "additionalProperties": false,
+                "properties": {
+                    "s3": {
+                        "type": "object",
+                        "required": ["bucket", "key"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "bucket": { "type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "description": "A bucket with versioning on (refused otherwise unless --allow-unversioned)." },
+                            "key": { "type": "string", "minLength": 1, "pattern": "^[^/]", "description": "The state object's key, or a prefix ending in '/' (state at PREFIX<stack>.json)." },
+                            "region": { "type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$", "description": "The bucket's region (default: the AWS configuration's, else the stack's)." },
+                            "kms_key_id": { "type": "string", "description": "Encrypt with SSE-KMS under this key (default: SSE-S3, AES256)." }
+                        }
+                    }
+                }
+            }
         },
         "$defs": {
             "reference": { "type": "string", "pattern": "\\$\\{[^}]+\\}", "description": "A reference: ${ID.ATTRIBUTE}, ${params.NAME} or ${IMPORT.outputs.NAME}" }

@@ -20,6 +20,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+mod s3state;
 mod scale;
 
 fn main() {
@@ -34,9 +35,10 @@ fn main() {
     match which.as_str() {
         "network" => rt.block_on(network(100)),
         "scale" => rt.block_on(scale::run()),
+        "s3state" => rt.block_on(s3state::run()),
         "scale-measure" => scale::measure(std::path::Path::new(&std::env::args().nth(2).expect("dir"))),
         other => {
-            eprintln!("unknown benchmark `{other}`; available: network, scale");
+            eprintln!("unknown benchmark `{other}`; available: network, scale, s3state");
             std::process::exit(1);
         }
     }

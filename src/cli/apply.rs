@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::common::{Failure, Settings, backend, confirm, cx, inputs, load_stack, param_overrides, refresh, report};
+use super::common::{
+    Failure, Settings, backend_for, confirm, cx, inputs, load_stack, param_overrides, refresh, report,
+};
 use super::imports::{self, Mode};
 use super::plan::{PLAN_FILE_KIND, PlanFile};
 use super::progress::printer;
@@ -85,7 +87,7 @@ pub async fn run(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Re
         Target::Stack(st) | Target::Saved(st, _) => st.clone(),
     };
     let graph = Graph::build(&stack).map_err(|d| report(Some(&stack.source), &d))?;
-    let backend = backend(s, &stack.name)?;
+    let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "apply").await?;
     let result = apply_locked(s, &stack, &graph, target, backend, yes, parallelism).await;
     lock.release().await;
@@ -224,7 +226,7 @@ async fn record_outputs(stack: &Stack, mut state: State, backend: &dyn StateBack
 
 pub async fn destroy(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let backend = backend(s, &stack.name)?;
+    let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "destroy").await?;
     let result = destroy_locked(s, &stack, backend, yes, parallelism).await;
     lock.release().await;
@@ -280,7 +282,7 @@ async fn destroy_locked(
 /// `apply --refresh-only`: the state takes the live values; AWS is not touched.
 pub async fn refresh_only(s: &Settings, path: &Path, yes: bool) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let backend = backend(s, &stack.name)?;
+    let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "apply -refresh-only").await?;
     let result = async {
         let Some(state) = backend.read().await? else {

@@ -10,7 +10,7 @@ use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
 use crate::kinds;
 use crate::plan::LiveSet;
 use crate::stack::{self, Stack};
-use crate::state::{LocalBackend, State, StateBackend, StateError};
+use crate::state::{LocalBackend, S3Backend, S3Location, State, StateBackend, StateError};
 
 use super::Global;
 
@@ -19,6 +19,7 @@ use super::Global;
 pub struct Settings {
     pub aws: AwsSettings,
     pub state: Option<String>,
+    pub allow_unversioned: bool,
     pub params: Vec<String>,
     pub param_file: Option<PathBuf>,
     pub color: bool,
@@ -35,6 +36,7 @@ impl Settings {
                 endpoint_url: g.endpoint_url.clone(),
             },
             state: g.state.clone(),
+            allow_unversioned: g.allow_unversioned,
             params: g.params.clone(),
             param_file: g.param_file.clone(),
             color: tty && !g.no_color,
@@ -129,28 +131,87 @@ pub fn report(src: Option<&stack::Source>, diags: &[stack::Diagnostic]) -> Failu
     Failure::Reported
 }
 
-pub fn backend(s: &Settings, stack: &str) -> Result<Arc<dyn StateBackend>, Failure> {
-    match s.state.as_deref() {
-        Some(url) if url.starts_with("s3://") => {
-            Err(Failure::User("the S3 state backend is not available in this version".into()))
+/// Where a stack's state lives: a local file or an S3 object (or prefix).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateLocation {
+    Local(PathBuf),
+    S3(S3Location),
+}
+
+impl StateLocation {
+    /// `s3://BUCKET/KEY` or a file path.
+    pub fn parse(text: &str) -> Result<StateLocation, Failure> {
+        if text.starts_with("s3://") {
+            S3Location::parse(text).map(StateLocation::S3).map_err(|e| Failure::User(format!("state location {e}")))
+        } else if text.contains("://") {
+            Err(Failure::User(format!("state location `{text}`: expected a file path or s3://BUCKET/KEY")))
+        } else {
+            Ok(StateLocation::Local(PathBuf::from(text)))
         }
-        Some(path) => Ok(Arc::new(LocalBackend::new(PathBuf::from(path)))),
-        None => Ok(Arc::new(LocalBackend::for_stack(Path::new(".rprov"), stack))),
+    }
+
+    /// `--state`/`RPROV_STATE` > the stack file's `backend:` block > `.rprov/<stack>.json`.
+    pub fn resolve(s: &Settings, file_backend: Option<&S3Location>) -> Result<Option<StateLocation>, Failure> {
+        match (&s.state, file_backend) {
+            (Some(text), _) => StateLocation::parse(text).map(Some),
+            (None, Some(loc)) => Ok(Some(StateLocation::S3(loc.clone()))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Another stack's state, beside this one: same prefix or directory, `<other>.json`.
+    pub fn beside(&self, other: &str) -> StateLocation {
+        match self {
+            StateLocation::S3(loc) => StateLocation::S3(loc.beside(other)),
+            StateLocation::Local(path) => {
+                StateLocation::Local(path.parent().unwrap_or(Path::new("")).join(format!("{other}.json")))
+            }
+        }
+    }
+
+    /// The backend of `stack`'s state here (`stack` picks the object under an S3 prefix).
+    pub fn open(&self, s: &Settings, stack: &str, region: &str) -> Arc<dyn StateBackend> {
+        match self {
+            StateLocation::Local(path) => Arc::new(LocalBackend::new(path.clone())),
+            StateLocation::S3(loc) => Arc::new(S3Backend::new(loc, stack, &s.aws, region, s.allow_unversioned)),
+        }
     }
 }
 
-/// The state of another stack (an import): where `state:` says, else beside this stack's state
-/// (same directory or prefix, `<stack>.json`), through the same backends as [`backend`].
-pub fn other_state(s: &Settings, stack: &str, explicit: Option<&str>) -> Result<Arc<dyn StateBackend>, Failure> {
-    let location = match (explicit, s.state.as_deref()) {
-        (Some(l), _) => Some(l.to_owned()),
-        (None, Some(mine)) => Some(match mine.rsplit_once('/') {
-            Some((dir, _)) => format!("{dir}/{stack}.json"),
-            None => format!("{stack}.json"),
-        }),
-        (None, None) => None,
-    };
-    backend(&Settings { state: location, ..s.clone() }, stack)
+/// The state backend of `stack` as seen from the loaded stack file `home`: `home`'s own state
+/// when `stack == home.name` (`--state` > its `backend:` block > `.rprov/`), and another stack's
+/// state (a cross-stack import) beside it otherwise.
+pub fn backend_for(s: &Settings, home: &Stack, stack: &str) -> Result<Arc<dyn StateBackend>, Failure> {
+    let own = StateLocation::resolve(s, home.backend.as_ref())?
+        .unwrap_or_else(|| StateLocation::Local(Path::new(".rprov").join(format!("{}.json", home.name))));
+    let at = if stack == home.name { own } else { own.beside(stack) };
+    Ok(at.open(s, stack, &home.region))
+}
+
+/// The state backend of `stack` from flags alone (no stack file's `backend:` block; S3 in the
+/// configured region, else us-east-1). Prefer [`backend_for`].
+#[allow(dead_code)] // for commands that load no stack file
+pub fn backend(s: &Settings, stack: &str) -> Result<Arc<dyn StateBackend>, Failure> {
+    let region = s.aws.region.clone().unwrap_or_else(|| "us-east-1".into());
+    Ok(match StateLocation::resolve(s, None)? {
+        Some(at) => at.open(s, stack, &region),
+        None => Arc::new(LocalBackend::for_stack(Path::new(".rprov"), stack)),
+    })
+}
+
+/// The state of another stack (an import) seen from `home`: where `explicit` says (a path or
+/// `s3://` URL: an import's `state:`, or a location recorded earlier), else beside `home`'s own
+/// state ([`backend_for`]).
+pub fn other_state(
+    s: &Settings,
+    home: &Stack,
+    stack: &str,
+    explicit: Option<&str>,
+) -> Result<Arc<dyn StateBackend>, Failure> {
+    match explicit {
+        Some(text) => Ok(StateLocation::parse(text)?.open(s, stack, &home.region)),
+        None => backend_for(s, home, stack),
+    }
 }
 
 pub async fn cx(s: &Settings, stack: &Stack) -> Cx {

@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use super::common::{Failure, Settings, backend, cx, load_stack, refresh};
+use super::common::{Failure, Settings, backend_for, cx, load_stack, refresh};
 use crate::drift::{self, Ignore, Report, Status};
 use crate::graph::Graph;
 use crate::plan;
 
 pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let state = backend(s, &stack.name)?.read().await?.ok_or_else(|| {
+    let state = backend_for(s, &stack, &stack.name)?.read().await?.ok_or_else(|| {
         Failure::User(format!("stack `{}` has no state: nothing was applied, so nothing can drift", stack.name))
     })?;
     let ignore = read_ignore(path)?;

@@ -17,8 +17,8 @@ pub enum Mode {
     Bind,
 }
 
-fn state_of(s: &Settings, import: &stack::Import) -> Result<Arc<dyn StateBackend>, Failure> {
-    other_state(s, &import.stack, import.state.as_deref())
+fn state_of(s: &Settings, home: &Stack, import: &stack::Import) -> Result<Arc<dyn StateBackend>, Failure> {
+    other_state(s, home, &import.stack, import.state.as_deref())
 }
 
 /// The stack loaded again with its imports read from the other stacks' states.
@@ -28,7 +28,7 @@ pub async fn bind(s: &Settings, stack: Stack, mode: Mode) -> Result<Stack, Failu
     }
     let mut read = BTreeMap::new();
     for import in stack.imports.values() {
-        let backend = state_of(s, import)?;
+        let backend = state_of(s, &stack, import)?;
         let location = backend.describe();
         let state = backend.read().await.map_err(|e| {
             Failure::User(format!(
@@ -76,7 +76,7 @@ pub async fn record_consumer(
     // Exporting stack -> (its state, outputs used), several aliases of one stack merged.
     let mut uses: BTreeMap<String, (Arc<dyn StateBackend>, Vec<String>)> = BTreeMap::new();
     for import in stack.imports.values().filter(|_| present) {
-        match state_of(s, import) {
+        match state_of(s, stack, import) {
             Ok(b) => {
                 let e = uses.entry(import.stack.clone()).or_insert_with(|| (b, Vec::new()));
                 e.1.extend(import.used.keys().cloned());
@@ -87,7 +87,7 @@ pub async fn record_consumer(
     let mut now = BTreeMap::new();
     for (exporter, location) in previous {
         if !uses.contains_key(exporter) {
-            match other_state(s, exporter, Some(location)) {
+            match other_state(s, stack, exporter, Some(location)) {
                 Ok(b) => {
                     if let Err(e) = set_consumer(b.as_ref(), &stack.name, None).await {
                         warn_not_recorded(exporter, &Failure::User(e.to_string()));

@@ -43,9 +43,13 @@ pub struct Global {
     /// Send every AWS call to this endpoint (a local emulator).
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// State location: a file path (default `.rprov/<stack>.json`).
+    /// State location: a file path or s3://BUCKET/KEY (a KEY ending in `/` is a prefix); wins
+    /// over the stack file's `backend:` block (default `.rprov/<stack>.json`).
     #[arg(long, global = true, env = "RPROV_STATE")]
     pub state: Option<String>,
+    /// Accept an S3 state bucket without versioning (no earlier state to roll back to).
+    #[arg(long, global = true)]
+    pub allow_unversioned: bool,
     /// Set a param: `--param name=value` (repeatable); also `RPROV_PARAM_name`.
     #[arg(long = "param", global = true, value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -121,7 +125,7 @@ pub enum Command {
     /// Remove a state lock left by a run that is gone.
     ForceUnlock {
         lock_id: String,
-        /// The stack whose lock it is (default: every local state lock is searched).
+        /// The stack whose lock it is (default: the `--state` location, else every local state lock).
         #[arg(long)]
         stack: Option<PathBuf>,
     },

@@ -1,10 +1,10 @@
 use std::path::Path;
 
-use super::common::{Failure, Settings, backend, load_stack};
+use super::common::{Failure, Settings, backend_for, load_stack};
 
 pub async fn run(s: &Settings, path: &Path, name: Option<&str>, json: bool) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let state = backend(s, &stack.name)?
+    let state = backend_for(s, &stack, &stack.name)?
         .read()
         .await?
         .ok_or_else(|| Failure::User(format!("stack `{}` has no state yet: apply it first", stack.name)))?;

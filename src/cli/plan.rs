@@ -3,7 +3,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{Failure, Settings, backend, cx, load_stack, param_overrides, refresh};
+use super::common::{Failure, Settings, backend_for, cx, load_stack, param_overrides, refresh};
 use crate::graph::Graph;
 use crate::plan::{self, Plan, render_human, render_json};
 
@@ -24,7 +24,7 @@ pub const PLAN_FILE_KIND: &str = "rprov-plan";
 pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, detailed: bool) -> Result<u8, Failure> {
     let stack = super::imports::bind(s, load_stack(s, path)?, super::imports::Mode::Bind).await?;
     let graph = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
-    let state = backend(s, &stack.name)?.read().await?;
+    let state = backend_for(s, &stack, &stack.name)?.read().await?;
     let cx = cx(s, &stack).await;
     let live = refresh(&cx, &stack, state.as_ref()).await?;
     let p = plan::plan(&stack, &graph, state.as_ref(), &live);

@@ -38,8 +38,9 @@ pub enum Imported {
     Read { location: String, outputs: BTreeMap<String, Value> },
 }
 
-const TOP_KEYS: &[&str] = &["stack", "region", "tags", "params", "imports", "resources", "outputs"];
+const TOP_KEYS: &[&str] = &["stack", "region", "tags", "params", "imports", "resources", "outputs", "backend"];
 const IMPORT_KEYS: &[&str] = &["stack", "state"];
+const S3_BACKEND_KEYS: &[&str] = &["bucket", "key", "region", "kms_key_id"];
 const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift"];
 const PARAM_KEYS: &[&str] = &["default", "type", "secret", "description"];
 const PARAM_TYPES: &[&str] = &["string", "number", "bool", "list"];
@@ -212,6 +213,7 @@ impl Loader<'_> {
         let mut outputs_node = None;
         let mut params_node = None;
         let mut imports_node = None;
+        let mut backend = None;
         for (k, v) in top {
             match key_text(k).as_str() {
                 "stack" => name = self.stack_name(v),
@@ -221,6 +223,7 @@ impl Loader<'_> {
                 "imports" => imports_node = Some(v),
                 "resources" => resources_node = Some(v),
                 "outputs" => outputs_node = Some(v),
+                "backend" => backend = self.backend(v),
                 other => {
                     let help = did_you_mean(other, TOP_KEYS.iter().copied());
                     let d = self.err(
@@ -285,6 +288,7 @@ impl Loader<'_> {
             resources,
             outputs,
             imports: std::mem::take(&mut self.imports),
+            backend,
             source: self.src.clone(),
             inputs: self.inputs.clone(),
         };
@@ -326,6 +330,82 @@ impl Loader<'_> {
             return None;
         }
         Some(s)
+    }
+
+    /// `backend: { s3: { bucket, key, region?, kms_key_id? } }`.
+    fn backend(&mut self, v: &Node) -> Option<crate::state::S3Location> {
+        let entries = self.mapping(v, "`backend`")?;
+        let mut out = None;
+        for (k, val) in entries {
+            match key_text(k).as_str() {
+                "s3" => out = self.s3_backend(val),
+                other => {
+                    let d = self.err(
+                        k.span,
+                        format!("unknown state backend `{other}`; expected: s3 (the local file is the default)"),
+                    );
+                    d.help = did_you_mean(other, ["s3"]);
+                }
+            }
+        }
+        if entries.is_empty() {
+            self.err(v.span, "`backend` is empty; expected `s3: { bucket, key }`");
+        }
+        out
+    }
+
+    fn s3_backend(&mut self, v: &Node) -> Option<crate::state::S3Location> {
+        let entries = self.mapping(v, "`backend.s3`")?;
+        let (mut bucket, mut key, mut region, mut kms_key_id) = (None, None, None, None);
+        let mut ok = true;
+        for (k, val) in entries {
+            match key_text(k).as_str() {
+                "bucket" => match self.string(val, "`backend.s3.bucket`") {
+                    Some(b) => match crate::state::bucket_problem(&b) {
+                        Some(problem) => {
+                            self.err(val.span, problem);
+                            ok = false;
+                        }
+                        None => bucket = Some(b),
+                    },
+                    None => ok = false,
+                },
+                "key" => match self.string(val, "`backend.s3.key`") {
+                    Some(t) if t.is_empty() || t.starts_with('/') => {
+                        self.err(val.span, format!("invalid key `{t}`: expected an object key like `rprov/network.json`, or a prefix ending in `/` (`rprov/`), not starting with `/`"));
+                        ok = false;
+                    }
+                    Some(t) => key = Some(t),
+                    None => ok = false,
+                },
+                "region" => {
+                    region = self.region(val);
+                    ok &= region.is_some();
+                }
+                "kms_key_id" => {
+                    kms_key_id = self.string(val, "`backend.s3.kms_key_id`");
+                    ok &= kms_key_id.is_some();
+                }
+                other => {
+                    let d = self.err(
+                        k.span,
+                        format!(
+                            "unknown key `{other}` in `backend.s3`; expected one of: {}",
+                            S3_BACKEND_KEYS.join(", ")
+                        ),
+                    );
+                    d.help = did_you_mean(other, S3_BACKEND_KEYS.iter().copied());
+                    ok = false;
+                }
+            }
+        }
+        for (name, missing) in [("bucket", bucket.is_none()), ("key", key.is_none())] {
+            if missing && !entries.iter().any(|(k, _)| key_text(k) == name) {
+                self.err(v.span, format!("`backend.s3` needs `{name}`"));
+                ok = false;
+            }
+        }
+        Some(crate::state::S3Location { bucket: bucket?, key: key?, region, kms_key_id }).filter(|_| ok)
     }
 
     fn tags(&mut self, v: &Node) -> BTreeMap<String, String> {

@@ -27,6 +27,8 @@ pub struct Stack {
     pub outputs: IndexMap<String, Expr>,
     /// Other stacks whose outputs this one reads (`imports:`), by alias.
     pub imports: IndexMap<String, Import>,
+    /// Where the stack's state lives when `--state` does not say (`backend: { s3: ... }`).
+    pub backend: Option<crate::state::S3Location>,
     pub source: Source,
     /// What it was loaded with: loading again with the imports read binds them.
     pub inputs: Inputs,

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{LockInfo, State, StateBackend, StateError};
+use super::{LockInfo, State, StateBackend, StateError, StateVersion};
 
 /// State in a local file (default `.rprov/<stack>.json`), lock beside it (`.lock`).
 pub struct LocalBackend {
@@ -24,6 +24,12 @@ impl LocalBackend {
         p.push(".lock");
         PathBuf::from(p)
     }
+    fn no_history(&self) -> StateError {
+        StateError::Refused(format!(
+            "{} is a local state file: it keeps no earlier versions (each write replaces it). Keep state in S3 with bucket versioning (`--state s3://BUCKET/KEY`) for a history to roll back to",
+            self.path.display()
+        ))
+    }
     fn io(&self, e: std::io::Error) -> StateError {
         StateError::Io(format!("{}: {e}", self.path.display()))
     }
@@ -33,19 +39,7 @@ impl LocalBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io(e)),
         };
-        let state: State = serde_json::from_str(&text)
-            .map_err(|e| StateError::Corrupt { path: self.path.display().to_string(), message: e.to_string() })?;
-        if state.format_version > super::FORMAT_VERSION {
-            return Err(StateError::Corrupt {
-                path: self.path.display().to_string(),
-                message: format!(
-                    "format version {} is newer than this rprov understands ({})",
-                    state.format_version,
-                    super::FORMAT_VERSION
-                ),
-            });
-        }
-        Ok(Some(state))
+        super::parse(text.as_bytes(), &self.path.display().to_string()).map(Some)
     }
 }
 
@@ -90,10 +84,13 @@ impl StateBackend for LocalBackend {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.read_sync()?.map(|s| (s.lineage, s.serial));
         if current.is_some() && current != *seen {
-            return Err(StateError::Conflict { expected: seen.as_ref().map(|s| s.1).unwrap_or(0) });
+            return Err(StateError::Conflict {
+                at: self.describe(),
+                expected: seen.as_ref().map(|s| s.1).unwrap_or(0),
+            });
         }
         if state.serial <= current.as_ref().map(|c| c.1).unwrap_or(0) && current.is_some() {
-            return Err(StateError::Conflict { expected: state.serial });
+            return Err(StateError::Conflict { at: self.describe(), expected: state.serial });
         }
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io(e.to_string()))?;
         write_atomic(&self.path, &bytes).map_err(|e| self.io(e))?;
@@ -116,13 +113,7 @@ impl StateBackend for LocalBackend {
                 let holder = std::fs::read_to_string(&path)
                     .ok()
                     .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
-                    .unwrap_or_else(|| LockInfo {
-                        id: "unknown".into(),
-                        who: "unknown".into(),
-                        operation: "unknown".into(),
-                        version: String::new(),
-                        created: String::new(),
-                    });
+                    .unwrap_or_else(LockInfo::unreadable);
                 Err(StateError::Locked(holder))
             }
             Err(e) => Err(self.io(e)),
@@ -155,6 +146,16 @@ impl StateBackend for LocalBackend {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io(e)),
             _ => Ok(()),
         }
+    }
+
+    // A local file keeps no history: the rename replaces it. Rather than invent a backup scheme
+    // that only this machine would see, say so; the S3 backend (with bucket versioning) has one.
+    async fn list_versions(&self) -> Result<Vec<StateVersion>, StateError> {
+        Err(self.no_history())
+    }
+
+    async fn read_version(&self, _id: &str) -> Result<State, StateError> {
+        Err(self.no_history())
     }
 }
 

@@ -2,6 +2,7 @@
 //! every completed resource operation. Backends live behind [`StateBackend`].
 
 mod local;
+mod s3;
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use local::{LocalBackend, write_atomic};
+pub use s3::{S3Backend, S3Location, bucket_problem};
 
 use crate::kinds::Tags;
 use crate::value::{Props, Value};
@@ -76,6 +78,22 @@ impl State {
     }
 }
 
+/// Parses a stored state document; `place` names it in errors.
+pub(crate) fn parse(bytes: &[u8], place: &str) -> Result<State, StateError> {
+    let state: State = serde_json::from_slice(bytes)
+        .map_err(|e| StateError::Corrupt { path: place.to_owned(), message: e.to_string() })?;
+    if state.format_version > FORMAT_VERSION {
+        return Err(StateError::Corrupt {
+            path: place.to_owned(),
+            message: format!(
+                "format version {} is newer than this rprov understands ({FORMAT_VERSION})",
+                state.format_version
+            ),
+        });
+    }
+    Ok(state)
+}
+
 /// How a secret is kept in state: enough to tell whether it changed, nothing more.
 pub fn digest(v: &Value) -> Value {
     let text = serde_json::to_string(v).unwrap_or_default();
@@ -106,6 +124,17 @@ impl LockInfo {
         }
     }
 
+    /// What a lock whose body cannot be read is shown as: held, by someone unknown.
+    pub fn unreadable() -> LockInfo {
+        LockInfo {
+            id: "unknown".into(),
+            who: "unknown".into(),
+            operation: "unknown".into(),
+            version: String::new(),
+            created: String::new(),
+        }
+    }
+
     pub fn age(&self) -> String {
         humantime::parse_rfc3339(&self.created)
             .ok()
@@ -120,15 +149,30 @@ pub enum StateError {
     #[error("state is locked by {} for `{}` since {} ({} ago); lock id {}\n  if that run is gone, release it with: rprov force-unlock {}", .0.who, .0.operation, .0.created, .0.age(), .0.id, .0.id)]
     Locked(LockInfo),
     #[error(
-        "state was changed by someone else since it was read (expected serial {expected}); nothing was overwritten"
+        "state {at} was changed by someone else since this run read it (expected serial {expected}); nothing was overwritten.\n  another run may have written it after a force-unlock: inspect it with `rprov state show` before running again"
     )]
-    Conflict { expected: u64 },
+    Conflict { at: String, expected: u64 },
     #[error("state file {path}: {message}")]
     Corrupt { path: String, message: String },
     #[error("no lock with id {0}")]
     NoSuchLock(String),
+    #[error("no state version `{0}`")]
+    NoSuchVersion(String),
+    /// The backend cannot do what was asked (with the reason and what to do instead).
+    #[error("{0}")]
+    Refused(String),
     #[error("state storage: {0}")]
     Io(String),
+}
+
+/// One stored version of a state document, newest first in listings.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StateVersion {
+    pub id: String,
+    /// RFC 3339.
+    pub modified: String,
+    pub size: i64,
+    pub latest: bool,
 }
 
 /// Where a stack's state lives. Nothing above this trait knows which backend is in use.
@@ -143,4 +187,8 @@ pub trait StateBackend: Send + Sync {
     async fn unlock(&self, info: &LockInfo) -> Result<(), StateError>;
     async fn force_unlock(&self, lock_id: &str) -> Result<LockInfo, StateError>;
     async fn delete(&self) -> Result<(), StateError>;
+    /// Stored versions of the state document, newest first (the undo history).
+    async fn list_versions(&self) -> Result<Vec<StateVersion>, StateError>;
+    /// One stored version, as it was written.
+    async fn read_version(&self, id: &str) -> Result<State, StateError>;
 }

@@ -5,4 +5,5 @@ mod drift;
 mod imports;
 mod network;
 mod reference;
+mod s3state;
 mod support;

@@ -165,8 +165,18 @@ async fn sigkill_mid_apply_then_rerun_converges_without_duplicates() {
     cx.aws.configure(&Config::new().op_latency_ms("ec2", "Create*", 0).op_latency_ms("ec2", "Allocate*", 0));
     let rerun = cx.rprov(&["apply", &stack, "--yes"]);
     rerun.expect(0);
+    assert_network_exists_once(&cx).await;
     let ec2 = cx.ec2().await;
-    let all = owned(&ec2, "network").await;
+    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
+    let d = cx.rprov(&["destroy", &stack, "--yes"]);
+    d.expect(0);
+    let left = owned(&ec2, "network").await;
+    assert!(left.is_empty(), "left after destroy: {left:?}\n{}", d.stdout);
+}
+
+/// Each resource of the network stack exists exactly once (after a kill and a re-run, say).
+pub(crate) async fn assert_network_exists_once(cx: &Ctx) {
+    let all = owned(&cx.ec2().await, "network").await;
     for (kind, n) in [
         ("vpc", 1),
         ("subnet", 4),
@@ -176,13 +186,8 @@ async fn sigkill_mid_apply_then_rerun_converges_without_duplicates() {
         ("route_table", 2),
         ("security_group", 2),
     ] {
-        assert_eq!(count_kind(&all, kind), n, "{kind} after kill + re-run: {all:?}");
+        assert_eq!(count_kind(&all, kind), n, "{kind}: {all:?}");
     }
-    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
-    let d = cx.rprov(&["destroy", &stack, "--yes"]);
-    d.expect(0);
-    let left = owned(&ec2, "network").await;
-    assert!(left.is_empty(), "left after destroy: {left:?}\n{}", d.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
