@@ -5,3 +5,4 @@ mod drift;
 mod network;
 mod reference;
 mod support;
+mod teardown;

@@ -135,3 +135,31 @@ pub fn count_kind(owned: &[(&str, String)], kind: &str) -> usize {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read json")).expect("json")
 }
+
+/// How many resources a state file records now (none while it is missing or half-written).
+pub fn recorded(state: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(state).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["resources"].as_object().map(|o| o.len())
+}
+
+/// Waits (up to a minute) until the state file's resource count satisfies `ready`: the moment
+/// to kill a running apply or destroy.
+pub fn wait_recorded(state: &Path, ready: impl Fn(usize) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !recorded(state).is_some_and(&ready) {
+        assert!(std::time::Instant::now() < deadline, "no progress recorded in {}", state.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Kills (SIGKILL) a running rprov once the state satisfies `ready`, waits for requests it had
+/// already sent to land (the injected latency is the window), and releases the lock it held.
+pub fn kill_when(cx: &Ctx, mut child: std::process::Child, state: &Path, ready: impl Fn(usize) -> bool) {
+    wait_recorded(state, ready);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let lock = read_json(&state.with_extension("json.lock"));
+    cx.rprov(&["force-unlock", lock["id"].as_str().unwrap()]).expect(0);
+}
