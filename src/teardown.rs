@@ -107,8 +107,11 @@ impl Found {
             .map(String::as_str))?;
         humantime::parse_rfc3339_weak(text).ok()
     }
-    fn taggable(&self) -> bool {
-        kinds::kind(self.kind).is_some_and(|k| k.schema().taggable)
+    /// Whether its tags are known: its kind carries tags and its describe reported them (every
+    /// taggable resource rprov makes has `rprov:id`; a batched describe that cannot return tags,
+    /// e.g. alarms listed by name, leaves them out).
+    fn tags_known(&self) -> bool {
+        kinds::kind(self.kind).is_some_and(|k| k.schema().taggable) && self.live.tags.contains_key(TAG_ID)
     }
     fn same_group(&self, other: &Found) -> bool {
         self.region == other.region && self.stack == other.stack
@@ -209,9 +212,10 @@ pub struct Selection {
     pub skipped: Vec<(usize, String)>,
 }
 
-/// Picks the resources matching every filter. A resource that cannot carry tags (a mount
-/// target, a DNS record, a scalable target) goes with what it belongs to: it matches when
-/// something of its stack that it holds on to matches. With `older_than`, a stack goes as a
+/// Picks the resources matching every filter. A resource whose tags are not known (a mount
+/// target, a DNS record, a scalable target cannot carry any; an alarm's are not in the batched
+/// describe) goes with what it belongs to: it matches when something of its stack that it holds
+/// on to matches. With `older_than`, a stack goes as a
 /// whole or not at all: its age is that of its oldest resource with a known creation time (a
 /// stack is as old as its first resource; resources added by later applies go with it), and a
 /// stack with no known creation time is kept. Finally, a resource still held by something that
@@ -224,8 +228,15 @@ pub fn select(
     now: SystemTime,
 ) -> Selection {
     let n = found.len();
-    let mut matched: Vec<bool> =
-        found.iter().map(|f| f.taggable() && filters.iter().all(|t| t.matches(&f.live.tags))).collect();
+    // The stack a resource was read for is authoritative for `rprov:stack` (the describe found it
+    // by that tag, by the stack's name prefix, or through its owner); other tags are compared
+    // where they are known, and a resource whose tags are not known goes with its owner.
+    let stack_ok = |f: &Found| filters.iter().filter(|t| t.key == TAG_STACK).all(|t| t.value == f.stack);
+    let others: Vec<&TagFilter> = filters.iter().filter(|t| t.key != TAG_STACK).collect();
+    let mut matched: Vec<bool> = found
+        .iter()
+        .map(|f| stack_ok(f) && (others.is_empty() || f.tags_known() && others.iter().all(|t| t.matches(&f.live.tags))))
+        .collect();
     let mut holds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (b, bs) in before.iter().enumerate() {
         for &a in bs {
@@ -236,7 +247,8 @@ pub fn select(
         let mut changed = false;
         for i in 0..n {
             if !matched[i]
-                && !found[i].taggable()
+                && !found[i].tags_known()
+                && stack_ok(&found[i])
                 && holds[i].iter().any(|&j| matched[j] && found[j].same_group(&found[i]))
             {
                 matched[i] = true;
@@ -607,7 +619,7 @@ mod tests {
             tags.clear();
         }
         tags.insert(TAG_ID.into(), id.into());
-        let props: Props = props.iter().map(|(k, v)| (k.to_string(), Value::str(v))).collect();
+        let props: Props = props.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect();
         let attrs = Props::from([("id".to_owned(), Value::str(pid))]);
         Found {
             region: "us-east-1".into(),

@@ -81,7 +81,7 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 
     // Dry run: lists every resource the stack created, deletes nothing.
     cx.aws.clear_calls();
-    let dry = cx.rprov(&["teardown", "--stack", "upload-service", "--json"]);
+    let dry = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service", "--json"]);
     dry.expect(0);
     let report = json(&dry);
     assert_eq!(report["dry_run"], true);
@@ -113,7 +113,7 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
     assert!(report["order"].as_array().unwrap().len() >= 4, "{}", report["order"]);
 
     // The human dry run says where, what and in which order.
-    let human = cx.rprov(&["teardown", "--stack", "upload-service"]);
+    let human = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service"]);
     human.expect(0);
     for want in ["Account 123456789012, region us-east-1", "33 resource(s) to delete", "Order", "Dry run"] {
         assert!(human.stdout.contains(want), "{want}:\n{}", human.stdout);
@@ -121,7 +121,7 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 
     // For real.
     let started = Instant::now();
-    let run = cx.rprov(&["teardown", "--stack", "upload-service", "--yes", "--json"]);
+    let run = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service", "--yes", "--json"]);
     run.expect(0);
     let done = json(&run);
     assert_eq!(pids(&done, "deleted"), created);
@@ -135,7 +135,7 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 
     // Nothing left: the kinds' describes (through rprov and the SDK) and the Tagging API.
     assert!(owned(&ec2, "upload-service").await.is_empty());
-    let again = json(&cx.rprov(&["teardown", "--stack", "upload-service", "--json"]));
+    let again = json(&cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service", "--json"]));
     assert!(pids(&again, "planned").is_empty(), "{again:#}");
     assert!(pids(&again, "skipped").is_empty(), "{again:#}");
     let conf = sdk(&cx);
@@ -166,16 +166,16 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 #[tokio::test(flavor = "multi_thread")]
 async fn teardown_refuses_without_a_filter_and_rejects_bad_input() {
     let cx = Ctx::new();
-    let none = cx.rprov(&["teardown", "--yes"]);
+    let none = cx.rprov(&["teardown", "--region", "us-east-1", "--yes"]);
     none.expect(1);
     assert!(none.stderr.contains("--stack NAME or at least one --tag"), "{}", none.stderr);
-    let bad = cx.rprov(&["teardown", "--tag", "novalue", "--yes"]);
+    let bad = cx.rprov(&["teardown", "--region", "us-east-1", "--tag", "novalue", "--yes"]);
     bad.expect(1);
     assert!(bad.stderr.contains("KEY=VALUE"), "{}", bad.stderr);
-    let age = cx.rprov(&["teardown", "--stack", "x", "--older-than", "soon"]);
+    let age = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "x", "--older-than", "soon"]);
     age.expect(1);
     assert!(age.stderr.contains("--older-than"), "{}", age.stderr);
-    assert!(cx.aws.calls().iter().all(|c| c.operation == "GetCallerIdentity" || c.service == "sts"));
+    assert!(cx.aws.calls().is_empty(), "bad input must reach no AWS API: {:?}", cx.aws.calls());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -205,7 +205,7 @@ async fn dependency_violations_are_retried_and_reported_by_destroy_and_teardown(
     std::fs::remove_file(cx.state_path("network")).unwrap();
     cx.aws.configure(&Config::new().faults(faults()));
     let started = Instant::now();
-    let t = cx.rprov(&["teardown", "--stack", "network", "--yes", "--json"]);
+    let t = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "network", "--yes", "--json"]);
     t.expect(0);
     let report = json(&t);
     assert_eq!(report["retries"], 3, "{report:#}");
@@ -250,7 +250,7 @@ async fn destroy_killed_midway_finishes_on_a_rerun_and_teardown_takes_late_creat
     assert_eq!(count_kind(&owned(&ec2, "network").await, "vpc"), 1);
     cx.rprov(&["destroy", &stack, "--yes"]).expect(0);
     assert_eq!(count_kind(&owned(&ec2, "network").await, "vpc"), 1, "destroy only knows its state");
-    let t = json(&cx.rprov(&["teardown", "--stack", "network", "--yes", "--json"]));
+    let t = json(&cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "network", "--yes", "--json"]));
     assert_eq!(t["deleted"].as_array().unwrap().len(), 1, "{t:#}");
     assert!(owned(&ec2, "network").await.is_empty());
 }
@@ -280,7 +280,7 @@ async fn older_than_leaves_younger_stacks_alone() {
     let old_age = nat_created.elapsed().unwrap().as_secs();
     let threshold = format!("{}s", old_age - 3);
     let started = Instant::now();
-    let run = cx.rprov(&["teardown", "--tag", "team=support", "--older-than", &threshold, "--yes", "--json"]);
+    let run = cx.rprov(&["teardown", "--region", "us-east-1", "--tag", "team=support", "--older-than", &threshold, "--yes", "--json"]);
     run.expect(1); // the young stack is kept: not everything matched was deleted
     let report = json(&run);
     let deleted: BTreeSet<String> =
@@ -298,5 +298,8 @@ async fn older_than_leaves_younger_stacks_alone() {
     );
     let ec2 = cx.ec2().await;
     assert!(owned(&ec2, "old-net").await.is_empty());
+    // Its state file was there: the deleted resources are no longer in it.
+    assert_eq!(crate::support::recorded(&cx.state_path("old-net")), Some(0));
+    assert!(run.stderr.contains("removed 12 deleted resource(s)"), "{}", run.stderr);
     cx.rprov(&["plan", young.to_str().unwrap(), "--detailed-exitcode"]).expect(0);
 }
