@@ -215,7 +215,7 @@ pub struct Selection {
 /// Picks the resources matching every filter. A resource whose tags are not known (a mount
 /// target, a DNS record, a scalable target cannot carry any; an alarm's are not in the batched
 /// describe) goes with what it belongs to: it matches when something of its stack that it holds
-/// on to matches. With `older_than`, a stack goes as a
+/// on to matches, or, holding nothing, when anything of its stack matches. With `older_than`, a stack goes as a
 /// whole or not at all: its age is that of its oldest resource with a known creation time (a
 /// stack is as old as its first resource; resources added by later applies go with it), and a
 /// stack with no known creation time is kept. Finally, a resource still held by something that
@@ -243,14 +243,19 @@ pub fn select(
             holds[a].push(b);
         }
     }
+    // One that holds nothing of its stack (a log group whose tags the describe left out) goes
+    // with its stack: when anything of the stack matches.
+    let group_matched = |matched: &[bool], i: usize| (0..n).any(|j| matched[j] && found[j].same_group(&found[i]));
     loop {
         let mut changed = false;
         for i in 0..n {
-            if !matched[i]
-                && !found[i].tags_known()
-                && stack_ok(&found[i])
-                && holds[i].iter().any(|&j| matched[j] && found[j].same_group(&found[i]))
-            {
+            if matched[i] || found[i].tags_known() || !stack_ok(&found[i]) {
+                continue;
+            }
+            let mut owners = holds[i].iter().filter(|&&j| found[j].same_group(&found[i])).peekable();
+            let owner_matched =
+                if owners.peek().is_none() { group_matched(&matched, i) } else { owners.any(|&j| matched[j]) };
+            if owner_matched {
                 matched[i] = true;
                 changed = true;
             }
@@ -693,10 +698,15 @@ mod tests {
 
     #[test]
     fn untaggable_resources_go_with_their_owner() {
-        let f = net();
+        let mut f = net();
+        // Read without its tags, holding nothing: it goes with its stack.
+        f[6].live.tags.clear();
+        let mut lone = found("b", "log_group", "logs", "/b/logs", &[]);
+        lone.live.tags.clear();
+        f.push(lone);
         let before = order(&f);
         let by_team = select(&f, &before, &["team=a".parse().unwrap()], None, SystemTime::now());
-        assert_eq!(by_team.delete.len(), f.len(), "{by_team:?}");
+        assert_eq!(by_team.delete, (0..7).collect::<Vec<_>>(), "{by_team:?}");
         let other = select(&f, &before, &["team=b".parse().unwrap()], None, SystemTime::now());
         assert_eq!(other, Selection::default());
     }

@@ -119,8 +119,9 @@ pub enum Command {
         /// Print a JSON report (format_version 1) on stdout.
         #[arg(long)]
         json: bool,
-        /// Every region the account has (EC2 DescribeRegions).
-        #[arg(long, conflicts_with = "region")]
+        /// Every region the account has (EC2 DescribeRegions); `--region` then only picks
+        /// where that list is asked for.
+        #[arg(long)]
         all_regions: bool,
         #[arg(long, default_value_t = 32)]
         parallelism: usize,

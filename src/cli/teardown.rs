@@ -246,11 +246,15 @@ async fn discover(
 ) -> Result<Discovered, Failure> {
     let settings = AwsSettings { region: Some(region.to_owned()), ..s.aws.clone() };
     let sdk = load_sdk_config(&settings, region).await;
-    let tagged = tagging_api(&sdk, region, filters)
-        .await
-        .map_err(|e| Failure::User(format!("AWS: Tagging API in {region}: {e}")))?;
+    let failed = |e: AwsError| Failure::User(format!("AWS: Tagging API in {region}: {e}"));
+    let by_filter: Vec<(&str, Option<&str>)> =
+        filters.iter().map(|f| (f.key.as_str(), Some(f.value.as_str()))).collect();
+    let tagged = tagging_api(&sdk, region, &by_filter).await.map_err(failed)?;
     let mut stacks: BTreeSet<String> = filters.iter().filter(|f| f.key == TAG_STACK).map(|f| f.value.clone()).collect();
     if stack.is_none() {
+        // The stacks the other tags select: those of which the Tagging API lists a resource. (A
+        // stack made only of types it does not list, e.g. Elastic IPs, IAM roles, or log groups
+        // on moto, is found by `--stack` or a `rprov:stack` filter only.)
         stacks.extend(tagged.iter().filter_map(|t| t.tags.get(TAG_STACK).cloned()));
     }
     let cxs: Vec<Cx> = stacks.iter().map(|st| Cx::new(st, sdk.clone(), WaitConfig::default())).collect();
@@ -273,11 +277,12 @@ async fn discover(
     Ok((region.to_owned(), sdk, found, tagged))
 }
 
-async fn tagging_api(sdk: &SdkConfig, region: &str, filters: &[TagFilter]) -> Result<Vec<Tagged>, AwsError> {
+/// GetResources, paginated: resources carrying every `(key, value)` (any value where `None`).
+async fn tagging_api(sdk: &SdkConfig, region: &str, filters: &[(&str, Option<&str>)]) -> Result<Vec<Tagged>, AwsError> {
     use aws_sdk_resourcegroupstagging::types::TagFilter as Filter;
     let mut req = aws_sdk_resourcegroupstagging::Client::new(sdk).get_resources();
-    for f in filters {
-        req = req.tag_filters(Filter::builder().key(&f.key).values(&f.value).build());
+    for (key, value) in filters {
+        req = req.tag_filters(Filter::builder().key(*key).set_values(value.map(|v| vec![v.to_owned()])).build());
     }
     let items = req.into_paginator().items().send().try_collect().await.map_err(classify)?;
     Ok(items

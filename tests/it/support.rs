@@ -114,8 +114,10 @@ pub async fn owned(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<(&'static str,
     for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
         out.push(("elastic_ip", a.allocation_id().unwrap().to_owned()));
     }
+    // moto ignores a tag filter on DescribeNatGateways: the tags are checked here.
     for n in ec2.describe_nat_gateways().filter(f()).send().await.unwrap().nat_gateways() {
-        if n.state().map(|s| s.as_str()) != Some("deleted") {
+        let ours = n.tags().iter().any(|t| t.key() == Some("rprov:stack") && t.value() == Some(stack));
+        if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
             out.push(("nat_gateway", n.nat_gateway_id().unwrap().to_owned()));
         }
     }
