@@ -14,4 +14,5 @@ pub mod plan;
 pub mod schema;
 pub mod stack;
 pub mod state;
+pub mod teardown;
 pub mod value;

@@ -74,6 +74,8 @@ pub struct Outcome {
     /// Operations that would have run but did not start (interrupted).
     pub not_started: usize,
     pub retries: usize,
+    /// Retried calls per logical id, with the last error that caused one.
+    pub retried: std::collections::BTreeMap<String, (usize, String)>,
 }
 
 impl Outcome {
@@ -97,7 +99,7 @@ struct Shared {
     attrs: Mutex<HashMap<String, Props>>,
     cfg: ApplyConfig,
     progress: Progress,
-    retries: Mutex<usize>,
+    retries: Mutex<std::collections::BTreeMap<String, (usize, String)>>,
     /// The serial last written to the backend.
     written: tokio::sync::Mutex<u64>,
     /// Unique to this run: the seed of idempotency tokens.
@@ -181,7 +183,7 @@ pub async fn execute(
         attrs: Mutex::new(attrs),
         cfg: cfg.clone(),
         progress: progress.clone(),
-        retries: Mutex::new(0),
+        retries: Mutex::new(Default::default()),
         written: tokio::sync::Mutex::new(0),
         run: uuid::Uuid::new_v4().to_string(),
     });
@@ -265,7 +267,8 @@ pub async fn execute(
         }
     }
     outcome.not_started = nodes.len() - started;
-    outcome.retries = *shared.retries.lock().unwrap_or_else(|e| e.into_inner());
+    outcome.retried = shared.retries.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    outcome.retries = outcome.retried.values().map(|(n, _)| n).sum();
     let state = shared.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
     match fatal {
         Some(e) => Err(e),
@@ -329,7 +332,12 @@ where
             Ok(v) => return Ok(v),
             Err(e) => match error_policy(&e, attempt, start.elapsed(), &sh.cfg.retry) {
                 Decision::Retry(after) => {
-                    *sh.retries.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    {
+                        let mut retried = sh.retries.lock().unwrap_or_else(|e| e.into_inner());
+                        let entry = retried.entry(id.to_owned()).or_default();
+                        entry.0 += 1;
+                        entry.1 = e.to_string();
+                    }
                     (sh.progress)(Event::Retrying { id, step, error: &e, after });
                     tokio::time::sleep(after).await;
                 }
@@ -547,4 +555,91 @@ async fn checkpoint(sh: &Shared, f: impl FnOnce(&mut State)) -> Result<(), OpErr
     sh.backend.write(&latest).await.map_err(OpError::State)?;
     *written = latest.serial;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::operation::delete_subnet::{DeleteSubnetError, DeleteSubnetOutput};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+    use crate::aws::WaitConfig;
+
+    fn delete_plan(id: &str, kind: &str, pid: &str) -> (Plan, State) {
+        let mut state = State::new("s", "us-east-1");
+        state.resources.insert(
+            id.into(),
+            ResourceState {
+                kind: kind.into(),
+                physical_id: pid.into(),
+                properties: Props::new(),
+                attributes: Props::new(),
+                tags: Tags::new(),
+                depends_on: vec![],
+            },
+        );
+        let change = Change {
+            id: id.into(),
+            kind: kind.into(),
+            action: Action::Delete,
+            physical_id: Some(pid.into()),
+            diffs: vec![],
+            reason: None,
+            attrs: Props::new(),
+        };
+        let plan = Plan {
+            stack: "s".into(),
+            lineage: None,
+            serial: None,
+            changes: vec![change],
+            unmanaged: vec![],
+            outputs: Default::default(),
+        };
+        (plan, state)
+    }
+
+    /// moto never refuses a delete: the retry loop meets DependencyViolation here, from a mocked
+    /// EC2 client (twice, then the subnet goes), and must report each retry with its reason.
+    #[tokio::test(start_paused = true)]
+    async fn delete_retries_dependency_violation_with_backoff_and_reports_each_retry() {
+        let violation = || {
+            let meta = ErrorMetadata::builder()
+                .code("DependencyViolation")
+                .message("The subnet 'subnet-1' has dependencies and cannot be deleted.")
+                .build();
+            DeleteSubnetError::generic(meta)
+        };
+        let delete = mock!(aws_sdk_ec2::Client::delete_subnet)
+            .sequence()
+            .error(violation)
+            .times(2)
+            .output(|| DeleteSubnetOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, &[&delete]);
+        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), WaitConfig::default()).with_client(client);
+        let (plan, state) = delete_plan("private_a", "subnet", "subnet-1");
+        let seen: Arc<Mutex<Vec<(String, String, Duration)>>> = Arc::default();
+        let sink = seen.clone();
+        let progress: Progress = Arc::new(move |e: Event<'_>| {
+            if let Event::Retrying { id, error, after, .. } = e {
+                sink.lock().unwrap().push((id.to_owned(), error.to_string(), after));
+            }
+        });
+        let backend = Arc::new(crate::teardown::Unrecorded::default());
+        let (_cancel, rx) = watch::channel(false);
+        let stack = crate::teardown::empty_stack("us-east-1");
+        let (state, outcome) =
+            execute(Arc::new(cx), &stack, &plan, state, backend, ApplyConfig::default(), progress, rx).await.unwrap();
+        assert!(outcome.ok(), "{outcome:?}");
+        assert_eq!(delete.num_calls(), 3);
+        assert_eq!(outcome.retries, 2);
+        assert_eq!(outcome.retried["private_a"].0, 2);
+        assert!(outcome.retried["private_a"].1.contains("DependencyViolation"), "{outcome:?}");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen.iter().all(|(id, e, _)| id == "private_a" && e.starts_with("in use: DependencyViolation")));
+        assert!(seen[1].2 > seen[0].2, "backoff grows: {seen:?}");
+        assert!(state.resources.is_empty(), "the deletion is checkpointed");
+    }
 }

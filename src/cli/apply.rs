@@ -67,7 +67,7 @@ impl Locked {
     }
 }
 
-fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
+pub(super) fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -168,10 +168,18 @@ async fn run_plan(
         outcome.skipped.len(),
         outcome.retries
     );
+    print_retries(&outcome);
     Ok((state, outcome))
 }
 
-fn rebuild_cx_with_status(cx: Arc<crate::aws::Cx>, progress: crate::apply::Progress) -> crate::aws::Cx {
+/// Which resources needed retries and why (the last error each met).
+pub(super) fn print_retries(outcome: &Outcome) {
+    for (id, (n, why)) in &outcome.retried {
+        println!("  {id}: {n} retried call(s); last: {why}");
+    }
+}
+
+pub(super) fn rebuild_cx_with_status(cx: Arc<crate::aws::Cx>, progress: crate::apply::Progress) -> crate::aws::Cx {
     let c = crate::aws::Cx::new(&cx.stack, cx.sdk.clone(), cx.wait.clone());
     c.with_status(Arc::new(move |id: &str, msg: &str| progress(crate::apply::Event::Status { id, message: msg })))
 }

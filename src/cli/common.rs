@@ -18,6 +18,8 @@ use super::Global;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub aws: AwsSettings,
+    /// Every `--region` given (the last one is `aws.region`).
+    pub regions: Vec<String>,
     pub state: Option<String>,
     pub allow_unversioned: bool,
     pub params: Vec<String>,
@@ -31,10 +33,11 @@ impl Settings {
         let tty = std::io::stdout().is_terminal();
         Settings {
             aws: AwsSettings {
-                region: g.region.clone(),
+                region: g.region.last().cloned(),
                 profile: g.profile.clone(),
                 endpoint_url: g.endpoint_url.clone(),
             },
+            regions: g.region.clone(),
             state: g.state.clone(),
             allow_unversioned: g.allow_unversioned,
             params: g.params.clone(),

@@ -9,6 +9,7 @@ mod output;
 mod plan;
 mod progress;
 mod state;
+mod teardown;
 mod validate;
 
 use std::path::PathBuf;
@@ -34,9 +35,9 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// AWS region (default: the stack's `region`).
-    #[arg(long, global = true, env = "AWS_REGION")]
-    pub region: Option<String>,
+    /// AWS region (default: the stack's `region`); `teardown` takes several.
+    #[arg(long, global = true, env = "AWS_REGION", action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
     /// AWS shared-config profile.
     #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
@@ -106,6 +107,30 @@ pub enum Command {
         stack: PathBuf,
         #[arg(long)]
         yes: bool,
+        #[arg(long, default_value_t = 32)]
+        parallelism: usize,
+    },
+    /// Delete everything carrying a stack's (or the given) tags, without state; without --yes a
+    /// dry run that lists what would go. `--region` repeatable.
+    Teardown {
+        /// The stack whose resources go (`rprov:stack=NAME`).
+        #[arg(long)]
+        stack: Option<String>,
+        /// Only resources carrying this tag (repeatable; all must match).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// Only stacks created longer ago than this (e.g. 24h).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        #[arg(long)]
+        yes: bool,
+        /// Print a JSON report (format_version 1) on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Every region the account has (EC2 DescribeRegions); `--region` then only picks
+        /// where that list is asked for.
+        #[arg(long)]
+        all_regions: bool,
         #[arg(long, default_value_t = 32)]
         parallelism: usize,
     },
@@ -188,6 +213,10 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::Apply { target, yes, refresh_only: true, .. } => apply::refresh_only(&s, &target, yes).await,
         Command::Drift { stack, json, markdown } => drift::run(&s, &stack, json, markdown.as_deref()).await,
         Command::Destroy { stack, yes, parallelism } => apply::destroy(&s, &stack, yes, parallelism).await,
+        Command::Teardown { stack, tags, older_than, yes, json, all_regions, parallelism } => {
+            let args = teardown::Args { stack, tags, older_than, yes, json, all_regions, parallelism };
+            teardown::run(&s, args).await
+        }
         Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,
         Command::Graph { stack, format } => graph::run(&s, &stack, format).await,
         Command::ForceUnlock { lock_id, stack } => state::force_unlock(&s, &lock_id, stack.as_deref()).await,

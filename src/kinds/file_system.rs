@@ -89,6 +89,7 @@ fn live(cx: &Cx, f: &FileSystemDescription) -> Live {
     attrs.insert("id".into(), Value::str(&id));
     attrs.insert("arn".into(), f.file_system_arn().map(Value::str).unwrap_or(Value::Null));
     attrs.insert("dns_name".into(), Value::str(format!("{id}.efs.{}.amazonaws.com", cx.region)));
+    super::set_created(&mut attrs, super::sdk_time(Some(f.creation_time())));
     Live { physical_id: id, props, attrs, tags: efs::from_sdk(f.tags()) }
 }
 

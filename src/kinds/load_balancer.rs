@@ -82,6 +82,7 @@ fn live(lb: &SdkLoadBalancer, tags: super::Tags) -> Live {
     attrs.insert("dns_name".into(), Value::str(lb.dns_name().unwrap_or_default()));
     attrs.insert("zone_id".into(), Value::str(lb.canonical_hosted_zone_id().unwrap_or_default()));
     attrs.insert("name".into(), Value::str(name));
+    super::set_created(&mut attrs, super::sdk_time(lb.created_time()));
     Live { physical_id: arn, props, attrs, tags }
 }
 

@@ -57,6 +57,8 @@ fn live(g: &SdkLogGroup, tags: Tags) -> Live {
     attrs.insert("id".into(), Value::str(&name));
     attrs.insert("name".into(), Value::str(&name));
     attrs.insert("arn".into(), Value::str(arn_of(g)));
+    let created = g.creation_time().and_then(|ms| u64::try_from(ms).ok());
+    super::set_created(&mut attrs, created.map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)));
     Live { physical_id: name, props, attrs, tags }
 }
 

@@ -142,6 +142,20 @@ pub trait Kind: Send + Sync + 'static {
     }
 }
 
+/// The attribute in which a kind reports when AWS says the resource was created (RFC 3339), where
+/// the describe tells: `teardown --older-than` decides by it.
+pub const ATTR_CREATED: &str = "created_at";
+
+pub(crate) fn set_created(attrs: &mut Props, t: Option<std::time::SystemTime>) {
+    if let Some(t) = t {
+        attrs.insert(ATTR_CREATED.into(), crate::value::Value::Str(humantime::format_rfc3339_seconds(t).to_string()));
+    }
+}
+
+pub(crate) fn sdk_time(t: Option<&aws_smithy_types::DateTime>) -> Option<std::time::SystemTime> {
+    t.and_then(|t| std::time::SystemTime::try_from(*t).ok())
+}
+
 /// Deletion is idempotent: a resource that is gone already is deleted.
 pub(crate) fn gone_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
     match r {

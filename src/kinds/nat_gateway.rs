@@ -60,6 +60,7 @@ fn live(g: &SdkGateway) -> Live {
     attrs.insert("id".into(), Value::str(&id));
     attrs.insert("public_ip".into(), addr.and_then(|a| a.public_ip()).map(Value::str).unwrap_or(Value::Null));
     attrs.insert("private_ip".into(), addr.and_then(|a| a.private_ip()).map(Value::str).unwrap_or(Value::Null));
+    super::set_created(&mut attrs, super::sdk_time(g.create_time()));
     Live { physical_id: id, props, attrs, tags: ec2::from_sdk(g.tags()) }
 }
 

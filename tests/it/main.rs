@@ -7,3 +7,4 @@ mod network;
 mod reference;
 mod s3state;
 mod support;
+mod teardown;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use localaws::{Config, Fault, Faults, LocalAws};
 
-use crate::support::{Ctx, count_kind, owned, read_json, repo};
+use crate::support::{Ctx, count_kind, owned, read_json, repo, wait_recorded};
 
 fn network() -> String {
     repo().join("stacks/network.yaml").display().to_string()
@@ -133,19 +133,7 @@ async fn sigkill_mid_apply_then_rerun_converges_without_duplicates() {
     let stack = network();
     let mut child = cx.command(&["apply", &stack, "--yes"]).stdout(std::process::Stdio::null()).spawn().unwrap();
     let state = cx.state_path("network");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let n = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .map(|v| v["resources"].as_object().map(|o| o.len()).unwrap_or(0))
-            .unwrap_or(0);
-        if n >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "apply made no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_recorded(&state, |n| n >= 3);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // A request the dead process had already sent still completes on the server side (here it

@@ -126,8 +126,10 @@ pub async fn owned(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<(&'static str,
     for a in ec2.describe_addresses().filters(f()).send().await.unwrap().addresses() {
         out.push(("elastic_ip", a.allocation_id().unwrap().to_owned()));
     }
+    // moto ignores a tag filter on DescribeNatGateways: the tags are checked here.
     for n in ec2.describe_nat_gateways().filter(f()).send().await.unwrap().nat_gateways() {
-        if n.state().map(|s| s.as_str()) != Some("deleted") {
+        let ours = n.tags().iter().any(|t| t.key() == Some("rprov:stack") && t.value() == Some(stack));
+        if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
             out.push(("nat_gateway", n.nat_gateway_id().unwrap().to_owned()));
         }
     }
@@ -184,4 +186,32 @@ pub async fn tagged_and_alive(conf: &aws_config::SdkConfig, stack: &str) -> Vec<
         }
     }
     alive
+}
+
+/// How many resources a state file records now (none while it is missing or half-written).
+pub fn recorded(state: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(state).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["resources"].as_object().map(|o| o.len())
+}
+
+/// Waits (up to a minute) until the state file's resource count satisfies `ready`: the moment
+/// to kill a running apply or destroy.
+pub fn wait_recorded(state: &Path, ready: impl Fn(usize) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !recorded(state).is_some_and(&ready) {
+        assert!(std::time::Instant::now() < deadline, "no progress recorded in {}", state.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Kills (SIGKILL) a running rprov once the state satisfies `ready`, waits for requests it had
+/// already sent to land (the injected latency is the window), and releases the lock it held.
+pub fn kill_when(cx: &Ctx, mut child: std::process::Child, state: &Path, ready: impl Fn(usize) -> bool) {
+    wait_recorded(state, ready);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let lock = read_json(&state.with_extension("json.lock"));
+    cx.rprov(&["force-unlock", lock["id"].as_str().unwrap()]).expect(0);
 }
