@@ -409,6 +409,7 @@ pub fn executor_input(found: &[Found], before: &[Vec<usize>], delete: &[usize], 
         changes,
         unmanaged: Vec::new(),
         outputs: BTreeMap::new(),
+        imports: BTreeMap::new(),
     };
     (plan, state)
 }
@@ -578,7 +579,10 @@ pub fn empty_stack(region: &str) -> Stack {
         params: Default::default(),
         resources: Default::default(),
         outputs: Default::default(),
+        imports: Default::default(),
+        backend: None,
         source: Source::new("teardown", ""),
+        inputs: Default::default(),
     }
 }
 
@@ -610,6 +614,12 @@ impl StateBackend for Unrecorded {
     async fn delete(&self) -> Result<(), StateError> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
+    }
+    async fn list_versions(&self) -> Result<Vec<crate::state::StateVersion>, StateError> {
+        Ok(Vec::new())
+    }
+    async fn read_version(&self, id: &str) -> Result<State, StateError> {
+        Err(StateError::Io(format!("teardown keeps no state, so no version {id}")))
     }
 }
 

@@ -595,6 +595,7 @@ mod tests {
             changes: vec![change],
             unmanaged: vec![],
             outputs: Default::default(),
+            imports: Default::default(),
         };
         (plan, state)
     }
