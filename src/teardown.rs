@@ -209,7 +209,7 @@ pub fn waves(before: &[Vec<usize>], subset: &[usize]) -> Vec<Vec<usize>> {
 #[derive(Debug, Default, PartialEq)]
 pub struct Selection {
     pub delete: Vec<usize>,
-    pub skipped: Vec<(usize, String)>,
+    pub skipped: Reasons,
 }
 
 /// Picks the resources matching every filter. A resource whose tags are not known (a mount
@@ -464,10 +464,13 @@ fn same_resource(arn: &str, f: &Found) -> bool {
         || (pid.starts_with('/') && arn.ends_with(pid))
 }
 
+/// Indexes with why.
+pub type Reasons = Vec<(usize, String)>;
+
 /// What the Tagging API lists that no kind's describe found: `(index, reason, deletable kind)`.
 /// Of a type rprov manages, it is gone already (the Tagging API lists deleted NAT gateways and
 /// inactive clusters for a while); of another type, rprov cannot delete it.
-pub fn tagged_only(found: &[Found], tagged: &[Tagged]) -> (Vec<(usize, String)>, Vec<(usize, String)>) {
+pub fn tagged_only(found: &[Found], tagged: &[Tagged]) -> (Reasons, Reasons) {
     let mut gone = Vec::new();
     let mut foreign = Vec::new();
     for (i, t) in tagged.iter().enumerate() {
