@@ -36,13 +36,11 @@ pub async fn bind(s: &Settings, stack: Stack, mode: Mode) -> Result<Stack, Failu
                 import.stack, import.alias
             ))
         })?;
-        if let Some(st) = &state {
-            if st.stack != import.stack {
-                return Err(Failure::User(format!(
-                    "import `{}`: the state at {location} belongs to stack `{}`, not `{}`",
-                    import.alias, st.stack, import.stack
-                )));
-            }
+        if let Some(st) = state.as_ref().filter(|st| st.stack != import.stack) {
+            return Err(Failure::User(format!(
+                "import `{}`: the state at {location} belongs to stack `{}`, not `{}`",
+                import.alias, st.stack, import.stack
+            )));
         }
         let entry = match (state, mode) {
             (None, Mode::Check) => {

@@ -1161,12 +1161,13 @@ fn value_node(v: &Value, span: Span) -> Node {
 /// A param's value written in YAML (a default, a param file's entry), if it is of the param's type.
 fn typed_param(n: &Node, ty: &str) -> Option<Value> {
     let value = node_value(n);
-    let fits = match (ty, &value) {
-        ("string", Value::Str(_)) | ("bool", Value::Bool(_)) | ("list", Value::List(_)) => true,
-        ("number", Value::Int(_) | Value::Num(_)) => true,
-        ("string", Value::Int(_) | Value::Num(_)) => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (ty, &value),
+        ("string", Value::Str(_) | Value::Int(_) | Value::Num(_))
+            | ("bool", Value::Bool(_))
+            | ("list", Value::List(_))
+            | ("number", Value::Int(_) | Value::Num(_))
+    );
     fits.then_some(match value {
         Value::Int(i) if ty == "string" => Value::Str(i.to_string()),
         Value::Num(n) if ty == "string" => Value::Str(n.to_string()),

@@ -208,3 +208,28 @@ async fn secret_change_is_planned_without_showing_it() {
         assert!(!run.stdout.contains(s) && !run.stderr.contains(s), "printed:\n{}{}", run.stdout, run.stderr);
     }
 }
+
+/// Seed 002's shape: the network stack, then the application on top of it (ALB in the imported
+/// public subnets, Fargate service in the private ones, CPU tracking and a night schedule).
+#[tokio::test(flavor = "multi_thread")]
+async fn devops_app_example_applies_on_its_network_and_replans_empty() {
+    let cx = Ctx::new();
+    let dir = crate::support::repo().join("examples/devops-app");
+    let (net, app) = (dir.join("network.yaml").display().to_string(), dir.join("app.yaml").display().to_string());
+    cx.rprov(&["apply", &net, "--yes"]).expect(0);
+    cx.rprov(&["apply", &app, "--yes"]).expect(0);
+    cx.rprov(&["plan", &app, "--detailed-exitcode"]).expect(0);
+    let app_state = read_json(&cx.state_path("devops-app"));
+    let net_state = read_json(&cx.state_path("devops-network"));
+    let mut subnets = app_state["resources"]["service"]["properties"]["subnets"].clone();
+    let mut exported = net_state["outputs"]["private_subnet_ids"].clone();
+    subnets.as_array_mut().unwrap().sort_by_key(|v| v.to_string());
+    exported.as_array_mut().unwrap().sort_by_key(|v| v.to_string());
+    assert_eq!(subnets, exported);
+    assert_eq!(
+        net_state["consumers"]["devops-app"],
+        serde_json::json!(["private_subnet_ids", "public_subnet_ids", "vpc_id"])
+    );
+    cx.rprov(&["destroy", &app, "--yes"]).expect(0);
+    cx.rprov(&["destroy", &net, "--yes"]).expect(0);
+}
