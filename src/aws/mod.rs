@@ -59,6 +59,7 @@ pub async fn load_sdk_config(settings: &AwsSettings, stack_region: &str) -> SdkC
 
 /// What a kind needs to do its work: the SDK configuration, the stack it acts for, and waiter
 /// budgets. Clients are built lazily, once per service, from the one `SdkConfig`.
+#[derive(Clone)]
 pub struct Cx {
     pub stack: String,
     pub region: String,
@@ -88,15 +89,7 @@ impl Cx {
     /// the Tagging API's index of the stack's resources) are made once and shared. Creates,
     /// updates and lookups after a lost response never see these memoised answers.
     pub fn for_refresh(&self, scope: RefreshScope) -> Cx {
-        Cx {
-            stack: self.stack.clone(),
-            region: self.region.clone(),
-            sdk: self.sdk.clone(),
-            wait: self.wait.clone(),
-            clients: self.clients.clone(),
-            status: self.status.clone(),
-            scope: Some(Arc::new(scope)),
-        }
+        Cx { scope: Some(Arc::new(scope)), ..self.clone() }
     }
 
     pub fn scope(&self) -> Option<&RefreshScope> {
