@@ -37,6 +37,11 @@ fn main() {
         "scale" => rt.block_on(scale::run()),
         "s3state" => rt.block_on(s3state::run()),
         "scale-measure" => scale::measure(std::path::Path::new(&std::env::args().nth(2).expect("dir"))),
+        // Writes the inputs of `scale-measure` for N resources, to profile it on its own.
+        "scale-gen" => {
+            let n = std::env::args().nth(2).and_then(|n| n.parse().ok()).expect("resources");
+            scale::generate(n, std::path::Path::new(&std::env::args().nth(3).expect("dir")));
+        }
         other => {
             eprintln!("unknown benchmark `{other}`; available: network, scale, s3state");
             std::process::exit(1);

@@ -89,6 +89,16 @@ pub fn recorded(text: &str) -> (State, LiveSet) {
     (state, live)
 }
 
+/// The files `measure` reads: the stack, its recorded state, and the live snapshot.
+pub fn generate(resources: usize, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let text = stack_text(resources);
+    let (state, live) = recorded(&text);
+    std::fs::write(dir.join("stack.yaml"), &text).unwrap();
+    std::fs::write(dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
+    write_live(&dir.join("live.json"), &live);
+}
+
 fn cpu_seconds() -> f64 {
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
@@ -163,12 +173,7 @@ pub async fn run() {
     let mut last = (0, 0.0, 0.0);
     for n in [1_000, 10_000] {
         let dir = std::env::temp_dir().join(format!("rprov-scale-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let text = stack_text(n);
-        let (state, live) = recorded(&text);
-        std::fs::write(dir.join("stack.yaml"), &text).unwrap();
-        std::fs::write(dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
-        write_live(&dir.join("live.json"), &live);
+        generate(n, &dir);
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["scale-measure", dir.to_str().unwrap()])
             .output()

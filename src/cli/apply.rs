@@ -50,31 +50,56 @@ async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
     Ok(Target::Stack(imports::bind(s, load_stack(s, path)?, Mode::Bind).await?))
 }
 
-/// Holds the state lock; released when dropped on every exit path that returns.
+/// Holds the state lock until `release`. While held it is also listed in [`HELD`], so that a
+/// second Ctrl-C, which leaves at once, still releases it.
 struct Locked {
     backend: Arc<dyn StateBackend>,
     info: LockInfo,
+}
+
+/// State locks this process holds.
+static HELD: std::sync::Mutex<Vec<(Arc<dyn StateBackend>, LockInfo)>> = std::sync::Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<(Arc<dyn StateBackend>, LockInfo)>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Locked {
     async fn take(backend: Arc<dyn StateBackend>, op: &str) -> Result<Locked, Failure> {
         let info = LockInfo::new(op);
         backend.lock(&info).await?;
+        held().push((backend.clone(), info.clone()));
         Ok(Locked { backend, info })
     }
     async fn release(self) {
+        held().retain(|(_, i)| i.id != self.info.id);
         let _ = self.backend.unlock(&self.info).await;
     }
 }
 
+/// The first Ctrl-C stops starting operations and lets running ones finish and be recorded.
+/// A second one leaves at once: what finished is in state already; an operation cut short may
+/// have made a resource the state does not name (`rprov teardown` finds it by its tags). The
+/// state lock is released first, as no writer is left.
 pub(super) fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = tx.send(true);
         }
-        // A second Ctrl-C leaves at once; state is already on disk up to the last operation.
         if tokio::signal::ctrl_c().await.is_ok() {
+            let locks = std::mem::take(&mut *held());
+            for (backend, info) in locks {
+                let released = tokio::time::timeout(std::time::Duration::from_secs(5), backend.unlock(&info)).await;
+                if !matches!(released, Ok(Ok(()))) {
+                    eprintln!(
+                        "the state lock of {} is still held; release it with `rprov force-unlock {}`",
+                        backend.describe(),
+                        info.id
+                    );
+                }
+            }
+            eprintln!("Interrupted twice: stopped without waiting for running operations.");
             std::process::exit(130);
         }
     });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::common::{Failure, Settings, other_state, report};
 use crate::stack::{self, Imported, Stack};
-use crate::state::{StateBackend, StateError};
+use crate::state::{LockInfo, StateBackend, StateError};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -115,12 +115,32 @@ fn warn_not_recorded(exporter: &str, f: &Failure) {
         Failure::Reported => String::new(),
     };
     eprintln!(
-        "warning: could not record in the state of stack `{exporter}` which of its outputs this stack uses: {why}"
+        "warning: could not record in the state of stack `{exporter}` which of its outputs this stack uses \
+         (this stack's next apply records it): {why}"
     );
 }
 
 /// Sets (or removes) one consumer's entry in an exporting state; a no-op when already so.
+/// Under the exporter's lock, taken without waiting: a write beside a running apply of the
+/// exporter would make that apply's next checkpoint conflict. A locked exporter is an error
+/// here (a warning to the user); the entry is made by the consumer's next apply.
 pub async fn set_consumer(
+    backend: &dyn StateBackend,
+    consumer: &str,
+    outputs: Option<Vec<String>>,
+) -> Result<(), StateError> {
+    match backend.read().await? {
+        Some(st) if st.consumers.get(consumer) != outputs.as_ref() => {}
+        _ => return Ok(()),
+    }
+    let info = LockInfo::new(&format!("record consumer {consumer}"));
+    backend.lock(&info).await?;
+    let result = write_consumer(backend, consumer, outputs).await;
+    let unlocked = backend.unlock(&info).await;
+    result.and(unlocked)
+}
+
+async fn write_consumer(
     backend: &dyn StateBackend,
     consumer: &str,
     outputs: Option<Vec<String>>,

@@ -7,7 +7,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::ec2::wanted;
 use super::efs::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -252,10 +252,7 @@ impl Kind for FileSystem {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // FileSystemInUse (409) while mount targets remain: InUse, retried by the executor.
-        match client(cx).delete_file_system().file_system_id(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        gone_ok(client(cx).delete_file_system().file_system_id(req.physical_id).send().await.map_err(classify))?;
         wait_deleted(cx, req.id, req.physical_id).await
     }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -299,16 +299,10 @@ async fn converge_policies(cx: &Cx, name: &str, old: &Props, new: &Props) -> Res
         }
     }
     for arn in old_arns.iter().filter(|a| !new_arns.contains(a)) {
-        match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        gone_ok(iam.detach_role_policy().role_name(name).policy_arn(arn).send().await.map_err(classify))?;
     }
     for policy in old_inline.keys().filter(|p| !new_inline.contains_key(*p)) {
-        match iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        gone_ok(iam.delete_role_policy().role_name(name).policy_name(policy).send().await.map_err(classify))?;
     }
     Ok(())
 }

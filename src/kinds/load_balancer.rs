@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::ec2::settle;
 use super::elbv2::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -245,10 +245,7 @@ impl Kind for LoadBalancer {
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
-        match client(cx).delete_load_balancer().load_balancer_arn(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        gone_ok(client(cx).delete_load_balancer().load_balancer_arn(req.physical_id).send().await.map_err(classify))?;
         // The load balancer's ENIs hold its subnets and security groups until it is gone (and a
         // little longer on AWS: the subnet's and group's deletes retry DependencyViolation).
         wait_gone(cx, req.id, req.physical_id).await

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_efs::types::MountTargetDescription;
 
 use super::efs::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -259,10 +259,7 @@ impl Kind for MountTarget {
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
-        match client(cx).delete_mount_target().mount_target_id(req.physical_id).send().await.map_err(classify) {
-            Ok(_) | Err(AwsError::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
+        gone_ok(client(cx).delete_mount_target().mount_target_id(req.physical_id).send().await.map_err(classify))?;
         // The mount target's ENI keeps its subnet and security groups busy (DependencyViolation)
         // and its file system undeletable (FileSystemInUse) until it is gone.
         wait_deleted(cx, req.id, req.physical_id).await

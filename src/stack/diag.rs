@@ -9,6 +9,9 @@ pub struct Source {
     pub name: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Per line: whether it is all ASCII, where a character column is a byte count. Spans are
+    /// made for every scalar of a file, so the common case must not walk characters.
+    ascii_lines: Vec<bool>,
 }
 
 impl Source {
@@ -16,14 +19,35 @@ impl Source {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { name: name.into(), text, line_starts }
+        let ascii_lines = line_starts
+            .iter()
+            .enumerate()
+            .map(|(n, &start)| {
+                let end = line_starts.get(n + 1).copied().unwrap_or(text.len());
+                text.as_bytes()[start..end].is_ascii()
+            })
+            .collect();
+        Source { name: name.into(), text, line_starts, ascii_lines }
+    }
+
+    /// The byte range of a 0-based line, its newline included.
+    fn line_range(&self, index: usize) -> (usize, usize) {
+        (self.line_starts[index], self.line_starts.get(index + 1).copied().unwrap_or(self.text.len()))
     }
 
     /// Byte offset of a 1-based line and 1-based character column.
     fn offset(&self, line: usize, col: usize) -> usize {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else { return self.text.len() };
+        let index = line.saturating_sub(1);
+        if index >= self.line_starts.len() {
+            return self.text.len();
+        }
+        let (start, end) = self.line_range(index);
+        let col = col.saturating_sub(1);
+        if self.ascii_lines[index] && start + col <= end {
+            return (start + col).min(self.text.len());
+        }
         let rest = &self.text[start..];
-        rest.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| start + i).unwrap_or(self.text.len())
+        rest.char_indices().nth(col).map(|(i, _)| start + i).unwrap_or(self.text.len())
     }
 
     /// 1-based line and character column of a byte offset.
@@ -31,8 +55,12 @@ impl Source {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let col = self.text.get(start..offset).map(|t| t.chars().count()).unwrap_or(0) + 1;
-        (line, col)
+        let col = if self.ascii_lines[line - 1] {
+            offset - start
+        } else {
+            self.text.get(start..offset).map(|t| t.chars().count()).unwrap_or(0)
+        };
+        (line, col + 1)
     }
 
     /// A span from a byte offset and length.
@@ -138,4 +166,28 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Offsets and positions agree with a character walk, on ASCII and non-ASCII lines alike.
+    #[test]
+    fn positions_round_trip_on_mixed_lines() {
+        let text = "a: 1\nnäme: \"größe\"\n\nb: [x, y]\nlast";
+        let src = Source::new("s.yaml", text);
+        for (line_no, line) in text.split('\n').enumerate() {
+            let start = src.line_starts[line_no];
+            for (col, (i, _)) in line.char_indices().enumerate() {
+                let offset = src.offset(line_no + 1, col + 1);
+                assert_eq!(offset, start + i, "line {} col {}", line_no + 1, col + 1);
+                assert_eq!(src.position(offset), (line_no + 1, col + 1));
+            }
+        }
+        assert_eq!(src.offset(99, 1), text.len());
+        assert_eq!(src.position(text.len()), (5, 5));
+        // A column past the end of a line runs on into the next, as a character walk does.
+        assert_eq!(src.offset(1, 7), text.find("äme").unwrap());
+    }
 }

@@ -233,3 +233,37 @@ async fn devops_app_example_applies_on_its_network_and_replans_empty() {
     cx.rprov(&["destroy", &app, "--yes"]).expect(0);
     cx.rprov(&["destroy", &net, "--yes"]).expect(0);
 }
+
+/// A consumer never writes into an exporting state another process holds locked (its running
+/// apply's next checkpoint would conflict): it warns, and its next apply makes the record.
+#[tokio::test(flavor = "multi_thread")]
+async fn consumer_record_waits_for_the_exporters_lock() {
+    let cx = Ctx::new();
+    let net = write(&cx, "net.yaml", NET);
+    let audit = write(&cx, "audit.yaml", AUDIT);
+    cx.rprov(&["apply", &net, "--yes"]).expect(0);
+    let before = read_json(&cx.state_path("net"));
+
+    let mut lock = cx.state_path("net").into_os_string();
+    lock.push(".lock");
+    let held =
+        r#"{"id":"held-by-test","who":"ci@runner","operation":"apply","version":"0","created":"2026-01-01T00:00:00Z"}"#;
+    std::fs::write(&lock, held).unwrap();
+    let run = cx.rprov(&["apply", &audit, "--yes"]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains("could not record in the state of stack `net`") && run.stderr.contains("locked"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(read_json(&cx.state_path("net")), before, "the locked exporting state was written");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), held, "another process's lock was touched");
+
+    std::fs::remove_file(&lock).unwrap();
+    cx.rprov(&["apply", &audit, "--yes"]).expect(0);
+    let net_state = read_json(&cx.state_path("net"));
+    assert_eq!(net_state["consumers"], serde_json::json!({ "audit": ["vpc_id"] }), "{net_state:#}");
+    assert!(!std::path::Path::new(&lock).exists(), "the consumer left the exporter locked");
+    cx.rprov(&["destroy", &audit, "--yes"]).expect(0);
+    cx.rprov(&["destroy", &net, "--yes"]).expect(0);
+}

@@ -258,3 +258,42 @@ async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
     let all = owned(&ec2, "network").await;
     assert_eq!(all.len(), 12, "{all:?}");
 }
+
+/// A second Ctrl-C leaves at once (exit 130) and still releases the state lock; what a create
+/// cut short made carries the ownership tags, so the re-run adopts it instead of duplicating.
+#[tokio::test(flavor = "multi_thread")]
+async fn second_ctrl_c_leaves_at_once_releases_the_lock_and_the_rerun_duplicates_nothing() {
+    let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 600).op_latency_ms("ec2", "Allocate*", 600).start();
+    let cx = Ctx::with(aws);
+    let stack = network();
+    let child = cx
+        .command(&["apply", &stack, "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = cx.state_path("network");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&state).map(|t| !t.contains("\"vpc\"")).unwrap_or(true) {
+        assert!(Instant::now() < deadline, "apply made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..2 {
+        let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Interrupted twice"), "{stderr}");
+    assert!(!state.with_extension("json.lock").exists(), "the lock must be released on a second Ctrl-C");
+
+    // Creates that were in flight may land after the exit; give them the time to.
+    std::thread::sleep(Duration::from_millis(1500));
+    cx.aws.configure(&Config::new().op_latency_ms("ec2", "Create*", 0).op_latency_ms("ec2", "Allocate*", 0));
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    let ec2 = cx.ec2().await;
+    let all = owned(&ec2, "network").await;
+    assert_eq!(all.len(), 12, "{all:?}");
+}
