@@ -54,13 +54,39 @@ impl Step {
 /// What the executor tells the outside world; rendering is the CLI's business.
 #[derive(Debug)]
 pub enum Event<'a> {
-    Started { id: &'a str, step: Step },
-    Status { id: &'a str, message: &'a str },
-    Retrying { id: &'a str, step: Step, error: &'a AwsError, after: Duration },
-    Done { id: &'a str, step: Step, elapsed: Duration, physical_id: Option<&'a str> },
-    Failed { id: &'a str, step: Step, error: &'a str },
-    Skipped { id: &'a str, because: &'a str },
-    Interrupted { in_flight: usize },
+    Started {
+        id: &'a str,
+        step: Step,
+    },
+    Status {
+        id: &'a str,
+        message: &'a str,
+    },
+    /// `error` is the AWS error's text with secret params' values masked.
+    Retrying {
+        id: &'a str,
+        step: Step,
+        error: &'a str,
+        after: Duration,
+    },
+    Done {
+        id: &'a str,
+        step: Step,
+        elapsed: Duration,
+        physical_id: Option<&'a str>,
+    },
+    Failed {
+        id: &'a str,
+        step: Step,
+        error: &'a str,
+    },
+    Skipped {
+        id: &'a str,
+        because: &'a str,
+    },
+    Interrupted {
+        in_flight: usize,
+    },
 }
 
 pub type Progress = Arc<dyn Fn(Event<'_>) + Send + Sync>;
@@ -301,7 +327,7 @@ async fn run_node(sh: &Shared, n: &Node) -> Result<(), String> {
             Ok(())
         }
         Err(e) => {
-            let msg = e.to_string();
+            let msg = sh.stack.redact(e.to_string());
             (sh.progress)(Event::Failed { id: &n.id, step: n.step, error: &msg });
             Err(msg)
         }
@@ -332,13 +358,14 @@ where
             Ok(v) => return Ok(v),
             Err(e) => match error_policy(&e, attempt, start.elapsed(), &sh.cfg.retry) {
                 Decision::Retry(after) => {
+                    let text = sh.stack.redact(e.to_string());
                     {
                         let mut retried = sh.retries.lock().unwrap_or_else(|e| e.into_inner());
                         let entry = retried.entry(id.to_owned()).or_default();
                         entry.0 += 1;
-                        entry.1 = e.to_string();
+                        entry.1 = text.clone();
                     }
-                    (sh.progress)(Event::Retrying { id, step, error: &e, after });
+                    (sh.progress)(Event::Retrying { id, step, error: &text, after });
                     tokio::time::sleep(after).await;
                 }
                 Decision::Fail => return Err(e),

@@ -165,21 +165,8 @@ impl Loader<'_> {
         self.diags.last_mut().expect("just pushed")
     }
 
-    /// Secret params' values never appear in a message, whatever check quoted them.
-    fn redact(&self, mut msg: String) -> String {
-        for p in self.params.values().filter(|p| p.secret) {
-            let texts: Vec<String> = match &p.value {
-                Value::List(items) => {
-                    items.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string())).collect()
-                }
-                Value::Str(s) => vec![s.clone()],
-                v => vec![v.to_string()],
-            };
-            for t in texts.iter().filter(|t| !t.is_empty()) {
-                msg = msg.replace(t.as_str(), "***");
-            }
-        }
-        msg
+    fn redact(&self, msg: String) -> String {
+        super::redact(&self.params, msg)
     }
 
     fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {

@@ -98,7 +98,31 @@ impl std::fmt::Debug for Resource {
     }
 }
 
+/// Secret params' values never appear in a message, whatever quoted them: a check of the stack
+/// file, or an AWS error that echoes the value it refused ("Value '...' at 'value' failed to
+/// satisfy constraint").
+pub fn redact(params: &IndexMap<String, Param>, mut msg: String) -> String {
+    for p in params.values().filter(|p| p.secret) {
+        let texts: Vec<String> = match &p.value {
+            Value::List(items) => {
+                items.iter().map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string())).collect()
+            }
+            Value::Str(s) => vec![s.clone()],
+            v => vec![v.to_string()],
+        };
+        for t in texts.iter().filter(|t| !t.is_empty()) {
+            msg = msg.replace(t.as_str(), "***");
+        }
+    }
+    msg
+}
+
 impl Stack {
+    /// [`redact`] with this stack's params.
+    pub fn redact(&self, msg: String) -> String {
+        redact(&self.params, msg)
+    }
+
     /// Ownership tags plus the stack's and the resource's own tags: what a resource must carry.
     pub fn tags_for(&self, id: &str, own: Option<&Value>) -> Tags {
         let mut tags = self.tags.clone();

@@ -267,3 +267,38 @@ async fn consumer_record_waits_for_the_exporters_lock() {
     cx.rprov(&["destroy", &audit, "--yes"]).expect(0);
     cx.rprov(&["destroy", &net, "--yes"]).expect(0);
 }
+
+/// AWS echoes refused values in its errors ("Value '...' at 'value' failed to satisfy
+/// constraint"); a secret param's value is masked in retry lines and failures alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_errors_that_echo_a_secret_are_printed_masked() {
+    let cx = Ctx::new();
+    let stack = write(
+        &cx,
+        "vault.yaml",
+        "stack: vault\nregion: us-east-1\nparams:\n  token: { secret: true }\nresources:\n  p: { type: ssm_parameter, value: \"${params.token}\" }\n",
+    );
+    let echo = |code: &str| {
+        localaws::Fault::error(
+            400,
+            code,
+            &format!("1 validation error detected: Value '{SECRET}' at 'value' failed to satisfy constraint"),
+        )
+    };
+    cx.aws.configure(&localaws::Config::new().faults(
+        localaws::Faults::none().on_calls("ssm", "PutParameter", [1], echo("ResourceInUseException")).on_calls(
+            "ssm",
+            "PutParameter",
+            [2],
+            echo("ValidationException"),
+        ),
+    ));
+    let run = cx.rprov(&["apply", &stack, "--yes", "--param", &format!("token={SECRET}")]);
+    run.expect(1);
+    let printed = format!("{}{}", run.stdout, run.stderr);
+    assert!(printed.contains("will retry in"), "{printed}");
+    assert!(printed.contains("Value '***' at 'value'"), "{printed}");
+    assert!(!printed.contains(SECRET), "the secret was printed:\n{printed}");
+    cx.aws.configure(&localaws::Config::new().faults(localaws::Faults::none()));
+    cx.rprov(&["destroy", &stack, "--yes", "--param", &format!("token={SECRET}")]).expect(0);
+}
