@@ -289,7 +289,18 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
     let mut changes: Vec<Change> = Vec::new();
     let mut adopted: std::collections::HashSet<(String, String)> = Default::default();
     // Attributes of resources that will still exist unchanged in identity after apply.
-    let mut known: HashMap<String, Props> = HashMap::new();
+    // By logical id: the index of its change (whose `attrs` are the attributes) and the ones
+    // an update makes unknown again. Not a copy: plans of 10,000 resources hold every attribute.
+    let mut known: HashMap<String, (usize, &'static [&'static str])> = HashMap::new();
+    let known_attr =
+        |known: &HashMap<String, (usize, &'static [&'static str])>, changes: &[Change], rf: &Ref| match known
+            .get(&rf.target)
+        {
+            Some((i, unknown)) if !unknown.contains(&rf.attr.as_str()) => {
+                changes[*i].attrs.get(&rf.attr).cloned().unwrap_or(Value::Unknown)
+            }
+            _ => Value::Unknown,
+        };
 
     // Resources that left the stack (or changed type): delete, dependents first.
     let mut deletes: Vec<Change> = Vec::new();
@@ -336,7 +347,7 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
                 tagged
             }
         };
-        let lookup = |rf: &Ref| known.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
+        let lookup = |rf: &Ref| known_attr(&known, &changes, rf);
         let (desired, desired_tags) = desired_props(stack, r, &lookup);
         let change = match existing {
             None => Change {
@@ -375,14 +386,12 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
             }
         };
         if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt) {
-            let mut attrs = change.attrs.clone();
+            let mut unknown: &'static [&'static str] = &[];
             if change.action == Action::Update {
                 let changed: Vec<String> = change.diffs.iter().map(|d| d.name.clone()).collect();
-                for name in r.kind.attrs_changed_by_update(&changed) {
-                    attrs.insert((*name).to_owned(), Value::Unknown);
-                }
+                unknown = r.kind.attrs_changed_by_update(&changed);
             }
-            known.insert(id.clone(), attrs);
+            known.insert(id.clone(), (changes.len(), unknown));
         }
         changes.push(change);
     }
@@ -404,7 +413,7 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         .collect();
     unmanaged.sort_by(|a, b| (&a.kind, &a.physical_id).cmp(&(&b.kind, &b.physical_id)));
 
-    let lookup = |rf: &Ref| known.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
+    let lookup = |rf: &Ref| known_attr(&known, &changes, rf);
     let outputs = stack.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
     deletes.extend(changes);
     Plan {

@@ -29,7 +29,7 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
     let src = &stack.source;
     let mut subnets_by_vpc: BTreeMap<&str, Vec<(&str, Ipv4Net, super::Span)>> = BTreeMap::new();
     for r in stack.resources.values() {
-        let cidr_span = r.prop_spans.get("cidr").copied().unwrap_or(r.span);
+        let cidr_span = r.prop_span("cidr").unwrap_or(r.span);
         if r.kind_name() == "vpc" {
             if let Some(net) = literal_cidr(r.props.get("cidr")) {
                 // AWS allows VPC blocks between /16 and /28.

@@ -613,7 +613,7 @@ impl Loader<'_> {
         let mut depends_on = Vec::new();
         let mut ignore_drift = Vec::new();
         let mut props = BTreeMap::new();
-        let mut prop_spans = BTreeMap::new();
+        let mut prop_spans = Vec::new();
         let mut written: Vec<String> = Vec::new();
         let mut sensitive = std::collections::BTreeSet::new();
         for (pk, pv) in entries {
@@ -641,7 +641,7 @@ impl Loader<'_> {
                         if key == "tags" {
                             self.check_tag_keys(pv);
                         }
-                        record_spans(pv, &key, &mut prop_spans);
+                        prop_spans.push((key.clone(), pv.span));
                         self.secret_used = false;
                         let e = self.prop_value(pv, prop);
                         if self.secret_used && key == "tags" {
@@ -671,17 +671,7 @@ impl Loader<'_> {
         // Cross-property checks only make sense on values that passed their own checks.
         let checks = if self.diags.len() == errors_before { kind.check(&props) } else { Vec::new() };
         for (path, message) in checks {
-            // The most precise place known: `routes.1.gateway`, else `routes.1`, else `routes`.
-            let mut p = path.as_str();
-            let span = loop {
-                if let Some(s) = prop_spans.get(p) {
-                    break *s;
-                }
-                match p.rsplit_once('.') {
-                    Some((head, _)) => p = head,
-                    None => break k.span,
-                }
-            };
+            let span = span_at(entries, &path).unwrap_or(k.span);
             self.err(span, message);
         }
         let depends_spans = depends_on.iter().map(|(_, s)| *s).collect();
@@ -1182,22 +1172,24 @@ fn param_from_text(text: &str, ty: &str) -> Option<Value> {
     }
 }
 
-/// Spans of a property's value and of everything inside it, by path (`routes.1.gateway`).
-fn record_spans(node: &Node, path: &str, out: &mut BTreeMap<String, Span>) {
-    out.insert(path.to_owned(), node.span);
-    match &node.kind {
-        NodeKind::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                record_spans(item, &format!("{path}.{i}"), out);
-            }
+/// The most precise place of a path inside a resource's mapping (`routes.1.gateway`, else
+/// `routes.1`, else `routes`): found when a check reports it, not recorded for every value.
+fn span_at(entries: &[(Node, Node)], path: &str) -> Option<Span> {
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    let mut node = &entries.iter().find(|(k, _)| key_text(k) == first)?.1;
+    for part in parts {
+        let next = match &node.kind {
+            NodeKind::Seq(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            NodeKind::Map(es) => es.iter().find(|(k, _)| key_text(k) == part).map(|(_, v)| v),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
         }
-        NodeKind::Map(entries) => {
-            for (k, v) in entries {
-                record_spans(v, &format!("{path}.{}", key_text(k)), out);
-            }
-        }
-        _ => {}
     }
+    Some(node.span)
 }
 
 /// A YAML document as JSON, by the same parser and limits as stack files (for schema checks).

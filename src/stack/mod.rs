@@ -64,7 +64,7 @@ pub struct Resource {
     /// Every property of the kind that has a value (defaults filled in).
     pub props: BTreeMap<String, Expr>,
     /// Where each property's value was written, for diagnostics after loading.
-    pub prop_spans: BTreeMap<String, Span>,
+    pub prop_spans: Vec<(String, Span)>,
     pub depends_on: Vec<String>,
     pub depends_spans: Vec<Span>,
     /// Properties whose drift is accepted (reported as ignored, never as drift).
@@ -77,6 +77,11 @@ pub struct Resource {
 impl Resource {
     pub fn kind_name(&self) -> &'static str {
         self.kind.schema().name
+    }
+
+    /// Where a property's value was written.
+    pub fn prop_span(&self, name: &str) -> Option<Span> {
+        self.prop_spans.iter().find(|(n, _)| n == name).map(|(_, s)| *s)
     }
     /// Logical ids this resource needs to exist first: references and `depends_on`.
     pub fn dependencies(&self) -> Vec<String> {
