@@ -223,7 +223,7 @@ fn delta_cells(recorded: &Value, live: &Value) -> (String, String) {
     match (recorded, live) {
         (Value::Map(a), Value::Map(b)) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            let side = |m: &BTreeMap<String, Value>| {
+            let side = |m: &crate::value::Props| {
                 keys.iter()
                     .filter(|k| a.get(**k) != b.get(**k))
                     .map(|k| format!("{k}: {}", m.get(*k).map_or_else(|| "(absent)".to_owned(), Value::to_string)))

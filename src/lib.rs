@@ -12,6 +12,7 @@ pub mod graph;
 pub mod kinds;
 pub mod plan;
 pub mod schema;
+pub mod sorted_map;
 pub mod stack;
 pub mod state;
 pub mod teardown;

@@ -63,7 +63,7 @@ impl Default {
             Default::Int(i) => Value::Int(i),
             Default::Str(s) => Value::str(s),
             Default::EmptyList => Value::List(vec![]),
-            Default::EmptyMap => Value::Map(std::collections::BTreeMap::new()),
+            Default::EmptyMap => Value::Map(crate::value::Props::new()),
         }
     }
 }

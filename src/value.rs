@@ -13,12 +13,12 @@ pub enum Value {
     Num(f64),
     Str(String),
     List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    Map(Props),
     /// Depends on an attribute of a resource that does not exist yet.
     Unknown,
 }
 
-pub type Props = BTreeMap<String, Value>;
+pub type Props = crate::sorted_map::SortedMap<String, Value>;
 
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
@@ -56,7 +56,7 @@ impl Value {
             _ => &[],
         }
     }
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&Props> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
@@ -120,9 +120,14 @@ impl From<Vec<Value>> for Value {
         Value::List(l)
     }
 }
+impl From<Props> for Value {
+    fn from(m: Props) -> Self {
+        Value::Map(m)
+    }
+}
 impl From<BTreeMap<String, Value>> for Value {
     fn from(m: BTreeMap<String, Value>) -> Self {
-        Value::Map(m)
+        Value::Map(m.into())
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {

@@ -2,7 +2,9 @@
 //! state recorded (so an answer from the Tagging API can be trusted only where it agrees).
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use crate::kinds::Tags;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
@@ -14,16 +16,16 @@ type Cell = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 #[derive(Default)]
 pub struct RefreshScope {
     cells: Mutex<HashMap<&'static str, Cell>>,
-    recorded_tags: HashMap<String, BTreeMap<String, String>>,
+    recorded_tags: HashMap<String, Tags>,
 }
 
 impl RefreshScope {
     /// `recorded_tags`: by physical id, the tags the state last recorded.
-    pub fn new(recorded_tags: HashMap<String, BTreeMap<String, String>>) -> RefreshScope {
+    pub fn new(recorded_tags: HashMap<String, Tags>) -> RefreshScope {
         RefreshScope { cells: Mutex::new(HashMap::new()), recorded_tags }
     }
 
-    pub fn recorded_tags(&self, physical_id: &str) -> Option<&BTreeMap<String, String>> {
+    pub fn recorded_tags(&self, physical_id: &str) -> Option<&Tags> {
         self.recorded_tags.get(physical_id)
     }
 

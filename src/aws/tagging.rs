@@ -10,12 +10,12 @@
 //! none for the resources in sync. Where the API is not allowed (no `tag:GetResources`
 //! permission) every resource is read directly, as without an index.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 
 use super::{AwsError, Cx, classify};
 
-pub type Tags = BTreeMap<String, String>;
+pub type Tags = crate::sorted_map::SortedMap<String, String>;
 
 /// ARN -> tags of everything carrying `rprov:stack=<cx.stack>`, from one paginated call.
 pub async fn stack_index(cx: &Cx) -> Result<HashMap<String, Tags>, AwsError> {

@@ -145,10 +145,9 @@ impl Kind for AccessPoint {
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
         // AWS reports the root directory `/` when none was given.
-        let root =
-            props.entry("root_directory".into()).or_insert_with(|| Value::Map(std::collections::BTreeMap::new()));
+        let root = props.entry("root_directory".into()).or_insert_with(|| Value::Map(crate::value::Props::new()));
         if root.is_null() {
-            *root = Value::Map(std::collections::BTreeMap::new());
+            *root = Value::Map(crate::value::Props::new());
         }
         if let Value::Map(m) = root {
             if m.get("path").is_none_or(Value::is_null) {

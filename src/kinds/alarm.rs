@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
@@ -90,7 +88,7 @@ fn live(a: &MetricAlarm, tags: Tags) -> Live {
     put("evaluation_periods", a.evaluation_periods().map(Value::from).unwrap_or(Value::Null));
     put("threshold", a.threshold().map(Value::Num).unwrap_or(Value::Null));
     put("comparison", a.comparison_operator().map(|c| Value::str(c.as_str())).unwrap_or(Value::Null));
-    let dims: BTreeMap<String, Value> = a
+    let dims: crate::value::Props = a
         .dimensions()
         .iter()
         .filter_map(|d| Some((d.name()?.to_owned(), Value::str(d.value().unwrap_or_default()))))
@@ -280,7 +278,7 @@ mod tests {
             ("comparison".to_string(), Value::str("GreaterThanThreshold")),
             (
                 "dimensions".to_string(),
-                Value::Map(BTreeMap::from([("TargetGroup".to_string(), Value::str("targetgroup/tg/1"))])),
+                Value::Map(crate::value::Props::from([("TargetGroup".to_string(), Value::str("targetgroup/tg/1"))])),
             ),
             ("treat_missing_data".to_string(), Value::str("notBreaching")),
             ("alarm_actions".to_string(), Value::List(vec![])),

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::Client;
@@ -48,7 +48,7 @@ static SCHEMA: KindSchema = KindSchema {
 /// The target-tracking policy rprov manages on each target.
 const CPU_POLICY: &str = "rprov-cpu";
 
-type Map = BTreeMap<String, Value>;
+type Map = crate::value::Props;
 
 fn client(cx: &Cx) -> Client {
     cx.client(Client::new)

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrType};
@@ -65,7 +65,7 @@ fn live(zone: &str, r: &ResourceRecordSet) -> Live {
     if let Some(a) = r.alias_target() {
         props.insert(
             "alias".into(),
-            Value::Map(BTreeMap::from([
+            Value::Map(crate::value::Props::from([
                 ("dns_name".to_string(), Value::str(route53::fqdn(a.dns_name()))),
                 ("zone_id".to_string(), Value::str(a.hosted_zone_id())),
                 ("evaluate_target_health".to_string(), Value::Bool(a.evaluate_target_health())),
@@ -259,7 +259,7 @@ mod tests {
             ("record_type".to_string(), Value::str("A")),
             (
                 "alias".to_string(),
-                Value::Map(BTreeMap::from([
+                Value::Map(crate::value::Props::from([
                     ("dns_name".to_string(), Value::str("s-alb-1.us-east-1.elb.amazonaws.com")),
                     ("zone_id".to_string(), Value::str("Z35SXDOTRQ7X7K")),
                 ])),

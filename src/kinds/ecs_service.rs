@@ -68,7 +68,7 @@ const DESCRIBE_BATCH: usize = 10;
 /// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
 const TOKEN_MAX: usize = 36;
 
-type Map = BTreeMap<String, Value>;
+type Map = crate::value::Props;
 
 fn live(s: &Service) -> Live {
     let arn = s.service_arn().unwrap_or_default().to_owned();

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
@@ -187,12 +185,12 @@ fn condition(v: &Value) -> Value {
 
 /// `trust: [service, ...]` as the trust policy document it stands for.
 fn trust_document(services: &Value) -> Value {
-    let statement = Value::Map(BTreeMap::from([
+    let statement = Value::Map(crate::value::Props::from([
         ("Effect".to_string(), Value::str("Allow")),
-        ("Principal".to_string(), Value::Map(BTreeMap::from([("Service".to_string(), services.clone())]))),
+        ("Principal".to_string(), Value::Map(crate::value::Props::from([("Service".to_string(), services.clone())]))),
         ("Action".to_string(), Value::str("sts:AssumeRole")),
     ]));
-    Value::Map(BTreeMap::from([
+    Value::Map(crate::value::Props::from([
         ("Version".to_string(), Value::str("2012-10-17")),
         ("Statement".to_string(), Value::List(vec![statement])),
     ]))
@@ -274,7 +272,7 @@ async fn read_back(cx: &Cx, name: &str, props: &Props) -> Result<Live, AwsError>
     Ok(l)
 }
 
-fn policies(props: &Props) -> BTreeMap<String, Value> {
+fn policies(props: &Props) -> crate::value::Props {
     props.get("policies").and_then(Value::as_map).cloned().unwrap_or_default()
 }
 
@@ -596,11 +594,11 @@ mod tests {
     fn unknown_values_survive_normalise() {
         let mut props = Props::from([(
             "policies".to_string(),
-            Value::Map(BTreeMap::from([(
+            Value::Map(crate::value::Props::from([(
                 "secrets".to_string(),
-                Value::Map(BTreeMap::from([(
+                Value::Map(crate::value::Props::from([(
                     "Statement".to_string(),
-                    Value::Map(BTreeMap::from([
+                    Value::Map(crate::value::Props::from([
                         ("Effect".to_string(), Value::str("Allow")),
                         ("Action".to_string(), Value::str("ssm:GetParameters")),
                         ("Resource".to_string(), Value::Unknown),
@@ -639,7 +637,7 @@ mod tests {
     fn inline_policies_are_normalised_too() {
         let mut props = Props::from([(
             "policies".to_string(),
-            Value::Map(BTreeMap::from([(
+            Value::Map(crate::value::Props::from([(
                 "logs".to_string(),
                 json(
                     r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"logs:PutLogEvents","Resource":"*"}}"#,

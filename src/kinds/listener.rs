@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, Listener as SdkListener, ProtocolEnum, RedirectActionConfig,
@@ -53,9 +51,9 @@ static SCHEMA: KindSchema = KindSchema {
 /// redirect with every field AWS reports (its defaults `#{protocol}`, `#{port}`, ... where the
 /// stack says nothing), the port as text (AWS's type).
 /// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_RedirectActionConfig.html
-fn canonical_action(given: &BTreeMap<String, Value>) -> Value {
+fn canonical_action(given: &crate::value::Props) -> Value {
     let get = |k: &str| given.get(k).filter(|v| !v.is_null()).cloned();
-    let mut m = BTreeMap::new();
+    let mut m = Props::new();
     let kind = get("type").unwrap_or_else(|| Value::str("forward"));
     if kind.as_str() == Some("redirect") {
         let text = |k: &str, default: &str| match get(k) {
@@ -77,7 +75,7 @@ fn canonical_action(given: &BTreeMap<String, Value>) -> Value {
 }
 
 fn action_from_sdk(a: &Action) -> Value {
-    let mut m = BTreeMap::new();
+    let mut m = Props::new();
     m.insert("type".to_string(), Value::str(a.r#type().map_or("", |t| t.as_str())));
     if let Some(r) = a.redirect_config() {
         let text = |v: Option<&str>| v.map_or(Value::Null, Value::str);
@@ -99,7 +97,7 @@ fn action_from_sdk(a: &Action) -> Value {
 }
 
 fn action_to_sdk(v: &Value) -> Action {
-    let empty = BTreeMap::new();
+    let empty = Props::new();
     let m = v.as_map().unwrap_or(&empty);
     let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
     match text("type").as_deref() {
@@ -296,7 +294,7 @@ impl Kind for Listener {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    fn map(pairs: &[(&str, Value)]) -> crate::value::Props {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 

@@ -39,7 +39,7 @@ use crate::aws::{AwsError, Cx};
 use crate::schema::KindSchema;
 use crate::value::Props;
 
-pub type Tags = BTreeMap<String, String>;
+pub type Tags = crate::sorted_map::SortedMap<String, String>;
 
 /// Ownership tags: who owns a resource, so it can be adopted, reported as unmanaged, or torn
 /// down without state.

@@ -95,7 +95,7 @@ fn live_associations(t: &SdkTable) -> BTreeMap<String, String> {
 }
 
 fn route_value(destination: &str, key: &str, id: &str) -> Value {
-    Value::Map(BTreeMap::from([
+    Value::Map(crate::value::Props::from([
         ("destination".to_string(), Value::str(destination)),
         (key.to_string(), Value::str(id)),
     ]))
@@ -430,7 +430,7 @@ mod tests {
             )
             .build();
         let route = |d: &str, k: &str, t: &str, extra: Option<&str>| {
-            let mut m = BTreeMap::from([("destination".to_string(), Value::str(d)), (k.to_string(), Value::str(t))]);
+            let mut m = Props::from([("destination".to_string(), Value::str(d)), (k.to_string(), Value::str(t))]);
             if let Some(e) = extra {
                 m.insert(e.to_string(), Value::Null);
             }

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup as SdkGroup, UserIdGroupPair,
@@ -96,7 +94,7 @@ fn port(v: Option<&Value>) -> Option<Value> {
     }
 }
 
-fn rule(base: &BTreeMap<String, Value>, source: &str, value: Value, description: Option<&str>) -> Value {
+fn rule(base: &crate::value::Props, source: &str, value: Value, description: Option<&str>) -> Value {
     let mut m = base.clone();
     m.insert(source.into(), value);
     if let Some(d) = description.filter(|d| !d.is_empty()) {
@@ -106,13 +104,13 @@ fn rule(base: &BTreeMap<String, Value>, source: &str, value: Value, description:
 }
 
 /// The stack's rule in canonical form (one entry per source it names).
-fn canonical_rule(m: &BTreeMap<String, Value>) -> Vec<Value> {
+fn canonical_rule(m: &crate::value::Props) -> Vec<Value> {
     let protocol = match m.get("protocol") {
         None | Some(Value::Null) => Value::str("tcp"),
         Some(Value::Str(p)) => Value::Str(protocol_name(p)),
         Some(other) => other.clone(),
     };
-    let mut base = BTreeMap::from([("protocol".to_string(), protocol.clone())]);
+    let mut base = Props::from([("protocol".to_string(), protocol.clone())]);
     if protocol.as_str() != Some("all") {
         let (from, to) = match port(m.get("port")) {
             Some(p) => (p.clone(), p),
@@ -138,7 +136,7 @@ fn rules_from_sdk(perms: &[IpPermission]) -> Vec<Value> {
     let mut out = vec![];
     for p in perms {
         let protocol = Value::Str(protocol_name(p.ip_protocol().unwrap_or("-1")));
-        let mut base = BTreeMap::from([("protocol".to_string(), protocol.clone())]);
+        let mut base = Props::from([("protocol".to_string(), protocol.clone())]);
         if protocol.as_str() != Some("all") {
             let (df, dt) = default_ports(&protocol);
             base.insert("from_port".into(), Value::Int(p.from_port().map_or(df, i64::from)));
@@ -193,7 +191,7 @@ fn sorted(mut rules: Vec<Value>) -> Vec<Value> {
 }
 
 fn allow_all() -> Value {
-    Value::Map(BTreeMap::from([
+    Value::Map(crate::value::Props::from([
         ("protocol".to_string(), Value::str("all")),
         ("cidr".to_string(), Value::str("0.0.0.0/0")),
     ]))
@@ -209,7 +207,7 @@ fn desired_rules(props: &Props, egress: bool) -> Vec<Value> {
 }
 
 fn to_permission(rule: &Value) -> IpPermission {
-    let empty = BTreeMap::new();
+    let empty = Props::new();
     let m = rule.as_map().unwrap_or(&empty);
     let text = |k: &str| m.get(k).and_then(Value::as_str);
     let num = |k: &str| m.get(k).and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok());

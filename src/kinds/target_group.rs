@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup as SdkTargetGroup, TargetGroupAttribute, TargetTypeEnum,
@@ -75,13 +73,13 @@ fn is_http(p: &str) -> bool {
 /// The health check in canonical form: every field present, AWS's defaults where the stack
 /// says nothing. `path` and `matcher` only exist for HTTP(S) checks.
 /// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
-fn canonical_health_check(protocol: &str, given: Option<&BTreeMap<String, Value>>) -> Value {
-    let empty = BTreeMap::new();
+fn canonical_health_check(protocol: &str, given: Option<&crate::value::Props>) -> Value {
+    let empty = Props::new();
     let given = given.unwrap_or(&empty);
     let get = |k: &str| given.get(k).filter(|v| !v.is_null()).cloned();
     let hc_protocol = get("protocol").unwrap_or_else(|| Value::str(if is_http(protocol) { protocol } else { "TCP" }));
     let http = hc_protocol.as_str().is_some_and(is_http);
-    let mut m = BTreeMap::new();
+    let mut m = Props::new();
     m.insert("protocol".to_string(), hc_protocol);
     m.insert("port".to_string(), get("port").unwrap_or_else(|| Value::str("traffic-port")));
     m.insert("interval".to_string(), get("interval").unwrap_or(Value::Int(30)));
@@ -96,7 +94,7 @@ fn canonical_health_check(protocol: &str, given: Option<&BTreeMap<String, Value>
 }
 
 fn health_check_from_sdk(tg: &SdkTargetGroup) -> Value {
-    let mut m = BTreeMap::new();
+    let mut m = Props::new();
     let protocol = tg.health_check_protocol().map_or("TCP", |p| p.as_str());
     m.insert("protocol".to_string(), Value::str(protocol));
     m.insert("port".to_string(), Value::str(tg.health_check_port().unwrap_or("traffic-port")));
@@ -308,7 +306,7 @@ impl Kind for TargetGroup {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    fn map(pairs: &[(&str, Value)]) -> crate::value::Props {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 

@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, EfsAuthorizationConfig, EfsAuthorizationConfigIam, EfsTransitEncryption,
@@ -139,7 +137,7 @@ pub fn check_fargate_size(cpu: i64, memory: i64) -> Result<(), AwsError> {
 // with `stream_prefix`, `cpu`, `memory`. Volumes as {name} or, for EFS, {name, file_system,
 // transit_encryption, root_directory, iam} plus `access_point` when set.
 
-type Map = BTreeMap<String, Value>;
+type Map = crate::value::Props;
 
 fn map_or_empty(v: Option<&Value>) -> Value {
     match v {

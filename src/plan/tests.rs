@@ -1,7 +1,5 @@
 //! Planner cases, no AWS: a stack, a recorded state and a live snapshot in, actions out.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::kinds::{TAG_ID, TAG_STACK};
 use crate::stack::{Source, load_str};
@@ -185,7 +183,7 @@ fn unordered_lists_compare_as_sets() {
     let mut b = props(&[("subnets", Value::List(vec![Value::str("a"), Value::str("b")]))]);
     canonical(schema, &mut a);
     canonical(schema, &mut b);
-    assert!(diff(schema, &Default::default(), &a, &BTreeMap::new(), &b, &BTreeMap::new()).is_empty());
+    assert!(diff(schema, &Default::default(), &a, &Tags::new(), &b, &Tags::new()).is_empty());
 }
 
 #[test]

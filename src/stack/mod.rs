@@ -130,7 +130,7 @@ impl Stack {
 
     /// Ownership tags plus the stack's and the resource's own tags: what a resource must carry.
     pub fn tags_for(&self, id: &str, own: Option<&Value>) -> Tags {
-        let mut tags = self.tags.clone();
+        let mut tags: Tags = self.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if let Some(Value::Map(m)) = own {
             for (k, v) in m {
                 if let Some(s) = v.as_str() {
