@@ -31,8 +31,6 @@ mod target_group;
 mod task_definition;
 mod vpc;
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 
 use crate::aws::{AwsError, Cx};
@@ -109,7 +107,7 @@ pub trait Kind: Send + Sync + 'static {
 
     /// Checks across properties that types cannot express (e.g. a route needs exactly one
     /// target), run by `validate` before anything reaches AWS. Returns (property, message).
-    fn check(&self, _props: &BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+    fn check(&self, _props: &crate::stack::ExprMap) -> Vec<(String, String)> {
         Vec::new()
     }
 

@@ -145,7 +145,7 @@ impl Kind for NatGateway {
         &SCHEMA
     }
 
-    fn check(&self, props: &std::collections::BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
         use crate::stack::Expr;
         let public = !matches!(props.get("connectivity"), Some(Expr::Lit(Value::Str(c))) if c == "private");
         if public && !props.contains_key("allocation_id") {

@@ -254,7 +254,7 @@ impl Kind for RouteTable {
         &SCHEMA
     }
 
-    fn check(&self, props: &std::collections::BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
         use crate::stack::Expr;
         let mut out = Vec::new();
         let Some(Expr::List(routes)) = props.get("routes") else { return out };

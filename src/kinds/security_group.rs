@@ -423,7 +423,7 @@ impl Kind for SecurityGroup {
         &SCHEMA
     }
 
-    fn check(&self, props: &std::collections::BTreeMap<String, crate::stack::Expr>) -> Vec<(String, String)> {
+    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
         use crate::stack::Expr;
         let mut out = Vec::new();
         for list in ["ingress", "egress"] {

@@ -1,10 +1,11 @@
 //! Property values as written in a stack: literals, `${id.attr}` references and strings that
 //! interpolate references. Resolution against known attributes turns them into [`Value`]s.
 
-use std::collections::BTreeMap;
-
 use super::diag::Span;
 use crate::value::Value;
+
+/// Property name (or map key) -> expression, sorted by name.
+pub type ExprMap = crate::sorted_map::SortedMap<String, Expr>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
@@ -15,7 +16,7 @@ pub enum Expr {
     /// A string with references inside: always a string.
     Concat(Vec<Expr>),
     List(Vec<Expr>),
-    Map(BTreeMap<String, Expr>),
+    Map(ExprMap),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

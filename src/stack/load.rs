@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 
 use super::diag::{Diagnostic, Source, Span, did_you_mean};
-use super::expr::{Expr, parse_template};
+use super::expr::{Expr, ExprMap, parse_template};
 use super::yaml::{self, Node, NodeKind, key_text};
 use super::{Import, Param, Resource, Stack, check};
 use crate::kinds;
@@ -612,7 +612,7 @@ impl Loader<'_> {
         let errors_before = self.diags.len();
         let mut depends_on = Vec::new();
         let mut ignore_drift = Vec::new();
-        let mut props = BTreeMap::new();
+        let mut props = ExprMap::new();
         let mut prop_spans = Vec::new();
         let mut written: Vec<String> = Vec::new();
         let mut sensitive = std::collections::BTreeSet::new();
@@ -694,7 +694,7 @@ impl Loader<'_> {
     fn fill_defaults<'p>(
         &mut self,
         fields: impl Iterator<Item = &'p Prop>,
-        props: &mut BTreeMap<String, Expr>,
+        props: &mut ExprMap,
         written: &[String],
         span: Span,
         what: &str,
@@ -775,7 +775,7 @@ impl Loader<'_> {
                 ok.then_some(Expr::List(out))
             }
             (Ty::StrMap, NodeKind::Map(entries)) => {
-                let mut out = BTreeMap::new();
+                let mut out = ExprMap::new();
                 for (k, v) in entries {
                     let key = key_text(k);
                     if let Some(e) = self.expr(v, &Ty::Str) {
@@ -785,7 +785,7 @@ impl Loader<'_> {
                 Some(Expr::Map(out))
             }
             (Ty::Obj(fields), NodeKind::Map(entries)) => {
-                let mut out = BTreeMap::new();
+                let mut out = ExprMap::new();
                 for (k, v) in entries {
                     let key = key_text(k);
                     match fields.iter().find(|f| f.name == key) {

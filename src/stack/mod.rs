@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use indexmap::IndexMap;
 
 pub use diag::{Diagnostic, Source, Span};
-pub use expr::{Expr, Ref};
+pub use expr::{Expr, ExprMap, Ref};
 pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
 use crate::kinds::{Kind, TAG_ID, TAG_STACK, Tags};
@@ -62,7 +62,7 @@ pub struct Resource {
     pub id: String,
     pub kind: &'static dyn Kind,
     /// Every property of the kind that has a value (defaults filled in).
-    pub props: BTreeMap<String, Expr>,
+    pub props: ExprMap,
     /// Where each property's value was written, for diagnostics after loading.
     pub prop_spans: Vec<(String, Span)>,
     pub depends_on: Vec<String>,
