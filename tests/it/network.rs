@@ -221,13 +221,10 @@ async fn saved_plan_applies_exactly_and_refuses_when_stale() {
     assert_eq!(count_kind(&owned(&ec2, "network").await, "vpc"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
-    let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 400).op_latency_ms("ec2", "Allocate*", 400).start();
-    let cx = Ctx::with(aws);
-    let stack = network();
+/// `apply` started in the background, returned once its state records the VPC.
+fn apply_until_the_vpc_is_recorded(cx: &Ctx, stack: &str) -> (std::process::Child, std::path::PathBuf) {
     let child = cx
-        .command(&["apply", &stack, "--yes"])
+        .command(&["apply", stack, "--yes"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -238,6 +235,15 @@ async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
         assert!(Instant::now() < deadline, "apply made no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
+    (child, state)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
+    let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 400).op_latency_ms("ec2", "Allocate*", 400).start();
+    let cx = Ctx::with(aws);
+    let stack = network();
+    let (child, state) = apply_until_the_vpc_is_recorded(&cx, &stack);
     let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
@@ -266,18 +272,7 @@ async fn second_ctrl_c_leaves_at_once_releases_the_lock_and_the_rerun_duplicates
     let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 600).op_latency_ms("ec2", "Allocate*", 600).start();
     let cx = Ctx::with(aws);
     let stack = network();
-    let child = cx
-        .command(&["apply", &stack, "--yes"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let state = cx.state_path("network");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(&state).map(|t| !t.contains("\"vpc\"")).unwrap_or(true) {
-        assert!(Instant::now() < deadline, "apply made no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, state) = apply_until_the_vpc_is_recorded(&cx, &stack);
     for _ in 0..2 {
         let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(kill.success());
