@@ -68,7 +68,9 @@ async fn network(latency_ms: u64) {
 
     let live = refresh(&cx, &stack, None).await;
     let p = plan(&stack, &graph, None, &live);
-    let spans: Arc<Mutex<HashMap<String, (Instant, Option<Instant>)>>> = Arc::default();
+    // Per logical id: when its create or update started and ended.
+    type Spans = HashMap<String, (Instant, Option<Instant>)>;
+    let spans: Arc<Mutex<Spans>> = Arc::default();
     let s2 = spans.clone();
     let progress: Progress = Arc::new(move |e: Event<'_>| match e {
         Event::Started { id, step: Step::Up(_) } => {
@@ -102,7 +104,7 @@ async fn network(latency_ms: u64) {
     let apply_calls = aws.count_by_operation();
 
     // Longest path through the DAG, each resource weighted by its own measured duration.
-    let spans = spans.lock().unwrap();
+    let spans = spans.lock().unwrap().clone();
     let dur = |id: &str| spans.get(id).and_then(|(s, e)| e.map(|e| e - *s)).unwrap_or_default();
     let mut finish: HashMap<String, Duration> = HashMap::new();
     for id in graph.order() {

@@ -167,10 +167,10 @@ fn build_nodes(stack: &Stack, plan: &Plan, state: &State) -> (Vec<Node>, Vec<Vec
                     }
                     if let Some(&d) = del_of.get(other.as_str()) {
                         deps[i].push(d);
-                    } else if c.action == Action::Delete {
-                        if let Some(&u) = up_of.get(other.as_str()) {
-                            deps[i].push(u);
-                        }
+                    } else if c.action == Action::Delete
+                        && let Some(&u) = up_of.get(other.as_str())
+                    {
+                        deps[i].push(u);
                     }
                 }
             }
@@ -183,6 +183,9 @@ fn build_nodes(stack: &Stack, plan: &Plan, state: &State) -> (Vec<Node>, Vec<Vec
 
 /// Applies `plan`. State is written through `backend` after every completed operation; the
 /// final state is returned with what happened. Sending `true` on `cancel` stops new work.
+// Eight inputs, each a different party's (AWS, stack, plan, state, backend, tuning, progress,
+// cancellation): a struct of them would only rename the call.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     cx: Arc<Cx>,
     stack: &Stack,
@@ -528,14 +531,15 @@ async fn create(
     let req = &req;
     let step = Step::Up(Action::Create);
     let found = with_retries(sh, id, step, |attempt| async move {
-        if attempt > 1 && !kind.create_is_idempotent() {
-            if let Some(l) = find_owned(sh, kind, id).await? {
-                (sh.progress)(Event::Status {
-                    id,
-                    message: &format!("found {} from the earlier attempt; adopting it", l.physical_id),
-                });
-                return Ok((l, true));
-            }
+        if attempt > 1
+            && !kind.create_is_idempotent()
+            && let Some(l) = find_owned(sh, kind, id).await?
+        {
+            (sh.progress)(Event::Status {
+                id,
+                message: &format!("found {} from the earlier attempt; adopting it", l.physical_id),
+            });
+            return Ok((l, true));
         }
         match kind.create(&sh.cx, req).await {
             Err(AwsError::AlreadyExists(msg)) => match find_owned(sh, kind, id).await? {

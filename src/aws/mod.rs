@@ -57,6 +57,10 @@ pub async fn load_sdk_config(settings: &AwsSettings, stack_region: &str) -> SdkC
     loader.load().await
 }
 
+/// Where progress of long waits goes: (logical id, message).
+pub type StatusSink = Arc<dyn Fn(&str, &str) + Send + Sync>;
+type ClientCache = Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>;
+
 /// What a kind needs to do its work: the SDK configuration, the stack it acts for, and waiter
 /// budgets. Clients are built lazily, once per service, from the one `SdkConfig`.
 #[derive(Clone)]
@@ -65,8 +69,8 @@ pub struct Cx {
     pub region: String,
     pub sdk: SdkConfig,
     pub wait: WaitConfig,
-    clients: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
-    status: Arc<dyn Fn(&str, &str) + Send + Sync>,
+    clients: ClientCache,
+    status: StatusSink,
     /// Set within one refresh: reads shared by several kinds are made once (see [`Cx::once`]).
     scope: Option<Arc<RefreshScope>>,
 }
@@ -111,7 +115,7 @@ impl Cx {
     }
 
     /// Where progress of long waits goes (logical id, message).
-    pub fn with_status(mut self, f: Arc<dyn Fn(&str, &str) + Send + Sync>) -> Cx {
+    pub fn with_status(mut self, f: StatusSink) -> Cx {
         self.status = f;
         self
     }

@@ -24,28 +24,28 @@ enum Target {
 async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Failure::User(format!("cannot read {}: {e}", path.display())))?;
-    if text.trim_start().starts_with('{') {
-        if let Ok(file) = serde_json::from_str::<PlanFile>(&text) {
-            if file.kind != PLAN_FILE_KIND || file.format_version != 1 {
-                return Err(Failure::User(format!(
-                    "{} is not an rprov plan of a format this version understands",
-                    path.display()
-                )));
-            }
-            let mut params = file.params.clone();
-            params.extend(param_overrides(s)?);
-            let stack = stack::load_with(Source::new(&file.stack_file, file.source), &inputs(s, params)?)
-                .map_err(|(src, d)| report(src.as_ref(), &d))?;
-            let stack = imports::bind(s, stack, Mode::Bind).await?;
-            let now = crate::plan::imports_of(&stack);
-            if now != file.plan.imports {
-                return Err(Failure::User(
-                    "stale plan: outputs of an imported stack changed since the plan was made; run `rprov plan` again"
-                        .into(),
-                ));
-            }
-            return Ok(Target::Saved(stack, file.plan));
+    if text.trim_start().starts_with('{')
+        && let Ok(file) = serde_json::from_str::<PlanFile>(&text)
+    {
+        if file.kind != PLAN_FILE_KIND || file.format_version != 1 {
+            return Err(Failure::User(format!(
+                "{} is not an rprov plan of a format this version understands",
+                path.display()
+            )));
         }
+        let mut params = file.params.clone();
+        params.extend(param_overrides(s)?);
+        let stack = stack::load_with(Source::new(&file.stack_file, file.source), &inputs(s, params)?)
+            .map_err(|(src, d)| report(src.as_ref(), &d))?;
+        let stack = imports::bind(s, stack, Mode::Bind).await?;
+        let now = crate::plan::imports_of(&stack);
+        if now != file.plan.imports {
+            return Err(Failure::User(
+                "stale plan: outputs of an imported stack changed since the plan was made; run `rprov plan` again"
+                    .into(),
+            ));
+        }
+        return Ok(Target::Saved(stack, file.plan));
     }
     Ok(Target::Stack(imports::bind(s, load_stack(s, path)?, Mode::Bind).await?))
 }

@@ -60,6 +60,15 @@ pub fn exists(state: &LifeCycleState) -> bool {
     !matches!(state, LifeCycleState::Deleted)
 }
 
+/// Every file system of the region (DescribeFileSystems, paginated); within a refresh, read once
+/// for the file system and mount target kinds together.
+pub async fn file_systems(cx: &Cx) -> Result<std::sync::Arc<Vec<aws_sdk_efs::types::FileSystemDescription>>, AwsError> {
+    cx.once("efs:DescribeFileSystems", || async {
+        client(cx).describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,13 +86,4 @@ mod tests {
         assert_eq!(deletion(Some(&LifeCycleState::Deleting)), Poll::Pending("deleting".into()));
         assert_eq!(deletion(Some(&LifeCycleState::Available)), Poll::Pending("available".into()));
     }
-}
-
-/// Every file system of the region (DescribeFileSystems, paginated); within a refresh, read once
-/// for the file system and mount target kinds together.
-pub async fn file_systems(cx: &Cx) -> Result<std::sync::Arc<Vec<aws_sdk_efs::types::FileSystemDescription>>, AwsError> {
-    cx.once("efs:DescribeFileSystems", || async {
-        client(cx).describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)
-    })
-    .await
 }

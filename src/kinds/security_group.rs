@@ -440,13 +440,13 @@ impl Kind for SecurityGroup {
                 let icmp = matches!(m.get("protocol"), Some(Expr::Lit(Value::Str(p))) if p == "icmp");
                 let low = if icmp { -1 } else { 0 };
                 for port in ["port", "from_port", "to_port"] {
-                    if let Some(Expr::Lit(v)) = m.get(port) {
-                        if let Some(n) = v.as_i64().filter(|n| !(low..=65535).contains(n)) {
-                            out.push((
-                                format!("{list}.{i}.{port}"),
-                                format!("`{port}` {n} is out of range: expected {low} to 65535"),
-                            ));
-                        }
+                    if let Some(Expr::Lit(v)) = m.get(port)
+                        && let Some(n) = v.as_i64().filter(|n| !(low..=65535).contains(n))
+                    {
+                        out.push((
+                            format!("{list}.{i}.{port}"),
+                            format!("`{port}` {n} is out of range: expected {low} to 65535"),
+                        ));
                     }
                 }
                 if m.contains_key("port") && (m.contains_key("from_port") || m.contains_key("to_port")) {

@@ -177,10 +177,10 @@ pub fn compared_props(kind: &dyn kinds::Kind, stack: &str, id: &str, given: &Pro
 /// Sorts the lists a schema marks unordered, so `[b, a]` and `[a, b]` compare equal.
 pub fn canonical(schema: &KindSchema, props: &mut Props) {
     for p in schema.all_props() {
-        if p.unordered {
-            if let Some(Value::List(l)) = props.get_mut(p.name) {
-                l.sort_by_cached_key(|v| v.to_string());
-            }
+        if p.unordered
+            && let Some(Value::List(l)) = props.get_mut(p.name)
+        {
+            l.sort_by_cached_key(|v| v.to_string());
         }
     }
 }

@@ -30,15 +30,15 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
     let mut subnets_by_vpc: BTreeMap<&str, Vec<(&str, Ipv4Net, super::Span)>> = BTreeMap::new();
     for r in stack.resources.values() {
         let cidr_span = r.prop_span("cidr").unwrap_or(r.span);
-        if r.kind_name() == "vpc" {
-            if let Some(net) = literal_cidr(r.props.get("cidr")) {
-                // AWS allows VPC blocks between /16 and /28.
-                if !(16..=28).contains(&net.prefix_len()) {
-                    out.push(
-                        Diagnostic::at(src, cidr_span, format!("VPC CIDR block {net} must be between /16 and /28"))
-                            .resource(&r.id),
-                    );
-                }
+        if r.kind_name() == "vpc"
+            && let Some(net) = literal_cidr(r.props.get("cidr"))
+        {
+            // AWS allows VPC blocks between /16 and /28.
+            if !(16..=28).contains(&net.prefix_len()) {
+                out.push(
+                    Diagnostic::at(src, cidr_span, format!("VPC CIDR block {net} must be between /16 and /28"))
+                        .resource(&r.id),
+                );
             }
         }
         if r.kind_name() != "subnet" {
@@ -48,17 +48,17 @@ pub fn network(stack: &Stack) -> Vec<Diagnostic> {
         let Some(Expr::Ref(vref)) = r.props.get("vpc") else { continue };
         subnets_by_vpc.entry(vref.target.as_str()).or_default().push((r.id.as_str(), cidr, cidr_span));
         let Some(vpc) = stack.resources.get(&vref.target).filter(|v| v.kind_name() == "vpc") else { continue };
-        if let Some(vnet) = literal_cidr(vpc.props.get("cidr")) {
-            if !vnet.contains(&cidr) {
-                out.push(
-                    Diagnostic::at(
-                        src,
-                        cidr_span,
-                        format!("subnet CIDR {cidr} is not inside the CIDR {vnet} of VPC `{}`", vpc.id),
-                    )
-                    .resource(&r.id),
-                );
-            }
+        if let Some(vnet) = literal_cidr(vpc.props.get("cidr"))
+            && !vnet.contains(&cidr)
+        {
+            out.push(
+                Diagnostic::at(
+                    src,
+                    cidr_span,
+                    format!("subnet CIDR {cidr} is not inside the CIDR {vnet} of VPC `{}`", vpc.id),
+                )
+                .resource(&r.id),
+            );
         }
         if !(16..=28).contains(&cidr.prefix_len()) {
             out.push(

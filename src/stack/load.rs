@@ -250,19 +250,19 @@ impl Loader<'_> {
             }
         }
         let mut outputs = IndexMap::new();
-        if let Some(node) = outputs_node {
-            if let Some(entries) = self.mapping(node, "`outputs`") {
-                for (k, v) in entries {
-                    self.secret_used = false;
-                    let e = self.expr(v, &Ty::Doc);
-                    if self.secret_used {
-                        let key = key_text(k);
-                        self.err(v.span, format!("output `{key}` uses a secret param: outputs are stored in state in clear and read by importing stacks"));
-                        continue;
-                    }
-                    if let Some(e) = e {
-                        outputs.insert(key_text(k), e);
-                    }
+        if let Some(node) = outputs_node
+            && let Some(entries) = self.mapping(node, "`outputs`")
+        {
+            for (k, v) in entries {
+                self.secret_used = false;
+                let e = self.expr(v, &Ty::Doc);
+                if self.secret_used {
+                    let key = key_text(k);
+                    self.err(v.span, format!("output `{key}` uses a secret param: outputs are stored in state in clear and read by importing stacks"));
+                    continue;
+                }
+                if let Some(e) = e {
+                    outputs.insert(key_text(k), e);
                 }
             }
         }
@@ -280,10 +280,10 @@ impl Loader<'_> {
             inputs: self.inputs.clone(),
         };
         self.diags.extend(check::network(&stack));
-        if self.diags.is_empty() {
-            if let Err(d) = crate::graph::Graph::build(&stack) {
-                self.diags.extend(d);
-            }
+        if self.diags.is_empty()
+            && let Err(d) = crate::graph::Graph::build(&stack)
+        {
+            self.diags.extend(d);
         }
         Some(stack)
     }
@@ -445,22 +445,22 @@ impl Loader<'_> {
             }
             None => &[],
         };
-        if let Some(node) = node {
-            if let Some(entries) = self.mapping(node, "`params`") {
-                for (k, v) in entries {
-                    let name = key_text(k);
-                    if !super::expr::is_ident(&name) {
-                        self.err(k.span, format!("invalid param name `{name}`: expected letters, digits, '_' and '-'"));
-                        continue;
+        if let Some(node) = node
+            && let Some(entries) = self.mapping(node, "`params`")
+        {
+            for (k, v) in entries {
+                let name = key_text(k);
+                if !super::expr::is_ident(&name) {
+                    self.err(k.span, format!("invalid param name `{name}`: expected letters, digits, '_' and '-'"));
+                    continue;
+                }
+                let from_file = file_entries.iter().find(|(fk, _)| key_text(fk) == name).map(|(_, fv)| fv);
+                let from_file = file.zip(from_file).map(|((src, _), fv)| (src, fv));
+                match self.param(&name, k, v, overrides.get(&name), from_file) {
+                    Some(p) => {
+                        self.params.insert(name, p);
                     }
-                    let from_file = file_entries.iter().find(|(fk, _)| key_text(fk) == name).map(|(_, fv)| fv);
-                    let from_file = file.zip(from_file).map(|((src, _), fv)| (src, fv));
-                    match self.param(&name, k, v, overrides.get(&name), from_file) {
-                        Some(p) => {
-                            self.params.insert(name, p);
-                        }
-                        None => self.failed_params.push(name),
-                    }
+                    None => self.failed_params.push(name),
                 }
             }
         }
@@ -729,10 +729,11 @@ impl Loader<'_> {
     /// Type-checks a node against a type, producing the expression it denotes.
     fn expr(&mut self, node: &Node, ty: &Ty) -> Option<Expr> {
         // References first: `${...}` is allowed wherever a value is.
-        if let NodeKind::Str { text, .. } = &node.kind {
-            if text.contains("${") && !self.literal {
-                return self.template(node, text, ty);
-            }
+        if let NodeKind::Str { text, .. } = &node.kind
+            && text.contains("${")
+            && !self.literal
+        {
+            return self.template(node, text, ty);
         }
         let mismatch = |l: &mut Self| {
             let got = node.type_name();

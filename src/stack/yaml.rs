@@ -55,19 +55,19 @@ fn scalar(text: &str, style: ScalarStyle) -> NodeKind {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return NodeKind::Int(i);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return NodeKind::Int(i);
     }
     let looks_numeric = digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
         && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
-    if looks_numeric {
-        if let Ok(n) = text.parse::<f64>() {
-            if n.is_finite() {
-                return NodeKind::Num(n);
-            }
-        }
+    if looks_numeric
+        && let Ok(n) = text.parse::<f64>()
+        && n.is_finite()
+    {
+        return NodeKind::Num(n);
     }
     NodeKind::Str { text: text.to_owned() }
 }
@@ -212,13 +212,13 @@ fn syntax_error(src: &Source, e: &saphyr_parser::ScanError, open: &[Frame]) -> D
     }
     let past_end = line > src.text.lines().count()
         || (line == src.text.lines().count() && col > src.line_text(line).chars().count());
-    if past_end {
-        if let Some(start) = open.last().map(|f| match f {
+    if past_end
+        && let Some(start) = open.last().map(|f| match f {
             Frame::Seq(_, s) | Frame::Map(_, _, s, _) => *s,
-        }) {
-            let span = Span { len: 1, ..start };
-            return Diagnostic::at(src, span, format!("invalid YAML: this is never closed ({})", e.info()));
-        }
+        })
+    {
+        let span = Span { len: 1, ..start };
+        return Diagnostic::at(src, span, format!("invalid YAML: this is never closed ({})", e.info()));
     }
     Diagnostic::at(src, src.span(line, col, line, col + 1), format!("invalid YAML: {}", e.info()))
 }
