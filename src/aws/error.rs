@@ -88,6 +88,17 @@ pub fn classify_code(code: &str, message: &str, status: Option<u16>) -> AwsError
     }
 }
 
+/// Every item of a paginated listing (`op.into_paginator().items().send()`), errors classified.
+pub async fn all_items<T, E, R>(
+    items: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, SdkError<E, R>>>,
+) -> Result<Vec<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + HttpStatus,
+{
+    items.try_collect().await.map_err(classify)
+}
+
 /// Classifies any SDK error: service errors by their code, transport failures as transient.
 pub fn classify<E, R>(err: SdkError<E, R>) -> AwsError
 where

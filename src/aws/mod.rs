@@ -6,7 +6,7 @@ mod scope;
 pub mod tagging;
 mod wait;
 
-pub use error::{AwsError, classify, classify_code};
+pub use error::{AwsError, all_items, classify, classify_code};
 pub use scope::RefreshScope;
 pub use wait::{Poll, WaitConfig, wait_until};
 

@@ -284,7 +284,7 @@ async fn tagging_api(sdk: &SdkConfig, region: &str, filters: &[(&str, Option<&st
     for (key, value) in filters {
         req = req.tag_filters(Filter::builder().key(*key).set_values(value.map(|v| vec![v.to_owned()])).build());
     }
-    let items = req.into_paginator().items().send().try_collect().await.map_err(classify)?;
+    let items = crate::aws::all_items(req.into_paginator().items().send()).await?;
     Ok(items
         .into_iter()
         .filter_map(|m| {

@@ -180,14 +180,7 @@ impl Kind for AccessPoint {
     /// DescribeAccessPoints without a file system id lists every access point of the account,
     /// tags included: one paginated call for the kind.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let all = client(cx)
-            .describe_access_points()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let all = crate::aws::all_items(client(cx).describe_access_points().into_paginator().items().send()).await?;
         Ok(all
             .iter()
             .filter(|a| a.life_cycle_state().is_none_or(efs::exists))

@@ -133,15 +133,10 @@ fn wanted(cx: &Cx, ids: &[String], resource_id: &str) -> bool {
 /// last two take one resource id per call, not a list).
 async fn read(cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
     let aas = client(cx);
-    let targets: Vec<ScalableTarget> = aas
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(classify)?;
+    let targets: Vec<ScalableTarget> = crate::aws::all_items(
+        aas.describe_scalable_targets().service_namespace(ServiceNamespace::Ecs).into_paginator().items().send(),
+    )
+    .await?;
     let targets: Vec<ScalableTarget> = targets
         .into_iter()
         .filter(|t| t.scalable_dimension() == &dimension() && wanted(cx, ids, t.resource_id()))
@@ -149,24 +144,14 @@ async fn read(cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
     if targets.is_empty() {
         return Ok(vec![]);
     }
-    let policies: Vec<ScalingPolicy> = aas
-        .describe_scaling_policies()
-        .service_namespace(ServiceNamespace::Ecs)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(classify)?;
-    let actions: Vec<ScheduledAction> = aas
-        .describe_scheduled_actions()
-        .service_namespace(ServiceNamespace::Ecs)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(classify)?;
+    let policies: Vec<ScalingPolicy> = crate::aws::all_items(
+        aas.describe_scaling_policies().service_namespace(ServiceNamespace::Ecs).into_paginator().items().send(),
+    )
+    .await?;
+    let actions: Vec<ScheduledAction> = crate::aws::all_items(
+        aas.describe_scheduled_actions().service_namespace(ServiceNamespace::Ecs).into_paginator().items().send(),
+    )
+    .await?;
     let mut policies_of: HashMap<&str, Vec<&ScalingPolicy>> = HashMap::new();
     for p in &policies {
         policies_of.entry(p.resource_id()).or_default().push(p);

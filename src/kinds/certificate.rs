@@ -220,8 +220,7 @@ impl Kind for Certificate {
     /// read; without it, tags are read for the certificates in `ids` only, and for every listed
     /// certificate when `ids` is empty (adoption after a crash, teardown without state).
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let summaries =
-            client(cx).list_certificates().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let summaries = crate::aws::all_items(client(cx).list_certificates().into_paginator().items().send()).await?;
         let every = ids.is_empty() || tagging::has_index(cx).await;
         let candidates: Vec<(String, String)> = summaries
             .iter()

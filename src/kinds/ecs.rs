@@ -93,7 +93,7 @@ pub fn changed(changed: &[String], name: &str) -> bool {
 /// the cluster and service kinds together.
 pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsError> {
     cx.once("ecs:ListClusters", || async {
-        client(cx).list_clusters().into_paginator().items().send().try_collect().await.map_err(classify)
+        crate::aws::all_items(client(cx).list_clusters().into_paginator().items().send()).await
     })
     .await
 }

@@ -313,15 +313,9 @@ impl Kind for EcsService {
         let owned: Vec<String> =
             listed.iter().map(|a| ecs::cluster_name(a).to_owned()).filter(|n| n.starts_with(&prefix)).collect();
         for cluster in &owned {
-            let arns: Vec<String> = client(cx)
-                .list_services()
-                .cluster(cluster)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(classify)?;
+            let arns: Vec<String> =
+                crate::aws::all_items(client(cx).list_services().cluster(cluster).into_paginator().items().send())
+                    .await?;
             let entry = clusters.entry(cluster.clone()).or_default();
             for a in arns {
                 if !entry.contains(&a) {

@@ -64,7 +64,7 @@ pub fn exists(state: &LifeCycleState) -> bool {
 /// for the file system and mount target kinds together.
 pub async fn file_systems(cx: &Cx) -> Result<std::sync::Arc<Vec<aws_sdk_efs::types::FileSystemDescription>>, AwsError> {
     cx.once("efs:DescribeFileSystems", || async {
-        client(cx).describe_file_systems().into_paginator().items().send().try_collect().await.map_err(classify)
+        crate::aws::all_items(client(cx).describe_file_systems().into_paginator().items().send()).await
     })
     .await
 }

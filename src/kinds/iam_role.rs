@@ -444,15 +444,9 @@ impl Kind for IamRole {
             Err(AwsError::NotFound(_)) => Ok(()),
             other => other,
         };
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify);
+        let attached =
+            crate::aws::all_items(iam.list_attached_role_policies().role_name(name).into_paginator().items().send())
+                .await;
         let attached = match attached {
             Ok(a) => a,
             Err(AwsError::NotFound(_)) => return Ok(()),

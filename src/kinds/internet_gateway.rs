@@ -86,14 +86,8 @@ impl Kind for InternetGateway {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let gateways = client(cx)
-            .describe_internet_gateways()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let gateways =
+            crate::aws::all_items(client(cx).describe_internet_gateways().into_paginator().items().send()).await?;
         Ok(gateways.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 

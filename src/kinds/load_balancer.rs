@@ -161,14 +161,7 @@ impl Kind for LoadBalancer {
 
     /// One paginated DescribeLoadBalancers, then DescribeTags per 20 load balancers.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let lbs = client(cx)
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let lbs = crate::aws::all_items(client(cx).describe_load_balancers().into_paginator().items().send()).await?;
         let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
         let mut tags = elbv2::tags_of(cx, &arns).await?;
         Ok(lbs

@@ -68,15 +68,10 @@ async fn tags_of(cx: &Cx, arn: &str) -> Result<Tags, AwsError> {
 }
 
 async fn describe_one(cx: &Cx, name: &str) -> Result<Option<SdkLogGroup>, AwsError> {
-    let groups = client(cx)
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(classify)?;
+    let groups = crate::aws::all_items(
+        client(cx).describe_log_groups().log_group_name_prefix(name).into_paginator().items().send(),
+    )
+    .await?;
     Ok(groups.into_iter().find(|g| g.log_group_name() == Some(name)))
 }
 
@@ -126,7 +121,7 @@ impl Kind for LogGroup {
         if ids.iter().all(|i| i.starts_with(&prefix)) {
             op = op.log_group_name_prefix(&prefix);
         }
-        let groups = op.into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let groups = crate::aws::all_items(op.into_paginator().items().send()).await?;
         let recorded: Vec<(String, String)> = groups
             .iter()
             .filter(|g| ids.iter().any(|i| Some(i.as_str()) == g.log_group_name()))

@@ -72,15 +72,15 @@ async fn interface_groups<'a>(
     for chunk in enis.chunks(200) {
         let filter =
             aws_sdk_ec2::types::Filter::builder().name("network-interface-id").set_values(Some(chunk.to_vec()));
-        let found = super::ec2::client(cx)
-            .describe_network_interfaces()
-            .filters(filter.build())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let found = crate::aws::all_items(
+            super::ec2::client(cx)
+                .describe_network_interfaces()
+                .filters(filter.build())
+                .into_paginator()
+                .items()
+                .send(),
+        )
+        .await?;
         for n in found {
             let Some(id) = n.network_interface_id() else { continue };
             let groups = n.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect();
@@ -127,15 +127,10 @@ async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsErro
 /// first response was lost finds. EFS allows one mount target per zone, so nothing else can
 /// own it; one in another subnet of the zone is a real conflict.
 async fn adopt(cx: &Cx, file_system: &str, subnet: &str, conflict: AwsError) -> Result<String, AwsError> {
-    let all = client(cx)
-        .describe_mount_targets()
-        .file_system_id(file_system)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(classify)?;
+    let all = crate::aws::all_items(
+        client(cx).describe_mount_targets().file_system_id(file_system).into_paginator().items().send(),
+    )
+    .await?;
     all.iter()
         .find(|m| m.subnet_id() == subnet && efs::exists(m.life_cycle_state()))
         .map(|m| m.mount_target_id().to_owned())

@@ -159,7 +159,7 @@ impl Kind for NatGateway {
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
-            client(cx).describe_nat_gateways().into_paginator().items().send().try_collect().await.map_err(classify)?;
+            crate::aws::all_items(client(cx).describe_nat_gateways().into_paginator().items().send()).await?;
         Ok(gateways
             .iter()
             .filter(|g| exists(g))

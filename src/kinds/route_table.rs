@@ -291,8 +291,7 @@ impl Kind for RouteTable {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let tables =
-            client(cx).describe_route_tables().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let tables = crate::aws::all_items(client(cx).describe_route_tables().into_paginator().items().send()).await?;
         Ok(tables.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 

@@ -471,14 +471,8 @@ impl Kind for SecurityGroup {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let groups = client(cx)
-            .describe_security_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let groups =
+            crate::aws::all_items(client(cx).describe_security_groups().into_paginator().items().send()).await?;
         Ok(groups.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 

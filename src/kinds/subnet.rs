@@ -72,8 +72,7 @@ impl Kind for Subnet {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let subnets =
-            client(cx).describe_subnets().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let subnets = crate::aws::all_items(client(cx).describe_subnets().into_paginator().items().send()).await?;
         Ok(subnets.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 

@@ -203,14 +203,7 @@ impl Kind for TargetGroup {
     /// One paginated DescribeTargetGroups, then DescribeTags per 20 target groups. The
     /// deregistration delay is not read (one DescribeTargetGroupAttributes per group).
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let groups = client(cx)
-            .describe_target_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let groups = crate::aws::all_items(client(cx).describe_target_groups().into_paginator().items().send()).await?;
         let arns: Vec<String> = groups.iter().filter_map(|g| g.target_group_arn().map(str::to_owned)).collect();
         let mut tags = elbv2::tags_of(cx, &arns).await?;
         Ok(groups

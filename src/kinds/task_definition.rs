@@ -581,16 +581,16 @@ impl Kind for TaskDefinition {
                 out.push(l);
             }
         }
-        let families: Vec<String> = client(cx)
-            .list_task_definition_families()
-            .family_prefix(format!("{}-", cx.stack))
-            .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
+        let families: Vec<String> = crate::aws::all_items(
+            client(cx)
+                .list_task_definition_families()
+                .family_prefix(format!("{}-", cx.stack))
+                .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
+                .into_paginator()
+                .items()
+                .send(),
+        )
+        .await?;
         for family in families {
             if ids.iter().any(|i| family_of(i) == family) {
                 continue;

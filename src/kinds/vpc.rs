@@ -71,7 +71,7 @@ impl Kind for Vpc {
     }
 
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let vpcs = client(cx).describe_vpcs().into_paginator().items().send().try_collect().await.map_err(classify)?;
+        let vpcs = crate::aws::all_items(client(cx).describe_vpcs().into_paginator().items().send()).await?;
         Ok(vpcs.iter().map(|v| live(v, None)).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
     }
 
