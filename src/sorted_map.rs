@@ -97,10 +97,6 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
-        self.entries.iter_mut().map(|(k, v)| (&*k, v))
-    }
-
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
         self.entries.iter().map(|(k, _)| k)
     }
@@ -111,23 +107,6 @@ impl<K: Ord, V> SortedMap<K, V> {
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.entries.iter_mut().map(|(_, v)| v)
-    }
-
-    pub fn into_keys(self) -> impl Iterator<Item = K> {
-        self.entries.into_iter().map(|(k, _)| k)
-    }
-
-    pub fn into_values(self) -> impl Iterator<Item = V> {
-        self.entries.into_iter().map(|(_, v)| v)
-    }
-
-    pub fn first_key_value(&self) -> Option<(&K, &V)> {
-        self.entries.first().map(|(k, v)| (k, v))
-    }
-
-    /// Moves every entry of `other` in, its values winning.
-    pub fn append(&mut self, other: &mut Self) {
-        self.extend(std::mem::take(&mut other.entries));
     }
 
     /// Sorted by key, the last of equal keys kept (as collecting into a `BTreeMap` does).
@@ -188,19 +167,6 @@ impl<K: Ord, V> Extend<(K, V)> for SortedMap<K, V> {
 impl<K: Ord, V, const N: usize> From<[(K, V); N]> for SortedMap<K, V> {
     fn from(entries: [(K, V); N]) -> Self {
         SortedMap::from_vec(entries.into())
-    }
-}
-
-impl<K: Ord, V> From<std::collections::BTreeMap<K, V>> for SortedMap<K, V> {
-    fn from(m: std::collections::BTreeMap<K, V>) -> Self {
-        // Already sorted and unique.
-        SortedMap { entries: m.into_iter().collect() }
-    }
-}
-
-impl<K: Ord, V> From<SortedMap<K, V>> for std::collections::BTreeMap<K, V> {
-    fn from(m: SortedMap<K, V>) -> Self {
-        m.entries.into_iter().collect()
     }
 }
 

@@ -578,7 +578,7 @@ pub fn empty_stack(region: &str) -> Stack {
     Stack {
         name: "teardown".into(),
         region: region.to_owned(),
-        tags: BTreeMap::new(),
+        tags: Default::default(),
         params: Default::default(),
         resources: Default::default(),
         outputs: Default::default(),

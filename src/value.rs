@@ -1,7 +1,6 @@
 //! The one value type of the core: what a property holds once references are resolved, or
 //! `Unknown` where it depends on something not created yet ("known after apply").
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -123,11 +122,6 @@ impl From<Vec<Value>> for Value {
 impl From<Props> for Value {
     fn from(m: Props) -> Self {
         Value::Map(m)
-    }
-}
-impl From<BTreeMap<String, Value>> for Value {
-    fn from(m: BTreeMap<String, Value>) -> Self {
-        Value::Map(m.into())
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {

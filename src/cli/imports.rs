@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::common::{Failure, Settings, other_state, report};
 use crate::stack::{self, Imported, Stack};
-use crate::state::{LockInfo, StateBackend, StateError};
+use crate::state::{StateBackend, StateError, update_locked};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -129,38 +129,25 @@ pub async fn set_consumer(
     consumer: &str,
     outputs: Option<Vec<String>>,
 ) -> Result<(), StateError> {
+    // Checked without the lock first: usually the entry is already so, and an exporter being
+    // applied then costs no warning.
     match backend.read().await? {
         Some(st) if st.consumers.get(consumer) != outputs.as_ref() => {}
         _ => return Ok(()),
     }
-    let info = LockInfo::new(&format!("record consumer {consumer}"));
-    backend.lock(&info).await?;
-    let result = write_consumer(backend, consumer, outputs).await;
-    let unlocked = backend.unlock(&info).await;
-    result.and(unlocked)
-}
-
-async fn write_consumer(
-    backend: &dyn StateBackend,
-    consumer: &str,
-    outputs: Option<Vec<String>>,
-) -> Result<(), StateError> {
-    let mut attempts = 0;
-    loop {
-        let Some(mut st) = backend.read().await? else { return Ok(()) };
+    let operation = format!("record consumer {consumer}");
+    update_locked(backend, &operation, |st| {
         if st.consumers.get(consumer) == outputs.as_ref() {
-            return Ok(());
+            return false;
         }
-        match &outputs {
-            Some(o) => st.consumers.insert(consumer.to_owned(), o.clone()),
+        match outputs {
+            Some(o) => st.consumers.insert(consumer.to_owned(), o),
             None => st.consumers.remove(consumer),
         };
-        st.serial += 1;
-        match backend.write(&st).await {
-            Err(StateError::Conflict { .. }) if attempts < 5 => attempts += 1,
-            other => return other,
-        }
-    }
+        true
+    })
+    .await
+    .map(|_| ())
 }
 
 /// Who imports this stack, for the warning before it is destroyed: `app (uses a, b)`.

@@ -16,7 +16,7 @@ use super::progress::printer;
 use crate::apply::{ApplyConfig, Event, execute};
 use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, classify, load_sdk_config};
 use crate::kinds::{self, TAG_ID, TAG_STACK};
-use crate::state::LockInfo;
+use crate::state::update_locked;
 use crate::teardown::{self, Entry, Found, Report, TagFilter, Tagged, Unrecorded};
 
 pub struct Args {
@@ -377,26 +377,26 @@ async fn forget_in_local_state(s: &Settings, deleted: &BTreeMap<String, BTreeSet
     }
     for (stack, pids) in deleted {
         let Ok(b) = backend(s, stack) else { continue };
-        let Ok(Some(mut state)) = b.read().await else { continue };
-        let before = state.resources.len();
-        state.resources.retain(|_, r| !pids.contains(&r.physical_id));
-        let removed = before - state.resources.len();
-        if removed == 0 {
+        // Read without the lock first: most states name none of what was deleted.
+        let Ok(Some(state)) = b.read().await else { continue };
+        if !state.resources.values().any(|r| pids.contains(&r.physical_id)) {
             continue;
         }
-        let info = LockInfo::new("teardown");
-        if let Err(e) = b.lock(&info).await {
-            say(format!("state {}: not updated ({e}); {removed} entr(ies) name deleted resources", b.describe()));
-            continue;
+        let mut removed = 0;
+        let updated = update_locked(b.as_ref(), "teardown", |state| {
+            let before = state.resources.len();
+            state.resources.retain(|_, r| !pids.contains(&r.physical_id));
+            removed = before - state.resources.len();
+            if state.resources.is_empty() {
+                state.outputs.clear();
+            }
+            removed > 0
+        })
+        .await;
+        match updated {
+            Ok(true) => say(format!("state {}: removed {removed} deleted resource(s)", b.describe())),
+            Ok(false) => {}
+            Err(e) => say(format!("state {}: not updated ({e}); it names resources teardown deleted", b.describe())),
         }
-        if state.resources.is_empty() {
-            state.outputs.clear();
-        }
-        state.serial += 1;
-        match b.write(&state).await {
-            Ok(()) => say(format!("state {}: removed {removed} deleted resource(s)", b.describe())),
-            Err(e) => say(format!("state {}: not updated: {e}", b.describe())),
-        }
-        let _ = b.unlock(&info).await;
     }
 }

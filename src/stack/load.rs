@@ -195,7 +195,7 @@ impl Loader<'_> {
         let top = self.mapping(root, "the stack file")?;
         let mut name = None;
         let mut region = None;
-        let mut tags = BTreeMap::new();
+        let mut tags = crate::kinds::Tags::new();
         let mut resources_node = None;
         let mut outputs_node = None;
         let mut params_node = None;
@@ -395,8 +395,8 @@ impl Loader<'_> {
         Some(crate::state::S3Location { bucket: bucket?, key: key?, region, kms_key_id }).filter(|_| ok)
     }
 
-    fn tags(&mut self, v: &Node) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+    fn tags(&mut self, v: &Node) -> crate::kinds::Tags {
+        let mut out = crate::kinds::Tags::new();
         let Some(entries) = self.mapping(v, "`tags`") else { return out };
         for (k, val) in entries {
             let key = key_text(k);

@@ -21,7 +21,7 @@ use crate::value::Value;
 pub struct Stack {
     pub name: String,
     pub region: String,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     pub params: IndexMap<String, Param>,
     pub resources: IndexMap<String, Resource>,
     pub outputs: IndexMap<String, Expr>,
@@ -130,7 +130,7 @@ impl Stack {
 
     /// Ownership tags plus the stack's and the resource's own tags: what a resource must carry.
     pub fn tags_for(&self, id: &str, own: Option<&Value>) -> Tags {
-        let mut tags: Tags = self.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut tags = self.tags.clone();
         if let Some(Value::Map(m)) = own {
             for (k, v) in m {
                 if let Some(s) = v.as_str() {

@@ -192,3 +192,27 @@ pub trait StateBackend: Send + Sync {
     /// One stored version, as it was written.
     async fn read_version(&self, id: &str) -> Result<State, StateError>;
 }
+
+/// Reads, changes and writes a state under its lock, taken without waiting (a held lock is
+/// [`StateError::Locked`]): for a short change beside the stack's own runs (a consumer
+/// recording itself, teardown forgetting what it deleted). `change` says whether it changed
+/// anything; when not, or when there is no state, nothing is written and the answer is false.
+pub async fn update_locked(
+    backend: &dyn StateBackend,
+    operation: &str,
+    change: impl FnOnce(&mut State) -> bool,
+) -> Result<bool, StateError> {
+    let info = LockInfo::new(operation);
+    backend.lock(&info).await?;
+    let result = async {
+        let Some(mut state) = backend.read().await? else { return Ok(false) };
+        if !change(&mut state) {
+            return Ok(false);
+        }
+        state.serial += 1;
+        backend.write(&state).await.map(|()| true)
+    }
+    .await;
+    let unlocked = backend.unlock(&info).await;
+    result.and_then(|changed| unlocked.map(|()| changed))
+}
