@@ -57,10 +57,14 @@ fn object<'a>(fields: impl Iterator<Item = &'a Prop>, extra: &[(&str, J)]) -> J 
 fn kind_schema(k: &dyn Kind) -> J {
     let s = k.schema();
     let ids = json!({ "type": "array", "items": { "type": "string" } });
-    let mut o = object(
-        s.all_props(),
-        &[("type", json!({ "const": s.name })), ("depends_on", ids.clone()), ("ignore_drift", ids)],
-    );
+    let mut extra = vec![("type", json!({ "const": s.name })), ("depends_on", ids.clone()), ("ignore_drift", ids)];
+    if k.finds_occupants() {
+        extra.push((
+            "adopt",
+            json!({ "type": "boolean", "description": "Take over an existing resource of this identity that rprov did not create (otherwise a conflict: apply refuses)." }),
+        ));
+    }
+    let mut o = object(s.all_props(), &extra);
     o["description"] = J::String(s.doc.to_owned());
     o
 }
@@ -77,7 +81,9 @@ pub fn json_schema() -> J {
         "additionalProperties": false,
         "properties": {
             "stack": { "type": "string", "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", "description": "The stack's name; tagged on every resource as rprov:stack." },
-            "region": { "type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$" },
+            "region": { "type": "string", "pattern": "^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$", "description": "Where the stack lives; a different --region is refused, AWS_REGION and the profile's region are ignored." },
+            "allowed_account_ids": { "type": "array", "items": { "type": "string", "pattern": "^[0-9]{12}$" }, "minItems": 1, "description": "The only AWS accounts the stack may be applied in (checked with STS before anything else)." },
+            "forbidden_account_ids": { "type": "array", "items": { "type": "string", "pattern": "^[0-9]{12}$" }, "minItems": 1, "description": "AWS accounts the stack must never be applied in." },
             "tags": { "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] }, "description": "Added to every taggable resource." },
             "params": {
                 "type": "object",
@@ -198,7 +204,13 @@ pub fn explain(k: &dyn Kind) -> String {
         out.push_str(&format!("| `{}` | {}{list} |\n", a.name, a.doc));
     }
     if s.taggable {
-        out.push_str("\nTagged with `rprov:stack`, `rprov:id` and the stack's tags.\n");
+        out.push_str("\nTagged with `rprov:stack`, `rprov:id`, `rprov:lineage` and the stack's tags.\n");
+    }
+    if k.finds_occupants() {
+        out.push_str(
+            "\n`adopt: true` on the resource takes over an existing one of the same identity that rprov did not \
+             create; without it, such a resource is a conflict that `plan` shows and `apply` refuses.\n",
+        );
     }
     out
 }

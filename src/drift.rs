@@ -47,6 +47,10 @@ pub struct Report {
     pub stack: String,
     pub resources: Vec<ResourceDrift>,
     pub unmanaged: Vec<Unmanaged>,
+    /// Resources tagged with the stack's name but another state's lineage (another deployment
+    /// of the same stack name), by lineage: not this deployment's, so not drift.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub other_deployments: std::collections::BTreeMap<String, usize>,
     /// Informational: the stack file asks for changes not applied yet (not drift).
     pub stack_file_has_unapplied_changes: bool,
 }
@@ -102,6 +106,7 @@ fn compare(
     recorded: &Props,
     rec_tags: &Tags,
     live: &Live,
+    key: &str,
     ignored: &dyn Fn(&str) -> bool,
 ) -> Vec<PropDrift> {
     let schema = kinds::kind(kind).map(|k| k.schema());
@@ -116,13 +121,12 @@ fn compare(
         // Properties AWS does not report (write-only, secret) cannot drift observably.
         let Some(l) = now.get(name) else { continue };
         // Recorded as a digest (it held a secret): compared, and reported, as a digest.
-        let l = match r.as_str() {
-            Some(d) if d.starts_with("sha256:") && !l.as_str().is_some_and(|x| x.starts_with("sha256:")) => {
-                crate::state::digest(l)
-            }
-            _ => l.clone(),
+        let (l, same) = if crate::state::is_digest(r) && !crate::state::is_digest(l) {
+            (crate::state::digest(key, l), crate::state::digest_matches(key, r, l))
+        } else {
+            (l.clone(), r.same(l))
         };
-        if !r.same(&l) {
+        if !same {
             out.push(PropDrift { name: name.clone(), recorded: r.clone(), live: l, ignored: ignored(name) });
         }
     }
@@ -148,7 +152,7 @@ pub fn detect(stack: &Stack, state: &State, live: &LiveSet, ignore: &Ignore, una
                 let per_resource: Vec<String> =
                     stack.resources.get(id).map(|r| r.ignore_drift.clone()).unwrap_or_default();
                 let ignored = |p: &str| per_resource.iter().any(|x| x == p) || ignore.matches(id, p);
-                let props = compare(id, &rec.kind, &rec.properties, &rec.tags, l, &ignored);
+                let props = compare(id, &rec.kind, &rec.properties, &rec.tags, l, &state.secret_key, &ignored);
                 if props.is_empty() { Status::InSync } else { Status::Changed { properties: props } }
             }
         };
@@ -159,11 +163,11 @@ pub fn detect(stack: &Stack, state: &State, live: &LiveSet, ignore: &Ignore, una
             status,
         });
     }
-    let recorded: Vec<&str> = state.resources.values().map(|r| r.physical_id.as_str()).collect();
+    let recorded: std::collections::HashSet<&str> = state.resources.values().map(|r| r.physical_id.as_str()).collect();
     let mut unmanaged: Vec<Unmanaged> = live
         .iter()
         .flat_map(|(k, ls)| ls.iter().map(move |l| (k, l)))
-        .filter(|(_, l)| l.stack() == Some(stack.name.as_str()) && !recorded.contains(&l.physical_id.as_str()))
+        .filter(|(_, l)| l.owned_by(&stack.name, Some(&state.lineage)) && !recorded.contains(l.physical_id.as_str()))
         .map(|(k, l)| Unmanaged {
             id: l.logical_id().map(str::to_owned),
             kind: k.clone(),
@@ -176,6 +180,7 @@ pub fn detect(stack: &Stack, state: &State, live: &LiveSet, ignore: &Ignore, una
         stack: stack.name.clone(),
         resources,
         unmanaged,
+        other_deployments: crate::plan::other_deployments(&stack.name, Some(&state.lineage), live),
         stack_file_has_unapplied_changes: unapplied,
     }
 }

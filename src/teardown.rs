@@ -408,6 +408,7 @@ pub fn executor_input(found: &[Found], before: &[Vec<usize>], delete: &[usize], 
         serial: None,
         changes,
         unmanaged: Vec::new(),
+        other_deployments: Default::default(),
         outputs: BTreeMap::new(),
         imports: BTreeMap::new(),
     };
@@ -584,6 +585,7 @@ pub fn empty_stack(region: &str) -> Stack {
         outputs: Default::default(),
         imports: Default::default(),
         backend: None,
+        accounts: Default::default(),
         source: Source::new("teardown", ""),
         inputs: Default::default(),
     }

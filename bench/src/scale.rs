@@ -61,7 +61,7 @@ pub fn recorded(text: &str) -> (State, LiveSet) {
         let lookup = |rf: &rprov::stack::Ref| {
             attrs.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown)
         };
-        let (props, tags) = desired_props(&stack, r, &lookup);
+        let (props, tags) = desired_props(&stack, r, Some(&state.lineage), &lookup);
         let a: rprov::value::Props = [("id".to_owned(), Value::str(&pid))].into();
         attrs.insert(id.clone(), a.clone());
         let mut live_tags = tags.clone();

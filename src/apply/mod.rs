@@ -25,11 +25,15 @@ use crate::value::{Props, Value};
 pub struct ApplyConfig {
     pub parallelism: usize,
     pub retry: RetryBudget,
+    /// The plan was not made from a refresh in this run (a saved plan): a resource an earlier
+    /// run created but never recorded (it was killed before its checkpoint) was not seen, so a
+    /// create without an idempotency token looks for it by its ownership tags first.
+    pub lookup_before_create: bool,
 }
 
 impl Default for ApplyConfig {
     fn default() -> Self {
-        ApplyConfig { parallelism: 32, retry: RetryBudget::default() }
+        ApplyConfig { parallelism: 32, retry: RetryBudget::default(), lookup_before_create: false }
     }
 }
 
@@ -128,8 +132,9 @@ struct Shared {
     retries: Mutex<std::collections::BTreeMap<String, (usize, String)>>,
     /// The serial last written to the backend.
     written: tokio::sync::Mutex<u64>,
-    /// Unique to this run: the seed of idempotency tokens.
-    run: String,
+    /// What each kind's describe showed the first time this run looked (for
+    /// `lookup_before_create`): resources of earlier runs, read once per kind.
+    before_run: tokio::sync::Mutex<HashMap<&'static str, Arc<Vec<Live>>>>,
 }
 
 /// The operations of a plan and the order constraints between them.
@@ -214,7 +219,7 @@ pub async fn execute(
         progress: progress.clone(),
         retries: Mutex::new(Default::default()),
         written: tokio::sync::Mutex::new(0),
-        run: uuid::Uuid::new_v4().to_string(),
+        before_run: tokio::sync::Mutex::new(HashMap::new()),
     });
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
@@ -361,20 +366,25 @@ where
             Ok(v) => return Ok(v),
             Err(e) => match error_policy(&e, attempt, start.elapsed(), &sh.cfg.retry) {
                 Decision::Retry(after) => {
-                    let text = sh.stack.redact(e.to_string());
-                    {
-                        let mut retried = sh.retries.lock().unwrap_or_else(|e| e.into_inner());
-                        let entry = retried.entry(id.to_owned()).or_default();
-                        entry.0 += 1;
-                        entry.1 = text.clone();
-                    }
-                    (sh.progress)(Event::Retrying { id, step, error: &text, after });
+                    note_retry(sh, id, step, &e, after);
                     tokio::time::sleep(after).await;
                 }
                 Decision::Fail => return Err(e),
             },
         }
     }
+}
+
+/// Counts a retry of `id` and reports it (the error's text with secrets masked).
+fn note_retry(sh: &Shared, id: &str, step: Step, e: &AwsError, after: Duration) {
+    let text = sh.stack.redact(e.to_string());
+    {
+        let mut retried = sh.retries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = retried.entry(id.to_owned()).or_default();
+        entry.0 += 1;
+        entry.1 = text.clone();
+    }
+    (sh.progress)(Event::Retrying { id, step, error: &text, after });
 }
 
 async fn delete(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Option<String>, OpError> {
@@ -386,19 +396,24 @@ async fn delete(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result
     }
     checkpoint(sh, |s| {
         s.resources.remove(&change.id);
+        s.next_generation(&change.id);
     })
     .await?;
     Ok(rec.map(|r| r.physical_id))
 }
 
-/// The idempotency token of one resource's create in this run: the same for every retry in
-/// the run (so a lost response is answered with the first resource), new in every run (AWS
-/// remembers Route 53 caller references forever and ACM tokens for an hour, so a token reused
-/// by a later run would return a deleted resource). Across runs, a create that happened but was
-/// never recorded is found by its ownership tags instead.
+/// The idempotency token of one resource's create: the same for every attempt, in this run and
+/// in a run after a crash (so a create whose answer was lost is answered with the resource it
+/// made, even by the next run), and new for each resource this logical id gets in this state's
+/// lineage: AWS remembers Route 53 caller references forever and ACM tokens for an hour, so a
+/// token used again after the resource was deleted would bring back the deleted one.
 fn token(sh: &Shared, id: &str) -> String {
     use sha2::{Digest, Sha256};
-    let h = Sha256::digest(format!("{}/{}/{}", sh.stack.name, id, sh.run).as_bytes());
+    let (lineage, generation) = {
+        let s = sh.state.lock().unwrap_or_else(|e| e.into_inner());
+        (s.lineage.clone(), s.generation(id))
+    };
+    let h = Sha256::digest(format!("{}/{lineage}/{id}/{generation}", sh.stack.name).as_bytes());
     format!("rprov-{:x}", h)[..40].to_owned()
 }
 
@@ -410,13 +425,25 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
         .ok_or_else(|| OpError::Input(format!("`{}` is not in the stack", change.id)))?;
     let attrs = sh.attrs.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let lookup = |rf: &Ref| attrs.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
-    let (props, tags) = desired_props(&sh.stack, r, &lookup);
+    let lineage = sh.state.lock().unwrap_or_else(|e| e.into_inner()).lineage.clone();
+    let (props, tags) = desired_props(&sh.stack, r, Some(&lineage), &lookup);
     if let Some((name, _)) = props.iter().find(|(_, v)| v.has_unknown()) {
         return Err(OpError::Input(format!("property `{name}` still depends on a value that is not known")));
     }
     let schema = kind.schema();
     let live: Live = match change.action {
         Action::Create | Action::Replace => {
+            let stale = sh.state.lock().unwrap_or_else(|e| e.into_inner()).resources.contains_key(&change.id);
+            if stale {
+                // Recorded, but gone from AWS (deleted behind rprov's back): forgotten, and a new
+                // generation, so the create cannot get the old resource's token (see `token`),
+                // before anything is sent.
+                checkpoint(sh, |s| {
+                    s.resources.remove(&change.id);
+                    s.next_generation(&change.id);
+                })
+                .await?;
+            }
             let (live, adopted) = create(sh, kind, &change.id, &props, &tags).await?;
             if adopted { finish_adopted(sh, kind, &change.id, live, &props, &tags).await? } else { live }
         }
@@ -460,10 +487,11 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
     attrs_now.extend(live.attrs.clone());
     attrs_now.entry("id".into()).or_insert_with(|| Value::str(&pid));
     sh.attrs.lock().unwrap_or_else(|e| e.into_inner()).insert(change.id.clone(), attrs_now.clone());
+    let key = sh.state.lock().unwrap_or_else(|e| e.into_inner()).secret_key.clone();
     let record = ResourceState {
         kind: schema.name.to_owned(),
         physical_id: pid.clone(),
-        properties: recorded_props(schema, &r.sensitive, &props),
+        properties: recorded_props(schema, &r.sensitive, &key, &props),
         attributes: attrs_now,
         tags,
         depends_on: r.dependencies(),
@@ -475,11 +503,10 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
     Ok(Some(pid))
 }
 
-/// Creates a resource without ever creating it twice: where the API has no idempotency token,
-/// a failure that may have happened on AWS's side (lost response, timeout, 5xx) is followed by a
-/// lookup by ownership tags before any new attempt.
 /// A resource found by its tags after an ambiguous create may have stopped half-way (created,
 /// but an attribute not yet set, e.g. a subnet's public-IP mapping): bring it the rest of the way.
+/// Every property is either seen to match or applied again: one the kind's describe does not
+/// report (a VPC's DNS attributes) is re-applied, as an update does, rather than assumed.
 async fn finish_adopted(
     sh: &Shared,
     kind: &'static dyn Kind,
@@ -492,9 +519,11 @@ async fn finish_adopted(
     let mut current = live.props.clone();
     crate::plan::canonical(schema, &mut current);
     let sensitive = sh.stack.resources.get(id).map(|r| r.sensitive.clone()).unwrap_or_default();
-    let diffs: Vec<_> = crate::plan::diff(schema, &sensitive, props, tags, &current, &live.tags)
+    let key = sh.state.lock().unwrap_or_else(|e| e.into_inner()).secret_key.clone();
+    let diffs: Vec<_> = crate::plan::diff(schema, &sensitive, &key, props, tags, &current, &live.tags)
         .into_iter()
-        .filter(|d| live.props.contains_key(&d.name) || d.name == "tags")
+        // Unreported and only settable at creation: it was sent in the create that made it.
+        .filter(|d| live.props.contains_key(&d.name) || d.name == "tags" || !d.forces_replacement)
         .collect();
     if diffs.is_empty() {
         return Ok(live);
@@ -518,7 +547,11 @@ async fn finish_adopted(
     Ok(with_retries(sh, id, Step::Up(Action::Update), |_| kind.update(&sh.cx, &req)).await?)
 }
 
-/// Returns the resource, and whether it was found by its tags rather than made by this call.
+/// Creates a resource without ever creating it twice, and returns it with whether it was found
+/// by its ownership tags rather than made by this call. Where the API has no idempotency token,
+/// a create that got no answer may still have made the resource: it is looked up by its tags,
+/// again and again for `lost_create_window` (describes are eventually consistent, and the
+/// request may still be in flight), and only sent again when it is still not there.
 async fn create(
     sh: &Shared,
     kind: &'static dyn Kind,
@@ -528,43 +561,128 @@ async fn create(
 ) -> Result<(Live, bool), OpError> {
     let token = token(sh, id);
     let req = CreateReq { id, props, tags, token: &token };
-    let req = &req;
     let step = Step::Up(Action::Create);
-    let found = with_retries(sh, id, step, |attempt| async move {
-        if attempt > 1
-            && !kind.create_is_idempotent()
-            && let Some(l) = find_owned(sh, kind, id).await?
-        {
-            (sh.progress)(Event::Status {
-                id,
-                message: &format!("found {} from the earlier attempt; adopting it", l.physical_id),
-            });
-            return Ok((l, true));
-        }
-        match kind.create(&sh.cx, req).await {
-            Err(AwsError::AlreadyExists(msg)) => match find_owned(sh, kind, id).await? {
-                Some(l) => Ok((l, true)),
-                None => Err(AwsError::AlreadyExists(msg)),
+    let looks_up = !kind.create_is_idempotent();
+    if looks_up
+        && sh.cfg.lookup_before_create
+        && let Some(l) = made_before_run(sh, kind, id).await?
+    {
+        let message = format!("found {} made by an earlier run; adopting it", l.physical_id);
+        (sh.progress)(Event::Status { id, message: &message });
+        return Ok((l, true));
+    }
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let err = match kind.create(&sh.cx, &req).await {
+            Ok(l) => return Ok((l, false)),
+            // A name taken: by this resource (made earlier, its answer lost), or by one rprov
+            // does not own, which it never takes over.
+            Err(AwsError::AlreadyExists(msg)) => match find_owned(sh, kind, id, props).await? {
+                Some(l) => return Ok((l, true)),
+                None => {
+                    return Err(OpError::Aws(AwsError::AlreadyExists(format!(
+                        "{msg} (it does not carry this stack's ownership tags: rprov does not take over what it did not create)"
+                    ))));
+                }
             },
-            other => other.map(|l| (l, false)),
+            Err(e) => e,
+        };
+        let Decision::Retry(after) = error_policy(&err, attempt, start.elapsed(), &sh.cfg.retry) else {
+            return Err(err.into());
+        };
+        note_retry(sh, id, step, &err, after);
+        if err.is_ambiguous() && looks_up {
+            if let Some(l) = look_for_lost(sh, kind, id, props).await? {
+                let message = format!("found {} made by the request that got no answer; adopting it", l.physical_id);
+                (sh.progress)(Event::Status { id, message: &message });
+                return Ok((l, true));
+            }
+        } else {
+            tokio::time::sleep(after).await;
         }
-    })
-    .await?;
-    Ok(found)
+    }
 }
 
-async fn find_owned(sh: &Shared, kind: &'static dyn Kind, id: &str) -> Result<Option<Live>, AwsError> {
+/// Polls the ownership-tag lookup until the resource shows up or `lost_create_window` passes.
+async fn look_for_lost(
+    sh: &Shared,
+    kind: &'static dyn Kind,
+    id: &str,
+    props: &Props,
+) -> Result<Option<Live>, AwsError> {
+    let window = sh.cfg.retry.lost_create_window;
+    let start = Instant::now();
+    let mut interval = Duration::from_millis(500);
+    let message = format!(
+        "no answer to the create; looking for what it may have made (for up to {}) before sending it again",
+        humantime::format_duration(window)
+    );
+    (sh.progress)(Event::Status { id, message: &message });
+    loop {
+        if let Some(l) = find_owned(sh, kind, id, props).await? {
+            return Ok(Some(l));
+        }
+        if start.elapsed() >= window {
+            return Ok(None);
+        }
+        tokio::time::sleep(interval.min(window.saturating_sub(start.elapsed()))).await;
+        interval = (interval * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// The resource of logical id `id` of this stack and lineage, if AWS shows one now. A kind
+/// without tags (a DNS record) has its identity instead: what holds it with exactly the
+/// content this create sends (`props`) is the create's own, its answer lost; the plan already
+/// refused anything that held it before.
+async fn find_owned(sh: &Shared, kind: &'static dyn Kind, id: &str, props: &Props) -> Result<Option<Live>, AwsError> {
+    if let Some(pid) = kind.identity(props).filter(|_| !kind.schema().taggable) {
+        let found = kind.read_many(&sh.cx, std::slice::from_ref(&pid)).await?;
+        return Ok(found.into_iter().find(|l| {
+            let mut seen = l.props.clone();
+            crate::plan::canonical(kind.schema(), &mut seen);
+            l.physical_id == pid && props.iter().all(|(k, v)| v.is_null() || seen.get(k).is_some_and(|s| s.same(v)))
+        }));
+    }
     let all = kind.read_many(&sh.cx, &[]).await?;
-    Ok(all.into_iter().find(|l| l.stack() == Some(sh.stack.name.as_str()) && l.logical_id() == Some(id)))
+    Ok(pick_owned(sh, all.iter(), id))
 }
 
-/// What state keeps of a resource's properties: secrets as digests only.
-pub fn recorded_props(schema: &KindSchema, sensitive: &std::collections::BTreeSet<String>, props: &Props) -> Props {
+fn pick_owned<'a>(sh: &Shared, mut all: impl Iterator<Item = &'a Live>, id: &str) -> Option<Live> {
+    let lineage = sh.state.lock().unwrap_or_else(|e| e.into_inner()).lineage.clone();
+    all.find(|l| l.owned_by(&sh.stack.name, Some(&lineage)) && l.logical_id() == Some(id)).cloned()
+}
+
+/// [`find_owned`] against what the kind's describe showed when this run first asked: resources
+/// of earlier runs, read once per kind however many creates ask.
+async fn made_before_run(sh: &Shared, kind: &'static dyn Kind, id: &str) -> Result<Option<Live>, AwsError> {
+    let name = kind.schema().name;
+    let mut seen = sh.before_run.lock().await;
+    let all = match seen.get(name) {
+        Some(all) => all.clone(),
+        None => {
+            let all = Arc::new(kind.read_many(&sh.cx, &[]).await?);
+            seen.insert(name, all.clone());
+            all
+        }
+    };
+    drop(seen);
+    Ok(pick_owned(sh, all.iter(), id))
+}
+
+/// What state keeps of a resource's properties: secrets as digests (under the state's `key`).
+pub fn recorded_props(
+    schema: &KindSchema,
+    sensitive: &std::collections::BTreeSet<String>,
+    key: &str,
+    props: &Props,
+) -> Props {
     props
         .iter()
         .map(|(k, v)| {
             let secret = crate::plan::is_secret(schema, sensitive, k);
-            (k.clone(), if secret { digest(v) } else { v.clone() })
+            (k.clone(), if secret { digest(key, v) } else { v.clone() })
         })
         .collect()
 }
@@ -625,6 +743,7 @@ mod tests {
             serial: None,
             changes: vec![change],
             unmanaged: vec![],
+            other_deployments: Default::default(),
             outputs: Default::default(),
             imports: Default::default(),
         };

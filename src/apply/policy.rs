@@ -9,8 +9,16 @@ pub struct RetryBudget {
     /// How long a delete may keep meeting "still in use" (ENIs of ALBs, ECS tasks and EFS
     /// mount targets linger for minutes after their owner is gone).
     pub in_use_deadline: Duration,
-    /// Attempts for throttling and transient failures.
+    /// Attempts of a create that got no answer ([`AwsError::Ambiguous`]). Throttling and other
+    /// transient failures are the SDK's to retry (one retry layer): when they reach the
+    /// executor, the SDK has given up.
     pub max_attempts: u32,
+    /// How long, after a create got no answer, its resource is looked for by ownership tags
+    /// before the create is sent again. AWS's describes are eventually consistent: EC2 documents
+    /// that a new resource may take a while to show up, and Terraform's AWS provider gives EC2
+    /// ids two minutes (`PropagationTimeout`) to propagate; a request whose answer was lost can
+    /// itself still be in flight for up to the SDK's attempt timeout.
+    pub lost_create_window: Duration,
     pub base_delay: Duration,
     pub max_delay: Duration,
 }
@@ -20,6 +28,7 @@ impl Default for RetryBudget {
         RetryBudget {
             in_use_deadline: Duration::from_secs(20 * 60),
             max_attempts: 8,
+            lost_create_window: Duration::from_secs(120),
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
         }
@@ -41,7 +50,7 @@ pub fn error_policy(err: &AwsError, attempt: u32, elapsed: Duration, budget: &Re
         (exp + jitter).min(budget.max_delay)
     };
     match err {
-        AwsError::Throttled(_) | AwsError::Transient(_) if attempt < budget.max_attempts => Decision::Retry(backoff()),
+        AwsError::Ambiguous(_) if attempt < budget.max_attempts => Decision::Retry(backoff()),
         AwsError::InUse(_) if elapsed < budget.in_use_deadline => {
             let d = backoff();
             if elapsed + d > budget.in_use_deadline {
@@ -63,13 +72,18 @@ mod tests {
         let b = RetryBudget {
             in_use_deadline: Duration::from_secs(60),
             max_attempts: 3,
+            lost_create_window: Duration::from_secs(5),
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(10),
         };
-        let t = AwsError::Throttled("x".into());
+        let t = AwsError::Ambiguous("x".into());
         assert!(matches!(error_policy(&t, 1, Duration::ZERO, &b), Decision::Retry(d) if d >= Duration::from_secs(1)));
         assert!(matches!(error_policy(&t, 2, Duration::ZERO, &b), Decision::Retry(d) if d >= Duration::from_secs(2)));
         assert_eq!(error_policy(&t, 3, Duration::ZERO, &b), Decision::Fail);
+        // The SDK retried these already: one retry layer.
+        assert_eq!(error_policy(&AwsError::Throttled("x".into()), 1, Duration::ZERO, &b), Decision::Fail);
+        assert_eq!(error_policy(&AwsError::Transient("x".into()), 1, Duration::ZERO, &b), Decision::Fail);
+        assert_eq!(error_policy(&AwsError::Blocked("a hand-made group".into()), 1, Duration::ZERO, &b), Decision::Fail);
         let busy = AwsError::InUse("DependencyViolation".into());
         assert!(
             matches!(error_policy(&busy, 30, Duration::from_secs(10), &b), Decision::Retry(d) if d <= Duration::from_secs(10))

@@ -16,9 +16,18 @@ pub enum AwsError {
     InUse(String),
     #[error("already exists: {0}")]
     AlreadyExists(String),
-    /// The request may or may not have reached AWS (timeout, reset, 5xx).
+    /// The request may or may not have reached AWS (timeout, reset, 5xx), and the SDK's own
+    /// retries (which every call but a token-less create gets) did not get an answer either.
     #[error("transient failure: {0}")]
     Transient(String),
+    /// A create without an idempotency token, which the SDK does not send twice, got no answer
+    /// (timeout, reset, 5xx): it may have made the resource. The executor looks it up by its
+    /// ownership tags, for as long as AWS may take to show it, before sending it again.
+    #[error("no answer ({0}); the request may have taken effect")]
+    Ambiguous(String),
+    /// Something rprov does not own keeps the resource from being deleted; waiting will not help.
+    #[error("{0}")]
+    Blocked(String),
     /// AWS refused the request as invalid; retrying will not help.
     #[error("{0}")]
     Invalid(String),
@@ -31,7 +40,7 @@ pub enum AwsError {
 impl AwsError {
     /// Whether the request might have taken effect although no answer says so.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, AwsError::Transient(_))
+        matches!(self, AwsError::Ambiguous(_))
     }
 }
 
@@ -62,8 +71,6 @@ pub fn classify_code(code: &str, message: &str, status: Option<u16>) -> AwsError
         "FileSystemInUse",
         "HostedZoneNotEmpty",
         "DeleteConflict",
-        "OperationNotPermitted",
-        "IncorrectState",
     ];
     if THROTTLED.contains(&code) {
         AwsError::Throttled(text)
@@ -85,6 +92,19 @@ pub fn classify_code(code: &str, message: &str, status: Option<u16>) -> AwsError
         AwsError::Transient(text)
     } else {
         AwsError::Invalid(text)
+    }
+}
+
+/// [`classify`] for a create the SDK does not resend after a failure that leaves its outcome
+/// open (see [`super::LookupBeforeResend`]): such a failure is [`AwsError::Ambiguous`].
+pub fn classify_unretried<E, R>(err: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + HttpStatus,
+{
+    match classify(err) {
+        AwsError::Transient(m) => AwsError::Ambiguous(m),
+        other => other,
     }
 }
 
@@ -154,5 +174,8 @@ mod tests {
         check("InternalError", Some(500), |e| matches!(e, AwsError::Transient(_)));
         check("Whatever", Some(503), |e| matches!(e, AwsError::Transient(_)));
         check("InvalidParameterValue", Some(400), |e| matches!(e, AwsError::Invalid(_)));
+        // Deletion protection (ELBv2), a state that will not change by itself: permanent.
+        check("OperationNotPermitted", Some(400), |e| matches!(e, AwsError::Invalid(_)));
+        check("IncorrectState", Some(400), |e| matches!(e, AwsError::Invalid(_)));
     }
 }

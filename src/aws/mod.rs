@@ -6,7 +6,7 @@ mod scope;
 pub mod tagging;
 mod wait;
 
-pub use error::{AwsError, all_items, classify, classify_code};
+pub use error::{AwsError, all_items, classify, classify_code, classify_unretried};
 pub use scope::RefreshScope;
 pub use wait::{Poll, WaitConfig, wait_until};
 
@@ -45,9 +45,12 @@ pub async fn load_sdk_config(settings: &AwsSettings, stack_region: &str) -> SdkC
             .operation_attempt_timeout(Duration::from_secs(60))
             .build(),
     );
-    // Throttling is normal under load (and in CI accounts shared by many runs): retry reads and
-    // idempotent calls longer than the SDK's default of 3 attempts. Creates without idempotency
-    // tokens opt out per call (see kinds::ec2::no_retry) and are retried by the executor.
+    // The one retry layer for throttling and transient failures: the SDK's, for every call.
+    // Throttling is normal under load (and in CI accounts shared by many runs): more attempts
+    // than the SDK's default of 3. Creates without idempotency tokens add
+    // `LookupBeforeResend`: after a failure that may have landed, the executor decides. The
+    // executor's own policy retries only what the SDK does not: resources still in use, and
+    // those creates.
     loader = loader.retry_config(
         aws_config::retry::RetryConfig::standard()
             .with_max_attempts(8)
@@ -55,6 +58,52 @@ pub async fn load_sdk_config(settings: &AwsSettings, stack_region: &str) -> SdkC
             .with_max_backoff(Duration::from_secs(20)),
     );
     loader.load().await
+}
+
+/// Retry classifier for a create without an idempotency token (CreateVpc, CreateSubnet,
+/// AllocateAddress, ...): the SDK still retries throttling (the request was refused, nothing
+/// happened), but not a timeout, reset or 5xx, after which the resource may exist — sending it
+/// again blindly makes a second one. Such a failure comes back as
+/// [`AwsError::Ambiguous`] (`classify_unretried`) and the executor looks the resource up by its
+/// ownership tags before sending it again. Added per call: `.customize().config_override(
+/// Builder::default().retry_classifier(LookupBeforeResend))`.
+#[derive(Debug, Clone, Copy)]
+pub struct LookupBeforeResend;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for LookupBeforeResend {
+    fn classify_retry(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        aws_smithy_runtime_api::client::retries::classifiers::RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(
+        &self,
+        _ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+        previous: &aws_smithy_runtime_api::client::retries::classifiers::RetryAction,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
+        use aws_smithy_types::retry::ErrorKind;
+        match previous {
+            RetryAction::RetryIndicated(RetryReason::RetryableError { kind: ErrorKind::ThrottlingError, .. }) => {
+                RetryAction::NoActionIndicated
+            }
+            RetryAction::RetryIndicated(_) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "rprov: look up before resending a token-less create"
+    }
+
+    /// After the SDK's own classifiers (the last of which is the transient-error one), so it
+    /// sees their verdict.
+    fn priority(&self) -> aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority as P;
+        P::run_after(P::run_after(P::transient_error_classifier()))
+    }
 }
 
 /// Where progress of long waits goes: (logical id, message).

@@ -1,10 +1,12 @@
+use super::out::{errln, out, outln};
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use super::common::{
-    Failure, Settings, backend_for, confirm, cx, inputs, load_stack, param_overrides, refresh, report,
+    Failure, Settings, backend_for, check_identity, check_region, confirm, cx, inputs, load_stack, load_stack_to_apply,
+    param_overrides, plan_live, refresh, report,
 };
 use super::imports::{self, Mode};
 use super::plan::{PLAN_FILE_KIND, PlanFile};
@@ -18,7 +20,7 @@ use crate::value::Value;
 
 enum Target {
     Stack(Stack),
-    Saved(Stack, Plan),
+    Saved(Stack, Box<PlanFile>),
 }
 
 async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
@@ -35,7 +37,7 @@ async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
         }
         let mut params = file.params.clone();
         params.extend(param_overrides(s)?);
-        let stack = stack::load_with(Source::new(&file.stack_file, file.source), &inputs(s, params)?)
+        let stack = stack::load_with(Source::new(&file.stack_file, file.source.clone()), &inputs(s, params)?)
             .map_err(|(src, d)| report(src.as_ref(), &d))?;
         let stack = imports::bind(s, stack, Mode::Bind).await?;
         let now = crate::plan::imports_of(&stack);
@@ -45,14 +47,14 @@ async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
                     .into(),
             ));
         }
-        return Ok(Target::Saved(stack, file.plan));
+        return Ok(Target::Saved(stack, Box::new(file)));
     }
-    Ok(Target::Stack(imports::bind(s, load_stack(s, path)?, Mode::Bind).await?))
+    Ok(Target::Stack(imports::bind(s, load_stack_to_apply(s, path)?, Mode::Bind).await?))
 }
 
 /// Holds the state lock until `release`. While held it is also listed in [`HELD`], so that a
 /// second Ctrl-C, which leaves at once, still releases it.
-struct Locked {
+pub(super) struct Locked {
     backend: Arc<dyn StateBackend>,
     info: LockInfo,
 }
@@ -65,13 +67,13 @@ fn held() -> std::sync::MutexGuard<'static, Vec<(Arc<dyn StateBackend>, LockInfo
 }
 
 impl Locked {
-    async fn take(backend: Arc<dyn StateBackend>, op: &str) -> Result<Locked, Failure> {
+    pub(super) async fn take(backend: Arc<dyn StateBackend>, op: &str) -> Result<Locked, Failure> {
         let info = LockInfo::new(op);
         backend.lock(&info).await?;
         held().push((backend.clone(), info.clone()));
         Ok(Locked { backend, info })
     }
-    async fn release(self) {
+    pub(super) async fn release(self) {
         held().retain(|(_, i)| i.id != self.info.id);
         let _ = self.backend.unlock(&self.info).await;
     }
@@ -92,14 +94,14 @@ pub(super) fn cancel_on_ctrl_c() -> watch::Receiver<bool> {
             for (backend, info) in locks {
                 let released = tokio::time::timeout(std::time::Duration::from_secs(5), backend.unlock(&info)).await;
                 if !matches!(released, Ok(Ok(()))) {
-                    eprintln!(
+                    errln!(
                         "the state lock of {} is still held; release it with `rprov force-unlock {}`",
                         backend.describe(),
                         info.id
                     );
                 }
             }
-            eprintln!("Interrupted twice: stopped without waiting for running operations.");
+            errln!("Interrupted twice: stopped without waiting for running operations.");
             std::process::exit(130);
         }
     });
@@ -111,17 +113,18 @@ pub async fn run(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Re
     let stack = match &target {
         Target::Stack(st) | Target::Saved(st, _) => st.clone(),
     };
+    check_region(s, &stack).await?;
     let graph = Graph::build(&stack).map_err(|d| report(Some(&stack.source), &d))?;
     let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "apply").await?;
-    let result = apply_locked(s, &stack, &graph, target, backend, yes, parallelism).await;
+    let result = apply_locked(s, stack, &graph, target, backend, yes, parallelism).await;
     lock.release().await;
     result
 }
 
 async fn apply_locked(
     s: &Settings,
-    stack: &Stack,
+    stack: Stack,
     graph: &Graph,
     target: Target,
     backend: Arc<dyn StateBackend>,
@@ -129,43 +132,95 @@ async fn apply_locked(
     parallelism: usize,
 ) -> Result<u8, Failure> {
     let state = backend.read().await?;
-    let cx = Arc::new(cx(s, stack).await);
-    let plan = match target {
-        Target::Saved(_, plan) => {
-            let now = (state.as_ref().map(|s| s.lineage.clone()), state.as_ref().map(|s| s.serial));
-            if (plan.lineage.clone(), plan.serial) != now {
+    let cx = Arc::new(cx(s, &stack).await);
+    let account = check_identity(&cx, &stack, state.as_ref(), backend.as_ref()).await?;
+    let saved = matches!(target, Target::Saved(..));
+    let (plan, mut state) = match target {
+        Target::Saved(_, file) => {
+            let Some(state) = state else {
+                return Err(Failure::User(
+                    "stale plan: it was made before the stack had a state, and a saved plan now needs one; run `rprov plan --out` again".into(),
+                ));
+            };
+            let now = (Some(state.lineage.clone()), Some(state.serial));
+            if (file.plan.lineage.clone(), file.plan.serial) != now {
                 return Err(Failure::User(format!(
                     "stale plan: it was made against state serial {:?} and the state is now at {:?}; run `rprov plan` again",
-                    plan.serial, now.1
+                    file.plan.serial, now.1
                 )));
             }
-            print!("{}", render_human(&plan, s.color));
-            plan
+            check_secrets_as_planned(&stack, &file, &state)?;
+            out!("{}", render_human(&file.plan, s.color));
+            (file.plan, state)
         }
         Target::Stack(_) => {
-            let live = refresh(&cx, stack, state.as_ref()).await?;
-            let plan = plan::plan(stack, graph, state.as_ref(), &live);
-            print!("{}", render_human(&plan, s.color));
+            let state = state.unwrap_or_else(|| State::new(&stack.name, &stack.region));
+            let plan = plan_live(&cx, &stack, graph, Some(&state)).await?;
+            out!("{}", render_human(&plan, s.color));
+            refuse_conflicts(&plan)?;
             if plan.has_changes() {
                 confirm(s, yes, &format!("Apply these changes to stack `{}`", stack.name))?;
             }
-            plan
+            (plan, state)
         }
     };
-    let state = state.unwrap_or_else(|| State::new(&stack.name, &stack.region));
-    let (state, outcome) = run_plan(s, cx, stack, &plan, state, backend.clone(), parallelism).await?;
-    let state = record_outputs(stack, state, backend.as_ref()).await?;
+    refuse_conflicts(&plan)?;
+    if plan.has_changes() && (state.serial == 0 || state.account_id.is_none()) {
+        // Recorded before the first create: a run killed before its first checkpoint leaves a
+        // lineage (its resources carry it) that the next run adopts by, not a new one.
+        state.account_id = Some(account);
+        state.serial += 1;
+        backend.write(&state).await?;
+    }
+    let (state, outcome) = run_plan(s, cx, &stack, &plan, state, backend.clone(), parallelism, saved).await?;
+    let state = record_outputs(&stack, state, backend.as_ref()).await?;
     finish(&outcome, "Apply")?;
-    let state = record_imports(s, stack, state, backend.as_ref(), true).await?;
+    let state = record_imports(s, &stack, state, backend.as_ref(), true).await?;
     if !state.outputs.is_empty() {
-        println!("\nOutputs:");
+        outln!("\nOutputs:");
         for (k, v) in &state.outputs {
-            println!("  {k} = {v}");
+            outln!("  {k} = {v}");
         }
     }
     Ok(0)
 }
 
+/// A plan with conflicts (something rprov does not own holds a resource's identity) is never
+/// applied, not even in part.
+fn refuse_conflicts(plan: &Plan) -> Result<(), Failure> {
+    let conflicts: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Conflict)
+        .map(|c| format!("  {}: {}", c.id, c.reason.as_deref().unwrap_or("conflict")))
+        .collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::User(format!(
+        "{} resource(s) would take over something rprov did not create; nothing was changed:\n{}",
+        conflicts.len(),
+        conflicts.join("\n")
+    )))
+}
+
+/// The secret params given to apply a saved plan must be the ones it was planned with: their
+/// digests (under the state's key) are in the plan file, the values are not.
+fn check_secrets_as_planned(stack: &Stack, file: &PlanFile, state: &State) -> Result<(), Failure> {
+    for p in stack.params.values().filter(|p| p.secret) {
+        let Some(planned) = file.secret_digests.get(&p.name) else { continue };
+        if !crate::state::digest_matches(&state.secret_key, planned, &p.value) {
+            return Err(Failure::User(format!(
+                "secret param `{}` differs from the value this plan was made with; nothing was changed.\n  Give the same value again (--param, RPROV_PARAM_{}, --param-file), or run `rprov plan` again",
+                p.name, p.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+// Each input is a different party's; `saved`: the plan was not refreshed in this run.
+#[allow(clippy::too_many_arguments)]
 async fn run_plan(
     s: &Settings,
     cx: Arc<crate::aws::Cx>,
@@ -174,6 +229,7 @@ async fn run_plan(
     state: State,
     backend: Arc<dyn StateBackend>,
     parallelism: usize,
+    saved: bool,
 ) -> Result<(State, Outcome), Failure> {
     if !plan.has_changes() {
         return Ok((state, Outcome::default()));
@@ -181,11 +237,11 @@ async fn run_plan(
     let p = printer(s.color, s.tty);
     let status = p.progress.clone();
     let cx = Arc::new(rebuild_cx_with_status(cx, status));
-    let cfg = ApplyConfig { parallelism: parallelism.max(1), ..ApplyConfig::default() };
+    let cfg = apply_config(s, parallelism, saved);
     let started = std::time::Instant::now();
     let (state, outcome) =
         execute(cx, stack, plan, state, backend, cfg, p.progress.clone(), cancel_on_ctrl_c()).await?;
-    println!(
+    outln!(
         "\n{} operation(s) done in {:.1}s, {} failed, {} skipped, {} retried call(s).",
         outcome.done.len(),
         started.elapsed().as_secs_f64(),
@@ -197,10 +253,19 @@ async fn run_plan(
     Ok((state, outcome))
 }
 
+/// The executor's settings for this run.
+pub(super) fn apply_config(s: &Settings, parallelism: usize, lookup_before_create: bool) -> ApplyConfig {
+    let mut cfg = ApplyConfig { parallelism: parallelism.max(1), lookup_before_create, ..ApplyConfig::default() };
+    if let Some(w) = s.lost_create_window {
+        cfg.retry.lost_create_window = w;
+    }
+    cfg
+}
+
 /// Which resources needed retries and why (the last error each met).
 pub(super) fn print_retries(outcome: &Outcome) {
     for (id, (n, why)) in &outcome.retried {
-        println!("  {id}: {n} retried call(s); last: {why}");
+        outln!("  {id}: {n} retried call(s); last: {why}");
     }
 }
 
@@ -259,6 +324,7 @@ async fn record_outputs(stack: &Stack, mut state: State, backend: &dyn StateBack
 
 pub async fn destroy(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
+    check_region(s, &stack).await?;
     let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "destroy").await?;
     let result = destroy_locked(s, &stack, backend, yes, parallelism).await;
@@ -274,23 +340,21 @@ async fn destroy_locked(
     parallelism: usize,
 ) -> Result<u8, Failure> {
     let Some(state) = backend.read().await? else {
-        println!("Stack `{}` has no state: nothing to destroy.", stack.name);
+        outln!("Stack `{}` has no state: nothing to destroy.", stack.name);
         return Ok(0);
     };
     let cx = Arc::new(cx(s, stack).await);
+    check_identity(&cx, stack, Some(&state), backend.as_ref()).await?;
     let mut empty = stack.clone();
     empty.resources.clear();
     empty.outputs.clear();
     let live = refresh(&cx, &empty, Some(&state)).await?;
     let graph = Graph::build(&empty).map_err(|d| report(Some(&stack.source), &d))?;
     let plan = plan::plan(&empty, &graph, Some(&state), &live);
-    print!("{}", render_human(&plan, s.color));
+    out!("{}", render_human(&plan, s.color));
     let consumers = (!state.consumers.is_empty()).then(|| imports::consumers_text(&state.consumers));
     if let Some(c) = &consumers {
-        eprintln!(
-            "warning: stack `{}` is imported by {c}; their next plan fails until it is applied again",
-            stack.name
-        );
+        errln!("warning: stack `{}` is imported by {c}; their next plan fails until it is applied again", stack.name);
     }
     if !plan.has_changes() && consumers.is_none() {
         record_imports(s, stack, state, backend.as_ref(), false).await?;
@@ -301,40 +365,42 @@ async fn destroy_locked(
         None => format!("Destroy every resource of stack `{}`", stack.name),
     };
     confirm(s, yes, &question)?;
-    let (mut state, outcome) = run_plan(s, cx, &empty, &plan, state, backend.clone(), parallelism).await?;
+    let (mut state, outcome) = run_plan(s, cx, &empty, &plan, state, backend.clone(), parallelism, false).await?;
     finish(&outcome, "Destroy")?;
     state.outputs.clear();
     state.serial += 1;
     backend.write(&state).await?;
     record_imports(s, stack, state, backend.as_ref(), false).await?;
     let deleted = plan.changes.iter().filter(|c: &&Change| c.action == Action::Delete).count();
-    println!("Destroyed {deleted} resource(s) of stack `{}`.", stack.name);
+    outln!("Destroyed {deleted} resource(s) of stack `{}`.", stack.name);
     Ok(0)
 }
 
 /// `apply --refresh-only`: the state takes the live values; AWS is not touched.
 pub async fn refresh_only(s: &Settings, path: &Path, yes: bool) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
+    check_region(s, &stack).await?;
     let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "apply -refresh-only").await?;
     let result = async {
         let Some(state) = backend.read().await? else {
-            println!("Stack `{}` has no state: nothing to refresh.", stack.name);
+            outln!("Stack `{}` has no state: nothing to refresh.", stack.name);
             return Ok(0);
         };
         let cx = cx(s, &stack).await;
+        check_identity(&cx, &stack, Some(&state), backend.as_ref()).await?;
         let live = refresh(&cx, &stack, Some(&state)).await?;
         let report = crate::drift::detect(&stack, &state, &live, &super::drift::read_ignore(path)?, false);
         if report.changed() + report.missing() == 0 {
-            println!("No drift to accept.");
+            outln!("No drift to accept.");
             return Ok(0);
         }
-        print!("{}", crate::drift::markdown(&report));
+        out!("{}", crate::drift::markdown(&report));
         confirm(s, yes, "Accept these live values into the state (AWS is not changed)")?;
         let mut next = crate::drift::accept(&state, &report);
         next.serial = state.serial + 1;
         backend.write(&next).await?;
-        println!("State updated: {} changed and {} missing resource(s) accepted.", report.changed(), report.missing());
+        outln!("State updated: {} changed and {} missing resource(s) accepted.", report.changed(), report.missing());
         Ok(0)
     }
     .await;

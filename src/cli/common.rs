@@ -1,6 +1,7 @@
 //! What the commands share: settings, loading a stack with its diagnostics, the state backend,
 //! the batched refresh, confirmation, and the user-error / unexpected-error split.
 
+use super::out::{err, errln};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -18,8 +19,14 @@ use super::Global;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub aws: AwsSettings,
-    /// Every `--region` given (the last one is `aws.region`).
+    /// Every `--region` given on the command line (the last one is `aws.region`).
     pub regions: Vec<String>,
+    /// A region the environment names (`AWS_REGION`, else `AWS_DEFAULT_REGION`), with the
+    /// variable's name: ignored, with a notice, by commands on a stack (its `region:` decides).
+    pub env_region: Option<(&'static str, String)>,
+    /// How long a create that got no answer is looked for before being sent again
+    /// (`RPROV_LOST_CREATE_WINDOW`, e.g. `2m`; default: the executor's).
+    pub lost_create_window: Option<std::time::Duration>,
     pub state: Option<String>,
     pub allow_unversioned: bool,
     pub params: Vec<String>,
@@ -31,9 +38,17 @@ pub struct Settings {
 impl Settings {
     pub fn from_global(g: &Global) -> Settings {
         let tty = std::io::stdout().is_terminal();
+        let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .into_iter()
+            .find_map(|var| std::env::var(var).ok().filter(|r| !r.trim().is_empty()).map(|r| (var, r)));
+        let lost_create_window =
+            std::env::var("RPROV_LOST_CREATE_WINDOW").ok().and_then(|t| humantime::parse_duration(t.trim()).ok());
         Settings {
+            env_region: env_region.clone(),
+            lost_create_window,
             aws: AwsSettings {
-                region: g.region.last().cloned(),
+                // Commands without a stack file (teardown, state) fall back to the environment.
+                region: g.region.last().cloned().or_else(|| env_region.as_ref().map(|(_, r)| r.clone())),
                 profile: g.profile.clone(),
                 endpoint_url: g.endpoint_url.clone(),
             },
@@ -61,9 +76,9 @@ impl Failure {
     pub fn print(&self, verbose: bool) {
         match self {
             Failure::Reported => {}
-            Failure::User(m) => eprintln!("error: {m}"),
-            Failure::Unexpected(e) if verbose => eprintln!("error: {e:?}"),
-            Failure::Unexpected(e) => eprintln!("error: {e:#}"),
+            Failure::User(m) => errln!("error: {m}"),
+            Failure::Unexpected(e) if verbose => errln!("error: {e:?}"),
+            Failure::Unexpected(e) => errln!("error: {e:#}"),
         }
     }
 }
@@ -108,10 +123,19 @@ pub fn inputs(s: &Settings, params: stack::ParamOverrides) -> Result<stack::Inpu
         }
         None => None,
     };
-    Ok(stack::Inputs { params, param_file, imports: BTreeMap::new() })
+    Ok(stack::Inputs { params, param_file, imports: BTreeMap::new(), secrets_optional: false })
 }
 
+/// Loads a stack for a command that never sends its values to AWS (validate, drift, destroy,
+/// output, graph, state): a secret param given no value is left unknown.
 pub fn load_stack(s: &Settings, path: &Path) -> Result<Stack, Failure> {
+    let mut inputs = inputs(s, param_overrides(s)?)?;
+    inputs.secrets_optional = true;
+    stack::load_file(path, &inputs).map_err(|(src, diags)| report(src.as_ref(), &diags))
+}
+
+/// Loads a stack to plan or apply: every param, secret ones included, needs its value.
+pub fn load_stack_to_apply(s: &Settings, path: &Path) -> Result<Stack, Failure> {
     let inputs = inputs(s, param_overrides(s)?)?;
     stack::load_file(path, &inputs).map_err(|(src, diags)| report(src.as_ref(), &diags))
 }
@@ -119,18 +143,18 @@ pub fn load_stack(s: &Settings, path: &Path) -> Result<Stack, Failure> {
 pub fn report(src: Option<&stack::Source>, diags: &[stack::Diagnostic]) -> Failure {
     for d in diags {
         match src {
-            Some(src) if src.name == d.file => eprint!("{}", d.render(src)),
+            Some(src) if src.name == d.file => err!("{}", d.render(src)),
             // Another file (a param file): its location, without the stack file's line.
             _ => {
-                eprintln!("error: {d}");
+                errln!("error: {d}");
                 if let Some(h) = &d.help {
-                    eprintln!("  help: {h}");
+                    errln!("  help: {h}");
                 }
             }
         }
     }
     let n = diags.len();
-    eprintln!("{n} problem{} found; nothing was sent to AWS.", if n == 1 { "" } else { "s" });
+    errln!("{n} problem{} found; nothing was sent to AWS.", if n == 1 { "" } else { "s" });
     Failure::Reported
 }
 
@@ -217,9 +241,102 @@ pub fn other_state(
     }
 }
 
+/// The context a stack's commands talk to AWS with: always in the stack's own region (see
+/// [`check_region`]).
 pub async fn cx(s: &Settings, stack: &Stack) -> Cx {
-    let sdk = load_sdk_config(&s.aws, &stack.region).await;
+    let aws = AwsSettings { region: Some(stack.region.clone()), ..s.aws.clone() };
+    let sdk = load_sdk_config(&aws, &stack.region).await;
     Cx::new(&stack.name, sdk, WaitConfig::default())
+}
+
+/// The stack's `region:` decides where it lives. An explicit `--region` that differs is an
+/// error (a different region is a different stack); a region from the environment or the
+/// profile that differs is ignored, with a notice. Before any AWS call.
+pub async fn check_region(s: &Settings, stack: &Stack) -> Result<(), Failure> {
+    match s.regions.as_slice() {
+        [] => {}
+        [r] if *r == stack.region => {}
+        [r] => {
+            return Err(Failure::User(format!(
+                "--region {r}, but stack `{}` lives in {} (its `region:`): a different region is a different stack, and rprov does not move or copy one.\n  To deploy it to {r}, give it a stack file of its own with `region: {r}` (and its own name or state); to act on the stack in {}, drop --region",
+                stack.name, stack.region, stack.region
+            )));
+        }
+        more => {
+            return Err(Failure::User(format!(
+                "--region given {} times ({}): a stack lives in one region, its `region:` (only `teardown` takes several)",
+                more.len(),
+                more.join(", ")
+            )));
+        }
+    }
+    let ignored = match &s.env_region {
+        Some((var, r)) if *r != stack.region => Some(format!("{var}={r}")),
+        Some(_) => None,
+        None => profile_region(s)
+            .await
+            .filter(|r| *r != stack.region)
+            .map(|r| format!("the region of profile `{}` ({r})", s.aws.profile.as_deref().unwrap_or("default"))),
+    };
+    if let Some(what) = ignored {
+        errln!("note: {what} is ignored: stack `{}` lives in {} (its `region:`)", stack.name, stack.region);
+    }
+    Ok(())
+}
+
+/// The region the shared config file gives the profile in use, if any.
+async fn profile_region(s: &Settings) -> Option<String> {
+    let mut p = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(name) = &s.aws.profile {
+        p = p.profile_name(name);
+    }
+    aws_config::meta::region::ProvideRegion::region(&p.build()).await.map(|r| r.to_string())
+}
+
+/// The account the credentials act for (STS `GetCallerIdentity`, the one call made before any
+/// check), with the caller's ARN.
+pub async fn caller(sdk: &aws_config::SdkConfig) -> Result<(String, String), Failure> {
+    let out = aws_sdk_sts::Client::new(sdk).get_caller_identity().send().await.map_err(|e| {
+        Failure::User(format!("AWS: cannot tell which account the credentials belong to: {}", crate::aws::classify(e)))
+    })?;
+    Ok((out.account().unwrap_or("unknown").to_owned(), out.arn().unwrap_or_default().to_owned()))
+}
+
+/// Binds a run to one account and region before anything else is sent: the credentials'
+/// account must be allowed by the stack file, and be the one (and the region the one) the state
+/// was made in. Returns the account.
+pub async fn check_identity(
+    cx: &Cx,
+    stack: &Stack,
+    state: Option<&State>,
+    backend: &dyn StateBackend,
+) -> Result<String, Failure> {
+    let (account, arn) = caller(&cx.sdk).await?;
+    if let Some(why) = stack.accounts.refusal(&account) {
+        return Err(Failure::User(format!("{why} ({arn}); nothing was changed")));
+    }
+    let Some(state) = state else { return Ok(account) };
+    if state.region != stack.region {
+        return Err(Failure::User(format!(
+            "the state of stack `{}` ({}) was made in region {}, but the stack file now says `region: {}`: a stack does not move between regions, and acting here would build a second copy.\n  Put `region: {}` back to act on it there (or destroy it there first); for a copy in {}, give it its own stack name or state",
+            stack.name,
+            backend.describe(),
+            state.region,
+            stack.region,
+            state.region,
+            stack.region
+        )));
+    }
+    if let Some(recorded) = &state.account_id
+        && *recorded != account
+    {
+        return Err(Failure::User(format!(
+            "the state of stack `{}` ({}) belongs to account {recorded}, but the credentials are for account {account} ({arn}); nothing was changed.\n  Use credentials for {recorded} (another profile or role), or another state for a stack in {account}",
+            stack.name,
+            backend.describe(),
+        )));
+    }
+    Ok(account)
 }
 
 /// The batched refresh (`kinds::refresh`), its failure as a user error.
@@ -227,6 +344,32 @@ pub async fn refresh(cx: &Cx, stack: &Stack, state: Option<&State>) -> Result<Li
     kinds::refresh(cx, stack, state)
         .await
         .map_err(|(name, e)| Failure::User(format!("reading {name} resources from AWS: {e}")))
+}
+
+/// The plan of `stack` against AWS as it is: the batched refresh, the plan, and, when the plan
+/// creates resources whose identity something rprov did not make may hold (DNS records), a look
+/// at those and a second plan that shows each as a conflict or an adoption. `state` may be a new
+/// one not written yet (serial 0): nothing is recorded in it to refresh.
+pub async fn plan_live(
+    cx: &Cx,
+    stack: &Stack,
+    graph: &crate::graph::Graph,
+    state: Option<&State>,
+) -> Result<crate::plan::Plan, Failure> {
+    let recorded = state.filter(|s| s.serial > 0);
+    let mut live = refresh(cx, stack, recorded).await?;
+    let mut plan = crate::plan::plan(stack, graph, state, &live);
+    let creates_occupiable = plan
+        .changes
+        .iter()
+        .any(|c| c.action == crate::plan::Action::Create && kinds::kind(&c.kind).is_some_and(|k| k.finds_occupants()));
+    if creates_occupiable {
+        kinds::find_occupants(cx, &plan, &mut live)
+            .await
+            .map_err(|(name, e)| Failure::User(format!("reading {name} resources from AWS: {e}")))?;
+        plan = crate::plan::plan(stack, graph, state, &live);
+    }
+    Ok(plan)
 }
 
 /// Asks on a TTY; refuses without one unless `--yes`.
@@ -237,7 +380,7 @@ pub fn confirm(s: &Settings, yes: bool, question: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() || !s.tty {
         return Err(Failure::User(format!("{question}: refusing without a terminal to ask on; pass --yes to proceed")));
     }
-    eprint!("{question}? Only 'yes' will be accepted: ");
+    err!("{question}? Only 'yes' will be accepted: ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Unexpected(e.into()))?;
     if answer.trim() == "yes" { Ok(()) } else { Err(Failure::User("cancelled".into())) }

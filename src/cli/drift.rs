@@ -1,27 +1,31 @@
 //! `rprov drift`: refresh-only comparison of AWS with the state. Read-only: takes no lock.
 
+use super::out::{out, outln};
 use std::path::Path;
 
-use super::common::{Failure, Settings, backend_for, cx, load_stack, refresh};
+use super::common::{Failure, Settings, backend_for, check_identity, check_region, cx, load_stack, refresh};
 use crate::drift::{self, Ignore, Report, Status};
 use crate::graph::Graph;
 use crate::plan;
 
 pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let state = backend_for(s, &stack, &stack.name)?.read().await?.ok_or_else(|| {
+    check_region(s, &stack).await?;
+    let backend = backend_for(s, &stack, &stack.name)?;
+    let state = backend.read().await?.ok_or_else(|| {
         Failure::User(format!("stack `{}` has no state: nothing was applied, so nothing can drift", stack.name))
     })?;
     let ignore = read_ignore(path)?;
     let cx = cx(s, &stack).await;
+    check_identity(&cx, &stack, Some(&state), backend.as_ref()).await?;
     let live = refresh(&cx, &stack, Some(&state)).await?;
     let graph = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
     let unapplied = plan::plan(&stack, &graph, Some(&state), &drift::recorded_as_live(&state)).has_changes();
     let report = drift::detect(&stack, &state, &live, &ignore, unapplied);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::Unexpected(e.into()))?);
+        outln!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::Unexpected(e.into()))?);
     } else {
-        print!("{}", human(&report));
+        out!("{}", human(&report));
     }
     if let Some(md) = markdown {
         std::fs::write(md, drift::markdown(&report))
@@ -62,6 +66,12 @@ fn human(r: &Report) -> String {
             u.kind,
             u.physical_id,
             u.id.as_deref().unwrap_or("-")
+        );
+    }
+    for (lineage, n) in &r.other_deployments {
+        out += &format!(
+            "  {n} resource(s) tagged with stack `{}` belong to another deployment (lineage {lineage}): not drift, left alone\n",
+            r.stack
         );
     }
     if r.has_drift() {

@@ -1,3 +1,4 @@
+use super::out::out;
 use std::path::Path;
 
 use super::common::{Failure, Settings, load_stack};
@@ -12,7 +13,7 @@ pub enum Format {
 pub async fn run(s: &Settings, path: &Path, format: Format) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
     let g = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
-    print!(
+    out!(
         "{}",
         match format {
             Format::Dot => g.dot(),

@@ -1,6 +1,7 @@
 //! Cross-stack references: the imported stacks' outputs read from their states (read-only, no
 //! lock), and the list of consumers each exporting state keeps so its destroy can name them.
 
+use super::out::errln;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -44,9 +45,10 @@ pub async fn bind(s: &Settings, stack: Stack, mode: Mode) -> Result<Stack, Failu
         }
         let entry = match (state, mode) {
             (None, Mode::Check) => {
-                eprintln!(
+                errln!(
                     "note: stack `{}` (imported as `{}`) has no state at {location}: its output names are not checked",
-                    import.stack, import.alias
+                    import.stack,
+                    import.alias
                 );
                 continue;
             }
@@ -114,7 +116,7 @@ fn warn_not_recorded(exporter: &str, f: &Failure) {
         Failure::Unexpected(e) => format!("{e:#}"),
         Failure::Reported => String::new(),
     };
-    eprintln!(
+    errln!(
         "warning: could not record in the state of stack `{exporter}` which of its outputs this stack uses \
          (this stack's next apply records it): {why}"
     );

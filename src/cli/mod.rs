@@ -1,5 +1,7 @@
 //! The command line: clap types, settings resolved in one place, one file per command.
 
+pub(crate) mod out;
+
 mod apply;
 mod common;
 mod drift;
@@ -14,6 +16,8 @@ mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use out::{errln, out, outln};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -35,8 +39,9 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// AWS region (default: the stack's `region`); `teardown` takes several.
-    #[arg(long, global = true, env = "AWS_REGION", action = clap::ArgAction::Append)]
+    /// AWS region. A stack lives in its `region:`: a different --region is refused (AWS_REGION
+    /// and the profile's region are ignored for it). `teardown` takes several.
+    #[arg(long, global = true, action = clap::ArgAction::Append)]
     pub region: Vec<String>,
     /// AWS shared-config profile.
     #[arg(long, global = true, env = "AWS_PROFILE")]
@@ -153,6 +158,9 @@ pub enum Command {
         /// The stack whose lock it is (default: the `--state` location, else every local state lock).
         #[arg(long)]
         stack: Option<PathBuf>,
+        /// Remove an unreadable lock (`LOCK_ID` `unknown`) without asking.
+        #[arg(long)]
+        yes: bool,
     },
     /// Print the JSON Schema of stack files (for editors).
     Schema,
@@ -186,7 +194,7 @@ pub fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -219,15 +227,15 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         }
         Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,
         Command::Graph { stack, format } => graph::run(&s, &stack, format).await,
-        Command::ForceUnlock { lock_id, stack } => state::force_unlock(&s, &lock_id, stack.as_deref()).await,
+        Command::ForceUnlock { lock_id, stack, yes } => state::force_unlock(&s, &lock_id, stack.as_deref(), yes).await,
         Command::State { command } => state::run(&s, command).await,
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&crate::docs::json_schema()).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&crate::docs::json_schema()).unwrap_or_default());
             Ok(0)
         }
         Command::Explain { kind } => match crate::kinds::kind(&kind) {
             Some(k) => {
-                print!("{}", crate::docs::explain(k));
+                out!("{}", crate::docs::explain(k));
                 Ok(0)
             }
             None => Err(Failure::User(format!(

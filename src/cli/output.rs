@@ -1,3 +1,4 @@
+use super::out::outln;
 use std::path::Path;
 
 use super::common::{Failure, Settings, backend_for, load_stack};
@@ -18,14 +19,14 @@ pub async fn run(s: &Settings, path: &Path, name: Option<&str>, json: bool) -> R
                 ))
             })?;
             match (json, v) {
-                (false, crate::value::Value::Str(s)) => println!("{s}"),
-                _ => println!("{}", serde_json::Value::from(v)),
+                (false, crate::value::Value::Str(s)) => outln!("{s}"),
+                _ => outln!("{}", serde_json::Value::from(v)),
             }
         }
         None if json => {
             let map: serde_json::Map<String, serde_json::Value> =
                 outputs.iter().map(|(k, v)| (k.clone(), v.into())).collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({"format_version": 1, "outputs": map}))
                     .unwrap_or_default()
@@ -33,7 +34,7 @@ pub async fn run(s: &Settings, path: &Path, name: Option<&str>, json: bool) -> R
         }
         None => {
             for (k, v) in outputs {
-                println!("{k} = {v}");
+                outln!("{k} = {v}");
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Progress of an apply/destroy: one timestamped line per event; on a terminal also a periodic
 //! line naming what is in flight and for how long.
 
+use super::out::outln;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -76,7 +77,7 @@ pub fn printer(color: bool, tty: bool) -> Printer {
                 ),
             ),
         };
-        println!("[{}] {line}", now());
+        outln!("[{}] {line}", now());
     });
     let ticker = tty.then(|| {
         tokio::spawn(async move {
@@ -89,7 +90,7 @@ pub fn printer(color: bool, tty: bool) -> Printer {
                     .map(|(id, t)| format!("{id} ({}s)", t.elapsed().as_secs()))
                     .collect();
                 if !list.is_empty() {
-                    println!("[{}]   still in flight: {}", now(), list.join(", "));
+                    outln!("[{}]   still in flight: {}", now(), list.join(", "));
                 }
             }
         })

@@ -1,3 +1,4 @@
+use super::out::outln;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -57,10 +58,10 @@ pub async fn run(s: &Settings, cmd: StateCommand) -> Result<u8, Failure> {
                 );
             }
             if versions.is_empty() {
-                println!("{}: no versions stored", b.describe());
+                outln!("{}: no versions stored", b.describe());
             }
             for v in versions {
-                println!("{}  {}  {:>8} bytes{}", v.id, v.modified, v.size, if v.latest { "  (current)" } else { "" });
+                outln!("{}  {}  {:>8} bytes{}", v.id, v.modified, v.size, if v.latest { "  (current)" } else { "" });
             }
             Ok(0)
         }
@@ -69,7 +70,7 @@ pub async fn run(s: &Settings, cmd: StateCommand) -> Result<u8, Failure> {
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<u8, Failure> {
-    println!("{}", serde_json::to_string_pretty(v).map_err(|e| Failure::Unexpected(e.into()))?);
+    outln!("{}", serde_json::to_string_pretty(v).map_err(|e| Failure::Unexpected(e.into()))?);
     Ok(0)
 }
 
@@ -115,13 +116,13 @@ async fn copy(source: &dyn StateBackend, target: &dyn StateBackend) -> Result<u8
             )));
         }
         Some(there) if there == st => {
-            println!("{} already holds this state (lineage {}, serial {}).", target.describe(), st.lineage, st.serial);
+            outln!("{} already holds this state (lineage {}, serial {}).", target.describe(), st.lineage, st.serial);
             return Ok(0);
         }
         _ => {}
     }
     target.write(&st).await?;
-    println!(
+    outln!(
         "Copied the state of stack `{}` (lineage {}, serial {}, {} resources) from {} to {}.\n{} is left as it was; use the new location from now on (--state, RPROV_STATE or the stack file's `backend:`).",
         st.stack,
         st.lineage,
@@ -134,7 +135,15 @@ async fn copy(source: &dyn StateBackend, target: &dyn StateBackend) -> Result<u8
     Ok(0)
 }
 
-pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>) -> Result<u8, Failure> {
+pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>, yes: bool) -> Result<u8, Failure> {
+    if lock_id == crate::state::LockInfo::unreadable().id {
+        // An unreadable lock names no holder to check: the user says no run is using it.
+        super::common::confirm(
+            s,
+            yes,
+            "Remove a state lock that cannot be read (do so only if no rprov run is using this state)",
+        )?;
+    }
     let backends: Vec<Arc<dyn StateBackend>> = match (stack, s.state.as_deref()) {
         (Some(p), _) => {
             let st = load_stack(s, p)?;
@@ -165,9 +174,12 @@ pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>) -> 
     for b in backends {
         match b.force_unlock(lock_id).await {
             Ok(info) => {
-                println!(
+                outln!(
                     "released lock {} held by {} for `{}` since {}",
-                    info.id, info.who, info.operation, info.created
+                    info.id,
+                    info.who,
+                    info.operation,
+                    info.created
                 );
                 return Ok(0);
             }

@@ -3,6 +3,7 @@
 //! Tagging API misses some types and lists deleted ones for a while); selection, order and the
 //! report are in `crate::teardown`; deletion is the executor's, as for `destroy`.
 
+use super::out::{err, errln, outln};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -68,9 +69,9 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
     };
     let say = |line: String| {
         if a.json {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     };
     say(format!("Account {account}, region{} {}", if regions.len() == 1 { "" } else { "s" }, regions.join(", ")));
@@ -173,9 +174,9 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
 fn finish(mut report: Report, started: Instant, json: bool, acted: bool) -> Result<u8, Failure> {
     report.wall_time_s = started.elapsed().as_secs_f64();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::Unexpected(e.into()))?);
+        outln!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::Unexpected(e.into()))?);
     } else if acted {
-        println!(
+        outln!(
             "\nTeardown: {} deleted, {} kept, {} failed, {} retried call(s), in {:.1}s.",
             report.deleted.len(),
             report.skipped.len(),
@@ -184,7 +185,7 @@ fn finish(mut report: Report, started: Instant, json: bool, acted: bool) -> Resu
             report.wall_time_s
         );
         for e in &report.failed {
-            println!("  failed {} {}: {}", e.key, e.physical_id, e.reason.as_deref().unwrap_or_default());
+            outln!("  failed {} {}: {}", e.key, e.physical_id, e.reason.as_deref().unwrap_or_default());
         }
     }
     // A dry run lists; whatever it found, it did what was asked.
@@ -316,37 +317,37 @@ fn print_found(r: &Report) {
             tags.join(",")
         )
     };
-    println!("\n{} resource(s) to delete:", r.planned.len());
+    outln!("\n{} resource(s) to delete:", r.planned.len());
     if !r.planned.is_empty() {
-        println!("  {:<16} {:<48} {:<32} {:<10} TAGS", "TYPE", "PHYSICAL ID", "NAME (ID)", "AGE");
+        outln!("  {:<16} {:<48} {:<32} {:<10} TAGS", "TYPE", "PHYSICAL ID", "NAME (ID)", "AGE");
     }
     for e in &r.planned {
-        println!("{}", row(e));
+        outln!("{}", row(e));
     }
     if !r.order.is_empty() {
-        println!("\nOrder (each step needs only the steps above it gone; within a step, in parallel):");
+        outln!("\nOrder (each step needs only the steps above it gone; within a step, in parallel):");
         for (n, wave) in r.order.iter().enumerate() {
-            println!("  {}. {}", n + 1, wave.join(", "));
+            outln!("  {}. {}", n + 1, wave.join(", "));
         }
     }
     if !r.skipped.is_empty() {
-        println!("\n{} kept:", r.skipped.len());
+        outln!("\n{} kept:", r.skipped.len());
         for e in &r.skipped {
-            println!("{}\n      why: {}", row(e), e.reason.as_deref().unwrap_or_default());
+            outln!("{}\n      why: {}", row(e), e.reason.as_deref().unwrap_or_default());
         }
     }
     if !r.ignored.is_empty() {
-        println!("\n{} listed by the Tagging API only (already gone):", r.ignored.len());
+        outln!("\n{} listed by the Tagging API only (already gone):", r.ignored.len());
         for e in &r.ignored {
-            println!("  {}", e.physical_id);
+            outln!("  {}", e.physical_id);
         }
     }
-    println!();
+    outln!();
 }
 
 /// On a terminal, after the dry run: the account id typed back is the confirmation.
 fn ask_account(account: &str, n: usize) -> Result<bool, Failure> {
-    eprint!("Type the account id ({account}) to delete these {n} resource(s), anything else to stop: ");
+    err!("Type the account id ({account}) to delete these {n} resource(s), anything else to stop: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Unexpected(e.into()))?;
@@ -356,15 +357,15 @@ fn ask_account(account: &str, n: usize) -> Result<bool, Failure> {
 /// Progress lines on stderr, for `--json` (stdout carries the report only).
 fn stderr_progress() -> crate::apply::Progress {
     Arc::new(|e: Event<'_>| match e {
-        Event::Started { id, step } => eprintln!("{id}: {}...", step.verb()),
-        Event::Status { id, message } => eprintln!("{id}: {message}"),
+        Event::Started { id, step } => errln!("{id}: {}...", step.verb()),
+        Event::Status { id, message } => errln!("{id}: {message}"),
         Event::Retrying { id, step, error, after } => {
-            eprintln!("{id}: {} will retry in {:.1}s: {error}", step.verb(), after.as_secs_f64())
+            errln!("{id}: {} will retry in {:.1}s: {error}", step.verb(), after.as_secs_f64())
         }
-        Event::Done { id, physical_id, .. } => eprintln!("{id}: deleted {}", physical_id.unwrap_or_default()),
-        Event::Failed { id, step, error } => eprintln!("{id}: {} failed: {error}", step.verb()),
-        Event::Skipped { id, because } => eprintln!("{id}: skipped because `{because}` failed"),
-        Event::Interrupted { in_flight } => eprintln!("interrupted: waiting for {in_flight} operation(s) in flight"),
+        Event::Done { id, physical_id, .. } => errln!("{id}: deleted {}", physical_id.unwrap_or_default()),
+        Event::Failed { id, step, error } => errln!("{id}: {} failed: {error}", step.verb()),
+        Event::Skipped { id, because } => errln!("{id}: skipped because `{because}` failed"),
+        Event::Interrupted { in_flight } => errln!("interrupted: waiting for {in_flight} operation(s) in flight"),
     })
 }
 

@@ -22,9 +22,11 @@ static ALIAS: Ty = Ty::Obj(&[
 
 static SCHEMA: KindSchema = KindSchema {
     name: "dns_record",
-    doc: "A Route 53 record set: plain (`values`, `ttl`) or an alias (to a load balancer). Written with UPSERT, so \
-          a create sent again after a crash is harmless (and takes over a record of that name and type that \
-          exists already). Route 53 records carry no tags: a record is rprov's by being in state. Names are \
+    doc: "A Route 53 record set: plain (`values`, `ttl`) or an alias (to a load balancer). Created with CREATE, \
+          so a record of that name and type that exists already is never overwritten: `plan` shows it as a \
+          conflict and `apply` refuses, unless the resource says `adopt: true` (then it is taken over and \
+          managed from then on). Route 53 records carry no tags: a record is rprov's by being in state (created \
+          or adopted); `destroy` deletes only those, `teardown` only those in zones it deletes. Names are \
           compared lowercase with the trailing dot.",
     props: &[
         Prop::new("zone", Ty::Str, "The hosted zone id, e.g. `${zone.id}`.").required().replaces(),
@@ -115,11 +117,17 @@ fn zone_of(props: &Props) -> String {
     route53::bare_zone_id(props.get("zone").and_then(Value::as_str).unwrap_or_default()).to_owned()
 }
 
-async fn upsert(cx: &Cx, props: &Props) -> Result<Live, AwsError> {
+/// Writes the record: CREATE for a new one (refused by Route 53 when the name and type exist,
+/// so nothing is overwritten), UPSERT for one rprov already manages.
+async fn write(cx: &Cx, props: &Props, action: ChangeAction) -> Result<Live, AwsError> {
     let zone = zone_of(props);
     let set = record_set(props)?;
-    route53::change(cx, &zone, ChangeAction::Upsert, vec![set.clone()]).await?;
-    Ok(live(&zone, &set))
+    match route53::change(cx, &zone, action, vec![set.clone()]).await {
+        Ok(()) => Ok(live(&zone, &set)),
+        // "Tried to create resource record set [name='…', type='…'] but it already exists"
+        Err(AwsError::Invalid(m)) if m.contains("already exists") => Err(AwsError::AlreadyExists(m)),
+        Err(e) => Err(e),
+    }
 }
 
 #[async_trait]
@@ -199,11 +207,11 @@ impl Kind for DnsRecord {
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
-        upsert(cx, req.props).await
+        write(cx, req.props, ChangeAction::Create).await
     }
 
     async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
-        upsert(cx, req.new).await
+        write(cx, req.new, ChangeAction::Upsert).await
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
@@ -235,8 +243,25 @@ impl Kind for DnsRecord {
         }
     }
 
+    /// A CREATE sent again by the SDK after a lost answer is refused as "already exists"; the
+    /// executor then finds the record by its identity with the content it sent.
     fn create_is_idempotent(&self) -> bool {
         true
+    }
+
+    fn identity(&self, props: &Props) -> Option<String> {
+        let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        Some(record_id(text("zone")?, text("name")?, text("record_type")?))
+    }
+
+    fn finds_occupants(&self) -> bool {
+        true
+    }
+
+    /// ListResourceRecordSets once per zone of the records to create.
+    async fn occupants(&self, cx: &Cx, wanted: &[Props]) -> Result<Vec<Live>, AwsError> {
+        let ids: Vec<String> = wanted.iter().filter_map(|p| self.identity(p)).collect();
+        self.read_many(cx, &ids).await
     }
 }
 

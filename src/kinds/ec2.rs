@@ -2,7 +2,6 @@
 //! must not retry blindly.
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use super::Tags;
@@ -13,10 +12,11 @@ pub fn client(cx: &Cx) -> Client {
 }
 
 /// Config override for create calls without an idempotency token (CreateVpc, CreateSubnet,
-/// AllocateAddress, ...): a retry after a lost response would create a second resource, so
-/// the executor retries instead, after looking the resource up by its ownership tags.
-pub fn no_retry() -> aws_sdk_ec2::config::Builder {
-    aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled())
+/// AllocateAddress, ...): a resend after a lost response would create a second resource, so
+/// the SDK retries only throttling and the executor decides the rest, after looking the
+/// resource up by its ownership tags.
+pub fn no_resend() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_classifier(crate::aws::LookupBeforeResend)
 }
 
 pub fn tag_spec(resource_type: ResourceType, tags: &Tags) -> TagSpecification {

@@ -2,7 +2,6 @@
 //! helpers (ECS takes a cluster by name or ARN; rprov compares names).
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::config::retry::RetryConfig;
 use aws_sdk_ecs::types::Tag;
 
 use super::Tags;
@@ -13,11 +12,11 @@ pub fn client(cx: &Cx) -> Client {
     cx.client(Client::new)
 }
 
-/// Config override for RegisterTaskDefinition, which has no idempotency token: a retry after a
-/// lost response would register a second revision, so the executor retries instead, after
-/// looking the revision up by its ownership tags.
-pub fn no_retry() -> aws_sdk_ecs::config::Builder {
-    aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled())
+/// Config override for RegisterTaskDefinition, which has no idempotency token: a resend after a
+/// lost response would register a second revision, so the SDK retries only throttling and the
+/// executor decides the rest, after looking the revision up by its ownership tags.
+pub fn no_resend() -> aws_sdk_ecs::config::Builder {
+    aws_sdk_ecs::config::Builder::default().retry_classifier(crate::aws::LookupBeforeResend)
 }
 
 pub fn to_sdk(tags: &Tags) -> Vec<Tag> {

@@ -57,10 +57,10 @@ impl Kind for ElasticIp {
             .domain(DomainType::Vpc)
             .tag_specifications(ec2::tag_spec(ResourceType::ElasticIp, req.tags))
             .customize()
-            .config_override(ec2::no_retry())
+            .config_override(ec2::no_resend())
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(crate::aws::classify_unretried)?;
         let id =
             out.allocation_id().ok_or_else(|| AwsError::Failed("AllocateAddress returned no allocation id".into()))?;
         let mut attrs = Props::new();

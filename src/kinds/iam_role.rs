@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -380,8 +380,7 @@ impl Kind for IamRole {
             Err(AwsError::AlreadyExists(m)) => {
                 let out = iam.get_role().role_name(&name).send().await.map_err(classify)?;
                 let tags = from_sdk(out.role().map(|r| r.tags()).unwrap_or_default());
-                let ours =
-                    [TAG_STACK, TAG_ID].iter().all(|k| tags.contains_key(*k) && tags.get(*k) == req.tags.get(*k));
+                let ours = super::carries_ownership(&tags, req.tags);
                 if !ours {
                     return Err(AwsError::AlreadyExists(format!(
                         "role {name} exists and was not created for {}: choose another name ({m})",

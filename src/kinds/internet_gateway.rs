@@ -96,10 +96,10 @@ impl Kind for InternetGateway {
             .create_internet_gateway()
             .tag_specifications(ec2::tag_spec(ResourceType::InternetGateway, req.tags))
             .customize()
-            .config_override(ec2::no_retry())
+            .config_override(ec2::no_resend())
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(crate::aws::classify_unretried)?;
         let gateway = out
             .internet_gateway()
             .ok_or_else(|| AwsError::Failed("CreateInternetGateway returned no gateway".into()))?;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
 
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -160,8 +160,7 @@ impl Kind for LogGroup {
             Err(AwsError::AlreadyExists(m)) => {
                 let g = describe_one(cx, &name).await?.ok_or_else(|| AwsError::AlreadyExists(m.clone()))?;
                 let have = tags_of(cx, &arn_of(&g)).await?;
-                let ours =
-                    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == req.tags.get(*k));
+                let ours = super::carries_ownership(&have, req.tags);
                 if !ours {
                     return Err(AwsError::AlreadyExists(format!(
                         "log group {name} exists and was not created for {}: choose another name ({m})",

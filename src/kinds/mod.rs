@@ -43,6 +43,9 @@ pub type Tags = crate::sorted_map::SortedMap<String, String>;
 /// down without state.
 pub const TAG_STACK: &str = "rprov:stack";
 pub const TAG_ID: &str = "rprov:id";
+/// The lineage of the state that made it: two deployments of one stack name (two sandboxes in
+/// one account, each with its own state) are told apart by it.
+pub const TAG_LINEAGE: &str = "rprov:lineage";
 
 /// A resource as AWS has it, in the shape of the kind's schema.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +67,23 @@ impl Live {
     pub fn stack(&self) -> Option<&str> {
         self.tags.get(TAG_STACK).map(String::as_str)
     }
+    pub fn lineage(&self) -> Option<&str> {
+        self.tags.get(TAG_LINEAGE).map(String::as_str)
+    }
+    /// Whether it carries the ownership tags of logical id `id` of stack `stack` in `lineage`:
+    /// a resource tagged without a lineage (made before lineages were tagged) counts as the
+    /// stack's; one tagged with another lineage belongs to another deployment of that name.
+    pub fn owned_by(&self, stack: &str, lineage: Option<&str>) -> bool {
+        self.stack() == Some(stack) && self.lineage().is_none_or(|l| Some(l) == lineage)
+    }
+}
+
+/// Whether `have` (a live resource's tags) marks it as the resource `wanted` (the tags a create
+/// sends) would make: same stack and logical id, and the same lineage unless it carries none
+/// (made before lineages were tagged). Used when a create meets a name already taken.
+pub fn carries_ownership(have: &Tags, wanted: &Tags) -> bool {
+    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == wanted.get(*k))
+        && have.get(TAG_LINEAGE).is_none_or(|l| wanted.get(TAG_LINEAGE) == Some(l))
 }
 
 pub struct CreateReq<'a> {
@@ -138,6 +158,25 @@ pub trait Kind: Send + Sync + 'static {
     fn create_is_idempotent(&self) -> bool {
         false
     }
+
+    /// The physical id a resource with these (resolved) properties has, for kinds whose
+    /// identity is its properties (a record: zone, name, type). A live resource of that id that
+    /// rprov did not create is in the way of a create: a conflict, or adopted with `adopt: true`.
+    fn identity(&self, _props: &Props) -> Option<String> {
+        None
+    }
+
+    /// Whether [`Kind::occupants`] can look up what holds the identity of resources to create
+    /// (and so whether `adopt: true` is allowed).
+    fn finds_occupants(&self) -> bool {
+        false
+    }
+
+    /// The live resources holding the identities ([`Kind::identity`]) of `wanted` (properties of
+    /// resources about to be created), in one batched read: records already in their zones.
+    async fn occupants(&self, _cx: &Cx, _wanted: &[Props]) -> Result<Vec<Live>, AwsError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The attribute in which a kind reports when AWS says the resource was created (RFC 3339), where
@@ -196,6 +235,34 @@ pub fn kind(name: &str) -> Option<&'static dyn Kind> {
 
 pub fn kind_names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|k| k.schema().name)
+}
+
+/// What already holds the identity of resources `plan` would create (kinds that can tell, see
+/// [`Kind::occupants`]), added to `live` so that planning again shows each as a conflict, or
+/// adopts it where the stack says `adopt: true`. One batched read per such kind; none when
+/// nothing of theirs is created.
+pub async fn find_occupants(
+    cx: &Cx,
+    plan: &crate::plan::Plan,
+    live: &mut crate::plan::LiveSet,
+) -> Result<(), (&'static str, AwsError)> {
+    let mut wanted: std::collections::BTreeMap<&'static str, Vec<Props>> = Default::default();
+    for c in plan.changes.iter().filter(|c| c.action == crate::plan::Action::Create) {
+        let Some(k) = kind(&c.kind).filter(|k| k.finds_occupants()) else { continue };
+        let props: Props = c.diffs.iter().filter_map(|d| Some((d.name.clone(), d.after.clone()?))).collect();
+        wanted.entry(k.schema().name).or_default().push(props);
+    }
+    for (name, props) in wanted {
+        let Some(k) = kind(name) else { continue };
+        let found = k.occupants(cx, &props).await.map_err(|e| (name, e))?;
+        let known = live.entry(name.to_owned()).or_default();
+        for l in found {
+            if !known.iter().any(|x| x.physical_id == l.physical_id) {
+                known.push(l);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The batched refresh: one `read_many` per kind in the stack or the state, all at once.

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{
 
 use super::ec2::settle;
 use super::ec2::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -406,7 +406,7 @@ async fn adopt(cx: &Cx, req: &CreateReq<'_>, name: &str, vpc: &str, duplicate: &
         .map_err(classify)?;
     let ours = |g: &&SdkGroup| {
         let tags = ec2::from_sdk(g.tags());
-        [TAG_STACK, TAG_ID].iter().all(|k| tags.contains_key(*k) && tags.get(*k) == req.tags.get(*k))
+        super::carries_ownership(&tags, req.tags)
     };
     match out.security_groups().iter().find(ours).and_then(|g| g.group_id()) {
         Some(id) => Ok(id.to_owned()),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -22,10 +22,18 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new(
             "value",
             Ty::Str,
-            "The value. Secret: never printed, recorded as a digest only, never read back from AWS.",
+            "The value (or `generate: true`). Secret: never printed, recorded as a digest only, never read back \
+             from AWS.",
         )
-        .required()
         .secret(),
+        Prop::new(
+            "generate",
+            Ty::Bool,
+            "Instead of `value`: a random 32-character value made when the parameter is created (and again when \
+             this is turned on), sent only to SSM: never printed, never in state or plans. Read it with \
+             `aws ssm get-parameter --with-decryption`.",
+        )
+        .default(Default::Bool(false)),
         Prop::new("description", Ty::Str, "What the parameter is for."),
     ],
     attrs: &[
@@ -124,12 +132,41 @@ async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
     Ok(live(m, tags_of(cx, name).await?))
 }
 
+/// Length of a generated value: 32 characters of 62 give 190 bits.
+const GENERATED_LEN: usize = 32;
+
+/// A random value for `generate: true`, from the operating system's generator.
+fn generated() -> Result<String, AwsError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(GENERATED_LEN);
+    while out.len() < GENERATED_LEN {
+        let mut bytes = [0u8; 64];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| AwsError::Failed(format!("no random numbers to generate a value: {e}")))?;
+        // Rejection sampling: bytes beyond the largest multiple of 62 would bias the choice.
+        for b in bytes.into_iter().filter(|b| usize::from(*b) < 256 / ALPHABET.len() * ALPHABET.len()) {
+            if out.len() < GENERATED_LEN {
+                out.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn generates(props: &Props) -> bool {
+    props.get("generate").and_then(Value::as_bool) == Some(true)
+}
+
+/// Puts the parameter: the given value, or with `generate`, a new random one when `fresh`
+/// (created, or generation just turned on); otherwise (only the description changed) the value
+/// is not sent at all.
 async fn put(cx: &Cx, name: &str, props: &Props, overwrite: bool, tags: Option<&Tags>) -> Result<(), AwsError> {
     let text = |k: &str| props.get(k).and_then(Value::as_str);
+    let value = if generates(props) { generated()? } else { text("value").unwrap_or_default().to_owned() };
     client(cx)
         .put_parameter()
         .name(name)
-        .value(text("value").unwrap_or_default())
+        .value(value)
         .r#type(ParameterType::from(text("type").unwrap_or("SecureString")))
         .set_description(text("description").map(str::to_owned))
         .overwrite(overwrite)
@@ -210,8 +247,7 @@ impl Kind for SsmParameter {
             Ok(()) => {}
             Err(AwsError::AlreadyExists(m)) => {
                 let have = tags_of(cx, &name).await?;
-                let ours =
-                    [TAG_STACK, TAG_ID].iter().all(|k| have.contains_key(*k) && have.get(*k) == req.tags.get(*k));
+                let ours = super::carries_ownership(&have, req.tags);
                 if !ours {
                     return Err(AwsError::AlreadyExists(format!(
                         "parameter {name} exists and was not created for {}: choose another name ({m})",
@@ -226,7 +262,19 @@ impl Kind for SsmParameter {
     }
 
     async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
-        if req.changed.iter().any(|c| c == "value" || c == "description") {
+        let changed = |n: &str| req.changed.iter().any(|c| c == n);
+        if changed("value") || changed("generate") {
+            put(cx, req.physical_id, req.new, true, None).await?;
+        } else if changed("description") {
+            // PutParameter always takes the value, and rprov never reads a generated one back:
+            // changing only the description would mean a new value (a password rotated by a
+            // comment change). Refused, saying what to do.
+            if generates(req.new) {
+                return Err(AwsError::Invalid(format!(
+                    "the description of {} cannot change on its own while its value is generated (PutParameter needs the value, which rprov never reads): recreate it, or set `value`",
+                    req.physical_id
+                )));
+            }
             put(cx, req.physical_id, req.new, true, None).await?;
         }
         if req.changed.iter().any(|c| c == "tags") {
@@ -260,11 +308,29 @@ impl Kind for SsmParameter {
     fn create_is_idempotent(&self) -> bool {
         true
     }
+
+    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
+        use crate::stack::Expr;
+        let generate = matches!(props.get("generate"), Some(Expr::Lit(Value::Bool(true))));
+        match (props.contains_key("value"), generate) {
+            (true, true) => vec![("generate".into(), "give `value` or `generate: true`, not both".into())],
+            (false, false) => vec![("value".into(), "missing `value` (or `generate: true` for a random one)".into())],
+            _ => vec![],
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_values_are_long_random_and_of_the_alphabet() {
+        let (a, b) = (generated().unwrap(), generated().unwrap());
+        assert_eq!(a.len(), GENERATED_LEN);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn the_value_is_never_reported_and_names_default_under_the_stack() {

@@ -86,7 +86,9 @@ impl Kind for Subnet {
             .tag_specifications(ec2::tag_spec(ResourceType::Subnet, req.tags));
         let out = settle(cx, req.id, "the VPC", || {
             let op = op.clone();
-            async move { op.customize().config_override(ec2::no_retry()).send().await.map_err(classify) }
+            async move {
+                op.customize().config_override(ec2::no_resend()).send().await.map_err(crate::aws::classify_unretried)
+            }
         })
         .await?;
         let mut subnet =

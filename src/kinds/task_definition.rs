@@ -499,10 +499,10 @@ async fn register(cx: &Cx, props: &Props, tags: &Tags) -> Result<Live, AwsError>
         .set_volumes(Some(volumes))
         .set_tags(Some(ecs::to_sdk(tags)))
         .customize()
-        .config_override(ecs::no_retry())
+        .config_override(ecs::no_resend())
         .send()
         .await
-        .map_err(classify)?;
+        .map_err(crate::aws::classify_unretried)?;
     let td = out
         .task_definition()
         .ok_or_else(|| AwsError::Failed("RegisterTaskDefinition returned no task definition".into()))?;

@@ -82,10 +82,10 @@ impl Kind for Vpc {
             .cidr_block(cidr)
             .tag_specifications(ec2::tag_spec(ResourceType::Vpc, req.tags))
             .customize()
-            .config_override(ec2::no_retry())
+            .config_override(ec2::no_resend())
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(crate::aws::classify_unretried)?;
         let vpc = out.vpc().ok_or_else(|| AwsError::Failed("CreateVpc returned no VPC".into()))?;
         let id = vpc.vpc_id().unwrap_or_default();
         set_dns(cx, id, req.props, None).await?;

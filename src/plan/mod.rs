@@ -13,7 +13,7 @@ use crate::graph::Graph;
 use crate::kinds::{self, Live, TAG_ID, Tags};
 use crate::schema::{KindSchema, OnChange};
 use crate::stack::{Ref, Resource, Stack};
-use crate::state::{State, digest};
+use crate::state::{State, digest, digest_matches, is_digest};
 use crate::value::{Props, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,8 +26,12 @@ pub enum Action {
     Replace,
     Delete,
     /// A resource that carries this stack's ownership tags but is not in state (a run that
-    /// crashed between create and checkpoint): recorded, never created twice.
+    /// crashed between create and checkpoint), or one the stack says to take over
+    /// (`adopt: true`): recorded, never created twice.
     Adopt,
+    /// Something rprov did not create already holds the identity the resource would take (a
+    /// record of that name and type made by hand): apply refuses the whole plan.
+    Conflict,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,6 +77,11 @@ pub struct Plan {
     /// Deletes of resources no longer in the stack first, then everything else in graph order.
     pub changes: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
+    /// Resources tagged with the stack's name but another lineage (another deployment of the
+    /// same stack name, with its own state), counted by lineage: never adopted, changed or
+    /// deleted by this one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_deployments: BTreeMap<String, usize>,
     pub outputs: BTreeMap<String, Value>,
     /// Values read from other stacks' states, by import alias: part of what was planned (a
     /// saved plan is stale once they change).
@@ -102,6 +111,7 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub adopt: usize,
+    pub conflict: usize,
 }
 
 impl Plan {
@@ -114,6 +124,7 @@ impl Plan {
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.delete += 1,
                 Action::Adopt => s.adopt += 1,
+                Action::Conflict => s.conflict += 1,
                 Action::NoOp => {}
             }
         }
@@ -135,12 +146,18 @@ pub fn resolve_props(r: &Resource, attr: &dyn Fn(&Ref) -> Value) -> Props {
 
 /// The values rprov compares and records for a resource: resolved, normalised by its kind,
 /// lists without order sorted, and the full tag set in `tags`.
-pub fn desired_props(stack: &Stack, r: &Resource, attr: &dyn Fn(&Ref) -> Value) -> (Props, Tags) {
+/// `lineage`: the state's (none before the stack has one).
+pub fn desired_props(
+    stack: &Stack,
+    r: &Resource,
+    lineage: Option<&str>,
+    attr: &dyn Fn(&Ref) -> Value,
+) -> (Props, Tags) {
     let mut props = resolve_props(r, attr);
     r.kind.normalise(&stack.name, &r.id, &mut props);
     let schema = r.kind.schema();
     canonical(schema, &mut props);
-    let tags = stack.tags_for(&r.id, props.get("tags"));
+    let tags = stack.tags_for(&r.id, props.get("tags"), lineage);
     props.remove("tags");
     (props, tags)
 }
@@ -191,20 +208,17 @@ pub fn is_secret(schema: &KindSchema, sensitive: &BTreeSet<String>, name: &str) 
     sensitive.contains(name) || schema.prop(name).is_some_and(|p| p.secret)
 }
 
-/// The value of a property as compared: secrets by digest.
-fn compared(schema: &KindSchema, sensitive: &BTreeSet<String>, name: &str, v: &Value) -> Value {
-    if is_secret(schema, sensitive, name) && !v.has_unknown() && !v.as_str().is_some_and(|s| s.starts_with("sha256:")) {
-        digest(v)
-    } else {
-        v.clone()
-    }
+/// The value of a property as compared and shown: secrets by digest (under the state's `key`).
+fn compared(schema: &KindSchema, sensitive: &BTreeSet<String>, key: &str, name: &str, v: &Value) -> Value {
+    if is_secret(schema, sensitive, name) && !v.has_unknown() && !is_digest(v) { digest(key, v) } else { v.clone() }
 }
 
 /// Per-property differences between what is (live, else recorded) and what should be. Secret
-/// values appear in it as digests only, before and after.
+/// values appear in it as digests only, before and after; `key` is the state's digest key.
 pub fn diff(
     schema: &KindSchema,
     sensitive: &BTreeSet<String>,
+    key: &str,
     desired: &Props,
     desired_tags: &Tags,
     current: &Props,
@@ -212,20 +226,27 @@ pub fn diff(
 ) -> Vec<PropDiff> {
     let mut out = Vec::new();
     for (name, after) in desired {
+        let secret = is_secret(schema, sensitive, name);
+        let after_c = compared(schema, sensitive, key, name, after);
         let before = current.get(name);
-        let after_c = compared(schema, sensitive, name, after);
-        let before = before.map(|b| compared(schema, sensitive, name, b));
-        let same = before.as_ref().is_some_and(|b| b.same(&after_c)) || (before.is_none() && after.is_null());
+        let same = match before {
+            // A recorded digest (perhaps an unkeyed one of an older state) of the value given.
+            Some(b) if secret && is_digest(b) && !after.has_unknown() && !is_digest(after) => {
+                digest_matches(key, b, after)
+            }
+            Some(b) => compared(schema, sensitive, key, name, b).same(&after_c),
+            None => after.is_null(),
+        };
         if same {
             continue;
         }
         let prop = schema.prop(name);
         out.push(PropDiff {
             name: name.clone(),
-            before,
+            before: before.map(|b| compared(schema, sensitive, key, name, b)),
             after: Some(after_c),
             forces_replacement: prop.is_some_and(|p| p.on_change == OnChange::Replace),
-            secret: is_secret(schema, sensitive, name),
+            secret,
         });
     }
     if schema.taggable && desired_tags != current_tags {
@@ -279,10 +300,11 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
     // must not search lists).
     let by_pid: HashMap<(&str, &str), &Live> =
         live.iter().flat_map(|(k, ls)| ls.iter().map(move |l| ((k.as_str(), l.physical_id.as_str()), l))).collect();
+    let lineage = Some(st.lineage.as_str()).filter(|_| state.is_some());
     let by_owner: HashMap<(&str, &str), &Live> = live
         .iter()
         .flat_map(|(k, ls)| ls.iter().map(move |l| (k, l)))
-        .filter(|(_, l)| l.stack() == Some(stack.name.as_str()))
+        .filter(|(_, l)| l.owned_by(&stack.name, lineage))
         .filter_map(|(k, l)| Some(((k.as_str(), l.logical_id()?), l)))
         .collect();
     let find_live = |kind: &str, pid: &str| by_pid.get(&(kind, pid)).copied();
@@ -348,21 +370,49 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
             }
         };
         let lookup = |rf: &Ref| known_attr(&known, &changes, rf);
-        let (desired, desired_tags) = desired_props(stack, r, &lookup);
+        let (desired, desired_tags) = desired_props(stack, r, lineage, &lookup);
+        // Not ours, but where ours would go: something made outside rprov holds its identity.
+        let occupant = match existing {
+            None => r.kind.identity(&desired).and_then(|pid| find_live(kind, &pid)).filter(|l| !in_state_pid(st, l)),
+            Some(_) => None,
+        };
+        let existing = match (existing, occupant) {
+            (None, Some(l)) if r.adopt => {
+                adopt = true;
+                adopted.insert((kind.to_owned(), l.physical_id.clone()));
+                reason =
+                    Some(format!("{} exists and was not made by rprov; adopting it (`adopt: true`)", l.physical_id));
+                Some(l)
+            }
+            (existing, _) => existing,
+        };
         let change = match existing {
+            None if occupant.is_some() && !r.adopt => Change {
+                id: id.clone(),
+                kind: kind.into(),
+                action: Action::Conflict,
+                physical_id: occupant.map(|l| l.physical_id.clone()),
+                diffs: vec![],
+                reason: Some(format!(
+                    "{} already exists and rprov did not create it: it is neither changed nor deleted. Add `adopt: true` to `{id}` to manage it, or choose another name",
+                    occupant.map(|l| l.physical_id.as_str()).unwrap_or_default()
+                )),
+                attrs: Props::new(),
+            },
             None => Change {
                 id: id.clone(),
                 kind: kind.into(),
                 action: Action::Create,
                 physical_id: None,
-                diffs: diff(schema, &r.sensitive, &desired, &desired_tags, &Props::new(), &Tags::new()),
+                diffs: diff(schema, &r.sensitive, &st.secret_key, &desired, &desired_tags, &Props::new(), &Tags::new()),
                 reason,
                 attrs: Props::new(),
             },
             Some(l) => {
                 let (mut current, current_tags) = current_of(Some(l), recorded, &r.ignore_drift);
                 canonical(schema, &mut current);
-                let diffs = diff(schema, &r.sensitive, &desired, &desired_tags, &current, &current_tags);
+                let diffs =
+                    diff(schema, &r.sensitive, &st.secret_key, &desired, &desired_tags, &current, &current_tags);
                 let action = if diffs.iter().any(|d| d.forces_replacement) {
                     Action::Replace
                 } else if !diffs.is_empty() {
@@ -401,7 +451,7 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         .iter()
         .flat_map(|(kind, ls)| ls.iter().map(move |l| (kind, l)))
         .filter(|(kind, l)| {
-            l.stack() == Some(stack.name.as_str())
+            l.owned_by(&stack.name, lineage)
                 && !in_state.contains(l.physical_id.as_str())
                 && !adopted.contains(&((*kind).clone(), l.physical_id.clone()))
         })
@@ -422,9 +472,26 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         serial: state.map(|s| s.serial),
         changes: deletes,
         unmanaged,
+        other_deployments: other_deployments(&stack.name, lineage, live),
         outputs,
         imports: imports_of(stack),
     }
+}
+
+/// By lineage, how many live resources carry stack `stack`'s name but not `lineage` (none: no
+/// state yet, so every lineage is another deployment's).
+pub fn other_deployments(stack: &str, lineage: Option<&str>, live: &LiveSet) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for l in live.values().flatten() {
+        if l.stack() == Some(stack) && !l.owned_by(stack, lineage) {
+            *out.entry(l.lineage().unwrap_or_default().to_owned()).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn in_state_pid(st: &State, l: &Live) -> bool {
+    st.resources.values().any(|r| r.physical_id == l.physical_id)
 }
 
 /// Orders deletions so a resource goes after everything recorded as depending on it.

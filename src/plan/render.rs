@@ -23,6 +23,7 @@ fn symbol(a: Action) -> (&'static str, &'static str) {
         Action::Replace => ("-/+", "31"),
         Action::Delete => ("-", "31"),
         Action::Adopt => ("<=", "36"),
+        Action::Conflict => ("!", "31;1"),
         Action::NoOp => (" ", "0"),
     }
 }
@@ -80,6 +81,26 @@ pub fn render_human(plan: &Plan, color: bool) -> String {
             "Plan: {} to add, {} to change, {} to replace, {} to destroy, {} to adopt.\n",
             s.create, s.update, s.replace, s.delete, s.adopt
         );
+        if s.conflict > 0 {
+            out += &format!(
+                "{} conflict(s): something rprov did not create is in the way (`!`); apply refuses this plan.\n",
+                s.conflict
+            );
+        }
+    }
+    if !plan.other_deployments.is_empty() {
+        out += &format!(
+            "\nTagged with stack `{}` but of another deployment (another state's lineage; left alone, never adopted):\n",
+            plan.stack
+        );
+        for (lineage, n) in &plan.other_deployments {
+            let _ = writeln!(out, "  lineage {lineage}: {n} resource(s)");
+        }
+        if plan.lineage.is_none() {
+            out += "  This stack has no state here, so this plan makes a separate deployment. If those are this \
+                    stack's and its state was lost, restore the state (an S3 state keeps versions: `rprov state \
+                    list-versions`) instead of applying.\n";
+        }
     }
     if !plan.unmanaged.is_empty() {
         out += "\nNot managed by this state but tagged with the stack (left alone):\n";
@@ -121,6 +142,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         "has_changes": plan.has_changes(),
         "changes": changes,
         "unmanaged": plan.unmanaged,
+        "other_deployments": plan.other_deployments,
         "imports": plan.imports.iter().map(|(k, i)| (k.clone(), serde_json::json!({
             "stack": i.stack,
             "outputs": i.outputs.iter().map(|(n, v)| (n.clone(), serde_json::Value::from(v))).collect::<serde_json::Map<_, _>>(),

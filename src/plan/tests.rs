@@ -1,7 +1,7 @@
 //! Planner cases, no AWS: a stack, a recorded state and a live snapshot in, actions out.
 
 use super::*;
-use crate::kinds::{TAG_ID, TAG_STACK};
+use crate::kinds::{TAG_ID, TAG_LINEAGE, TAG_STACK};
 use crate::stack::{Source, load_str};
 use crate::state::ResourceState;
 
@@ -17,8 +17,16 @@ fn stack(text: &str) -> Stack {
     load_str(Source::new("t.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"))
 }
 
+/// The lineage of the state in these cases.
+const LINEAGE: &str = "lineage-1";
+
 fn tags(id: &str) -> Tags {
-    [(TAG_STACK.to_owned(), "net".to_owned()), (TAG_ID.to_owned(), id.to_owned())].into()
+    [
+        (TAG_STACK.to_owned(), "net".to_owned()),
+        (TAG_ID.to_owned(), id.to_owned()),
+        (TAG_LINEAGE.to_owned(), LINEAGE.to_owned()),
+    ]
+    .into()
 }
 
 fn props(pairs: &[(&str, Value)]) -> Props {
@@ -86,6 +94,7 @@ fn applied() -> (State, Vec<(&'static str, Live)>) {
     let vpc = vpc_live("vpc-1", "10.0.0.0/16");
     let sub = sub_live("subnet-1", "vpc-1", "10.0.1.0/24");
     let mut st = State::new("net", "us-east-1");
+    st.lineage = LINEAGE.into();
     st.resources.insert("vpc".into(), record("vpc", &vpc, &[], &dns()));
     st.resources.insert("sub".into(), record("subnet", &sub, &["vpc"], &[]));
     (st, vec![("vpc", vpc), ("subnet", sub)])
@@ -157,6 +166,86 @@ fn tagged_but_unrecorded_is_adopted_not_created() {
 }
 
 #[test]
+fn another_deployments_resource_is_neither_adopted_nor_unmanaged() {
+    // Two sandboxes of stack `net` in one account, each with its own state: the other one's
+    // subnet carries the same stack and id, and another lineage.
+    let (mut st, mut live) = applied();
+    st.resources.remove("sub");
+    live[1].1.tags.insert(TAG_LINEAGE.into(), "lineage-2".into());
+    let (actions, p) = check(STACK, Some(&st), live);
+    assert_eq!(actions, ["vpc:no_op", "sub:create"]);
+    assert!(p.unmanaged.is_empty(), "{:?}", p.unmanaged);
+}
+
+#[test]
+fn a_resource_tagged_before_lineages_is_adopted_and_given_the_lineage_tag() {
+    let (mut st, mut live) = applied();
+    st.resources.remove("sub");
+    live[1].1.tags.remove(TAG_LINEAGE);
+    let (actions, p) = check(STACK, Some(&st), live);
+    assert_eq!(actions, ["vpc:no_op", "sub:update"]);
+    assert_eq!(p.changes[1].diffs[0].name, "tags");
+    assert!(p.changes[1].reason.as_deref().unwrap().contains("adopting"));
+}
+
+#[test]
+fn a_new_stacks_plan_tags_the_lineage_as_not_known_yet() {
+    let (_, p) = check(STACK, None, vec![]);
+    let tags = p.changes[0].diffs.iter().find(|d| d.name == "tags").unwrap();
+    let Some(Value::Map(m)) = &tags.after else { panic!("{tags:?}") };
+    assert_eq!(m.get(TAG_LINEAGE), Some(&Value::str(crate::stack::LINEAGE_NOT_YET)));
+}
+
+const RECORD: &str = "
+stack: net
+region: us-east-1
+resources:
+  www: { type: dns_record, zone: Z1, name: www.example.com, record_type: A, values: [192.0.2.1] }
+";
+
+fn record_live(values: &[&str]) -> Live {
+    Live {
+        physical_id: "Z1/www.example.com./A".into(),
+        props: props(&[
+            ("zone", Value::str("Z1")),
+            ("name", Value::str("www.example.com.")),
+            ("record_type", Value::str("A")),
+            ("ttl", Value::Int(300)),
+            ("values", Value::List(values.iter().map(|v| Value::str(*v)).collect())),
+        ]),
+        attrs: props(&[("id", Value::str("Z1/www.example.com./A"))]),
+        tags: Tags::new(),
+    }
+}
+
+#[test]
+fn a_record_made_by_hand_where_one_would_be_created_is_a_conflict_unless_adopted() {
+    let st = State::new("net", "us-east-1");
+    let (actions, p) = check(RECORD, Some(&st), vec![("dns_record", record_live(&["198.51.100.7"]))]);
+    assert_eq!(actions, ["www:conflict"]);
+    assert!(p.changes[0].reason.as_deref().unwrap().contains("adopt: true"));
+    assert_eq!(p.summary().conflict, 1);
+    assert!(render_human(&p, false).contains("apply refuses this plan"));
+
+    let adopting = RECORD.replace("values: [192.0.2.1] }", "values: [192.0.2.1], adopt: true }");
+    let (actions, p) = check(&adopting, Some(&st), vec![("dns_record", record_live(&["198.51.100.7"]))]);
+    assert_eq!(actions, ["www:update"], "adopted, then brought to the stack's values");
+    assert_eq!(p.changes[0].physical_id.as_deref(), Some("Z1/www.example.com./A"));
+    let (actions, _) = check(&adopting, Some(&st), vec![("dns_record", record_live(&["192.0.2.1"]))]);
+    assert_eq!(actions, ["www:adopt"]);
+    // Nothing in the way: created.
+    let (actions, _) = check(RECORD, Some(&st), vec![]);
+    assert_eq!(actions, ["www:create"]);
+}
+
+#[test]
+fn adopt_is_refused_where_a_kind_cannot_look_up_what_it_did_not_create() {
+    let text = STACK.replace("cidr: 10.0.0.0/16 }", "cidr: 10.0.0.0/16, adopt: true }");
+    let Err((_, d)) = load_str(Source::new("t.yaml", &text), &Default::default()) else { panic!("loaded") };
+    assert!(d[0].message.contains("`adopt` is not supported by vpc"), "{d:?}");
+}
+
+#[test]
 fn tags_changed_by_hand_are_an_update_of_tags() {
     let (st, mut live) = applied();
     live[0].1.tags.insert("team".into(), "x".into());
@@ -183,7 +272,7 @@ fn unordered_lists_compare_as_sets() {
     let mut b = props(&[("subnets", Value::List(vec![Value::str("a"), Value::str("b")]))]);
     canonical(schema, &mut a);
     canonical(schema, &mut b);
-    assert!(diff(schema, &Default::default(), &a, &Tags::new(), &b, &Tags::new()).is_empty());
+    assert!(diff(schema, &Default::default(), "k", &a, &Tags::new(), &b, &Tags::new()).is_empty());
 }
 
 #[test]
@@ -196,11 +285,12 @@ fn secrets_compare_by_digest_and_are_flagged() {
         taggable: false,
     };
     let desired = props(&[("value", Value::str("hunter2"))]);
-    let recorded = props(&[("value", crate::state::digest(&Value::str("hunter2")))]);
-    assert!(diff(&SECRET, &Default::default(), &desired, &Tags::new(), &recorded, &Tags::new()).is_empty());
+    let recorded = props(&[("value", crate::state::digest("k", &Value::str("hunter2")))]);
+    assert!(diff(&SECRET, &Default::default(), "k", &desired, &Tags::new(), &recorded, &Tags::new()).is_empty());
     let changed = props(&[("value", Value::str("hunter3"))]);
-    let d = diff(&SECRET, &Default::default(), &changed, &Tags::new(), &recorded, &Tags::new());
+    let d = diff(&SECRET, &Default::default(), "k", &changed, &Tags::new(), &recorded, &Tags::new());
     assert!(d[0].secret);
+    assert_eq!(d[0].after, Some(crate::state::digest("k", &Value::str("hunter3"))), "shown keyed");
     assert!(!format!("{:?}", d).contains("hunter3"), "a secret leaked into the diff: {d:?}");
 }
 

@@ -25,6 +25,9 @@ pub struct Inputs {
     /// The imported stacks' outputs, by import alias. An alias not here is left unresolved
     /// (`${net.outputs.x}` stays a reference) and its names are not checked.
     pub imports: BTreeMap<String, Imported>,
+    /// A secret param given no value is "known after apply" instead of an error: for commands
+    /// that never send the stack's values (validate, drift, destroy, output, graph).
+    pub secrets_optional: bool,
 }
 
 /// What is known of an imported stack when loading.
@@ -38,10 +41,21 @@ pub enum Imported {
     Read { location: String, outputs: BTreeMap<String, Value> },
 }
 
-const TOP_KEYS: &[&str] = &["stack", "region", "tags", "params", "imports", "resources", "outputs", "backend"];
+const TOP_KEYS: &[&str] = &[
+    "stack",
+    "region",
+    "allowed_account_ids",
+    "forbidden_account_ids",
+    "tags",
+    "params",
+    "imports",
+    "resources",
+    "outputs",
+    "backend",
+];
 const IMPORT_KEYS: &[&str] = &["stack", "state"];
 const S3_BACKEND_KEYS: &[&str] = &["bucket", "key", "region", "kms_key_id"];
-const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift"];
+const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift", "adopt"];
 const PARAM_KEYS: &[&str] = &["default", "type", "secret", "description"];
 const PARAM_TYPES: &[&str] = &["string", "number", "bool", "list"];
 
@@ -201,10 +215,13 @@ impl Loader<'_> {
         let mut params_node = None;
         let mut imports_node = None;
         let mut backend = None;
+        let mut accounts = super::AccountGuard::default();
         for (k, v) in top {
             match key_text(k).as_str() {
                 "stack" => name = self.stack_name(v),
                 "region" => region = self.region(v),
+                "allowed_account_ids" => accounts.allowed = self.account_ids(v, "allowed_account_ids"),
+                "forbidden_account_ids" => accounts.forbidden = self.account_ids(v, "forbidden_account_ids"),
                 "tags" => tags = self.tags(v),
                 "params" => params_node = Some(v),
                 "imports" => imports_node = Some(v),
@@ -226,6 +243,13 @@ impl Loader<'_> {
         }
         if region.is_none() && !top.iter().any(|(k, _)| key_text(k) == "region") {
             self.err(root.span, "missing `region:` (e.g. us-east-1)");
+        }
+        if !accounts.allowed.is_empty()
+            && !accounts.forbidden.is_empty()
+            && let Some((_, v)) = top.iter().find(|(k, _)| key_text(k) == "forbidden_account_ids")
+        {
+            self.err(v.span, "`allowed_account_ids` and `forbidden_account_ids` exclude each other: give one").help =
+                Some("an allow-list already forbids every account it does not name".into());
         }
         self.params(params_node, param_file);
         if let Some(NodeKind::Map(entries)) = resources_node.map(|n| &n.kind) {
@@ -276,6 +300,7 @@ impl Loader<'_> {
             outputs,
             imports: std::mem::take(&mut self.imports),
             backend,
+            accounts,
             source: self.src.clone(),
             inputs: self.inputs.clone(),
         };
@@ -286,6 +311,37 @@ impl Loader<'_> {
             self.diags.extend(d);
         }
         Some(stack)
+    }
+
+    /// `allowed_account_ids` / `forbidden_account_ids`: twelve-digit AWS account ids.
+    fn account_ids(&mut self, v: &Node, what: &str) -> Vec<String> {
+        let NodeKind::Seq(items) = &v.kind else {
+            let got = v.type_name();
+            self.err(v.span, format!("`{what}` must be a list of account ids, found {got}"));
+            return vec![];
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let text = match &item.kind {
+                NodeKind::Str { text } => text.clone(),
+                // YAML reads an unquoted id as a number, and drops its leading zeros.
+                NodeKind::Int(n) if *n >= 0 => format!("{n:012}"),
+                _ => String::new(),
+            };
+            if text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
+                self.err(item.span, format!("an entry of `{what}` must be a 12-digit AWS account id"));
+                continue;
+            }
+            if matches!(item.kind, NodeKind::Int(n) if n < 100_000_000_000) {
+                self.err(
+                    item.span,
+                    format!("quote account id {text}: YAML reads it as a number and drops its leading zeros"),
+                );
+                continue;
+            }
+            out.push(text);
+        }
+        out
     }
 
     fn stack_name(&mut self, v: &Node) -> Option<String> {
@@ -539,6 +595,12 @@ impl Loader<'_> {
             // `name: value` is shorthand for `name: { default: value }`.
             _ => default = Some(v),
         }
+        if secret && let Some(d) = default {
+            self.err(d.span, format!("secret param `{name}` cannot have a default: a value written in the stack file is known to everyone who can read it")).help = Some(format!(
+                "remove `default:` and give the value at run time: --param {name}=VALUE, RPROV_PARAM_{name}, or a --param-file kept out of version control; or let AWS hold a random one: an ssm_parameter with `generate: true`"
+            ));
+            return None;
+        }
         let ty = ty.unwrap_or_else(|| match default.map(|d| &d.kind) {
             Some(NodeKind::Int(_) | NodeKind::Num(_)) => "number".into(),
             Some(NodeKind::Bool(_)) => "bool".into(),
@@ -574,6 +636,7 @@ impl Loader<'_> {
                     return None;
                 }
             },
+            (None, None, None) if secret && self.inputs.secrets_optional => Value::Unknown,
             (None, None, None) => {
                 let d = self.err(key.span, format!("param `{name}` has no default and no value was given"));
                 d.help =
@@ -612,6 +675,7 @@ impl Loader<'_> {
         let errors_before = self.diags.len();
         let mut depends_on = Vec::new();
         let mut ignore_drift = Vec::new();
+        let mut adopt = false;
         let mut props = ExprMap::new();
         let mut prop_spans = Vec::new();
         let mut written: Vec<String> = Vec::new();
@@ -622,6 +686,16 @@ impl Loader<'_> {
             match key.as_str() {
                 "type" => {}
                 "depends_on" => depends_on = self.id_list_spans(pv, "depends_on"),
+                "adopt" => match pv.kind {
+                    NodeKind::Bool(b) if !b || kind.finds_occupants() => adopt = b,
+                    NodeKind::Bool(_) => {
+                        self.err(pv.span, format!("`adopt` is not supported by {type_name}: rprov cannot look up an existing {type_name} that it did not create")).help =
+                            Some("a resource rprov created carries its ownership tags and is adopted after a crash without `adopt`".into());
+                    }
+                    _ => {
+                        self.err(pv.span, "`adopt` must be true or false");
+                    }
+                },
                 "ignore_drift" => {
                     for (n, span) in self.id_list_spans(pv, "ignore_drift") {
                         if schema.prop(&n).is_none() {
@@ -684,6 +758,7 @@ impl Loader<'_> {
             depends_on,
             depends_spans,
             ignore_drift,
+            adopt,
             sensitive,
             span: k.span,
         };
@@ -861,6 +936,9 @@ impl Loader<'_> {
                 self.err(node.span, format!("expected {}, found a string with references", ty.describe()));
                 None
             }
+            // A secret param not given to a command that never sends it (validate, drift,
+            // destroy): nothing to check until it is given.
+            (Expr::Lit(Value::Unknown), _) => Some(expr),
             (Expr::Lit(v), _) if !matches!(ty, Ty::Doc) => {
                 // A param's value: check it like a literal written in place. It is data, never
                 // a template: `--param 'x=${y.id}'` does not become a reference.

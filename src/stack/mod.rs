@@ -14,7 +14,7 @@ pub use diag::{Diagnostic, Source, Span};
 pub use expr::{Expr, ExprMap, Ref};
 pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
-use crate::kinds::{Kind, TAG_ID, TAG_STACK, Tags};
+use crate::kinds::{Kind, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::value::Value;
 
 #[derive(Clone)]
@@ -29,9 +29,40 @@ pub struct Stack {
     pub imports: IndexMap<String, Import>,
     /// Where the stack's state lives when `--state` does not say (`backend: { s3: ... }`).
     pub backend: Option<crate::state::S3Location>,
+    /// Which AWS accounts the stack may be applied in (`allowed_account_ids`,
+    /// `forbidden_account_ids`), checked before any call but STS's.
+    pub accounts: AccountGuard,
     pub source: Source,
     /// What it was loaded with: loading again with the imports read binds them.
     pub inputs: Inputs,
+}
+
+/// The lineage tag's value in a plan of a stack that has no state yet.
+pub const LINEAGE_NOT_YET: &str = "(known after apply)";
+
+/// `allowed_account_ids` / `forbidden_account_ids` (at most one of them is non-empty).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountGuard {
+    pub allowed: Vec<String>,
+    pub forbidden: Vec<String>,
+}
+
+impl AccountGuard {
+    /// Why the stack may not act in `account`, if it may not.
+    pub fn refusal(&self, account: &str) -> Option<String> {
+        if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == account) {
+            return Some(format!(
+                "the credentials are for account {account}, which is not in the stack's allowed_account_ids ({})",
+                self.allowed.join(", ")
+            ));
+        }
+        if self.forbidden.iter().any(|a| a == account) {
+            return Some(format!(
+                "the credentials are for account {account}, which the stack's forbidden_account_ids names"
+            ));
+        }
+        None
+    }
 }
 
 /// `imports: { net: { stack: network } }`: `${net.outputs.NAME}` reads an output recorded in
@@ -69,6 +100,9 @@ pub struct Resource {
     pub depends_spans: Vec<Span>,
     /// Properties whose drift is accepted (reported as ignored, never as drift).
     pub ignore_drift: Vec<String>,
+    /// `adopt: true`: an existing resource of the same identity that rprov did not create (a
+    /// DNS record made by hand) is taken under management instead of being a conflict.
+    pub adopt: bool,
     /// Properties whose value contains a secret param: shown as `(sensitive)`, stored as digests.
     pub sensitive: BTreeSet<String>,
     pub span: Span,
@@ -129,7 +163,9 @@ impl Stack {
     }
 
     /// Ownership tags plus the stack's and the resource's own tags: what a resource must carry.
-    pub fn tags_for(&self, id: &str, own: Option<&Value>) -> Tags {
+    /// `lineage`: that of the state the stack is planned against (`rprov:lineage`, which tells
+    /// two deployments of one stack name apart); none before the stack has a state.
+    pub fn tags_for(&self, id: &str, own: Option<&Value>, lineage: Option<&str>) -> Tags {
         let mut tags = self.tags.clone();
         if let Some(Value::Map(m)) = own {
             for (k, v) in m {
@@ -140,6 +176,8 @@ impl Stack {
         }
         tags.insert(TAG_STACK.into(), self.name.clone());
         tags.insert(TAG_ID.into(), id.to_owned());
+        // Before its state exists (a plan of a new stack), the lineage is not decided yet.
+        tags.insert(TAG_LINEAGE.into(), lineage.unwrap_or(LINEAGE_NOT_YET).to_owned());
         tags
     }
 }

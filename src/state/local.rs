@@ -24,6 +24,18 @@ impl LocalBackend {
         p.push(".lock");
         PathBuf::from(p)
     }
+    fn describe_lock(&self) -> String {
+        self.lock_path().display().to_string()
+    }
+
+    /// Who holds the lock, as its file says; unreadable: held by someone unknown.
+    fn holder(&self) -> LockInfo {
+        std::fs::read_to_string(self.lock_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
+            .unwrap_or_else(LockInfo::unreadable)
+    }
+
     fn no_history(&self) -> StateError {
         StateError::Refused(format!(
             "{} is a local state file: it keeps no earlier versions (each write replaces it). Keep state in S3 with bucket versioning (`--state s3://BUCKET/KEY`) for a history to roll back to",
@@ -100,22 +112,30 @@ impl StateBackend for LocalBackend {
 
     async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
         let path = self.lock_path();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
-        }
-        // create_new is O_CREAT|O_EXCL: exactly one process wins.
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let body = serde_json::to_vec_pretty(info).map_err(|e| StateError::Io(e.to_string()))?;
-                f.write_all(&body).and_then(|_| f.sync_all()).map_err(|e| self.io(e))
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        // The body is written to a file of this process first and then hard-linked into place:
+        // link(2) fails if the lock exists, so exactly one process wins, and the lock is never
+        // seen empty or half-written (a kill between an O_EXCL create and its write left an
+        // empty lock that no `force-unlock` could name).
+        let body = serde_json::to_vec_pretty(info).map_err(|e| StateError::Io(e.to_string()))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("state.lock"),
+            std::process::id(),
+            info.id
+        ));
+        let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_all()));
+        let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+                Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<LockInfo>(&t).ok())
-                    .unwrap_or_else(LockInfo::unreadable);
-                Err(StateError::Locked(holder))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StateError::Locked(self.holder())),
             Err(e) => Err(self.io(e)),
         }
     }
@@ -131,14 +151,23 @@ impl StateBackend for LocalBackend {
 
     async fn force_unlock(&self, lock_id: &str) -> Result<LockInfo, StateError> {
         let path = self.lock_path();
-        let held = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LockInfo>(&t).ok());
-        match held {
-            Some(h) if h.id == lock_id => {
-                std::fs::remove_file(&path).map_err(|e| self.io(e))?;
-                Ok(h)
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StateError::NoSuchLock(lock_id.to_owned()));
             }
-            _ => Err(StateError::NoSuchLock(lock_id.to_owned())),
+            Err(e) => return Err(self.io(e)),
+        };
+        match serde_json::from_str::<LockInfo>(&text) {
+            Ok(h) if h.id == lock_id => {}
+            Ok(_) => return Err(StateError::NoSuchLock(lock_id.to_owned())),
+            // A lock file no rprov of this version wrote whole (an older one killed between
+            // creating and writing it): it names no id, so `unknown` is the one that removes it.
+            Err(_) if lock_id == LockInfo::unreadable().id => {}
+            Err(_) => return Err(StateError::UnreadableLock(self.describe_lock())),
         }
+        std::fs::remove_file(&path).map_err(|e| self.io(e))?;
+        Ok(serde_json::from_str(&text).unwrap_or_else(|_| LockInfo::unreadable()))
     }
 
     async fn delete(&self) -> Result<(), StateError> {
@@ -179,6 +208,28 @@ mod tests {
         assert!(matches!(b.force_unlock("nope").await, Err(StateError::NoSuchLock(_))));
         assert_eq!(b.force_unlock(&a.id).await.unwrap().id, a.id);
         b.lock(&other).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_lock_is_never_seen_without_its_body_and_an_unreadable_one_is_removed_as_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::for_stack(dir.path(), "net");
+        let a = LockInfo::new("apply");
+        b.lock(&a).await.unwrap();
+        let body: LockInfo = serde_json::from_str(&std::fs::read_to_string(b.lock_path()).unwrap()).unwrap();
+        assert_eq!(body, a);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left beside the lock: {leftovers:?}");
+        b.force_unlock(&a.id).await.unwrap();
+        // What an older rprov killed between creating the lock and writing it left behind.
+        std::fs::write(b.lock_path(), "").unwrap();
+        match b.lock(&LockInfo::new("apply")).await {
+            Err(StateError::Locked(h)) => assert_eq!(h.id, "unknown"),
+            r => panic!("{r:?}"),
+        }
+        assert!(matches!(b.force_unlock("some-id").await, Err(StateError::UnreadableLock(_))));
+        b.force_unlock("unknown").await.unwrap();
+        b.lock(&a).await.unwrap();
     }
 
     #[tokio::test]

@@ -26,7 +26,22 @@ pub struct State {
     /// Bumped on every write.
     pub serial: u64,
     pub stack: String,
+    /// The region every resource of the stack lives in (the stack file's `region:`).
     pub region: String,
+    /// The AWS account the resources live in (STS `GetCallerIdentity` when the state was first
+    /// written): every command refuses, before any write, to act with another account's
+    /// credentials on this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The key secrets are digested with (HMAC-SHA-256), random for each state: a digest in a
+    /// leaked plan cannot be matched against a dictionary without it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub secret_key: String,
+    /// By logical id, how many of its resources this lineage has deleted (or given up as gone):
+    /// part of the seed of create idempotency tokens, so a create sent again after a crash
+    /// reuses its token, while a resource created anew after a delete gets a fresh one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub generations: BTreeMap<String, u32>,
     pub rprov_version: String,
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
@@ -69,6 +84,9 @@ impl State {
             serial: 0,
             stack: stack.to_owned(),
             region: region.to_owned(),
+            account_id: None,
+            secret_key: new_secret_key(),
+            generations: BTreeMap::new(),
             rprov_version: env!("CARGO_PKG_VERSION").to_owned(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
@@ -78,9 +96,30 @@ impl State {
     }
 }
 
+impl State {
+    /// The generation of `id`'s resource: bumped each time one is deleted or given up.
+    pub fn generation(&self, id: &str) -> u32 {
+        self.generations.get(id).copied().unwrap_or(0)
+    }
+
+    pub fn next_generation(&mut self, id: &str) {
+        *self.generations.entry(id.to_owned()).or_default() += 1;
+    }
+}
+
+fn new_secret_key() -> String {
+    let mut key = [0u8; 32];
+    // The OS's generator; if it is unavailable, uuids (which draw from it too) are no better.
+    if getrandom::fill(&mut key).is_err() {
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    }
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Parses a stored state document; `place` names it in errors.
 pub(crate) fn parse(bytes: &[u8], place: &str) -> Result<State, StateError> {
-    let state: State = serde_json::from_slice(bytes)
+    let mut state: State = serde_json::from_slice(bytes)
         .map_err(|e| StateError::Corrupt { path: place.to_owned(), message: e.to_string() })?;
     if state.format_version > FORMAT_VERSION {
         return Err(StateError::Corrupt {
@@ -91,13 +130,46 @@ pub(crate) fn parse(bytes: &[u8], place: &str) -> Result<State, StateError> {
             ),
         });
     }
+    // A state written before secrets were keyed: it gets its key now (kept at its next write);
+    // the plain digests it holds still compare (`digest_matches`).
+    if state.secret_key.is_empty() {
+        state.secret_key = new_secret_key();
+    }
     Ok(state)
 }
 
-/// How a secret is kept in state: enough to tell whether it changed, nothing more.
-pub fn digest(v: &Value) -> Value {
+const HMAC_PREFIX: &str = "hmac-sha256:";
+const LEGACY_PREFIX: &str = "sha256:";
+
+/// How a secret is kept in state and plans: enough to tell whether it changed, nothing more.
+/// HMAC-SHA-256 under the state's own random key, so a leaked plan or state cannot be checked
+/// against a dictionary of likely passwords.
+pub fn digest(key: &str, v: &Value) -> Value {
+    use hmac::Mac;
     let text = serde_json::to_string(v).unwrap_or_default();
-    Value::Str(format!("sha256:{:x}", Sha256::digest(text.as_bytes())))
+    // HMAC accepts a key of any length.
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(text.as_bytes());
+    let out = mac.finalize().into_bytes();
+    Value::Str(format!("{HMAC_PREFIX}{}", out.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+/// Whether `v` is a digest [`digest`] made (or an unkeyed one of an older state).
+pub fn is_digest(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s.starts_with(HMAC_PREFIX) || s.starts_with(LEGACY_PREFIX))
+}
+
+/// Whether the digest `recorded` was made of `value`: keyed, or (states from before secrets
+/// were keyed) plain SHA-256.
+pub fn digest_matches(key: &str, recorded: &Value, value: &Value) -> bool {
+    match recorded.as_str() {
+        Some(s) if s.starts_with(LEGACY_PREFIX) => {
+            let text = serde_json::to_string(value).unwrap_or_default();
+            *s == format!("{LEGACY_PREFIX}{:x}", Sha256::digest(text.as_bytes()))
+        }
+        Some(_) => *recorded == digest(key, value),
+        None => false,
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -156,6 +228,8 @@ pub enum StateError {
     Corrupt { path: String, message: String },
     #[error("no lock with id {0}")]
     NoSuchLock(String),
+    #[error("the lock {0} cannot be read (no rprov wrote it whole): remove it with `rprov force-unlock unknown`")]
+    UnreadableLock(String),
     #[error("no state version `{0}`")]
     NoSuchVersion(String),
     /// The backend cannot do what was asked (with the reason and what to do instead).
@@ -215,4 +289,41 @@ pub async fn update_locked(
     .await;
     let unlocked = backend.unlock(&info).await;
     result.and_then(|changed| unlocked.map(|()| changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_digested_with_the_states_key() {
+        let v = Value::str("hunter2");
+        let a = digest("key-a", &v);
+        assert_ne!(a, digest("key-b", &v), "another state's key gives another digest");
+        assert_eq!(a, digest("key-a", &v));
+        assert!(is_digest(&a) && !is_digest(&v));
+        assert!(digest_matches("key-a", &a, &v));
+        assert!(!digest_matches("key-a", &a, &Value::str("hunter3")));
+        assert!(!digest_matches("key-b", &a, &v));
+        // RFC 4231 test case 2: HMAC-SHA-256 of "what do ya want for nothing?" under "Jefe"
+        // (the value is digested as its JSON text, so the quotes are part of the message here).
+        let mut mac = <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(b"Jefe").unwrap();
+        hmac::Mac::update(&mut mac, b"what do ya want for nothing?");
+        let hex: String = hmac::Mac::finalize(mac).into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn an_unkeyed_digest_of_an_older_state_still_compares_and_the_state_gets_a_key() {
+        let v = Value::str("hunter2");
+        let text = serde_json::to_string(&v).unwrap();
+        let legacy = Value::Str(format!("sha256:{:x}", Sha256::digest(text.as_bytes())));
+        assert!(digest_matches("any", &legacy, &v));
+        assert!(!digest_matches("any", &legacy, &Value::str("other")));
+        let mut old = serde_json::to_value(State::new("s", "us-east-1")).unwrap();
+        old.as_object_mut().unwrap().remove("secret_key");
+        let read = parse(&serde_json::to_vec(&old).unwrap(), "old").unwrap();
+        assert_eq!(read.secret_key.len(), 64);
+        assert_ne!(read.secret_key, State::new("s", "us-east-1").secret_key);
+    }
 }

@@ -456,6 +456,7 @@ mod tests {
     fn state(serial: u64) -> State {
         let mut s = State::new("net", "us-east-1");
         s.lineage = "l-1".into();
+        s.secret_key = "k-1".into();
         s.serial = serial;
         s
     }

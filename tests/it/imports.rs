@@ -150,7 +150,7 @@ async fn two_stacks_apply_replan_follow_an_exported_change_and_warn_on_destroy()
     assert!(!printed.contains(SECRET), "the secret was printed:\n{printed}");
     let app_state = read_json(&cx.state_path("app"));
     let containers = &app_state["resources"]["task"]["properties"]["containers"];
-    assert!(containers.as_str().is_some_and(|s| s.starts_with("sha256:")), "{containers}");
+    assert!(containers.as_str().is_some_and(|s| s.starts_with("hmac-sha256:")), "{containers}");
 
     // Destroying the network while `app` imports it: warned, named, refused without --yes.
     let run = cx.rprov(&["destroy", &net]);

@@ -147,8 +147,8 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
 async fn quest_example_applies_replans_empty_and_destroys_cleanly() {
     let cx = Ctx::new();
     let stack = repo().join("examples/quest.yaml").display().to_string();
-    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
-    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
+    cx.rprov(&["apply", &stack, "--yes", "--param", "secret_word=plenty-of-fish"]).expect(0);
+    cx.rprov(&["plan", &stack, "--detailed-exitcode", "--param", "secret_word=plenty-of-fish"]).expect(0);
     let conf = cx.sdk().await;
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
     let lbs = elb.describe_load_balancers().send().await.unwrap();

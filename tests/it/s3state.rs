@@ -302,11 +302,12 @@ async fn unversioned_bucket_is_refused_unless_allowed_and_the_stack_file_backend
     cx.rprov(&["apply", &stack, "--yes", "--allow-unversioned"]).expect(0);
     assert_eq!(recorded(&get_json(&c, "teams/small.json").await.expect("the backend block's prefix")), 3);
     assert!(!cx.state_path("small").exists(), "no local state when the stack file names S3");
-    // --state wins over the block: with a local file that does not exist yet, the resources are
-    // found by their tags, to be adopted.
+    // --state wins over the block: a local file that does not exist yet is another deployment
+    // of the stack; the resources of the S3 state's lineage are named as such, never adopted.
     let local = cx.rprov(&["plan", &stack, "--detailed-exitcode", "--state", "elsewhere.json"]);
     local.expect(2);
-    assert!(local.stdout.contains("adopting it"), "{}", local.stdout);
+    assert!(local.stdout.contains("of another deployment"), "{}", local.stdout);
+    assert!(!local.stdout.contains("adopting it"), "{}", local.stdout);
     cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
 }
 
