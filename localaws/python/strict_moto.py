@@ -252,7 +252,7 @@ class LocalAws:
         with self.moto_lock:
             ctx = None
             key = (req.service, req.operation)
-            if strict and (key in rules.RULES or key in rules.REPLAYS):
+            if strict and (key in rules.RULES or rules.replays(req) is not None):
                 ctx = rules.Context(req, environ, self.eventual.nat_deleting)
                 rule = rules.RULES.get(key)
                 try:
@@ -266,7 +266,9 @@ class LocalAws:
                     print(f"strict rule for {req.key()} failed; forwarding", file=sys.stderr)
                     ctx, outcome = None, None
                 if isinstance(outcome, rules.Refusal):
-                    return wire.error_body(req, outcome.status, outcome.code, outcome.message)
+                    return wire.error_body(
+                        req, outcome.status, outcome.code, outcome.message, outcome.fields
+                    )
                 if isinstance(outcome, rules.Replayed):
                     headers = [("Content-Type", outcome.content_type)]
                     return 200, headers, outcome.body
