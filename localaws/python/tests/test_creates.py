@@ -254,6 +254,25 @@ def subnet(aws):
     )
 
 
+def route(aws):
+    ec2 = aws.client("ec2")
+    vpc_id, _ = network(ec2, subnets=0)
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+
+    def routes():
+        found = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+        return len([r for r in found if r.get("DestinationCidrBlock") == "0.0.0.0/0"])
+
+    return (
+        lambda: ec2.create_route(
+            RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw
+        ),
+        routes,
+    )
+
+
 def log_group(aws):
     logs = aws.client("logs")
     return (
@@ -295,6 +314,9 @@ def hosted_zone(aws):
         # No token, but a subnet's CIDR cannot overlap another in the VPC ("The CIDR '...'
         # conflicts with another subnet", kubernetes/kops#2376)
         (subnet, "ec2", "CreateSubnet", "InvalidSubnet.Conflict", 400),
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+        # (RouteAlreadyExists: a route for the destination is in the table)
+        (route, "ec2", "CreateRoute", "RouteAlreadyExists", 400),
         # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
         (log_group, "logs", "CreateLogGroup", "ResourceAlreadyExistsException", 400),
         # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
@@ -370,6 +392,72 @@ def test_create_sent_again_returns_the_first(aws, setup, service_name, operation
         create()
     first = create()
     assert create() == first
+    assert count() == 1
+
+
+# --- Upserts -----------------------------------------------------------------------------
+
+
+def alarm(aws):
+    cw = aws.client("cloudwatch")
+    return (
+        lambda: cw.put_metric_alarm(
+            AlarmName="unhealthy",
+            Namespace="AWS/ApplicationELB",
+            MetricName="UnHealthyHostCount",
+            Statistic="Maximum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=0.0,
+            ComparisonOperator="GreaterThanThreshold",
+        ),
+        lambda: len(cw.describe_alarms()["MetricAlarms"]),
+    )
+
+
+def role_policy(aws):
+    iam = aws.client("iam")
+    iam.create_role(RoleName="task", AssumeRolePolicyDocument=TRUST)
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+        }
+    )
+    return (
+        lambda: iam.put_role_policy(RoleName="task", PolicyName="read", PolicyDocument=document),
+        lambda: len(iam.list_role_policies(RoleName="task")["PolicyNames"]),
+    )
+
+
+def retention(aws):
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="app")
+    return (
+        lambda: logs.put_retention_policy(logGroupName="app", retentionInDays=7),
+        lambda: len([g for g in logs.describe_log_groups()["logGroups"] if "retentionInDays" in g]),
+    )
+
+
+@pytest.mark.parametrize(
+    "setup,service_name,operation",
+    [
+        # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+        # ("Creates or updates an alarm")
+        (alarm, "monitoring", "PutMetricAlarm"),
+        # https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html ("Adds or
+        # updates an inline policy document")
+        (role_policy, "iam", "PutRolePolicy"),
+        # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+        (retention, "logs", "PutRetentionPolicy"),
+    ],
+)
+def test_upsert_sent_again_changes_nothing(aws, setup, service_name, operation):
+    put, count = setup(aws)
+    lose_next(aws, service_name, operation)
+    with pytest.raises(HTTPClientError):
+        put()
+    put()
     assert count() == 1
 
 
