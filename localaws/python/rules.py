@@ -4,7 +4,8 @@ forwarded, and AWS's idempotency-token replay.
 `RULES` is the one table: (service, operation) -> the check, with the AWS reference it
 reproduces. A check returns a `Refusal` (rendered in the request's protocol by `wire`) or
 None to let moto answer. `REPLAYS` are the idempotent creates: `before` may answer in moto's
-place (the original response, or AWS's error for a reused token), `after` records a success.
+place (the original response, or AWS's error for a reused token or name), `after` records a
+success. Every EC2 call that carries a `ClientToken` is replayed the same way (`replays`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Refusal:
     status: int
     code: str
     message: str
+    # Members of the error shape besides code and message (EFS names the existing resource).
+    fields: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,69 @@ def change_resource_record_sets(ctx: Context) -> Refusal | None:
     return None
 
 
+# ---------------------------------------------------------------------------------------
+# Creates refused because the name or token is taken (what a resent create meets)
+# ---------------------------------------------------------------------------------------
+
+
+def create_security_group(ctx: Context) -> Refusal | None:
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    # (InvalidGroup.Duplicate). moto refuses too, but AWS's text names the VPC ("The security
+    # group 'x' already exists for VPC 'vpc-...'", hashicorp/terraform#15428).
+    name, vpc_id = ctx.params.get("GroupName", ""), ctx.params.get("VpcId")
+    if not vpc_id:
+        return None
+    if any(g.name == name for g in ctx.ec2.groups.get(vpc_id, {}).values()):
+        return Refusal(
+            400,
+            "InvalidGroup.Duplicate",
+            f"The security group '{name}' already exists for VPC '{vpc_id}'",
+        )
+    return None
+
+
+def create_file_system(ctx: Context) -> Refusal | None:
+    # https://docs.aws.amazon.com/efs/latest/ug/API_CreateFileSystem.html: a CreationToken in
+    # use "returns a FileSystemAlreadyExists error with the ID of the existing file system"
+    # (409). moto omits the id, which is what lets a client take the file system its lost
+    # create made; text as AWS sends it (hashicorp/nomad#7352).
+    token = ctx.params.get("CreationToken")
+    fs = next(
+        (f for f in ctx.efs.file_systems_by_id.values() if token and f.creation_token == token),
+        None,
+    )
+    if fs is None:
+        return None
+    return Refusal(
+        409,
+        "FileSystemAlreadyExists",
+        f"File system '{fs.file_system_id}' already exists with creation token '{token}'",
+        {"FileSystemId": fs.file_system_id},
+    )
+
+
+def create_access_point(ctx: Context) -> Refusal | None:
+    # https://docs.aws.amazon.com/efs/latest/ug/API_CreateAccessPoint.html: ClientToken
+    # "ensure[s] idempotent creation", and a repeat is AccessPointAlreadyExists (409, "already
+    # exists, with the creation token you provided"), naming the access point -- not the
+    # access point itself (aws/aws-cli#6198, kubernetes-sigs/aws-efs-csi-driver#1620). Tokens
+    # are per account and region, not per file system. moto ignores the token and makes a
+    # second access point. AWS's message text was not found; this one follows
+    # FileSystemAlreadyExists.
+    token = ctx.params.get("ClientToken")
+    ap = next(
+        (a for a in ctx.efs.access_points.values() if token and a.client_token == token), None
+    )
+    if ap is None:
+        return None
+    return Refusal(
+        409,
+        "AccessPointAlreadyExists",
+        f"Access point '{ap.access_point_id}' already exists with client token '{token}'",
+        {"AccessPointId": ap.access_point_id},
+    )
+
+
 @dataclass(frozen=True)
 class Rule:
     service: str
@@ -434,6 +500,9 @@ RULES: dict[tuple[str, str], Rule] = {
         Rule("elasticfilesystem", "DeleteFileSystem", delete_file_system),
         Rule("route53", "DeleteHostedZone", delete_hosted_zone),
         Rule("route53", "ChangeResourceRecordSets", change_resource_record_sets),
+        Rule("ec2", "CreateSecurityGroup", create_security_group),
+        Rule("elasticfilesystem", "CreateFileSystem", create_file_system),
+        Rule("elasticfilesystem", "CreateAccessPoint", create_access_point),
     ]
 }
 
@@ -444,23 +513,26 @@ RULES: dict[tuple[str, str], Rule] = {
 
 
 class Replay:
-    """The tables AWS keeps per account and region for idempotency tokens."""
+    """The tables AWS keeps per account and region for idempotency tokens and idempotent
+    creates."""
 
     def __init__(self) -> None:
-        self.nat_tokens: dict[tuple[str, str, str], tuple[str, bytes, str]] = {}
+        self.ec2_tokens: dict[tuple[str, str, str, str], tuple[str, bytes, str]] = {}
         self.cert_tokens: dict[tuple[str, str, str, str], tuple[float, bytes, str]] = {}
         self.caller_references: set[tuple[str, str]] = set()
         self.service_tokens: dict[tuple[str, str, str, str], tuple[str, bytes, str]] = {}
+        # ELBv2 resource ARN -> the settings it was created with, and the create's response.
+        self.elb_settings: dict[tuple[str, str, str], tuple[str, bytes, str]] = {}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
 
     def before(self, ctx: Context) -> Refusal | Replayed | None:
-        handlers = REPLAYS.get((ctx.req.service, ctx.req.operation))
+        handlers = replays(ctx.req)
         return handlers[0](self, ctx) if handlers else None
 
     def after(self, ctx: Context, body: bytes, content_type: str) -> None:
-        handlers = REPLAYS.get((ctx.req.service, ctx.req.operation))
+        handlers = replays(ctx.req)
         if handlers:
             handlers[1](self, ctx, body, content_type)
 
@@ -470,21 +542,35 @@ def _signature(params: dict[str, Any], ignore: set[str]) -> str:
     return hashlib.sha256(repr(items).encode()).hexdigest()
 
 
-_EC2_IGNORED = {"Action", "Version", "ClientToken"}
-
-
 def _fresh_request_id(body: bytes) -> bytes:
+    # EC2 answers carry <requestId>, awsQuery ones <RequestId> (in ResponseMetadata).
     return re.sub(
-        rb"<requestId>[^<]*</requestId>", f"<requestId>{request_id()}</requestId>".encode(), body
+        rb"<(requestId|RequestId)>[^<]*</(?:requestId|RequestId)>",
+        lambda m: b"<%s>%s</%s>" % (m.group(1), request_id().encode(), m.group(1)),
+        body,
     )
 
 
-def _nat_before(replay: Replay, ctx: Context) -> Refusal | Replayed | None:
-    # https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
-    token = ctx.params.get("ClientToken")
-    if not token:
-        return None
-    seen = replay.nat_tokens.get((ctx.account, ctx.region, token))
+def _no_replay(replay: Replay, ctx: Context) -> None:
+    return None
+
+
+# EC2: every operation with a ClientToken member (CreateNatGateway, CreateRouteTable,
+# CreateNetworkAcl, CreateVpcEndpoint, RunInstances, ... -- about a hundred in the botocore
+# model) is idempotent by it; moto ignores the token (CreateNatGateway then fails with
+# Resource.AlreadyAssociated, CreateRouteTable makes a second table).
+# https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html: a repeat with
+# the same client token and parameters returns the original result; the same token with
+# other parameters is IdempotentParameterMismatch. Kept per account, region and operation.
+_EC2_IGNORED = {"Action", "Version", "ClientToken"}
+
+
+def _ec2_token_key(ctx: Context) -> tuple[str, str, str, str]:
+    return (ctx.account, ctx.region, ctx.req.operation, str(ctx.params["ClientToken"]))
+
+
+def _ec2_token_before(replay: Replay, ctx: Context) -> Refusal | Replayed | None:
+    seen = replay.ec2_tokens.get(_ec2_token_key(ctx))
     if seen is None:
         return None
     signature, body, content_type = seen
@@ -497,11 +583,116 @@ def _nat_before(replay: Replay, ctx: Context) -> Refusal | Replayed | None:
     return Replayed(_fresh_request_id(body), content_type)
 
 
-def _nat_after(replay: Replay, ctx: Context, body: bytes, content_type: str) -> None:
-    token = ctx.params.get("ClientToken")
-    if token:
-        signature = _signature(ctx.params, _EC2_IGNORED)
-        replay.nat_tokens[(ctx.account, ctx.region, token)] = (signature, body, content_type)
+def _ec2_token_after(replay: Replay, ctx: Context, body: bytes, content_type: str) -> None:
+    signature = _signature(ctx.params, _EC2_IGNORED)
+    replay.ec2_tokens[_ec2_token_key(ctx)] = (signature, body, content_type)
+
+
+EC2_CLIENT_TOKEN = (_ec2_token_before, _ec2_token_after)
+
+
+# ELBv2 creates are idempotent by name (a listener by load balancer and port): the same
+# settings again answer with the resource that exists, other settings are refused.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html
+# "If you attempt to create multiple load balancers with the same settings, each call
+# succeeds." API_CreateTargetGroup.html and API_CreateListener.html say the same of theirs.
+# moto makes a second load balancer and a second listener, and refuses a second target group
+# even with the same settings.
+# "The same settings" is read as every request parameter but the tags (subnets and security
+# groups in any order), compared with the create that made the resource. A later
+# ModifyListener / ModifyTargetGroup / SetSubnets / SetSecurityGroups / SetIpAddressType
+# forgets them, so a create after a change is refused: AWS compares with the resource as it
+# is now.
+_ELB_SETS = re.compile(r"(Subnets|SecurityGroups)\.member\.\d+")
+
+
+def _elb_settings(params: dict[str, Any]) -> str:
+    items, sets = [], {}
+    for key, value in params.items():
+        if key in ("Action", "Version") or key.startswith("Tags."):
+            continue
+        member = _ELB_SETS.fullmatch(key)
+        if member:
+            sets.setdefault(member.group(1), []).append(str(value))
+        else:
+            items.append((key, str(value)))
+    items += [(key, ",".join(sorted(values))) for key, values in sets.items()]
+    return hashlib.sha256(repr(sorted(items)).encode()).hexdigest()
+
+
+def _load_balancer_named(ctx: Context) -> Any:
+    name = ctx.params.get("Name")
+    return next((lb for lb in ctx.elbv2.load_balancers.values() if lb.name == name), None)
+
+
+def _target_group_named(ctx: Context) -> Any:
+    name = ctx.params.get("Name")
+    return next((tg for tg in ctx.elbv2.target_groups.values() if tg.name == name), None)
+
+
+def _listener_on_port(ctx: Context) -> Any:
+    lb = ctx.elbv2.load_balancers.get(ctx.params.get("LoadBalancerArn", ""))
+    port = str(ctx.params.get("Port", ""))
+    if lb is None:
+        return None
+    return next((ln for ln in lb.listeners.values() if str(ln.port) == port), None)
+
+
+def _duplicate_load_balancer(ctx: Context, lb: Any) -> Refusal:
+    # Text as AWS sends it (fortinet/fortigate-terraform-deploy#21).
+    return Refusal(
+        400,
+        "DuplicateLoadBalancerName",
+        f"A load balancer with the same name '{lb.name}' exists, but with different settings",
+    )
+
+
+def _duplicate_target_group(ctx: Context, tg: Any) -> Refusal:
+    # Text as AWS sends it (terraform-aws-modules/terraform-aws-alb#251).
+    return Refusal(
+        400,
+        "DuplicateTargetGroupName",
+        f"A target group with the same name '{tg.name}' exists, but with different settings",
+    )
+
+
+def _duplicate_listener(ctx: Context, listener: Any) -> Refusal:
+    # Text as AWS sends it (hashicorp/terraform#26407).
+    return Refusal(
+        400,
+        "DuplicateListener",
+        "A listener already exists on this port for this load balancer "
+        f"'{listener.load_balancer_arn}'",
+    )
+
+
+def _same_settings(
+    find: Callable[[Context], Any], refuse: Callable[[Context, Any], Refusal]
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def before(replay: Replay, ctx: Context) -> Refusal | Replayed | None:
+        found = find(ctx)
+        if found is None:
+            return None
+        seen = replay.elb_settings.get((ctx.account, ctx.region, found.arn))
+        if seen is not None and seen[0] == _elb_settings(ctx.params):
+            return Replayed(_fresh_request_id(seen[1]), seen[2])
+        return refuse(ctx, found)
+
+    def after(replay: Replay, ctx: Context, body: bytes, content_type: str) -> None:
+        made = find(ctx)
+        if made is not None:
+            key = (ctx.account, ctx.region, made.arn)
+            replay.elb_settings[key] = (_elb_settings(ctx.params), body, content_type)
+
+    return before, after
+
+
+def _settings_changed(arn_parameter: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def after(replay: Replay, ctx: Context, body: bytes, content_type: str) -> None:
+        arn = str(ctx.params.get(arn_parameter, ""))
+        replay.elb_settings.pop((ctx.account, ctx.region, arn), None)
+
+    return _no_replay, after
 
 
 # "If you call RequestCertificate multiple times with the same idempotency token within one
@@ -588,12 +779,29 @@ def _service_after(replay: Replay, ctx: Context, body: bytes, content_type: str)
     )
 
 
+ELB = "elasticloadbalancing"
+
 REPLAYS: dict[tuple[str, str], tuple[Callable[..., Any], Callable[..., Any]]] = {
-    ("ec2", "CreateNatGateway"): (_nat_before, _nat_after),
     ("acm", "RequestCertificate"): (_cert_before, _cert_after),
     ("route53", "CreateHostedZone"): (_zone_before, _zone_after),
     ("ecs", "CreateService"): (_service_before, _service_after),
+    (ELB, "CreateLoadBalancer"): _same_settings(_load_balancer_named, _duplicate_load_balancer),
+    (ELB, "CreateTargetGroup"): _same_settings(_target_group_named, _duplicate_target_group),
+    (ELB, "CreateListener"): _same_settings(_listener_on_port, _duplicate_listener),
+    (ELB, "ModifyListener"): _settings_changed("ListenerArn"),
+    (ELB, "ModifyTargetGroup"): _settings_changed("TargetGroupArn"),
+    (ELB, "SetSubnets"): _settings_changed("LoadBalancerArn"),
+    (ELB, "SetSecurityGroups"): _settings_changed("LoadBalancerArn"),
+    (ELB, "SetIpAddressType"): _settings_changed("LoadBalancerArn"),
 }
+
+
+def replays(req: Request) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """A call's replay handlers: its REPLAYS entry, or the EC2 ClientToken replay."""
+    handlers = REPLAYS.get((req.service, req.operation))
+    if handlers is None and req.service == "ec2" and req.params.get("ClientToken"):
+        return EC2_CLIENT_TOKEN
+    return handlers
 
 
 def finish_nat_deletion(ctx_account: str, region: str, nat_id: str) -> None:

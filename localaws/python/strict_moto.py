@@ -41,8 +41,19 @@ from eventual import Eventual, check_kinds  # noqa: E402
 
 CONTROL = "/_localaws/"
 
-# Fault kinds drawn by the seeded generator, in this order (cumulative probabilities).
-RANDOM_KINDS = ("throttle", "server_error", "unavailable", "reset_before", "reset_after", "slow")
+# Fault kinds drawn by the seeded generator, in this order (cumulative probabilities; new
+# kinds go last, so a seed keeps drawing the same faults for the kinds it already used).
+RANDOM_KINDS = (
+    "throttle",
+    "server_error",
+    "unavailable",
+    "reset_before",
+    "reset_after",
+    "slow",
+    "late",
+)
+# Kinds that take `seconds`, and the key of their default in the fault plan.
+TIMED_KINDS = {"slow": "slow_s", "late": "late_s"}
 FAULT_KINDS = set(RANDOM_KINDS) | {"error"}
 
 
@@ -66,7 +77,7 @@ class Fault:
     seconds: float = 0.0
 
     @staticmethod
-    def parse(spec: Any, slow_s: float) -> Fault:
+    def parse(spec: Any, seconds: dict[str, float]) -> Fault:
         if isinstance(spec, str):
             spec = {"kind": spec}
         kind = spec.get("kind")
@@ -79,7 +90,7 @@ class Fault:
             status=int(spec.get("status", 400)),
             code=str(spec.get("code", "")),
             message=str(spec.get("message", "")),
-            seconds=float(spec.get("seconds", slow_s)),
+            seconds=float(spec.get("seconds", seconds.get(kind, 0.0))),
         )
 
 
@@ -104,7 +115,7 @@ class FaultPlan:
     def __post_init__(self) -> None:
         spec = self.spec
         self.seed = spec.get("seed")
-        self.slow_s = float(spec.get("slow_s", 5.0))
+        self.seconds = {kind: float(spec.get(key, 5.0)) for kind, key in TIMED_KINDS.items()}
         self.rates = {k: float(v) for k, v in (spec.get("rates") or {}).items()}
         unknown = set(self.rates) - set(RANDOM_KINDS)
         if unknown:
@@ -115,7 +126,7 @@ class FaultPlan:
         self.script = []
         for entry in spec.get("script") or []:
             calls = set(entry.get("calls") or range(1, int(entry.get("times", 1)) + 1))
-            fault = Fault.parse(entry.get("fault", "throttle"), self.slow_s)
+            fault = Fault.parse(entry.get("fault", "throttle"), self.seconds)
             self.script.append(Scripted(entry.get("service"), entry.get("operation"), calls, fault))
         self.rng = random.Random(self.seed)
 
@@ -137,7 +148,7 @@ class FaultPlan:
         for kind in RANDOM_KINDS:
             total += self.rates.get(kind, 0.0)
             if draw < total:
-                return Fault(kind=kind, seconds=self.slow_s)
+                return Fault(kind=kind, seconds=self.seconds.get(kind, 0.0))
         return None
 
 
@@ -148,8 +159,9 @@ class LocalAws:
         self.moto_app = moto_app
         self.lock = threading.Lock()  # calls, config, fault plan
         # moto is not thread-safe, and a rule check must see the state the delete will act
-        # on: checks, moto and the bookkeeping after it run one call at a time. Latency and
-        # slow-response sleeps happen outside, so concurrent clients still overlap.
+        # on: checks, moto and the bookkeeping after it run one call at a time. Latency,
+        # slow-response sleeps and a late landing's wait happen outside, so concurrent clients
+        # still overlap.
         self.moto_lock = threading.RLock()
         self.calls: list[dict[str, Any]] = []
         self.strict = strict
@@ -158,6 +170,8 @@ class LocalAws:
         self.faults = FaultPlan()
         self.eventual = Eventual()
         self.replay = rules.Replay()
+        # Bumped by reset: a late landing scheduled before a reset never lands after it.
+        self.generation = 0
 
     # -- configuration -------------------------------------------------------------------
 
@@ -205,6 +219,7 @@ class LocalAws:
 
         with self.moto_lock, self.lock:
             moto_api_backend.reset()
+            self.generation += 1
             self.calls.clear()
             self.replay.clear()
             self.eventual.clear()
@@ -225,12 +240,16 @@ class LocalAws:
             fault = self.faults.decide(req)
             delay = self.latency_for(req)
             strict = self.strict
+            generation = self.generation
         if fault is not None:
             record["fault"] = fault.kind
         if delay > 0:
             time.sleep(delay / 1000.0)
 
         if fault is not None and fault.kind == "reset_before":
+            return _ResetBody()
+        if fault is not None and fault.kind == "late":
+            self.land_later(req, environ, body, fault.seconds, generation)
             return _ResetBody()
         if fault is not None and fault.kind in ("throttle", "server_error", "unavailable", "error"):
             status, code, message = _fault_error(req, fault)
@@ -243,6 +262,35 @@ class LocalAws:
             time.sleep(fault.seconds)
         return self.answer(record, start_response, status, headers, payload)
 
+    def land_later(
+        self,
+        req: wire.Request,
+        environ: dict[str, Any],
+        body: bytes,
+        seconds: float,
+        generation: int,
+    ) -> None:
+        """The call reaches moto `seconds` from now: it was still in flight inside AWS when the
+        client gave up on the connection. Rules, replays and moto then act on it as on any call
+        (under the moto lock only while it runs, so other calls proceed meanwhile)."""
+        environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        environ.pop("werkzeug.socket", None)
+
+        def land() -> None:
+            with self.moto_lock:
+                with self.lock:
+                    if generation != self.generation:
+                        return
+                    strict = self.strict
+                try:
+                    self.forward(req, environ, strict)
+                except Exception:
+                    traceback.print_exc()
+
+        timer = threading.Timer(seconds, land)
+        timer.daemon = True
+        timer.start()
+
     def answer(self, record, start_response, status, headers, payload):
         record["status"] = status
         start_response(f"{status} {_reason(status)}", headers)
@@ -252,7 +300,7 @@ class LocalAws:
         with self.moto_lock:
             ctx = None
             key = (req.service, req.operation)
-            if strict and (key in rules.RULES or key in rules.REPLAYS):
+            if strict and (key in rules.RULES or rules.replays(req) is not None):
                 ctx = rules.Context(req, environ, self.eventual.nat_deleting)
                 rule = rules.RULES.get(key)
                 try:
@@ -266,7 +314,9 @@ class LocalAws:
                     print(f"strict rule for {req.key()} failed; forwarding", file=sys.stderr)
                     ctx, outcome = None, None
                 if isinstance(outcome, rules.Refusal):
-                    return wire.error_body(req, outcome.status, outcome.code, outcome.message)
+                    return wire.error_body(
+                        req, outcome.status, outcome.code, outcome.message, outcome.fields
+                    )
                 if isinstance(outcome, rules.Replayed):
                     headers = [("Content-Type", outcome.content_type)]
                     return 200, headers, outcome.body

@@ -286,8 +286,10 @@ def request_id() -> str:
 
 
 def error_body(
-    req: Request, status: int, code: str, message: str
+    req: Request, status: int, code: str, message: str, fields: dict[str, str] | None = None
 ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """`fields`: members of the error shape besides code and message (EFS's FileSystemId,
+    AccessPointId), sent in the JSON protocols."""
     rid = request_id()
     fault = "Receiver" if status >= 500 else "Sender"
     xml_ct = ("Content-Type", "text/xml;charset=UTF-8")
@@ -319,7 +321,7 @@ def error_body(
         )
         return status, [xml_ct, ("x-amzn-RequestId", rid)], body.encode()
     if req.protocol == "json":
-        payload = {"__type": code, "message": message}
+        payload = {"__type": code, "message": message, **(fields or {})}
         headers = [("Content-Type", req.json_content_type), ("x-amzn-RequestId", rid)]
         return status, headers, json.dumps(payload).encode()
     # restJson1: the code travels in X-Amzn-ErrorType; EFS's error shapes name their members
@@ -329,6 +331,7 @@ def error_body(
         if req.service == "elasticfilesystem"
         else {"message": message}
     )
+    payload.update(fields or {})
     headers = [
         ("Content-Type", "application/json"),
         ("x-amzn-ErrorType", code),

@@ -89,6 +89,7 @@ pub struct Faults {
     seed: Option<u64>,
     rates: BTreeMap<&'static str, f64>,
     slow: Option<Duration>,
+    late: Option<Duration>,
     only: Vec<(String, String)>,
     script: Vec<Scripted>,
 }
@@ -117,6 +118,10 @@ pub enum Fault {
     ResetAfter,
     /// moto processes the call; the answer comes after this long.
     Slow(Duration),
+    /// The connection is reset at once (as [`Fault::ResetBefore`]), but the call reaches moto
+    /// this long after: it was still in flight inside AWS when the client gave up. A lookup
+    /// right after the error finds nothing; one a little later finds what the call made.
+    Late(Duration),
     /// Any AWS error, e.g. `Fault::error(400, "DependencyViolation", "...")`.
     Error { status: u16, code: String, message: String },
 }
@@ -134,6 +139,7 @@ impl Fault {
             Fault::ResetBefore => json!("reset_before"),
             Fault::ResetAfter => json!("reset_after"),
             Fault::Slow(after) => json!({"kind": "slow", "seconds": after.as_secs_f64()}),
+            Fault::Late(after) => json!({"kind": "late", "seconds": after.as_secs_f64()}),
             Fault::Error { status, code, message } => {
                 json!({"kind": "error", "status": status, "code": code, "message": message})
             }
@@ -175,6 +181,13 @@ impl Faults {
     pub fn slow(mut self, probability: f64, after: Duration) -> Faults {
         self.slow = Some(after);
         self.rate("slow", probability)
+    }
+
+    /// The client's connection is reset, and the call reaches moto `after` later
+    /// ([`Fault::Late`]).
+    pub fn late(mut self, probability: f64, after: Duration) -> Faults {
+        self.late = Some(after);
+        self.rate("late", probability)
     }
 
     /// Restricts the random faults to matching calls (may be repeated; `operation` may be a
@@ -227,6 +240,9 @@ impl Faults {
         }
         if let Some(after) = self.slow {
             out.insert("slow_s".into(), json!(after.as_secs_f64()));
+        }
+        if let Some(after) = self.late {
+            out.insert("late_s".into(), json!(after.as_secs_f64()));
         }
         if !self.only.is_empty() {
             let only: Vec<Value> = self.only.iter().map(|(s, o)| json!({"service": s, "operation": o})).collect();
@@ -293,6 +309,27 @@ mod tests {
                  "fault": {"kind": "error", "status": 400, "code": "DependencyViolation", "message": "busy"}},
                 {"service": "ec2", "operation": "CreateVpc", "calls": [1],
                  "fault": {"kind": "slow", "seconds": 1.5}},
+            ]}}),
+        );
+    }
+
+    #[test]
+    fn serialises_late_faults() {
+        check(
+            Config::new()
+                .faults(Faults::seeded(7).late(0.05, Duration::from_secs(2)).slow(0.01, Duration::from_secs(5))),
+            json!({"faults": {
+                "seed": 7,
+                "rates": {"late": 0.05, "slow": 0.01},
+                "slow_s": 5.0,
+                "late_s": 2.0,
+            }}),
+        );
+        check(
+            Config::new().faults(Faults::none().next("ec2", "CreateVpc", Fault::Late(Duration::from_millis(1500)))),
+            json!({"faults": {"script": [
+                {"service": "ec2", "operation": "CreateVpc", "calls": [1],
+                 "fault": {"kind": "late", "seconds": 1.5}},
             ]}}),
         );
     }

@@ -254,3 +254,70 @@ def test_custom_error_in_the_json_protocol(aws):
     with pytest.raises(ClientError) as info:
         aws.client("acm").list_certificates()
     assert info.value.response["Error"] == {"Code": "ResourceInUseException", "Message": "busy"}
+
+
+def test_late_landing_after_the_client_gave_up(aws):
+    # The create was still in flight inside AWS when the connection broke: the client sees a
+    # transport error at once, a lookup right after finds nothing, and the VPC appears later.
+    # A client must keep looking (until a deadline) rather than create again.
+    late = {"kind": "late", "seconds": 1}
+    aws.configure(faults={"script": [{"operation": "CreateVpc", "fault": late}]})
+    ec2 = aws.client("ec2")
+    started = time.monotonic()
+    with pytest.raises(HTTPClientError):
+        ec2.create_vpc(CidrBlock="10.0.0.0/16")
+    assert time.monotonic() - started < 0.9
+    assert user_vpcs(ec2) == 0
+    time.sleep(1.5)
+    assert user_vpcs(ec2) == 1
+    assert aws.calls()[0] == {
+        "service": "ec2",
+        "operation": "CreateVpc",
+        "status": 0,
+        "fault": "late",
+    }
+
+
+def test_late_landing_goes_through_the_replay_tables(aws):
+    # The resend meets the token the late landing recorded: the same route table, one table.
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    late = {"kind": "late", "seconds": 0.5}
+    aws.configure(faults={"script": [{"operation": "CreateRouteTable", "fault": late}]})
+    with pytest.raises(HTTPClientError):
+        ec2.create_route_table(VpcId=vpc, ClientToken="rt-1")
+    time.sleep(1.0)
+    table = ec2.create_route_table(VpcId=vpc, ClientToken="rt-1")["RouteTable"]
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    assert [t["RouteTableId"] for t in tables["RouteTables"] if not t["Associations"]] == [
+        table["RouteTableId"]
+    ]
+
+
+def test_late_landing_is_dropped_by_a_reset(aws):
+    # Tests share one server: what a test left in flight must not land in the next one.
+    late = {"kind": "late", "seconds": 0.5}
+    aws.configure(faults={"script": [{"operation": "CreateVpc", "fault": late}]})
+    ec2 = aws.client("ec2")
+    with pytest.raises(HTTPClientError):
+        ec2.create_vpc(CidrBlock="10.0.0.0/16")
+    aws.reset()
+    time.sleep(1.0)
+    assert user_vpcs(ec2) == 0
+
+
+def test_late_as_a_random_fault(aws):
+    aws.configure(
+        faults={
+            "seed": 7,
+            "rates": {"late": 1.0},
+            "late_s": 0.3,
+            "only": [{"service": "ec2", "operation": "CreateVpc"}],
+        }
+    )
+    ec2 = aws.client("ec2")
+    with pytest.raises(HTTPClientError):
+        ec2.create_vpc(CidrBlock="10.0.0.0/16")
+    time.sleep(0.8)
+    assert user_vpcs(ec2) == 1
+    assert aws.calls()[0]["fault"] == "late"
