@@ -102,7 +102,7 @@ async fn read(cx: &Cx, k: &dyn Kind, ids: &[String], physical_id: &str) -> Optio
 /// Props AWS cannot report back (the planner compares them with the recorded value).
 fn unreported(k: &dyn Kind) -> &'static [&'static str] {
     match k.schema().name {
-        "ssm_parameter" => &["value"],
+        "ssm_parameter" => &["value", "generate"],
         "file_system" => &["transition_to_ia"],
         _ => &[],
     }

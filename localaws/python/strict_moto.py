@@ -39,6 +39,28 @@ import rules  # noqa: E402
 import wire  # noqa: E402
 from eventual import Eventual, check_kinds  # noqa: E402
 
+
+def _page_get_resources_by_resources() -> None:
+    """The Tagging API's GetResources pages by `ResourcesPerPage` (at most 100); it cuts pages by
+    tags only when asked with `TagsPerPage`
+    (https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html).
+    moto also cuts every page at 100 tags when TagsPerPage is not given, so a stack of 33
+    resources with 5 tags each took two calls here and takes one on AWS. Without TagsPerPage,
+    the local AWS now cuts at moto's largest accepted value (500 tags) instead."""
+    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
+
+    get_int = ResourceGroupsTaggingAPIResponse._get_int_param
+
+    def _get_int_param(self: Any, name: str, if_none: Any = None) -> Any:
+        if name == "TagsPerPage" and if_none == 100:
+            if_none = 500
+        return get_int(self, name, if_none)
+
+    ResourceGroupsTaggingAPIResponse._get_int_param = _get_int_param  # type: ignore[method-assign]
+
+
+_page_get_resources_by_resources()
+
 CONTROL = "/_localaws/"
 
 # Fault kinds drawn by the seeded generator, in this order (cumulative probabilities; new

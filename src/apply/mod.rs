@@ -402,19 +402,9 @@ async fn delete(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result
     Ok(rec.map(|r| r.physical_id))
 }
 
-/// The idempotency token of one resource's create: the same for every attempt, in this run and
-/// in a run after a crash (so a create whose answer was lost is answered with the resource it
-/// made, even by the next run), and new for each resource this logical id gets in this state's
-/// lineage: AWS remembers Route 53 caller references forever and ACM tokens for an hour, so a
-/// token used again after the resource was deleted would bring back the deleted one.
+/// The idempotency token of one resource's create (see `State::create_token`).
 fn token(sh: &Shared, id: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let (lineage, generation) = {
-        let s = sh.state.lock().unwrap_or_else(|e| e.into_inner());
-        (s.lineage.clone(), s.generation(id))
-    };
-    let h = Sha256::digest(format!("{}/{lineage}/{id}/{generation}", sh.stack.name).as_bytes());
-    format!("rprov-{:x}", h)[..40].to_owned()
+    sh.state.lock().unwrap_or_else(|e| e.into_inner()).create_token(&sh.stack.name, id)
 }
 
 async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Option<String>, OpError> {
@@ -571,7 +561,7 @@ async fn create(
         (sh.progress)(Event::Status { id, message: &message });
         return Ok((l, true));
     }
-    let start = Instant::now();
+    let start = tokio::time::Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -613,7 +603,8 @@ async fn look_for_lost(
     props: &Props,
 ) -> Result<Option<Live>, AwsError> {
     let window = sh.cfg.retry.lost_create_window;
-    let start = Instant::now();
+    // Tokio's clock: a test can run the window on a paused clock.
+    let start = tokio::time::Instant::now();
     let mut interval = Duration::from_millis(500);
     let message = format!(
         "no answer to the create; looking for what it may have made (for up to {}) before sending it again",
@@ -707,90 +698,4 @@ async fn checkpoint(sh: &Shared, f: impl FnOnce(&mut State)) -> Result<(), OpErr
 }
 
 #[cfg(test)]
-mod tests {
-    use aws_sdk_ec2::operation::delete_subnet::{DeleteSubnetError, DeleteSubnetOutput};
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use aws_smithy_types::error::ErrorMetadata;
-
-    use super::*;
-    use crate::aws::WaitConfig;
-
-    fn delete_plan(id: &str, kind: &str, pid: &str) -> (Plan, State) {
-        let mut state = State::new("s", "us-east-1");
-        state.resources.insert(
-            id.into(),
-            ResourceState {
-                kind: kind.into(),
-                physical_id: pid.into(),
-                properties: Props::new(),
-                attributes: Props::new(),
-                tags: Tags::new(),
-                depends_on: vec![],
-            },
-        );
-        let change = Change {
-            id: id.into(),
-            kind: kind.into(),
-            action: Action::Delete,
-            physical_id: Some(pid.into()),
-            diffs: vec![],
-            reason: None,
-            attrs: Props::new(),
-        };
-        let plan = Plan {
-            stack: "s".into(),
-            lineage: None,
-            serial: None,
-            changes: vec![change],
-            unmanaged: vec![],
-            other_deployments: Default::default(),
-            outputs: Default::default(),
-            imports: Default::default(),
-        };
-        (plan, state)
-    }
-
-    /// moto never refuses a delete: the retry loop meets DependencyViolation here, from a mocked
-    /// EC2 client (twice, then the subnet goes), and must report each retry with its reason.
-    #[tokio::test(start_paused = true)]
-    async fn delete_retries_dependency_violation_with_backoff_and_reports_each_retry() {
-        let violation = || {
-            let meta = ErrorMetadata::builder()
-                .code("DependencyViolation")
-                .message("The subnet 'subnet-1' has dependencies and cannot be deleted.")
-                .build();
-            DeleteSubnetError::generic(meta)
-        };
-        let delete = mock!(aws_sdk_ec2::Client::delete_subnet)
-            .sequence()
-            .error(violation)
-            .times(2)
-            .output(|| DeleteSubnetOutput::builder().build())
-            .build();
-        let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, &[&delete]);
-        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), WaitConfig::default()).with_client(client);
-        let (plan, state) = delete_plan("private_a", "subnet", "subnet-1");
-        let seen: Arc<Mutex<Vec<(String, String, Duration)>>> = Arc::default();
-        let sink = seen.clone();
-        let progress: Progress = Arc::new(move |e: Event<'_>| {
-            if let Event::Retrying { id, error, after, .. } = e {
-                sink.lock().unwrap().push((id.to_owned(), error.to_string(), after));
-            }
-        });
-        let backend = Arc::new(crate::teardown::Unrecorded::default());
-        let (_cancel, rx) = watch::channel(false);
-        let stack = crate::teardown::empty_stack("us-east-1");
-        let (state, outcome) =
-            execute(Arc::new(cx), &stack, &plan, state, backend, ApplyConfig::default(), progress, rx).await.unwrap();
-        assert!(outcome.ok(), "{outcome:?}");
-        assert_eq!(delete.num_calls(), 3);
-        assert_eq!(outcome.retries, 2);
-        assert_eq!(outcome.retried["private_a"].0, 2);
-        assert!(outcome.retried["private_a"].1.contains("DependencyViolation"), "{outcome:?}");
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 2);
-        assert!(seen.iter().all(|(id, e, _)| id == "private_a" && e.starts_with("in use: DependencyViolation")));
-        assert!(seen[1].2 > seen[0].2, "backoff grows: {seen:?}");
-        assert!(state.resources.is_empty(), "the deletion is checkpointed");
-    }
-}
+mod tests;

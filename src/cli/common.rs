@@ -357,17 +357,20 @@ pub async fn plan_live(
     state: Option<&State>,
 ) -> Result<crate::plan::Plan, Failure> {
     let recorded = state.filter(|s| s.serial > 0);
-    let mut live = refresh(cx, stack, recorded).await?;
+    let live = refresh(cx, stack, recorded).await?;
+    let mut occupied = crate::plan::Occupied::new();
+    let mut asked = std::collections::HashMap::new();
     let mut plan = crate::plan::plan(stack, graph, state, &live);
-    let creates_occupiable = plan
-        .changes
-        .iter()
-        .any(|c| c.action == crate::plan::Action::Create && kinds::kind(&c.kind).is_some_and(|k| k.finds_occupants()));
-    if creates_occupiable {
-        kinds::find_occupants(cx, &plan, &mut live)
+    // Each round may make identities known for the next (a looked-up zone's id, then the
+    // records to create in it): a few rounds at most, one batched read per kind and round.
+    for _ in 0..4 {
+        let asked_any = kinds::find_occupants(cx, &plan, &mut asked, &mut occupied)
             .await
             .map_err(|(name, e)| Failure::User(format!("reading {name} resources from AWS: {e}")))?;
-        plan = crate::plan::plan(stack, graph, state, &live);
+        if !asked_any {
+            break;
+        }
+        plan = crate::plan::plan_with(stack, graph, state, &live, &occupied);
     }
     Ok(plan)
 }

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use aws_sdk_efs::operation::create_access_point::CreateAccessPointError;
 use aws_sdk_efs::types::{AccessPointDescription, CreationInfo, PosixUser, RootDirectory};
 
 use super::ec2::wanted;
@@ -191,9 +192,11 @@ impl Kind for AccessPoint {
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let file_system = req.props.get("file_system").and_then(Value::as_str).unwrap_or_default();
-        // ClientToken: a repeated create returns the first access point.
+        // ClientToken makes the create idempotent: a repeat (the SDK's retry after a lost answer,
+        // or the next run after a crash: the token is derived per lineage and generation)
+        // answers AccessPointAlreadyExists naming the access point the first one made.
         // https://docs.aws.amazon.com/efs/latest/ug/API_CreateAccessPoint.html
-        let out = client(cx)
+        let sent = client(cx)
             .create_access_point()
             .client_token(req.token)
             .file_system_id(file_system)
@@ -201,10 +204,21 @@ impl Kind for AccessPoint {
             .set_root_directory(req.props.get("root_directory").filter(|v| !v.is_null()).map(root_directory))
             .set_tags(Some(efs::to_sdk(req.tags)))
             .send()
-            .await
-            .map_err(classify)?;
-        let id = out.access_point_id().ok_or_else(|| AwsError::Failed("CreateAccessPoint returned no id".into()))?;
-        Ok(live(&wait_available(cx, req.id, id).await?))
+            .await;
+        let id = match sent {
+            Ok(out) => out
+                .access_point_id()
+                .ok_or_else(|| AwsError::Failed("CreateAccessPoint returned no id".into()))?
+                .to_owned(),
+            Err(aws_smithy_runtime_api::client::result::SdkError::ServiceError(se))
+                if matches!(se.err(), CreateAccessPointError::AccessPointAlreadyExists(_)) =>
+            {
+                let CreateAccessPointError::AccessPointAlreadyExists(e) = se.into_err() else { unreachable!() };
+                e.access_point_id().to_owned()
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        Ok(live(&wait_available(cx, req.id, &id).await?))
     }
 
     async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {

@@ -258,10 +258,18 @@ impl Kind for DnsRecord {
         true
     }
 
-    /// ListResourceRecordSets once per zone of the records to create.
-    async fn occupants(&self, cx: &Cx, wanted: &[Props]) -> Result<Vec<Live>, AwsError> {
-        let ids: Vec<String> = wanted.iter().filter_map(|p| self.identity(p)).collect();
-        self.read_many(cx, &ids).await
+    /// ListResourceRecordSets once per zone of the records to create (whose zone is known).
+    async fn occupants(&self, cx: &Cx, wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
+        let ids: Vec<(&String, String)> = wanted.iter().filter_map(|(id, p)| Some((id, self.identity(p)?))).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pids: Vec<String> = ids.iter().map(|(_, pid)| pid.clone()).collect();
+        let found = self.read_many(cx, &pids).await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|(id, pid)| Some((id.clone(), found.iter().find(|l| l.physical_id == pid)?.clone())))
+            .collect())
     }
 }
 

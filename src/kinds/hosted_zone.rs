@@ -98,7 +98,10 @@ async fn look_up(cx: &Cx, name: &str) -> Result<Live, AwsError> {
     };
     let id = route53::bare_zone_id(z.id());
     let tags = route53::zone_tags(cx, &[id.to_owned()]).await?.remove(id).unwrap_or_default();
-    Ok(live(z, tags, Some(&name_servers(cx, id).await?)))
+    let mut l = live(z, tags, Some(&name_servers(cx, id).await?));
+    l.props.insert("lookup".into(), Value::Bool(true));
+    l.attrs.insert(super::ATTR_CREATION_TOKEN.into(), Value::str(z.caller_reference()));
+    Ok(l)
 }
 
 /// How many caller references derived from one token are tried (see `create`).
@@ -141,12 +144,13 @@ impl Kind for HostedZone {
         }
         let comment = req.props.get("comment").and_then(Value::as_str).map(str::to_owned);
         // CallerReference makes the create idempotent: the same reference again is refused with
-        // HostedZoneAlreadyExists, and the zone an earlier attempt made (its response lost) is
-        // found by it. A reference can never be used again, not even after its zone is deleted
-        // (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html),
-        // and the same token comes back when a stack is applied again from no state: a
-        // reference whose zone is gone moves on to the next one derived from the token, in a
-        // fixed order, so a retry of this create still finds what an earlier attempt made.
+        // HostedZoneAlreadyExists, and the zone an earlier attempt made is found by it — in this
+        // run, or in the next one after a kill between CreateHostedZone and its tagging, because
+        // the token is derived from stack, lineage, logical id and generation (see the executor's
+        // `token`). A reference can never be used again, not even after its zone is deleted
+        // (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html):
+        // a reference whose zone is gone moves on to the next one derived from the token, in a
+        // fixed order, so a retry still finds what an earlier attempt made.
         let mut made = None;
         for n in 0..REFERENCES {
             let reference = if n == 0 { req.token.to_owned() } else { format!("{}-{n}", req.token) };
@@ -170,6 +174,16 @@ impl Kind for HostedZone {
                 }
                 Err(AwsError::AlreadyExists(msg)) => {
                     if let Some(z) = created_with(cx, name, &reference).await? {
+                        // Made with this resource's own reference; untagged if the run that made
+                        // it died before tagging it. Tags saying otherwise (edited by hand) win.
+                        let id = route53::bare_zone_id(z.id()).to_owned();
+                        let have =
+                            route53::zone_tags(cx, std::slice::from_ref(&id)).await?.remove(&id).unwrap_or_default();
+                        if !have.is_empty() && !super::carries_ownership(&have, req.tags) {
+                            return Err(AwsError::AlreadyExists(format!(
+                                "hosted zone {id} was made with this resource's caller reference but is tagged for another owner; not taken over ({msg})"
+                            )));
+                        }
                         made = Some((z, None));
                         break;
                     }
@@ -245,5 +259,35 @@ impl Kind for HostedZone {
 
     fn create_is_idempotent(&self) -> bool {
         true
+    }
+
+    fn finds_occupants(&self) -> bool {
+        true
+    }
+
+    fn takes_existing(&self, props: &Props) -> bool {
+        props.get("lookup").and_then(Value::as_bool) == Some(true)
+    }
+
+    /// The public zone of each name (ListHostedZonesByName, GetHostedZone and its tags): what
+    /// `lookup: true` uses, and what a zone to create would duplicate — Route 53 takes a second
+    /// zone of a name, but only one can be delegated, so that is a conflict unless the stack looks
+    /// the zone up or adopts it.
+    async fn occupants(&self, cx: &Cx, wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
+        let mut out = Vec::new();
+        for (id, props) in wanted {
+            let Some(name) = props.get("name").and_then(Value::as_str) else { continue };
+            match look_up(cx, name).await {
+                Ok(mut l) => {
+                    // Used as the stack says: looked up, or (adopted) managed from now on.
+                    l.props.insert("lookup".into(), props.get("lookup").cloned().unwrap_or(Value::Bool(false)));
+                    out.push((id.clone(), l))
+                }
+                // None, or more than one: nothing to take; `lookup` says why when applied.
+                Err(AwsError::NotFound(_) | AwsError::Invalid(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 }

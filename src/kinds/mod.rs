@@ -160,21 +160,29 @@ pub trait Kind: Send + Sync + 'static {
     }
 
     /// The physical id a resource with these (resolved) properties has, for kinds whose
-    /// identity is its properties (a record: zone, name, type). A live resource of that id that
-    /// rprov did not create is in the way of a create: a conflict, or adopted with `adopt: true`.
+    /// identity is its properties and that carry no tags (a record: zone, name, type): after a
+    /// create that got no answer, what holds that id with the content sent is the create's own.
     fn identity(&self, _props: &Props) -> Option<String> {
         None
     }
 
-    /// Whether [`Kind::occupants`] can look up what holds the identity of resources to create
-    /// (and so whether `adopt: true` is allowed).
+    /// Whether [`Kind::occupants`] can look up what already holds the identity of a resource to
+    /// create (and so whether `adopt: true` is allowed).
     fn finds_occupants(&self) -> bool {
         false
     }
 
-    /// The live resources holding the identities ([`Kind::identity`]) of `wanted` (properties of
-    /// resources about to be created), in one batched read: records already in their zones.
-    async fn occupants(&self, _cx: &Cx, _wanted: &[Props]) -> Result<Vec<Live>, AwsError> {
+    /// Whether an existing resource holding the identity is simply used, without `adopt: true`
+    /// (a hosted zone with `lookup: true`). Otherwise it is a conflict until the stack adopts it.
+    fn takes_existing(&self, _props: &Props) -> bool {
+        false
+    }
+
+    /// For resources about to be created, `(logical id, resolved properties)`, what already holds
+    /// each one's identity (a record of that name and type in its zone; the public zone of that
+    /// name): `(logical id, live resource)`. One batched read for all of them; a resource whose
+    /// identity is not known yet (it names a resource still to be created) is skipped.
+    async fn occupants(&self, _cx: &Cx, _wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
         Ok(Vec::new())
     }
 }
@@ -182,6 +190,12 @@ pub trait Kind: Send + Sync + 'static {
 /// The attribute in which a kind reports when AWS says the resource was created (RFC 3339), where
 /// the describe tells: `teardown --older-than` decides by it.
 pub const ATTR_CREATED: &str = "created_at";
+
+/// The attribute in which a kind reports the idempotency token a resource was created with,
+/// where its describe tells (a hosted zone's caller reference): something holding a resource's
+/// identity that was made with that resource's own token is its create's, from a run that
+/// stopped before recording (or tagging) it — not a conflict.
+pub const ATTR_CREATION_TOKEN: &str = "creation_token";
 
 pub(crate) fn set_created(attrs: &mut Props, t: Option<std::time::SystemTime>) {
     if let Some(t) = t {
@@ -238,31 +252,33 @@ pub fn kind_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// What already holds the identity of resources `plan` would create (kinds that can tell, see
-/// [`Kind::occupants`]), added to `live` so that planning again shows each as a conflict, or
-/// adopts it where the stack says `adopt: true`. One batched read per such kind; none when
-/// nothing of theirs is created.
+/// [`Kind::occupants`]), by logical id, added to `occupied` for the planner (`plan::plan_with`):
+/// each is then a conflict, or adopted where the stack says `adopt: true` or the kind takes what
+/// exists (a looked-up zone). `asked` remembers what was asked with which properties, so that
+/// planning again (a looked-up zone's id now known, so its records can be looked for) asks only
+/// what is new. Returns whether anything was asked. One batched read per kind and round.
 pub async fn find_occupants(
     cx: &Cx,
     plan: &crate::plan::Plan,
-    live: &mut crate::plan::LiveSet,
-) -> Result<(), (&'static str, AwsError)> {
-    let mut wanted: std::collections::BTreeMap<&'static str, Vec<Props>> = Default::default();
+    asked: &mut std::collections::HashMap<String, Props>,
+    occupied: &mut crate::plan::Occupied,
+) -> Result<bool, (&'static str, AwsError)> {
+    let mut wanted: std::collections::BTreeMap<&'static str, Vec<(String, Props)>> = Default::default();
     for c in plan.changes.iter().filter(|c| c.action == crate::plan::Action::Create) {
         let Some(k) = kind(&c.kind).filter(|k| k.finds_occupants()) else { continue };
         let props: Props = c.diffs.iter().filter_map(|d| Some((d.name.clone(), d.after.clone()?))).collect();
-        wanted.entry(k.schema().name).or_default().push(props);
-    }
-    for (name, props) in wanted {
-        let Some(k) = kind(name) else { continue };
-        let found = k.occupants(cx, &props).await.map_err(|e| (name, e))?;
-        let known = live.entry(name.to_owned()).or_default();
-        for l in found {
-            if !known.iter().any(|x| x.physical_id == l.physical_id) {
-                known.push(l);
-            }
+        if asked.get(&c.id) == Some(&props) {
+            continue;
         }
+        asked.insert(c.id.clone(), props.clone());
+        wanted.entry(k.schema().name).or_default().push((c.id.clone(), props));
     }
-    Ok(())
+    let any = !wanted.is_empty();
+    for (name, batch) in wanted {
+        let Some(k) = kind(name) else { continue };
+        occupied.extend(k.occupants(cx, &batch).await.map_err(|e| (name, e))?);
+    }
+    Ok(any)
 }
 
 /// The batched refresh: one `read_many` per kind in the stack or the state, all at once.

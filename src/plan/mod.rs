@@ -293,7 +293,17 @@ fn current_of(
     (props, tags)
 }
 
+/// What already holds the identity of resources to create (see `kinds::find_occupants`), by
+/// logical id.
+pub type Occupied = HashMap<String, Live>;
+
 pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet) -> Plan {
+    plan_with(stack, graph, state, live, &Occupied::new())
+}
+
+/// [`plan`], knowing what already holds the identity of resources to create: each is a
+/// conflict, or adopted (`adopt: true`, or a kind that takes what exists, e.g. a looked-up zone).
+pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet, occupied: &Occupied) -> Plan {
     let empty = State::new(&stack.name, &stack.region);
     let st = state.unwrap_or(&empty);
     // Indexes: by physical id, and by ownership tags for adoption (plans of 10,000 resources
@@ -308,6 +318,8 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         .filter_map(|(k, l)| Some(((k.as_str(), l.logical_id()?), l)))
         .collect();
     let find_live = |kind: &str, pid: &str| by_pid.get(&(kind, pid)).copied();
+    let in_state: std::collections::HashSet<&str> = st.resources.values().map(|r| r.physical_id.as_str()).collect();
+
     let mut changes: Vec<Change> = Vec::new();
     let mut adopted: std::collections::HashSet<(String, String)> = Default::default();
     // Attributes of resources that will still exist unchanged in identity after apply.
@@ -373,21 +385,36 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         let (desired, desired_tags) = desired_props(stack, r, lineage, &lookup);
         // Not ours, but where ours would go: something made outside rprov holds its identity.
         let occupant = match existing {
-            None => r.kind.identity(&desired).and_then(|pid| find_live(kind, &pid)).filter(|l| !in_state_pid(st, l)),
+            None => occupied.get(&id).filter(|l| {
+                // Made with this resource's own token (a hosted zone's caller reference, and the
+                // ones derived from it): its create's, from a run that stopped before tagging or
+                // recording it. Created again, the kind takes it back by that token.
+                let token = st.create_token(&stack.name, &id);
+                let ours = l
+                    .attrs
+                    .get(kinds::ATTR_CREATION_TOKEN)
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with(&token));
+                !in_state.contains(l.physical_id.as_str()) && !ours
+            }),
             Some(_) => None,
         };
+        let takes = r.adopt || r.kind.takes_existing(&desired);
         let existing = match (existing, occupant) {
-            (None, Some(l)) if r.adopt => {
+            (None, Some(l)) if takes => {
                 adopt = true;
                 adopted.insert((kind.to_owned(), l.physical_id.clone()));
-                reason =
-                    Some(format!("{} exists and was not made by rprov; adopting it (`adopt: true`)", l.physical_id));
+                reason = Some(if r.adopt {
+                    format!("{} exists and was not made by rprov; adopting it (`adopt: true`)", l.physical_id)
+                } else {
+                    format!("{} exists; using it", l.physical_id)
+                });
                 Some(l)
             }
             (existing, _) => existing,
         };
         let change = match existing {
-            None if occupant.is_some() && !r.adopt => Change {
+            None if occupant.is_some() => Change {
                 id: id.clone(),
                 kind: kind.into(),
                 action: Action::Conflict,
@@ -446,7 +473,6 @@ pub fn plan(stack: &Stack, graph: &Graph, state: Option<&State>, live: &LiveSet)
         changes.push(change);
     }
 
-    let in_state: std::collections::HashSet<&str> = st.resources.values().map(|r| r.physical_id.as_str()).collect();
     let mut unmanaged: Vec<Unmanaged> = live
         .iter()
         .flat_map(|(kind, ls)| ls.iter().map(move |l| (kind, l)))
@@ -488,10 +514,6 @@ pub fn other_deployments(stack: &str, lineage: Option<&str>, live: &LiveSet) -> 
         }
     }
     out
-}
-
-fn in_state_pid(st: &State, l: &Live) -> bool {
-    st.resources.values().any(|r| r.physical_id == l.physical_id)
 }
 
 /// Orders deletions so a resource goes after everything recorded as depending on it.

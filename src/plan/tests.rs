@@ -75,13 +75,22 @@ fn dns() -> [(&'static str, Value); 2] {
 
 /// Runs the planner and returns `id:action` per change, in plan order.
 fn check(text: &str, state: Option<&State>, live: Vec<(&str, Live)>) -> (Vec<String>, Plan) {
+    check_occupied(text, state, live, Occupied::new())
+}
+
+fn check_occupied(
+    text: &str,
+    state: Option<&State>,
+    live: Vec<(&str, Live)>,
+    occupied: Occupied,
+) -> (Vec<String>, Plan) {
     let st = stack(text);
     let g = Graph::build(&st).unwrap();
     let mut set = LiveSet::new();
     for (kind, l) in live {
         set.entry(kind.to_owned()).or_default().push(l);
     }
-    let p = plan(&st, &g, state, &set);
+    let p = plan_with(&st, &g, state, &set, &occupied);
     let actions = p
         .changes
         .iter()
@@ -218,23 +227,28 @@ fn record_live(values: &[&str]) -> Live {
     }
 }
 
+fn occupied_by(l: Live) -> Occupied {
+    [("www".to_owned(), l)].into()
+}
+
 #[test]
 fn a_record_made_by_hand_where_one_would_be_created_is_a_conflict_unless_adopted() {
     let st = State::new("net", "us-east-1");
-    let (actions, p) = check(RECORD, Some(&st), vec![("dns_record", record_live(&["198.51.100.7"]))]);
+    let check = |text: &str, values: &[&str]| check_occupied(text, Some(&st), vec![], occupied_by(record_live(values)));
+    let (actions, p) = check(RECORD, &["198.51.100.7"]);
     assert_eq!(actions, ["www:conflict"]);
     assert!(p.changes[0].reason.as_deref().unwrap().contains("adopt: true"));
     assert_eq!(p.summary().conflict, 1);
     assert!(render_human(&p, false).contains("apply refuses this plan"));
 
     let adopting = RECORD.replace("values: [192.0.2.1] }", "values: [192.0.2.1], adopt: true }");
-    let (actions, p) = check(&adopting, Some(&st), vec![("dns_record", record_live(&["198.51.100.7"]))]);
+    let (actions, p) = check(&adopting, &["198.51.100.7"]);
     assert_eq!(actions, ["www:update"], "adopted, then brought to the stack's values");
     assert_eq!(p.changes[0].physical_id.as_deref(), Some("Z1/www.example.com./A"));
-    let (actions, _) = check(&adopting, Some(&st), vec![("dns_record", record_live(&["192.0.2.1"]))]);
+    let (actions, _) = check(&adopting, &["192.0.2.1"]);
     assert_eq!(actions, ["www:adopt"]);
     // Nothing in the way: created.
-    let (actions, _) = check(RECORD, Some(&st), vec![]);
+    let (actions, _) = check_occupied(RECORD, Some(&st), vec![], Occupied::new());
     assert_eq!(actions, ["www:create"]);
 }
 

@@ -128,17 +128,37 @@ pub fn load_with(src: Source, inputs: &Inputs) -> Result<Stack, (Option<Source>,
         imports: IndexMap::new(),
         failed_imports: Vec::new(),
         secret_used: false,
+        resource_used_failed_param: false,
+        secret_spans: Vec::new(),
     };
     let stack = l.stack(&root, file.as_ref().map(|(s, n)| (*s, n)));
     match stack {
         Some(s) if l.diags.is_empty() => Ok(s),
         _ => {
-            let mut d = l.diags;
+            let (mut d, secret_spans) = (l.diags, l.secret_spans);
             d.sort_by_key(|d| (d.span.offset, d.message.clone()));
             d.dedup();
-            Err((Some(src), d))
+            Err((Some(masked(src, &secret_spans)), d))
         }
     }
+}
+
+/// The source with each span's bytes replaced by `*` (same length: every other span stays put).
+fn masked(src: Source, spans: &[Span]) -> Source {
+    if spans.is_empty() {
+        return src;
+    }
+    let mut bytes = src.text.clone().into_bytes();
+    for s in spans {
+        for b in bytes.iter_mut().skip(s.offset).take(s.len) {
+            if !b.is_ascii_whitespace() {
+                *b = b'*';
+            }
+        }
+    }
+    // A multi-byte character cut in the middle turns into replacement characters: still masked.
+    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Source::new(src.name.clone(), text)
 }
 
 struct Loader<'a> {
@@ -161,6 +181,12 @@ struct Loader<'a> {
     failed_imports: Vec<String>,
     /// A secret param's value went into the value being read.
     secret_used: bool,
+    /// A param that failed its own checks went into the resource being read: its cross-property
+    /// checks would only repeat that failure.
+    resource_used_failed_param: bool,
+    /// Where the stack file writes a secret (a secret param's refused default): masked in the
+    /// source that diagnostics quote.
+    secret_spans: Vec<Span>,
 }
 
 impl Loader<'_> {
@@ -596,6 +622,7 @@ impl Loader<'_> {
             _ => default = Some(v),
         }
         if secret && let Some(d) = default {
+            self.secret_spans.push(d.span);
             self.err(d.span, format!("secret param `{name}` cannot have a default: a value written in the stack file is known to everyone who can read it")).help = Some(format!(
                 "remove `default:` and give the value at run time: --param {name}=VALUE, RPROV_PARAM_{name}, or a --param-file kept out of version control; or let AWS hold a random one: an ssm_parameter with `generate: true`"
             ));
@@ -650,6 +677,7 @@ impl Loader<'_> {
     fn resource(&mut self, k: &Node, v: &Node) -> Option<Resource> {
         let id = key_text(k);
         self.resource = None;
+        self.resource_used_failed_param = false;
         let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
             && id.len() <= 64
             && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
@@ -743,7 +771,11 @@ impl Loader<'_> {
         }
         self.fill_defaults(schema.all_props(), &mut props, &written, k.span, &type_name);
         // Cross-property checks only make sense on values that passed their own checks.
-        let checks = if self.diags.len() == errors_before { kind.check(&props) } else { Vec::new() };
+        let checks = if self.diags.len() == errors_before && !self.resource_used_failed_param {
+            kind.check(&props)
+        } else {
+            Vec::new()
+        };
         for (path, message) in checks {
             let span = span_at(entries, &path).unwrap_or(k.span);
             self.err(span, message);
@@ -923,6 +955,7 @@ impl Loader<'_> {
         self.failed_param_used = false;
         let expr = self.substitute_params(expr);
         if self.diags.len() > before || self.failed_param_used {
+            self.resource_used_failed_param |= self.failed_param_used;
             return None;
         }
         let expr = match expr {

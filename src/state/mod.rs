@@ -105,6 +105,16 @@ impl State {
     pub fn next_generation(&mut self, id: &str) {
         *self.generations.entry(id.to_owned()).or_default() += 1;
     }
+
+    /// The idempotency token of the create of `id`'s resource: the same for every attempt, in
+    /// this run and in a run after a crash (so a create whose answer was lost is answered with
+    /// the resource it made, even in the next run), and new for each resource this logical id
+    /// gets in this lineage (AWS remembers Route 53 caller references forever and ACM tokens for
+    /// an hour: a token used again after its resource was deleted would bring that one back).
+    pub fn create_token(&self, stack: &str, id: &str) -> String {
+        let h = Sha256::digest(format!("{stack}/{}/{id}/{}", self.lineage, self.generation(id)).as_bytes());
+        format!("rprov-{:x}", h)[..40].to_owned()
+    }
 }
 
 fn new_secret_key() -> String {

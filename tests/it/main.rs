@@ -3,8 +3,10 @@
 
 mod drift;
 mod imports;
+mod lost;
 mod network;
 mod reference;
 mod s3state;
+mod safety;
 mod support;
 mod teardown;
