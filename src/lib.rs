@@ -15,5 +15,6 @@ pub mod schema;
 pub mod sorted_map;
 pub mod stack;
 pub mod state;
+pub mod store;
 pub mod teardown;
 pub mod value;

@@ -18,7 +18,8 @@ use serde::Serialize;
 use crate::kinds::{self, ATTR_CREATED, Live, TAG_ID, TAG_STACK, Tags};
 use crate::plan::{Action, Change, Plan};
 use crate::stack::{Source, Stack};
-use crate::state::{LockInfo, ResourceState, State, StateBackend, StateError};
+use crate::state::{ResourceState, State};
+use crate::store::{LockInfo, StateBackend, StateError};
 use crate::value::Value;
 
 /// Set by hand (or by a pipeline) on resources whose API reports no creation time.
@@ -620,7 +621,7 @@ impl StateBackend for Unrecorded {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(())
     }
-    async fn list_versions(&self) -> Result<Vec<crate::state::StateVersion>, StateError> {
+    async fn list_versions(&self) -> Result<Vec<crate::store::StateVersion>, StateError> {
         Ok(Vec::new())
     }
     async fn read_version(&self, id: &str) -> Result<State, StateError> {

@@ -14,7 +14,8 @@ use rprov::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::graph::Graph;
 use rprov::kinds;
 use rprov::plan::{LiveSet, plan};
-use rprov::state::{LocalBackend, State};
+use rprov::state::State;
+use rprov::store::LocalBackend;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -12,7 +12,8 @@ use rprov::apply::{ApplyConfig, execute};
 use rprov::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::graph::Graph;
 use rprov::plan::plan;
-use rprov::state::{LockInfo, S3Backend, S3Location, State, StateBackend, StateError, StateVersion};
+use rprov::state::State;
+use rprov::store::{LockInfo, S3Backend, S3Location, StateBackend, StateError, StateVersion};
 
 /// Times every write of the backend it wraps.
 struct Timed {

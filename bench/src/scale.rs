@@ -198,7 +198,7 @@ pub async fn run() {
     let sdk = rprov::aws::load_sdk_config(&settings, &stack.region).await;
     let cx = Arc::new(rprov::aws::Cx::new(&stack.name, sdk, Default::default()));
     let dir = std::env::temp_dir().join(format!("rprov-scale-apply-{}", std::process::id()));
-    let backend = Arc::new(rprov::state::LocalBackend::for_stack(&dir, &stack.name));
+    let backend = Arc::new(rprov::store::LocalBackend::for_stack(&dir, &stack.name));
     let live = crate::refresh(&cx, &stack, None).await;
     let p = plan(&stack, &graph, None, &live);
     let (_tx, rx) = tokio::sync::watch::channel(false);

@@ -18,7 +18,8 @@ use crate::kinds::{self, CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::plan::{Action, Change, Plan, desired_props};
 use crate::schema::KindSchema;
 use crate::stack::{Ref, Stack};
-use crate::state::{ResourceState, State, StateBackend, StateError, digest};
+use crate::state::{ResourceState, State, digest};
+use crate::store::{StateBackend, StateError};
 use crate::value::{Props, Value};
 
 #[derive(Clone, Debug)]

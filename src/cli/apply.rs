@@ -15,7 +15,8 @@ use crate::apply::{ApplyConfig, Outcome, execute};
 use crate::graph::Graph;
 use crate::plan::{self, Action, Change, Plan, render_human};
 use crate::stack::{self, Ref, Source, Stack};
-use crate::state::{LockInfo, State, StateBackend};
+use crate::state::State;
+use crate::store::{LockInfo, StateBackend};
 use crate::value::Value;
 
 enum Target {

@@ -11,7 +11,8 @@ use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
 use crate::kinds;
 use crate::plan::LiveSet;
 use crate::stack::{self, Stack};
-use crate::state::{LocalBackend, S3Backend, S3Location, State, StateBackend, StateError};
+use crate::state::State;
+use crate::store::{LocalBackend, S3Backend, S3Location, StateBackend, StateError};
 
 use super::Global;
 

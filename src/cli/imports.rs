@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::common::{Failure, Settings, other_state, report};
 use crate::stack::{self, Imported, Stack};
-use crate::state::{StateBackend, StateError, update_locked};
+use crate::store::{StateBackend, StateError, update_locked};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -82,7 +82,7 @@ pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, deta
             plan: p.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| Failure::Unexpected(e.into()))?;
-        crate::state::write_atomic(out, &bytes)
+        crate::store::write_atomic(out, &bytes)
             .map_err(|e| Failure::User(format!("cannot write plan to {}: {e}", out.display())))?;
         if !json {
             outln!(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use super::common::{Failure, Settings, StateLocation, backend_for, load_stack};
-use crate::state::{LocalBackend, LockInfo, StateBackend, StateError};
+use crate::store::{LocalBackend, LockInfo, StateBackend, StateError};
 
 #[derive(Subcommand, Debug)]
 pub enum StateCommand {
@@ -136,7 +136,7 @@ async fn copy(source: &dyn StateBackend, target: &dyn StateBackend) -> Result<u8
 }
 
 pub async fn force_unlock(s: &Settings, lock_id: &str, stack: Option<&Path>, yes: bool) -> Result<u8, Failure> {
-    if lock_id == crate::state::LockInfo::unreadable().id {
+    if lock_id == crate::store::LockInfo::unreadable().id {
         // An unreadable lock names no holder to check: the user says no run is using it.
         super::common::confirm(
             s,

@@ -17,7 +17,7 @@ use super::progress::printer;
 use crate::apply::{ApplyConfig, Event, execute};
 use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, classify, load_sdk_config};
 use crate::kinds::{self, TAG_ID, TAG_STACK};
-use crate::state::update_locked;
+use crate::store::update_locked;
 use crate::teardown::{self, Entry, Found, Report, TagFilter, Tagged, Unrecorded};
 
 pub struct Args {

@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{LockInfo, State, StateBackend, StateError, StateVersion};
+use super::{LockInfo, StateBackend, StateError, StateVersion};
+use crate::state::State;
 
 /// State in a local file (default `.rprov/<stack>.json`), lock beside it (`.lock`).
 pub struct LocalBackend {
