@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::kinds::{self, Live, Tags};
+use crate::kinds;
+use crate::model::{Live, Tags};
 use crate::plan::{LiveSet, Unmanaged, canonical, tags_value};
 use crate::stack::Stack;
 use crate::state::State;

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod drift;
 pub mod graph;
 pub mod kinds;
+pub mod model;
 pub mod plan;
 pub mod schema;
 pub mod sorted_map;

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::kinds::{self, ATTR_CREATED, Live, TAG_ID, TAG_STACK, Tags};
+use crate::kinds;
+use crate::model::{ATTR_CREATED, Live, TAG_ID, TAG_STACK, Tags};
 use crate::plan::{Action, Change, Plan};
 use crate::stack::{Source, Stack};
 use crate::state::{ResourceState, State};

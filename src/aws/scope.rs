@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 
-use crate::kinds::Tags;
+use crate::model::Tags;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;

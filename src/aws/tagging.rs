@@ -21,7 +21,7 @@ pub type Tags = crate::sorted_map::SortedMap<String, String>;
 pub async fn stack_index(cx: &Cx) -> Result<HashMap<String, Tags>, AwsError> {
     use aws_sdk_resourcegroupstagging::types::TagFilter;
     let client = cx.client(aws_sdk_resourcegroupstagging::Client::new);
-    let filter = TagFilter::builder().key(crate::kinds::TAG_STACK).values(&cx.stack).build();
+    let filter = TagFilter::builder().key(crate::model::TAG_STACK).values(&cx.stack).build();
     // The most resources a page may hold (100): fewer pages than the default, which on the
     // local AWS pages by 100 tags (a stack of 33 resources with 5 tags each takes 2 pages).
     let mut pages = client.get_resources().tag_filters(filter).resources_per_page(100).into_paginator().send();

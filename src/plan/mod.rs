@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 pub use render::{render_human, render_json};
 
 use crate::graph::Graph;
-use crate::kinds::{self, Live, TAG_ID, Tags};
+use crate::kinds;
+use crate::model::{Live, TAG_ID, Tags};
 use crate::schema::{KindSchema, OnChange};
 use crate::stack::{Ref, Resource, Stack};
 use crate::state::{State, digest, digest_matches, is_digest};
@@ -135,8 +136,7 @@ impl Plan {
     }
 }
 
-/// Live resources by kind name, as `read_many` returned them.
-pub type LiveSet = HashMap<String, Vec<Live>>;
+pub use crate::model::LiveSet;
 
 /// Resolves references against what is known: attributes of resources that exist and are not
 /// being replaced. Everything else is "known after apply".
@@ -392,7 +392,7 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
                 let token = st.create_token(&stack.name, &id);
                 let ours = l
                     .attrs
-                    .get(kinds::ATTR_CREATION_TOKEN)
+                    .get(crate::model::ATTR_CREATION_TOKEN)
                     .and_then(Value::as_str)
                     .is_some_and(|t| t.starts_with(&token));
                 !in_state.contains(l.physical_id.as_str()) && !ours

@@ -14,7 +14,8 @@ pub use diag::{Diagnostic, Source, Span};
 pub use expr::{Expr, ExprMap, Ref};
 pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
-use crate::kinds::{Kind, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
+use crate::kinds::Kind;
+use crate::model::{TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::value::Value;
 
 #[derive(Clone)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub use location::{S3Location, bucket_problem};
 use sha2::{Digest, Sha256};
 
-use crate::kinds::Tags;
+use crate::model::Tags;
 use crate::value::{Props, Value};
 
 pub const FORMAT_VERSION: u32 = 1;
