@@ -17,7 +17,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::{client, from_sdk};
-use crate::aws::{AwsError, Cx, all_items, classify};
+use crate::aws::{AwsError, Cx, all_items};
 use crate::kinds::{TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 
 /// The delete AWS refused, by what it waits on.
@@ -117,7 +117,7 @@ async fn look_inside(cx: &Cx, scope: Scope<'_>) -> Result<Inside, AwsError> {
     Ok(match scope {
         Scope::Vpc(vpc) => {
             let by_vpc = || filter("vpc-id", vpc);
-            let (subnets, groups, route_tables, gateways, nat_gateways, interfaces, instances, endpoints, acls) = tokio::try_join!(
+            let found = tokio::try_join!(
                 all_items(ec2.describe_subnets().filters(by_vpc()).into_paginator().items().send()),
                 groups(by_vpc()),
                 all_items(ec2.describe_route_tables().filters(by_vpc()).into_paginator().items().send()),
@@ -141,6 +141,7 @@ async fn look_inside(cx: &Cx, scope: Scope<'_>) -> Result<Inside, AwsError> {
                         .send()
                 ),
             )?;
+            let (subnets, groups, route_tables, gateways, nat_gateways, interfaces, instances, endpoints, acls) = found;
             Inside { subnets, groups, route_tables, gateways, nat_gateways, interfaces, instances, endpoints, acls }
         }
         Scope::Subnet(subnet) => {
@@ -177,45 +178,18 @@ async fn look_inside(cx: &Cx, scope: Scope<'_>) -> Result<Inside, AwsError> {
 /// is. None when it carries none or cannot be read (then the stack's name alone decides).
 async fn own_lineage(cx: &Cx, scope: Scope<'_>) -> Option<String> {
     let ec2 = client(cx);
-    let tags: Vec<Tag> = match scope {
-        Scope::Vpc(id) => {
-            ec2.describe_vpcs().vpc_ids(id).send().await.map_err(classify).ok()?.vpcs().first()?.tags().to_vec()
+    let tags = match scope {
+        Scope::Vpc(id) => ec2.describe_vpcs().vpc_ids(id).send().await.ok()?.vpcs?.pop()?.tags,
+        Scope::Subnet(id) => ec2.describe_subnets().subnet_ids(id).send().await.ok()?.subnets?.pop()?.tags,
+        Scope::Group(id) => {
+            ec2.describe_security_groups().group_ids(id).send().await.ok()?.security_groups?.pop()?.tags
         }
-        Scope::Subnet(id) => ec2
-            .describe_subnets()
-            .subnet_ids(id)
-            .send()
-            .await
-            .map_err(classify)
-            .ok()?
-            .subnets()
-            .first()?
-            .tags()
-            .to_vec(),
-        Scope::Group(id) => ec2
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await
-            .map_err(classify)
-            .ok()?
-            .security_groups()
-            .first()?
-            .tags()
-            .to_vec(),
-        Scope::Gateway { gateway, .. } => ec2
-            .describe_internet_gateways()
-            .internet_gateway_ids(gateway)
-            .send()
-            .await
-            .map_err(classify)
-            .ok()?
-            .internet_gateways()
-            .first()?
-            .tags()
-            .to_vec(),
+        Scope::Gateway { gateway, .. } => {
+            let out = ec2.describe_internet_gateways().internet_gateway_ids(gateway).send().await.ok()?;
+            out.internet_gateways?.pop()?.tags
+        }
     };
-    from_sdk(&tags).get(TAG_LINEAGE).cloned()
+    from_sdk(&tags.unwrap_or_default()).get(TAG_LINEAGE).cloned()
 }
 
 // ---- what holds it ------------------------------------------------------------------------
@@ -884,7 +858,13 @@ mod tests {
             nat_gateways(vec![nat(NatGatewayState::Available, "eni-1", &ours)]),
         ];
         let m = in_use(delete_refused("internet_gateway", found).await);
-        assert!(m.contains("Waiting for NAT gateway nat-1, available (rprov:stack=net, rprov:id=nat, rprov:lineage=L1) to be deleted (if this stack's state does not have it: `rprov teardown --stack net --tag rprov:id=nat --tag rprov:lineage=L1 --region us-east-1` removes it"), "{m}");
+        assert_eq!(
+            m,
+            "DependencyViolation: The network vpc-1 has dependencies and cannot be deleted. Waiting for NAT \
+             gateway nat-1, available (rprov:stack=net, rprov:id=nat, rprov:lineage=L1) to be deleted (if this \
+             stack's state does not have it: `rprov teardown --stack net --tag rprov:id=nat --tag \
+             rprov:lineage=L1 --region us-east-1` removes it, or add it to the stack as `nat` to adopt it)."
+        );
 
         let public = NetworkInterface::builder()
             .network_interface_id("eni-9")
