@@ -1,6 +1,9 @@
 //! The executor against mocked AWS clients: retries, lookups after lost answers, checkpoints.
 
 use aws_sdk_ec2::operation::delete_subnet::{DeleteSubnetError, DeleteSubnetOutput};
+use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
+use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 
@@ -42,8 +45,9 @@ fn delete_plan(id: &str, kind: &str, pid: &str) -> (Plan, State) {
     (plan, state)
 }
 
-/// moto never refuses a delete: the retry loop meets DependencyViolation here, from a mocked
-/// EC2 client (twice, then the subnet goes), and must report each retry with its reason.
+/// The retry loop meets DependencyViolation here from a mocked EC2 client (twice, then the
+/// subnet goes) while a deleted load balancer's ENI lingers in the subnet, and must report
+/// each retry with its reason.
 #[tokio::test(start_paused = true)]
 async fn delete_retries_dependency_violation_with_backoff_and_reports_each_retry() {
     let violation = || {
@@ -59,7 +63,20 @@ async fn delete_retries_dependency_violation_with_backoff_and_reports_each_retry
         .times(2)
         .output(|| DeleteSubnetOutput::builder().build())
         .build();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, &[&delete]);
+    // What the subnet's delete looks up after each refusal.
+    let lingering = mock!(aws_sdk_ec2::Client::describe_network_interfaces).then_output(|| {
+        let eni = aws_sdk_ec2::types::NetworkInterface::builder()
+            .network_interface_id("eni-1")
+            .requester_managed(true)
+            .description("ELB app/web/0123")
+            .build();
+        DescribeNetworkInterfacesOutput::builder().network_interfaces(eni).build()
+    });
+    let instances =
+        mock!(aws_sdk_ec2::Client::describe_instances).then_output(|| DescribeInstancesOutput::builder().build());
+    let nat_gateways =
+        mock!(aws_sdk_ec2::Client::describe_nat_gateways).then_output(|| DescribeNatGatewaysOutput::builder().build());
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&delete, &lingering, &instances, &nat_gateways]);
     let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), WaitConfig::default()).with_client(client);
     let (plan, state) = delete_plan("private_a", "subnet", "subnet-1");
     let seen: Arc<Mutex<Vec<(String, String, Duration)>>> = Arc::default();
@@ -81,7 +98,9 @@ async fn delete_retries_dependency_violation_with_backoff_and_reports_each_retry
     assert!(outcome.retried["private_a"].1.contains("DependencyViolation"), "{outcome:?}");
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
-    assert!(seen.iter().all(|(id, e, _)| id == "private_a" && e.starts_with("in use: DependencyViolation")));
+    assert!(seen.iter().all(|(id, e, _)| id == "private_a"
+        && e.starts_with("in use: DependencyViolation")
+        && e.ends_with("Waiting for AWS to release eni-1 of \"ELB app/web/0123\".")));
     assert!(seen[1].2 > seen[0].2, "backoff grows: {seen:?}");
     assert!(state.resources.is_empty(), "the deletion is checkpointed");
 }

@@ -1,5 +1,7 @@
-//! What the EC2 kinds share: tag conversion, the ownership filter, and creates that the SDK
-//! must not retry blindly.
+//! What the EC2 kinds share: tag conversion, the ownership filter, creates that the SDK must
+//! not retry blindly, and what a refused delete is waiting for ([`blockers`]).
+
+pub mod blockers;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{AttachmentStatus, InternetGateway as SdkGateway, ResourceType};
 
+use super::ec2::blockers::Scope;
 use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
@@ -73,9 +74,13 @@ async fn detach(cx: &Cx, igw: &str, vpc: &str) -> Result<(), AwsError> {
     match client(cx).detach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("Gateway.NotAttached") => Ok(()),
-        // DependencyViolation while the VPC still has public addresses mapped (a NAT gateway's
-        // EIP, a load balancer): classified InUse and retried by the executor.
-        Err(e) => ec2::gone_ok::<()>(Err(classify(e))),
+        // DependencyViolation while the VPC still has public addresses mapped: InUse, retried
+        // by the executor, while AWS releases them (a deleted NAT gateway's EIP, a load
+        // balancer's ENIs); Blocked when they belong to something nobody is deleting.
+        Err(e) => {
+            let scope = Scope::Gateway { gateway: igw, vpc };
+            ec2::gone_ok::<()>(ec2::blockers::refused(cx, scope, Err(classify(e))).await)
+        }
     }
 }
 
@@ -145,6 +150,8 @@ impl Kind for InternetGateway {
         for vpc in attached(&gateway) {
             detach(cx, req.physical_id, vpc).await?;
         }
+        // Refused (DependencyViolation) only while attached, which it is again only if someone
+        // attached it since the detach above: InUse, and the retry detaches again.
         ec2::gone_ok(
             client(cx)
                 .delete_internet_gateway()

@@ -3,6 +3,7 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup as SdkGroup, UserIdGroupPair,
 };
 
+use super::ec2::blockers::Scope;
 use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
@@ -525,11 +526,12 @@ impl Kind for SecurityGroup {
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
-        // DependencyViolation while ENIs (load balancers, tasks, mount targets) or another
-        // group's rules still use it: InUse, retried by the executor with backoff.
-        ec2::gone_ok(
-            client(cx).delete_security_group().group_id(req.physical_id).send().await.map(|_| ()).map_err(classify),
-        )
+        // DependencyViolation while ENIs (load balancers, tasks, mount targets) still use it:
+        // InUse, retried by the executor with backoff; while another group's rules or an
+        // instance use it, Blocked.
+        let sent =
+            client(cx).delete_security_group().group_id(req.physical_id).send().await.map(|_| ()).map_err(classify);
+        ec2::gone_ok(ec2::blockers::refused(cx, Scope::Group(req.physical_id), sent).await)
     }
 
     /// Retrying the create is safe: a second CreateSecurityGroup with the same name finds the

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, SubnetState};
 
+use super::ec2::blockers::Scope;
 use super::ec2::{self, client, settle};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
@@ -137,7 +138,9 @@ impl Kind for Subnet {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // ENIs of NAT gateways, load balancers and tasks keep a subnet busy for minutes after
-        // their owner is gone: DependencyViolation, classified InUse, retried by the executor.
-        ec2::gone_ok(client(cx).delete_subnet().subnet_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
+        // their owner is gone (DependencyViolation: InUse, retried by the executor); anything
+        // else in it stays until someone deletes it (Blocked).
+        let sent = client(cx).delete_subnet().subnet_id(req.physical_id).send().await.map(|_| ()).map_err(classify);
+        ec2::gone_ok(ec2::blockers::refused(cx, Scope::Subnet(req.physical_id), sent).await)
     }
 }

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
+use super::ec2::blockers::Scope;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
@@ -116,6 +117,7 @@ impl Kind for Vpc {
     }
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
-        ec2::gone_ok(client(cx).delete_vpc().vpc_id(req.physical_id).send().await.map(|_| ()).map_err(classify))
+        let sent = client(cx).delete_vpc().vpc_id(req.physical_id).send().await.map(|_| ()).map_err(classify);
+        ec2::gone_ok(ec2::blockers::refused(cx, Scope::Vpc(req.physical_id), sent).await)
     }
 }
