@@ -6,8 +6,10 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod diag;
 pub mod docs;
 pub mod drift;
+pub mod expr;
 pub mod graph;
 pub mod kinds;
 pub mod model;

@@ -1,8 +1,6 @@
 //! Stack files: YAML -> a typed, validated [`Stack`] with every problem reported at once.
 
 mod check;
-pub mod diag;
-pub mod expr;
 mod load;
 mod yaml;
 
@@ -10,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
 
-pub use diag::{Diagnostic, Source, Span};
-pub use expr::{Expr, ExprMap, Ref};
+// Diagnostics and expressions are the core's own modules; the stack's API names them too.
+pub use crate::diag::{self, Diagnostic, Source, Span};
+pub use crate::expr::{self, Expr, ExprMap, Ref};
 pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
 use crate::kinds::Kind;

@@ -1,7 +1,7 @@
 //! Property values as written in a stack: literals, `${id.attr}` references and strings that
 //! interpolate references. Resolution against known attributes turns them into [`Value`]s.
 
-use super::diag::Span;
+use crate::diag::Span;
 use crate::value::Value;
 
 /// Property name (or map key) -> expression, sorted by name.
