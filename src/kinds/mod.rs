@@ -177,6 +177,14 @@ pub trait Kind: Send + Sync + 'static {
     async fn occupants(&self, _cx: &Cx, _wanted: &[Props]) -> Result<Vec<Live>, AwsError> {
         Ok(Vec::new())
     }
+
+    /// For a kind whose resources carry no tags: what `live` belongs to, from its live values:
+    /// the physical id, ARN, or ARN resource part (`service/<cluster>/<name>`) of the resource
+    /// it exists for. A teardown without state deletes an untagged resource only together with
+    /// its owner.
+    fn owner(&self, _live: &Live) -> Option<String> {
+        None
+    }
 }
 
 /// The attribute in which a kind reports when AWS says the resource was created (RFC 3339), where
