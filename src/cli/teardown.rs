@@ -123,15 +123,15 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
     report.not_matched =
         selection.unmatched.iter().map(|(i, why)| Entry::of(&found[*i], &keys[*i], now).because(why)).collect();
     report.instances = selection.instances.clone();
+    // One stack name, several deployments: by name alone it cannot be told which is meant.
+    if !a.all_instances {
+        report.refused = teardown::several_instances(&report.instances);
+    }
 
     if !a.json {
         print_found(&report);
     }
-    // One stack name, several deployments: by name alone it cannot be told which is meant.
-    if !a.all_instances
-        && let Some(why) = teardown::several_instances(&report.instances)
-    {
-        report.refused = Some(why.clone());
+    if let Some(why) = report.refused.clone() {
         report.dry_run = true;
         if a.json {
             finish(report, started, true, false)?;
@@ -397,7 +397,10 @@ fn print_found(r: &Report) {
             );
         }
     }
-    outln!("\n{} resource(s) to delete:", r.planned.len());
+    match r.refused {
+        None => outln!("\n{} resource(s) to delete:", r.planned.len()),
+        Some(_) => outln!("\n{} resource(s) matched; none will be deleted (see below):", r.planned.len()),
+    }
     if !r.planned.is_empty() {
         outln!("  {:<16} {:<48} {:<32} {:<10} TAGS", "TYPE", "PHYSICAL ID", "NAME (ID)", "AGE");
     }

@@ -284,7 +284,9 @@ async fn two_deployments_of_one_stack_name_are_refused_unless_one_is_picked() {
     }
     let human = teardown(&cx, &["--stack", "twin", "--yes"]);
     human.expect(1);
-    assert!(human.stdout.contains("Instances") && human.stdout.contains(&la) && human.stdout.contains(&lb));
+    for want in ["Instances", &la, &lb, "24 resource(s) matched; none will be deleted"] {
+        assert!(human.stdout.contains(want), "{want}:\n{}", human.stdout);
+    }
     println!(
         "teardown --stack twin with 2 deployments: refused, nothing deleted:
 {}",
