@@ -86,8 +86,10 @@ mod tests {
 
     #[test]
     fn tag_changes_remove_what_went_and_set_what_is_new_or_different() {
-        let t = |pairs: &[(&str, &str)]| -> Tags { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
-        let (stale, set) = tag_changes(&t(&[("a", "1"), ("b", "2"), ("c", "3")]), &t(&[("a", "1"), ("b", "9"), ("d", "4")]));
+        let t =
+            |pairs: &[(&str, &str)]| -> Tags { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        let (stale, set) =
+            tag_changes(&t(&[("a", "1"), ("b", "2"), ("c", "3")]), &t(&[("a", "1"), ("b", "9"), ("d", "4")]));
         assert_eq!(stale, ["c"]);
         assert_eq!(set, t(&[("b", "9"), ("d", "4")]));
         assert_eq!(without_aws_tags([("aws:cloudformation:stack-name", "x"), ("team", "a")]), t(&[("team", "a")]));

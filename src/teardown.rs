@@ -2,13 +2,21 @@
 //! order, and the report. No I/O here: the CLI discovers (the Resource Groups Tagging API plus
 //! each kind's batched describe) and deletes through the executor, as `destroy` does.
 //!
+//! What is deleted ([`select`]), decided here only: a resource with tags of its own is deleted
+//! when they match the whole filter (every `--tag`, and `--stack`); a resource without tags of
+//! its own (its kind cannot carry any, or it carries none) only together with the resource it
+//! belongs to ([`Kind::owner`](crate::kinds::Kind::owner): a mount target with its file system,
+//! a record with its zone, a scalable target with its service). What matched is grouped by
+//! instance ([`InstanceKey`]: stack, lineage, region): two deployments of one stack name carry
+//! two lineages, and the CLI refuses to take both unless asked to.
+//!
 //! Order: a resource is deleted before everything it holds on to. What it holds is read from
 //! live values (its properties or attributes name the other's physical id or ARN: subnet ->
 //! VPC, mount target -> file system, service -> target group) and, where live values do not
 //! tell (a mount target read without its security groups, an alias record naming a DNS name),
-//! from what its kind may hold within the same stack ([`HOLDS`]).
+//! from what its kind may hold within the same instance ([`HOLDS`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +24,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::kinds;
-use crate::model::{ATTR_CREATED, Live, TAG_ID, TAG_STACK, Tags};
+use crate::model::{ATTR_CREATED, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::plan::{Action, Change, Plan};
 use crate::stack::{Source, Stack};
 use crate::state::{ResourceState, State};
@@ -28,12 +36,12 @@ pub const TAG_CREATED: &str = "rprov:created";
 
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Which kinds a resource of a kind may hold on to, so must be deleted before, within one stack.
-/// The AWS rules behind them: a subnet, security group or internet gateway stays busy while a
-/// NAT gateway, load balancer, task or mount target (their ENIs) uses it; a NAT gateway holds its
-/// Elastic IP until `deleted`; a gateway cannot be detached while public addresses are mapped in
-/// the VPC; a target group, certificate or file system cannot go while a listener, service or
-/// mount target uses it; a zone cannot go while it has records.
+/// Which kinds a resource of a kind may hold on to, so must be deleted before, within one
+/// instance. The AWS rules behind them: a subnet, security group or internet gateway stays busy
+/// while a NAT gateway, load balancer, task or mount target (their ENIs) uses it; a NAT gateway
+/// holds its Elastic IP until `deleted`; a gateway cannot be detached while public addresses are
+/// mapped in the VPC; a target group, certificate or file system cannot go while a listener,
+/// service or mount target uses it; a zone cannot go while it has records.
 pub const HOLDS: &[(&str, &[&str])] = &[
     ("internet_gateway", &["vpc"]),
     ("subnet", &["vpc"]),
@@ -58,7 +66,7 @@ fn kind_holds(a: &str, b: &str) -> bool {
     HOLDS.iter().any(|(k, held)| *k == a && held.contains(&b))
 }
 
-/// `--tag KEY=VALUE`; several are ANDed.
+/// `--tag KEY=VALUE`; several are ANDed. Neither part may be empty.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TagFilter {
     pub key: String,
@@ -68,10 +76,20 @@ pub struct TagFilter {
 impl std::str::FromStr for TagFilter {
     type Err = String;
     fn from_str(s: &str) -> Result<TagFilter, String> {
-        match s.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok(TagFilter { key: k.trim().to_owned(), value: v.to_owned() }),
-            _ => Err(format!("`{s}`: expected KEY=VALUE with a non-empty key")),
+        let Some((k, v)) = s.split_once('=') else {
+            return Err(format!("`{s}`: expected KEY=VALUE"));
+        };
+        if k.trim().is_empty() {
+            return Err(format!("`{s}`: expected KEY=VALUE with a non-empty key"));
         }
+        // An empty value is nearly always a variable that was not set (`--tag team=$TEAM`); a
+        // filter on it would select by the key alone, so across every team.
+        if v.trim().is_empty() {
+            return Err(format!(
+                "`{s}`: the value is empty; expected KEY=VALUE with the value the resources carry (teardown never matches by a key alone)"
+            ));
+        }
+        Ok(TagFilter { key: k.trim().to_owned(), value: v.to_owned() })
     }
 }
 
@@ -84,7 +102,9 @@ impl TagFilter {
     }
 }
 
-/// One resource found by a kind's describe, on behalf of one stack, in one region.
+/// One resource found by a kind's describe, on behalf of one stack, in one region. Its
+/// `live.tags` are its own: what the describe reported, completed by the Tagging API where the
+/// describe reports none; empty for a resource that carries none.
 #[derive(Clone, Debug)]
 pub struct Found {
     pub region: String,
@@ -109,14 +129,102 @@ impl Found {
             .map(String::as_str))?;
         humantime::parse_rfc3339_weak(text).ok()
     }
-    /// Whether its tags are known: its kind carries tags and its describe reported them (every
-    /// taggable resource rprov makes has `rprov:id`; a batched describe that cannot return tags,
-    /// e.g. alarms listed by name, leaves them out).
-    fn tags_known(&self) -> bool {
-        kinds::kind(self.kind).is_some_and(|k| k.schema().taggable) && self.live.tags.contains_key(TAG_ID)
+    /// Its own tags; `None` when it has none (its kind cannot carry tags, or it carries none
+    /// that its describe or the Tagging API reported).
+    fn own_tags(&self) -> Option<&Tags> {
+        Some(&self.live.tags).filter(|t| !t.is_empty())
     }
-    fn same_group(&self, other: &Found) -> bool {
-        self.region == other.region && self.stack == other.stack
+    /// What a resource without tags of its own belongs to, as its kind reads it.
+    fn owner_ref(&self) -> Option<String> {
+        match self.own_tags() {
+            Some(_) => None,
+            None => kinds::kind(self.kind)?.owner(&self.live),
+        }
+    }
+}
+
+/// An ARN's resource part: `service/c/s` of `arn:aws:ecs:r:1:service/c/s`.
+fn arn_resource(arn: &str) -> Option<&str> {
+    arn.strip_prefix("arn:")?.splitn(5, ':').nth(4)
+}
+
+/// For each resource without tags of its own, the index of the resource it belongs to
+/// ([`Kind::owner`](crate::kinds::Kind::owner)) among those found in its region, if found.
+/// Such a resource takes its owner's stack: it was read on behalf of a stack through its owner
+/// or by a name prefix, which another stack's name may share (`app-` of `app-web`).
+pub fn settle_owners(found: &mut [Found]) -> Vec<Option<usize>> {
+    let mut by_identity: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, f) in found.iter().enumerate() {
+        for id in f.identities() {
+            by_identity.entry((f.region.as_str(), id)).or_insert(i);
+            if let Some(part) = arn_resource(id) {
+                by_identity.entry((f.region.as_str(), part)).or_insert(i);
+            }
+        }
+    }
+    let owners: Vec<Option<usize>> = found
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let r = f.owner_ref()?;
+            by_identity.get(&(f.region.as_str(), r.as_str())).copied().filter(|&o| o != i)
+        })
+        .collect();
+    for (i, o) in owners.iter().enumerate() {
+        if let Some(o) = *o {
+            found[i].stack = found[o].stack.clone();
+        }
+    }
+    owners
+}
+
+/// One deployment: a stack name and lineage (one state file's), in one region. `lineage` is
+/// `None` for resources made before rprov tagged lineages.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceKey {
+    pub stack: String,
+    pub lineage: Option<String>,
+    pub region: String,
+}
+
+/// The instance of each resource: its own tags', or, without tags, its owner's (`None` when it
+/// has no owner found).
+fn instances_of(found: &[Found], owners: &[Option<usize>]) -> Vec<Option<InstanceKey>> {
+    (0..found.len())
+        .map(|i| {
+            let mut j = i;
+            for _ in 0..=found.len() {
+                let f = &found[j];
+                if f.own_tags().is_some() {
+                    return Some(InstanceKey {
+                        stack: f.stack.clone(),
+                        lineage: f.live.lineage().map(str::to_owned),
+                        region: f.region.clone(),
+                    });
+                }
+                j = owners[j]?;
+            }
+            None
+        })
+        .collect()
+}
+
+/// An instance as the report shows it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Instance {
+    pub stack: String,
+    /// `null`: made by an rprov that did not tag lineages.
+    pub lineage: Option<String>,
+    pub region: String,
+    /// How many of its resources matched the filter.
+    pub resources: usize,
+    /// When its oldest resource was created (RFC 3339), where AWS or `rprov:created` tells.
+    pub oldest: Option<String>,
+}
+
+impl Instance {
+    pub fn lineage_label(&self) -> &str {
+        self.lineage.as_deref().unwrap_or("(none)")
     }
 }
 
@@ -130,17 +238,26 @@ fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 }
 
 /// `before[i]`: the resources that must be deleted before `i` (they hold on to it). Static
-/// kind relations first; then every live relation that does not contradict them (a cycle,
-/// e.g. two security groups naming each other, keeps the first relation found).
-pub fn order(found: &[Found]) -> Vec<Vec<usize>> {
+/// kind relations within one instance first; then what each untagged resource belongs to
+/// (`owners`, from [`settle_owners`]); then every live relation that does not contradict them (a
+/// cycle, e.g. two security groups naming each other, keeps the first relation found).
+pub fn order(found: &[Found], owners: &[Option<usize>]) -> Vec<Vec<usize>> {
     let n = found.len();
+    let instance = instances_of(found, owners);
     // holds[a] = resources a holds on to (a goes first).
     let mut holds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     for (a, fa) in found.iter().enumerate() {
         for (b, fb) in found.iter().enumerate() {
-            if a != b && fa.same_group(fb) && kind_holds(fa.kind, fb.kind) {
+            if a != b && instance[a].is_some() && instance[a] == instance[b] && kind_holds(fa.kind, fb.kind) {
                 holds[a].insert(b);
             }
+        }
+    }
+    for (a, owner) in owners.iter().enumerate() {
+        if let Some(b) = *owner
+            && !reaches(&holds, b, a)
+        {
+            holds[a].insert(b);
         }
     }
     let mut by_identity: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
@@ -211,79 +328,117 @@ pub fn waves(before: &[Vec<usize>], subset: &[usize]) -> Vec<Vec<usize>> {
 #[derive(Debug, Default, PartialEq)]
 pub struct Selection {
     pub delete: Vec<usize>,
+    /// Matched the filter, but kept.
     pub skipped: Reasons,
+    /// Found among the stacks' resources but not matching the filter: kept.
+    pub unmatched: Reasons,
+    /// The instances of what matched, by stack, lineage and region.
+    pub instances: Vec<Instance>,
 }
 
-/// Picks the resources matching every filter. A resource whose tags are not known (a mount
-/// target, a DNS record, a scalable target cannot carry any; an alarm's are not in the batched
-/// describe) goes with what it belongs to: it matches when something of its stack that it holds
-/// on to matches, or, holding nothing, when anything of its stack matches. With `older_than`, a stack goes as a
-/// whole or not at all: its age is that of its oldest resource with a known creation time (a
-/// stack is as old as its first resource; resources added by later applies go with it), and a
-/// stack with no known creation time is kept. Finally, a resource still held by something that
-/// is not deleted is kept: deleting it would only meet "in use" until the deadline.
+/// The one decision of what goes. A resource with tags of its own matches when they match every
+/// filter (`rprov:stack` included: the describe that found it is no proof, a name prefix is not
+/// ownership). A resource without tags of its own matches only with the resource it belongs to
+/// (`owners`, from [`settle_owners`]), and is kept whenever that one is. With `older_than`, an
+/// instance goes as a whole or not at all: its age is that of its oldest resource with a known
+/// creation time (a deployment is as old as its first resource; resources added by later
+/// applies go with it), and an instance with no known creation time is kept. Finally, a
+/// resource still held by something that is not deleted is kept: deleting it would only meet
+/// "in use" until the deadline.
 pub fn select(
     found: &[Found],
+    owners: &[Option<usize>],
     before: &[Vec<usize>],
     filters: &[TagFilter],
     older_than: Option<Duration>,
     now: SystemTime,
 ) -> Selection {
     let n = found.len();
-    // The stack a resource was read for is authoritative for `rprov:stack` (the describe found it
-    // by that tag, by the stack's name prefix, or through its owner); other tags are compared
-    // where they are known, and a resource whose tags are not known goes with its owner.
-    let stack_ok = |f: &Found| filters.iter().filter(|t| t.key == TAG_STACK).all(|t| t.value == f.stack);
-    let others: Vec<&TagFilter> = filters.iter().filter(|t| t.key != TAG_STACK).collect();
-    let mut matched: Vec<bool> = found
+    let instance = instances_of(found, owners);
+    let mut matched = vec![false; n];
+    let mut why_not: BTreeMap<usize, String> = BTreeMap::new();
+    for (i, f) in found.iter().enumerate() {
+        let Some(tags) = f.own_tags() else { continue };
+        match filters.iter().find(|t| !t.matches(tags)) {
+            None => matched[i] = true,
+            Some(t) => {
+                let has = tags.get(&t.key).map_or("no such tag".to_owned(), |v| format!("`{}={v}`", t.key));
+                why_not.insert(i, format!("its tags do not match the filter: `{}={}` wanted, {has}", t.key, t.value));
+            }
+        }
+    }
+    // Without tags: as its owner, which may itself be untagged (followed to a tagged one).
+    let owner_of = |i: usize| -> Option<usize> {
+        let mut j = owners[i]?;
+        for _ in 0..n {
+            if found[j].own_tags().is_some() {
+                return Some(j);
+            }
+            j = owners[j]?;
+        }
+        None
+    };
+    for (i, f) in found.iter().enumerate().filter(|(_, f)| f.own_tags().is_none()) {
+        match (owner_of(i), f.owner_ref()) {
+            (Some(o), _) if matched[o] => matched[i] = true,
+            (Some(o), _) => {
+                let owner = &found[o];
+                why_not.insert(
+                    i,
+                    format!(
+                        "it has no tags of its own and goes only with {} {}, which does not match the filter",
+                        owner.kind, owner.live.physical_id
+                    ),
+                );
+            }
+            (None, Some(r)) => {
+                why_not.insert(i, format!("it has no tags of its own and goes only with {r}, which was not found"));
+            }
+            (None, None) => {
+                why_not.insert(
+                    i,
+                    "it has no tags of its own and belongs to nothing rprov deletes: nothing shows whose it is".into(),
+                );
+            }
+        }
+    }
+
+    let mut oldest: BTreeMap<&InstanceKey, SystemTime> = BTreeMap::new();
+    for (f, key) in found.iter().zip(&instance) {
+        if let (Some(t), Some(key)) = (f.created(), key) {
+            let e = oldest.entry(key).or_insert(t);
+            *e = (*e).min(t);
+        }
+    }
+    let mut counts: BTreeMap<&InstanceKey, usize> = BTreeMap::new();
+    for key in (0..n).filter(|&i| matched[i]).filter_map(|i| instance[i].as_ref()) {
+        *counts.entry(key).or_default() += 1;
+    }
+    let instances = counts
         .iter()
-        .map(|f| stack_ok(f) && (others.is_empty() || f.tags_known() && others.iter().all(|t| t.matches(&f.live.tags))))
+        .map(|(key, &resources)| Instance {
+            stack: key.stack.clone(),
+            lineage: key.lineage.clone(),
+            region: key.region.clone(),
+            resources,
+            oldest: oldest.get(key).map(|t| humantime::format_rfc3339_seconds(*t).to_string()),
+        })
         .collect();
-    let mut holds: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (b, bs) in before.iter().enumerate() {
-        for &a in bs {
-            holds[a].push(b);
-        }
-    }
-    // One that holds nothing of its stack (a log group whose tags the describe left out) goes
-    // with its stack: when anything of the stack matches.
-    let group_matched = |matched: &[bool], i: usize| (0..n).any(|j| matched[j] && found[j].same_group(&found[i]));
-    loop {
-        let mut changed = false;
-        for i in 0..n {
-            if matched[i] || found[i].tags_known() || !stack_ok(&found[i]) {
-                continue;
-            }
-            let mut owners = holds[i].iter().filter(|&&j| found[j].same_group(&found[i])).peekable();
-            let owner_matched =
-                if owners.peek().is_none() { group_matched(&matched, i) } else { owners.any(|&j| matched[j]) };
-            if owner_matched {
-                matched[i] = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    let mut sel = Selection::default();
+
     let mut keep: BTreeMap<usize, String> = BTreeMap::new();
     if let Some(min_age) = older_than {
-        let mut oldest: BTreeMap<(&str, &str), SystemTime> = BTreeMap::new();
-        for f in found {
-            if let Some(t) = f.created() {
-                let e = oldest.entry((f.region.as_str(), f.stack.as_str())).or_insert(t);
-                *e = (*e).min(t);
-            }
-        }
-        for (i, f) in found.iter().enumerate().filter(|(i, _)| matched[*i]) {
-            match oldest.get(&(f.region.as_str(), f.stack.as_str())) {
+        for i in (0..n).filter(|&i| matched[i]) {
+            let Some(key) = instance[i].as_ref() else { continue };
+            let what = match &key.lineage {
+                Some(l) => format!("stack `{}` (lineage {l})", key.stack),
+                None => format!("stack `{}` (no lineage)", key.stack),
+            };
+            match oldest.get(key) {
                 None => {
                     keep.insert(
                         i,
                         format!(
-                            "age unknown: no resource of stack `{}` reports a creation time or carries `{TAG_CREATED}`",
-                            f.stack
+                            "age unknown: no resource of {what} reports a creation time or carries `{TAG_CREATED}`"
                         ),
                     );
                 }
@@ -293,8 +448,7 @@ pub fn select(
                         keep.insert(
                             i,
                             format!(
-                                "stack `{}` is {} old, younger than --older-than {}",
-                                f.stack,
+                                "{what} is {} old, younger than --older-than {}",
                                 humantime::format_duration(Duration::from_secs(age.as_secs())),
                                 humantime::format_duration(min_age)
                             ),
@@ -304,7 +458,8 @@ pub fn select(
             }
         }
     }
-    // Held by something that stays: kept too, and so is what it holds in turn.
+    // Held by something that stays, or belonging to something kept: kept too, and so is what
+    // it holds in turn.
     loop {
         let mut changed = false;
         for i in 0..n {
@@ -319,19 +474,58 @@ pub fn select(
                     format!("still used by {} {} ({}), which {why}", who.kind, who.live.physical_id, label(who)),
                 );
                 changed = true;
+            } else if let Some(o) = owners[i].filter(|o| keep.contains_key(o)) {
+                let owner = &found[o];
+                keep.insert(i, format!("it goes only with {} {}, which is kept", owner.kind, owner.live.physical_id));
+                changed = true;
             }
         }
         if !changed {
             break;
         }
     }
-    for i in (0..n).filter(|i| matched[*i]) {
-        match keep.remove(&i) {
-            Some(why) => sel.skipped.push((i, why)),
-            None => sel.delete.push(i),
+    let mut sel = Selection { instances, ..Selection::default() };
+    for (i, &matched) in matched.iter().enumerate() {
+        if !matched {
+            sel.unmatched.push((i, why_not.remove(&i).unwrap_or_default()));
+        } else if let Some(why) = keep.remove(&i) {
+            sel.skipped.push((i, why));
+        } else {
+            sel.delete.push(i);
         }
     }
     sel
+}
+
+/// Why a teardown that matched several instances of one stack name refuses (without
+/// `--all-instances`): each is a deployment with its own state, maybe another team's.
+pub fn several_instances(instances: &[Instance]) -> Option<String> {
+    let mut by_stack: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for i in instances {
+        by_stack.entry(i.stack.as_str()).or_default().insert(i.lineage.as_deref());
+    }
+    let several: Vec<String> = by_stack
+        .iter()
+        .filter(|(_, lineages)| lineages.len() > 1)
+        .map(|(stack, lineages)| {
+            let names: Vec<&str> = lineages.iter().map(|l| l.unwrap_or("(none)")).collect();
+            format!("stack `{stack}` matches {} deployments (lineages {})", lineages.len(), names.join(", "))
+        })
+        .collect();
+    if several.is_empty() {
+        return None;
+    }
+    let example = instances
+        .iter()
+        .find(|i| by_stack[i.stack.as_str()].len() > 1 && i.lineage.is_some())
+        .and_then(|i| i.lineage.as_deref())
+        .unwrap_or("<LINEAGE>");
+    let none = by_stack.values().any(|l| l.len() > 1 && l.contains(&None));
+    Some(format!(
+        "{}: each is a deployment with its own state file, maybe another team's; nothing was deleted.\n  Pick one with --tag {TAG_LINEAGE}=<LINEAGE> (the `lineage` of its state file), e.g. --tag {TAG_LINEAGE}={example}, or pass --all-instances to delete every one{}",
+        several.join("; "),
+        if none { " (resources without a lineage, made by an older rprov, go only with --all-instances)" } else { "" }
+    ))
 }
 
 fn label(f: &Found) -> String {
@@ -467,6 +661,24 @@ fn same_resource(arn: &str, f: &Found) -> bool {
         || (pid.starts_with('/') && arn.ends_with(pid))
 }
 
+/// Completes a found resource's tags with what the Tagging API lists for it (`index`: the
+/// resources of its stack there), where its describe could not report them: a describe reports
+/// a resource's tags whole, or none (log groups, alarms), or only the `rprov:stack` its filter
+/// proves (SSM parameters). Tags a describe reported are never added to: the Tagging API is
+/// eventually consistent, and a tag removed a minute ago may still be listed. AWS's own `aws:`
+/// tags are left out.
+pub fn complete_tags(f: &mut Found, index: &[Tagged]) {
+    if f.live.tags.keys().any(|k| k != TAG_STACK) {
+        return;
+    }
+    // Of its own kind: a log group and an SSM parameter may share a name.
+    let ours = |t: &&Tagged| t.region == f.region && arn_kind(&t.arn) == Some(f.kind) && same_resource(&t.arn, f);
+    let Some(t) = index.iter().find(ours) else { return };
+    for (k, v) in t.tags.iter().filter(|(k, _)| !k.starts_with("aws:")) {
+        f.live.tags.insert(k.clone(), v.clone());
+    }
+}
+
 /// Indexes with why.
 pub type Reasons = Vec<(usize, String)>;
 
@@ -551,6 +763,8 @@ impl Entry {
 pub struct Report {
     pub format_version: u32,
     pub account: Option<String>,
+    /// The accounts `--account` allowed (the credentials' one among them).
+    pub allowed_accounts: Vec<String>,
     pub regions: Vec<String>,
     pub filters: Vec<TagFilter>,
     pub older_than: Option<String>,
@@ -565,6 +779,15 @@ pub struct Report {
     pub failed: Vec<Entry>,
     /// Listed by the Tagging API only, and already gone.
     pub ignored: Vec<Entry>,
+    /// Found with the stacks' resources but not matching the filter (their tags, or, without
+    /// tags, what they belong to), with why: kept, and no reason for a non-zero exit.
+    pub not_matched: Vec<Entry>,
+    /// The deployments of what matched: stack, lineage, region, how many resources, the oldest
+    /// creation time.
+    pub instances: Vec<Instance>,
+    /// Set when nothing was deleted because one stack name matched several instances (see
+    /// `--all-instances`).
+    pub refused: Option<String>,
     pub retries: usize,
     pub wall_time_s: f64,
 }
@@ -572,7 +795,7 @@ pub struct Report {
 impl Report {
     /// Everything that matched is deleted (a dry run: nothing kept or failed).
     pub fn complete(&self) -> bool {
-        self.skipped.is_empty() && self.failed.is_empty()
+        self.skipped.is_empty() && self.failed.is_empty() && self.refused.is_none()
     }
 }
 
@@ -635,12 +858,16 @@ mod tests {
     use super::*;
     use crate::value::Props;
 
+    /// A resource of stack `stack` tagged as rprov tags it (its kind permitting) plus `team=a`.
     fn found(stack: &str, kind: &'static str, id: &str, pid: &str, props: &[(&str, &str)]) -> Found {
-        let mut tags = Tags::from([(TAG_STACK.to_owned(), stack.to_owned()), ("team".to_owned(), "a".to_owned())]);
+        let mut tags = Tags::from([
+            (TAG_STACK.to_owned(), stack.to_owned()),
+            (TAG_ID.to_owned(), id.to_owned()),
+            ("team".to_owned(), "a".to_owned()),
+        ]);
         if kinds::kind(kind).is_some_and(|k| !k.schema().taggable) {
             tags.clear();
         }
-        tags.insert(TAG_ID.into(), id.into());
         let props: Props = props.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect();
         let attrs = Props::from([("id".to_owned(), Value::str(pid))]);
         Found {
@@ -651,6 +878,13 @@ mod tests {
         }
     }
 
+    fn lineage(mut f: Found, l: &str) -> Found {
+        if !f.live.tags.is_empty() {
+            f.live.tags.insert(TAG_LINEAGE.into(), l.into());
+        }
+        f
+    }
+
     fn net() -> Vec<Found> {
         vec![
             found("a", "vpc", "vpc", "vpc-1", &[]),
@@ -659,12 +893,28 @@ mod tests {
             found("a", "security_group", "app", "sg-2", &[("vpc", "vpc-1"), ("from", "sg-1")]),
             found("a", "file_system", "fs", "fs-1", &[]),
             found("a", "mount_target", "mt", "fsmt-1", &[("file_system", "fs-1"), ("subnet", "subnet-1")]),
-            found("a", "log_group", "logs", "/a/logs", &[]),
+            found("a", "log_group", "logs", "/rprov/a/logs", &[]),
         ]
     }
 
     fn names(found: &[Found], waves: Vec<Vec<usize>>) -> Vec<Vec<String>> {
         waves.into_iter().map(|w| w.into_iter().map(|i| found[i].live.physical_id.clone()).collect()).collect()
+    }
+
+    fn pids(found: &[Found], idx: impl IntoIterator<Item = usize>) -> Vec<&str> {
+        idx.into_iter().map(|i| found[i].live.physical_id.as_str()).collect()
+    }
+
+    /// Owners, order and selection, as the CLI runs them.
+    fn check(found: &mut [Found], filters: &[&str]) -> Selection {
+        let filters: Vec<TagFilter> = filters.iter().map(|t| t.parse().unwrap()).collect();
+        let owners = settle_owners(found);
+        let before = order(found, &owners);
+        select(found, &owners, &before, &filters, None, SystemTime::now())
+    }
+
+    fn why<'a>(found: &[Found], reasons: &'a Reasons, pid: &str) -> &'a str {
+        reasons.iter().find(|(i, _)| found[*i].live.physical_id == pid).map_or("(not listed)", |(_, w)| w.as_str())
     }
 
     #[test]
@@ -680,12 +930,13 @@ mod tests {
 
     #[test]
     fn order_from_live_relations_and_kind_fallback() {
-        let f = net();
-        let before = order(&f);
+        let mut f = net();
+        let owners = settle_owners(&mut f);
+        let before = order(&f, &owners);
         let all: Vec<usize> = (0..f.len()).collect();
         assert_eq!(
             names(&f, waves(&before, &all)),
-            [vec!["fsmt-1", "/a/logs"], vec!["subnet-1", "sg-2", "fs-1"], vec!["sg-1"], vec!["vpc-1"]]
+            [vec!["fsmt-1", "/rprov/a/logs"], vec!["subnet-1", "sg-2", "fs-1"], vec!["sg-1"], vec!["vpc-1"]]
         );
     }
 
@@ -693,7 +944,8 @@ mod tests {
     fn mutual_references_do_not_make_a_cycle() {
         let mut f = net();
         f[2].live.props.insert("from".into(), Value::str("sg-2"));
-        let before = order(&f);
+        let owners = settle_owners(&mut f);
+        let before = order(&f, &owners);
         let all: Vec<usize> = (0..f.len()).collect();
         let w = waves(&before, &all);
         assert_eq!(w.iter().map(Vec::len).sum::<usize>(), f.len());
@@ -705,31 +957,114 @@ mod tests {
         let mut f = net();
         // Stack b runs a load balancer in stack a's subnet; only stack a is torn down.
         f.push(found("b", "load_balancer", "alb", "arn:lb", &[("subnet", "subnet-1")]));
-        let before = order(&f);
-        let s = select(&f, &before, &[TagFilter::stack("a")], None, SystemTime::now());
-        let kept: Vec<&str> = s.skipped.iter().map(|(i, _)| f[*i].live.physical_id.as_str()).collect();
-        assert_eq!(kept, ["vpc-1", "subnet-1"]);
+        let s = check(&mut f, &["rprov:stack=a"]);
+        assert_eq!(pids(&f, s.skipped.iter().map(|s| s.0)), ["vpc-1", "subnet-1"]);
         assert!(s.skipped[1].1.contains("arn:lb"), "{:?}", s.skipped);
         assert_eq!(s.delete.len(), 5);
+        assert!(why(&f, &s.unmatched, "arn:lb").contains("`rprov:stack=a` wanted, `rprov:stack=b`"), "{s:?}");
     }
 
     #[test]
-    fn untaggable_resources_go_with_their_owner() {
+    fn own_tags_must_match_every_filter() {
         let mut f = net();
-        // Read without its tags, holding nothing: it goes with its stack.
-        f[6].live.tags.clear();
-        let mut lone = found("b", "log_group", "logs", "/b/logs", &[]);
-        lone.live.tags.clear();
-        f.push(lone);
-        let before = order(&f);
-        let by_team = select(&f, &before, &["team=a".parse().unwrap()], None, SystemTime::now());
-        assert_eq!(by_team.delete, (0..7).collect::<Vec<_>>(), "{by_team:?}");
-        let other = select(&f, &before, &["team=b".parse().unwrap()], None, SystemTime::now());
-        assert_eq!(other, Selection::default());
+        f[2].live.tags.insert("team".into(), "b".into());
+        f[6].live.tags.remove("team");
+        let s = check(&mut f, &["rprov:stack=a", "team=a"]);
+        println!("kept: {:?}", s.unmatched);
+        assert_eq!(pids(&f, s.unmatched.iter().map(|u| u.0)), ["sg-1", "/rprov/a/logs"]);
+        assert!(why(&f, &s.unmatched, "sg-1").contains("`team=a` wanted, `team=b`"), "{s:?}");
+        assert!(why(&f, &s.unmatched, "/rprov/a/logs").contains("`team=a` wanted, no such tag"), "{s:?}");
+        // sg-2 names sg-1 (an ingress rule): it goes, sg-1 stays, and so does their VPC.
+        assert_eq!(pids(&f, s.delete.iter().copied()), ["subnet-1", "sg-2", "fs-1", "fsmt-1"]);
+        assert_eq!(pids(&f, s.skipped.iter().map(|s| s.0)), ["vpc-1"]);
+        assert!(why(&f, &s.skipped, "vpc-1").contains("still used by security_group sg-1"), "{s:?}");
     }
 
     #[test]
-    fn older_than_decides_per_stack() {
+    fn untagged_resources_go_only_with_a_deleted_owner() {
+        let mut f = net();
+        // A log group under the stack's name prefix, made by hand without tags: nothing shows
+        // whose it is.
+        let mut hand = found("a", "log_group", "x", "/rprov/a/by-hand", &[]);
+        hand.live.tags.clear();
+        f.push(hand);
+        // A zone the stack created, a record in it; a scalable target of the stack's service
+        // (named like its ARN's resource part).
+        f.push(found("a", "hosted_zone", "zone", "Z1", &[]));
+        f[8].live.tags = Tags::from([(TAG_STACK.to_owned(), "a".to_owned()), ("team".into(), "a".into())]);
+        f.push(found("a", "dns_record", "-", "Z1/www.example.com./A", &[("zone", "Z1")]));
+        let mut svc = found("a", "ecs_service", "svc", "arn:aws:ecs:us-east-1:1:service/a-c/a-web", &[]);
+        svc.live.attrs.insert("arn".into(), Value::str("arn:aws:ecs:us-east-1:1:service/a-c/a-web"));
+        f.push(svc);
+        f.push(found("a", "autoscaling", "-", "service/a-c/a-web", &[("cluster", "a-c"), ("service", "a-web")]));
+        // A mount target whose file system was not found (another's, or gone).
+        f.push(found("a", "mount_target", "-", "fsmt-9", &[("file_system", "fs-9")]));
+
+        let s = check(&mut f, &["team=a"]);
+        println!("deleted: {:?}\nnot matched: {:?}", pids(&f, s.delete.iter().copied()), s.unmatched);
+        for pid in ["fsmt-1", "Z1/www.example.com./A", "service/a-c/a-web"] {
+            assert!(pids(&f, s.delete.iter().copied()).contains(&pid), "{pid} goes with its owner: {s:?}");
+        }
+        assert!(why(&f, &s.unmatched, "/rprov/a/by-hand").contains("no tags of its own"), "{s:?}");
+        assert!(why(&f, &s.unmatched, "fsmt-9").contains("fs-9, which was not found"), "{s:?}");
+        assert_eq!(s.unmatched.len(), 2);
+        // The owner goes after what belongs to it.
+        let owners = settle_owners(&mut f);
+        let before = order(&f, &owners);
+        assert!(before[10].contains(&11), "the service after its scalable target: {before:?}");
+        assert!(before[8].contains(&9), "the zone after its record: {before:?}");
+
+        // Owners that do not match: what belongs to them stays, and says why.
+        let s = check(&mut f, &["team=b"]);
+        assert!(s.delete.is_empty(), "{s:?}");
+        assert!(why(&f, &s.unmatched, "fsmt-1").contains("goes only with file_system fs-1, which does not match"));
+
+        // An owner kept (in use by another stack's access point): what belongs to it is kept too.
+        let mut f = net();
+        f.push(found("b", "access_point", "ap", "fsap-1", &[("file_system", "fs-1")]));
+        let s = check(&mut f, &["rprov:stack=a"]);
+        assert!(why(&f, &s.skipped, "fs-1").contains("still used by access_point fsap-1"), "{s:?}");
+        assert!(why(&f, &s.skipped, "fsmt-1").contains("goes only with file_system fs-1, which is kept"), "{s:?}");
+    }
+
+    #[test]
+    fn instances_by_stack_and_lineage() {
+        // Two deployments of stack `a` (two state files), and one made before lineages.
+        let mut f: Vec<Found> = net().into_iter().map(|x| lineage(x, "L1")).collect();
+        f.extend(net().into_iter().map(|x| lineage(x, "L2")).map(|mut x| {
+            x.live.physical_id.push('b');
+            for v in x.live.props.values_mut().chain(x.live.attrs.values_mut()) {
+                if let Value::Str(s) = v {
+                    s.push('b');
+                }
+            }
+            x
+        }));
+        f.push(found("a", "log_group", "old", "/rprov/a/old", &[]));
+        let s = check(&mut f, &["rprov:stack=a"]);
+        let seen: Vec<(Option<&str>, usize)> =
+            s.instances.iter().map(|i| (i.lineage.as_deref(), i.resources)).collect();
+        println!("instances: {seen:?}");
+        // Each mount target is counted with its file system's deployment.
+        assert_eq!(seen, [(None, 1), (Some("L1"), 7), (Some("L2"), 7)]);
+        let refusal = several_instances(&s.instances).expect("refused");
+        println!("{refusal}");
+        assert!(refusal.contains("stack `a` matches 3 deployments (lineages (none), L1, L2)"), "{refusal}");
+        assert!(refusal.contains("--tag rprov:lineage=L1") && refusal.contains("--all-instances"), "{refusal}");
+        assert!(refusal.contains("go only with --all-instances"), "{refusal}");
+
+        // One picked: all of it goes (kind relations do not reach into the other deployment),
+        // the other stays, untouched.
+        let s = check(&mut f, &["rprov:stack=a", "rprov:lineage=L1"]);
+        assert_eq!(s.delete, (0..7).collect::<Vec<_>>(), "{s:?}");
+        assert!(s.skipped.is_empty(), "{s:?}");
+        assert_eq!(s.unmatched.len(), 8);
+        assert!(several_instances(&s.instances).is_none());
+        assert_eq!(s.instances.len(), 1);
+    }
+
+    #[test]
+    fn older_than_decides_per_instance() {
         let now = SystemTime::now();
         let mut f = net();
         f.push(found("young", "log_group", "l", "/young/l", &[]));
@@ -737,12 +1072,15 @@ mod tests {
         let at = |s: u64| Value::Str(humantime::format_rfc3339_seconds(now - Duration::from_secs(s)).to_string());
         f[6].live.attrs.insert(ATTR_CREATED.into(), at(3600));
         f[7].live.attrs.insert(ATTR_CREATED.into(), at(60));
-        let before = order(&f);
-        let s = select(&f, &before, &["team=a".parse().unwrap()], Some(Duration::from_secs(600)), now);
+        let owners = settle_owners(&mut f);
+        let before = order(&f, &owners);
+        let s = select(&f, &owners, &before, &["team=a".parse().unwrap()], Some(Duration::from_secs(600)), now);
         assert_eq!(s.delete.len(), 7, "{s:?}");
         let why: BTreeMap<&str, &str> = s.skipped.iter().map(|(i, w)| (f[*i].stack.as_str(), w.as_str())).collect();
         assert!(why["young"].contains("younger than"), "{why:?}");
         assert!(why["unknown"].contains("age unknown"), "{why:?}");
+        let a = s.instances.iter().find(|i| i.stack == "a").unwrap();
+        assert_eq!(a.oldest.as_deref(), f[6].live.attrs.get(ATTR_CREATED).and_then(Value::as_str));
     }
 
     #[test]
@@ -753,7 +1091,8 @@ mod tests {
         assert_eq!(k[0], "a/vpc[vpc-1]");
         assert_eq!(k[7], "a/vpc[vpc-9]");
         assert_eq!(k[1], "a/sub");
-        let before = order(&f);
+        let owners = settle_owners(&mut f);
+        let before = order(&f, &owners);
         let all: Vec<usize> = (0..f.len()).collect();
         let (plan, state) = executor_input(&f, &before, &all, &k);
         assert_eq!(plan.changes.len(), 8);
@@ -762,12 +1101,12 @@ mod tests {
     }
 
     #[test]
-    fn tagging_api_extras_are_gone_or_foreign() {
+    fn tagging_api_completes_tags_and_lists_extras_gone_or_foreign() {
         let f = net();
         let t = |arn: &str| Tagged { region: "us-east-1".into(), arn: arn.into(), tags: Tags::new() };
         let tagged = [
             t("arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"),
-            t("arn:aws:logs:us-east-1:123456789012:log-group:/a/logs:*"),
+            t("arn:aws:logs:us-east-1:123456789012:log-group:/rprov/a/logs:*"),
             t("arn:aws:ec2:us-east-1:123456789012:natgateway/nat-1"),
             t("arn:aws:s3:::bucket"),
         ];
@@ -775,7 +1114,49 @@ mod tests {
         assert_eq!(gone.iter().map(|g| g.0).collect::<Vec<_>>(), [2]);
         assert_eq!(foreign.iter().map(|g| g.0).collect::<Vec<_>>(), [3]);
         assert_eq!(arn_kind("arn:aws:elasticloadbalancing:r:1:loadbalancer/app/x/1"), Some("load_balancer"));
-        assert!("=x".parse::<TagFilter>().is_err());
+
+        // A log group's describe reports no tags; an SSM parameter of the same name is not it.
+        let mut logs = found("a", "log_group", "logs", "/rprov/a/logs", &[]);
+        logs.live.tags.clear();
+        let listed = |arn: &str, id: &str| Tagged {
+            region: "us-east-1".into(),
+            arn: arn.into(),
+            tags: Tags::from([
+                (TAG_STACK.to_owned(), "a".to_owned()),
+                (TAG_ID.to_owned(), id.to_owned()),
+                ("aws:cloudformation:stack-name".to_owned(), "x".to_owned()),
+            ]),
+        };
+        let index = [
+            listed("arn:aws:ssm:us-east-1:1:parameter/rprov/a/logs", "param"),
+            listed("arn:aws:logs:us-east-1:1:log-group:/rprov/a/logs:*", "logs"),
+        ];
+        complete_tags(&mut logs, &index);
+        assert_eq!(
+            logs.live.tags,
+            Tags::from([(TAG_STACK.to_owned(), "a".into()), (TAG_ID.to_owned(), "logs".into())])
+        );
+        // A describe that reports tags is not second-guessed (`team` was just removed by hand).
+        let mut vpc = found("a", "vpc", "vpc", "vpc-1", &[]);
+        vpc.live.tags.remove("team");
+        let before = vpc.live.tags.clone();
+        let stale = Tagged {
+            region: "us-east-1".into(),
+            arn: "arn:aws:ec2:us-east-1:1:vpc/vpc-1".into(),
+            tags: Tags::from([("team".to_owned(), "a".to_owned())]),
+        };
+        complete_tags(&mut vpc, &[stale]);
+        assert_eq!(vpc.live.tags, before);
+    }
+
+    #[test]
+    fn tag_filters_need_a_key_and_a_value() {
+        for bad in ["=x", "novalue", "team=", "team=  ", " =x"] {
+            let e = bad.parse::<TagFilter>().unwrap_err();
+            assert!(e.contains("KEY=VALUE"), "{bad}: {e}");
+        }
+        assert!("team=".parse::<TagFilter>().unwrap_err().contains("the value is empty"));
         assert_eq!("k=v=w".parse::<TagFilter>(), Ok(TagFilter { key: "k".into(), value: "v=w".into() }));
+        assert_eq!(" k =v".parse::<TagFilter>(), Ok(TagFilter { key: "k".into(), value: "v".into() }));
     }
 }

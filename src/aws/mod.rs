@@ -116,6 +116,8 @@ type ClientCache = Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>;
 pub struct Cx {
     pub stack: String,
     pub region: String,
+    /// The account the credentials act for, once checked (for messages that name it).
+    pub account: Option<String>,
     pub sdk: SdkConfig,
     pub wait: WaitConfig,
     clients: ClientCache,
@@ -130,6 +132,7 @@ impl Cx {
         Cx {
             stack: stack.to_owned(),
             region,
+            account: None,
             sdk,
             wait,
             clients: Arc::new(Mutex::new(HashMap::new())),
@@ -161,6 +164,11 @@ impl Cx {
             Some(scope) => scope.once(key, read).await,
             None => read().await.map(Arc::new),
         }
+    }
+
+    pub fn with_account(mut self, account: &str) -> Cx {
+        self.account = Some(account.to_owned());
+        self
     }
 
     /// Where progress of long waits goes (logical id, message).

@@ -133,8 +133,9 @@ async fn apply_locked(
     parallelism: usize,
 ) -> Result<u8, Failure> {
     let state = backend.read().await?;
-    let cx = Arc::new(cx(s, &stack).await);
+    let cx = cx(s, &stack).await;
     let account = check_identity(&cx, &stack, state.as_ref(), backend.as_ref()).await?;
+    let cx = Arc::new(cx.with_account(&account));
     let saved = matches!(target, Target::Saved(..));
     let (plan, mut state) = match target {
         Target::Saved(_, file) => {
@@ -271,7 +272,8 @@ pub(super) fn print_retries(outcome: &Outcome) {
 }
 
 pub(super) fn rebuild_cx_with_status(cx: Arc<crate::aws::Cx>, progress: crate::apply::Progress) -> crate::aws::Cx {
-    let c = crate::aws::Cx::new(&cx.stack, cx.sdk.clone(), cx.wait.clone());
+    let mut c = crate::aws::Cx::new(&cx.stack, cx.sdk.clone(), cx.wait.clone());
+    c.account = cx.account.clone();
     c.with_status(Arc::new(move |id: &str, msg: &str| progress(crate::apply::Event::Status { id, message: msg })))
 }
 
@@ -344,8 +346,9 @@ async fn destroy_locked(
         outln!("Stack `{}` has no state: nothing to destroy.", stack.name);
         return Ok(0);
     };
-    let cx = Arc::new(cx(s, stack).await);
-    check_identity(&cx, stack, Some(&state), backend.as_ref()).await?;
+    let cx = cx(s, stack).await;
+    let account = check_identity(&cx, stack, Some(&state), backend.as_ref()).await?;
+    let cx = Arc::new(cx.with_account(&account));
     let mut empty = stack.clone();
     empty.resources.clear();
     empty.outputs.clear();

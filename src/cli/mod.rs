@@ -124,7 +124,15 @@ pub enum Command {
         /// Only resources carrying this tag (repeatable; all must match).
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
-        /// Only stacks created longer ago than this (e.g. 24h).
+        /// The AWS account teardown may delete in (repeatable: any of them); it refuses to run
+        /// when the credentials are for another.
+        #[arg(long = "account", value_name = "ID")]
+        accounts: Vec<String>,
+        /// Delete every deployment (lineage) of a stack name that matches; without it, a stack
+        /// name matching several is refused (pick one with --tag rprov:lineage=LINEAGE).
+        #[arg(long)]
+        all_instances: bool,
+        /// Only deployments created longer ago than this (e.g. 24h).
         #[arg(long, value_name = "DURATION")]
         older_than: Option<String>,
         #[arg(long)]
@@ -221,8 +229,18 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::Apply { target, yes, refresh_only: true, .. } => apply::refresh_only(&s, &target, yes).await,
         Command::Drift { stack, json, markdown } => drift::run(&s, &stack, json, markdown.as_deref()).await,
         Command::Destroy { stack, yes, parallelism } => apply::destroy(&s, &stack, yes, parallelism).await,
-        Command::Teardown { stack, tags, older_than, yes, json, all_regions, parallelism } => {
-            let args = teardown::Args { stack, tags, older_than, yes, json, all_regions, parallelism };
+        Command::Teardown { stack, tags, accounts, all_instances, older_than, yes, json, all_regions, parallelism } => {
+            let args = teardown::Args {
+                stack,
+                tags,
+                accounts,
+                all_instances,
+                older_than,
+                yes,
+                json,
+                all_regions,
+                parallelism,
+            };
             teardown::run(&s, args).await
         }
         Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,

@@ -2,6 +2,9 @@
 //! file. Discovery is the Resource Groups Tagging API plus each kind's own batched describe (the
 //! Tagging API misses some types and lists deleted ones for a while); selection, order and the
 //! report are in `crate::teardown`; deletion is the executor's, as for `destroy`.
+//!
+//! Bound to accounts named on the command line (`--account`): the credentials' account is
+//! checked right after STS answers, before any other call.
 
 use super::out::{err, errln, outln};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_config::SdkConfig;
 
 use super::apply::{cancel_on_ctrl_c, print_retries};
-use super::common::{Failure, Settings, backend};
+use super::common::{Failure, Settings, backend, caller};
 use super::progress::printer;
 use crate::apply::{ApplyConfig, Event, execute};
 use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, classify, load_sdk_config};
@@ -23,6 +26,10 @@ use crate::teardown::{self, Entry, Found, Report, TagFilter, Tagged, Unrecorded}
 pub struct Args {
     pub stack: Option<String>,
     pub tags: Vec<String>,
+    /// `--account`: the accounts teardown may delete in.
+    pub accounts: Vec<String>,
+    /// `--all-instances`: take every deployment of a stack name, not only when there is one.
+    pub all_instances: bool,
     pub older_than: Option<String>,
     pub yes: bool,
     pub json: bool,
@@ -54,13 +61,22 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
         ),
         None => None,
     };
+    let allowed = allowed_accounts(&a.accounts)?;
 
     let base = load_sdk_config(&s.aws, &default_region(s).await?).await;
-    let account = account_id(&base).await?;
+    let (account, arn) = caller(&base).await?;
+    if !allowed.contains(&account) {
+        return Err(Failure::User(format!(
+            "the credentials are for account {account} ({arn}), but --account allows only {}; nothing was read or deleted.\n  Use credentials for {}, or pass --account {account} if that is the account to tear down in",
+            allowed.join(", "),
+            if allowed.len() == 1 { "that account" } else { "one of them" }
+        )));
+    }
     let regions = regions(s, &base, a.all_regions).await?;
     let mut report = Report {
         format_version: teardown::FORMAT_VERSION,
         account: Some(account.clone()),
+        allowed_accounts: allowed,
         regions: regions.clone(),
         filters: filters.clone(),
         older_than: a.older_than.clone(),
@@ -92,8 +108,9 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
     found.retain(|f| seen.insert((f.kind, f.live.physical_id.clone())));
 
     let now = SystemTime::now();
-    let before = teardown::order(&found);
-    let selection = teardown::select(&found, &before, &filters, older_than, now);
+    let owners = teardown::settle_owners(&mut found);
+    let before = teardown::order(&found, &owners);
+    let selection = teardown::select(&found, &owners, &before, &filters, older_than, now);
     let keys = teardown::keys(&found);
     let waves = teardown::waves(&before, &selection.delete);
     let (gone, foreign) = teardown::tagged_only(&found, &tagged);
@@ -103,13 +120,27 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
         selection.skipped.iter().map(|(i, why)| Entry::of(&found[*i], &keys[*i], now).because(why)).collect();
     report.skipped.extend(foreign.into_iter().map(|(i, why)| Entry::tagged(&tagged[i], why)));
     report.ignored = gone.into_iter().map(|(i, why)| Entry::tagged(&tagged[i], why)).collect();
+    report.not_matched =
+        selection.unmatched.iter().map(|(i, why)| Entry::of(&found[*i], &keys[*i], now).because(why)).collect();
+    report.instances = selection.instances.clone();
+    // One stack name, several deployments: by name alone it cannot be told which is meant.
+    if !a.all_instances {
+        report.refused = teardown::several_instances(&report.instances);
+    }
 
     if !a.json {
         print_found(&report);
     }
+    if let Some(why) = report.refused.clone() {
+        report.dry_run = true;
+        if a.json {
+            finish(report, started, true, false)?;
+        }
+        return Err(Failure::User(why));
+    }
     let mut proceed = a.yes;
     if !a.yes && !report.planned.is_empty() && !a.json && s.tty && std::io::stdin().is_terminal() {
-        proceed = ask_account(&account, report.planned.len())?;
+        proceed = ask(&account, report.planned.len())?;
     }
     if !proceed || report.planned.is_empty() {
         if !proceed && !report.planned.is_empty() {
@@ -208,11 +239,24 @@ async fn default_region(s: &Settings) -> Result<String, Failure> {
     }
 }
 
-async fn account_id(sdk: &SdkConfig) -> Result<String, Failure> {
-    let out = aws_sdk_sts::Client::new(sdk).get_caller_identity().send().await.map_err(|e| {
-        Failure::User(format!("AWS: cannot tell which account the credentials belong to: {}", classify(e)))
-    })?;
-    Ok(out.account().unwrap_or("unknown").to_owned())
+/// `--account`, checked before any AWS call: at least one, each an account id (12 digits).
+fn allowed_accounts(given: &[String]) -> Result<Vec<String>, Failure> {
+    if given.is_empty() {
+        return Err(Failure::User(
+            "teardown needs --account ID (repeatable): the AWS account(s) it may delete in. The credentials' account is checked against them before anything is read, so credentials for another account delete nothing".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for a in given {
+        let id = a.trim();
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Failure::User(format!("--account `{a}`: an AWS account id is 12 digits")));
+        }
+        out.push(id.to_owned());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 async fn regions(s: &Settings, base: &SdkConfig, all: bool) -> Result<Vec<String>, Failure> {
@@ -237,8 +281,11 @@ async fn regions(s: &Settings, base: &SdkConfig, all: bool) -> Result<Vec<String
 
 type Discovered = (String, SdkConfig, Vec<Found>, Vec<Tagged>);
 
-/// One region: what the Tagging API lists with the filters, then every kind's describe for each
-/// stack named by the filter or by the `rprov:stack` tag of what the Tagging API listed.
+/// One region: the stacks named by `--stack`, or else by the `rprov:stack` tag of what the
+/// Tagging API lists with the filters; then, for each stack, every kind's describe and the
+/// Tagging API's list of the stack's resources (one call per stack), whose tags complete those
+/// of resources whose describe reports none (log groups, alarms, SSM parameters). Returns what
+/// was found and what the Tagging API lists with the whole filter.
 async fn discover(
     s: &Settings,
     region: &str,
@@ -248,33 +295,52 @@ async fn discover(
     let settings = AwsSettings { region: Some(region.to_owned()), ..s.aws.clone() };
     let sdk = load_sdk_config(&settings, region).await;
     let failed = |e: AwsError| Failure::User(format!("AWS: Tagging API in {region}: {e}"));
-    let by_filter: Vec<(&str, Option<&str>)> =
-        filters.iter().map(|f| (f.key.as_str(), Some(f.value.as_str()))).collect();
-    let tagged = tagging_api(&sdk, region, &by_filter).await.map_err(failed)?;
     let mut stacks: BTreeSet<String> = filters.iter().filter(|f| f.key == TAG_STACK).map(|f| f.value.clone()).collect();
+    let mut listed = None;
     if stack.is_none() {
         // The stacks the other tags select: those of which the Tagging API lists a resource. (A
-        // stack made only of types it does not list, e.g. Elastic IPs, IAM roles, or log groups
-        // on moto, is found by `--stack` or a `rprov:stack` filter only.)
-        stacks.extend(tagged.iter().filter_map(|t| t.tags.get(TAG_STACK).cloned()));
+        // stack made only of types it does not list, e.g. Elastic IPs or IAM roles, is found by
+        // `--stack` or a `rprov:stack` filter only.)
+        let by_filter: Vec<(&str, Option<&str>)> =
+            filters.iter().map(|f| (f.key.as_str(), Some(f.value.as_str()))).collect();
+        let l = tagging_api(&sdk, region, &by_filter).await.map_err(failed)?;
+        stacks.extend(l.iter().filter_map(|t| t.tags.get(TAG_STACK).cloned()));
+        listed = Some(l);
     }
+    let sdk_ref = &sdk;
+    let indexes = stacks
+        .iter()
+        .map(|st| async move { (st.clone(), tagging_api(sdk_ref, region, &[(TAG_STACK, Some(st.as_str()))]).await) });
     let cxs: Vec<Cx> = stacks.iter().map(|st| Cx::new(st, sdk.clone(), WaitConfig::default())).collect();
     let reads = cxs.iter().flat_map(|cx| {
         kinds::REGISTRY
             .iter()
             .map(move |k| async move { (cx.stack.clone(), k.schema().name, k.read_many(cx, &[]).await) })
     });
+    let (indexes, reads) =
+        futures_util::future::join(futures_util::future::join_all(indexes), futures_util::future::join_all(reads))
+            .await;
+    let mut index: BTreeMap<String, Vec<Tagged>> = BTreeMap::new();
+    for (st, result) in indexes {
+        index.insert(st, result.map_err(failed)?);
+    }
     let mut found = Vec::new();
-    for (stack, kind, result) in futures_util::future::join_all(reads).await {
+    for (stack, kind, result) in reads {
         let lives = result.map_err(|e| Failure::User(format!("reading {kind} resources in {region}: {e}")))?;
         for live in lives {
-            // A describe returns the stack's resources (by tag, or by owner for those without tags).
-            if live.stack().is_some_and(|st| st != stack) {
+            let mut f = Found { region: region.to_owned(), stack: stack.clone(), kind, live };
+            teardown::complete_tags(&mut f, index.get(&stack).map(Vec::as_slice).unwrap_or_default());
+            // Another stack's (a name prefix two stack names share): found for that stack, if
+            // it is torn down.
+            if f.live.stack().is_some_and(|st| st != stack) {
                 continue;
             }
-            found.push(Found { region: region.to_owned(), stack: stack.clone(), kind, live });
+            found.push(f);
         }
     }
+    let tagged = listed.unwrap_or_else(|| {
+        index.into_values().flatten().filter(|t| filters.iter().all(|f| t.tags.get(&f.key) == Some(&f.value))).collect()
+    });
     Ok((region.to_owned(), sdk, found, tagged))
 }
 
@@ -317,7 +383,24 @@ fn print_found(r: &Report) {
             tags.join(",")
         )
     };
-    outln!("\n{} resource(s) to delete:", r.planned.len());
+    if !r.instances.is_empty() {
+        outln!("\nInstances (deployments) matched:");
+        outln!("  {:<24} {:<38} {:<16} {:>9}  OLDEST", "STACK", "LINEAGE", "REGION", "RESOURCES");
+        for i in &r.instances {
+            outln!(
+                "  {:<24} {:<38} {:<16} {:>9}  {}",
+                i.stack,
+                i.lineage_label(),
+                i.region,
+                i.resources,
+                i.oldest.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    match r.refused {
+        None => outln!("\n{} resource(s) to delete:", r.planned.len()),
+        Some(_) => outln!("\n{} resource(s) matched; none will be deleted (see below):", r.planned.len()),
+    }
     if !r.planned.is_empty() {
         outln!("  {:<16} {:<48} {:<32} {:<10} TAGS", "TYPE", "PHYSICAL ID", "NAME (ID)", "AGE");
     }
@@ -336,6 +419,12 @@ fn print_found(r: &Report) {
             outln!("{}\n      why: {}", row(e), e.reason.as_deref().unwrap_or_default());
         }
     }
+    if !r.not_matched.is_empty() {
+        outln!("\n{} found with the stack(s) but not matching the filter, kept:", r.not_matched.len());
+        for e in &r.not_matched {
+            outln!("{}\n      why: {}", row(e), e.reason.as_deref().unwrap_or_default());
+        }
+    }
     if !r.ignored.is_empty() {
         outln!("\n{} listed by the Tagging API only (already gone):", r.ignored.len());
         for e in &r.ignored {
@@ -345,13 +434,14 @@ fn print_found(r: &Report) {
     outln!();
 }
 
-/// On a terminal, after the dry run: the account id typed back is the confirmation.
-fn ask_account(account: &str, n: usize) -> Result<bool, Failure> {
-    err!("Type the account id ({account}) to delete these {n} resource(s), anything else to stop: ");
+/// On a terminal, after the dry run. (The account was settled by `--account` before anything
+/// was read; this only confirms the list.)
+fn ask(account: &str, n: usize) -> Result<bool, Failure> {
+    err!("Delete these {n} resource(s) in account {account}? Only 'yes' will be accepted, anything else stops: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Unexpected(e.into()))?;
-    Ok(answer.trim() == account)
+    Ok(answer.trim() == "yes")
 }
 
 /// Progress lines on stderr, for `--json` (stdout carries the report only).

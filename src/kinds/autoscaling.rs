@@ -362,4 +362,10 @@ impl Kind for Autoscaling {
         // by name: sending them again converges on the same target.
         true
     }
+
+    /// A scalable target exists for its ECS service: its id, `service/<cluster>/<service>`, is
+    /// the resource part of the service's ARN.
+    fn owner(&self, live: &Live) -> Option<String> {
+        Some(live.physical_id.clone())
+    }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrType};
 
 use super::route53;
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
@@ -170,10 +170,10 @@ impl Kind for DnsRecord {
 
     /// ListResourceRecordSets, paginated, once per hosted zone holding a record in `ids`.
     /// Records carry no tags: a record is the stack's by being in state. Without ids (teardown
-    /// without state) the records of the zones the stack created are reported as the stack's
-    /// (tagged `rprov:stack` here, with no `rprov:id`), except the zone's own SOA/NS and ACM
-    /// validation records, so that those zones can be emptied and deleted; finding those zones
-    /// costs ListHostedZonesByName and ListTagsForResources per 10 zones.
+    /// without state) the records of the zones the stack created are reported, without tags,
+    /// except the zone's own SOA/NS and ACM validation records: teardown deletes them with their
+    /// zone ([`Kind::owner`]); finding those zones costs ListHostedZonesByName and
+    /// ListTagsForResources per 10 zones.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let discover = ids.is_empty();
         let zones: BTreeSet<String> = if discover {
@@ -191,12 +191,11 @@ impl Kind for DnsRecord {
             };
             let apex = records.iter().find(|r| *r.r#type() == RrType::Soa).map(|r| route53::fqdn(r.name()));
             for r in records.iter().filter(|r| r.set_identifier().is_none()) {
-                let mut l = live(zone, r);
+                let l = live(zone, r);
                 if discover {
                     if apex.as_deref().is_some_and(|a| route53::is_apex_own(r, a)) || route53::is_acm_validation(r) {
                         continue;
                     }
-                    l.tags.insert(TAG_STACK.into(), cx.stack.clone());
                 } else if !ids.contains(&l.physical_id) {
                     continue;
                 }
@@ -256,6 +255,11 @@ impl Kind for DnsRecord {
 
     fn finds_occupants(&self) -> bool {
         true
+    }
+
+    /// A record exists in its zone.
+    fn owner(&self, live: &Live) -> Option<String> {
+        live.props.get("zone").and_then(Value::as_str).map(str::to_owned)
     }
 
     /// ListResourceRecordSets once per zone of the records to create (whose zone is known).

@@ -140,6 +140,14 @@ pub trait Kind: Send + Sync + 'static {
     async fn occupants(&self, _cx: &Cx, _wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
         Ok(Vec::new())
     }
+
+    /// For a kind whose resources carry no tags: what `live` belongs to, from its live values:
+    /// the physical id, ARN, or ARN resource part (`service/<cluster>/<name>`) of the resource
+    /// it exists for. A teardown without state deletes an untagged resource only together with
+    /// its owner.
+    fn owner(&self, _live: &Live) -> Option<String> {
+        None
+    }
 }
 
 pub(crate) fn set_created(attrs: &mut Props, t: Option<std::time::SystemTime>) {

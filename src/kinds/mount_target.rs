@@ -263,6 +263,11 @@ impl Kind for MountTarget {
     fn create_is_idempotent(&self) -> bool {
         true
     }
+
+    /// A mount target exists for its file system.
+    fn owner(&self, live: &Live) -> Option<String> {
+        live.props.get("file_system").and_then(Value::as_str).map(str::to_owned)
+    }
 }
 
 #[cfg(test)]

@@ -91,7 +91,8 @@ async fn a_stray_route_table_of_the_stack_fails_destroy_at_once_and_teardown_rem
         "{stderr}"
     );
     assert!(stderr.contains("it was made for this stack but is not in its state"), "{stderr}");
-    let teardown = "rprov teardown --stack network --tag rprov:id=stray_routes --region us-east-1";
+    let teardown =
+        "rprov teardown --stack network --tag rprov:id=stray_routes --account 123456789012 --region us-east-1";
     assert!(stderr.contains(&format!("`{teardown}` removes it")), "{stderr}");
 
     // The command the message gives takes the route table and nothing else.

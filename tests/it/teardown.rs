@@ -10,6 +10,9 @@ use localaws::{Config, Fault, Faults};
 
 use crate::support::{Ctx, count_kind, kill_when, owned, read_json, repo};
 
+/// The account of plain credentials on the local AWS.
+const ACCOUNT: &str = "123456789012";
+
 fn stack_file(name: &str) -> String {
     repo().join("stacks").join(name).display().to_string()
 }
@@ -17,6 +20,13 @@ fn stack_file(name: &str) -> String {
 /// The network stack under another name (and address range), as a neighbour in the same region.
 fn neighbour(cx: &Ctx, name: &str) -> String {
     cx.stack_copy("network.yaml", |t| t.replace("stack: network", &format!("stack: {name}"))).display().to_string()
+}
+
+/// `rprov teardown` in us-east-1, allowed in the local AWS's account.
+fn teardown(cx: &Ctx, args: &[&str]) -> crate::support::Run {
+    let mut line = vec!["teardown", "--region", "us-east-1", "--account", ACCOUNT];
+    line.extend_from_slice(args);
+    cx.rprov(&line)
 }
 
 fn json(run: &crate::support::Run) -> serde_json::Value {
@@ -81,7 +91,8 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 
     // Dry run: lists every resource the stack created, deletes nothing.
     cx.aws.clear_calls();
-    let dry = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service", "--json"]);
+    let dry =
+        cx.rprov(&["teardown", "--region", "us-east-1", "--account", ACCOUNT, "--stack", "upload-service", "--json"]);
     dry.expect(0);
     let report = json(&dry);
     assert_eq!(report["dry_run"], true);
@@ -113,7 +124,7 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
     assert!(report["order"].as_array().unwrap().len() >= 4, "{}", report["order"]);
 
     // The human dry run says where, what and in which order.
-    let human = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service"]);
+    let human = cx.rprov(&["teardown", "--region", "us-east-1", "--account", ACCOUNT, "--stack", "upload-service"]);
     human.expect(0);
     for want in ["Account 123456789012, region us-east-1", "33 resource(s) to delete", "Order", "Dry run"] {
         assert!(human.stdout.contains(want), "{want}:\n{}", human.stdout);
@@ -121,7 +132,17 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 
     // For real.
     let started = Instant::now();
-    let run = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service", "--yes", "--json"]);
+    let run = cx.rprov(&[
+        "teardown",
+        "--region",
+        "us-east-1",
+        "--account",
+        ACCOUNT,
+        "--stack",
+        "upload-service",
+        "--yes",
+        "--json",
+    ]);
     run.expect(0);
     let done = json(&run);
     assert_eq!(pids(&done, "deleted"), created);
@@ -135,7 +156,16 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
 
     // Nothing left: the kinds' describes (through rprov and the SDK) and the Tagging API.
     assert!(owned(&ec2, "upload-service").await.is_empty());
-    let again = json(&cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "upload-service", "--json"]));
+    let again = json(&cx.rprov(&[
+        "teardown",
+        "--region",
+        "us-east-1",
+        "--account",
+        ACCOUNT,
+        "--stack",
+        "upload-service",
+        "--json",
+    ]));
     assert!(pids(&again, "planned").is_empty(), "{again:#}");
     assert!(pids(&again, "skipped").is_empty(), "{again:#}");
     let conf = sdk(&cx);
@@ -180,10 +210,212 @@ async fn teardown_refuses_without_a_filter_and_rejects_bad_input() {
     let bad = cx.rprov(&["teardown", "--region", "us-east-1", "--tag", "novalue", "--yes"]);
     bad.expect(1);
     assert!(bad.stderr.contains("KEY=VALUE"), "{}", bad.stderr);
-    let age = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "x", "--older-than", "soon"]);
+    let age =
+        cx.rprov(&["teardown", "--region", "us-east-1", "--account", ACCOUNT, "--stack", "x", "--older-than", "soon"]);
     age.expect(1);
     assert!(age.stderr.contains("--older-than"), "{}", age.stderr);
+    // An empty value would select by the key alone (an unset `$TEAM`): every team's resources.
+    for (args, want) in [
+        (&["--tag", "team=", "--stack", "x"][..], "--tag `team=`: the value is empty"),
+        (&["--tag", "team= "][..], "the value is empty"),
+        (&["--stack", ""][..], "--stack: the stack name is empty"),
+        (&["--stack", "x", "--account", "12345"][..], "--account `12345`: an AWS account id is 12 digits"),
+    ] {
+        let mut line = vec!["teardown", "--region", "us-east-1", "--account", ACCOUNT, "--yes"];
+        line.extend_from_slice(args);
+        let run = cx.rprov(&line);
+        run.expect(1);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+        println!("refused {args:?}: {}", run.stderr.trim());
+    }
     assert!(cx.aws.calls().is_empty(), "bad input must reach no AWS API: {:?}", cx.aws.calls());
+}
+
+/// Writes (anything but a read) the local AWS saw since the last `clear_calls`.
+fn writes(cx: &Ctx) -> Vec<String> {
+    cx.aws
+        .calls()
+        .iter()
+        .filter(|c| !["Describe", "List", "Get"].iter().any(|p| c.operation.starts_with(p)))
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect()
+}
+
+fn lineage_of(state: &std::path::Path) -> String {
+    read_json(state)["lineage"].as_str().expect("state lineage").to_owned()
+}
+
+fn pids_of_state(state: &std::path::Path) -> BTreeSet<String> {
+    let state = read_json(state);
+    state["resources"].as_object().unwrap().values().map(|r| r["physical_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_deployments_of_one_stack_name_are_refused_unless_one_is_picked() {
+    let cx = Ctx::new();
+    let stack = neighbour(&cx, "twin");
+    let (a, b, c) = (cx.dir.path().join("a.json"), cx.dir.path().join("b.json"), cx.dir.path().join("c.json"));
+    for state in [&a, &b] {
+        cx.rprov(&["apply", &stack, "--state", state.to_str().unwrap(), "--yes"]).expect(0);
+    }
+    let (la, lb) = (lineage_of(&a), lineage_of(&b));
+    assert_ne!(la, lb);
+    let (made_a, made_b) = (pids_of_state(&a), pids_of_state(&b));
+    let ec2 = cx.ec2().await;
+    assert_eq!(owned(&ec2, "twin").await.len(), 24);
+
+    // By name alone: refused, even with --yes; the report names both deployments.
+    cx.aws.clear_calls();
+    let refused = teardown(&cx, &["--stack", "twin", "--yes", "--json"]);
+    refused.expect(1);
+    assert_eq!(writes(&cx), Vec::<String>::new(), "a refused teardown changed something");
+    assert_eq!(owned(&ec2, "twin").await.len(), 24);
+    let report = json(&refused);
+    let instances: BTreeSet<(String, u64)> = report["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["lineage"].as_str().unwrap().to_owned(), i["resources"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(instances, BTreeSet::from([(la.clone(), 12), (lb.clone(), 12)]), "{report:#}");
+    assert!(report["refused"].is_string() && report["deleted"].as_array().unwrap().is_empty(), "{report:#}");
+    for want in ["stack `twin` matches 2 deployments", "--tag rprov:lineage=", "--all-instances"] {
+        assert!(refused.stderr.contains(want), "{want}: {}", refused.stderr);
+    }
+    let human = teardown(&cx, &["--stack", "twin", "--yes"]);
+    human.expect(1);
+    for want in ["Instances", &la, &lb, "24 resource(s) matched; none will be deleted"] {
+        assert!(human.stdout.contains(want), "{want}:\n{}", human.stdout);
+    }
+    println!(
+        "teardown --stack twin with 2 deployments: refused, nothing deleted:
+{}",
+        refused.stderr.trim()
+    );
+
+    // One picked by its lineage: exactly its resources go; the other deployment stays whole.
+    let tag = format!("rprov:lineage={la}");
+    let run = teardown(&cx, &["--stack", "twin", "--tag", &tag, "--yes", "--json"]);
+    run.expect(0);
+    let done = json(&run);
+    assert_eq!(pids(&done, "deleted"), made_a, "{done:#}");
+    assert_eq!(pids(&done, "not_matched"), made_b, "listed as not matching, kept: {done:#}");
+    let left: BTreeSet<String> = owned(&ec2, "twin").await.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(left, made_b);
+    cx.rprov(&["plan", &stack, "--state", b.to_str().unwrap(), "--detailed-exitcode"]).expect(0);
+    println!("--tag {tag}: {} of a's resources deleted, b's {} kept and in sync", made_a.len(), made_b.len());
+
+    // --all-instances takes every deployment of the name.
+    cx.rprov(&["apply", &stack, "--state", c.to_str().unwrap(), "--yes"]).expect(0);
+    let run = teardown(&cx, &["--stack", "twin", "--all-instances", "--yes", "--json"]);
+    run.expect(0);
+    let done = json(&run);
+    let both: BTreeSet<String> = made_b.union(&pids_of_state(&c)).cloned().collect();
+    assert_eq!(pids(&done, "deleted"), both, "{done:#}");
+    assert_eq!(done["instances"].as_array().unwrap().len(), 2);
+    assert!(owned(&ec2, "twin").await.is_empty());
+    println!("--all-instances: both remaining deployments deleted ({} resources)", both.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hand_made_log_groups_under_the_stack_prefix_are_kept() {
+    let cx = Ctx::new();
+    let file = cx.dir.path().join("app.yaml");
+    std::fs::write(
+        &file,
+        "stack: app\nregion: us-east-1\ntags: { team: support }\nresources:\n  logs: { type: log_group, retention_days: 7 }\n  cluster: { type: ecs_cluster }\n",
+    )
+    .unwrap();
+    cx.rprov(&["apply", file.to_str().unwrap(), "--yes"]).expect(0);
+    let made = state_pids(&cx, "app");
+    assert!(made.contains("/rprov/app/logs"), "log_group names its groups /rprov/<stack>/<id>: {made:?}");
+    // Named like the stack's own: one without tags, one carrying the stack's tag but another team.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk(&cx));
+    logs.create_log_group().log_group_name("/rprov/app/by-hand").send().await.unwrap();
+    logs.create_log_group()
+        .log_group_name("/rprov/app/other-team")
+        .tags("rprov:stack", "app")
+        .tags("team", "other")
+        .send()
+        .await
+        .unwrap();
+
+    let dry = json(&teardown(&cx, &["--stack", "app", "--tag", "team=support", "--json"]));
+    assert_eq!(pids(&dry, "planned"), made, "{dry:#}");
+    let why = |pid: &str| {
+        dry["not_matched"].as_array().unwrap().iter().find(|e| e["physical_id"] == pid).map(|e| e["reason"].clone())
+    };
+    let (by_hand, other) = (why("/rprov/app/by-hand"), why("/rprov/app/other-team"));
+    assert!(by_hand.as_ref().and_then(|r| r.as_str()).is_some_and(|r| r.contains("no tags of its own")), "{dry:#}");
+    assert!(other.as_ref().and_then(|r| r.as_str()).is_some_and(|r| r.contains("`team=other`")), "{dry:#}");
+    println!("kept: /rprov/app/by-hand ({by_hand:?}), /rprov/app/other-team ({other:?})");
+
+    let run = teardown(&cx, &["--stack", "app", "--tag", "team=support", "--yes", "--json"]);
+    run.expect(0);
+    assert_eq!(pids(&json(&run), "deleted"), made);
+    let left: BTreeSet<String> = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/rprov/app/")
+        .send()
+        .await
+        .unwrap()
+        .log_groups()
+        .iter()
+        .filter_map(|g| g.log_group_name().map(str::to_owned))
+        .collect();
+    assert_eq!(left, BTreeSet::from(["/rprov/app/by-hand".to_owned(), "/rprov/app/other-team".to_owned()]));
+    // By the stack's name only, the one carrying its tag matches (its tags say so); the untagged one never.
+    let by_name = json(&teardown(&cx, &["--stack", "app", "--json"]));
+    assert_eq!(pids(&by_name, "planned"), BTreeSet::from(["/rprov/app/other-team".to_owned()]), "{by_name:#}");
+    println!("teardown --stack app --tag team=support: {} deleted, both hand-made groups kept", made.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_is_bound_to_the_accounts_given() {
+    let cx = Ctx::new();
+    let stack = stack_file("network.yaml");
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    let ec2 = cx.ec2().await;
+
+    cx.aws.clear_calls();
+    let none = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "network", "--yes"]);
+    none.expect(1);
+    assert!(none.stderr.contains("teardown needs --account ID"), "{}", none.stderr);
+    assert!(cx.aws.calls().is_empty(), "without --account nothing is sent: {:?}", cx.aws.calls());
+    println!("without --account: {}", none.stderr.trim());
+
+    let wrong =
+        cx.rprov(&["teardown", "--region", "us-east-1", "--account", "111111111111", "--stack", "network", "--yes"]);
+    wrong.expect(1);
+    for want in
+        ["account 123456789012", "arn:aws:", "--account allows only 111111111111", "nothing was read or deleted"]
+    {
+        assert!(wrong.stderr.contains(want), "{want}: {}", wrong.stderr);
+    }
+    let sent: Vec<String> = cx.aws.calls().iter().map(|c| format!("{}:{}", c.service, c.operation)).collect();
+    assert_eq!(sent, ["sts:GetCallerIdentity"], "only the identity is asked for");
+    assert_eq!(owned(&ec2, "network").await.len(), 12);
+    println!("--account 111111111111: {}", wrong.stderr.trim());
+
+    // Several allowed: the credentials' one among them is enough.
+    let run = cx.rprov(&[
+        "teardown",
+        "--region",
+        "us-east-1",
+        "--account",
+        "111111111111",
+        "--account",
+        ACCOUNT,
+        "--stack",
+        "network",
+        "--yes",
+        "--json",
+    ]);
+    run.expect(0);
+    let report = json(&run);
+    assert_eq!(report["allowed_accounts"], serde_json::json!(["111111111111", ACCOUNT]));
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 12);
+    assert!(owned(&ec2, "network").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,7 +445,8 @@ async fn dependency_violations_are_retried_and_reported_by_destroy_and_teardown(
     std::fs::remove_file(cx.state_path("network")).unwrap();
     cx.aws.configure(&Config::new().faults(faults()));
     let started = Instant::now();
-    let t = cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "network", "--yes", "--json"]);
+    let t =
+        cx.rprov(&["teardown", "--region", "us-east-1", "--account", ACCOUNT, "--stack", "network", "--yes", "--json"]);
     t.expect(0);
     let report = json(&t);
     assert_eq!(report["retries"], 3, "{report:#}");
@@ -258,7 +491,17 @@ async fn destroy_killed_midway_finishes_on_a_rerun_and_teardown_takes_late_creat
     assert_eq!(count_kind(&owned(&ec2, "network").await, "vpc"), 1);
     cx.rprov(&["destroy", &stack, "--yes"]).expect(0);
     assert_eq!(count_kind(&owned(&ec2, "network").await, "vpc"), 1, "destroy only knows its state");
-    let t = json(&cx.rprov(&["teardown", "--region", "us-east-1", "--stack", "network", "--yes", "--json"]));
+    let t = json(&cx.rprov(&[
+        "teardown",
+        "--region",
+        "us-east-1",
+        "--account",
+        ACCOUNT,
+        "--stack",
+        "network",
+        "--yes",
+        "--json",
+    ]));
     assert_eq!(t["deleted"].as_array().unwrap().len(), 1, "{t:#}");
     assert!(owned(&ec2, "network").await.is_empty());
 }
@@ -292,6 +535,8 @@ async fn older_than_leaves_younger_stacks_alone() {
         "teardown",
         "--region",
         "us-east-1",
+        "--account",
+        ACCOUNT,
         "--tag",
         "team=support",
         "--older-than",

@@ -79,7 +79,8 @@ async fn explain(cx: &Cx, scope: Scope<'_>, refusal: String) -> AwsError {
         Holder::Releasing(_) => false,
     });
     let lineage = if needs_lineage { own_lineage(cx, scope).await } else { None };
-    let here = Here { stack: &cx.stack, region: &cx.region, lineage: lineage.as_deref() };
+    let here =
+        Here { stack: &cx.stack, region: &cx.region, lineage: lineage.as_deref(), account: cx.account.as_deref() };
     verdict(&here, scope, &refusal, holders)
 }
 
@@ -448,6 +449,8 @@ struct Here<'a> {
     stack: &'a str,
     region: &'a str,
     lineage: Option<&'a str>,
+    /// The account the run acts in, where known: teardown asks for it.
+    account: Option<&'a str>,
 }
 
 enum Owner<'a> {
@@ -498,7 +501,7 @@ fn own_way_out(r: &Resource, here: &Here<'_>) -> String {
             if let Some(l) = r.tags.get(TAG_LINEAGE) {
                 let _ = write!(teardown, " --tag rprov:lineage={l}");
             }
-            let _ = write!(teardown, " --region {}", here.region);
+            let _ = write!(teardown, " --account {} --region {}", here.account.unwrap_or("<account id>"), here.region);
             format!("`{teardown}` removes it, or add it to the stack as `{id}` to adopt it")
         }
         (None, _) => "rprov has no kind for it: delete it by hand, then run rprov again".into(),
@@ -764,7 +767,7 @@ mod tests {
             "DependencyViolation: The vpc 'vpc-1' has dependencies and cannot be deleted. In the VPC:\n    \
              - route table rtb-7 \"private\" (rprov:stack=net, rprov:id=private_routes): it was made for this \
              stack but is not in its state (a run that crashed, or a resource made by hand with the stack's tags): \
-             `rprov teardown --stack net --tag rprov:id=private_routes --region us-east-1` removes it, or add it \
+             `rprov teardown --stack net --tag rprov:id=private_routes --account <account id> --region us-east-1` removes it, or add it \
              to the stack as `private_routes` to adopt it"
         );
     }
@@ -863,7 +866,7 @@ mod tests {
             "DependencyViolation: The network vpc-1 has dependencies and cannot be deleted. Waiting for NAT \
              gateway nat-1, available (rprov:stack=net, rprov:id=nat, rprov:lineage=L1) to be deleted (if this \
              stack's state does not have it: `rprov teardown --stack net --tag rprov:id=nat --tag \
-             rprov:lineage=L1 --region us-east-1` removes it, or add it to the stack as `nat` to adopt it)."
+             rprov:lineage=L1 --account <account id> --region us-east-1` removes it, or add it to the stack as `nat` to adopt it)."
         );
 
         let public = NetworkInterface::builder()
