@@ -196,8 +196,9 @@ impl Kind for SsmParameter {
     /// One paginated DescribeParameters filtered by the tag `rprov:stack`, plus one filtered by
     /// name (50 per call) for recorded parameters it did not return (their tags changed by
     /// hand). DescribeParameters reports no tags and ListTagsForResource takes one parameter
-    /// per call: tags are read for the recorded parameters (`ids`) only; the others are
-    /// reported with the ownership tag the filter proves, so they show up as unmanaged.
+    /// per call: the tags come from the refresh's Tagging API index where it agrees with the
+    /// state, else from the parameter itself — for the unrecorded ones too, so a parameter of
+    /// another deployment of the stack (another lineage) is told apart from an unmanaged one.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let mut found = describe(cx, filter(&format!("tag:{TAG_STACK}"), vec![cx.stack.clone()])).await?;
         let seen: BTreeSet<String> = found.iter().filter_map(|m| m.name().map(str::to_owned)).collect();
@@ -209,7 +210,6 @@ impl Kind for SsmParameter {
         // SSM's tag read takes a name, the Tagging API an ARN: carry both.
         let recorded: Vec<(String, String)> = found
             .iter()
-            .filter(|m| ids.iter().any(|i| Some(i.as_str()) == m.name()))
             .map(|m| (m.name().unwrap_or_default().to_owned(), m.arn().unwrap_or_default().to_owned()))
             .collect();
         let by_arn: HashMap<&str, &str> = recorded.iter().map(|(n, a)| (a.as_str(), n.as_str())).collect();
@@ -222,14 +222,9 @@ impl Kind for SsmParameter {
         .await?;
         let mut out = Vec::new();
         for m in &found {
-            let name = m.name().unwrap_or_default();
-            let tags = if ids.iter().any(|i| i == name) {
-                // Absent: deleted between the list and the tag read.
-                let Some(tags) = tags.remove(name) else { continue };
-                tags
-            } else {
-                Tags::from([(TAG_STACK.to_owned(), cx.stack.clone())])
-            };
+            // Absent: deleted between the list and the tag read, or (in a refresh) neither
+            // recorded nor indexed with the stack's tag.
+            let Some(tags) = tags.remove(m.name().unwrap_or_default()) else { continue };
             out.push(live(m, tags));
         }
         Ok(out)

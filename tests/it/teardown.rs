@@ -517,19 +517,21 @@ async fn older_than_leaves_younger_stacks_alone() {
         "stack: young\nregion: us-east-1\ntags: { team: support }\nresources:\n  logs: { type: log_group, retention_days: 7 }\n  cluster: { type: ecs_cluster }\n",
     )
     .unwrap();
-    // The old stack's age is its NAT gateway's creation time; the young one's, its log group's.
-    let nat_created = {
-        let ec2 = cx.ec2().await;
-        let n = ec2.describe_nat_gateways().filter(crate::support::tag_filter("old-net")).send().await.unwrap();
-        SystemTime::try_from(*n.nat_gateways()[0].create_time().expect("moto reports CreateTime")).unwrap()
-    };
-    while nat_created.elapsed().unwrap_or_default() < Duration::from_secs(6) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Ages without waiting: the old stack says it was made two hours ago (`rprov:created`, what a
+    // pipeline sets where AWS reports no creation time); the young one's age is its log group's
+    // creation time, now. A stack is as old as its oldest resource.
+    let ec2 = cx.ec2().await;
+    let vpc = ec2.describe_vpcs().filters(crate::support::tag_filter("old-net")).send().await.unwrap();
+    let two_hours_ago =
+        humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(2 * 3600)).to_string();
+    ec2.create_tags()
+        .resources(vpc.vpcs()[0].vpc_id().unwrap())
+        .tags(aws_sdk_ec2::types::Tag::builder().key("rprov:created").value(&two_hours_ago).build())
+        .send()
+        .await
+        .unwrap();
     cx.rprov(&["apply", young.to_str().unwrap(), "--yes"]).expect(0);
-    // Between the two ages, decided now: the run below starts well within the margin.
-    let old_age = nat_created.elapsed().unwrap().as_secs();
-    let threshold = format!("{}s", old_age - 3);
+    let threshold = "1h".to_owned();
     let started = Instant::now();
     let run = cx.rprov(&[
         "teardown",
