@@ -45,6 +45,8 @@ impl Graph {
                 .help("break the loop: remove a reference or a `depends_on` entry"),
             );
         }
+        // In file order, as the stack loader reports its diagnostics.
+        diags.sort_by_key(|d| (d.span.offset, d.message.clone()));
         if diags.is_empty() { Ok(g) } else { Err(diags) }
     }
 
@@ -114,9 +116,10 @@ mod tests {
     use crate::stack::{Source, load_str};
 
     fn errors(text: &str) -> Vec<String> {
-        match load_str(Source::new("g.yaml", text), &Default::default()) {
+        let st = load_str(Source::new("g.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"));
+        match super::Graph::build(&st) {
             Ok(_) => vec![],
-            Err((_, d)) => d.iter().map(|d| d.message.clone()).collect(),
+            Err(d) => d.iter().map(|d| d.message.clone()).collect(),
         }
     }
 
@@ -134,6 +137,15 @@ mod tests {
             "  a: { type: subnet, vpc: '${b.id}', cidr: 10.0.0.0/24 }\n  b: { type: internet_gateway, vpc: '${a.id}' }\n",
         );
         assert_eq!(errors(&refs), ["dependency cycle: a -> b -> a"]);
+    }
+
+    #[test]
+    fn several_cycles_are_reported_in_file_order() {
+        // Each is located at its first resource by name: `d` (line 5) comes before `c` (line 7).
+        let two = stack(
+            "  m: { type: vpc, cidr: 10.0.0.0/16, depends_on: [c] }\n  d: { type: vpc, cidr: 10.1.0.0/16, depends_on: [e] }\n  e: { type: vpc, cidr: 10.2.0.0/16, depends_on: [d] }\n  c: { type: vpc, cidr: 10.3.0.0/16, depends_on: [m] }\n",
+        );
+        assert_eq!(errors(&two), ["dependency cycle: d -> e -> d", "dependency cycle: c -> m -> c"]);
     }
 
     #[test]

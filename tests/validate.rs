@@ -1,7 +1,7 @@
 //! The stack loader, driven by data.
 //!
-//! Every file in `tests/invalid/` is an invalid stack whose header says what the loader must
-//! report: one `# expect: LINE:COL: SUBSTRING` line per diagnostic (LINE:COL 1-based, as rprov
+//! Every file in `tests/invalid/` is an invalid stack whose header says what the loader (for a
+//! dependency cycle: the graph) must report: one `# expect: LINE:COL: SUBSTRING` line per diagnostic (LINE:COL 1-based, as rprov
 //! prints them; SUBSTRING found in the message or in the help). Each expect line must match a
 //! distinct diagnostic and the file may produce no other. The same files go through the real
 //! binary (`rprov validate`), which must exit 1 with the located diagnostic and never panic.
@@ -11,6 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use rprov::graph::Graph;
 use rprov::stack::{self, Diagnostic, Expr, ParamOverrides, Source};
 use rprov::value::Value;
 
@@ -213,8 +214,10 @@ fn check(file: &str) {
     let path = corpus_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     let expects = expectations(file, &text);
-    let diags = match stack::load(&path, &Default::default()) {
-        Ok(s) => panic!("{file}: loaded as a valid stack `{}`; expected:\n  {}", s.name, join(&expects)),
+    // Dependency cycles are the graph's to report, as every command does after loading.
+    let diags = match stack::load(&path, &Default::default()).map(|s| (Graph::build(&s).err(), s)) {
+        Ok((Some(cycles), _)) => cycles,
+        Ok((None, s)) => panic!("{file}: loaded as a valid stack `{}`; expected:\n  {}", s.name, join(&expects)),
         Err((_, diags)) => diags,
     };
     let paired = pair(&expects, &diags);
@@ -613,7 +616,12 @@ fn mutations_of_the_network_stack_never_panic() {
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let result = stack::load_str(Source::new("fuzz.yaml", text.clone()), &Default::default());
+            let result = stack::load_str(Source::new("fuzz.yaml", text.clone()), &Default::default()).and_then(|s| {
+                match Graph::build(&s) {
+                    Ok(_) => Ok(s),
+                    Err(d) => Err((Some(s.source), d)),
+                }
+            });
             // What the CLI does with the result must not panic either.
             if let Err((src, diags)) = &result {
                 assert!(!diags.is_empty(), "rejected without a diagnostic");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::common::{
-    Failure, Settings, backend_for, check_identity, check_region, confirm, cx, inputs, load_stack, load_stack_to_apply,
-    param_overrides, plan_live, refresh, report,
+    Failure, Settings, backend_for, check_identity, check_region, confirm, cx, graph_or_report, inputs, load_stack,
+    load_stack_to_apply, param_overrides, plan_live, refresh, stack_or_report,
 };
 use super::imports::{self, Mode};
 use super::plan::{PLAN_FILE_KIND, PlanFile};
@@ -38,8 +38,8 @@ async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
         }
         let mut params = file.params.clone();
         params.extend(param_overrides(s)?);
-        let stack = stack::load_with(Source::new(&file.stack_file, file.source.clone()), &inputs(s, params)?)
-            .map_err(|(src, d)| report(src.as_ref(), &d))?;
+        let stack =
+            stack_or_report(stack::load_with(Source::new(&file.stack_file, file.source.clone()), &inputs(s, params)?))?;
         let stack = imports::bind(s, stack, Mode::Bind).await?;
         let now = crate::plan::imports_of(&stack);
         if now != file.plan.imports {
@@ -115,7 +115,7 @@ pub async fn run(s: &Settings, path: &Path, yes: bool, parallelism: usize) -> Re
         Target::Stack(st) | Target::Saved(st, _) => st.clone(),
     };
     check_region(s, &stack).await?;
-    let graph = Graph::build(&stack).map_err(|d| report(Some(&stack.source), &d))?;
+    let graph = graph_or_report(&stack)?;
     let backend = backend_for(s, &stack, &stack.name)?;
     let lock = Locked::take(backend.clone(), "apply").await?;
     let result = apply_locked(s, stack, &graph, target, backend, yes, parallelism).await;
@@ -353,7 +353,7 @@ async fn destroy_locked(
     empty.resources.clear();
     empty.outputs.clear();
     let live = refresh(&cx, &empty, Some(&state)).await?;
-    let graph = Graph::build(&empty).map_err(|d| report(Some(&stack.source), &d))?;
+    let graph = graph_or_report(&empty)?;
     let plan = plan::plan(&empty, &graph, Some(&state), &live);
     out!("{}", render_human(&plan, s.color));
     let consumers = (!state.consumers.is_empty()).then(|| imports::consumers_text(&state.consumers));

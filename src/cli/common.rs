@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
+use crate::graph::Graph;
 use crate::kinds;
 use crate::plan::LiveSet;
 use crate::stack::{self, Stack};
@@ -132,13 +133,29 @@ pub fn inputs(s: &Settings, params: stack::ParamOverrides) -> Result<stack::Inpu
 pub fn load_stack(s: &Settings, path: &Path) -> Result<Stack, Failure> {
     let mut inputs = inputs(s, param_overrides(s)?)?;
     inputs.secrets_optional = true;
-    stack::load_file(path, &inputs).map_err(|(src, diags)| report(src.as_ref(), &diags))
+    stack_or_report(stack::load_file(path, &inputs))
 }
 
 /// Loads a stack to plan or apply: every param, secret ones included, needs its value.
 pub fn load_stack_to_apply(s: &Settings, path: &Path) -> Result<Stack, Failure> {
     let inputs = inputs(s, param_overrides(s)?)?;
-    stack::load_file(path, &inputs).map_err(|(src, diags)| report(src.as_ref(), &diags))
+    stack_or_report(stack::load_file(path, &inputs))
+}
+
+/// A loaded stack, or its problems reported. A dependency cycle is one of them: the graph is
+/// built here to report it with the others (located, nothing sent to AWS) by every command,
+/// before anything else is read (imported states, AWS).
+pub fn stack_or_report(
+    loaded: Result<Stack, (Option<stack::Source>, Vec<stack::Diagnostic>)>,
+) -> Result<Stack, Failure> {
+    let stack = loaded.map_err(|(src, diags)| report(src.as_ref(), &diags))?;
+    graph_or_report(&stack)?;
+    Ok(stack)
+}
+
+/// The stack's dependency graph; its cycles are reported like the stack file's other problems.
+pub fn graph_or_report(stack: &Stack) -> Result<Graph, Failure> {
+    Graph::build(stack).map_err(|d| report(Some(&stack.source), &d))
 }
 
 pub fn report(src: Option<&stack::Source>, diags: &[stack::Diagnostic]) -> Failure {

@@ -3,9 +3,10 @@
 use super::out::{out, outln};
 use std::path::Path;
 
-use super::common::{Failure, Settings, backend_for, check_identity, check_region, cx, load_stack, refresh};
+use super::common::{
+    Failure, Settings, backend_for, check_identity, check_region, cx, graph_or_report, load_stack, refresh,
+};
 use crate::drift::{self, Ignore, Report, Status};
-use crate::graph::Graph;
 use crate::plan;
 
 pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>) -> Result<u8, Failure> {
@@ -19,7 +20,7 @@ pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>)
     let cx = cx(s, &stack).await;
     check_identity(&cx, &stack, Some(&state), backend.as_ref()).await?;
     let live = refresh(&cx, &stack, Some(&state)).await?;
-    let graph = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
+    let graph = graph_or_report(&stack)?;
     let unapplied = plan::plan(&stack, &graph, Some(&state), &drift::recorded_as_live(&state)).has_changes();
     let report = drift::detect(&stack, &state, &live, &ignore, unapplied);
     if json {

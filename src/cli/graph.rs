@@ -1,8 +1,7 @@
 use super::out::out;
 use std::path::Path;
 
-use super::common::{Failure, Settings, load_stack};
-use crate::graph::Graph;
+use super::common::{Failure, Settings, graph_or_report, load_stack};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Format {
@@ -12,7 +11,7 @@ pub enum Format {
 
 pub async fn run(s: &Settings, path: &Path, format: Format) -> Result<u8, Failure> {
     let stack = load_stack(s, path)?;
-    let g = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
+    let g = graph_or_report(&stack)?;
     out!(
         "{}",
         match format {

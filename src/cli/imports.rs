@@ -5,7 +5,7 @@ use super::out::errln;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::common::{Failure, Settings, other_state, report};
+use super::common::{Failure, Settings, other_state, stack_or_report};
 use crate::stack::{self, Imported, Stack};
 use crate::store::{StateBackend, StateError, update_locked};
 
@@ -60,7 +60,7 @@ pub async fn bind(s: &Settings, stack: Stack, mode: Mode) -> Result<Stack, Failu
     }
     let mut inputs = stack.inputs.clone();
     inputs.imports = read;
-    stack::load_with(stack.source.clone(), &inputs).map_err(|(src, d)| report(src.as_ref(), &d))
+    stack_or_report(stack::load_with(stack.source.clone(), &inputs))
 }
 
 /// Records in each imported stack's state that `stack` uses it (after an apply), or that it no

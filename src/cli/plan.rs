@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::Locked;
 use super::common::{
-    Failure, Settings, backend_for, check_identity, check_region, cx, load_stack_to_apply, param_overrides, plan_live,
+    Failure, Settings, backend_for, check_identity, check_region, cx, graph_or_report, load_stack_to_apply,
+    param_overrides, plan_live,
 };
-use crate::graph::Graph;
 use crate::plan::{Action, Plan, render_human, render_json};
 use crate::state::State;
 use crate::value::Value;
@@ -34,7 +34,7 @@ pub const PLAN_FILE_KIND: &str = "rprov-plan";
 pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, detailed: bool) -> Result<u8, Failure> {
     let stack = super::imports::bind(s, load_stack_to_apply(s, path)?, super::imports::Mode::Bind).await?;
     check_region(s, &stack).await?;
-    let graph = Graph::build(&stack).map_err(|d| super::common::report(Some(&stack.source), &d))?;
+    let graph = graph_or_report(&stack)?;
     let backend = backend_for(s, &stack, &stack.name)?;
     let mut state = backend.read().await?;
     let cx = cx(s, &stack).await;
