@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::kinds;
+use crate::spec::Catalog;
 use crate::model::{Live, Tags};
 use crate::plan::{LiveSet, Unmanaged, canonical, tags_value};
 use crate::stack::Stack;
@@ -102,6 +102,7 @@ impl Ignore {
 }
 
 fn compare(
+    kinds: &dyn Catalog,
     id: &str,
     kind: &str,
     recorded: &Props,
@@ -110,7 +111,7 @@ fn compare(
     key: &str,
     ignored: &dyn Fn(&str) -> bool,
 ) -> Vec<PropDrift> {
-    let schema = kinds::kind(kind).map(|k| k.schema());
+    let schema = kinds.spec(kind).map(|k| k.schema());
     let mut rec = recorded.clone();
     let mut now = live.props.clone();
     if let Some(s) = schema {
@@ -153,7 +154,7 @@ pub fn detect(stack: &Stack, state: &State, live: &LiveSet, ignore: &Ignore, una
                 let per_resource: Vec<String> =
                     stack.resources.get(id).map(|r| r.ignore_drift.clone()).unwrap_or_default();
                 let ignored = |p: &str| per_resource.iter().any(|x| x == p) || ignore.matches(id, p);
-                let props = compare(id, &rec.kind, &rec.properties, &rec.tags, l, &state.secret_key, &ignored);
+                let props = compare(stack.kinds, id, &rec.kind, &rec.properties, &rec.tags, l, &state.secret_key, &ignored);
                 if props.is_empty() { Status::InSync } else { Status::Changed { properties: props } }
             }
         };

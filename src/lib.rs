@@ -16,6 +16,7 @@ pub mod model;
 pub mod plan;
 pub mod schema;
 pub mod sorted_map;
+pub mod spec;
 pub mod stack;
 pub mod state;
 pub mod store;

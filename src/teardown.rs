@@ -5,7 +5,7 @@
 //! What is deleted ([`select`]), decided here only: a resource with tags of its own is deleted
 //! when they match the whole filter (every `--tag`, and `--stack`); a resource without tags of
 //! its own (its kind cannot carry any, or it carries none) only together with the resource it
-//! belongs to ([`Kind::owner`](crate::kinds::Kind::owner): a mount target with its file system,
+//! belongs to ([`KindSpec::owner`](crate::spec::KindSpec::owner): a mount target with its file system,
 //! a record with its zone, a scalable target with its service). What matched is grouped by
 //! instance ([`InstanceKey`]: stack, lineage, region): two deployments of one stack name carry
 //! two lineages, and the CLI refuses to take both unless asked to.
@@ -14,57 +14,24 @@
 //! live values (its properties or attributes name the other's physical id or ARN: subnet ->
 //! VPC, mount target -> file system, service -> target group) and, where live values do not
 //! tell (a mount target read without its security groups, an alias record naming a DNS name),
-//! from what its kind may hold within the same instance ([`HOLDS`]).
+//! from what its kind may hold within the same instance ([`KindSpec::holds`](crate::spec::KindSpec::holds)).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::kinds;
 use crate::model::{ATTR_CREATED, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::plan::{Action, Change, Plan};
 use crate::stack::{Source, Stack};
 use crate::state::{ResourceState, State};
-use crate::store::{LockInfo, StateBackend, StateError};
+use crate::spec::Catalog;
 use crate::value::Value;
 
 /// Set by hand (or by a pipeline) on resources whose API reports no creation time.
 pub const TAG_CREATED: &str = "rprov:created";
 
 pub const FORMAT_VERSION: u32 = 1;
-
-/// Which kinds a resource of a kind may hold on to, so must be deleted before, within one
-/// instance. The AWS rules behind them: a subnet, security group or internet gateway stays busy
-/// while a NAT gateway, load balancer, task or mount target (their ENIs) uses it; a NAT gateway
-/// holds its Elastic IP until `deleted`; a gateway cannot be detached while public addresses are
-/// mapped in the VPC; a target group, certificate or file system cannot go while a listener,
-/// service or mount target uses it; a zone cannot go while it has records.
-pub const HOLDS: &[(&str, &[&str])] = &[
-    ("internet_gateway", &["vpc"]),
-    ("subnet", &["vpc"]),
-    ("elastic_ip", &["internet_gateway"]),
-    ("nat_gateway", &["subnet", "elastic_ip"]),
-    ("route_table", &["vpc", "subnet", "internet_gateway", "nat_gateway"]),
-    ("security_group", &["vpc"]),
-    ("load_balancer", &["subnet", "security_group", "internet_gateway"]),
-    ("target_group", &["vpc"]),
-    ("listener", &["load_balancer", "target_group", "certificate"]),
-    ("certificate", &["hosted_zone"]),
-    ("dns_record", &["hosted_zone", "load_balancer", "certificate"]),
-    ("mount_target", &["file_system", "subnet", "security_group"]),
-    ("access_point", &["file_system"]),
-    ("task_definition", &["iam_role", "log_group", "file_system", "access_point", "ssm_parameter"]),
-    ("ecs_service", &["ecs_cluster", "task_definition", "target_group", "listener", "subnet", "security_group"]),
-    ("autoscaling", &["ecs_service", "ecs_cluster"]),
-    ("alarm", &["target_group", "load_balancer"]),
-];
-
-fn kind_holds(a: &str, b: &str) -> bool {
-    HOLDS.iter().any(|(k, held)| *k == a && held.contains(&b))
-}
 
 /// `--tag KEY=VALUE`; several are ANDed. Neither part may be empty.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -135,10 +102,10 @@ impl Found {
         Some(&self.live.tags).filter(|t| !t.is_empty())
     }
     /// What a resource without tags of its own belongs to, as its kind reads it.
-    fn owner_ref(&self) -> Option<String> {
+    fn owner_ref(&self, kinds: &dyn Catalog) -> Option<String> {
         match self.own_tags() {
             Some(_) => None,
-            None => kinds::kind(self.kind)?.owner(&self.live),
+            None => kinds.spec(self.kind)?.owner(&self.live),
         }
     }
 }
@@ -149,10 +116,10 @@ fn arn_resource(arn: &str) -> Option<&str> {
 }
 
 /// For each resource without tags of its own, the index of the resource it belongs to
-/// ([`Kind::owner`](crate::kinds::Kind::owner)) among those found in its region, if found.
+/// ([`KindSpec::owner`](crate::spec::KindSpec::owner)) among those found in its region, if found.
 /// Such a resource takes its owner's stack: it was read on behalf of a stack through its owner
 /// or by a name prefix, which another stack's name may share (`app-` of `app-web`).
-pub fn settle_owners(found: &mut [Found]) -> Vec<Option<usize>> {
+pub fn settle_owners(kinds: &dyn Catalog, found: &mut [Found]) -> Vec<Option<usize>> {
     let mut by_identity: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, f) in found.iter().enumerate() {
         for id in f.identities() {
@@ -166,7 +133,7 @@ pub fn settle_owners(found: &mut [Found]) -> Vec<Option<usize>> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let r = f.owner_ref()?;
+            let r = f.owner_ref(kinds)?;
             by_identity.get(&(f.region.as_str(), r.as_str())).copied().filter(|&o| o != i)
         })
         .collect();
@@ -241,14 +208,14 @@ fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 /// kind relations within one instance first; then what each untagged resource belongs to
 /// (`owners`, from [`settle_owners`]); then every live relation that does not contradict them (a
 /// cycle, e.g. two security groups naming each other, keeps the first relation found).
-pub fn order(found: &[Found], owners: &[Option<usize>]) -> Vec<Vec<usize>> {
+pub fn order(kinds: &dyn Catalog, found: &[Found], owners: &[Option<usize>]) -> Vec<Vec<usize>> {
     let n = found.len();
     let instance = instances_of(found, owners);
     // holds[a] = resources a holds on to (a goes first).
     let mut holds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     for (a, fa) in found.iter().enumerate() {
         for (b, fb) in found.iter().enumerate() {
-            if a != b && instance[a].is_some() && instance[a] == instance[b] && kind_holds(fa.kind, fb.kind) {
+            if a != b && instance[a].is_some() && instance[a] == instance[b] && kinds.holds(fa.kind, fb.kind) {
                 holds[a].insert(b);
             }
         }
@@ -346,6 +313,7 @@ pub struct Selection {
 /// resource still held by something that is not deleted is kept: deleting it would only meet
 /// "in use" until the deadline.
 pub fn select(
+    kinds: &dyn Catalog,
     found: &[Found],
     owners: &[Option<usize>],
     before: &[Vec<usize>],
@@ -379,7 +347,7 @@ pub fn select(
         None
     };
     for (i, f) in found.iter().enumerate().filter(|(_, f)| f.own_tags().is_none()) {
-        match (owner_of(i), f.owner_ref()) {
+        match (owner_of(i), f.owner_ref(kinds)) {
             (Some(o), _) if matched[o] => matched[i] = true,
             (Some(o), _) => {
                 let owner = &found[o];
@@ -619,38 +587,6 @@ pub struct Tagged {
     pub tags: Tags,
 }
 
-/// The rprov kind an ARN's resource type belongs to, if any.
-pub fn arn_kind(arn: &str) -> Option<&'static str> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, service, _, _, resource) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let ty = resource.split(['/', ':']).next().unwrap_or_default();
-    Some(match (service, ty) {
-        ("ec2", "vpc") => "vpc",
-        ("ec2", "subnet") => "subnet",
-        ("ec2", "internet-gateway") => "internet_gateway",
-        ("ec2", "elastic-ip") => "elastic_ip",
-        ("ec2", "natgateway") => "nat_gateway",
-        ("ec2", "route-table") => "route_table",
-        ("ec2", "security-group") => "security_group",
-        ("ecs", "cluster") => "ecs_cluster",
-        ("ecs", "service") => "ecs_service",
-        ("ecs", "task-definition") => "task_definition",
-        ("elasticfilesystem", "file-system") => "file_system",
-        ("elasticfilesystem", "access-point") => "access_point",
-        ("elasticloadbalancing", "loadbalancer") => "load_balancer",
-        ("elasticloadbalancing", "targetgroup") => "target_group",
-        ("elasticloadbalancing", "listener") => "listener",
-        ("acm", "certificate") => "certificate",
-        ("route53", "hostedzone") => "hosted_zone",
-        ("iam", "role") => "iam_role",
-        ("logs", "log-group") => "log_group",
-        ("ssm", "parameter") => "ssm_parameter",
-        ("cloudwatch", "alarm") => "alarm",
-        _ => return None,
-    })
-}
-
 fn same_resource(arn: &str, f: &Found) -> bool {
     let arn = arn.trim_end_matches(":*");
     let pid = f.live.physical_id.as_str();
@@ -667,12 +603,12 @@ fn same_resource(arn: &str, f: &Found) -> bool {
 /// proves (SSM parameters). Tags a describe reported are never added to: the Tagging API is
 /// eventually consistent, and a tag removed a minute ago may still be listed. AWS's own `aws:`
 /// tags are left out.
-pub fn complete_tags(f: &mut Found, index: &[Tagged]) {
+pub fn complete_tags(kinds: &dyn Catalog, f: &mut Found, index: &[Tagged]) {
     if f.live.tags.keys().any(|k| k != TAG_STACK) {
         return;
     }
     // Of its own kind: a log group and an SSM parameter may share a name.
-    let ours = |t: &&Tagged| t.region == f.region && arn_kind(&t.arn) == Some(f.kind) && same_resource(&t.arn, f);
+    let ours = |t: &&Tagged| t.region == f.region && kinds.kind_of_arn(&t.arn) == Some(f.kind) && same_resource(&t.arn, f);
     let Some(t) = index.iter().find(ours) else { return };
     for (k, v) in t.tags.iter().filter(|(k, _)| !k.starts_with("aws:")) {
         f.live.tags.insert(k.clone(), v.clone());
@@ -685,14 +621,14 @@ pub type Reasons = Vec<(usize, String)>;
 /// What the Tagging API lists that no kind's describe found: `(index, reason, deletable kind)`.
 /// Of a type rprov manages, it is gone already (the Tagging API lists deleted NAT gateways and
 /// inactive clusters for a while); of another type, rprov cannot delete it.
-pub fn tagged_only(found: &[Found], tagged: &[Tagged]) -> (Reasons, Reasons) {
+pub fn tagged_only(kinds: &dyn Catalog, found: &[Found], tagged: &[Tagged]) -> (Reasons, Reasons) {
     let mut gone = Vec::new();
     let mut foreign = Vec::new();
     for (i, t) in tagged.iter().enumerate() {
         if found.iter().any(|f| f.region == t.region && same_resource(&t.arn, f)) {
             continue;
         }
-        match arn_kind(&t.arn) {
+        match kinds.kind_of_arn(&t.arn) {
             Some(kind) => gone.push((
                 i,
                 format!("listed by the Tagging API but not by the {kind} describe: already deleted or inactive"),
@@ -737,11 +673,11 @@ impl Entry {
             reason: None,
         }
     }
-    pub fn tagged(t: &Tagged, reason: String) -> Entry {
+    pub fn tagged(kinds: &dyn Catalog, t: &Tagged, reason: String) -> Entry {
         Entry {
             key: t.arn.clone(),
             region: t.region.clone(),
-            kind: arn_kind(&t.arn).map(str::to_owned),
+            kind: kinds.kind_of_arn(&t.arn).map(str::to_owned),
             physical_id: t.arn.clone(),
             stack: t.tags.get(TAG_STACK).cloned(),
             id: t.tags.get(TAG_ID).cloned(),
@@ -800,8 +736,9 @@ impl Report {
 }
 
 /// The stack the executor is given for deletions that belong to no stack file.
-pub fn empty_stack(region: &str) -> Stack {
+pub fn empty_stack(kinds: &'static dyn Catalog, region: &str) -> Stack {
     Stack {
+        kinds,
         name: "teardown".into(),
         region: region.to_owned(),
         tags: Default::default(),
@@ -816,46 +753,11 @@ pub fn empty_stack(region: &str) -> Stack {
     }
 }
 
-/// The executor checkpoints after every deletion; teardown has no state file to write to.
-#[derive(Default)]
-pub struct Unrecorded(Mutex<Option<State>>);
-
-#[async_trait]
-impl StateBackend for Unrecorded {
-    fn describe(&self) -> String {
-        "(no state: teardown)".into()
-    }
-    async fn read(&self) -> Result<Option<State>, StateError> {
-        Ok(self.0.lock().unwrap_or_else(|e| e.into_inner()).clone())
-    }
-    async fn write(&self, state: &State) -> Result<(), StateError> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
-        Ok(())
-    }
-    async fn lock(&self, _: &LockInfo) -> Result<(), StateError> {
-        Ok(())
-    }
-    async fn unlock(&self, _: &LockInfo) -> Result<(), StateError> {
-        Ok(())
-    }
-    async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
-        Err(StateError::NoSuchLock(id.to_owned()))
-    }
-    async fn delete(&self) -> Result<(), StateError> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        Ok(())
-    }
-    async fn list_versions(&self) -> Result<Vec<crate::store::StateVersion>, StateError> {
-        Ok(Vec::new())
-    }
-    async fn read_version(&self, id: &str) -> Result<State, StateError> {
-        Err(StateError::Io(format!("teardown keeps no state, so no version {id}")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const K: &dyn Catalog = &crate::kinds::KINDS;
     use crate::value::Props;
 
     /// A resource of stack `stack` tagged as rprov tags it (its kind permitting) plus `team=a`.
@@ -865,7 +767,7 @@ mod tests {
             (TAG_ID.to_owned(), id.to_owned()),
             ("team".to_owned(), "a".to_owned()),
         ]);
-        if kinds::kind(kind).is_some_and(|k| !k.schema().taggable) {
+        if K.spec(kind).is_some_and(|k| !k.schema().taggable) {
             tags.clear();
         }
         let props: Props = props.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect();
@@ -908,9 +810,9 @@ mod tests {
     /// Owners, order and selection, as the CLI runs them.
     fn check(found: &mut [Found], filters: &[&str]) -> Selection {
         let filters: Vec<TagFilter> = filters.iter().map(|t| t.parse().unwrap()).collect();
-        let owners = settle_owners(found);
-        let before = order(found, &owners);
-        select(found, &owners, &before, &filters, None, SystemTime::now())
+        let owners = settle_owners(K, found);
+        let before = order(K, found, &owners);
+        select(K, found, &owners, &before, &filters, None, SystemTime::now())
     }
 
     fn why<'a>(found: &[Found], reasons: &'a Reasons, pid: &str) -> &'a str {
@@ -919,11 +821,11 @@ mod tests {
 
     #[test]
     fn holds_table_names_real_kinds_and_has_no_cycle() {
-        for (k, held) in HOLDS {
-            assert!(kinds::kind(k).is_some(), "{k}");
-            for h in *held {
-                assert!(kinds::kind(h).is_some(), "{h}");
-                assert!(!kind_holds(h, k), "{k} <-> {h}");
+        for k in K.specs() {
+            let k = k.schema().name;
+            for h in K.spec(k).unwrap().holds() {
+                assert!(K.spec(h).is_some(), "{h}");
+                assert!(!K.holds(h, k), "{k} <-> {h}");
             }
         }
     }
@@ -931,8 +833,8 @@ mod tests {
     #[test]
     fn order_from_live_relations_and_kind_fallback() {
         let mut f = net();
-        let owners = settle_owners(&mut f);
-        let before = order(&f, &owners);
+        let owners = settle_owners(K, &mut f);
+        let before = order(K, &f, &owners);
         let all: Vec<usize> = (0..f.len()).collect();
         assert_eq!(
             names(&f, waves(&before, &all)),
@@ -944,8 +846,8 @@ mod tests {
     fn mutual_references_do_not_make_a_cycle() {
         let mut f = net();
         f[2].live.props.insert("from".into(), Value::str("sg-2"));
-        let owners = settle_owners(&mut f);
-        let before = order(&f, &owners);
+        let owners = settle_owners(K, &mut f);
+        let before = order(K, &f, &owners);
         let all: Vec<usize> = (0..f.len()).collect();
         let w = waves(&before, &all);
         assert_eq!(w.iter().map(Vec::len).sum::<usize>(), f.len());
@@ -1009,8 +911,8 @@ mod tests {
         assert!(why(&f, &s.unmatched, "fsmt-9").contains("fs-9, which was not found"), "{s:?}");
         assert_eq!(s.unmatched.len(), 2);
         // The owner goes after what belongs to it.
-        let owners = settle_owners(&mut f);
-        let before = order(&f, &owners);
+        let owners = settle_owners(K, &mut f);
+        let before = order(K, &f, &owners);
         assert!(before[10].contains(&11), "the service after its scalable target: {before:?}");
         assert!(before[8].contains(&9), "the zone after its record: {before:?}");
 
@@ -1072,9 +974,9 @@ mod tests {
         let at = |s: u64| Value::Str(humantime::format_rfc3339_seconds(now - Duration::from_secs(s)).to_string());
         f[6].live.attrs.insert(ATTR_CREATED.into(), at(3600));
         f[7].live.attrs.insert(ATTR_CREATED.into(), at(60));
-        let owners = settle_owners(&mut f);
-        let before = order(&f, &owners);
-        let s = select(&f, &owners, &before, &["team=a".parse().unwrap()], Some(Duration::from_secs(600)), now);
+        let owners = settle_owners(K, &mut f);
+        let before = order(K, &f, &owners);
+        let s = select(K, &f, &owners, &before, &["team=a".parse().unwrap()], Some(Duration::from_secs(600)), now);
         assert_eq!(s.delete.len(), 7, "{s:?}");
         let why: BTreeMap<&str, &str> = s.skipped.iter().map(|(i, w)| (f[*i].stack.as_str(), w.as_str())).collect();
         assert!(why["young"].contains("younger than"), "{why:?}");
@@ -1091,8 +993,8 @@ mod tests {
         assert_eq!(k[0], "a/vpc[vpc-1]");
         assert_eq!(k[7], "a/vpc[vpc-9]");
         assert_eq!(k[1], "a/sub");
-        let owners = settle_owners(&mut f);
-        let before = order(&f, &owners);
+        let owners = settle_owners(K, &mut f);
+        let before = order(K, &f, &owners);
         let all: Vec<usize> = (0..f.len()).collect();
         let (plan, state) = executor_input(&f, &before, &all, &k);
         assert_eq!(plan.changes.len(), 8);
@@ -1110,10 +1012,10 @@ mod tests {
             t("arn:aws:ec2:us-east-1:123456789012:natgateway/nat-1"),
             t("arn:aws:s3:::bucket"),
         ];
-        let (gone, foreign) = tagged_only(&f, &tagged);
+        let (gone, foreign) = tagged_only(K, &f, &tagged);
         assert_eq!(gone.iter().map(|g| g.0).collect::<Vec<_>>(), [2]);
         assert_eq!(foreign.iter().map(|g| g.0).collect::<Vec<_>>(), [3]);
-        assert_eq!(arn_kind("arn:aws:elasticloadbalancing:r:1:loadbalancer/app/x/1"), Some("load_balancer"));
+        assert_eq!(K.kind_of_arn("arn:aws:elasticloadbalancing:r:1:loadbalancer/app/x/1"), Some("load_balancer"));
 
         // A log group's describe reports no tags; an SSM parameter of the same name is not it.
         let mut logs = found("a", "log_group", "logs", "/rprov/a/logs", &[]);
@@ -1131,7 +1033,7 @@ mod tests {
             listed("arn:aws:ssm:us-east-1:1:parameter/rprov/a/logs", "param"),
             listed("arn:aws:logs:us-east-1:1:log-group:/rprov/a/logs:*", "logs"),
         ];
-        complete_tags(&mut logs, &index);
+        complete_tags(K, &mut logs, &index);
         assert_eq!(
             logs.live.tags,
             Tags::from([(TAG_STACK.to_owned(), "a".into()), (TAG_ID.to_owned(), "logs".into())])
@@ -1145,7 +1047,7 @@ mod tests {
             arn: "arn:aws:ec2:us-east-1:1:vpc/vpc-1".into(),
             tags: Tags::from([("team".to_owned(), "a".to_owned())]),
         };
-        complete_tags(&mut vpc, &[stale]);
+        complete_tags(K, &mut vpc, &[stale]);
         assert_eq!(vpc.live.tags, before);
     }
 

@@ -3,16 +3,33 @@
 //! `src/`: every `crate::MODULE` path and every path into an I/O crate, per top-level module.
 //!
 //! Layers (ARCHITECTURE.md):
-//! - core, pure: `value`, `sorted_map`, `model`, `schema`, `spec`, `state` (the document),
+//! - core, pure: `value`, `sorted_map`, `model`, `diag`, `expr`, `schema`, `spec`, `state` (the document),
 //!   `stack`, `graph`, `plan`, `drift`, `docs`, `teardown`;
 //! - the world: `aws` (SDK configuration, errors, waiters), `kinds` (operations per kind),
 //!   `store` (state backends), `apply` (the executor), `cli`.
+//!
+//! Unit tests are not the module: a `tests.rs` file and what follows `#[cfg(test)]` may use
+//! anything (a core module's tests run real kinds' specs).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const CORE: &[&str] =
-    &["value", "sorted_map", "model", "schema", "spec", "state", "stack", "graph", "plan", "drift", "docs", "teardown"];
+const CORE: &[&str] = &[
+    "value",
+    "sorted_map",
+    "model",
+    "diag",
+    "expr",
+    "schema",
+    "spec",
+    "state",
+    "stack",
+    "graph",
+    "plan",
+    "drift",
+    "docs",
+    "teardown",
+];
 const WORLD: &[&str] = &["aws", "kinds", "store", "apply", "cli"];
 /// Crates that do I/O or run it: none of them in the core.
 const IO_CRATES: &[&str] = &["tokio", "aws_config", "aws_sdk_", "aws_smithy_", "async_trait", "futures_util"];
@@ -63,9 +80,12 @@ fn ident_at(s: &str) -> &str {
     &s[..end]
 }
 
-/// The crate modules and I/O crates one source text refers to.
+/// The crate modules and I/O crates one source text refers to, up to its unit tests.
 fn scan(text: &str, at: &str, refs: &mut Refs) {
     for (n, line) in text.lines().enumerate() {
+        if line.trim() == "#[cfg(test)]" {
+            break;
+        }
         let line = code(line);
         let line = line.as_str();
         let here = format!("{at}:{}", n + 1);
@@ -113,7 +133,7 @@ fn modules_of(src: &Path) -> BTreeMap<String, Refs> {
     for f in files {
         let rel = f.strip_prefix(src).unwrap();
         let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned();
-        if top == "lib" || top == "main" {
+        if top == "lib" || top == "main" || f.file_name().is_some_and(|n| n == "tests.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
@@ -229,4 +249,8 @@ fn the_checker_fails_on_a_forbidden_import_and_on_a_loop() {
     assert!(text.contains("import cycle: plan -> stack -> plan"), "{text}");
     assert!(!text.contains("cli"), "comments are not imports: {text}");
     assert!(!text.contains("`kinds`"), "strings are not imports: {text}");
+
+    let mut drift = Refs::default();
+    scan("use crate::value::Value;\n#[cfg(test)]\nmod tests {\n    use crate::kinds::KINDS;\n}\n", "src/drift.rs", &mut drift);
+    assert_eq!(drift.modules.keys().collect::<Vec<_>>(), ["value"], "unit tests are not the module");
 }

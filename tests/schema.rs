@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rprov::spec::Catalog;
 use rprov::stack::{Source, yaml_to_json};
 
 fn repo() -> PathBuf {
@@ -20,7 +21,7 @@ fn in_sync(path: &Path, generated: &str) {
 }
 
 fn schema_text() -> String {
-    serde_json::to_string_pretty(&rprov::docs::json_schema()).unwrap() + "\n"
+    serde_json::to_string_pretty(&rprov::docs::json_schema(&rprov::kinds::KINDS)).unwrap() + "\n"
 }
 
 #[test]
@@ -30,10 +31,10 @@ fn checked_in_schema_matches_the_kinds() {
 
 #[test]
 fn checked_in_kind_docs_match_explain() {
-    for k in rprov::kinds::REGISTRY {
-        in_sync(&repo().join(format!("docs/kinds/{}.md", k.schema().name)), &rprov::docs::explain(*k));
+    for k in rprov::kinds::KINDS.specs() {
+        in_sync(&repo().join(format!("docs/kinds/{}.md", k.schema().name)), &rprov::docs::explain(k));
     }
-    in_sync(&repo().join("docs/kinds/README.md"), &rprov::docs::kinds_index());
+    in_sync(&repo().join("docs/kinds/README.md"), &rprov::docs::kinds_index(&rprov::kinds::KINDS));
 }
 
 #[test]
@@ -59,7 +60,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn validator() -> jsonschema::Validator {
-    jsonschema::validator_for(&rprov::docs::json_schema()).expect("the generated schema is a valid JSON Schema")
+    jsonschema::validator_for(&rprov::docs::json_schema(&rprov::kinds::KINDS)).expect("the generated schema is a valid JSON Schema")
 }
 
 fn as_json(path: &Path) -> serde_json::Value {

@@ -215,7 +215,7 @@ fn check(file: &str) {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     let expects = expectations(file, &text);
     // Dependency cycles are the graph's to report, as every command does after loading.
-    let diags = match stack::load(&path, &Default::default()).map(|s| (Graph::build(&s).err(), s)) {
+    let diags = match stack::load(&rprov::kinds::KINDS, &path, &Default::default()).map(|s| (Graph::build(&s).err(), s)) {
         Ok((Some(cycles), _)) => cycles,
         Ok((None, s)) => panic!("{file}: loaded as a valid stack `{}`; expected:\n  {}", s.name, join(&expects)),
         Err((_, diags)) => diags,
@@ -334,7 +334,7 @@ const NETWORK: &str = "stacks/network.yaml";
 
 fn load_network(overrides: &[(&str, &str)]) -> stack::Stack {
     let overrides: ParamOverrides = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    match stack::load(&root().join(NETWORK), &overrides) {
+    match stack::load(&rprov::kinds::KINDS, &root().join(NETWORK), &overrides) {
         Ok(s) => s,
         Err((_, diags)) => {
             panic!("{NETWORK} does not load:\n  {}", diags.iter().map(show).collect::<Vec<_>>().join("\n  "))
@@ -371,7 +371,7 @@ fn param_override_is_applied() {
     // A VPC range that no longer holds the subnets: the override reached the CIDR checks.
     let text = std::fs::read_to_string(root().join(NETWORK)).expect("network stack");
     let overrides = ParamOverrides::from([("cidr".to_owned(), "10.1.0.0/16".to_owned())]);
-    let Err((_, diags)) = stack::load_str(Source::new(NETWORK, text), &overrides) else {
+    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new(NETWORK, text), &overrides) else {
         panic!("10.1.0.0/16 holds no subnet")
     };
     assert!(
@@ -393,7 +393,7 @@ fn param_override_for_a_small_stack() {
                 resources:\n  vpc: { type: vpc, cidr: \"${params.cidr}\", enable_dns_hostnames: \"${params.dns}\" }\n";
     let overrides =
         ParamOverrides::from([("cidr".to_owned(), "10.1.0.0/16".to_owned()), ("dns".to_owned(), "true".to_owned())]);
-    let s = stack::load_str(Source::new("small.yaml", text), &overrides).expect("valid");
+    let s = stack::load_str(&rprov::kinds::KINDS, Source::new("small.yaml", text), &overrides).expect("valid");
     assert_eq!(s.params["cidr"].value, Value::str("10.1.0.0/16"));
     assert_eq!(prop(&s, "vpc", "cidr"), lit("10.1.0.0/16"));
     assert_eq!(prop(&s, "vpc", "enable_dns_hostnames"), Expr::Lit(Value::Bool(true)));
@@ -403,7 +403,7 @@ fn param_override_for_a_small_stack() {
 fn unknown_param_override_is_an_error() {
     let text = std::fs::read_to_string(root().join(NETWORK)).expect("network stack");
     let overrides = ParamOverrides::from([("nope".to_owned(), "1".to_owned())]);
-    let Err((_, diags)) = stack::load_str(Source::new(NETWORK, text), &overrides) else { panic!("`nope` accepted") };
+    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new(NETWORK, text), &overrides) else { panic!("`nope` accepted") };
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert!(diags[0].message.contains("`nope`"), "{diags:#?}");
 
@@ -436,7 +436,7 @@ fn param_values_are_not_templates() {
     let text = "stack: demo\nregion: us-east-1\nparams:\n  name: x\n\
                 resources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16, tags: { Name: \"${params.name}\" } }\n";
     let overrides = ParamOverrides::from([("name".to_owned(), "${igw.id}".to_owned())]);
-    let s = match stack::load_str(Source::new("literal.yaml", text), &overrides) {
+    let s = match stack::load_str(&rprov::kinds::KINDS, Source::new("literal.yaml", text), &overrides) {
         Ok(s) => s,
         Err((_, d)) => panic!(
             "the value of `name` was read as a reference:\n  {}",
@@ -453,7 +453,7 @@ fn param_override_of_the_wrong_type() {
                 token: { type: number, secret: true, default: 1 }\nresources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
     let overrides =
         ParamOverrides::from([("count".to_owned(), "two".to_owned()), ("token".to_owned(), "hunter2".to_owned())]);
-    let Err((_, diags)) = stack::load_str(Source::new("typed.yaml", text), &overrides) else { panic!("accepted") };
+    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new("typed.yaml", text), &overrides) else { panic!("accepted") };
     assert_eq!(diags.len(), 2, "{diags:#?}");
     assert!(diags[0].message.contains("param `count` is a number; the value given (`two`) is not"), "{diags:#?}");
     assert_eq!((diags[0].span.line, diags[0].span.col), (4, 3));
@@ -464,7 +464,7 @@ fn param_override_of_the_wrong_type() {
 // ---- input that is not even a stack file ----------------------------------------------------
 
 fn diags_of(text: &str) -> Vec<Diagnostic> {
-    match stack::load_str(Source::new("inline.yaml", text), &Default::default()) {
+    match stack::load_str(&rprov::kinds::KINDS, Source::new("inline.yaml", text), &Default::default()) {
         Ok(_) => panic!("accepted: {text:?}"),
         Err((_, d)) => d,
     }
@@ -497,12 +497,12 @@ fn unreadable_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = dir.path().join("latin1.yaml");
     std::fs::write(&bad, b"stack: demo\nregion: us-east-1\n# caf\xe9\nresources: {}\n").expect("write");
-    let Err((_, d)) = stack::load(&bad, &Default::default()) else { panic!("non-UTF-8 accepted") };
+    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &bad, &Default::default()) else { panic!("non-UTF-8 accepted") };
     assert_eq!(d.len(), 1);
     assert!(d[0].message.contains("not UTF-8"), "{d:#?}");
 
     let missing = dir.path().join("missing.yaml");
-    let Err((_, d)) = stack::load(&missing, &Default::default()) else { panic!("a missing file loaded") };
+    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &missing, &Default::default()) else { panic!("a missing file loaded") };
     assert!(d[0].message.contains("cannot read stack file"), "{d:#?}");
 
     let out = rprov(&["validate", &bad.display().to_string()], &[]);
@@ -616,7 +616,7 @@ fn mutations_of_the_network_stack_never_panic() {
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let result = stack::load_str(Source::new("fuzz.yaml", text.clone()), &Default::default()).and_then(|s| {
+            let result = stack::load_str(&rprov::kinds::KINDS, Source::new("fuzz.yaml", text.clone()), &Default::default()).and_then(|s| {
                 match Graph::build(&s) {
                     Ok(_) => Ok(s),
                     Err(d) => Err((Some(s.source), d)),
@@ -656,7 +656,7 @@ fn mutations_of_the_network_stack_never_panic() {
 #[test]
 fn diagnostics_name_the_file_given() {
     let path = Path::new("tests").join("invalid").join("16-invalid-region.yaml");
-    let Err((_, d)) = stack::load(&root().join(&path), &Default::default()) else { panic!("accepted") };
+    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &root().join(&path), &Default::default()) else { panic!("accepted") };
     assert!(d[0].location().ends_with(&format!("{}:3:9", path.display())), "{}", d[0].location());
 }
 
@@ -741,7 +741,7 @@ fn imported_values_are_type_checked_where_they_are_used() {
             .into(),
         },
     );
-    let s = stack::load_with(Source::new("app.yaml", CONSUMER.replace("subnet_idz", "subnet_ids")), &inputs)
+    let s = stack::load_with(&rprov::kinds::KINDS, Source::new("app.yaml", CONSUMER.replace("subnet_idz", "subnet_ids")), &inputs)
         .unwrap_or_else(|(_, d)| panic!("{d:#?}"));
     // Known before the run: literals, no graph edge.
     assert_eq!(prop(&s, "sg", "vpc"), lit("vpc-1"));
@@ -753,7 +753,7 @@ fn imported_values_are_type_checked_where_they_are_used() {
     let text = CONSUMER.replace("subnet_idz", "subnet_ids");
     let text =
         text.replace("vpc: \"${net.outputs.vpc_id}\", description", "vpc: \"${net.outputs.subnet_ids}\", description");
-    let Err((_, d)) = stack::load_with(Source::new("app.yaml", text), &inputs) else {
+    let Err((_, d)) = stack::load_with(&rprov::kinds::KINDS, Source::new("app.yaml", text), &inputs) else {
         panic!("a list accepted as a VPC id")
     };
     assert_eq!(d.len(), 1, "{d:#?}");
@@ -762,7 +762,7 @@ fn imported_values_are_type_checked_where_they_are_used() {
 
     // No state: located at the import, once.
     inputs.imports.insert("net".into(), stack::Imported::Missing { location: ".rprov/network.json".into() });
-    let Err((_, d)) = stack::load_with(Source::new("app.yaml", CONSUMER), &inputs) else { panic!("accepted") };
+    let Err((_, d)) = stack::load_with(&rprov::kinds::KINDS, Source::new("app.yaml", CONSUMER), &inputs) else { panic!("accepted") };
     assert_eq!(d.len(), 1, "{d:#?}");
     assert!(d[0].message.contains("has no state at .rprov/network.json"), "{d:#?}");
     assert_eq!((d[0].span.line, d[0].span.col), (4, 17));
@@ -806,7 +806,7 @@ fn param_file_precedence_types_and_unknown_names() {
             param_file: Some(Source::new("p.yaml", file)),
             ..Default::default()
         };
-        stack::load_with(Source::new("s.yaml", PARAMS), &inputs)
+        stack::load_with(&rprov::kinds::KINDS, Source::new("s.yaml", PARAMS), &inputs)
     };
     // The file beats the default; the command line (flags and environment) beats the file.
     let s = load("cidr: 10.1.0.0/16\ncount: 3\nzones: [a, b]\n", &[]).unwrap_or_else(|(_, d)| panic!("{d:#?}"));

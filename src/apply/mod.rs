@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::aws::{AwsError, Cx};
-use crate::kinds::{self, CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use crate::kinds::{CreateReq, DeleteReq, KINDS, Kind, Kinds, Live, Tags, UpdateReq};
 use crate::plan::{Action, Change, Plan, desired_props};
 use crate::schema::KindSchema;
 use crate::stack::{Ref, Stack};
@@ -30,11 +30,14 @@ pub struct ApplyConfig {
     /// run created but never recorded (it was killed before its checkpoint) was not seen, so a
     /// create without an idempotency token looks for it by its ownership tags first.
     pub lookup_before_create: bool,
+    /// The kinds whose operations run the plan's changes: every kind rprov knows, or fakes in
+    /// the executor's own tests.
+    pub kinds: &'static Kinds,
 }
 
 impl Default for ApplyConfig {
     fn default() -> Self {
-        ApplyConfig { parallelism: 32, retry: RetryBudget::default(), lookup_before_create: false }
+        ApplyConfig { parallelism: 32, retry: RetryBudget::default(), lookup_before_create: false, kinds: &KINDS }
     }
 }
 
@@ -320,7 +323,7 @@ async fn run_node(sh: &Shared, n: &Node) -> Result<(), String> {
         return Ok(());
     }
     (sh.progress)(Event::Started { id: &n.id, step: n.step });
-    let kind = kinds::kind(&change.kind).ok_or_else(|| format!("unknown resource type `{}` in state", change.kind))?;
+    let kind = sh.cfg.kinds.get(&change.kind).ok_or_else(|| format!("unknown resource type `{}` in state", change.kind))?;
     let result = match n.step {
         Step::Delete => delete(sh, kind, change).await,
         Step::Up(_) => up(sh, kind, change).await,

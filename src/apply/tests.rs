@@ -86,9 +86,9 @@ async fn delete_retries_dependency_violation_with_backoff_and_reports_each_retry
             sink.lock().unwrap().push((id.to_owned(), error.to_string(), after));
         }
     });
-    let backend = Arc::new(crate::teardown::Unrecorded::default());
+    let backend = Arc::new(crate::store::Unrecorded::default());
     let (_cancel, rx) = watch::channel(false);
-    let stack = crate::teardown::empty_stack("us-east-1");
+    let stack = crate::teardown::empty_stack(&crate::kinds::KINDS, "us-east-1");
     let (state, outcome) =
         execute(Arc::new(cx), &stack, &plan, state, backend, ApplyConfig::default(), progress, rx).await.unwrap();
     assert!(outcome.ok(), "{outcome:?}");
@@ -129,7 +129,7 @@ async fn run(
     cfg: ApplyConfig,
 ) -> (State, Outcome) {
     let cx = Cx::new(&stack.name, aws_config::SdkConfig::builder().build(), WaitConfig::default()).with_client(client);
-    let backend = Arc::new(crate::teardown::Unrecorded::default());
+    let backend = Arc::new(crate::store::Unrecorded::default());
     let (_cancel, rx) = watch::channel(false);
     let progress: Progress = Arc::new(|_: Event<'_>| {});
     execute(Arc::new(cx), stack, plan, state, backend, cfg, progress, rx).await.unwrap()
@@ -138,7 +138,7 @@ async fn run(
 /// A stack of one VPC, its new state and the plan that creates it.
 fn vpc_to_create() -> (Stack, Plan, State) {
     let text = "stack: s\nregion: us-east-1\nresources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
-    let stack = crate::stack::load_str(crate::stack::Source::new("s.yaml", text), &Default::default())
+    let stack = crate::stack::load_str(&crate::kinds::KINDS, crate::stack::Source::new("s.yaml", text), &Default::default())
         .unwrap_or_else(|(_, d)| panic!("{d:?}"));
     let graph = crate::graph::Graph::build(&stack).unwrap();
     let mut state = State::new("s", "us-east-1");
@@ -178,7 +178,7 @@ async fn a_throttled_call_is_sent_as_often_as_the_sdk_tries_and_no_more() {
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&delete], sdk_retry);
     let (plan, state) = delete_plan("private_a", "subnet", "subnet-1");
     let (state, outcome) =
-        run(client, &crate::teardown::empty_stack("us-east-1"), &plan, state, ApplyConfig::default()).await;
+        run(client, &crate::teardown::empty_stack(&crate::kinds::KINDS, "us-east-1"), &plan, state, ApplyConfig::default()).await;
     println!("throttled DeleteSubnet: {} sends, {} executor retries", delete.num_calls(), outcome.retries);
     assert_eq!(delete.num_calls(), 8);
     assert_eq!(outcome.retries, 0);

@@ -133,13 +133,13 @@ pub fn inputs(s: &Settings, params: stack::ParamOverrides) -> Result<stack::Inpu
 pub fn load_stack(s: &Settings, path: &Path) -> Result<Stack, Failure> {
     let mut inputs = inputs(s, param_overrides(s)?)?;
     inputs.secrets_optional = true;
-    stack_or_report(stack::load_file(path, &inputs))
+    stack_or_report(stack::load_file(&kinds::KINDS, path, &inputs))
 }
 
 /// Loads a stack to plan or apply: every param, secret ones included, needs its value.
 pub fn load_stack_to_apply(s: &Settings, path: &Path) -> Result<Stack, Failure> {
     let inputs = inputs(s, param_overrides(s)?)?;
-    stack_or_report(stack::load_file(path, &inputs))
+    stack_or_report(stack::load_file(&kinds::KINDS, path, &inputs))
 }
 
 /// A loaded stack, or its problems reported. A dependency cycle is one of them: the graph is

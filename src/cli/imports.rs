@@ -60,7 +60,7 @@ pub async fn bind(s: &Settings, stack: Stack, mode: Mode) -> Result<Stack, Failu
     }
     let mut inputs = stack.inputs.clone();
     inputs.imports = read;
-    stack_or_report(stack::load_with(stack.source.clone(), &inputs))
+    stack_or_report(stack::load_with(stack.kinds, stack.source.clone(), &inputs))
 }
 
 /// Records in each imported stack's state that `stack` uses it (after an apply), or that it no

@@ -248,7 +248,7 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::ForceUnlock { lock_id, stack, yes } => state::force_unlock(&s, &lock_id, stack.as_deref(), yes).await,
         Command::State { command } => state::run(&s, command).await,
         Command::Schema => {
-            outln!("{}", serde_json::to_string_pretty(&crate::docs::json_schema()).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&crate::docs::json_schema(&crate::kinds::KINDS)).unwrap_or_default());
             Ok(0)
         }
         Command::Explain { kind } => match crate::kinds::kind(&kind) {
@@ -258,7 +258,7 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
             }
             None => Err(Failure::User(format!(
                 "unknown kind `{kind}`; kinds: {}",
-                crate::kinds::kind_names().collect::<Vec<_>>().join(", ")
+                crate::spec::Catalog::names(&crate::kinds::KINDS).join(", ")
             ))),
         },
     }

@@ -21,7 +21,8 @@ use crate::apply::{ApplyConfig, Event, execute};
 use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, classify, load_sdk_config};
 use crate::kinds::{self, TAG_ID, TAG_STACK};
 use crate::store::update_locked;
-use crate::teardown::{self, Entry, Found, Report, TagFilter, Tagged, Unrecorded};
+use crate::store::Unrecorded;
+use crate::teardown::{self, Entry, Found, Report, TagFilter, Tagged};
 
 pub struct Args {
     pub stack: Option<String>,
@@ -108,18 +109,18 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
     found.retain(|f| seen.insert((f.kind, f.live.physical_id.clone())));
 
     let now = SystemTime::now();
-    let owners = teardown::settle_owners(&mut found);
-    let before = teardown::order(&found, &owners);
-    let selection = teardown::select(&found, &owners, &before, &filters, older_than, now);
+    let owners = teardown::settle_owners(&kinds::KINDS, &mut found);
+    let before = teardown::order(&kinds::KINDS, &found, &owners);
+    let selection = teardown::select(&kinds::KINDS, &found, &owners, &before, &filters, older_than, now);
     let keys = teardown::keys(&found);
     let waves = teardown::waves(&before, &selection.delete);
-    let (gone, foreign) = teardown::tagged_only(&found, &tagged);
+    let (gone, foreign) = teardown::tagged_only(&kinds::KINDS, &found, &tagged);
     report.order = waves.iter().map(|w| w.iter().map(|&i| keys[i].clone()).collect()).collect();
     report.planned = selection.delete.iter().map(|&i| Entry::of(&found[i], &keys[i], now)).collect();
     report.skipped =
         selection.skipped.iter().map(|(i, why)| Entry::of(&found[*i], &keys[*i], now).because(why)).collect();
-    report.skipped.extend(foreign.into_iter().map(|(i, why)| Entry::tagged(&tagged[i], why)));
-    report.ignored = gone.into_iter().map(|(i, why)| Entry::tagged(&tagged[i], why)).collect();
+    report.skipped.extend(foreign.into_iter().map(|(i, why)| Entry::tagged(&kinds::KINDS, &tagged[i], why)));
+    report.ignored = gone.into_iter().map(|(i, why)| Entry::tagged(&kinds::KINDS, &tagged[i], why)).collect();
     report.not_matched =
         selection.unmatched.iter().map(|(i, why)| Entry::of(&found[*i], &keys[*i], now).because(why)).collect();
     report.instances = selection.instances.clone();
@@ -171,7 +172,7 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
             .with_status(Arc::new(move |id: &str, msg: &str| status(Event::Status { id, message: msg })));
         let cfg = ApplyConfig { parallelism: a.parallelism.max(1), ..ApplyConfig::default() };
         let backend = Arc::new(Unrecorded::default());
-        let stack = teardown::empty_stack(region);
+        let stack = teardown::empty_stack(&kinds::KINDS, region);
         let (_, outcome) =
             execute(Arc::new(cx), &stack, &plan, state, backend, cfg, progress, cancel_on_ctrl_c()).await?;
         if !a.json {
@@ -313,7 +314,8 @@ async fn discover(
         .map(|st| async move { (st.clone(), tagging_api(sdk_ref, region, &[(TAG_STACK, Some(st.as_str()))]).await) });
     let cxs: Vec<Cx> = stacks.iter().map(|st| Cx::new(st, sdk.clone(), WaitConfig::default())).collect();
     let reads = cxs.iter().flat_map(|cx| {
-        kinds::REGISTRY
+        kinds::KINDS
+            .all()
             .iter()
             .map(move |k| async move { (cx.stack.clone(), k.schema().name, k.read_many(cx, &[]).await) })
     });
@@ -329,7 +331,7 @@ async fn discover(
         let lives = result.map_err(|e| Failure::User(format!("reading {kind} resources in {region}: {e}")))?;
         for live in lives {
             let mut f = Found { region: region.to_owned(), stack: stack.clone(), kind, live };
-            teardown::complete_tags(&mut f, index.get(&stack).map(Vec::as_slice).unwrap_or_default());
+            teardown::complete_tags(&kinds::KINDS, &mut f, index.get(&stack).map(Vec::as_slice).unwrap_or_default());
             // Another stack's (a name prefix two stack names share): found for that stack, if
             // it is torn down.
             if f.live.stack().is_some_and(|st| st != stack) {

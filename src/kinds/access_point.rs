@@ -6,6 +6,7 @@ use super::ec2::wanted;
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -138,8 +139,7 @@ async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<AccessPoi
     .await
 }
 
-#[async_trait]
-impl Kind for AccessPoint {
+impl KindSpec for AccessPoint {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -178,6 +178,25 @@ impl Kind for AccessPoint {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["file_system"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("elasticfilesystem", "access-point"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("elasticfilesystem", "CreateAccessPoint")])
+    }
+}
+
+#[async_trait]
+impl Kind for AccessPoint {
     /// DescribeAccessPoints without a file system id lists every access point of the account,
     /// tags included: one paginated call for the kind.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
@@ -232,10 +251,6 @@ impl Kind for AccessPoint {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         super::gone_ok(client(cx).delete_access_point().access_point_id(req.physical_id).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -4,6 +4,7 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Stat
 
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -171,8 +172,7 @@ fn alarm_name(stack: &str, id: &str, props: &Props) -> String {
     props.get("name").and_then(Value::as_str).map_or_else(|| format!("{}{id}", owned_prefix(stack)), str::to_owned)
 }
 
-#[async_trait]
-impl Kind for Alarm {
+impl KindSpec for Alarm {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -185,6 +185,26 @@ impl Kind for Alarm {
         }
     }
 
+    /// PutMetricAlarm is an upsert: sending it again is harmless.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["target_group", "load_balancer"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("cloudwatch", "alarm"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("monitoring", "PutMetricAlarm")])
+    }
+}
+
+#[async_trait]
+impl Kind for Alarm {
     /// One paginated DescribeAlarms by the stack's name prefix `<stack>-`, plus one by name
     /// for recorded alarms outside it (AlarmNames and AlarmNamePrefix cannot be combined).
     /// DescribeAlarms reports no tags and ListTagsForResource takes one alarm per call: tags
@@ -254,11 +274,6 @@ impl Kind for Alarm {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // DeleteAlarms succeeds for names that do not exist (ResourceNotFound on some partitions).
         super::gone_ok(client(cx).delete_alarms().alarm_names(req.physical_id).send().await.map_err(classify))
-    }
-
-    /// PutMetricAlarm is an upsert: sending it again is harmless.
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

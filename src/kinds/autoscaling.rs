@@ -10,6 +10,7 @@ use aws_sdk_applicationautoscaling::types::{
 use super::ecs;
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -297,8 +298,7 @@ async fn read_one(cx: &Cx, id: &str) -> Result<Live, AwsError> {
         .ok_or_else(|| AwsError::NotFound(id.into()))
 }
 
-#[async_trait]
-impl Kind for Autoscaling {
+impl KindSpec for Autoscaling {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -314,6 +314,29 @@ impl Kind for Autoscaling {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        // RegisterScalableTarget, PutScalingPolicy and PutScheduledAction all create or update
+        // by name: sending them again converges on the same target.
+        true
+    }
+
+    /// A scalable target exists for its ECS service: its id, `service/<cluster>/<service>`, is
+    /// the resource part of the service's ARN.
+    fn owner(&self, live: &Live) -> Option<String> {
+        Some(live.physical_id.clone())
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["ecs_service", "ecs_cluster"]
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("application-autoscaling", "RegisterScalableTarget"), ("application-autoscaling", "PutScalingPolicy")])
+    }
+}
+
+#[async_trait]
+impl Kind for Autoscaling {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         read(cx, ids).await
     }
@@ -355,17 +378,5 @@ impl Kind for Autoscaling {
             .map(|_| ())
             .map_err(classify);
         gone(r)
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        // RegisterScalableTarget, PutScalingPolicy and PutScheduledAction all create or update
-        // by name: sending them again converges on the same target.
-        true
-    }
-
-    /// A scalable target exists for its ECS service: its id, `service/<cluster>/<service>`, is
-    /// the resource part of the service's ARN.
-    fn owner(&self, live: &Live) -> Option<String> {
-        Some(live.physical_id.clone())
     }
 }

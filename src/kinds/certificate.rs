@@ -9,6 +9,7 @@ use super::ec2::settle;
 use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, tagging, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -195,8 +196,7 @@ fn mark_unusable(l: &mut Live, status: Option<&CertificateStatus>) {
     }
 }
 
-#[async_trait]
-impl Kind for Certificate {
+impl KindSpec for Certificate {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -214,6 +214,25 @@ impl Kind for Certificate {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["hosted_zone"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("acm", "certificate"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("acm", "DeleteCertificate"), ("acm", "RequestCertificate")])
+    }
+}
+
+#[async_trait]
+impl Kind for Certificate {
     /// One paginated ListCertificates (domain and alternative names come with it). ACM has no
     /// batched tag read: ListTagsForCertificate is one call per certificate. Within a refresh
     /// the Tagging API's index answers for the stack's certificates and the others are not
@@ -351,10 +370,6 @@ impl Kind for Certificate {
         // ResourceInUseException while a listener still uses it (classified InUse: retried by
         // the executor while the listener's delete or update goes through).
         super::gone_ok(client(cx).delete_certificate().certificate_arn(req.physical_id).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -6,6 +6,7 @@ use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrTyp
 use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -130,8 +131,7 @@ async fn write(cx: &Cx, props: &Props, action: ChangeAction) -> Result<Live, Aws
     }
 }
 
-#[async_trait]
-impl Kind for DnsRecord {
+impl KindSpec for DnsRecord {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -168,6 +168,37 @@ impl Kind for DnsRecord {
         }
     }
 
+    /// A CREATE sent again by the SDK after a lost answer is refused as "already exists"; the
+    /// executor then finds the record by its identity with the content it sent.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn identity(&self, props: &Props) -> Option<String> {
+        let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        Some(record_id(text("zone")?, text("name")?, text("record_type")?))
+    }
+
+    fn finds_occupants(&self) -> bool {
+        true
+    }
+
+    /// A record exists in its zone.
+    fn owner(&self, live: &Live) -> Option<String> {
+        live.props.get("zone").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["hosted_zone", "load_balancer", "certificate"]
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("route53", "ChangeResourceRecordSets")])
+    }
+}
+
+#[async_trait]
+impl Kind for DnsRecord {
     /// ListResourceRecordSets, paginated, once per hosted zone holding a record in `ids`.
     /// Records carry no tags: a record is the stack's by being in state. Without ids (teardown
     /// without state) the records of the zones the stack created are reported, without tags,
@@ -240,26 +271,6 @@ impl Kind for DnsRecord {
             Some(r) => route53::change(cx, zone, ChangeAction::Delete, vec![r.clone()]).await,
             None => Ok(()),
         }
-    }
-
-    /// A CREATE sent again by the SDK after a lost answer is refused as "already exists"; the
-    /// executor then finds the record by its identity with the content it sent.
-    fn create_is_idempotent(&self) -> bool {
-        true
-    }
-
-    fn identity(&self, props: &Props) -> Option<String> {
-        let text = |k: &str| props.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-        Some(record_id(text("zone")?, text("name")?, text("record_type")?))
-    }
-
-    fn finds_occupants(&self) -> bool {
-        true
-    }
-
-    /// A record exists in its zone.
-    fn owner(&self, live: &Live) -> Option<String> {
-        live.props.get("zone").and_then(Value::as_str).map(str::to_owned)
     }
 
     /// ListResourceRecordSets once per zone of the records to create (whose zone is known).

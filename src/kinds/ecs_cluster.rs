@@ -4,6 +4,7 @@ use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingNa
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -76,8 +77,7 @@ async fn describe_one(cx: &Cx, arn: &str) -> Result<Cluster, AwsError> {
     describe(cx, &[arn.to_owned()]).await?.into_iter().next().ok_or_else(|| AwsError::NotFound(arn.into()))
 }
 
-#[async_trait]
-impl Kind for EcsCluster {
+impl KindSpec for EcsCluster {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -86,6 +86,21 @@ impl Kind for EcsCluster {
         ecs::default_name_into(props, "name", stack, id);
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ecs", "cluster"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ecs", "DeleteCluster"), ("ecs", "CreateCluster")])
+    }
+}
+
+#[async_trait]
+impl Kind for EcsCluster {
     /// ListClusters (paginated) then DescribeClusters with tags, 100 clusters per call: ECS has
     /// no filter by tag, so every cluster of the region is described and the stack's are kept
     /// (in `ids`, or tagged `rprov:stack`).
@@ -143,9 +158,5 @@ impl Kind for EcsCluster {
         // ClusterContainsServicesException/-TasksException come back as InUse: the executor
         // retries while the services drain. ClusterNotFoundException: already gone.
         super::gone_ok(client(cx).delete_cluster().cluster(req.physical_id).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }

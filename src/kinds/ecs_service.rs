@@ -9,6 +9,7 @@ use aws_sdk_ecs::types::{
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -280,8 +281,7 @@ fn not_active(e: &AwsError) -> bool {
     }
 }
 
-#[async_trait]
-impl Kind for EcsService {
+impl KindSpec for EcsService {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -298,6 +298,25 @@ impl Kind for EcsService {
         props.insert("circuit_breaker".into(), Value::Map(cb));
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["ecs_cluster", "task_definition", "target_group", "listener", "subnet", "security_group"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ecs", "service"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ecs", "CreateService")])
+    }
+}
+
+#[async_trait]
+impl Kind for EcsService {
     /// Services are listed and described per cluster: ListClusters once, then for each cluster
     /// of an id in `ids` or named `<stack>-...` (the cluster kind's default name encodes the
     /// stack), ListServices (for adoption) and DescribeServices with tags, 10 services per call.
@@ -440,10 +459,6 @@ impl Kind for EcsService {
         // The service drains (DRAINING) until its tasks have stopped; until then their ENIs hold
         // the subnets and security groups, and the cluster refuses deletion.
         wait_inactive(cx, req.id, req.physical_id).await
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema};
 use crate::value::{Props, Value};
 
@@ -33,12 +34,26 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<Address, AwsError> {
     out.addresses().first().cloned().ok_or_else(|| AwsError::NotFound(id.into()))
 }
 
-#[async_trait]
-impl Kind for ElasticIp {
+impl KindSpec for ElasticIp {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
+    fn holds(&self) -> &'static [&'static str] {
+        &["internet_gateway"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "elastic-ip"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "ReleaseAddress"), ("ec2", "AllocateAddress")])
+    }
+}
+
+#[async_trait]
+impl Kind for ElasticIp {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         // DescribeAddresses is not paginated: one call returns every address of the region.
         let out = client(cx).describe_addresses().send().await.map_err(classify)?;

@@ -9,6 +9,7 @@ use super::ec2::wanted;
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -162,8 +163,7 @@ fn with_lifecycle(mut l: Live, props: &Props) -> Live {
     l
 }
 
-#[async_trait]
-impl Kind for FileSystem {
+impl KindSpec for FileSystem {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -177,6 +177,21 @@ impl Kind for FileSystem {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("elasticfilesystem", "file-system"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("elasticfilesystem", "DeleteFileSystem"), ("elasticfilesystem", "CreateFileSystem")])
+    }
+}
+
+#[async_trait]
+impl Kind for FileSystem {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let all = efs::file_systems(cx).await?;
         Ok(all
@@ -254,10 +269,6 @@ impl Kind for FileSystem {
         // FileSystemInUse (409) while mount targets remain: InUse, retried by the executor.
         gone_ok(client(cx).delete_file_system().file_system_id(req.physical_id).send().await.map_err(classify))?;
         wait_deleted(cx, req.id, req.physical_id).await
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -4,6 +4,7 @@ use aws_sdk_route53::types::{ChangeAction, HostedZone as SdkZone, HostedZoneConf
 use super::route53::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -112,8 +113,7 @@ async fn created_with(cx: &Cx, name: &str, reference: &str) -> Result<Option<Sdk
     Ok(route53::list_zones(cx, Some(name)).await?.into_iter().find(|z| z.caller_reference() == reference))
 }
 
-#[async_trait]
-impl Kind for HostedZone {
+impl KindSpec for HostedZone {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -124,6 +124,29 @@ impl Kind for HostedZone {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn finds_occupants(&self) -> bool {
+        true
+    }
+
+    fn takes_existing(&self, props: &Props) -> bool {
+        props.get("lookup").and_then(Value::as_bool) == Some(true)
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("route53", "hostedzone"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("route53", "DeleteHostedZone"), ("route53", "CreateHostedZone")])
+    }
+}
+
+#[async_trait]
+impl Kind for HostedZone {
     /// ListHostedZonesByName, page by page, then ListTagsForResources per 10 zones. Zones in
     /// `ids` (looked-up zones among them) or tagged with the stack.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
@@ -255,18 +278,6 @@ impl Kind for HostedZone {
         // name may use them); with the zone going, nothing can.
         route53::change(cx, zone, ChangeAction::Delete, validation).await?;
         super::gone_ok(client(cx).delete_hosted_zone().id(zone).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
-    }
-
-    fn finds_occupants(&self) -> bool {
-        true
-    }
-
-    fn takes_existing(&self, props: &Props) -> bool {
-        props.get("lookup").and_then(Value::as_bool) == Some(true)
     }
 
     /// The public zone of each name (ListHostedZonesByName, GetHostedZone and its tags): what

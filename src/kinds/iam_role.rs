@@ -4,6 +4,7 @@ use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -309,8 +310,7 @@ fn role_name(stack: &str, id: &str, props: &Props) -> String {
     props.get("name").and_then(Value::as_str).map_or_else(|| default_name(stack, id), str::to_owned)
 }
 
-#[async_trait]
-impl Kind for IamRole {
+impl KindSpec for IamRole {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -333,6 +333,21 @@ impl Kind for IamRole {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("iam", "role"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("iam", "CreateRole"), ("iam", "PutRolePolicy")])
+    }
+}
+
+#[async_trait]
+impl Kind for IamRole {
     /// One paginated GetAccountAuthorizationDetails(Filter=Role) returns every role with its
     /// trust policy, inline policy documents, attached managed policies and tags. ListRoles
     /// would be cheaper per page but leaves out tags (and the policies need two more calls per
@@ -459,10 +474,6 @@ impl Kind for IamRole {
             gone(iam.delete_role_policy().role_name(name).policy_name(p).send().await.map(|_| ()).map_err(classify))?;
         }
         gone(iam.delete_role().role_name(name).send().await.map(|_| ()).map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -7,6 +7,7 @@ use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -84,12 +85,26 @@ async fn detach(cx: &Cx, igw: &str, vpc: &str) -> Result<(), AwsError> {
     }
 }
 
-#[async_trait]
-impl Kind for InternetGateway {
+impl KindSpec for InternetGateway {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
+    fn holds(&self) -> &'static [&'static str] {
+        &["vpc"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "internet-gateway"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "DetachInternetGateway"), ("ec2", "DeleteInternetGateway")])
+    }
+}
+
+#[async_trait]
+impl Kind for InternetGateway {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
             crate::aws::all_items(client(cx).describe_internet_gateways().into_paginator().items().send()).await?;

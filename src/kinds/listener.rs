@@ -8,6 +8,7 @@ use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -185,8 +186,7 @@ async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
     Ok(live(l, tags.remove(arn).unwrap_or_default()))
 }
 
-#[async_trait]
-impl Kind for Listener {
+impl KindSpec for Listener {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -199,6 +199,25 @@ impl Kind for Listener {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["load_balancer", "target_group", "certificate"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("elasticloadbalancing", "listener"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("elasticloadbalancing", "CreateListener")])
+    }
+}
+
+#[async_trait]
+impl Kind for Listener {
     /// DescribeListeners takes a load balancer (or listener ARNs, and then fails whole when one
     /// is gone): one paginated call per load balancer that holds a listener in `ids`, then
     /// DescribeTags per 20 listeners. Without ids (adoption after a crash, teardown) the
@@ -282,10 +301,6 @@ impl Kind for Listener {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         super::gone_ok(client(cx).delete_listener().listener_arn(req.physical_id).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -7,6 +7,7 @@ use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -147,8 +148,7 @@ fn strings(props: &Props, name: &str) -> Option<Vec<String>> {
     props.get(name).filter(|v| !v.is_null()).map(Value::string_list)
 }
 
-#[async_trait]
-impl Kind for LoadBalancer {
+impl KindSpec for LoadBalancer {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -159,6 +159,25 @@ impl Kind for LoadBalancer {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["subnet", "security_group", "internet_gateway"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("elasticloadbalancing", "loadbalancer"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("elasticloadbalancing", "CreateLoadBalancer"), ("elasticloadbalancing", "DescribeLoadBalancers")])
+    }
+}
+
+#[async_trait]
+impl Kind for LoadBalancer {
     /// One paginated DescribeLoadBalancers, then DescribeTags per 20 load balancers.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let lbs = crate::aws::all_items(client(cx).describe_load_balancers().into_paginator().items().send()).await?;
@@ -242,10 +261,6 @@ impl Kind for LoadBalancer {
         // The load balancer's ENIs hold its subnets and security groups until it is gone (and a
         // little longer on AWS: the subnet's and group's deletes retry DependencyViolation).
         wait_gone(cx, req.id, req.physical_id).await
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -6,6 +6,7 @@ use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
 
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -96,8 +97,7 @@ async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
     Ok(live(&g, tags))
 }
 
-#[async_trait]
-impl Kind for LogGroup {
+impl KindSpec for LogGroup {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -110,6 +110,21 @@ impl Kind for LogGroup {
         props.entry("retention_days".into()).or_insert(Value::Null);
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("logs", "log-group"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("logs", "CreateLogGroup"), ("logs", "PutRetentionPolicy")])
+    }
+}
+
+#[async_trait]
+impl Kind for LogGroup {
     /// One paginated DescribeLogGroups: by the stack's name prefix when every recorded group
     /// carries it, else over all groups. DescribeLogGroups reports no tags and
     /// ListTagsForResource takes one group per call, so tags are read only for the groups in
@@ -197,10 +212,6 @@ impl Kind for LogGroup {
 
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         super::gone_ok(client(cx).delete_log_group().log_group_name(req.physical_id).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -1,40 +1,17 @@
-//! Resource kinds: one module each, all behind the [`Kind`] trait. The planner and the executor
-//! only ever see this trait; adding a kind is a new module plus one line in [`REGISTRY`].
+//! Resource kinds: one file each, holding the kind's pure [`KindSpec`] (what the core sees) and
+//! its [`Kind`] operations (what the executor runs). Adding a kind is its file plus one line in
+//! the [`kinds!`] list; `tests.rs` proves the list complete.
 
-mod access_point;
-mod alarm;
-mod autoscaling;
-mod certificate;
-mod dns_record;
 mod ec2;
 mod ecs;
-mod ecs_cluster;
-mod ecs_service;
 mod efs;
-mod elastic_ip;
 mod elbv2;
-mod file_system;
-mod hosted_zone;
-mod iam_role;
-mod internet_gateway;
-mod listener;
-mod load_balancer;
-mod log_group;
-mod mount_target;
-mod nat_gateway;
 mod route53;
-mod route_table;
-mod security_group;
-mod ssm_parameter;
-mod subnet;
-mod target_group;
-mod task_definition;
-mod vpc;
 
 use async_trait::async_trait;
 
 use crate::aws::{AwsError, Cx};
-use crate::schema::KindSchema;
+pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::Props;
 
 pub use crate::model::{
@@ -69,30 +46,14 @@ pub struct DeleteReq<'a> {
     pub attrs: &'a Props,
 }
 
+/// What a kind does against AWS. Its pure side (schema, rules, relations, ARN) is the
+/// [`KindSpec`] implemented beside it in the kind's file; the core sees only that.
 #[async_trait]
-pub trait Kind: Send + Sync + 'static {
-    fn schema(&self) -> &'static KindSchema;
-
-    /// Attributes that an in-place update of `changed` gives new values (a task definition's
-    /// update registers a new revision: a new ARN). The planner shows them to dependents as
-    /// "known after apply", so their own updates are planned too.
-    fn attrs_changed_by_update(&self, _changed: &[String]) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// Checks across properties that types cannot express (e.g. a route needs exactly one
-    /// target), run by `validate` before anything reaches AWS. Returns (property, message).
-    fn check(&self, _props: &crate::stack::ExprMap) -> Vec<(String, String)> {
-        Vec::new()
-    }
-
-    /// Puts the stack's values for this kind into the canonical shape `read_many` reports, so
-    /// equal configurations compare equal (e.g. `port: 443` -> `from_port`/`to_port`, generated
-    /// names filled in). Called on resolved values before every comparison.
-    fn normalise(&self, _stack: &str, _id: &str, _props: &mut Props) {}
-
+pub trait Kind: KindSpec {
     /// ONE batched, paginated describe for the whole kind: every resource whose physical id is
     /// in `ids`, and every resource carrying `rprov:stack=<cx.stack>`. Never one call per id.
+    /// `refresh` keeps of what this returns only what is recorded or carries the ownership
+    /// tags of this deployment's scope ([`read_owned`]); a kind does not filter.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError>;
 
     /// Creates the resource with its tags in the create call, waits until it is usable, and
@@ -107,46 +68,13 @@ pub trait Kind: Send + Sync + 'static {
     /// that is already gone is success.
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError>;
 
-    /// Whether a create that failed ambiguously (lost response) may simply be sent again: true
-    /// where the API takes an idempotency token that `create` sends. Otherwise the executor
-    /// looks the resource up by its ownership tags before trying again.
-    fn create_is_idempotent(&self) -> bool {
-        false
-    }
-
-    /// The physical id a resource with these (resolved) properties has, for kinds whose
-    /// identity is its properties and that carry no tags (a record: zone, name, type): after a
-    /// create that got no answer, what holds that id with the content sent is the create's own.
-    fn identity(&self, _props: &Props) -> Option<String> {
-        None
-    }
-
-    /// Whether [`Kind::occupants`] can look up what already holds the identity of a resource to
-    /// create (and so whether `adopt: true` is allowed).
-    fn finds_occupants(&self) -> bool {
-        false
-    }
-
-    /// Whether an existing resource holding the identity is simply used, without `adopt: true`
-    /// (a hosted zone with `lookup: true`). Otherwise it is a conflict until the stack adopts it.
-    fn takes_existing(&self, _props: &Props) -> bool {
-        false
-    }
-
     /// For resources about to be created, `(logical id, resolved properties)`, what already holds
     /// each one's identity (a record of that name and type in its zone; the public zone of that
     /// name): `(logical id, live resource)`. One batched read for all of them; a resource whose
-    /// identity is not known yet (it names a resource still to be created) is skipped.
+    /// identity is not known yet (it names a resource still to be created) is skipped. Only
+    /// kinds whose spec [`finds_occupants`](KindSpec::finds_occupants) are asked.
     async fn occupants(&self, _cx: &Cx, _wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
         Ok(Vec::new())
-    }
-
-    /// For a kind whose resources carry no tags: what `live` belongs to, from its live values:
-    /// the physical id, ARN, or ARN resource part (`service/<cluster>/<name>`) of the resource
-    /// it exists for. A teardown without state deletes an untagged resource only together with
-    /// its owner.
-    fn owner(&self, _live: &Live) -> Option<String> {
-        None
     }
 }
 
@@ -168,40 +96,81 @@ pub(crate) fn gone_ok<T>(r: Result<T, AwsError>) -> Result<(), AwsError> {
     }
 }
 
-/// Every kind rprov knows. One line per kind.
-pub static REGISTRY: &[&dyn Kind] = &[
-    &vpc::Vpc,
-    &internet_gateway::InternetGateway,
-    &subnet::Subnet,
-    &elastic_ip::ElasticIp,
-    &nat_gateway::NatGateway,
-    &route_table::RouteTable,
-    &security_group::SecurityGroup,
-    &ecs_cluster::EcsCluster,
-    &task_definition::TaskDefinition,
-    &ecs_service::EcsService,
-    &autoscaling::Autoscaling,
-    &file_system::FileSystem,
-    &mount_target::MountTarget,
-    &access_point::AccessPoint,
-    &iam_role::IamRole,
-    &log_group::LogGroup,
-    &ssm_parameter::SsmParameter,
-    &alarm::Alarm,
-    &load_balancer::LoadBalancer,
-    &target_group::TargetGroup,
-    &listener::Listener,
-    &certificate::Certificate,
-    &hosted_zone::HostedZone,
-    &dns_record::DnsRecord,
-];
-
-pub fn kind(name: &str) -> Option<&'static dyn Kind> {
-    REGISTRY.iter().copied().find(|k| k.schema().name == name)
+/// Every kind rprov knows, as specs for the core ([`Catalog`]) and operations for the
+/// executor. Built by [`kinds!`] from one line per kind.
+pub struct Kinds {
+    all: &'static [&'static dyn Kind],
 }
 
-pub fn kind_names() -> impl Iterator<Item = &'static str> {
-    REGISTRY.iter().map(|k| k.schema().name)
+impl Kinds {
+    pub const fn new(all: &'static [&'static dyn Kind]) -> Kinds {
+        Kinds { all }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'static dyn Kind> {
+        self.all.iter().copied().find(|k| k.schema().name == name)
+    }
+
+    pub fn all(&self) -> &'static [&'static dyn Kind] {
+        self.all
+    }
+}
+
+impl std::fmt::Debug for Kinds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.all.iter().map(|k| k.schema().name)).finish()
+    }
+}
+
+impl Catalog for Kinds {
+    fn spec(&self, name: &str) -> Option<&'static dyn KindSpec> {
+        self.get(name).map(|k| k as &'static dyn KindSpec)
+    }
+
+    fn specs(&self) -> Vec<&'static dyn KindSpec> {
+        self.all.iter().map(|k| *k as &'static dyn KindSpec).collect()
+    }
+}
+
+/// `module::Type` per kind: declares the module and registers the kind in [`KINDS`].
+macro_rules! kinds {
+    ($($module:ident :: $kind:ident),* $(,)?) => {
+        $(mod $module;)*
+        /// Every kind rprov knows.
+        pub static KINDS: Kinds = Kinds::new(&[$(&$module::$kind),*]);
+    };
+}
+
+// One line per kind.
+kinds! {
+    vpc::Vpc,
+    internet_gateway::InternetGateway,
+    subnet::Subnet,
+    elastic_ip::ElasticIp,
+    nat_gateway::NatGateway,
+    route_table::RouteTable,
+    security_group::SecurityGroup,
+    ecs_cluster::EcsCluster,
+    task_definition::TaskDefinition,
+    ecs_service::EcsService,
+    autoscaling::Autoscaling,
+    file_system::FileSystem,
+    mount_target::MountTarget,
+    access_point::AccessPoint,
+    iam_role::IamRole,
+    log_group::LogGroup,
+    ssm_parameter::SsmParameter,
+    alarm::Alarm,
+    load_balancer::LoadBalancer,
+    target_group::TargetGroup,
+    listener::Listener,
+    certificate::Certificate,
+    hosted_zone::HostedZone,
+    dns_record::DnsRecord,
+}
+
+pub fn kind(name: &str) -> Option<&'static dyn Kind> {
+    KINDS.get(name)
 }
 
 /// What already holds the identity of resources `plan` would create (kinds that can tell, see
@@ -265,3 +234,6 @@ pub async fn refresh(
     }
     Ok(live)
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@ use aws_sdk_efs::types::MountTargetDescription;
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -149,12 +150,31 @@ async fn set_groups(cx: &Cx, id: &str, props: &Props) -> Result<(), AwsError> {
         .map_err(classify)
 }
 
-#[async_trait]
-impl Kind for MountTarget {
+impl KindSpec for MountTarget {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    /// A mount target exists for its file system.
+    fn owner(&self, live: &Live) -> Option<String> {
+        live.props.get("file_system").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["file_system", "subnet", "security_group"]
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("elasticfilesystem", "CreateMountTarget"), ("elasticfilesystem", "DescribeMountTargets")])
+    }
+}
+
+#[async_trait]
+impl Kind for MountTarget {
     /// DescribeMountTargets needs a file system id or a mount target id in every call, and
     /// mount targets carry no tags: one paginated DescribeFileSystems finds the stack's file
     /// systems (`rprov:stack` tag), then one DescribeMountTargets per such file system, plus one
@@ -258,15 +278,6 @@ impl Kind for MountTarget {
         // The mount target's ENI keeps its subnet and security groups busy (DependencyViolation)
         // and its file system undeletable (FileSystemInUse) until it is gone.
         wait_deleted(cx, req.id, req.physical_id).await
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
-    }
-
-    /// A mount target exists for its file system.
-    fn owner(&self, live: &Live) -> Option<String> {
-        live.props.get("file_system").and_then(Value::as_str).map(str::to_owned)
     }
 }
 

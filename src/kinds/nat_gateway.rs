@@ -7,6 +7,7 @@ use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -139,8 +140,7 @@ async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsErro
     .await
 }
 
-#[async_trait]
-impl Kind for NatGateway {
+impl KindSpec for NatGateway {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -157,6 +157,25 @@ impl Kind for NatGateway {
         vec![]
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["subnet", "elastic_ip"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "natgateway"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "CreateNatGateway"), ("ec2", "DescribeNatGateways")])
+    }
+}
+
+#[async_trait]
+impl Kind for NatGateway {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
             crate::aws::all_items(client(cx).describe_nat_gateways().into_paginator().items().send()).await?;
@@ -217,10 +236,6 @@ impl Kind for NatGateway {
         // DeleteNatGateway answers at once and the gateway holds its Elastic IP and ENI until
         // `deleted`; releasing the EIP or deleting the subnet before that fails.
         wait_deleted(cx, req.id, req.physical_id).await
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

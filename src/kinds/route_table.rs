@@ -10,6 +10,7 @@ use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -248,8 +249,7 @@ async fn associate(cx: &Cx, table_id: &str, subnet: &str) -> Result<(), AwsError
     }
 }
 
-#[async_trait]
-impl Kind for RouteTable {
+impl KindSpec for RouteTable {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -290,6 +290,25 @@ impl Kind for RouteTable {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["vpc", "subnet", "internet_gateway", "nat_gateway"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "route-table"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "CreateRouteTable"), ("ec2", "CreateRoute")])
+    }
+}
+
+#[async_trait]
+impl Kind for RouteTable {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let tables = crate::aws::all_items(client(cx).describe_route_tables().into_paginator().items().send()).await?;
         Ok(tables.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
@@ -347,10 +366,6 @@ impl Kind for RouteTable {
         ec2::gone_ok(
             ec2.delete_route_table().route_table_id(req.physical_id).send().await.map(|_| ()).map_err(classify),
         )
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

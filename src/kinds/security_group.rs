@@ -8,6 +8,7 @@ use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -418,8 +419,7 @@ async fn adopt(cx: &Cx, req: &CreateReq<'_>, name: &str, vpc: &str, duplicate: &
     }
 }
 
-#[async_trait]
-impl Kind for SecurityGroup {
+impl KindSpec for SecurityGroup {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -471,6 +471,27 @@ impl Kind for SecurityGroup {
         }
     }
 
+    /// Retrying the create is safe: a second CreateSecurityGroup with the same name finds the
+    /// group the first one made (InvalidGroup.Duplicate) and `adopt` takes it by its tags.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["vpc"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "security-group"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "DeleteSecurityGroup"), ("ec2", "CreateSecurityGroup")])
+    }
+}
+
+#[async_trait]
+impl Kind for SecurityGroup {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let groups =
             crate::aws::all_items(client(cx).describe_security_groups().into_paginator().items().send()).await?;
@@ -532,12 +553,6 @@ impl Kind for SecurityGroup {
         let sent =
             client(cx).delete_security_group().group_id(req.physical_id).send().await.map(|_| ()).map_err(classify);
         ec2::gone_ok(ec2::blockers::refused(cx, Scope::Group(req.physical_id), sent).await)
-    }
-
-    /// Retrying the create is safe: a second CreateSecurityGroup with the same name finds the
-    /// group the first one made (InvalidGroup.Duplicate) and `adopt` takes it by its tags.
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

@@ -6,6 +6,7 @@ use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType
 
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -178,8 +179,7 @@ async fn put(cx: &Cx, name: &str, props: &Props, overwrite: bool, tags: Option<&
         .map_err(classify)
 }
 
-#[async_trait]
-impl Kind for SsmParameter {
+impl KindSpec for SsmParameter {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -193,6 +193,31 @@ impl Kind for SsmParameter {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
+        use crate::stack::Expr;
+        let generate = matches!(props.get("generate"), Some(Expr::Lit(Value::Bool(true))));
+        match (props.contains_key("value"), generate) {
+            (true, true) => vec![("generate".into(), "give `value` or `generate: true`, not both".into())],
+            (false, false) => vec![("value".into(), "missing `value` (or `generate: true` for a random one)".into())],
+            _ => vec![],
+        }
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ssm", "parameter"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ssm", "PutParameter")])
+    }
+}
+
+#[async_trait]
+impl Kind for SsmParameter {
     /// One paginated DescribeParameters filtered by the tag `rprov:stack`, plus one filtered by
     /// name (50 per call) for recorded parameters it did not return (their tags changed by
     /// hand). DescribeParameters reports no tags and ListTagsForResource takes one parameter
@@ -298,20 +323,6 @@ impl Kind for SsmParameter {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // ParameterNotFound: gone already.
         super::gone_ok(client(cx).delete_parameter().name(req.physical_id).send().await.map_err(classify))
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
-    }
-
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
-        use crate::stack::Expr;
-        let generate = matches!(props.get("generate"), Some(Expr::Lit(Value::Bool(true))));
-        match (props.contains_key("value"), generate) {
-            (true, true) => vec![("generate".into(), "give `value` or `generate: true`, not both".into())],
-            (false, false) => vec![("value".into(), "missing `value` (or `generate: true` for a random one)".into())],
-            _ => vec![],
-        }
     }
 }
 

@@ -5,6 +5,7 @@ use super::ec2::blockers::Scope;
 use super::ec2::{self, client, settle};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -66,12 +67,26 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<aws_sdk_ec2::types::Subnet, A
     out.subnets().first().cloned().ok_or_else(|| AwsError::NotFound(id.into()))
 }
 
-#[async_trait]
-impl Kind for Subnet {
+impl KindSpec for Subnet {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
+    fn holds(&self) -> &'static [&'static str] {
+        &["vpc"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "subnet"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "DeleteSubnet"), ("ec2", "CreateSubnet")])
+    }
+}
+
+#[async_trait]
+impl Kind for Subnet {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let subnets = crate::aws::all_items(client(cx).describe_subnets().into_paginator().items().send()).await?;
         Ok(subnets.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())

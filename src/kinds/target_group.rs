@@ -7,6 +7,7 @@ use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -182,8 +183,7 @@ async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
     Ok(live(tg, tags.remove(arn).unwrap_or_default()))
 }
 
-#[async_trait]
-impl Kind for TargetGroup {
+impl KindSpec for TargetGroup {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
@@ -200,6 +200,25 @@ impl Kind for TargetGroup {
         }
     }
 
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["vpc"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("elasticloadbalancing", "targetgroup"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("elasticloadbalancing", "DeleteTargetGroup"), ("elasticloadbalancing", "CreateTargetGroup")])
+    }
+}
+
+#[async_trait]
+impl Kind for TargetGroup {
     /// One paginated DescribeTargetGroups, then DescribeTags per 20 target groups. The
     /// deregistration delay is not read (one DescribeTargetGroupAttributes per group).
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
@@ -288,10 +307,6 @@ impl Kind for TargetGroup {
         super::gone_ok(
             client(cx).delete_target_group().target_group_arn(req.physical_id).send().await.map_err(classify),
         )
-    }
-
-    fn create_is_idempotent(&self) -> bool {
-        true
     }
 }
 

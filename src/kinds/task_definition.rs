@@ -9,6 +9,8 @@ use aws_sdk_ecs::types::{
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::expr::{Expr, ExprMap};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -115,14 +117,12 @@ fn fargate_memory(cpu: i64) -> Option<Vec<i64>> {
 
 /// Checks a task size against Fargate's table. moto registers any pair; AWS refuses the others
 /// with a ClientException, so rprov says which pairs would do before sending anything.
-pub fn check_fargate_size(cpu: i64, memory: i64) -> Result<(), AwsError> {
+pub fn check_fargate_size(cpu: i64, memory: i64) -> Result<(), String> {
     let list = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
     match fargate_memory(cpu) {
-        None => Err(AwsError::Invalid(format!(
-            "Fargate task cpu {cpu} is not one of 256, 512, 1024, 2048, 4096, 8192, 16384"
-        ))),
+        None => Err(format!("Fargate task cpu {cpu} is not one of 256, 512, 1024, 2048, 4096, 8192, 16384")),
         Some(sizes) if !sizes.contains(&memory) => {
-            Err(AwsError::Invalid(format!("Fargate task cpu {cpu} takes memory {} (MiB), not {memory}", list(&sizes))))
+            Err(format!("Fargate task cpu {cpu} takes memory {} (MiB), not {memory}", list(&sizes)))
         }
         Some(_) => Ok(()),
     }
@@ -471,7 +471,7 @@ fn volume_to_sdk(v: &Value) -> Result<Volume, AwsError> {
 async fn register(cx: &Cx, props: &Props, tags: &Tags) -> Result<Live, AwsError> {
     let cpu = ecs::int_prop(props, "cpu").unwrap_or_default();
     let memory = ecs::int_prop(props, "memory").unwrap_or_default();
-    check_fargate_size(cpu, memory)?;
+    check_fargate_size(cpu, memory).map_err(AwsError::Invalid)?;
     let containers = props
         .get("containers")
         .map(Value::as_list)
@@ -552,14 +552,25 @@ async fn deregister(cx: &Cx, arn: &str) -> Result<(), AwsError> {
     }
 }
 
-#[async_trait]
-impl Kind for TaskDefinition {
+impl KindSpec for TaskDefinition {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
     fn attrs_changed_by_update(&self, changed: &[String]) -> &'static [&'static str] {
         if changed.iter().all(|c| c == "tags") { &[] } else { &["id", "arn", "revision"] }
+    }
+
+    /// Fargate's task sizes, where both are given as numbers (a `${...}` is checked at apply).
+    fn check(&self, props: &ExprMap) -> Vec<(String, String)> {
+        let int = |name: &str| match props.get(name) {
+            Some(Expr::Lit(Value::Int(n))) => Some(*n),
+            _ => None,
+        };
+        match (int("cpu"), int("memory")) {
+            (Some(cpu), Some(memory)) => check_fargate_size(cpu, memory).err().map(|m| ("memory".to_owned(), m)).into_iter().collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -570,6 +581,21 @@ impl Kind for TaskDefinition {
         props.insert("volumes".into(), volumes);
     }
 
+    fn holds(&self) -> &'static [&'static str] {
+        &["iam_role", "log_group", "file_system", "access_point", "ssm_parameter"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ecs", "task-definition"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ecs", "RegisterTaskDefinition")])
+    }
+}
+
+#[async_trait]
+impl Kind for TaskDefinition {
     /// ECS has no batch describe for task definitions: one DescribeTaskDefinition per ARN in
     /// `ids`, plus, for adoption, ListTaskDefinitionFamilies with the prefix `<stack>-` (the
     /// default family names encode the stack) and one describe of the newest revision of each
@@ -655,7 +681,7 @@ mod tests {
     #[test]
     fn fargate_sizes() {
         let ok = |cpu, mem| assert_eq!(check_fargate_size(cpu, mem), Ok(()), "{cpu}/{mem}");
-        let no = |cpu, mem, msg: &str| assert_eq!(check_fargate_size(cpu, mem), Err(AwsError::Invalid(msg.into())));
+        let no = |cpu, mem, msg: &str| assert_eq!(check_fargate_size(cpu, mem), Err(msg.into()));
         ok(256, 512);
         ok(256, 2048);
         ok(512, 4096);

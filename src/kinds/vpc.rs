@@ -5,6 +5,7 @@ use super::ec2::blockers::Scope;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::value::{Props, Value};
 
@@ -65,12 +66,22 @@ async fn set_dns(cx: &Cx, id: &str, props: &Props, changed: Option<&[String]>) -
     Ok(())
 }
 
-#[async_trait]
-impl Kind for Vpc {
+impl KindSpec for Vpc {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "vpc"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "DeleteVpc"), ("ec2", "CreateVpc")])
+    }
+}
+
+#[async_trait]
+impl Kind for Vpc {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let vpcs = crate::aws::all_items(client(cx).describe_vpcs().into_paginator().items().send()).await?;
         Ok(vpcs.iter().map(|v| live(v, None)).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use render::{render_human, render_json};
 
 use crate::graph::Graph;
-use crate::kinds;
+use crate::spec::KindSpec;
 use crate::model::{Live, TAG_ID, Tags};
 use crate::schema::{KindSchema, OnChange};
 use crate::stack::{Ref, Resource, Stack};
@@ -165,7 +165,7 @@ pub fn desired_props(
 /// Literal property values (no references) as the planner compares them: schema defaults filled
 /// in, nested ones too, then the kind's `normalise` and `canonical`. What the loader and
 /// `desired_props` do for a stack file, for values given directly (kind tests, tools).
-pub fn compared_props(kind: &dyn kinds::Kind, stack: &str, id: &str, given: &Props) -> Props {
+pub fn compared_props(kind: &dyn KindSpec, stack: &str, id: &str, given: &Props) -> Props {
     fn fill(fields: &[crate::schema::Prop], m: &mut Props) {
         for f in fields {
             if let Some(d) = f.default {
@@ -343,7 +343,7 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
         if keep {
             continue;
         }
-        let gone = kinds::kind(&rec.kind).is_some() && find_live(&rec.kind, &rec.physical_id).is_none();
+        let gone = stack.kinds.spec(&rec.kind).is_some() && find_live(&rec.kind, &rec.physical_id).is_none();
         deletes.push(Change {
             id: id.clone(),
             kind: rec.kind.clone(),

@@ -13,12 +13,14 @@ pub use crate::diag::{self, Diagnostic, Source, Span};
 pub use crate::expr::{self, Expr, ExprMap, Ref};
 pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
-use crate::kinds::Kind;
+use crate::spec::{Catalog, KindSpec};
 use crate::model::{TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::value::Value;
 
 #[derive(Clone)]
 pub struct Stack {
+    /// The kinds its resources' types were looked up in.
+    pub kinds: &'static dyn Catalog,
     pub name: String,
     pub region: String,
     pub tags: Tags,
@@ -91,7 +93,7 @@ pub struct Param {
 #[derive(Clone)]
 pub struct Resource {
     pub id: String,
-    pub kind: &'static dyn Kind,
+    pub kind: &'static dyn KindSpec,
     /// Every property of the kind that has a value (defaults filled in).
     pub props: ExprMap,
     /// Where each property's value was written, for diagnostics after loading.

@@ -3,6 +3,7 @@
 
 mod local;
 mod s3;
+mod unrecorded;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::state::{S3Location, bucket_problem};
 pub use local::{LocalBackend, write_atomic};
 pub use s3::S3Backend;
+pub use unrecorded::Unrecorded;
 
 use crate::state::State;
 

@@ -2,7 +2,7 @@
 //! `tags:` and `backend:`.
 
 use super::Diags;
-use crate::kinds::Tags;
+use crate::model::Tags;
 use crate::stack::AccountGuard;
 use crate::stack::diag::{Span, did_you_mean};
 use crate::stack::yaml::{Node, NodeKind, key_text};

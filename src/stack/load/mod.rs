@@ -19,6 +19,7 @@ use indexmap::IndexMap;
 use super::diag::{Diagnostic, Source, Span, did_you_mean};
 use super::yaml::{self, Node, NodeKind, key_text};
 use super::{Param, Stack, check};
+use crate::spec::Catalog;
 use crate::value::Value;
 
 /// Values for params given on the command line or in the environment, by name.
@@ -64,12 +65,20 @@ const TOP_KEYS: &[&str] = &[
 ];
 
 /// Reads and validates a stack file with params given by name.
-pub fn load(path: &std::path::Path, params: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
-    load_file(path, &Inputs { params: params.clone(), ..Inputs::default() })
+pub fn load(
+    kinds: &'static dyn Catalog,
+    path: &std::path::Path,
+    params: &ParamOverrides,
+) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+    load_file(kinds, path, &Inputs { params: params.clone(), ..Inputs::default() })
 }
 
 /// Reads and validates a stack file.
-pub fn load_file(path: &std::path::Path, inputs: &Inputs) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+pub fn load_file(
+    kinds: &'static dyn Catalog,
+    path: &std::path::Path,
+    inputs: &Inputs,
+) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
     let name = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| (None, vec![io_diag(&name, &e)]))?;
     if meta.len() > yaml::MAX_BYTES as u64 {
@@ -95,7 +104,7 @@ pub fn load_file(path: &std::path::Path, inputs: &Inputs) -> Result<Stack, (Opti
             )],
         )
     })?;
-    load_with(Source::new(name, text), inputs)
+    load_with(kinds, Source::new(name, text), inputs)
 }
 
 fn io_diag(name: &str, e: &std::io::Error) -> Diagnostic {
@@ -103,13 +112,22 @@ fn io_diag(name: &str, e: &std::io::Error) -> Diagnostic {
     Diagnostic::at(&src, Span::start(), format!("cannot read stack file: {e}"))
 }
 
-pub fn load_str(src: Source, params: &ParamOverrides) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
-    load_with(src, &Inputs { params: params.clone(), ..Inputs::default() })
+pub fn load_str(
+    kinds: &'static dyn Catalog,
+    src: Source,
+    params: &ParamOverrides,
+) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+    load_with(kinds, src, &Inputs { params: params.clone(), ..Inputs::default() })
 }
 
 /// The stack, or every problem found in it. Dependency cycles are not looked for here: whoever
 /// builds the stack's graph reports them.
-pub fn load_with(src: Source, inputs: &Inputs) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
+/// `kinds`: the resource types it may use.
+pub fn load_with(
+    kinds: &'static dyn Catalog,
+    src: Source,
+    inputs: &Inputs,
+) -> Result<Stack, (Option<Source>, Vec<Diagnostic>)> {
     let root = match yaml::parse(&src) {
         Ok(r) => r,
         Err(d) => return Err((Some(src), d)),
@@ -122,7 +140,7 @@ pub fn load_with(src: Source, inputs: &Inputs) -> Result<Stack, (Option<Source>,
         None => None,
     };
     let mut d = Diags::new(&src);
-    let stack = read_stack(&mut d, inputs, &root, file.as_ref().map(|(s, n)| (*s, n)));
+    let stack = read_stack(kinds, &mut d, inputs, &root, file.as_ref().map(|(s, n)| (*s, n)));
     match stack {
         Some(s) if d.list.is_empty() => Ok(s),
         _ => {
@@ -215,7 +233,13 @@ impl<'a> Diags<'a> {
 
 /// The top-level walk: the header first, then params, imports, resources and outputs, each
 /// reading what the ones before it declared; references last, when every name is known.
-fn read_stack(d: &mut Diags, inputs: &Inputs, root: &Node, param_file: Option<(&Source, &Node)>) -> Option<Stack> {
+fn read_stack(
+    kinds: &'static dyn Catalog,
+    d: &mut Diags,
+    inputs: &Inputs,
+    root: &Node,
+    param_file: Option<(&Source, &Node)>,
+) -> Option<Stack> {
     let top = d.mapping(root, "the stack file")?;
     let mut header = header::Header::default();
     let mut resources_node = None;
@@ -247,10 +271,11 @@ fn read_stack(d: &mut Diags, inputs: &Inputs, root: &Node, param_file: Option<(&
     if let Some(node) = imports_node {
         imports.read(d, node, header.name.as_deref(), &declared);
     }
-    let resources = resources::read(d, &params, &mut imports, root, resources_node);
+    let resources = resources::read(kinds, d, &params, &mut imports, root, resources_node);
     let outputs = resources::outputs(d, &params, &mut imports, outputs_node);
     references::check(d, &resources, &outputs, &declared, &imports.declared);
     let stack = Stack {
+        kinds,
         name: header.name?,
         region: header.region?,
         tags: header.tags,

@@ -10,7 +10,7 @@ use super::header::check_tag_keys;
 use super::imports::Imports;
 use super::params::Params;
 use super::values::{Scope, expr, fill_defaults};
-use crate::kinds;
+use crate::spec::Catalog;
 use crate::schema::Ty;
 use crate::stack::Resource;
 use crate::stack::diag::{Span, did_you_mean};
@@ -22,6 +22,7 @@ const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift", "adopt"];
 
 /// `resources:` (`node`; missing, it is reported at `root`): the resources that loaded.
 pub(super) fn read(
+    kinds: &'static dyn Catalog,
     d: &mut Diags,
     params: &Params,
     imports: &mut Imports,
@@ -36,7 +37,7 @@ pub(super) fn read(
         Some(node) => {
             if let Some(entries) = d.mapping(node, "`resources`") {
                 for (k, v) in entries {
-                    if let Some(r) = resource(d, params, imports, k, v) {
+                    if let Some(r) = resource(kinds, d, params, imports, k, v) {
                         resources.insert(r.id.clone(), r);
                     }
                 }
@@ -46,7 +47,10 @@ pub(super) fn read(
     resources
 }
 
-fn resource(d: &mut Diags, params: &Params, imports: &mut Imports, k: &Node, v: &Node) -> Option<Resource> {
+fn resource(
+    kinds: &'static dyn Catalog,
+    d: &mut Diags,
+    params: &Params, imports: &mut Imports, k: &Node, v: &Node) -> Option<Resource> {
     let id = key_text(k);
     d.resource = None;
     let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
@@ -60,13 +64,13 @@ fn resource(d: &mut Diags, params: &Params, imports: &mut Imports, k: &Node, v: 
     let entries = d.mapping(v, "a resource")?;
     let Some((_, type_node)) = entries.iter().find(|(k, _)| key_text(k) == "type") else {
         d.err(k.span, "missing `type:`").help =
-            Some(format!("known types: {}", kinds::kind_names().collect::<Vec<_>>().join(", ")));
+            Some(format!("known types: {}", kinds.names().join(", ")));
         return None;
     };
     let type_name = d.string(type_node, "`type`")?;
-    let Some(kind) = kinds::kind(&type_name) else {
-        let help = did_you_mean(&type_name, kinds::kind_names())
-            .unwrap_or_else(|| format!("known types: {}", kinds::kind_names().collect::<Vec<_>>().join(", ")));
+    let Some(kind) = kinds.spec(&type_name) else {
+        let help = did_you_mean(&type_name, kinds.names().into_iter())
+            .unwrap_or_else(|| format!("known types: {}", kinds.names().join(", ")));
         d.err(type_node.span, format!("unknown resource type `{type_name}`")).help = Some(help);
         return None;
     };
