@@ -16,7 +16,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use localaws::LocalAws;
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
@@ -98,7 +98,7 @@ fn same(a: &Props, b: &Props) -> bool {
 
 /// `read_many` with no ids: finds the stack's resources by tag or name prefix.
 async fn read(cx: &Cx, k: &dyn Kind, physical_id: &str) -> Option<Live> {
-    let all = k.read_many(cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
+    let all = read_owned(k, cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
     all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
@@ -166,7 +166,7 @@ async fn delete(cx: &Cx, res: Res) {
     let req = DeleteReq { id: res.id, physical_id: res.pid(), props: &res.live.props, attrs: &res.live.attrs };
     res.kind.delete(cx, &req).await.unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
     assert!(read(cx, res.kind, res.pid()).await.is_none(), "{} still listed after delete", res.id);
-    let again = res.kind.read_many(cx, &[res.pid().to_owned()]).await.expect("read_many by id");
+    let again = read_owned(res.kind, cx, &[res.pid().to_owned()]).await.expect("read_many by id");
     assert!(again.is_empty(), "{}: read_many by id after delete: {again:?}", res.id);
     assert_eq!(res.kind.delete(cx, &req).await, Ok(()), "{}: a second delete is success", res.id);
 }
@@ -314,7 +314,7 @@ async fn compute_chain_round_trip() {
     let old = ecs.describe_task_definition().task_definition(&old_arn).send().await.unwrap();
     assert_eq!(old.task_definition().and_then(|t| t.status()).map(|s| s.as_str()), Some("INACTIVE"));
     assert!(
-        td_kind.read_many(&cx, std::slice::from_ref(&old_arn)).await.unwrap().is_empty(),
+        read_owned(td_kind, &cx, std::slice::from_ref(&old_arn)).await.unwrap().is_empty(),
         "old revision reads as gone"
     );
     // The same update again from the old revision (a retry after a lost response): the
@@ -387,7 +387,7 @@ async fn compute_chain_round_trip() {
     ];
     for (name, id, expected) in reads {
         aws.clear_calls();
-        let found = kind(name).unwrap().read_many(&cx, &[id.to_owned()]).await.unwrap();
+        let found = read_owned(kind(name).unwrap(), &cx, &[id.to_owned()]).await.unwrap();
         assert_eq!(found.len(), 1, "{name}: {found:?}");
         let calls: Vec<String> = aws.calls().iter().map(|c| c.operation.clone()).collect();
         println!("read_many {name}: {} calls {calls:?}", calls.len());

@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use localaws::LocalAws;
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "edge";
@@ -95,7 +95,7 @@ fn assert_no_diff(id: &str, k: &dyn Kind, live: &Live, want: &Props) {
 }
 
 async fn read(cx: &Cx, k: &dyn Kind, ids: &[String], physical_id: &str) -> Option<Live> {
-    let all = k.read_many(cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
+    let all = read_owned(k, cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
     all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
@@ -283,7 +283,7 @@ async fn efs_chain_file_system_mount_targets_access_point() {
     );
     assert!(mt_b.attr("ip_address").as_str().is_some_and(|ip| ip.starts_with("10.0.11.")));
     // Both mount targets are found through the owned file system without being asked for.
-    let owned = kind("mount_target").unwrap().read_many(&cx, &[]).await.unwrap();
+    let owned = read_owned(kind("mount_target").unwrap(), &cx, &[]).await.unwrap();
     assert_eq!(owned.len(), 2, "{owned:?}");
 
     let ap_props = [
@@ -533,7 +533,7 @@ async fn lost_create_responses_create_nothing_twice() {
     let targets = efs.describe_mount_targets().file_system_id(fs_id).send().await.unwrap();
     assert_eq!(targets.mount_targets().len(), 2);
     for k in ["iam_role", "log_group", "ssm_parameter", "alarm", "access_point"] {
-        let found = kind(k).unwrap().read_many(&cx, &[]).await.unwrap();
+        let found = read_owned(kind(k).unwrap(), &cx, &[]).await.unwrap();
         assert_eq!(found.len(), 1, "{k}: {found:?}");
     }
 }

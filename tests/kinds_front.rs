@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use localaws::LocalAws;
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "front";
@@ -94,7 +94,7 @@ fn compared(k: &dyn Kind, live: &Live, want: &Props) -> Props {
 }
 
 async fn read(cx: &Cx, k: &dyn Kind, ids: &[String], physical_id: &str) -> Option<Live> {
-    let all = k.read_many(cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
+    let all = read_owned(k, cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
     all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
@@ -313,7 +313,7 @@ async fn front_door_chain_round_trip() {
 
     // Listeners not in state are found by the stack's load balancers (adoption, teardown).
     let mut owned: Vec<String> =
-        https.kind.read_many(&cx, &[]).await.unwrap().into_iter().map(|l| l.physical_id).collect();
+        read_owned(https.kind, &cx, &[]).await.unwrap().into_iter().map(|l| l.physical_id).collect();
     owned.sort();
     let mut want = vec![http.pid().to_owned(), https.pid().to_owned()];
     want.sort();
@@ -358,7 +358,7 @@ async fn front_door_chain_round_trip() {
     // Without state, the records of the stack's own zone are the stack's (teardown empties
     // the zone with them); the zone's SOA/NS and the certificate's validation record are not.
     let mut discovered: Vec<String> =
-        app.kind.read_many(&cx, &[]).await.unwrap().into_iter().map(|l| l.physical_id).collect();
+        read_owned(app.kind, &cx, &[]).await.unwrap().into_iter().map(|l| l.physical_id).collect();
     discovered.sort();
     let mut want = vec![app.pid().to_owned(), info.pid().to_owned()];
     want.sort();
@@ -401,7 +401,7 @@ async fn front_door_chain_round_trip() {
     ];
     for (res, ids) in refresh {
         aws.clear_calls();
-        let found = res.kind.read_many(&cx, &ids).await.unwrap();
+        let found = read_owned(res.kind, &cx, &ids).await.unwrap();
         assert_eq!(found.len(), ids.len(), "{}", res.kind.schema().name);
         let calls: Vec<String> = aws.calls().iter().map(|c| c.operation.clone()).collect();
         println!("refresh {}: {} calls {calls:?}", res.kind.schema().name, calls.len());
@@ -437,9 +437,9 @@ async fn front_door_chain_round_trip() {
         let cx = &cx;
         let k = kind(k).unwrap();
         async move {
-            let left = k.read_many(cx, &ids).await.unwrap();
+            let left = read_owned(k, cx, &ids).await.unwrap();
             assert!(left.is_empty(), "{}: {left:?}", k.schema().name);
-            let owned = k.read_many(cx, &[]).await.unwrap();
+            let owned = read_owned(k, cx, &[]).await.unwrap();
             assert!(owned.is_empty(), "{} owned by the stack: {owned:?}", k.schema().name);
         }
     };

@@ -14,7 +14,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
@@ -135,7 +135,7 @@ fn compared(live: &Live, want: &Props) -> Props {
 
 /// `read_many` with no ids: finds the stack's resources by their ownership tag.
 async fn read(cx: &Cx, k: &dyn Kind, physical_id: &str) -> Option<Live> {
-    let all = k.read_many(cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
+    let all = read_owned(k, cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
     all.into_iter().find(|l| l.physical_id == physical_id)
 }
 

@@ -20,8 +20,8 @@ use super::progress::printer;
 use crate::apply::{ApplyConfig, Event, execute};
 use crate::aws::{AwsError, AwsSettings, Cx, WaitConfig, classify, load_sdk_config};
 use crate::kinds::{self, TAG_ID, TAG_STACK};
-use crate::store::update_locked;
 use crate::store::Unrecorded;
+use crate::store::update_locked;
 use crate::teardown::{self, Entry, Found, Report, TagFilter, Tagged};
 
 pub struct Args {
@@ -317,7 +317,7 @@ async fn discover(
         kinds::KINDS
             .all()
             .iter()
-            .map(move |k| async move { (cx.stack.clone(), k.schema().name, k.read_many(cx, &[]).await) })
+            .map(move |k| async move { (cx.stack.clone(), k.schema().name, kinds::read_owned(*k, cx, &[]).await) })
     });
     let (indexes, reads) =
         futures_util::future::join(futures_util::future::join_all(indexes), futures_util::future::join_all(reads))

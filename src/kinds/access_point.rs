@@ -2,7 +2,6 @@ use async_trait::async_trait;
 use aws_sdk_efs::operation::create_access_point::CreateAccessPointError;
 use aws_sdk_efs::types::{AccessPointDescription, CreationInfo, PosixUser, RootDirectory};
 
-use super::ec2::wanted;
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
@@ -199,13 +198,12 @@ impl KindSpec for AccessPoint {
 impl Kind for AccessPoint {
     /// DescribeAccessPoints without a file system id lists every access point of the account,
     /// tags included: one paginated call for the kind.
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let all = crate::aws::all_items(client(cx).describe_access_points().into_paginator().items().send()).await?;
         Ok(all
             .iter()
             .filter(|a| a.life_cycle_state().is_none_or(efs::exists))
             .map(live)
-            .filter(|l| wanted(cx, ids, &l.physical_id, &l.tags))
             .collect())
     }
 

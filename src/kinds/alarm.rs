@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -205,6 +205,12 @@ impl KindSpec for Alarm {
 
 #[async_trait]
 impl Kind for Alarm {
+    /// Tags are read for recorded alarms only: the others are the stack's by their name prefix,
+    /// and carry no tags here.
+    fn selection(&self) -> Selection {
+        Selection::Own
+    }
+
     /// One paginated DescribeAlarms by the stack's name prefix `<stack>-`, plus one by name
     /// for recorded alarms outside it (AlarmNames and AlarmNamePrefix cannot be combined).
     /// DescribeAlarms reports no tags and ListTagsForResource takes one alarm per call: tags

@@ -8,7 +8,7 @@ use aws_sdk_applicationautoscaling::types::{
 };
 
 use super::ecs;
-use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -124,7 +124,7 @@ fn live(t: &ScalableTarget, policies: &[&ScalingPolicy], actions: &[&ScheduledAc
 /// A target belongs in `read_many`'s answer when asked for, or when its service carries the
 /// stack's name prefix (`<stack>-`, the service kind's default name). Tags are not read: they
 /// take one ListTagsForResource per target.
-fn wanted(cx: &Cx, ids: &[String], resource_id: &str) -> bool {
+fn selected(cx: &Cx, ids: &[String], resource_id: &str) -> bool {
     let prefix = format!("{}-", cx.stack);
     ids.iter().any(|i| i == resource_id) || resource_id.rsplit('/').next().is_some_and(|s| s.starts_with(&prefix))
 }
@@ -140,7 +140,7 @@ async fn read(cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
     .await?;
     let targets: Vec<ScalableTarget> = targets
         .into_iter()
-        .filter(|t| t.scalable_dimension() == &dimension() && wanted(cx, ids, t.resource_id()))
+        .filter(|t| t.scalable_dimension() == &dimension() && selected(cx, ids, t.resource_id()))
         .collect();
     if targets.is_empty() {
         return Ok(vec![]);
@@ -337,6 +337,12 @@ impl KindSpec for Autoscaling {
 
 #[async_trait]
 impl Kind for Autoscaling {
+    /// Scalable targets carry no tags (reading them takes one call per target): the stack's
+    /// are those of its services, picked by the services' name prefix `<stack>-`.
+    fn selection(&self) -> Selection {
+        Selection::Own
+    }
+
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         read(cx, ids).await
     }

@@ -7,7 +7,7 @@ use aws_sdk_route53::types::{ChangeAction, RrType};
 
 use super::ec2::settle;
 use super::route53;
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, tagging, wait_until};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -254,12 +254,8 @@ impl Kind for Certificate {
         let mut out = vec![];
         for s in &summaries {
             let Some(arn) = s.certificate_arn() else { continue };
-            let asked = ids.iter().any(|i| i == arn);
             // Absent: not a candidate, or deleted between the list and the tag read.
             let Some(tags) = tags.remove(arn) else { continue };
-            if !asked && tags.get(TAG_STACK).is_none_or(|st| *st != cx.stack) {
-                continue;
-            }
             let domain = s.domain_name().unwrap_or_default();
             let summaries = s.subject_alternative_name_summaries();
             let mut l = live(arn, domain, alternative_names(domain, summaries.iter().map(String::as_str)), tags);

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrType};
 
 use super::route53;
-use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -199,6 +199,11 @@ impl KindSpec for DnsRecord {
 
 #[async_trait]
 impl Kind for DnsRecord {
+    /// Records carry no tags: the stack's are the recorded ones, or those of its zones.
+    fn selection(&self) -> Selection {
+        Selection::Own
+    }
+
     /// ListResourceRecordSets, paginated, once per hosted zone holding a record in `ids`.
     /// Records carry no tags: a record is the stack's by being in state. Without ids (teardown
     /// without state) the records of the zones the stack created are reported, without tags,

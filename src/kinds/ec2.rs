@@ -1,5 +1,5 @@
-//! What the EC2 kinds share: tag conversion, the ownership filter, creates that the SDK must
-//! not retry blindly, and what a refused delete is waiting for ([`blockers`]).
+//! What the EC2 kinds share: tag conversion, creates that the SDK must not retry blindly, and
+//! what a refused delete is waiting for ([`blockers`]).
 
 pub mod blockers;
 
@@ -35,14 +35,6 @@ pub fn from_sdk(tags: &[Tag]) -> Tags {
         .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
-}
-
-/// Whether a described resource belongs in `read_many`'s answer: asked for by id, or owned by
-/// the stack. The describe itself is unfiltered (one paginated call per kind) because a filter
-/// by tag would miss a resource whose tags were changed by hand, and EC2 filters cannot OR an id
-/// list with a tag.
-pub fn wanted(cx: &Cx, ids: &[String], id: &str, tags: &Tags) -> bool {
-    ids.iter().any(|i| i == id) || tags.get(super::TAG_STACK).is_some_and(|s| *s == cx.stack)
 }
 
 /// Brings a resource's tags from `old` to `new` with CreateTags/DeleteTags.

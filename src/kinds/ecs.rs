@@ -31,11 +31,6 @@ pub fn from_sdk(tags: &[Tag]) -> Tags {
         .collect()
 }
 
-/// Asked for by id, or owned by the stack.
-pub fn wanted(cx: &Cx, ids: &[String], id: &str, tags: &Tags) -> bool {
-    ids.iter().any(|i| i == id) || tags.get(super::TAG_STACK).is_some_and(|s| *s == cx.stack)
-}
-
 /// Brings a resource's tags from `old` to `new` with TagResource/UntagResource.
 pub async fn retag(cx: &Cx, arn: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
     let ecs = client(cx);

@@ -112,7 +112,7 @@ impl Kind for EcsCluster {
             }
         }
         let clusters = describe(cx, &arns).await?;
-        Ok(clusters.iter().map(live).filter(|l| ecs::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
+        Ok(clusters.iter().map(live).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

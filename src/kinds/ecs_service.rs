@@ -350,13 +350,7 @@ impl Kind for EcsService {
                 Err(AwsError::NotFound(_)) => continue,
                 Err(e) => return Err(e),
             };
-            out.extend(
-                services
-                    .iter()
-                    .filter(|s| exists(s))
-                    .map(live)
-                    .filter(|l| ecs::wanted(cx, ids, &l.physical_id, &l.tags)),
-            );
+            out.extend(services.iter().filter(|s| exists(s)).map(live));
         }
         Ok(out)
     }

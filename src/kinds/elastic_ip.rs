@@ -54,7 +54,7 @@ impl KindSpec for ElasticIp {
 
 #[async_trait]
 impl Kind for ElasticIp {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         // DescribeAddresses is not paginated: one call returns every address of the region.
         let out = client(cx).describe_addresses().send().await.map_err(classify)?;
         Ok(out
@@ -62,7 +62,6 @@ impl Kind for ElasticIp {
             .iter()
             .filter(|a| a.domain() != Some(&DomainType::Standard) && a.allocation_id().is_some())
             .map(live)
-            .filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags))
             .collect())
     }
 

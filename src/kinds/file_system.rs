@@ -5,7 +5,6 @@ use aws_sdk_efs::types::{
 };
 use aws_smithy_runtime_api::client::result::SdkError;
 
-use super::ec2::wanted;
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
@@ -192,13 +191,12 @@ impl KindSpec for FileSystem {
 
 #[async_trait]
 impl Kind for FileSystem {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let all = efs::file_systems(cx).await?;
         Ok(all
             .iter()
             .filter(|f| efs::exists(f.life_cycle_state()))
             .map(|f| live(cx, f))
-            .filter(|l| wanted(cx, ids, &l.physical_id, &l.tags))
             .collect())
     }
 

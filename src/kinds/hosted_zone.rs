@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{ChangeAction, HostedZone as SdkZone, HostedZoneConfig, RrType, Tag, TagResourceType};
 
 use super::route53::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -149,14 +149,13 @@ impl KindSpec for HostedZone {
 impl Kind for HostedZone {
     /// ListHostedZonesByName, page by page, then ListTagsForResources per 10 zones. Zones in
     /// `ids` (looked-up zones among them) or tagged with the stack.
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let zones = route53::list_zones(cx, None).await?;
         let zone_ids: Vec<String> = zones.iter().map(|z| route53::bare_zone_id(z.id()).to_owned()).collect();
         let mut tags = route53::zone_tags(cx, &zone_ids).await?;
         Ok(zones
             .iter()
             .map(|z| live(z, tags.remove(route53::bare_zone_id(z.id())).unwrap_or_default(), None))
-            .filter(|l| ids.contains(&l.physical_id) || l.tags.get(TAG_STACK).is_some_and(|s| *s == cx.stack))
             .collect())
     }
 

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, classify};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -348,6 +348,11 @@ impl KindSpec for IamRole {
 
 #[async_trait]
 impl Kind for IamRole {
+    /// The stack's roles are those under its path `/rprov/<stack>/`, whatever their tags.
+    fn selection(&self) -> Selection {
+        Selection::Own
+    }
+
     /// One paginated GetAccountAuthorizationDetails(Filter=Role) returns every role with its
     /// trust policy, inline policy documents, attached managed policies and tags. ListRoles
     /// would be cheaper per page but leaves out tags (and the policies need two more calls per

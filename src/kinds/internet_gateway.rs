@@ -105,10 +105,10 @@ impl KindSpec for InternetGateway {
 
 #[async_trait]
 impl Kind for InternetGateway {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
             crate::aws::all_items(client(cx).describe_internet_gateways().into_paginator().items().send()).await?;
-        Ok(gateways.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
+        Ok(gateways.iter().map(live).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

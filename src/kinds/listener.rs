@@ -246,7 +246,6 @@ impl Kind for Listener {
         Ok(listeners
             .iter()
             .map(|l| live(l, tags.remove(l.listener_arn().unwrap_or_default()).unwrap_or_default()))
-            .filter(|l| ids.contains(&l.physical_id) || l.tags.get(TAG_STACK).is_some_and(|s| *s == cx.stack))
             .collect())
     }
 

@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::ec2::settle;
 use super::elbv2::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -179,14 +179,13 @@ impl KindSpec for LoadBalancer {
 #[async_trait]
 impl Kind for LoadBalancer {
     /// One paginated DescribeLoadBalancers, then DescribeTags per 20 load balancers.
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let lbs = crate::aws::all_items(client(cx).describe_load_balancers().into_paginator().items().send()).await?;
         let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
         let mut tags = elbv2::tags_of(cx, &arns).await?;
         Ok(lbs
             .iter()
             .map(|lb| live(lb, tags.remove(lb.load_balancer_arn().unwrap_or_default()).unwrap_or_default()))
-            .filter(|l| ids.contains(&l.physical_id) || l.tags.get(TAG_STACK).is_some_and(|s| *s == cx.stack))
             .collect())
     }
 

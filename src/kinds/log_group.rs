@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
 
-use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
@@ -125,6 +125,12 @@ impl KindSpec for LogGroup {
 
 #[async_trait]
 impl Kind for LogGroup {
+    /// Tags are read for recorded groups only: the others are the stack's by their name prefix,
+    /// and carry no tags here.
+    fn selection(&self) -> Selection {
+        Selection::Own
+    }
+
     /// One paginated DescribeLogGroups: by the stack's name prefix when every recorded group
     /// carries it, else over all groups. DescribeLogGroups reports no tags and
     /// ListTagsForResource takes one group per call, so tags are read only for the groups in

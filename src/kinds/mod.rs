@@ -52,9 +52,14 @@ pub struct DeleteReq<'a> {
 pub trait Kind: KindSpec {
     /// ONE batched, paginated describe for the whole kind: every resource whose physical id is
     /// in `ids`, and every resource carrying `rprov:stack=<cx.stack>`. Never one call per id.
-    /// `refresh` keeps of what this returns only what is recorded or carries the ownership
-    /// tags of this deployment's scope ([`read_owned`]); a kind does not filter.
+    /// It may return more (the describe is unfiltered): what the stack owns is picked by
+    /// [`owned`], as its [`selection`](Kind::selection) says; a kind does not filter by tag.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError>;
+
+    /// How the stack's resources are told among what `read_many` returns.
+    fn selection(&self) -> Selection {
+        Selection::StackTag
+    }
 
     /// Creates the resource with its tags in the create call, waits until it is usable, and
     /// returns it as read back.
@@ -76,6 +81,34 @@ pub trait Kind: KindSpec {
     async fn occupants(&self, _cx: &Cx, _wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
         Ok(Vec::new())
     }
+}
+
+/// How [`owned`] tells a deployment's resources among what a kind's `read_many` returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Asked for by physical id (recorded in the state), or tagged `rprov:stack=<stack>`. The
+    /// describe is unfiltered: a filter by tag would miss a resource whose tags were edited by
+    /// hand, and EC2 cannot OR an id list with a tag filter in one call.
+    StackTag,
+    /// All that `read_many` returns: the kind selects the stack's resources itself, because the
+    /// stack-tag rule would drop them — they carry no tags (picked by their owner, their zone or
+    /// their name), or their tags are read only when recorded (picked by name prefix or path).
+    /// The kind says why beside its `selection`.
+    Own,
+}
+
+/// What of `live`, a kind's `read_many` answer for `ids`, belongs to the stack of `cx` (see
+/// [`Selection`]): the one ownership filter, for refresh, teardown and the tests alike.
+pub fn owned(kind: &dyn Kind, cx: &Cx, ids: &[String], mut live: Vec<Live>) -> Vec<Live> {
+    if kind.selection() == Selection::StackTag {
+        live.retain(|l| ids.contains(&l.physical_id) || l.stack() == Some(cx.stack.as_str()));
+    }
+    live
+}
+
+/// `read_many`, then [`owned`]: what the stack of `cx` has of this kind, and what `ids` name.
+pub async fn read_owned(kind: &dyn Kind, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    Ok(owned(kind, cx, ids, kind.read_many(cx, ids).await?))
 }
 
 pub(crate) fn set_created(attrs: &mut Props, t: Option<std::time::SystemTime>) {
@@ -203,8 +236,9 @@ pub async fn find_occupants(
     Ok(any)
 }
 
-/// The batched refresh: one `read_many` per kind in the stack or the state, all at once.
-/// On failure, names the kind that could not be read.
+/// The batched refresh: one `read_many` per kind in the stack or the state, all at once, each
+/// answer kept as far as the stack owns it ([`owned`]). On failure, names the kind that could not
+/// be read.
 pub async fn refresh(
     cx: &Cx,
     stack: &crate::stack::Stack,
@@ -226,7 +260,7 @@ pub async fn refresh(
                 st.resources.values().filter(|r| r.kind == k.schema().name).map(|r| r.physical_id.clone()).collect()
             })
             .unwrap_or_default();
-        async move { (k.schema().name, k.read_many(cx, &ids).await) }
+        async move { (k.schema().name, read_owned(k, cx, &ids).await) }
     });
     let mut live = crate::plan::LiveSet::new();
     for (name, result) in futures_util::future::join_all(reads).await {

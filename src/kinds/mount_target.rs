@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_efs::types::MountTargetDescription;
 
 use super::efs::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, TAG_STACK, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
@@ -175,6 +175,11 @@ impl KindSpec for MountTarget {
 
 #[async_trait]
 impl Kind for MountTarget {
+    /// Mount targets carry no tags: the stack's are those of its file systems.
+    fn selection(&self) -> Selection {
+        Selection::Own
+    }
+
     /// DescribeMountTargets needs a file system id or a mount target id in every call, and
     /// mount targets carry no tags: one paginated DescribeFileSystems finds the stack's file
     /// systems (`rprov:stack` tag), then one DescribeMountTargets per such file system, plus one

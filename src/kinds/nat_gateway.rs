@@ -176,14 +176,13 @@ impl KindSpec for NatGateway {
 
 #[async_trait]
 impl Kind for NatGateway {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
             crate::aws::all_items(client(cx).describe_nat_gateways().into_paginator().items().send()).await?;
         Ok(gateways
             .iter()
             .filter(|g| exists(g))
             .map(live)
-            .filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags))
             .collect())
     }
 

@@ -309,9 +309,9 @@ impl KindSpec for RouteTable {
 
 #[async_trait]
 impl Kind for RouteTable {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let tables = crate::aws::all_items(client(cx).describe_route_tables().into_paginator().items().send()).await?;
-        Ok(tables.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
+        Ok(tables.iter().map(live).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

@@ -492,10 +492,10 @@ impl KindSpec for SecurityGroup {
 
 #[async_trait]
 impl Kind for SecurityGroup {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let groups =
             crate::aws::all_items(client(cx).describe_security_groups().into_paginator().items().send()).await?;
-        Ok(groups.iter().map(live).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
+        Ok(groups.iter().map(live).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::ec2::settle;
 use super::elbv2::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -221,14 +221,13 @@ impl KindSpec for TargetGroup {
 impl Kind for TargetGroup {
     /// One paginated DescribeTargetGroups, then DescribeTags per 20 target groups. The
     /// deregistration delay is not read (one DescribeTargetGroupAttributes per group).
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let groups = crate::aws::all_items(client(cx).describe_target_groups().into_paginator().items().send()).await?;
         let arns: Vec<String> = groups.iter().filter_map(|g| g.target_group_arn().map(str::to_owned)).collect();
         let mut tags = elbv2::tags_of(cx, &arns).await?;
         Ok(groups
             .iter()
             .map(|g| live(g, tags.remove(g.target_group_arn().unwrap_or_default()).unwrap_or_default()))
-            .filter(|l| ids.contains(&l.physical_id) || l.tags.get(TAG_STACK).is_some_and(|s| *s == cx.stack))
             .collect())
     }
 

@@ -621,9 +621,7 @@ impl Kind for TaskDefinition {
             if ids.iter().any(|i| family_of(i) == family) {
                 continue;
             }
-            if let Some(l) = describe(cx, &family).await?
-                && ecs::wanted(cx, ids, &l.physical_id, &l.tags)
-            {
+            if let Some(l) = describe(cx, &family).await? {
                 out.push(l);
             }
         }

@@ -111,7 +111,10 @@ fn a_new_kind_is_its_file_and_one_line_and_completeness_catches_a_missing_arn() 
     assert_eq!(gaps(&Both, RULES), Vec::<String>::new());
     assert_eq!(Both.kind_of_arn("arn:aws:demo:r:1:thing/x"), Some("demo"));
     // A refusal rule the local AWS does not list is caught too.
-    assert_eq!(gaps(&Both, "| ec2 DeleteVpc | ... |"), ["demo: refusal rule route53 DeleteHostedZone is not in the strict local AWS's rules"]);
+    assert_eq!(
+        gaps(&Both, "| ec2 DeleteVpc | ... |"),
+        ["demo: refusal rule route53 DeleteHostedZone is not in the strict local AWS's rules"]
+    );
 
     // The rest of rprov takes it from the registry: the loader, the docs.
     let text = "stack: s\nregion: eu-west-1\nresources:\n  d: { type: demo, name: x }\n";
@@ -120,4 +123,26 @@ fn a_new_kind_is_its_file_and_one_line_and_completeness_catches_a_missing_arn() 
     assert_eq!(stack.resources["d"].kind_name(), "demo");
     assert!(crate::docs::explain(&demo::Demo).contains("A demonstration kind."));
     assert!(crate::docs::kinds_index(&WITH_DEMO).contains("demo"));
+}
+
+/// The one ownership filter: what was asked for, or tagged with the stack; all of it where the
+/// kind selects the stack's resources itself.
+#[test]
+fn the_stack_owns_what_is_asked_for_or_tagged_with_it_unless_the_kind_selects() {
+    let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), crate::aws::WaitConfig::default());
+    let live = |pid: &str, stack: Option<&str>| Live {
+        physical_id: pid.into(),
+        props: Props::new(),
+        attrs: Props::new(),
+        tags: stack.map(|s| Tags::from([(TAG_STACK.to_string(), s.to_string())])).unwrap_or_default(),
+    };
+    let all = vec![live("mine", Some("s")), live("recorded", None), live("other", Some("t")), live("hand", None)];
+    let ids = ["recorded".to_string()];
+    let pids = |v: Vec<Live>| v.into_iter().map(|l| l.physical_id).collect::<Vec<_>>();
+    assert_eq!(pids(owned(&demo::Demo, &cx, &ids, all.clone())), ["mine", "recorded"]);
+    let mount_target = kind("mount_target").unwrap();
+    assert_eq!(pids(owned(mount_target, &cx, &ids, all)), ["mine", "recorded", "other", "hand"]);
+    let own: Vec<&str> =
+        KINDS.all().iter().filter(|k| k.selection() == Selection::Own).map(|k| k.schema().name).collect();
+    assert_eq!(own, ["autoscaling", "mount_target", "iam_role", "log_group", "alarm", "dns_record"]);
 }

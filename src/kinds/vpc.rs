@@ -82,9 +82,9 @@ impl KindSpec for Vpc {
 
 #[async_trait]
 impl Kind for Vpc {
-    async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let vpcs = crate::aws::all_items(client(cx).describe_vpcs().into_paginator().items().send()).await?;
-        Ok(vpcs.iter().map(|v| live(v, None)).filter(|l| ec2::wanted(cx, ids, &l.physical_id, &l.tags)).collect())
+        Ok(vpcs.iter().map(|v| live(v, None)).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

@@ -96,7 +96,7 @@ async fn census(cx: &Ctx, stack: &str) -> std::collections::BTreeMap<String, usi
     let rcx = rprov::aws::Cx::new(stack, conf.clone(), rprov::aws::WaitConfig::default());
     let mut out = std::collections::BTreeMap::new();
     for k in rprov::kinds::KINDS.all() {
-        let found = k.read_many(&rcx, &[]).await.unwrap();
+        let found = rprov::kinds::read_owned(*k, &rcx, &[]).await.unwrap();
         let n = found.iter().filter(|l| l.stack() == Some(stack)).count();
         if n > 0 {
             out.insert(k.schema().name.to_owned(), n);
