@@ -29,12 +29,7 @@ pub async fn stack_index(cx: &Cx) -> Result<HashMap<String, Tags>, AwsError> {
     while let Some(page) = pages.next().await {
         for r in page.map_err(classify)?.resource_tag_mapping_list() {
             let Some(arn) = r.resource_arn() else { continue };
-            let tags = r
-                .tags()
-                .iter()
-                .filter(|t| !t.key().starts_with("aws:"))
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect();
+            let tags = crate::model::without_aws_tags(r.tags().iter().map(|t| (t.key(), t.value())));
             index.insert(arn.to_owned(), tags);
         }
     }

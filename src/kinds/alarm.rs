@@ -2,10 +2,10 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct Alarm;
@@ -268,7 +268,7 @@ impl Kind for Alarm {
                 }
             };
             let cw = client(cx);
-            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            let (stale, _) = tag_changes(req.old_tags, req.tags);
             if !stale.is_empty() {
                 cw.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
             }

@@ -7,10 +7,10 @@ use aws_sdk_route53::types::{ChangeAction, RrType};
 
 use super::ec2::settle;
 use super::route53;
-use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, Poll, classify, tagging, wait_until};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct Certificate;
@@ -92,12 +92,7 @@ async fn describe(cx: &Cx, arn: &str) -> Result<CertificateDetail, AwsError> {
 
 async fn tags_of(cx: &Cx, arn: &str) -> Result<Tags, AwsError> {
     let out = client(cx).list_tags_for_certificate().certificate_arn(arn).send().await.map_err(classify)?;
-    Ok(out
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect())
+    Ok(without_aws_tags(out.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))))
 }
 
 fn failed(c: &CertificateDetail) -> Option<String> {
@@ -329,11 +324,11 @@ impl Kind for Certificate {
         }
         if req.changed.iter().any(|c| c == "tags") {
             let acm = client(cx);
-            let stale: Vec<Tag> = req
-                .old_tags
+            let (stale, changed) = tag_changes(req.old_tags, req.tags);
+            // RemoveTagsFromCertificate takes the pairs, as they are.
+            let stale: Vec<Tag> = stale
                 .iter()
-                .filter(|(k, _)| !req.tags.contains_key(*k))
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+                .filter_map(|k| Tag::builder().key(k).set_value(req.old_tags.get(k).cloned()).build().ok())
                 .collect();
             if !stale.is_empty() {
                 acm.remove_tags_from_certificate()
@@ -343,12 +338,8 @@ impl Kind for Certificate {
                     .await
                     .map_err(classify)?;
             }
-            let changed: Vec<Tag> = req
-                .tags
-                .iter()
-                .filter(|(k, v)| req.old_tags.get(*k) != Some(v))
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
+            let changed: Vec<Tag> =
+                changed.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
             if !changed.is_empty() {
                 acm.add_tags_to_certificate()
                     .certificate_arn(arn)

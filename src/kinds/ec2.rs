@@ -6,7 +6,7 @@ pub mod blockers;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
-use super::Tags;
+use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx};
 
 pub fn client(cx: &Cx) -> Client {
@@ -31,21 +31,17 @@ pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
 
 /// Tags as rprov compares them: AWS's own `aws:` tags left out.
 pub fn from_sdk(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    without_aws_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))))
 }
 
 /// Brings a resource's tags from `old` to `new` with CreateTags/DeleteTags.
 pub async fn retag(cx: &Cx, resource_id: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
     let ec2 = client(cx);
-    let stale: Vec<Tag> = old.keys().filter(|k| !new.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
+    let (stale, changed) = tag_changes(old, new);
     if !stale.is_empty() {
+        let stale = stale.iter().map(|k| Tag::builder().key(k).build()).collect();
         ec2.delete_tags().resources(resource_id).set_tags(Some(stale)).send().await.map_err(crate::aws::classify)?;
     }
-    let changed: Tags =
-        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
         ec2.create_tags()
             .resources(resource_id)

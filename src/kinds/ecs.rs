@@ -4,7 +4,7 @@
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 
-use super::Tags;
+use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
 use crate::value::{Props, Value};
 
@@ -25,21 +25,16 @@ pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
 
 /// Tags as rprov compares them: AWS's own `aws:` tags left out.
 pub fn from_sdk(tags: &[Tag]) -> Tags {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .collect()
+    without_aws_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))))
 }
 
 /// Brings a resource's tags from `old` to `new` with TagResource/UntagResource.
 pub async fn retag(cx: &Cx, arn: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
     let ecs = client(cx);
-    let stale: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let (stale, changed) = tag_changes(old, new);
     if !stale.is_empty() {
         ecs.untag_resource().resource_arn(arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
     }
-    let changed: Tags =
-        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
         ecs.tag_resource().resource_arn(arn).set_tags(Some(to_sdk(&changed))).send().await.map_err(classify)?;
     }

@@ -4,7 +4,7 @@
 use aws_sdk_efs::Client;
 use aws_sdk_efs::types::{LifeCycleState, Tag};
 
-use super::Tags;
+use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, Poll, classify};
 
 pub fn client(cx: &Cx) -> Client {
@@ -17,18 +17,16 @@ pub fn to_sdk(tags: &Tags) -> Vec<Tag> {
 
 /// Tags as rprov compares them: AWS's own `aws:` tags left out.
 pub fn from_sdk(tags: &[Tag]) -> Tags {
-    tags.iter().filter(|t| !t.key().starts_with("aws:")).map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+    without_aws_tags(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 /// Brings an EFS resource's tags (file system or access point) from `old` to `new`.
 pub async fn retag(cx: &Cx, resource_id: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
     let efs = client(cx);
-    let stale: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let (stale, changed) = tag_changes(old, new);
     if !stale.is_empty() {
         efs.untag_resource().resource_id(resource_id).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
     }
-    let changed: Tags =
-        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
         efs.tag_resource().resource_id(resource_id).set_tags(Some(to_sdk(&changed))).send().await.map_err(classify)?;
     }

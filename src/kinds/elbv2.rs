@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
-use super::Tags;
+use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
 
 pub fn client(cx: &Cx) -> Client {
@@ -36,13 +36,8 @@ async fn describe_tags(cx: &Cx, arns: Vec<String>) -> Result<HashMap<String, Tag
         let resp = elb.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.map_err(classify)?;
         for d in resp.tag_descriptions() {
             let Some(arn) = d.resource_arn() else { continue };
-            let tags = d
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-                .filter(|(k, _)| !k.starts_with("aws:"))
-                .collect();
-            out.insert(arn.to_owned(), tags);
+            let tags = d.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
+            out.insert(arn.to_owned(), without_aws_tags(tags));
         }
     }
     Ok(out)
@@ -51,12 +46,10 @@ async fn describe_tags(cx: &Cx, arns: Vec<String>) -> Result<HashMap<String, Tag
 /// Brings a resource's tags from `old` to `new` with AddTags/RemoveTags.
 pub async fn retag(cx: &Cx, arn: &str, old: &Tags, new: &Tags) -> Result<(), AwsError> {
     let elb = client(cx);
-    let stale: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let (stale, changed) = tag_changes(old, new);
     if !stale.is_empty() {
         elb.remove_tags().resource_arns(arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
     }
-    let changed: Tags =
-        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
         elb.add_tags().resource_arns(arn).set_tags(Some(to_sdk(&changed))).send().await.map_err(classify)?;
     }

@@ -2,10 +2,10 @@ use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, gone_ok, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct IamRole;
@@ -208,7 +208,7 @@ fn to_sdk(tags: &Tags) -> Vec<Tag> {
 }
 
 fn from_sdk(tags: &[Tag]) -> Tags {
-    tags.iter().filter(|t| !t.key().starts_with("aws:")).map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+    without_aws_tags(tags.iter().map(|t| (t.key(), t.value())))
 }
 
 struct RoleView<'a> {
@@ -438,7 +438,7 @@ impl Kind for IamRole {
             converge_policies(cx, req.physical_id, req.old, req.new).await?;
         }
         if changed("tags") {
-            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            let (stale, _) = tag_changes(req.old_tags, req.tags);
             if !stale.is_empty() {
                 iam.untag_role().role_name(req.physical_id).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
             }

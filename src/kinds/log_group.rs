@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
 
-use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct LogGroup;
@@ -206,7 +206,7 @@ impl Kind for LogGroup {
                 describe_one(cx, req.physical_id).await?.ok_or_else(|| AwsError::NotFound(req.physical_id.into()))?;
             let arn = arn_of(&g);
             let logs = client(cx);
-            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            let (stale, _) = tag_changes(req.old_tags, req.tags);
             if !stale.is_empty() {
                 logs.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
             }

@@ -15,7 +15,8 @@ pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::Props;
 
 pub use crate::model::{
-    ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership,
+    ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,
+    without_aws_tags,
 };
 
 pub struct CreateReq<'a> {

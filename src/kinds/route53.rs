@@ -8,7 +8,7 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, HostedZone, ResourceRecord, ResourceRecordSet, RrType, TagResourceType,
 };
 
-use super::{TAG_STACK, Tags};
+use super::{TAG_STACK, Tags, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
 
 pub fn client(cx: &Cx) -> Client {
@@ -90,13 +90,8 @@ pub async fn zone_tags(cx: &Cx, ids: &[String]) -> Result<HashMap<String, Tags>,
             .map_err(classify)?;
         for set in resp.resource_tag_sets() {
             let Some(id) = set.resource_id() else { continue };
-            let tags = set
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-                .filter(|(k, _)| !k.starts_with("aws:"))
-                .collect();
-            out.insert(bare_zone_id(id).to_owned(), tags);
+            let tags = set.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())));
+            out.insert(bare_zone_id(id).to_owned(), without_aws_tags(tags));
         }
     }
     Ok(out)

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 
-use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
+use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct SsmParameter;
@@ -299,7 +299,7 @@ impl Kind for SsmParameter {
         }
         if req.changed.iter().any(|c| c == "tags") {
             let ssm = client(cx);
-            let stale: Vec<String> = req.old_tags.keys().filter(|k| !req.tags.contains_key(*k)).cloned().collect();
+            let (stale, _) = tag_changes(req.old_tags, req.tags);
             if !stale.is_empty() {
                 ssm.remove_tags_from_resource()
                     .resource_type(ResourceTypeForTagging::Parameter)
