@@ -8,7 +8,7 @@ mod wait;
 
 pub use error::{AwsError, all_items, classify, classify_code, classify_unretried};
 pub use scope::RefreshScope;
-pub use wait::{Poll, WaitConfig, wait_until};
+pub use wait::{Poll, WaitConfig, wait_gone, wait_until};
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

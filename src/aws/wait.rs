@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::AwsError;
+use super::{AwsError, Cx};
 
 #[derive(Clone, Debug)]
 pub struct WaitConfig {
@@ -74,6 +74,40 @@ where
     }
 }
 
+/// Polls `describe` until the resource is gone, with [`wait_until`]'s budget and progress lines
+/// under `logical_id` (`waiting for {what} (now {state})`). Gone is not listed (`None`, or
+/// NotFound), or listed in a state that `state` reads as ready (a `deleted` one AWS still lists
+/// for a while); otherwise `state` says the state it is still in, or one it will never leave.
+pub async fn wait_gone<T, F, Fut>(
+    cx: &Cx,
+    logical_id: &str,
+    what: &str,
+    mut describe: F,
+    state: impl Fn(&T) -> Poll<()>,
+) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let state = &state;
+    wait_until(
+        &cx.wait,
+        what,
+        |m| cx.status(logical_id, m),
+        || {
+            let seen = describe();
+            async move {
+                match seen.await {
+                    Ok(Some(t)) => Ok(state(&t)),
+                    Ok(None) | Err(AwsError::NotFound(_)) => Ok(Poll::Ready(())),
+                    Err(e) => Err(e),
+                }
+            }
+        },
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +153,29 @@ mod tests {
         assert!(matches!(got, Err(AwsError::WaitTimeout { .. })), "{got:?}");
         // 1+2+4+8+8+8+8+8+8 = 55 s slept; the next 8 s would pass the 60 s budget.
         assert_eq!(start.elapsed().as_secs(), 55);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gone_is_not_listed_not_found_or_a_state_read_as_gone() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let sink = seen.clone();
+        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), cfg())
+            .with_status(std::sync::Arc::new(move |id: &str, m: &str| sink.lock().unwrap().push(format!("{id}: {m}"))));
+        let state = |s: &&str| if *s == "deleted" { Poll::Ready(()) } else { Poll::Pending(s.to_string()) };
+        for last in [Ok(None), Err(AwsError::NotFound("nat-1".into())), Ok(Some("deleted"))] {
+            let seq = RefCell::new(vec![Ok(Some("deleting")), Ok(Some("deleting")), last].into_iter());
+            let describe = || {
+                let next = seq.borrow_mut().next().unwrap();
+                async move { next }
+            };
+            assert_eq!(wait_gone(&cx, "nat", "deletion of nat-1", describe, state).await, Ok(()));
+        }
+        assert_eq!(*seen.lock().unwrap(), vec!["nat: waiting for deletion of nat-1 (now deleting)"; 3]);
+        let failing = || async { Err::<Option<&str>, _>(AwsError::Failed("refused".into())) };
+        assert_eq!(
+            wait_gone(&cx, "nat", "deletion of nat-1", failing, state).await,
+            Err(AwsError::Failed("refused".into()))
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,9 +8,9 @@ use aws_sdk_ecs::types::{
 
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
-use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
-use crate::spec::{KindSpec, Refusals};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct EcsService;
@@ -253,19 +253,9 @@ async fn wait_stable(cx: &Cx, logical_id: &str, arn: &str, task_definition: Opti
     .await
 }
 
-async fn wait_inactive(cx: &Cx, logical_id: &str, arn: &str) -> Result<(), AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("service {arn} to drain"),
-        |m| cx.status(logical_id, m),
-        || async move {
-            Ok(match describe_one(cx, arn).await? {
-                None => Poll::Ready(()),
-                Some(s) => Poll::Pending(format!("{}, {} tasks running", s.status().unwrap_or("?"), s.running_count())),
-            })
-        },
-    )
-    .await
+/// One observation of a service being deleted: listed until it is INACTIVE.
+fn draining(s: &Service) -> Poll<()> {
+    Poll::Pending(format!("{}, {} tasks running", s.status().unwrap_or("?"), s.running_count()))
 }
 
 async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
@@ -452,7 +442,8 @@ impl Kind for EcsService {
         }
         // The service drains (DRAINING) until its tasks have stopped; until then their ENIs hold
         // the subnets and security groups, and the cluster refuses deletion.
-        wait_inactive(cx, req.id, req.physical_id).await
+        let what = format!("service {} to drain", req.physical_id);
+        wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), draining).await
     }
 }
 

@@ -7,9 +7,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
-use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
-use crate::spec::{KindSpec, Refusals};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct FileSystem;
@@ -128,16 +128,6 @@ async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<FileSyste
     .await
 }
 
-async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("deletion of file system {id}"),
-        |m| cx.status(logical_id, m),
-        || async move { Ok(efs::deletion(describe_one(cx, id).await?.as_ref().map(|f| f.life_cycle_state()))) },
-    )
-    .await
-}
-
 /// Sets the lifecycle policy; a missing `transition_to_ia` removes it (an empty list).
 async fn put_lifecycle(cx: &Cx, id: &str, props: &Props) -> Result<(), AwsError> {
     let policies = props
@@ -193,11 +183,7 @@ impl KindSpec for FileSystem {
 impl Kind for FileSystem {
     async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let all = efs::file_systems(cx).await?;
-        Ok(all
-            .iter()
-            .filter(|f| efs::exists(f.life_cycle_state()))
-            .map(|f| live(cx, f))
-            .collect())
+        Ok(all.iter().filter(|f| efs::exists(f.life_cycle_state())).map(|f| live(cx, f)).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
@@ -266,7 +252,9 @@ impl Kind for FileSystem {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         // FileSystemInUse (409) while mount targets remain: InUse, retried by the executor.
         gone_ok(client(cx).delete_file_system().file_system_id(req.physical_id).send().await.map_err(classify))?;
-        wait_deleted(cx, req.id, req.physical_id).await
+        let what = format!("deletion of file system {}", req.physical_id);
+        let deletion = |f: &FileSystemDescription| efs::deletion(Some(f.life_cycle_state()));
+        wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), deletion).await
     }
 }
 

@@ -6,9 +6,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
-use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
-use crate::spec::{KindSpec, Refusals};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct LoadBalancer;
@@ -123,19 +123,9 @@ async fn wait_active(cx: &Cx, logical_id: &str, arn: &str) -> Result<SdkLoadBala
     .await
 }
 
-async fn wait_gone(cx: &Cx, logical_id: &str, arn: &str) -> Result<(), AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("deletion of load balancer {arn}"),
-        |m| cx.status(logical_id, m),
-        || async move {
-            Ok(match describe_one(cx, arn).await? {
-                None => Poll::Ready(()),
-                Some(lb) => Poll::Pending(lb.state().and_then(|s| s.code()).map_or("listed", |c| c.as_str()).into()),
-            })
-        },
-    )
-    .await
+/// One observation of a load balancer being deleted: listed until it is gone.
+fn deletion(lb: &SdkLoadBalancer) -> Poll<()> {
+    Poll::Pending(lb.state().and_then(|s| s.code()).map_or("listed", |c| c.as_str()).into())
 }
 
 async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
@@ -172,7 +162,10 @@ impl KindSpec for LoadBalancer {
     }
 
     fn refusals(&self) -> Refusals {
-        Refusals::Modelled(&[("elasticloadbalancing", "CreateLoadBalancer"), ("elasticloadbalancing", "DescribeLoadBalancers")])
+        Refusals::Modelled(&[
+            ("elasticloadbalancing", "CreateLoadBalancer"),
+            ("elasticloadbalancing", "DescribeLoadBalancers"),
+        ])
     }
 }
 
@@ -259,7 +252,8 @@ impl Kind for LoadBalancer {
         gone_ok(client(cx).delete_load_balancer().load_balancer_arn(req.physical_id).send().await.map_err(classify))?;
         // The load balancer's ENIs hold its subnets and security groups until it is gone (and a
         // little longer on AWS: the subnet's and group's deletes retry DependencyViolation).
-        wait_gone(cx, req.id, req.physical_id).await
+        let what = format!("deletion of load balancer {}", req.physical_id);
+        wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), deletion).await
     }
 }
 

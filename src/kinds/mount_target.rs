@@ -5,9 +5,9 @@ use aws_sdk_efs::types::MountTargetDescription;
 
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, TAG_STACK, UpdateReq, gone_ok};
-use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
-use crate::spec::{KindSpec, Refusals};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct MountTarget;
@@ -109,16 +109,6 @@ async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<MountTarg
                 Poll::Failed(s) => Poll::Failed(s),
             })
         },
-    )
-    .await
-}
-
-async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("deletion of mount target {id}"),
-        |m| cx.status(logical_id, m),
-        || async move { Ok(efs::deletion(describe_one(cx, id).await?.as_ref().map(|m| m.life_cycle_state()))) },
     )
     .await
 }
@@ -282,7 +272,9 @@ impl Kind for MountTarget {
         gone_ok(client(cx).delete_mount_target().mount_target_id(req.physical_id).send().await.map_err(classify))?;
         // The mount target's ENI keeps its subnet and security groups busy (DependencyViolation)
         // and its file system undeletable (FileSystemInUse) until it is gone.
-        wait_deleted(cx, req.id, req.physical_id).await
+        let what = format!("deletion of mount target {}", req.physical_id);
+        let deletion = |m: &MountTargetDescription| efs::deletion(Some(m.life_cycle_state()));
+        wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), deletion).await
     }
 }
 

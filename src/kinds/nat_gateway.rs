@@ -6,9 +6,9 @@ use aws_sdk_ec2::types::{
 use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
-use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
-use crate::spec::{KindSpec, Refusals};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct NatGateway;
@@ -100,8 +100,8 @@ fn creation(g: Option<SdkGateway>) -> Poll<SdkGateway> {
 
 /// One observation of a gateway that is being deleted. `failed` counts as deleted: it holds no
 /// address any more.
-fn deletion(g: Option<SdkGateway>) -> Poll<()> {
-    match g.as_ref().and_then(|g| g.state()) {
+fn deletion(g: &SdkGateway) -> Poll<()> {
+    match g.state() {
         None | Some(NatGatewayState::Deleted | NatGatewayState::Failed) => Poll::Ready(()),
         Some(s) => Poll::Pending(s.as_str().to_owned()),
     }
@@ -117,22 +117,6 @@ async fn wait_available(cx: &Cx, logical_id: &str, id: &str) -> Result<SdkGatewa
                 Ok(g) => Ok(creation(g)),
                 // A gateway just created may not be listed yet (eventual consistency).
                 Err(AwsError::NotFound(_)) => Ok(creation(None)),
-                Err(e) => Err(e),
-            }
-        },
-    )
-    .await
-}
-
-async fn wait_deleted(cx: &Cx, logical_id: &str, id: &str) -> Result<(), AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("deletion of NAT gateway {id}"),
-        |m| cx.status(logical_id, m),
-        || async move {
-            match describe_one(cx, id).await {
-                Ok(g) => Ok(deletion(g)),
-                Err(AwsError::NotFound(_)) => Ok(Poll::Ready(())),
                 Err(e) => Err(e),
             }
         },
@@ -179,11 +163,7 @@ impl Kind for NatGateway {
     async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let gateways =
             crate::aws::all_items(client(cx).describe_nat_gateways().into_paginator().items().send()).await?;
-        Ok(gateways
-            .iter()
-            .filter(|g| exists(g))
-            .map(live)
-            .collect())
+        Ok(gateways.iter().filter(|g| exists(g)).map(live).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
@@ -234,7 +214,8 @@ impl Kind for NatGateway {
         )?;
         // DeleteNatGateway answers at once and the gateway holds its Elastic IP and ENI until
         // `deleted`; releasing the EIP or deleting the subnet before that fails.
-        wait_deleted(cx, req.id, req.physical_id).await
+        let what = format!("deletion of NAT gateway {}", req.physical_id);
+        wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), deletion).await
     }
 }
 
