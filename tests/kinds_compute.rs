@@ -15,75 +15,39 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use localaws::LocalAws;
-use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
+use rprov::aws::{AwsError, Cx, WaitConfig};
+use rprov::kinds::testing::{self, Res, map, props, read, strs};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
 const ACCOUNT: &str = "123456789012";
 
 fn start() -> LocalAws {
+    testing::credentials();
     // SAFETY: the only test of this binary; set before any thread reads the environment, and
-    // inherited by the moto process started next.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("MOTO_ECS_SERVICE_RUNNING", "1");
-    }
+    // inherited by the moto process started next (with the credentials).
+    unsafe { std::env::set_var("MOTO_ECS_SERVICE_RUNNING", "1") };
     LocalAws::start()
 }
 
 async fn cx(aws: &LocalAws) -> Cx {
-    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..AwsSettings::default() };
-    let sdk = load_sdk_config(&settings, "us-east-1").await;
     let wait = WaitConfig {
         timeout: Duration::from_secs(20),
         poll: Duration::from_millis(50),
         max_poll: Duration::from_millis(500),
     };
-    Cx::new(STACK, sdk, wait)
-}
-
-fn props(pairs: &[(&str, Value)]) -> Props {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(props(pairs))
-}
-
-fn strs(items: &[&str]) -> Value {
-    Value::List(items.iter().map(|s| Value::str(*s)).collect())
+    testing::local_cx(STACK, &aws.endpoint(), wait).await
 }
 
 fn owned_tags(id: &str) -> Tags {
-    Tags::from([
-        (TAG_STACK.to_string(), STACK.to_string()),
-        (TAG_ID.to_string(), id.to_string()),
-        ("team".to_string(), "compute".to_string()),
-    ])
+    testing::owned_tags(STACK, id, "compute")
 }
 
 /// The stack's values as the planner compares them: schema defaults, `normalise`, unordered
 /// lists sorted.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
     rprov::plan::compared_props(k, STACK, id, given)
-}
-
-struct Res {
-    kind: &'static dyn Kind,
-    id: &'static str,
-    live: Live,
-}
-
-impl Res {
-    fn pid(&self) -> &str {
-        &self.live.physical_id
-    }
-    fn attr(&self, name: &str) -> Value {
-        self.live.attrs.get(name).cloned().unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
-    }
 }
 
 /// What the planner compares: props the stack gives; a prop AWS does not report is compared
@@ -96,12 +60,6 @@ fn same(a: &Props, b: &Props) -> bool {
     a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.same(w)))
 }
 
-/// `read_many` with no ids: finds the stack's resources by tag or name prefix.
-async fn read(cx: &Cx, k: &dyn Kind, physical_id: &str) -> Option<Live> {
-    let all = read_owned(k, cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
-    all.into_iter().find(|l| l.physical_id == physical_id)
-}
-
 async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Value)]) -> Res {
     let k = kind(kind_name).unwrap_or_else(|| panic!("{kind_name} is registered"));
     let want = desired(k, id, &props(given));
@@ -111,7 +69,7 @@ async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Valu
         .create(cx, &CreateReq { id, props: &want, tags: &tags, token: &token })
         .await
         .unwrap_or_else(|e| panic!("create {id}: {e}"));
-    let found = read(cx, k, &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
+    let found = read(cx, k, &[], &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
     let got = compared(&found, &want);
     assert!(
         same(&got, &want),
@@ -122,7 +80,7 @@ async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Valu
     }
     assert_eq!(made.props, found.props, "{id}: create returns what read_many reads");
     assert_eq!(made.attrs, found.attrs, "{id}: attributes");
-    Res { kind: k, id, live: found }
+    Res { kind: k, id, live: found, applied: want }
 }
 
 /// Updates in place; returns the Live `update` returned (its physical id may be new).
@@ -150,8 +108,9 @@ async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Ta
         tags: &tags,
     };
     let out = res.kind.update(cx, &req).await.unwrap_or_else(|e| panic!("update {} ({changed:?}): {e}", res.id));
-    let found =
-        read(cx, res.kind, &out.physical_id).await.unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
+    let found = read(cx, res.kind, &[], &out.physical_id)
+        .await
+        .unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
     let got = compared(&found, &new);
     assert!(same(&got, &new), "{}: props after update\n live: {got:#?}\n want: {new:#?}", res.id);
     if res.kind.schema().taggable {
@@ -165,7 +124,7 @@ async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Ta
 async fn delete(cx: &Cx, res: Res) {
     let req = DeleteReq { id: res.id, physical_id: res.pid(), props: &res.live.props, attrs: &res.live.attrs };
     res.kind.delete(cx, &req).await.unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
-    assert!(read(cx, res.kind, res.pid()).await.is_none(), "{} still listed after delete", res.id);
+    assert!(read(cx, res.kind, &[], res.pid()).await.is_none(), "{} still listed after delete", res.id);
     let again = read_owned(res.kind, cx, &[res.pid().to_owned()]).await.expect("read_many by id");
     assert!(again.is_empty(), "{}: read_many by id after delete: {again:?}", res.id);
     assert_eq!(res.kind.delete(cx, &req).await, Ok(()), "{}: a second delete is success", res.id);

@@ -11,40 +11,24 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use localaws::LocalAws;
-use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
+use rprov::aws::{AwsError, Cx, WaitConfig};
+use rprov::kinds::testing::{self, Res, map, props, read};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "edge";
 
 async fn cx(aws: &LocalAws) -> Cx {
-    // SAFETY: set before any SDK client of this test reads the environment; every test sets
-    // the same values.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    }
-    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..AwsSettings::default() };
-    let sdk = load_sdk_config(&settings, "us-east-1").await;
     let wait = WaitConfig {
         timeout: Duration::from_secs(30),
         poll: Duration::from_millis(20),
         max_poll: Duration::from_millis(200),
     };
-    Cx::new(STACK, sdk, wait)
-}
-
-fn props(pairs: &[(&str, Value)]) -> Props {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(props(pairs))
+    testing::local_cx(STACK, &aws.endpoint(), wait).await
 }
 
 fn list(items: &[&str]) -> Value {
-    Value::List(items.iter().map(|s| Value::str(*s)).collect())
+    testing::strs(items)
 }
 
 fn json(text: &str) -> Value {
@@ -52,31 +36,13 @@ fn json(text: &str) -> Value {
 }
 
 fn owned_tags(id: &str) -> Tags {
-    Tags::from([
-        (TAG_STACK.to_string(), STACK.to_string()),
-        (TAG_ID.to_string(), id.to_string()),
-        ("team".to_string(), "support".to_string()),
-    ])
+    testing::owned_tags(STACK, id, "support")
 }
 
 /// The stack's values as the planner compares them: schema defaults, `normalise`, unordered
 /// lists sorted.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
     rprov::plan::compared_props(k, STACK, id, given)
-}
-
-struct Res {
-    kind: &'static dyn Kind,
-    id: &'static str,
-    live: Live,
-    /// What was applied last (the planner's record): secrets and props AWS cannot report.
-    applied: Props,
-}
-
-impl Res {
-    fn attr(&self, name: &str) -> Value {
-        self.live.attrs.get(name).cloned().unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
-    }
 }
 
 /// What the planner would find different: a property the stack sets whose live value differs.
@@ -92,11 +58,6 @@ fn assert_no_diff(id: &str, k: &dyn Kind, live: &Live, want: &Props) {
         .map(|(name, v)| format!("{name}: live {:?} vs stack {v}", live.props.get(name)))
         .collect();
     assert!(diffs.is_empty(), "{id}: perpetual diff:\n{}", diffs.join("\n"));
-}
-
-async fn read(cx: &Cx, k: &dyn Kind, ids: &[String], physical_id: &str) -> Option<Live> {
-    let all = read_owned(k, cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
-    all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
 /// Props AWS cannot report back (the planner compares them with the recorded value).
@@ -546,18 +507,9 @@ fn stack_round_trip_through_the_cli() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kinds_edge.yaml")).unwrap();
     std::fs::write(&stack, &text).unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rprov"))
+        let out = testing::rprov_command(env!("CARGO_BIN_EXE_rprov"), &aws.endpoint(), dir.path())
             .args(args)
-            .current_dir(dir.path())
-            .env("AWS_ENDPOINT_URL", aws.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("RPROV_PARAM_password", "hunter2")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

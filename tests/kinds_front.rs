@@ -7,12 +7,12 @@
 //! for the first two polls, so the waiters run here too; their failure states and budgets are
 //! unit-tested with aws-smithy-mocks in the kinds.
 
-use std::sync::Once;
 use std::time::Duration;
 
 use localaws::LocalAws;
-use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
+use rprov::aws::{AwsError, Cx, WaitConfig};
+use rprov::kinds::testing::{self, Res, list, map, props, read};
+use rprov::kinds::{CreateReq, Kind, Live, Tags, UpdateReq, kind, read_owned};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "front";
@@ -23,63 +23,18 @@ async fn cx(aws: &LocalAws) -> Cx {
 }
 
 async fn cx_with(aws: &LocalAws, timeout: Duration) -> Cx {
-    static CREDENTIALS: Once = Once::new();
-    // SAFETY: set once, before any SDK client of this binary reads the environment.
-    CREDENTIALS.call_once(|| unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-    });
-    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..AwsSettings::default() };
-    let sdk = load_sdk_config(&settings, "us-east-1").await;
     let wait = WaitConfig { timeout, poll: Duration::from_millis(50), max_poll: Duration::from_millis(200) };
-    Cx::new(STACK, sdk, wait)
-}
-
-fn props(pairs: &[(&str, Value)]) -> Props {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(props(pairs))
-}
-
-fn list(items: Vec<Value>) -> Value {
-    Value::List(items)
+    testing::local_cx(STACK, &aws.endpoint(), wait).await
 }
 
 fn owned_tags(id: &str) -> Tags {
-    Tags::from([
-        (TAG_STACK.to_string(), STACK.to_string()),
-        (TAG_ID.to_string(), id.to_string()),
-        ("team".to_string(), "web".to_string()),
-    ])
+    testing::owned_tags(STACK, id, "web")
 }
 
 /// The stack's values as the planner compares them: schema defaults (nested ones too), then
 /// `normalise`, then unordered lists sorted.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
     rprov::plan::compared_props(k, STACK, id, given)
-}
-
-struct Res {
-    kind: &'static dyn Kind,
-    id: &'static str,
-    live: Live,
-    /// What was applied: the planner compares what AWS cannot report with this.
-    applied: Props,
-}
-
-impl Res {
-    fn pid(&self) -> &str {
-        &self.live.physical_id
-    }
-    fn attr(&self, name: &str) -> Value {
-        self.live.attrs.get(name).cloned().unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
-    }
-    fn delete_req(&self) -> DeleteReq<'_> {
-        DeleteReq { id: self.id, physical_id: self.pid(), props: &self.applied, attrs: &self.live.attrs }
-    }
 }
 
 /// What the planner compares (after sorting unordered lists): the live value of every property
@@ -91,11 +46,6 @@ fn compared(k: &dyn Kind, live: &Live, want: &Props) -> Props {
         .map(|k| (k.clone(), current.get(k).cloned().unwrap_or_else(|| want[k].clone())))
         .filter(|(_, v)| !v.is_null())
         .collect()
-}
-
-async fn read(cx: &Cx, k: &dyn Kind, ids: &[String], physical_id: &str) -> Option<Live> {
-    let all = read_owned(k, cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
-    all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
 fn not_readable(k: &dyn Kind) -> Vec<&'static str> {
@@ -540,17 +490,8 @@ fn stack_applies_replans_empty_and_destroys() {
     let stack = dir.path().join("front.yaml");
     std::fs::write(&stack, STACK_FILE).unwrap();
     let rprov = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rprov"))
+        let out = testing::rprov_command(env!("CARGO_BIN_EXE_rprov"), &aws.endpoint(), dir.path())
             .args(args)
-            .current_dir(dir.path())
-            .env("AWS_ENDPOINT_URL", aws.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .stdin(std::process::Stdio::null())
             .output()
             .expect("run rprov");
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -10,11 +10,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use rprov::aws::{AwsError, AwsSettings, Cx, WaitConfig, load_sdk_config};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, UpdateReq, kind, read_owned};
+use rprov::aws::{AwsError, Cx, WaitConfig};
+use rprov::kinds::testing::{self, Res, list, map, props, read};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, kind};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
@@ -70,40 +70,16 @@ fn answers(port: u16) -> bool {
 }
 
 async fn cx(moto: &Moto) -> Cx {
-    static CREDENTIALS: Once = Once::new();
-    // SAFETY: set once, before any SDK client of this binary reads the environment.
-    CREDENTIALS.call_once(|| unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    });
-    let settings = AwsSettings { endpoint_url: Some(moto.url.clone()), ..AwsSettings::default() };
-    let sdk = load_sdk_config(&settings, "us-east-1").await;
     let wait = WaitConfig {
         timeout: Duration::from_secs(30),
         poll: Duration::from_millis(50),
         max_poll: Duration::from_millis(500),
     };
-    Cx::new(STACK, sdk, wait)
-}
-
-fn props(pairs: &[(&str, Value)]) -> Props {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-fn map(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(props(pairs))
-}
-
-fn list(items: Vec<Value>) -> Value {
-    Value::List(items)
+    testing::local_cx(STACK, &moto.url, wait).await
 }
 
 fn owned_tags(id: &str) -> Tags {
-    Tags::from([
-        (TAG_STACK.to_string(), STACK.to_string()),
-        (TAG_ID.to_string(), id.to_string()),
-        ("team".to_string(), "net".to_string()),
-    ])
+    testing::owned_tags(STACK, id, "net")
 }
 
 /// The stack's values as the planner compares them: schema defaults, then `normalise`.
@@ -111,32 +87,10 @@ fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
     rprov::plan::compared_props(k, STACK, id, given)
 }
 
-/// One resource of the test stack: its kind, logical id and physical id once created.
-struct Res {
-    kind: &'static dyn Kind,
-    id: &'static str,
-    live: Live,
-}
-
-impl Res {
-    fn pid(&self) -> &str {
-        &self.live.physical_id
-    }
-    fn attr(&self, name: &str) -> Value {
-        self.live.attrs.get(name).cloned().unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
-    }
-}
-
 /// What the planner compares: the live value of every property the stack gives a value
 /// (an optional property left out, like a subnet's `az`, is AWS's to choose).
 fn compared(live: &Live, want: &Props) -> Props {
     live.props.iter().filter(|(k, _)| want.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-/// `read_many` with no ids: finds the stack's resources by their ownership tag.
-async fn read(cx: &Cx, k: &dyn Kind, physical_id: &str) -> Option<Live> {
-    let all = read_owned(k, cx, &[]).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
-    all.into_iter().find(|l| l.physical_id == physical_id)
 }
 
 /// Creates through the trait and checks that a second plan would find no difference.
@@ -149,12 +103,12 @@ async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Valu
         .create(cx, &CreateReq { id, props: &want, tags: &tags, token: &token })
         .await
         .unwrap_or_else(|e| panic!("create {id}: {e}"));
-    let found = read(cx, k, &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
+    let found = read(cx, k, &[], &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
     assert_eq!(compared(&found, &want), want, "{id}: live props differ from the stack's (perpetual diff)");
     assert_eq!(found.tags, tags, "{id}: tags");
     assert_eq!(made.props, found.props, "{id}: create returns what read_many reads");
     assert_eq!(made.attrs, found.attrs, "{id}: attributes");
-    Res { kind: k, id, live: found }
+    Res { kind: k, id, live: found, applied: want }
 }
 
 /// Updates `changed` in place and checks the result reads back as the new values.
@@ -179,7 +133,7 @@ async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Ta
     };
     let out = res.kind.update(cx, &req).await.unwrap_or_else(|e| panic!("update {} ({changed:?}): {e}", res.id));
     let found =
-        read(cx, res.kind, res.pid()).await.unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
+        read(cx, res.kind, &[], res.pid()).await.unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
     assert_eq!(compared(&found, &new), new, "{}: props after update", res.id);
     assert_eq!(found.tags, tags, "{}: tags after update", res.id);
     assert_eq!(out.props, found.props, "{}: update returns what read_many reads", res.id);
@@ -190,7 +144,7 @@ async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Ta
 async fn delete(cx: &Cx, res: Res) {
     let req = DeleteReq { id: res.id, physical_id: res.pid(), props: &res.live.props, attrs: &res.live.attrs };
     res.kind.delete(cx, &req).await.unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
-    assert!(read(cx, res.kind, res.pid()).await.is_none(), "{} still listed after delete", res.id);
+    assert!(read(cx, res.kind, &[], res.pid()).await.is_none(), "{} still listed after delete", res.id);
     assert_eq!(res.kind.delete(cx, &req).await, Ok(()), "{}: a second delete is success", res.id);
 }
 

@@ -362,8 +362,6 @@ impl Kind for Certificate {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use aws_sdk_acm::operation::describe_certificate::DescribeCertificateOutput;
     use aws_sdk_acm::operation::request_certificate::RequestCertificateOutput;
@@ -373,7 +371,7 @@ mod tests {
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
     use super::*;
-    use crate::aws::WaitConfig;
+    use crate::kinds::testing::{Status, mocked};
 
     const ARN: &str = "arn:aws:acm:us-east-1:123456789012:certificate/8f2e9e4c-5b1d-4c8e-9b0a-1f2e3d4c5b6a";
     const RECORD: &str = "_a79865eb4cd1a6ab990a45779b4e0b96.app.example.com.";
@@ -406,21 +404,9 @@ mod tests {
         DescribeCertificateOutput::builder().certificate(c).build()
     }
 
-    fn cx(acm: &[&Rule], r53: &[&Rule]) -> (Cx, Arc<Mutex<Vec<String>>>) {
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let seen = Arc::new(Mutex::new(vec![]));
-        let sink = seen.clone();
-        let acm = mock_client!(aws_sdk_acm, RuleMode::Sequential, acm);
-        let r53 = mock_client!(aws_sdk_route53, RuleMode::Sequential, r53);
-        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), wait)
-            .with_client(acm)
-            .with_client(r53)
-            .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
-        (cx, seen)
+    fn cx(acm: &[&Rule], r53: &[&Rule]) -> (Cx, Status) {
+        let (cx, seen) = mocked(mock_client!(aws_sdk_acm, RuleMode::Sequential, acm));
+        (cx.with_client(mock_client!(aws_sdk_route53, RuleMode::Sequential, r53)), seen)
     }
 
     fn props() -> Props {
@@ -582,12 +568,7 @@ mod tests {
         let upsert = upsert();
         let acm = mock_client!(aws_sdk_acm, RuleMode::MatchAny, &[&replayed, &fresh, &gone, &issued]);
         let r53 = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&upsert]);
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), wait).with_client(acm).with_client(r53);
+        let cx = mocked(acm).0.with_client(r53);
         let (p, tags) = (props(), Tags::new());
 
         let live = Certificate.create(&cx, &req(&p, &tags)).await.unwrap();

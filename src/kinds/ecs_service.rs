@@ -449,8 +449,6 @@ impl Kind for EcsService {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use aws_sdk_ecs::Client;
     use aws_sdk_ecs::operation::create_service::CreateServiceOutput;
@@ -460,7 +458,7 @@ mod tests {
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
     use super::*;
-    use crate::aws::WaitConfig;
+    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
 
     const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/s-cluster/s-web";
@@ -493,19 +491,8 @@ mod tests {
         DescribeServicesOutput::builder().services(s).build()
     }
 
-    fn cx(rules: &[&Rule]) -> (Cx, Arc<Mutex<Vec<String>>>) {
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let seen = Arc::new(Mutex::new(vec![]));
-        let sink = seen.clone();
-        let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, rules);
-        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), wait)
-            .with_client(client)
-            .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
-        (cx, seen)
+    fn cx(rules: &[&Rule]) -> (Cx, Status) {
+        mocked(mock_client!(aws_sdk_ecs, RuleMode::Sequential, rules))
     }
 
     fn props(td: &str) -> Props {

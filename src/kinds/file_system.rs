@@ -260,8 +260,6 @@ impl Kind for FileSystem {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use aws_sdk_efs::Client;
     use aws_sdk_efs::operation::create_file_system::{CreateFileSystemError, CreateFileSystemOutput};
@@ -273,7 +271,7 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::aws::WaitConfig;
+    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
 
     const ID: &str = "fs-0123456789abcdef0";
@@ -304,20 +302,8 @@ mod tests {
         DescribeFileSystemsOutput::builder().file_systems(fs(state)).build()
     }
 
-    fn cx(rules: &[&Rule]) -> (Cx, Arc<Mutex<Vec<String>>>) {
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let seen = Arc::new(Mutex::new(vec![]));
-        let sink = seen.clone();
-        let client = mock_client!(aws_sdk_efs, RuleMode::MatchAny, rules);
-        let sdk = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
-        let cx = Cx::new("s", sdk, wait)
-            .with_client(client)
-            .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
-        (cx, seen)
+    fn cx(rules: &[&Rule]) -> (Cx, Status) {
+        mocked(mock_client!(aws_sdk_efs, RuleMode::MatchAny, rules))
     }
 
     fn props() -> Props {

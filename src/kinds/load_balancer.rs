@@ -259,8 +259,6 @@ impl Kind for LoadBalancer {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use aws_sdk_elasticloadbalancingv2::Client;
     use aws_sdk_elasticloadbalancingv2::operation::create_load_balancer::CreateLoadBalancerOutput;
@@ -273,7 +271,7 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::aws::WaitConfig;
+    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
 
     const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/s-alb/50dc6c495c0c9188";
@@ -302,19 +300,8 @@ mod tests {
         DescribeLoadBalancersError::generic(ErrorMetadata::builder().code("LoadBalancerNotFound").build())
     }
 
-    fn cx(rules: &[&Rule]) -> (Cx, Arc<Mutex<Vec<String>>>) {
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let seen = Arc::new(Mutex::new(vec![]));
-        let sink = seen.clone();
-        let client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::Sequential, rules);
-        let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), wait)
-            .with_client(client)
-            .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
-        (cx, seen)
+    fn cx(rules: &[&Rule]) -> (Cx, Status) {
+        mocked(mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::Sequential, rules))
     }
 
     fn props() -> Props {

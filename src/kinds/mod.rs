@@ -7,6 +7,9 @@ mod ecs;
 mod efs;
 mod elbv2;
 mod route53;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 
 use async_trait::async_trait;
 

@@ -280,8 +280,6 @@ impl Kind for MountTarget {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
 
     use aws_sdk_efs::Client;
     use aws_sdk_efs::operation::create_mount_target::{CreateMountTargetError, CreateMountTargetOutput};
@@ -293,7 +291,7 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::aws::WaitConfig;
+    use crate::kinds::testing::mocked;
     use crate::kinds::Tags;
 
     const ID: &str = "fsmt-0123456789abcdef0";
@@ -323,15 +321,7 @@ mod tests {
     }
 
     fn cx(rules: &[&Rule]) -> Cx {
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let client = mock_client!(aws_sdk_efs, RuleMode::MatchAny, rules);
-        Cx::new("s", aws_config::SdkConfig::builder().build(), wait)
-            .with_client(client)
-            .with_status(Arc::new(|_, _| {}))
+        mocked(mock_client!(aws_sdk_efs, RuleMode::MatchAny, rules)).0
     }
 
     fn props() -> Props {

@@ -221,7 +221,6 @@ impl Kind for NatGateway {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use aws_sdk_ec2::Client;
@@ -233,7 +232,7 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::aws::WaitConfig;
+    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
 
     const ID: &str = "nat-0123456789abcdef0";
@@ -267,21 +266,8 @@ mod tests {
         DescribeNatGatewaysError::generic(ErrorMetadata::builder().code("NatGatewayNotFound").message("gone").build())
     }
 
-    /// Polls every 10 ms (doubling to 40 ms) within a 1 s budget, in tokio's paused time.
-    fn cx(rules: &[&Rule]) -> (Cx, Arc<Mutex<Vec<String>>>) {
-        let wait = WaitConfig {
-            timeout: Duration::from_secs(1),
-            poll: Duration::from_millis(10),
-            max_poll: Duration::from_millis(40),
-        };
-        let seen = Arc::new(Mutex::new(vec![]));
-        let sink = seen.clone();
-        let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, rules);
-        let sdk = aws_config::SdkConfig::builder().build();
-        let cx = Cx::new("s", sdk, wait)
-            .with_client(client)
-            .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
-        (cx, seen)
+    fn cx(rules: &[&Rule]) -> (Cx, Status) {
+        mocked(mock_client!(aws_sdk_ec2, RuleMode::Sequential, rules))
     }
 
     fn create_req<'a>(props: &'a Props, tags: &'a Tags) -> CreateReq<'a> {

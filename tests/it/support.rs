@@ -2,7 +2,7 @@
 //! the rprov binary there the way a user would.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use aws_sdk_ec2::types::Filter;
 use localaws::LocalAws;
@@ -26,17 +26,9 @@ impl Ctx {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rprov"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("AWS_ENDPOINT_URL", self.aws.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .stdin(Stdio::null());
+        let mut c =
+            rprov::kinds::testing::rprov_command(env!("CARGO_BIN_EXE_rprov"), &self.aws.endpoint(), self.dir.path());
+        c.args(args);
         c
     }
 

@@ -559,7 +559,6 @@ fn verdict(here: &Here<'_>, scope: Scope<'_>, refusal: &str, holders: Vec<Holder
 
 #[cfg(test)]
 mod tests {
-    use aws_config::{Region, SdkConfig};
     use aws_sdk_ec2::Client;
     use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupError;
     use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
@@ -586,6 +585,7 @@ mod tests {
 
     use super::*;
     use crate::aws::WaitConfig;
+    use crate::kinds::testing::mocked_as;
     use crate::kinds::{DeleteReq, kind};
     use crate::value::Props;
 
@@ -654,8 +654,7 @@ mod tests {
     async fn delete_refused(kind_name: &str, found: Vec<Rule>) -> AwsError {
         let rules: Vec<Rule> = refusal(kind_name).into_iter().chain(found).chain(nothing_else()).collect();
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules.iter().collect::<Vec<_>>());
-        let sdk = SdkConfig::builder().region(Region::new("us-east-1")).build();
-        let cx = Cx::new("net", sdk, WaitConfig::default()).with_client(client);
+        let cx = mocked_as("net", WaitConfig::default(), client).0;
         let pid = match kind_name {
             "vpc" => "vpc-1",
             "subnet" => "subnet-1",
@@ -916,7 +915,7 @@ mod tests {
         let describes = nothing_else();
         let rules: Vec<&Rule> = std::iter::once(&delete).chain(&describes).collect();
         let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-        let cx = Cx::new("net", SdkConfig::builder().build(), WaitConfig::default()).with_client(client);
+        let cx = mocked_as("net", WaitConfig::default(), client).0;
         let none = Props::new();
         let req = DeleteReq { id: "vpc", physical_id: "vpc-1", props: &none, attrs: &none };
         kind("vpc").unwrap().delete(&cx, &req).await.unwrap();

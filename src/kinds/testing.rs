@@ -1,0 +1,133 @@
+//! The one harness of the kind tests: the unit tests beside each kind (over clients mocked with
+//! aws-smithy-mocks) and the integration tests in `tests/` (over the local AWS) build their
+//! [`Cx`], their properties, their ownership tags and the resources they made with it. Compiled
+//! for the unit tests and with the `testing` feature, which the integration tests turn on.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use super::{DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, read_owned};
+use crate::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
+use crate::value::{Props, Value};
+
+/// The progress lines a [`Cx`] reported, each `"{logical id}: {message}"`.
+pub type Status = Arc<Mutex<Vec<String>>>;
+
+/// Waits of a unit test, run on tokio's paused clock: a poll every 10 ms, doubling to 40 ms,
+/// within 1 s.
+pub fn quick_waits() -> WaitConfig {
+    WaitConfig { timeout: Duration::from_secs(1), poll: Duration::from_millis(10), max_poll: Duration::from_millis(40) }
+}
+
+/// A [`Cx`] of stack `s` in us-east-1 with [`quick_waits`], whose calls go to `client` (made with
+/// aws-smithy-mocks' `mock_client!`; another service's with [`Cx::with_client`]), and the
+/// progress lines it reports.
+pub fn mocked<C: Clone + Send + Sync + 'static>(client: C) -> (Cx, Status) {
+    mocked_as("s", quick_waits(), client)
+}
+
+/// [`mocked`] for stack `stack`, with `wait`.
+pub fn mocked_as<C: Clone + Send + Sync + 'static>(stack: &str, wait: WaitConfig, client: C) -> (Cx, Status) {
+    let seen = Status::default();
+    let sink = seen.clone();
+    let sdk = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
+    let cx = Cx::new(stack, sdk, wait)
+        .with_client(client)
+        .with_status(Arc::new(move |id: &str, msg: &str| sink.lock().unwrap().push(format!("{id}: {msg}"))));
+    (cx, seen)
+}
+
+/// The local AWS's credentials in the environment, set once, before any SDK client of the test
+/// reads it (a local AWS started afterwards inherits them).
+pub fn credentials() {
+    static SET: Once = Once::new();
+    // SAFETY: set once, before the test starts SDK clients or reads the environment elsewhere;
+    // every test sets the same values.
+    SET.call_once(|| unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    });
+}
+
+/// A [`Cx`] of `stack` in us-east-1 against the AWS at `endpoint` (the local AWS), with `wait`.
+pub async fn local_cx(stack: &str, endpoint: &str, wait: WaitConfig) -> Cx {
+    credentials();
+    let settings = AwsSettings { endpoint_url: Some(endpoint.to_owned()), ..AwsSettings::default() };
+    Cx::new(stack, load_sdk_config(&settings, "us-east-1").await, wait)
+}
+
+/// Properties written as pairs.
+pub fn props(pairs: &[(&str, Value)]) -> Props {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+pub fn map(pairs: &[(&str, Value)]) -> Value {
+    Value::Map(props(pairs))
+}
+
+pub fn list(items: Vec<Value>) -> Value {
+    Value::List(items)
+}
+
+pub fn strs(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| Value::str(*s)).collect())
+}
+
+/// The tags a create of `id` in `stack` sends: its ownership tags and `team=<team>`.
+pub fn owned_tags(stack: &str, id: &str, team: &str) -> Tags {
+    Tags::from([
+        (TAG_STACK.to_string(), stack.to_string()),
+        (TAG_ID.to_string(), id.to_string()),
+        ("team".to_string(), team.to_string()),
+    ])
+}
+
+/// One resource a test made: its kind, logical id, what AWS has of it, and what was applied
+/// (the planner compares what AWS cannot report with that).
+pub struct Res {
+    pub kind: &'static dyn Kind,
+    pub id: &'static str,
+    pub live: Live,
+    pub applied: Props,
+}
+
+impl Res {
+    pub fn pid(&self) -> &str {
+        &self.live.physical_id
+    }
+
+    pub fn attr(&self, name: &str) -> Value {
+        self.live.attrs.get(name).cloned().unwrap_or_else(|| panic!("{} has no attribute {name}", self.id))
+    }
+
+    pub fn delete_req(&self) -> DeleteReq<'_> {
+        DeleteReq { id: self.id, physical_id: self.pid(), props: &self.applied, attrs: &self.live.attrs }
+    }
+}
+
+/// The `rprov` binary `bin` (the test's `CARGO_BIN_EXE_rprov`) to run in `dir` against the AWS at
+/// `endpoint`: with the local AWS's credentials, no colour, no profile or region from the
+/// environment, no input.
+pub fn rprov_command(bin: &str, endpoint: &str, dir: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.current_dir(dir)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .stdin(Stdio::null());
+    c
+}
+
+/// The resource `physical_id` of kind `k`, if the stack of `cx` owns it or `ids` name it (as a
+/// refresh reads it: [`read_owned`]).
+pub async fn read(cx: &Cx, k: &dyn Kind, ids: &[String], physical_id: &str) -> Option<Live> {
+    let all = read_owned(k, cx, ids).await.unwrap_or_else(|e| panic!("{} read_many: {e}", k.schema().name));
+    all.into_iter().find(|l| l.physical_id == physical_id)
+}
