@@ -2,11 +2,7 @@
 //! its [`Kind`] operations (what the executor runs). Adding a kind is its file plus one line in
 //! the [`kinds!`] list; `tests.rs` proves the list complete.
 
-mod ec2;
-mod ecs;
-mod efs;
-mod elbv2;
-mod route53;
+mod service;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
@@ -16,6 +12,8 @@ use async_trait::async_trait;
 use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::Props;
+// The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
+use service::{ec2, ecs, efs, elbv2, route53};
 
 pub use crate::model::{
     ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,

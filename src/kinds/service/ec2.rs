@@ -6,8 +6,8 @@ pub mod blockers;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
-use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx};
+use crate::kinds::{Tags, tag_changes, without_aws_tags};
 
 pub fn client(cx: &Cx) -> Client {
     cx.client(Client::new)
@@ -53,7 +53,7 @@ pub async fn retag(cx: &Cx, resource_id: &str, old: &Tags, new: &Tags) -> Result
     Ok(())
 }
 
-pub(crate) use super::gone_ok;
+pub(crate) use crate::kinds::gone_ok;
 
 /// Upper bound for [`settle`]; Terraform's AWS provider allows the same two minutes
 /// (`PropagationTimeout`) for EC2 ids to propagate.

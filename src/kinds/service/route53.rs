@@ -8,8 +8,8 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, HostedZone, ResourceRecord, ResourceRecordSet, RrType, TagResourceType,
 };
 
-use super::{TAG_STACK, Tags, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
+use crate::kinds::{TAG_STACK, Tags, without_aws_tags};
 
 pub fn client(cx: &Cx) -> Client {
     cx.client(Client::new)

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
-use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
+use crate::kinds::{Tags, tag_changes, without_aws_tags};
 
 pub fn client(cx: &Cx) -> Client {
     cx.client(Client::new)

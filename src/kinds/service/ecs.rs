@@ -4,8 +4,8 @@
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 
-use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
+use crate::kinds::{Tags, tag_changes, without_aws_tags};
 use crate::value::{Props, Value};
 
 pub fn client(cx: &Cx) -> Client {

@@ -4,8 +4,8 @@
 use aws_sdk_efs::Client;
 use aws_sdk_efs::types::{LifeCycleState, Tag};
 
-use super::{Tags, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, Poll, classify};
+use crate::kinds::{Tags, tag_changes, without_aws_tags};
 
 pub fn client(cx: &Cx) -> Client {
     cx.client(Client::new)
