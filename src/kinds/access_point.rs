@@ -5,8 +5,8 @@ use aws_sdk_efs::types::{AccessPointDescription, CreationInfo, PosixUser, RootDi
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct AccessPoint;
@@ -200,11 +200,7 @@ impl Kind for AccessPoint {
     /// tags included: one paginated call for the kind.
     async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let all = crate::aws::all_items(client(cx).describe_access_points().into_paginator().items().send()).await?;
-        Ok(all
-            .iter()
-            .filter(|a| a.life_cycle_state().is_none_or(efs::exists))
-            .map(live)
-            .collect())
+        Ok(all.iter().filter(|a| a.life_cycle_state().is_none_or(efs::exists)).map(live).collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

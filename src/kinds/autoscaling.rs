@@ -10,8 +10,8 @@ use aws_sdk_applicationautoscaling::types::{
 use super::ecs;
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct Autoscaling;
@@ -331,7 +331,10 @@ impl KindSpec for Autoscaling {
     }
 
     fn refusals(&self) -> Refusals {
-        Refusals::Modelled(&[("application-autoscaling", "RegisterScalableTarget"), ("application-autoscaling", "PutScalingPolicy")])
+        Refusals::Modelled(&[
+            ("application-autoscaling", "RegisterScalableTarget"),
+            ("application-autoscaling", "PutScalingPolicy"),
+        ])
     }
 }
 

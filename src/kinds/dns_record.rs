@@ -6,8 +6,8 @@ use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrTyp
 use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct DnsRecord;

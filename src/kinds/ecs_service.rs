@@ -458,8 +458,8 @@ mod tests {
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
     use super::*;
-    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
+    use crate::kinds::testing::{Status, mocked};
 
     const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/s-cluster/s-web";
     const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/s-app:1";

@@ -271,8 +271,8 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
+    use crate::kinds::testing::{Status, mocked};
 
     const ID: &str = "fs-0123456789abcdef0";
 

@@ -4,8 +4,8 @@ use aws_sdk_route53::types::{ChangeAction, HostedZone as SdkZone, HostedZoneConf
 use super::route53::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct HostedZone;

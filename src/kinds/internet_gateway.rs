@@ -7,8 +7,8 @@ use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct InternetGateway;

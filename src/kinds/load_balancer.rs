@@ -271,8 +271,8 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
+    use crate::kinds::testing::{Status, mocked};
 
     const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/s-alb/50dc6c495c0c9188";
 

@@ -291,8 +291,8 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::kinds::testing::mocked;
     use crate::kinds::Tags;
+    use crate::kinds::testing::mocked;
 
     const ID: &str = "fsmt-0123456789abcdef0";
 

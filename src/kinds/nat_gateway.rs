@@ -232,8 +232,8 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::kinds::testing::{Status, mocked};
     use crate::kinds::Tags;
+    use crate::kinds::testing::{Status, mocked};
 
     const ID: &str = "nat-0123456789abcdef0";
 

@@ -7,8 +7,8 @@ use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct TargetGroup;
@@ -213,7 +213,10 @@ impl KindSpec for TargetGroup {
     }
 
     fn refusals(&self) -> Refusals {
-        Refusals::Modelled(&[("elasticloadbalancing", "DeleteTargetGroup"), ("elasticloadbalancing", "CreateTargetGroup")])
+        Refusals::Modelled(&[
+            ("elasticloadbalancing", "DeleteTargetGroup"),
+            ("elasticloadbalancing", "CreateTargetGroup"),
+        ])
     }
 }
 

@@ -10,8 +10,8 @@ use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::expr::{Expr, ExprMap};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct TaskDefinition;
@@ -568,7 +568,9 @@ impl KindSpec for TaskDefinition {
             _ => None,
         };
         match (int("cpu"), int("memory")) {
-            (Some(cpu), Some(memory)) => check_fargate_size(cpu, memory).err().map(|m| ("memory".to_owned(), m)).into_iter().collect(),
+            (Some(cpu), Some(memory)) => {
+                check_fargate_size(cpu, memory).err().map(|m| ("memory".to_owned(), m)).into_iter().collect()
+            }
             _ => Vec::new(),
         }
     }

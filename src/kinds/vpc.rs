@@ -5,8 +5,8 @@ use super::ec2::blockers::Scope;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
-use crate::spec::{KindSpec, Refusals};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::{KindSpec, Refusals};
 use crate::value::{Props, Value};
 
 pub struct Vpc;
