@@ -323,7 +323,8 @@ async fn run_node(sh: &Shared, n: &Node) -> Result<(), String> {
         return Ok(());
     }
     (sh.progress)(Event::Started { id: &n.id, step: n.step });
-    let kind = sh.cfg.kinds.get(&change.kind).ok_or_else(|| format!("unknown resource type `{}` in state", change.kind))?;
+    let kind =
+        sh.cfg.kinds.get(&change.kind).ok_or_else(|| format!("unknown resource type `{}` in state", change.kind))?;
     let result = match n.step {
         Step::Delete => delete(sh, kind, change).await,
         Step::Up(_) => up(sh, kind, change).await,
@@ -362,7 +363,8 @@ where
     F: FnMut(u32) -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
-    let start = Instant::now();
+    // Tokio's clock, as `create` uses: a test can run the in-use deadline on a paused clock.
+    let start = tokio::time::Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -701,5 +703,7 @@ async fn checkpoint(sh: &Shared, f: impl FnOnce(&mut State)) -> Result<(), OpErr
     Ok(())
 }
 
+#[cfg(test)]
+mod fake;
 #[cfg(test)]
 mod tests;

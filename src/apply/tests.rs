@@ -138,8 +138,9 @@ async fn run(
 /// A stack of one VPC, its new state and the plan that creates it.
 fn vpc_to_create() -> (Stack, Plan, State) {
     let text = "stack: s\nregion: us-east-1\nresources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
-    let stack = crate::stack::load_str(&crate::kinds::KINDS, crate::stack::Source::new("s.yaml", text), &Default::default())
-        .unwrap_or_else(|(_, d)| panic!("{d:?}"));
+    let stack =
+        crate::stack::load_str(&crate::kinds::KINDS, crate::stack::Source::new("s.yaml", text), &Default::default())
+            .unwrap_or_else(|(_, d)| panic!("{d:?}"));
     let graph = crate::graph::Graph::build(&stack).unwrap();
     let mut state = State::new("s", "us-east-1");
     state.lineage = "lin-1".into();
@@ -177,8 +178,14 @@ async fn a_throttled_call_is_sent_as_often_as_the_sdk_tries_and_no_more() {
         .build();
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&delete], sdk_retry);
     let (plan, state) = delete_plan("private_a", "subnet", "subnet-1");
-    let (state, outcome) =
-        run(client, &crate::teardown::empty_stack(&crate::kinds::KINDS, "us-east-1"), &plan, state, ApplyConfig::default()).await;
+    let (state, outcome) = run(
+        client,
+        &crate::teardown::empty_stack(&crate::kinds::KINDS, "us-east-1"),
+        &plan,
+        state,
+        ApplyConfig::default(),
+    )
+    .await;
     println!("throttled DeleteSubnet: {} sends, {} executor retries", delete.num_calls(), outcome.retries);
     assert_eq!(delete.num_calls(), 8);
     assert_eq!(outcome.retries, 0);
