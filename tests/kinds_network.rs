@@ -1,17 +1,14 @@
-//! The network kinds against moto server, through the `Kind` trait only: create with ownership
-//! tags, find it again with `read_many` with props equal to the stack's normalised values (a
-//! second plan shows no diff), update in place, delete, gone.
+//! The network kinds against the strict local AWS (`localaws`: moto behind the AWS rules it
+//! lacks), through the `Kind` trait only: create with ownership tags, find it again with
+//! `read_many` with props equal to the stack's normalised values (a second plan shows no diff),
+//! update in place, delete, gone.
 //!
-//! moto makes every state transition instant and is lax where AWS refuses (see the project's
-//! moto notes): waiters and retries are unit-tested with aws-smithy-mocks in the kinds instead.
-//! FIXME: switch to the strict `localaws` harness once it lands.
+//! moto makes every state transition instant (see the project's moto notes): waiters and
+//! retries are unit-tested with aws-smithy-mocks in the kinds instead.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use localaws::LocalAws;
 use rprov::aws::{AwsError, Cx, WaitConfig};
 use rprov::kinds::testing::{self, Res, list, map, props, read};
 use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, kind};
@@ -19,63 +16,13 @@ use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
 
-/// moto server in a child process on a free port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let venv = Command::new(format!("{root}/scripts/venv")).output().expect("scripts/venv runs");
-        assert!(venv.status.success(), "scripts/venv failed: {}", String::from_utf8_lossy(&venv.stderr));
-        let python = PathBuf::from(String::from_utf8_lossy(&venv.stdout).trim());
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new(python.with_file_name("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server starts");
-        let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !answers(port) {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited: {status}");
-            }
-            assert!(Instant::now() < deadline, "moto_server did not answer on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether `GET /moto-api/` answers with a status line.
-fn answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
-    let mut head = [0u8; 12];
-    s.write_all(request.as_bytes()).is_ok() && s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
-}
-
-async fn cx(moto: &Moto) -> Cx {
+async fn cx(aws: &LocalAws) -> Cx {
     let wait = WaitConfig {
         timeout: Duration::from_secs(30),
         poll: Duration::from_millis(50),
         max_poll: Duration::from_millis(500),
     };
-    testing::local_cx(STACK, &moto.url, wait).await
+    testing::local_cx(STACK, &aws.endpoint(), wait).await
 }
 
 fn owned_tags(id: &str) -> Tags {
@@ -154,8 +101,8 @@ fn route(destination: &str, target: &str, id: &Value) -> Value {
 
 #[tokio::test]
 async fn network_chain_round_trip() {
-    let moto = Moto::start();
-    let cx = cx(&moto).await;
+    let aws = LocalAws::start();
+    let cx = cx(&aws).await;
 
     let vpc = kind("vpc").unwrap();
     let tags = owned_tags("vpc");
@@ -236,7 +183,13 @@ async fn network_chain_round_trip() {
     ];
     update(&cx, &mut public_rt, &one_route, None).await;
 
-    // The gateway moves to another VPC: detached and attached in place.
+    // Reverse order, as destroy does: NAT gateway waited to `deleted` before its EIP goes.
+    for res in [private_rt, public_rt, nat, eip] {
+        delete(&cx, res).await;
+    }
+
+    // The gateway moves to another VPC: detached and attached in place. Only now: AWS refuses to
+    // detach a gateway while its VPC has mapped public addresses (the NAT gateway's EIP).
     let other = kind("vpc").unwrap();
     let other_tags = owned_tags("other_vpc");
     let other_vpc = other
@@ -253,8 +206,7 @@ async fn network_chain_round_trip() {
         .unwrap();
     update(&cx, &mut igw, &[("vpc", Value::str(&other_vpc.physical_id))], None).await;
 
-    // Reverse order, as destroy does: NAT gateway waited to `deleted` before its EIP goes.
-    for res in [private_rt, public_rt, nat, eip, public, private, spare, igw] {
+    for res in [public, private, spare, igw] {
         delete(&cx, res).await;
     }
     for v in [&vpc, &other_vpc] {
@@ -266,8 +218,8 @@ async fn network_chain_round_trip() {
 
 #[tokio::test]
 async fn security_groups_that_reference_each_other() {
-    let moto = Moto::start();
-    let cx = cx(&moto).await;
+    let aws = LocalAws::start();
+    let cx = cx(&aws).await;
 
     let vpc = kind("vpc").unwrap();
     let tags = owned_tags("vpc");

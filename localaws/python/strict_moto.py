@@ -38,6 +38,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 import rules  # noqa: E402
 import wire  # noqa: E402
 from eventual import Eventual, check_kinds  # noqa: E402
+from flights import Flights  # noqa: E402
 
 
 def _page_get_resources_by_resources() -> None:
@@ -194,6 +195,7 @@ class LocalAws:
         self.replay = rules.Replay()
         # Bumped by reset: a late landing scheduled before a reset never lands after it.
         self.generation = 0
+        self.flights = Flights()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -250,13 +252,32 @@ class LocalAws:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
+        connection = environ.get("werkzeug.socket")
         if path.startswith(CONTROL):
+            self.flights.done(connection)
             return self.control(environ, start_response)
         body = _read_body(environ)
         if path.startswith("/moto-api") or path == "/favicon.ico":
+            self.flights.done(connection)
             return self.moto_app(environ, start_response)
         req = wire.identify(environ, body)
         record = {"service": req.service, "operation": req.operation, "status": 0, "fault": None}
+        self.flights.identified(connection, record)
+        try:
+            return self.serve_call(req, environ, body, record, start_response)
+        finally:
+            # The answer (or the reset, or a late landing's own count) is settled; werkzeug
+            # only writes it now, so a client holding its answer never sees its call in flight.
+            self.flights.done(connection)
+
+    def serve_call(
+        self,
+        req: wire.Request,
+        environ: dict[str, Any],
+        body: bytes,
+        record: dict[str, Any],
+        start_response: Any,
+    ) -> Any:
         with self.lock:
             self.calls.append(record)
             fault = self.faults.decide(req)
@@ -271,7 +292,7 @@ class LocalAws:
         if fault is not None and fault.kind == "reset_before":
             return _ResetBody()
         if fault is not None and fault.kind == "late":
-            self.land_later(req, environ, body, fault.seconds, generation)
+            self.land_later(req, environ, body, fault.seconds, generation, record)
             return _ResetBody()
         if fault is not None and fault.kind in ("throttle", "server_error", "unavailable", "error"):
             status, code, message = _fault_error(req, fault)
@@ -291,23 +312,29 @@ class LocalAws:
         body: bytes,
         seconds: float,
         generation: int,
+        record: dict[str, Any],
     ) -> None:
         """The call reaches moto `seconds` from now: it was still in flight inside AWS when the
         client gave up on the connection. Rules, replays and moto then act on it as on any call
-        (under the moto lock only while it runs, so other calls proceed meanwhile)."""
+        (under the moto lock only while it runs, so other calls proceed meanwhile). It stays in
+        flight until then."""
         environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
         environ.pop("werkzeug.socket", None)
+        token = self.flights.landing(record)
 
         def land() -> None:
-            with self.moto_lock:
-                with self.lock:
-                    if generation != self.generation:
-                        return
-                    strict = self.strict
-                try:
-                    self.forward(req, environ, strict)
-                except Exception:
-                    traceback.print_exc()
+            try:
+                with self.moto_lock:
+                    with self.lock:
+                        if generation != self.generation:
+                            return
+                        strict = self.strict
+                    try:
+                        self.forward(req, environ, strict)
+                    except Exception:
+                        traceback.print_exc()
+            finally:
+                self.flights.landed(token)
 
         timer = threading.Timer(seconds, land)
         timer.daemon = True
@@ -423,6 +450,8 @@ class LocalAws:
             elif method == "POST" and route == "reset":
                 self.reset()
                 result = {"ok": True}
+            elif method == "GET" and route == "inflight":
+                result = self.flights.snapshot()
             elif method == "GET" and route == "health":
                 result = {"ok": True}
             else:
@@ -508,7 +537,19 @@ def serve(host: str, port: int, strict: bool, watch_stdin: bool) -> None:
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import make_server
+    from werkzeug.serving import ThreadedWSGIServer
+
+    class Server(ThreadedWSGIServer):
+        # A connection is in flight from the accept (before it, the kernel's accept queue
+        # counts it) until its handler thread is done with it; see flights.py.
+        def get_request(self) -> Any:
+            return self.app.flights.accept(super().get_request)
+
+        def shutdown_request(self, request: Any) -> None:
+            try:
+                super().shutdown_request(request)
+            finally:
+                self.app.flights.done(request)
 
     class Handler(MotoRequestHandler):
         def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
@@ -526,7 +567,8 @@ def serve(host: str, port: int, strict: bool, watch_stdin: bool) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = LocalAws(DomainDispatcherApplication(create_backend_app), strict)
-    server = make_server(host, port, app, threaded=True, request_handler=Handler)
+    server = Server(host, port, app, handler=Handler)
+    app.flights.listener = server.socket
     bound = server.server_address[1]
     os.environ["MOTO_PORT"] = str(bound)
     if watch_stdin:

@@ -36,7 +36,7 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -51,6 +51,38 @@ pub struct Call {
     pub status: u16,
     /// The injected fault (`throttle`, `reset_after`, `error`, ...), if any.
     pub fault: Option<String>,
+}
+
+/// What `GET /_localaws/inflight` answers.
+#[derive(Debug, Deserialize)]
+struct InFlight {
+    inflight: usize,
+    /// The calls among them that the server has read (one still being read is only counted).
+    calls: Vec<InFlightCall>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InFlightCall {
+    service: String,
+    operation: String,
+    fault: Option<String>,
+}
+
+impl fmt::Display for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} call(s) in flight", self.inflight)?;
+        let unread = self.inflight - self.calls.len().min(self.inflight);
+        let mut sep = ": ";
+        for call in &self.calls {
+            let fault = call.fault.as_deref().map(|kind| format!(" ({kind})")).unwrap_or_default();
+            write!(f, "{sep}{} {}{fault}", call.service, call.operation)?;
+            sep = ", ";
+        }
+        if unread > 0 {
+            write!(f, "{sep}{unread} not yet read")?;
+        }
+        Ok(())
+    }
 }
 
 /// Why the local AWS could not start.
@@ -193,6 +225,37 @@ impl LocalAws {
             *counts.entry((call.service, call.operation)).or_insert(0) += 1;
         }
         counts
+    }
+
+    /// How many calls have been sent and not yet answered: from the moment the connection is
+    /// made (still in the kernel's accept queue, or being read) until the answer is ready to be
+    /// written (or the reset decided), including calls held by latency or a `slow` fault, and a
+    /// `late` call until it has landed. Control calls are not counted.
+    pub fn inflight(&self) -> usize {
+        self.in_flight().inflight
+    }
+
+    /// Waits until no call is in flight ([`LocalAws::inflight`] is 0): whatever a client had sent
+    /// before it died has then been answered or landed, and the server holds nothing back.
+    /// Polls every 20 ms; panics after `timeout`, naming the calls still in flight.
+    #[track_caller]
+    pub fn wait_idle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.in_flight();
+            if now.inflight == 0 {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("the local AWS still had {now} after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn in_flight(&self) -> InFlight {
+        let body = self.control("GET", "inflight", "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("local AWS answered inflight with {body:?}: {e}"))
     }
 
     pub fn clear_calls(&self) {

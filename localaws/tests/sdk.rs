@@ -154,3 +154,31 @@ async fn configuration_changes_at_runtime_and_reset_empties_moto() {
     client.describe_vpcs().send().await.unwrap();
     assert!(started.elapsed() >= std::time::Duration::from_millis(200));
 }
+
+/// What a test that kills a client waits on: the calls it had sent, answered or landed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_held_by_latency_is_in_flight_until_answered() {
+    let aws = LocalAws::builder().op_latency_ms("ec2", "CreateVpc", 2000).start();
+    let client = ec2(&aws, RetryConfig::disabled()).await;
+    assert_eq!(aws.inflight(), 0);
+    let create = tokio::spawn(async move { client.create_vpc().cidr_block("10.0.0.0/16").send().await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while aws.count("ec2", "CreateVpc") == 0 {
+        assert!(std::time::Instant::now() < deadline, "CreateVpc never arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(aws.inflight(), 1);
+    let timed_out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        aws.wait_idle(std::time::Duration::from_millis(50));
+    }));
+    let message = timed_out.unwrap_err();
+    let message = message.downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+    assert!(message.starts_with("the local AWS still had 1 call(s) in flight: ec2 CreateVpc after "), "{message}");
+
+    aws.wait_idle(std::time::Duration::from_secs(30));
+    // Answered: moto has made the VPC, whether or not the client has read the answer yet.
+    let vpcs = ec2(&aws, RetryConfig::disabled()).await;
+    assert_eq!(user_vpcs(&vpcs).await.len(), 1);
+    create.await.unwrap().unwrap();
+    assert_eq!(aws.inflight(), 0);
+}

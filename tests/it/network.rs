@@ -1,11 +1,13 @@
 //! The spine end to end on `stacks/network.yaml`: apply, verify with the SDK, re-plan empty,
 //! update one rule, crash mid-apply and converge, lost responses, destroy to zero.
 
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use localaws::{Config, Fault, Faults, LocalAws};
 
-use crate::support::{Ctx, count_kind, owned, read_json, repo, wait_recorded};
+use crate::support::{Ctx, SETTLE, count_kind, owned, read_json, repo, wait_recorded};
 
 fn network() -> String {
     repo().join("stacks/network.yaml").display().to_string()
@@ -143,7 +145,7 @@ async fn sigkill_mid_apply_then_rerun_converges_without_duplicates() {
     // sits out its injected 300 ms first); on AWS that window is milliseconds. Let it land, so
     // the re-run sees it and adopts it by its tags. (A create landing after the re-run's read is
     // a different race: it shows up as unmanaged, see the drift and teardown work.)
-    std::thread::sleep(Duration::from_millis(800));
+    cx.aws.wait_idle(SETTLE);
     let recorded = read_json(&state)["resources"].as_object().unwrap().len();
     assert!(recorded < 12, "the kill came too late to test anything ({recorded} recorded)");
     // The lock of the killed run is still there: the re-run must be told who holds it.
@@ -241,14 +243,50 @@ fn apply_until_the_vpc_is_recorded(cx: &Ctx, stack: &str) -> (std::process::Chil
     (child, state)
 }
 
+/// Ctrl-C: SIGINT to the child.
+fn interrupt(child: &std::process::Child) {
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+}
+
+/// The lines of a child's output as they come.
+fn lines(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (up to a minute) for a line containing `needle`; returns the lines read so far.
+fn wait_for_line(lines: &mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(needle) {
+                    return seen;
+                }
+            }
+            Err(e) => panic!("no line with {needle:?} ({e}); so far:\n{seen}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_what_is_in_flight_saves_state_and_releases_the_lock() {
     let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 400).op_latency_ms("ec2", "Allocate*", 400).start();
     let cx = Ctx::with(aws);
     let stack = network();
     let (child, state) = apply_until_the_vpc_is_recorded(&cx, &stack);
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -275,20 +313,20 @@ async fn second_ctrl_c_leaves_at_once_releases_the_lock_and_the_rerun_duplicates
     let aws = LocalAws::builder().op_latency_ms("ec2", "Create*", 600).op_latency_ms("ec2", "Allocate*", 600).start();
     let cx = Ctx::with(aws);
     let stack = network();
-    let (child, state) = apply_until_the_vpc_is_recorded(&cx, &stack);
-    for _ in 0..2 {
-        let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-        assert!(kill.success());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, state) = apply_until_the_vpc_is_recorded(&cx, &stack);
+    let stdout = lines(child.stdout.take().unwrap());
+    interrupt(&child);
+    // The second Ctrl-C once the first has been acted on (before, the two may arrive as one).
+    let seen = wait_for_line(&stdout, "interrupted: starting nothing new");
+    interrupt(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(out.status.code(), Some(130), "{seen}\n{stderr}");
     assert!(stderr.contains("Interrupted twice"), "{stderr}");
     assert!(!state.with_extension("json.lock").exists(), "the lock must be released on a second Ctrl-C");
 
-    // Creates that were in flight may land after the exit; give them the time to.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Creates that were in flight may land after the exit: the re-run must see them.
+    cx.aws.wait_idle(SETTLE);
     cx.aws.configure(&Config::new().op_latency_ms("ec2", "Create*", 0).op_latency_ms("ec2", "Allocate*", 0));
     cx.rprov(&["apply", &stack, "--yes"]).expect(0);
     let ec2 = cx.ec2().await;

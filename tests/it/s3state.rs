@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use localaws::{Config, Fault, Faults, LocalAws};
 
 use crate::network::assert_network_exists_once;
-use crate::support::{Ctx, count_kind, owned, read_json, repo};
+use crate::support::{Ctx, SETTLE, count_kind, owned, read_json, repo};
 
 const BUCKET: &str = "team-state";
 
@@ -168,7 +168,7 @@ async fn sigkill_mid_apply_with_s3_state_then_rerun_converges_without_duplicates
     child.kill().unwrap(); // SIGKILL: no unlock, no last write
     child.wait().unwrap();
     // Let requests the dead process already sent land (see the local kill test).
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    cx.aws.wait_idle(SETTLE);
     let at_kill = recorded(&get_json(&c, "net.json").await.unwrap());
     assert!(at_kill < 12, "the kill came too late to test anything ({at_kill} recorded)");
 

@@ -180,6 +180,10 @@ pub async fn tagged_and_alive(conf: &aws_config::SdkConfig, stack: &str) -> Vec<
     alive
 }
 
+/// The most a killed run's requests may stay in the local AWS: the slowest injected latency in
+/// these tests is well under a second; the rest is a loaded machine.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How many resources a state file records now (none while it is missing or half-written).
 pub fn recorded(state: &Path) -> Option<usize> {
     let text = std::fs::read_to_string(state).ok()?;
@@ -197,13 +201,14 @@ pub fn wait_recorded(state: &Path, ready: impl Fn(usize) -> bool) {
     }
 }
 
-/// Kills (SIGKILL) a running rprov once the state satisfies `ready`, waits for requests it had
-/// already sent to land (the injected latency is the window), and releases the lock it held.
+/// Kills (SIGKILL) a running rprov once the state satisfies `ready`, waits until the requests it
+/// had already sent have gone through the local AWS (the injected latency holds them there),
+/// and releases the lock it held.
 pub fn kill_when(cx: &Ctx, mut child: std::process::Child, state: &Path, ready: impl Fn(usize) -> bool) {
     wait_recorded(state, ready);
     child.kill().unwrap();
     child.wait().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    cx.aws.wait_idle(SETTLE);
     let lock = read_json(&state.with_extension("json.lock"));
     cx.rprov(&["force-unlock", lock["id"].as_str().unwrap()]).expect(0);
 }

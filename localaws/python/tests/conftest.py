@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import pytest
@@ -117,6 +117,22 @@ class LocalAws:
     def reset(self) -> None:
         self.control("POST", "reset", {})
 
+    def inflight(self) -> dict[str, Any]:
+        return self.control("GET", "inflight")
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until every call sent has been answered and every late landing has landed."""
+        wait_until(self.inflight, lambda now: now["inflight"] == 0, timeout, "calls in flight")
+
+
+def wait_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, what: str):
+    """Polls `read` until `done` holds of its value, which is returned; fails at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not done(value := read()):
+        assert time.monotonic() < deadline, f"{what} after {timeout} s: {value}"
+        time.sleep(0.02)
+    return value
+
 
 @pytest.fixture(scope="session")
 def launcher():
@@ -128,6 +144,8 @@ def launcher():
 @pytest.fixture
 def aws(launcher):
     local = LocalAws(launcher)
+    # What an earlier test left in flight (a slow answer, a late landing) is done first.
+    local.wait_idle()
     local.configure(**DEFAULT_CONFIG)
     local.reset()
     return local

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.error
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Launcher
+from conftest import Launcher, wait_until
+
+SCOPE = (
+    "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/ec2/aws4_request, "
+    "SignedHeaders=host, Signature=00"
+)
 
 
 def test_counting_matches_the_calls_made(aws):
@@ -107,8 +114,10 @@ def test_bad_configuration_is_refused(aws):
 
 
 def test_latency_fixed_and_per_operation(aws):
-    # Gaps of 200 ms and more between the three delays, so a loaded machine cannot blur them.
-    aws.configure(latency_ms=100, op_latency_ms={"ec2:CreateVpc": 600, "ec2:Describe*": 300})
+    # Lower bounds are exact (the server sleeps at least that long). Each upper bound is the next
+    # delay up, at least 0.9 s above the call's own: what a loaded 2-core machine may add to a
+    # call (client, moto, scheduling) without blurring one delay into the next.
+    aws.configure(latency_ms=100, op_latency_ms={"ec2:CreateVpc": 3000, "ec2:Describe*": 1000})
     ec2 = aws.client("ec2")
     ec2.describe_availability_zones()  # first call of a backend loads it; keep it out of the timing
 
@@ -117,10 +126,60 @@ def test_latency_fixed_and_per_operation(aws):
         call()
         return time.monotonic() - started
 
-    assert timed(lambda: ec2.create_vpc(CidrBlock="10.0.0.0/16")) >= 0.6
-    assert 0.3 <= timed(ec2.describe_vpcs) < 0.6
-    assert 0.1 <= timed(ec2.create_internet_gateway) < 0.3
-    assert aws.configure()["op_latency_ms"] == {"ec2:CreateVpc": 600.0, "ec2:Describe*": 300.0}
+    assert timed(lambda: ec2.create_vpc(CidrBlock="10.0.0.0/16")) >= 3.0
+    assert 1.0 <= timed(ec2.describe_vpcs) < 3.0
+    assert 0.1 <= timed(ec2.create_internet_gateway) < 1.0
+    assert aws.configure()["op_latency_ms"] == {"ec2:CreateVpc": 3000.0, "ec2:Describe*": 1000.0}
+
+
+IDLE = {"inflight": 0, "calls": []}
+
+
+def test_a_call_held_by_latency_is_in_flight_until_answered(aws):
+    aws.configure(op_latency_ms={"ec2:CreateVpc": 2000})
+    ec2 = aws.client("ec2")
+    assert aws.inflight() == IDLE, "control calls are not counted"
+    with ThreadPoolExecutor(1) as pool:
+        created = pool.submit(ec2.create_vpc, CidrBlock="10.0.0.0/16")
+        held = wait_until(aws.inflight, lambda now: now["calls"], 30, "CreateVpc never arrived")
+        assert held == {
+            "inflight": 1,
+            "calls": [{"service": "ec2", "operation": "CreateVpc", "fault": None}],
+        }
+        created.result(timeout=60)
+    # No waiting: the call stops counting before its answer is written.
+    assert aws.inflight() == IDLE
+
+
+def test_a_call_is_in_flight_from_the_moment_it_is_sent(aws):
+    # Counted before the server has read a byte of it (its connection waits in the kernel's
+    # accept queue), so a test that kills a client can wait for what it had sent without
+    # guessing how long the server takes to pick it up.
+    aws.configure(latency_ms=1000)
+    host, port = aws.endpoint.rsplit("/", 1)[1].split(":")
+    body = b"Action=DescribeVpcs&Version=2016-11-15"
+    request = (
+        f"POST / HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {SCOPE}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        assert aws.inflight()["inflight"] == 1, "a connection made"
+        conn.sendall(request)
+        assert aws.inflight()["inflight"] == 1, "a request sent"
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert aws.inflight() == IDLE
+    assert aws.ops() == [("ec2", "DescribeVpcs")]
+
+
+def test_a_connection_that_sends_nothing_stops_counting_when_closed(aws):
+    host, port = aws.endpoint.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30):
+        assert aws.inflight()["inflight"] == 1
+    aws.wait_idle()
+    assert aws.calls() == []
 
 
 def nat_states(ec2, nat: str) -> str:
