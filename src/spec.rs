@@ -158,14 +158,13 @@ pub fn gaps(catalog: &dyn Catalog, refusal_rules: &str) -> Vec<String> {
             }
         }
         match k.refusals() {
-            Refusals::Modelled(ops) if ops.is_empty() => {
+            Refusals::Modelled([]) => {
                 out.push(format!("{name}: no refusal rule named (Refusals::None says why there is none)"))
             }
             Refusals::Modelled(ops) => {
                 for (service, op) in ops {
                     let listed = refusal_rules.lines().any(|l| {
-                        l.contains(service)
-                            && l.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == *op)
+                        l.contains(service) && l.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == *op)
                     });
                     if !listed {
                         out.push(format!("{name}: refusal rule {service} {op} is not in the strict local AWS's rules"));

@@ -10,8 +10,8 @@ use super::header::check_tag_keys;
 use super::imports::Imports;
 use super::params::Params;
 use super::values::{Scope, expr, fill_defaults};
-use crate::spec::Catalog;
 use crate::schema::Ty;
+use crate::spec::Catalog;
 use crate::stack::Resource;
 use crate::stack::diag::{Span, did_you_mean};
 use crate::stack::expr::{Expr, ExprMap};
@@ -50,7 +50,11 @@ pub(super) fn read(
 fn resource(
     kinds: &'static dyn Catalog,
     d: &mut Diags,
-    params: &Params, imports: &mut Imports, k: &Node, v: &Node) -> Option<Resource> {
+    params: &Params,
+    imports: &mut Imports,
+    k: &Node,
+    v: &Node,
+) -> Option<Resource> {
     let id = key_text(k);
     d.resource = None;
     let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
@@ -63,13 +67,12 @@ fn resource(
     d.resource = Some(id.clone());
     let entries = d.mapping(v, "a resource")?;
     let Some((_, type_node)) = entries.iter().find(|(k, _)| key_text(k) == "type") else {
-        d.err(k.span, "missing `type:`").help =
-            Some(format!("known types: {}", kinds.names().join(", ")));
+        d.err(k.span, "missing `type:`").help = Some(format!("known types: {}", kinds.names().join(", ")));
         return None;
     };
     let type_name = d.string(type_node, "`type`")?;
     let Some(kind) = kinds.spec(&type_name) else {
-        let help = did_you_mean(&type_name, kinds.names().into_iter())
+        let help = did_you_mean(&type_name, kinds.names())
             .unwrap_or_else(|| format!("known types: {}", kinds.names().join(", ")));
         d.err(type_node.span, format!("unknown resource type `{type_name}`")).help = Some(help);
         return None;
