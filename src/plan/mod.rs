@@ -207,7 +207,7 @@ pub fn compared_props(kind: &dyn KindSpec, stack: &str, id: &str, given: &Props)
 }
 
 /// Sorts the lists a schema marks unordered or keyed, at any depth, so `[b, a]` and `[a, b]`
-/// compare equal (keyed lists by their items' keys).
+/// compare equal.
 pub fn canonical(schema: &KindSchema, props: &mut Props) {
     canonical_fields(schema.all_props(), props);
 }
@@ -232,10 +232,12 @@ fn canonical_value(p: &crate::schema::Prop, v: &mut Value) {
                     }
                 }
             }
-            if !p.key.is_empty() {
-                l.sort_by_cached_key(|v| (crate::delta::key_of(v, p.key), v.to_string()));
-            } else if p.unordered {
+            // Unordered lists as the kinds' reads and `normalise` sort them (by text); keyed
+            // ones by their keys.
+            if p.unordered {
                 l.sort_by_cached_key(|v| v.to_string());
+            } else if !p.key.is_empty() {
+                l.sort_by_cached_key(|v| (crate::delta::key_of(v, p.key), v.to_string()));
             }
         }
         _ => {}
