@@ -169,12 +169,15 @@ fn prop_rows(out: &mut String, prefix: &str, props: &[&Prop]) {
         let default =
             p.default.map(default_text).unwrap_or_else(|| if p.required { "required".into() } else { "—".into() });
         let change = if p.on_change == OnChange::Replace { "replaces" } else { "in place" };
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         if p.secret {
-            notes.push("secret: never printed, state keeps a digest");
+            notes.push("secret: never printed, state keeps a digest".into());
         }
-        if p.unordered {
-            notes.push("order does not matter");
+        if !p.key.is_empty() {
+            let key: Vec<String> = p.key.iter().map(|k| format!("`{k}`")).collect();
+            notes.push(format!("items identified by {}; order does not matter", key.join(", ")));
+        } else if p.unordered {
+            notes.push("order does not matter".into());
         }
         let doc = if notes.is_empty() { p.doc.to_owned() } else { format!("{} ({})", p.doc, notes.join("; ")) };
         out.push_str(&format!("| `{name}` | {} | {default} | {change} | {doc} |\n", p.ty.describe()));

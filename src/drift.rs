@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::delta;
 use crate::model::{Live, Tags};
 use crate::plan::{LiveSet, Unmanaged, canonical, tags_value};
 use crate::schema::KindSchema;
+use crate::spec::Catalog;
 use crate::stack::Stack;
 use crate::state::State;
 use crate::value::{Props, Value};
@@ -229,35 +231,38 @@ fn cell(v: &Value) -> String {
     v.to_string().replace('|', "\\|")
 }
 
-/// What a reader needs of a drifted property, as (recorded, live) cells: for maps only the keys
-/// that differ (`team: "support"` -> `team: (absent)`), for lists only the items removed and
-/// added; other values whole. The JSON report keeps both values whole.
-fn delta_cells(recorded: &Value, live: &Value) -> (String, String) {
-    match (recorded, live) {
-        (Value::Map(a), Value::Map(b)) => {
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            let side = |m: &crate::value::Props| {
-                keys.iter()
-                    .filter(|k| a.get(**k) != b.get(**k))
-                    .map(|k| format!("{k}: {}", m.get(*k).map_or_else(|| "(absent)".to_owned(), Value::to_string)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            (side(a).replace('|', "\\|"), side(b).replace('|', "\\|"))
-        }
-        (Value::List(a), Value::List(b)) => {
-            let only = |x: &[Value], y: &[Value], sign: &str| {
-                let items: Vec<String> = x.iter().filter(|v| !y.contains(v)).map(|v| format!("{sign} {v}")).collect();
-                if items.is_empty() { "(none)".to_owned() } else { items.join("<br>").replace('|', "\\|") }
-            };
-            (only(a, b, "−"), only(b, a, "+"))
-        }
-        _ => (cell(recorded), cell(live)),
+/// What a reader needs of a drifted property, as (recorded, live) cells: the leaves that differ
+/// (`delta`: maps key by key, list items matched by key, so `team: "support"` -> `team:
+/// (absent)`, `− item` / `+ item`), other values whole. The JSON report keeps both values whole.
+fn delta_cells(recorded: &Value, live: &Value, shape: delta::Shape) -> (String, String) {
+    let d = delta::diff(recorded, live, shape);
+    let leaves = delta::leaves(&d, shape);
+    if matches!(&d, delta::Delta::Changed(..)) || leaves.is_empty() {
+        return (cell(recorded), cell(live));
     }
+    let side = |recorded: bool| {
+        let sign = if recorded { "−" } else { "+" };
+        let parts: Vec<String> = leaves
+            .iter()
+            .filter_map(|l| {
+                let v = if recorded { &l.before } else { &l.after };
+                let at = if l.path.is_empty() { String::new() } else { format!("{}: ", l.path) };
+                match (l.item, v) {
+                    (true, Some(v)) => Some(format!("{at}{sign} {v}")),
+                    (true, None) => None,
+                    (false, v) => {
+                        Some(format!("{at}{}", v.as_ref().map_or_else(|| "(absent)".to_owned(), Value::to_string)))
+                    }
+                }
+            })
+            .collect();
+        if parts.is_empty() { "(none)".to_owned() } else { parts.join("<br>").replace('|', "\\|") }
+    };
+    (side(true), side(false))
 }
 
 /// A Markdown summary fit for a CI job summary or a pull-request comment.
-pub fn markdown(r: &Report) -> String {
+pub fn markdown(r: &Report, kinds: &dyn Catalog) -> String {
     let mut out = format!("## rprov drift: `{}`\n\n", r.stack);
     if !r.has_drift() {
         out += "No drift: AWS matches what rprov last applied.\n";
@@ -274,7 +279,8 @@ pub fn markdown(r: &Report) -> String {
                 Status::Changed { properties } => {
                     for p in properties {
                         let what = if p.ignored { "changed (ignored)" } else { "changed" };
-                        let (recorded, live) = delta_cells(&p.recorded, &p.live);
+                        let shape = delta::Shape::of_property(kinds, &res.kind, &p.name);
+                        let (recorded, live) = delta_cells(&p.recorded, &p.live, shape);
                         out += &format!(
                             "| `{}` | {} | `{}` | {what} | `{}` | {} | {} |\n",
                             res.id, res.kind, res.physical_id, p.name, recorded, live
@@ -324,17 +330,22 @@ mod tests {
         Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect())
     }
 
+    static SET: crate::schema::Prop =
+        crate::schema::Prop::new("ids", crate::schema::Ty::List(&crate::schema::Ty::Int), "").unordered();
+
     #[test]
     fn markdown_cells_show_only_what_differs() {
-        let (rec, live) = delta_cells(&map(&[("team", "support"), ("env", "prod")]), &map(&[("env", "prod")]));
+        let any = delta::Shape::ANY;
+        let (rec, live) = delta_cells(&map(&[("team", "support"), ("env", "prod")]), &map(&[("env", "prod")]), any);
         assert_eq!((rec.as_str(), live.as_str()), ("team: \"support\"", "team: (absent)"));
         let (rec, live) = delta_cells(
             &Value::List(vec![Value::Int(1), Value::Int(2)]),
             &Value::List(vec![Value::Int(2), Value::Int(3)]),
+            delta::Shape::of(&SET),
         );
         assert_eq!((rec.as_str(), live.as_str()), ("− 1", "+ 3"));
-        let (rec, live) = delta_cells(&Value::List(vec![]), &Value::List(vec![Value::str("a|b")]));
+        let (rec, live) = delta_cells(&Value::List(vec![]), &Value::List(vec![Value::str("a|b")]), any);
         assert_eq!((rec.as_str(), live.as_str()), ("(none)", "+ \"a\\|b\""));
-        assert_eq!(delta_cells(&Value::Int(2), &Value::Int(5)), ("2".to_owned(), "5".to_owned()));
+        assert_eq!(delta_cells(&Value::Int(2), &Value::Int(5), any), ("2".to_owned(), "5".to_owned()));
     }
 }

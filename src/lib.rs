@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod delta;
 pub mod diag;
 pub mod docs;
 pub mod drift;

@@ -86,6 +86,10 @@ pub struct Prop {
     pub secret: bool,
     /// Order of list items carries no meaning: compared as a set.
     pub unordered: bool,
+    /// A list of objects whose items are identified by these fields (a container by its
+    /// `name`, a route by its `destination`): order carries no meaning, and a plan shows a
+    /// changed item as that item changed rather than one item removed and another added.
+    pub key: &'static [&'static str],
     pub doc: &'static str,
 }
 
@@ -99,6 +103,7 @@ impl Prop {
             on_change: OnChange::UpdateInPlace,
             secret: false,
             unordered: false,
+            key: &[],
             doc,
         }
     }
@@ -120,6 +125,11 @@ impl Prop {
     }
     pub const fn unordered(mut self) -> Prop {
         self.unordered = true;
+        self
+    }
+    /// Items of this list of objects are identified by `fields` (see [`Prop::key`]).
+    pub const fn keyed(mut self, fields: &'static [&'static str]) -> Prop {
+        self.key = fields;
         self
     }
 }

@@ -547,6 +547,7 @@ pub fn executor_input(found: &[Found], before: &[Vec<usize>], delete: &[usize], 
             diffs: Vec::new(),
             reason: None,
             attrs: f.live.attrs.clone(),
+            unchanged: 0,
         });
     }
     for &i in delete {

@@ -3,7 +3,7 @@
 //! `src/`: every `crate::MODULE` path and every path into an I/O crate, per top-level module.
 //!
 //! Layers (ARCHITECTURE.md):
-//! - core, pure: `value`, `sorted_map`, `model`, `diag`, `expr`, `schema`, `spec`, `state` (the document),
+//! - core, pure: `value`, `delta`, `sorted_map`, `model`, `diag`, `expr`, `schema`, `spec`, `state` (the document),
 //!   `stack`, `graph`, `plan`, `drift`, `docs`, `teardown`;
 //! - the world: `aws` (SDK configuration, errors, waiters), `kinds` (operations per kind),
 //!   `store` (state backends), `apply` (the executor), `cli`.
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 const CORE: &[&str] = &[
     "value",
+    "delta",
     "sorted_map",
     "model",
     "diag",

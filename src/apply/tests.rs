@@ -31,6 +31,7 @@ fn delete_plan(id: &str, kind: &str, pid: &str) -> (Plan, State) {
         diffs: vec![],
         reason: None,
         attrs: Props::new(),
+        unchanged: 0,
     };
     let plan = Plan {
         stack: "s".into(),

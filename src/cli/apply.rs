@@ -155,13 +155,13 @@ async fn apply_locked(
                 )));
             }
             check_secrets_as_planned(&stack, &file, &state)?;
-            out!("{}", render_human(&file.plan, s.color));
+            out!("{}", render_human(&file.plan, &crate::kinds::KINDS, s.color));
             (file.plan, state)
         }
         Target::Stack(_) => {
             let state = state.unwrap_or_else(|| State::new(&stack.name, &stack.region));
             let plan = plan_live(&cx, &stack, graph, Some(&state)).await?;
-            out!("{}", render_human(&plan, s.color));
+            out!("{}", render_human(&plan, &crate::kinds::KINDS, s.color));
             refuse_conflicts(&plan)?;
             if plan.has_changes() {
                 confirm(s, yes, &format!("Apply these changes to stack `{}`", stack.name))?;
@@ -358,7 +358,7 @@ async fn destroy_locked(
     let live = refresh(&cx, &empty, Some(&state)).await?;
     let graph = graph_or_report(&empty)?;
     let plan = plan::plan(&empty, &graph, Some(&state), &live);
-    out!("{}", render_human(&plan, s.color));
+    out!("{}", render_human(&plan, &crate::kinds::KINDS, s.color));
     let consumers = (!state.consumers.is_empty()).then(|| imports::consumers_text(&state.consumers));
     if let Some(c) = &consumers {
         errln!("warning: stack `{}` is imported by {c}; their next plan fails until it is applied again", stack.name);
@@ -402,7 +402,7 @@ pub async fn refresh_only(s: &Settings, path: &Path, yes: bool) -> Result<u8, Fa
             outln!("No drift to accept.");
             return Ok(0);
         }
-        out!("{}", crate::drift::markdown(&report));
+        out!("{}", crate::drift::markdown(&report, stack.kinds));
         confirm(s, yes, "Accept these live values into the state (AWS is not changed)")?;
         let mut next = crate::drift::accept(&state, &report);
         next.serial = state.serial + 1;

@@ -37,6 +37,12 @@ pub struct Settings {
     pub tty: bool,
 }
 
+/// `NO_COLOR` set to anything but the empty string turns colour off (no-color.org), `0`
+/// included.
+fn no_color_env(v: Option<std::ffi::OsString>) -> bool {
+    v.is_some_and(|v| !v.is_empty())
+}
+
 impl Settings {
     pub fn from_global(g: &Global) -> Settings {
         let tty = std::io::stdout().is_terminal();
@@ -59,7 +65,7 @@ impl Settings {
             allow_unversioned: g.allow_unversioned,
             params: g.params.clone(),
             param_file: g.param_file.clone(),
-            color: tty && !g.no_color,
+            color: tty && !g.no_color && !no_color_env(std::env::var_os("NO_COLOR")),
             tty,
         }
     }
@@ -405,4 +411,16 @@ pub fn confirm(s: &Settings, yes: bool, question: &str) -> Result<(), Failure> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| Failure::Unexpected(e.into()))?;
     if answer.trim() == "yes" { Ok(()) } else { Err(Failure::User("cancelled".into())) }
+}
+
+#[cfg(test)]
+mod colour_tests {
+    #[test]
+    fn no_color_is_any_non_empty_value() {
+        use super::no_color_env;
+        assert!(!no_color_env(None));
+        assert!(!no_color_env(Some("".into())));
+        assert!(no_color_env(Some("1".into())));
+        assert!(no_color_env(Some("0".into())), "no-color.org: regardless of its value");
+    }
 }

@@ -26,10 +26,10 @@ pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>)
     if json {
         outln!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::Unexpected(e.into()))?);
     } else {
-        out!("{}", human(&report));
+        out!("{}", human(&report, stack.kinds, s.color));
     }
     if let Some(md) = markdown {
-        std::fs::write(md, drift::markdown(&report))
+        std::fs::write(md, drift::markdown(&report, stack.kinds))
             .map_err(|e| Failure::User(format!("cannot write {}: {e}", md.display())))?;
     }
     Ok(if report.has_drift() { 2 } else { 0 })
@@ -44,7 +44,7 @@ pub fn read_ignore(stack_path: &Path) -> Result<Ignore, Failure> {
     }
 }
 
-fn human(r: &Report) -> String {
+fn human(r: &Report, kinds: &dyn crate::spec::Catalog, color: bool) -> String {
     let mut out = String::new();
     for res in &r.resources {
         match &res.status {
@@ -55,8 +55,9 @@ fn human(r: &Report) -> String {
             Status::Changed { properties } => {
                 out += &format!("~ {} ({}) {}: changed\n", res.id, res.kind, res.physical_id);
                 for p in properties {
-                    let note = if p.ignored { "  (ignored)" } else { "" };
-                    out += &format!("    {}: {} -> {}{note}\n", p.name, p.recorded, p.live);
+                    let note = if p.ignored { "  # (ignored)" } else { "" };
+                    let shape = crate::delta::Shape::of_property(kinds, &res.kind, &p.name);
+                    out += &plan::property_change(&p.name, &p.recorded, &p.live, shape, note, color);
                 }
             }
         }

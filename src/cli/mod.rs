@@ -62,8 +62,8 @@ pub struct Global {
     /// Params from a YAML or JSON file (`name: value`); `--param` and `RPROV_PARAM_*` win over it.
     #[arg(long, global = true, value_name = "FILE")]
     pub param_file: Option<PathBuf>,
-    /// No colours in output.
-    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    /// No colours in output (colour is used only on a terminal, and never when NO_COLOR is set).
+    #[arg(long, global = true)]
     pub no_color: bool,
     /// More output (-v: debug logs).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -73,8 +73,14 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Parse and check a stack file; no AWS call.
+    #[command(
+        after_help = "Examples:\n  rprov validate stacks/network.yaml\n  rprov validate stack.yaml --param cidr=10.1.0.0/16"
+    )]
     Validate { stack: PathBuf },
     /// Show what apply would change.
+    #[command(
+        after_help = "Examples:\n  rprov plan stack.yaml\n  rprov plan stack.yaml --out net.plan            # then: rprov apply net.plan\n  rprov plan stack.yaml --markdown plan.md        # a pull-request comment\n  rprov plan stack.yaml --json --detailed-exitcode"
+    )]
     Plan {
         stack: PathBuf,
         /// Save the plan for `rprov apply FILE`.
@@ -85,8 +91,15 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also write the plan as Markdown for a pull-request comment (summary table, a
+        /// collapsible section per resource, at most 65,536 characters).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
     },
     /// Bring AWS to the stack's declared state (or run a saved plan).
+    #[command(
+        after_help = "Examples:\n  rprov apply stack.yaml                          # shows the plan, asks on a terminal\n  rprov apply net.plan                            # exactly the saved actions\n  rprov apply stack.yaml --yes --parallelism 8\n  rprov apply stack.yaml --refresh-only           # accept drift into the state"
+    )]
     Apply {
         /// A stack file or a plan saved with `plan --out`.
         target: PathBuf,
@@ -99,6 +112,9 @@ pub enum Command {
         refresh_only: bool,
     },
     /// What changed in AWS behind rprov's back (exit 2 when anything did).
+    #[command(
+        after_help = "Examples:\n  rprov drift stack.yaml\n  rprov drift stack.yaml --json > drift.json\n  rprov drift stack.yaml --markdown \"$GITHUB_STEP_SUMMARY\""
+    )]
     Drift {
         stack: PathBuf,
         #[arg(long)]
@@ -108,6 +124,7 @@ pub enum Command {
         markdown: Option<PathBuf>,
     },
     /// Delete everything the stack's state records, dependents first.
+    #[command(after_help = "Examples:\n  rprov destroy stack.yaml\n  rprov destroy stack.yaml --yes")]
     Destroy {
         stack: PathBuf,
         #[arg(long)]
@@ -117,6 +134,9 @@ pub enum Command {
     },
     /// Delete everything carrying a stack's (or the given) tags, without state; without --yes a
     /// dry run that lists what would go. `--region` repeatable.
+    #[command(
+        after_help = "Examples:\n  rprov teardown --account 123456789012 --stack sandbox-42            # dry run\n  rprov teardown --account 123456789012 --stack sandbox-42 --yes\n  rprov teardown --account 123456789012 --tag env=sandbox --older-than 24h --yes --json"
+    )]
     Teardown {
         /// The stack whose resources go (`rprov:stack=NAME`).
         #[arg(long)]
@@ -148,6 +168,9 @@ pub enum Command {
         parallelism: usize,
     },
     /// Print the stack's outputs from its state.
+    #[command(
+        after_help = "Examples:\n  rprov output stack.yaml\n  rprov output stack.yaml url\n  rprov output stack.yaml --json"
+    )]
     Output {
         stack: PathBuf,
         name: Option<String>,
@@ -155,12 +178,18 @@ pub enum Command {
         json: bool,
     },
     /// Print the dependency graph.
+    #[command(
+        after_help = "Examples:\n  rprov graph stack.yaml | dot -Tsvg > graph.svg\n  rprov graph stack.yaml --format mermaid"
+    )]
     Graph {
         stack: PathBuf,
         #[arg(long, value_enum, default_value = "dot")]
         format: graph::Format,
     },
     /// Remove a state lock left by a run that is gone.
+    #[command(
+        after_help = "Examples:\n  rprov force-unlock 3f2c... --state s3://acme-rprov-state/envs/network.json\n  rprov force-unlock 3f2c... --stack stack.yaml"
+    )]
     ForceUnlock {
         lock_id: String,
         /// The stack whose lock it is (default: the `--state` location, else every local state lock).
@@ -171,10 +200,20 @@ pub enum Command {
         yes: bool,
     },
     /// Print the JSON Schema of stack files (for editors).
+    #[command(after_help = "Examples:\n  rprov schema > schema/stack.schema.json")]
     Schema,
     /// Describe a resource kind: properties, types, defaults, replacement, attributes.
+    #[command(after_help = "Examples:\n  rprov explain task_definition\n  rprov explain security_group")]
     Explain { kind: String },
+    /// Print a shell completion script: `rprov completions bash > /etc/bash_completion.d/rprov`.
+    #[command(
+        after_help = "Examples:\n  rprov completions bash > ~/.local/share/bash-completion/completions/rprov\n  rprov completions zsh > \"${fpath[1]}/_rprov\"\n  rprov completions fish > ~/.config/fish/completions/rprov.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
     /// Inspect state.
+    #[command(
+        after_help = "Examples:\n  rprov state show stack.yaml\n  rprov state list-versions stack.yaml\n  rprov state pull stack.yaml --version VERSION_ID\n  rprov state migrate stack.yaml --to s3://acme-rprov-state/envs/"
+    )]
     State {
         #[command(subcommand)]
         command: state::StateCommand,
@@ -220,8 +259,9 @@ pub fn main() -> ExitCode {
 async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
     match cmd {
         Command::Validate { stack } => validate::run(&s, &stack).await,
-        Command::Plan { stack, out, json, detailed_exitcode } => {
-            plan::run(&s, &stack, out.as_deref(), json, detailed_exitcode).await
+        Command::Plan { stack, out, json, detailed_exitcode, markdown } => {
+            let args = plan::Args { out: out.as_deref(), json, markdown: markdown.as_deref(), detailed_exitcode };
+            plan::run(&s, &stack, args).await
         }
         Command::Apply { target, yes, parallelism, refresh_only: false } => {
             apply::run(&s, &target, yes, parallelism).await
@@ -247,6 +287,12 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::Graph { stack, format } => graph::run(&s, &stack, format).await,
         Command::ForceUnlock { lock_id, stack, yes } => state::force_unlock(&s, &lock_id, stack.as_deref(), yes).await,
         Command::State { command } => state::run(&s, command).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rprov", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(0)
+        }
         Command::Schema => {
             outln!(
                 "{}",
@@ -264,5 +310,42 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
                 crate::spec::Catalog::names(&crate::kinds::KINDS).join(", ")
             ))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_subcommand_shows_examples() {
+        let cmd = Cli::command();
+        for sub in cmd.get_subcommands() {
+            let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(help.starts_with("Examples:\n  rprov "), "`rprov {} --help` has no examples", sub.get_name());
+            for line in help.lines().skip(1) {
+                assert!(line.starts_with(&format!("  rprov {}", sub.get_name())), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn completions_for_three_shells() {
+        for (shell, marker) in [
+            (clap_complete::Shell::Bash, "complete -F _rprov"),
+            (clap_complete::Shell::Zsh, "#compdef rprov"),
+            (clap_complete::Shell::Fish, "complete -c rprov"),
+        ] {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rprov", &mut script);
+            let script = String::from_utf8(script).unwrap();
+            assert!(script.contains(marker), "{shell}: {script}");
+            for sub in ["validate", "plan", "drift", "teardown", "completions"] {
+                assert!(script.contains(sub), "{shell} completes no `{sub}`");
+            }
+            assert!(script.contains("markdown"), "{shell} completes no --markdown");
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::common::{
     Failure, Settings, backend_for, check_identity, check_region, cx, graph_or_report, load_stack_to_apply,
     param_overrides, plan_live,
 };
-use crate::plan::{Action, Plan, render_human, render_json};
+use crate::plan::{Action, COMMENT_LIMIT, Plan, render_human, render_json, render_markdown};
 use crate::state::State;
 use crate::value::Value;
 
@@ -31,7 +31,16 @@ pub struct PlanFile {
 
 pub const PLAN_FILE_KIND: &str = "rprov-plan";
 
-pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, detailed: bool) -> Result<u8, Failure> {
+/// What `rprov plan` writes, besides the plan on stdout.
+pub struct Args<'a> {
+    pub out: Option<&'a Path>,
+    pub json: bool,
+    pub markdown: Option<&'a Path>,
+    pub detailed_exitcode: bool,
+}
+
+pub async fn run(s: &Settings, path: &Path, args: Args<'_>) -> Result<u8, Failure> {
+    let Args { out, json, markdown, detailed_exitcode: detailed } = args;
     let stack = super::imports::bind(s, load_stack_to_apply(s, path)?, super::imports::Mode::Bind).await?;
     check_region(s, &stack).await?;
     let graph = graph_or_report(&stack)?;
@@ -60,7 +69,11 @@ pub async fn run(s: &Settings, path: &Path, out: Option<&Path>, json: bool, deta
     if json {
         outln!("{}", serde_json::to_string_pretty(&render_json(&p)).unwrap_or_default());
     } else {
-        out!("{}", render_human(&p, s.color));
+        out!("{}", render_human(&p, &crate::kinds::KINDS, s.color));
+    }
+    if let Some(md) = markdown {
+        std::fs::write(md, render_markdown(&p, &crate::kinds::KINDS, COMMENT_LIMIT))
+            .map_err(|e| Failure::User(format!("cannot write {}: {e}", md.display())))?;
     }
     if let Some(out) = out {
         let secret: Vec<&str> = stack.params.values().filter(|p| p.secret).map(|p| p.name.as_str()).collect();

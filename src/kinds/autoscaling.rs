@@ -39,6 +39,7 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("scale_out_cooldown", Ty::Int, "Seconds after a scale-out before the next one.")
             .default(Default::Int(300)),
         Prop::new("scheduled_actions", Ty::List(&SCHEDULED_ACTION), "Changes of min/max on a schedule.")
+            .keyed(&["name"])
             .default(Default::EmptyList)
             .unordered(),
     ],

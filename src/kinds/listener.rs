@@ -19,7 +19,7 @@ const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 static ACTION: Ty = Ty::Obj(&[
     Prop::new("type", Ty::Enum(&["forward", "redirect"]), "Forward to a target group, or redirect.").required(),
     Prop::new("target_group", Ty::Str, "forward: the target group's ARN."),
-    Prop::new("protocol", Ty::Enum(&["HTTP", "HTTPS", "#{protocol}"]), "redirect: protocol. Default: unchanged."),
+    Prop::new("protocol", Ty::Enum(&["HTTP", "HTTPS"]), "redirect: protocol. Default: unchanged."),
     Prop::new("port", Ty::Str, "redirect: port (a number). Default: unchanged."),
     Prop::new("host", Ty::Str, "redirect: host name. Default: unchanged."),
     Prop::new("path", Ty::Str, "redirect: path, starting with `/`. Default: unchanged."),

@@ -33,7 +33,8 @@ static SCHEMA: KindSchema = KindSchema {
             "Routes besides the VPC's local one: a destination and exactly one of gateway or nat_gateway.",
         )
         .default(Default::EmptyList)
-        .unordered(),
+        .unordered()
+        .keyed(&["destination"]),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids (subnet-...) associated with this table.")
             .default(Default::EmptyList)
             .unordered(),

@@ -31,6 +31,10 @@ static RULE: Ty = Ty::Obj(&[
     Prop::new("description", Ty::Str, "Shown in the console next to the rule."),
 ]);
 
+/// What tells two rules apart (after `normalise` spells every port as a range); a rule whose
+/// description alone changed is that rule changed.
+const RULE_IDENTITY: &[&str] = &["protocol", "from_port", "to_port", "cidr", "security_group"];
+
 static SCHEMA: KindSchema = KindSchema {
     name: "security_group",
     doc: "A VPC security group: a stateful firewall for the network interfaces that use it. \
@@ -47,13 +51,15 @@ static SCHEMA: KindSchema = KindSchema {
             "Inbound rules: protocol, port or from_port/to_port, cidr or security_group.",
         )
         .default(Default::EmptyList)
-        .unordered(),
+        .unordered()
+        .keyed(RULE_IDENTITY),
         Prop::new(
             "egress",
             Ty::List(&RULE),
             "Outbound rules. Default: all traffic to 0.0.0.0/0, the rule AWS gives every new group.",
         )
-        .unordered(),
+        .unordered()
+        .keyed(RULE_IDENTITY),
     ],
     attrs: &[
         Attr::new("id", "The group id (sg-...)."),

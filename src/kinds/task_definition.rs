@@ -41,7 +41,9 @@ static CONTAINER: Ty = Ty::Obj(&[
     Prop::new("name", Ty::Str, "Container name, unique in the task definition.").required(),
     Prop::new("image", Ty::Str, "Image reference (repository:tag or @digest).").required(),
     Prop::new("essential", Ty::Bool, "The task stops when this container stops.").default(Default::Bool(true)),
-    Prop::new("port_mappings", Ty::List(&PORT_MAPPING), "Ports the container exposes.").default(Default::EmptyList),
+    Prop::new("port_mappings", Ty::List(&PORT_MAPPING), "Ports the container exposes.")
+        .default(Default::EmptyList)
+        .keyed(&["container_port", "protocol"]),
     Prop::new("environment", Ty::StrMap, "Environment variables (plain values).").default(Default::EmptyMap),
     Prop::new(
         "secrets",
@@ -57,7 +59,8 @@ static CONTAINER: Ty = Ty::Obj(&[
     ),
     Prop::new("stream_prefix", Ty::Str, "awslogs stream prefix. Default: `ecs` when `log_group` is set."),
     Prop::new("mount_points", Ty::List(&MOUNT_POINT), "Volumes mounted into the container.")
-        .default(Default::EmptyList),
+        .default(Default::EmptyList)
+        .keyed(&["path"]),
     Prop::new("cpu", Ty::Int, "CPU units reserved for this container."),
     Prop::new("memory", Ty::Int, "Hard memory limit of this container in MiB."),
 ]);
@@ -84,9 +87,10 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("memory", Ty::Int, "Task memory in MiB; must fit the cpu (Fargate sizes).").required(),
         Prop::new("execution_role", Ty::Str, "ARN of the role ECS uses to pull images, read secrets, write logs."),
         Prop::new("task_role", Ty::Str, "ARN of the role the containers' code runs as."),
-        Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.").required(),
+        Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.").required().keyed(&["name"]),
         Prop::new("volumes", Ty::List(&VOLUME), "Volumes the containers may mount (EFS or task-local).")
-            .default(Default::EmptyList),
+            .default(Default::EmptyList)
+            .keyed(&["name"]),
     ],
     attrs: &[
         Attr::new("id", "The task definition ARN, revision included."),

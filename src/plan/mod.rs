@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-pub use render::{render_human, render_json};
+pub use render::{COMMENT_LIMIT, comment_marker, property_change, render_human, render_json, render_markdown};
 
 use crate::graph::Graph;
 use crate::model::{Live, TAG_ID, Tags};
@@ -44,6 +44,18 @@ pub struct PropDiff {
     pub forces_replacement: bool,
     #[serde(default)]
     pub secret: bool,
+    /// For display only, where the property holds a secret in part (a secret param in one
+    /// environment variable): the values with each leaf that holds one, and each earlier value
+    /// that may have, kept from view (`delta::sensitive`). Without it a secret is shown whole
+    /// as `(sensitive)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<Shown>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shown {
+    pub before: Option<Value>,
+    pub after: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +71,9 @@ pub struct Change {
     /// Attributes known now (existing resources), for references of resources after it.
     #[serde(default)]
     pub attrs: Props,
+    /// How many properties of an update or replace stay as they are (shown as a count).
+    #[serde(default)]
+    pub unchanged: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,15 +206,73 @@ pub fn compared_props(kind: &dyn KindSpec, stack: &str, id: &str, given: &Props)
     p
 }
 
-/// Sorts the lists a schema marks unordered, so `[b, a]` and `[a, b]` compare equal.
+/// Sorts the lists a schema marks unordered or keyed, at any depth, so `[b, a]` and `[a, b]`
+/// compare equal.
 pub fn canonical(schema: &KindSchema, props: &mut Props) {
-    for p in schema.all_props() {
-        if p.unordered
-            && let Some(Value::List(l)) = props.get_mut(p.name)
-        {
-            l.sort_by_cached_key(|v| v.to_string());
+    canonical_fields(schema.all_props(), props);
+}
+
+fn canonical_fields<'p>(fields: impl Iterator<Item = &'p crate::schema::Prop>, props: &mut Props) {
+    for p in fields {
+        if let Some(v) = props.get_mut(p.name) {
+            canonical_value(p, v);
         }
     }
+}
+
+fn canonical_value(p: &crate::schema::Prop, v: &mut Value) {
+    use crate::schema::Ty;
+    match (p.ty, v) {
+        (Ty::Obj(fields), Value::Map(m)) => canonical_fields(fields.iter(), m),
+        (Ty::List(item), Value::List(l)) => {
+            if let Ty::Obj(fields) = item {
+                for i in l.iter_mut() {
+                    if let Value::Map(m) = i {
+                        canonical_fields(fields.iter(), m);
+                    }
+                }
+            }
+            // Unordered lists as the kinds' reads and `normalise` sort them (by text); keyed
+            // ones by their keys.
+            if p.unordered {
+                l.sort_by_cached_key(|v| v.to_string());
+            } else if !p.key.is_empty() {
+                l.sort_by_cached_key(|v| (crate::delta::key_of(v, p.key), v.to_string()));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where a property holds a secret param in part, what of it may be shown: see
+/// [`PropDiff::shown`]. `secrets`: the values of the stack's secret params.
+fn show_secrets(schema: &KindSchema, diffs: &mut [PropDiff], desired: &Props, current: &Props, secrets: &[String]) {
+    for d in diffs.iter_mut().filter(|d| d.secret && !schema.prop(&d.name).is_some_and(|p| p.secret)) {
+        let Some(after) = desired.get(&d.name).map(|v| crate::delta::mask(v, secrets)) else { continue };
+        let before = current.get(&d.name).map(|b| {
+            if is_digest(b) {
+                crate::delta::sensitive(true)
+            } else {
+                crate::delta::mask_before(&crate::delta::mask(b, secrets), &after)
+            }
+        });
+        d.shown = Some(Shown { before, after: Some(after) });
+    }
+}
+
+/// The values of a stack's secret params, as text.
+fn secret_values(stack: &Stack) -> Vec<String> {
+    stack
+        .params
+        .values()
+        .filter(|p| p.secret)
+        .filter_map(|p| match &p.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Unknown | Value::Null => None,
+            v => Some(v.to_string()),
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Whether a property's value is kept from view: secret by its kind's schema, or holding a
@@ -247,6 +320,7 @@ pub fn diff(
             after: Some(after_c),
             forces_replacement: prop.is_some_and(|p| p.on_change == OnChange::Replace),
             secret,
+            shown: None,
         });
     }
     if schema.taggable && desired_tags != current_tags {
@@ -256,6 +330,7 @@ pub fn diff(
             after: Some(tags_value(desired_tags)),
             forces_replacement: false,
             secret: false,
+            shown: None,
         });
     }
     out
@@ -352,9 +427,11 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
             diffs: vec![],
             reason: gone.then(|| "already gone from AWS; only the record is removed".into()),
             attrs: rec.attributes.clone(),
+            unchanged: 0,
         });
     }
     order_deletes(&mut deletes, st);
+    let secrets = secret_values(stack);
 
     for id in graph.order() {
         let r = &stack.resources[&id];
@@ -425,21 +502,30 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
                     occupant.map(|l| l.physical_id.as_str()).unwrap_or_default()
                 )),
                 attrs: Props::new(),
+                unchanged: 0,
             },
-            None => Change {
-                id: id.clone(),
-                kind: kind.into(),
-                action: Action::Create,
-                physical_id: None,
-                diffs: diff(schema, &r.sensitive, &st.secret_key, &desired, &desired_tags, &Props::new(), &Tags::new()),
-                reason,
-                attrs: Props::new(),
-            },
+            None => {
+                let mut diffs =
+                    diff(schema, &r.sensitive, &st.secret_key, &desired, &desired_tags, &Props::new(), &Tags::new());
+                show_secrets(schema, &mut diffs, &desired, &Props::new(), &secrets);
+                Change {
+                    id: id.clone(),
+                    kind: kind.into(),
+                    action: Action::Create,
+                    physical_id: None,
+                    diffs,
+                    reason,
+                    attrs: Props::new(),
+                    unchanged: 0,
+                }
+            }
             Some(l) => {
                 let (mut current, current_tags) = current_of(Some(l), recorded, &r.ignore_drift);
                 canonical(schema, &mut current);
-                let diffs =
+                let mut diffs =
                     diff(schema, &r.sensitive, &st.secret_key, &desired, &desired_tags, &current, &current_tags);
+                show_secrets(schema, &mut diffs, &desired, &current, &secrets);
+                let unchanged = (desired.len() + usize::from(schema.taggable)).saturating_sub(diffs.len());
                 let action = if diffs.iter().any(|d| d.forces_replacement) {
                     Action::Replace
                 } else if !diffs.is_empty() {
@@ -459,6 +545,7 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
                     diffs,
                     reason,
                     attrs,
+                    unchanged,
                 }
             }
         };

@@ -240,7 +240,7 @@ fn a_record_made_by_hand_where_one_would_be_created_is_a_conflict_unless_adopted
     assert_eq!(actions, ["www:conflict"]);
     assert!(p.changes[0].reason.as_deref().unwrap().contains("adopt: true"));
     assert_eq!(p.summary().conflict, 1);
-    assert!(render_human(&p, false).contains("apply refuses this plan"));
+    assert!(render_human(&p, &crate::kinds::KINDS, false).contains("apply refuses this plan"));
 
     let adopting = RECORD.replace("values: [192.0.2.1] }", "values: [192.0.2.1], adopt: true }");
     let (actions, p) = check(&adopting, &["198.51.100.7"]);

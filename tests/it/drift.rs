@@ -269,15 +269,9 @@ async fn reference_stack_drift_reports_exactly_the_six_changes_and_apply_repairs
     assert_eq!(report["stack_file_has_unapplied_changes"], false);
 
     let md = placeholders(std::fs::read_to_string(md).unwrap(), &state, &[(&stray_id, "stray")]);
-    let snapshot = repo().join("tests/snapshots/drift-reference.md");
-    if std::env::var_os("RPROV_BLESS").is_some() {
-        std::fs::write(&snapshot, &md).unwrap();
-    }
-    assert_eq!(
-        md,
-        std::fs::read_to_string(&snapshot).unwrap(),
-        "Markdown report changed; RPROV_BLESS=1 rewrites the snapshot"
-    );
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!("drift-reference", md);
+    });
 
     // Apply repairs (a)-(e); the hand-made group stays reported until it is removed.
     cx.rprov(&["apply", &stack, "--yes"]).expect(0);

@@ -107,6 +107,18 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
         [("task".to_owned(), "update".to_owned()), ("service".to_owned(), "update".to_owned())],
         "{json:#}"
     );
+    // The same plan for people, read from the real state and AWS: the one changed leaf inside
+    // its container, on the terminal and in the pull-request comment.
+    let md = cx.dir.path().join("plan.md");
+    let p = cx.rprov(&["plan", &stack, "--param", "image=rprov/upload-service:2", "--markdown", md.to_str().unwrap()]);
+    p.expect(0);
+    let image = r#"image = "rprov/upload-service:latest" -> "rprov/upload-service:2""#;
+    assert_eq!(p.stdout.lines().filter(|l| l.trim() == format!("~ {image}")).count(), 1, "{}", p.stdout);
+    assert!(p.stdout.contains(r#"name  = "upload-service""#), "{}", p.stdout);
+    assert!(p.stdout.lines().all(|l| l.chars().count() <= 120), "{}", p.stdout);
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.len() <= rprov::plan::COMMENT_LIMIT, "{} bytes", md.len());
+    assert!(md.contains("<code>~ task</code>") && md.contains(&format!("!         {image}")), "{md}");
     cx.rprov(&["apply", &stack, "--param", "image=rprov/upload-service:2", "--yes"]).expect(0);
     let svc = ecs.describe_services().cluster(pid("cluster")).services(pid("service")).send().await.unwrap();
     let new_td = svc.services()[0].task_definition().unwrap().to_owned();
