@@ -3,8 +3,8 @@
 
 use serde_json::{Value as J, json};
 
-use crate::spec::{Catalog, KindSpec};
 use crate::schema::{Default, OnChange, Prop, Ty};
+use crate::spec::{Catalog, KindSpec};
 
 /// Where a reference (`${id.attr}`) may stand in for a value of any type.
 fn or_reference(schema: J) -> J {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::spec::Catalog;
 use crate::model::{Live, Tags};
 use crate::plan::{LiveSet, Unmanaged, canonical, tags_value};
+use crate::spec::Catalog;
 use crate::stack::Stack;
 use crate::state::State;
 use crate::value::{Props, Value};
@@ -154,7 +154,8 @@ pub fn detect(stack: &Stack, state: &State, live: &LiveSet, ignore: &Ignore, una
                 let per_resource: Vec<String> =
                     stack.resources.get(id).map(|r| r.ignore_drift.clone()).unwrap_or_default();
                 let ignored = |p: &str| per_resource.iter().any(|x| x == p) || ignore.matches(id, p);
-                let props = compare(stack.kinds, id, &rec.kind, &rec.properties, &rec.tags, l, &state.secret_key, &ignored);
+                let props =
+                    compare(stack.kinds, id, &rec.kind, &rec.properties, &rec.tags, l, &state.secret_key, &ignored);
                 if props.is_empty() { Status::InSync } else { Status::Changed { properties: props } }
             }
         };

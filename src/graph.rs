@@ -116,7 +116,8 @@ mod tests {
     use crate::stack::{Source, load_str};
 
     fn errors(text: &str) -> Vec<String> {
-        let st = load_str(&crate::kinds::KINDS, Source::new("g.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"));
+        let st = load_str(&crate::kinds::KINDS, Source::new("g.yaml", text), &Default::default())
+            .unwrap_or_else(|(_, d)| panic!("{d:?}"));
         match super::Graph::build(&st) {
             Ok(_) => vec![],
             Err(d) => d.iter().map(|d| d.message.clone()).collect(),
@@ -153,7 +154,8 @@ mod tests {
         let text = stack(
             "  s: { type: subnet, vpc: '${v.id}', cidr: 10.0.0.0/24 }\n  v: { type: vpc, cidr: 10.0.0.0/16 }\n  i: { type: internet_gateway, vpc: '${v.id}' }\n",
         );
-        let st = load_str(&crate::kinds::KINDS, Source::new("g.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"));
+        let st = load_str(&crate::kinds::KINDS, Source::new("g.yaml", text), &Default::default())
+            .unwrap_or_else(|(_, d)| panic!("{d:?}"));
         let order = super::Graph::build(&st).unwrap().order();
         let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
         assert!(pos("v") < pos("s") && pos("v") < pos("i"));

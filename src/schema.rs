@@ -86,6 +86,11 @@ pub struct Prop {
     pub secret: bool,
     /// Order of list items carries no meaning: compared as a set.
     pub unordered: bool,
+    /// The AWS API model member the value is sent as, `service:Shape.Member` in the model's
+    /// own names (`elbv2:CreateTargetGroupInput.Port`): its constraints (range, length,
+    /// pattern, enum) come from the model, are checked by `validate` and carried by the JSON
+    /// Schema.
+    pub aws: Option<&'static str>,
     pub doc: &'static str,
 }
 
@@ -99,6 +104,7 @@ impl Prop {
             on_change: OnChange::UpdateInPlace,
             secret: false,
             unordered: false,
+            aws: None,
             doc,
         }
     }
@@ -116,6 +122,11 @@ impl Prop {
     }
     pub const fn secret(mut self) -> Prop {
         self.secret = true;
+        self
+    }
+    /// The AWS model member the value is sent as (see [`Prop::aws`]).
+    pub const fn aws(mut self, member: &'static str) -> Prop {
+        self.aws = Some(member);
         self
     }
     pub const fn unordered(mut self) -> Prop {

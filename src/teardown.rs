@@ -23,9 +23,9 @@ use serde::Serialize;
 
 use crate::model::{ATTR_CREATED, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::plan::{Action, Change, Plan};
+use crate::spec::Catalog;
 use crate::stack::{Source, Stack};
 use crate::state::{ResourceState, State};
-use crate::spec::Catalog;
 use crate::value::Value;
 
 /// Set by hand (or by a pipeline) on resources whose API reports no creation time.
@@ -608,7 +608,8 @@ pub fn complete_tags(kinds: &dyn Catalog, f: &mut Found, index: &[Tagged]) {
         return;
     }
     // Of its own kind: a log group and an SSM parameter may share a name.
-    let ours = |t: &&Tagged| t.region == f.region && kinds.kind_of_arn(&t.arn) == Some(f.kind) && same_resource(&t.arn, f);
+    let ours =
+        |t: &&Tagged| t.region == f.region && kinds.kind_of_arn(&t.arn) == Some(f.kind) && same_resource(&t.arn, f);
     let Some(t) = index.iter().find(ours) else { return };
     for (k, v) in t.tags.iter().filter(|(k, _)| !k.starts_with("aws:")) {
         f.live.tags.insert(k.clone(), v.clone());

@@ -251,6 +251,10 @@ fn the_checker_fails_on_a_forbidden_import_and_on_a_loop() {
     assert!(!text.contains("`kinds`"), "strings are not imports: {text}");
 
     let mut drift = Refs::default();
-    scan("use crate::value::Value;\n#[cfg(test)]\nmod tests {\n    use crate::kinds::KINDS;\n}\n", "src/drift.rs", &mut drift);
+    scan(
+        "use crate::value::Value;\n#[cfg(test)]\nmod tests {\n    use crate::kinds::KINDS;\n}\n",
+        "src/drift.rs",
+        &mut drift,
+    );
     assert_eq!(drift.modules.keys().collect::<Vec<_>>(), ["value"], "unit tests are not the module");
 }

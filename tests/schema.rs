@@ -60,7 +60,8 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn validator() -> jsonschema::Validator {
-    jsonschema::validator_for(&rprov::docs::json_schema(&rprov::kinds::KINDS)).expect("the generated schema is a valid JSON Schema")
+    jsonschema::validator_for(&rprov::docs::json_schema(&rprov::kinds::KINDS))
+        .expect("the generated schema is a valid JSON Schema")
 }
 
 fn as_json(path: &Path) -> serde_json::Value {

@@ -215,7 +215,8 @@ fn check(file: &str) {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     let expects = expectations(file, &text);
     // Dependency cycles are the graph's to report, as every command does after loading.
-    let diags = match stack::load(&rprov::kinds::KINDS, &path, &Default::default()).map(|s| (Graph::build(&s).err(), s)) {
+    let diags = match stack::load(&rprov::kinds::KINDS, &path, &Default::default()).map(|s| (Graph::build(&s).err(), s))
+    {
         Ok((Some(cycles), _)) => cycles,
         Ok((None, s)) => panic!("{file}: loaded as a valid stack `{}`; expected:\n  {}", s.name, join(&expects)),
         Err((_, diags)) => diags,
@@ -403,7 +404,9 @@ fn param_override_for_a_small_stack() {
 fn unknown_param_override_is_an_error() {
     let text = std::fs::read_to_string(root().join(NETWORK)).expect("network stack");
     let overrides = ParamOverrides::from([("nope".to_owned(), "1".to_owned())]);
-    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new(NETWORK, text), &overrides) else { panic!("`nope` accepted") };
+    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new(NETWORK, text), &overrides) else {
+        panic!("`nope` accepted")
+    };
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert!(diags[0].message.contains("`nope`"), "{diags:#?}");
 
@@ -453,7 +456,9 @@ fn param_override_of_the_wrong_type() {
                 token: { type: number, secret: true, default: 1 }\nresources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
     let overrides =
         ParamOverrides::from([("count".to_owned(), "two".to_owned()), ("token".to_owned(), "hunter2".to_owned())]);
-    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new("typed.yaml", text), &overrides) else { panic!("accepted") };
+    let Err((_, diags)) = stack::load_str(&rprov::kinds::KINDS, Source::new("typed.yaml", text), &overrides) else {
+        panic!("accepted")
+    };
     assert_eq!(diags.len(), 2, "{diags:#?}");
     assert!(diags[0].message.contains("param `count` is a number; the value given (`two`) is not"), "{diags:#?}");
     assert_eq!((diags[0].span.line, diags[0].span.col), (4, 3));
@@ -497,12 +502,16 @@ fn unreadable_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = dir.path().join("latin1.yaml");
     std::fs::write(&bad, b"stack: demo\nregion: us-east-1\n# caf\xe9\nresources: {}\n").expect("write");
-    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &bad, &Default::default()) else { panic!("non-UTF-8 accepted") };
+    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &bad, &Default::default()) else {
+        panic!("non-UTF-8 accepted")
+    };
     assert_eq!(d.len(), 1);
     assert!(d[0].message.contains("not UTF-8"), "{d:#?}");
 
     let missing = dir.path().join("missing.yaml");
-    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &missing, &Default::default()) else { panic!("a missing file loaded") };
+    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &missing, &Default::default()) else {
+        panic!("a missing file loaded")
+    };
     assert!(d[0].message.contains("cannot read stack file"), "{d:#?}");
 
     let out = rprov(&["validate", &bad.display().to_string()], &[]);
@@ -616,12 +625,12 @@ fn mutations_of_the_network_stack_never_panic() {
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let result = stack::load_str(&rprov::kinds::KINDS, Source::new("fuzz.yaml", text.clone()), &Default::default()).and_then(|s| {
-                match Graph::build(&s) {
-                    Ok(_) => Ok(s),
-                    Err(d) => Err((Some(s.source), d)),
-                }
-            });
+            let result =
+                stack::load_str(&rprov::kinds::KINDS, Source::new("fuzz.yaml", text.clone()), &Default::default())
+                    .and_then(|s| match Graph::build(&s) {
+                        Ok(_) => Ok(s),
+                        Err(d) => Err((Some(s.source), d)),
+                    });
             // What the CLI does with the result must not panic either.
             if let Err((src, diags)) = &result {
                 assert!(!diags.is_empty(), "rejected without a diagnostic");
@@ -656,7 +665,9 @@ fn mutations_of_the_network_stack_never_panic() {
 #[test]
 fn diagnostics_name_the_file_given() {
     let path = Path::new("tests").join("invalid").join("16-invalid-region.yaml");
-    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &root().join(&path), &Default::default()) else { panic!("accepted") };
+    let Err((_, d)) = stack::load(&rprov::kinds::KINDS, &root().join(&path), &Default::default()) else {
+        panic!("accepted")
+    };
     assert!(d[0].location().ends_with(&format!("{}:3:9", path.display())), "{}", d[0].location());
 }
 
@@ -741,8 +752,12 @@ fn imported_values_are_type_checked_where_they_are_used() {
             .into(),
         },
     );
-    let s = stack::load_with(&rprov::kinds::KINDS, Source::new("app.yaml", CONSUMER.replace("subnet_idz", "subnet_ids")), &inputs)
-        .unwrap_or_else(|(_, d)| panic!("{d:#?}"));
+    let s = stack::load_with(
+        &rprov::kinds::KINDS,
+        Source::new("app.yaml", CONSUMER.replace("subnet_idz", "subnet_ids")),
+        &inputs,
+    )
+    .unwrap_or_else(|(_, d)| panic!("{d:#?}"));
     // Known before the run: literals, no graph edge.
     assert_eq!(prop(&s, "sg", "vpc"), lit("vpc-1"));
     assert_eq!(prop(&s, "routes", "subnets"), Expr::List(vec![lit("subnet-1"), lit("subnet-2")]));
@@ -762,7 +777,9 @@ fn imported_values_are_type_checked_where_they_are_used() {
 
     // No state: located at the import, once.
     inputs.imports.insert("net".into(), stack::Imported::Missing { location: ".rprov/network.json".into() });
-    let Err((_, d)) = stack::load_with(&rprov::kinds::KINDS, Source::new("app.yaml", CONSUMER), &inputs) else { panic!("accepted") };
+    let Err((_, d)) = stack::load_with(&rprov::kinds::KINDS, Source::new("app.yaml", CONSUMER), &inputs) else {
+        panic!("accepted")
+    };
     assert_eq!(d.len(), 1, "{d:#?}");
     assert!(d[0].message.contains("has no state at .rprov/network.json"), "{d:#?}");
     assert_eq!((d[0].span.line, d[0].span.col), (4, 17));

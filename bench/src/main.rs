@@ -57,8 +57,8 @@ pub(crate) async fn refresh(cx: &Cx, stack: &rprov::stack::Stack, state: Option<
 async fn network(latency_ms: u64) {
     let aws = LocalAws::builder().latency_ms(latency_ms).start();
     let path = repo().join("stacks/network.yaml");
-    let stack =
-        rprov::stack::load(&rprov::kinds::KINDS, &path, &Default::default()).unwrap_or_else(|_| panic!("{} must be valid", path.display()));
+    let stack = rprov::stack::load(&rprov::kinds::KINDS, &path, &Default::default())
+        .unwrap_or_else(|_| panic!("{} must be valid", path.display()));
     let graph = Graph::build(&stack).expect("graph");
     let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
     let sdk = load_sdk_config(&settings, &stack.region).await;

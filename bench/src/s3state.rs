@@ -58,8 +58,8 @@ impl StateBackend for Timed {
 pub async fn run() {
     let aws = LocalAws::start();
     let path = crate::repo().join("stacks/network.yaml");
-    let stack =
-        rprov::stack::load(&rprov::kinds::KINDS, &path, &Default::default()).unwrap_or_else(|_| panic!("{} is valid", path.display()));
+    let stack = rprov::stack::load(&rprov::kinds::KINDS, &path, &Default::default())
+        .unwrap_or_else(|_| panic!("{} is valid", path.display()));
     let graph = Graph::build(&stack).expect("graph");
     let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
     let sdk = load_sdk_config(&settings, &stack.region).await;

@@ -49,8 +49,8 @@ pub fn stack_text(resources: usize) -> String {
 /// A state recording the whole stack as applied (made-up physical ids), and live copies of
 /// it in which every hundredth resource has a changed tag.
 pub fn recorded(text: &str) -> (State, LiveSet) {
-    let stack =
-        load_str(&rprov::kinds::KINDS, Source::new("scale.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{:?}", &d[..1]));
+    let stack = load_str(&rprov::kinds::KINDS, Source::new("scale.yaml", text), &Default::default())
+        .unwrap_or_else(|(_, d)| panic!("{:?}", &d[..1]));
     let graph = Graph::build(&stack).expect("graph");
     let mut state = State::new(&stack.name, &stack.region);
     let mut live = LiveSet::new();
@@ -125,7 +125,8 @@ pub fn measure(dir: &Path) {
     let live = read_live(&dir.join("live.json"));
     let read = cpu_seconds() - cpu0;
     let t0 = cpu_seconds();
-    let stack = load_str(&rprov::kinds::KINDS, Source::new("scale.yaml", text), &Default::default()).unwrap_or_else(|_| panic!("invalid"));
+    let stack = load_str(&rprov::kinds::KINDS, Source::new("scale.yaml", text), &Default::default())
+        .unwrap_or_else(|_| panic!("invalid"));
     let graph = Graph::build(&stack).expect("graph");
     let p = plan(&stack, &graph, Some(&state), &live);
     let cpu = cpu_seconds() - t0;
@@ -192,7 +193,8 @@ pub async fn run() {
     // The 1,000-resource stack applied to the strict local AWS, then planned at 50 ms a call.
     let aws = LocalAws::start();
     let text = stack_text(1_000);
-    let stack = load_str(&rprov::kinds::KINDS, Source::new("scale.yaml", text), &Default::default()).unwrap_or_else(|_| panic!("invalid"));
+    let stack = load_str(&rprov::kinds::KINDS, Source::new("scale.yaml", text), &Default::default())
+        .unwrap_or_else(|_| panic!("invalid"));
     let graph = Graph::build(&stack).unwrap();
     let settings = rprov::aws::AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
     let sdk = rprov::aws::load_sdk_config(&settings, &stack.region).await;

@@ -38,8 +38,11 @@ async fn load_target(s: &Settings, path: &Path) -> Result<Target, Failure> {
         }
         let mut params = file.params.clone();
         params.extend(param_overrides(s)?);
-        let stack =
-            stack_or_report(stack::load_with(&crate::kinds::KINDS, Source::new(&file.stack_file, file.source.clone()), &inputs(s, params)?))?;
+        let stack = stack_or_report(stack::load_with(
+            &crate::kinds::KINDS,
+            Source::new(&file.stack_file, file.source.clone()),
+            &inputs(s, params)?,
+        ))?;
         let stack = imports::bind(s, stack, Mode::Bind).await?;
         let now = crate::plan::imports_of(&stack);
         if now != file.plan.imports {

@@ -248,7 +248,10 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
         Command::ForceUnlock { lock_id, stack, yes } => state::force_unlock(&s, &lock_id, stack.as_deref(), yes).await,
         Command::State { command } => state::run(&s, command).await,
         Command::Schema => {
-            outln!("{}", serde_json::to_string_pretty(&crate::docs::json_schema(&crate::kinds::KINDS)).unwrap_or_default());
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&crate::docs::json_schema(&crate::kinds::KINDS)).unwrap_or_default()
+            );
             Ok(0)
         }
         Command::Explain { kind } => match crate::kinds::kind(&kind) {

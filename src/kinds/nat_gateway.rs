@@ -8,7 +8,7 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct NatGateway;
@@ -129,13 +129,12 @@ impl KindSpec for NatGateway {
         &SCHEMA
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
-        use crate::stack::Expr;
-        let public = !matches!(props.get("connectivity"), Some(Expr::Lit(Value::Str(c))) if c == "private");
-        if public && !props.contains_key("allocation_id") {
-            return vec![(
-                "connectivity".into(),
-                "a public NAT gateway needs `allocation_id` (an elastic_ip's id)".into(),
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let public = s.str("connectivity") != Some("private");
+        if public && s.get("allocation_id").is_none() {
+            return vec![Problem::new(
+                "connectivity",
+                "a public NAT gateway needs `allocation_id` (an elastic_ip's id)",
             )];
         }
         vec![]

@@ -11,7 +11,7 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct RouteTable;
@@ -254,16 +254,16 @@ impl KindSpec for RouteTable {
         &SCHEMA
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
+    fn check(&self, s: &Subject) -> Vec<Problem> {
         use crate::stack::Expr;
         let mut out = Vec::new();
-        let Some(Expr::List(routes)) = props.get("routes") else { return out };
+        let routes = s.list("routes");
         let mut seen: Vec<(String, usize)> = Vec::new();
         for (i, r) in routes.iter().enumerate() {
             let Expr::Map(m) = r else { continue };
             let targets = ["gateway", "nat_gateway"].iter().filter(|t| m.contains_key(**t)).count();
             if targets != 1 {
-                out.push((
+                out.push(Problem::new(
                     format!("routes.{i}"),
                     format!("a route needs exactly one of gateway, nat_gateway (found {targets})"),
                 ));
@@ -271,7 +271,10 @@ impl KindSpec for RouteTable {
             // AWS keeps one route per destination: a second would silently replace the first.
             if let Some(Expr::Lit(Value::Str(d))) = m.get("destination") {
                 if let Some((_, j)) = seen.iter().find(|(x, _)| x == d) {
-                    out.push((format!("routes.{i}"), format!("destination {d} is already routed by route {}", j + 1)));
+                    out.push(Problem::new(
+                        format!("routes.{i}"),
+                        format!("destination {d} is already routed by route {}", j + 1),
+                    ));
                 }
                 seen.push((d.clone(), i));
             }

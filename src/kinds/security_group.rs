@@ -9,7 +9,7 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct SecurityGroup;
@@ -424,16 +424,16 @@ impl KindSpec for SecurityGroup {
         &SCHEMA
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
+    fn check(&self, s: &Subject) -> Vec<Problem> {
         use crate::stack::Expr;
         let mut out = Vec::new();
         for list in ["ingress", "egress"] {
-            let Some(Expr::List(rules)) = props.get(list) else { continue };
+            let rules = s.list(list);
             for (i, r) in rules.iter().enumerate() {
                 let Expr::Map(m) = r else { continue };
                 let sources = ["cidr", "security_group"].iter().filter(|t| m.contains_key(**t)).count();
                 if sources != 1 {
-                    out.push((
+                    out.push(Problem::new(
                         format!("{list}.{i}"),
                         format!("a rule needs exactly one of cidr, security_group (found {sources})"),
                     ));
@@ -444,14 +444,17 @@ impl KindSpec for SecurityGroup {
                     if let Some(Expr::Lit(v)) = m.get(port)
                         && let Some(n) = v.as_i64().filter(|n| !(low..=65535).contains(n))
                     {
-                        out.push((
+                        out.push(Problem::new(
                             format!("{list}.{i}.{port}"),
                             format!("`{port}` {n} is out of range: expected {low} to 65535"),
                         ));
                     }
                 }
                 if m.contains_key("port") && (m.contains_key("from_port") || m.contains_key("to_port")) {
-                    out.push((format!("{list}.{i}"), "give either `port` or `from_port`/`to_port`, not both".into()));
+                    out.push(Problem::new(
+                        format!("{list}.{i}"),
+                        "give either `port` or `from_port`/`to_port`, not both",
+                    ));
                 }
             }
         }

@@ -7,7 +7,7 @@ use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct SsmParameter;
@@ -197,12 +197,10 @@ impl KindSpec for SsmParameter {
         true
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
-        use crate::stack::Expr;
-        let generate = matches!(props.get("generate"), Some(Expr::Lit(Value::Bool(true))));
-        match (props.contains_key("value"), generate) {
-            (true, true) => vec![("generate".into(), "give `value` or `generate: true`, not both".into())],
-            (false, false) => vec![("value".into(), "missing `value` (or `generate: true` for a random one)".into())],
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        match (s.get("value").is_some(), s.bool("generate") == Some(true)) {
+            (true, true) => vec![Problem::new("generate", "give `value` or `generate: true`, not both")],
+            (false, false) => vec![Problem::new("value", "missing `value` (or `generate: true` for a random one)")],
             _ => vec![],
         }
     }

@@ -6,7 +6,7 @@ use super::ec2::{self, client, settle};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject, regions};
 use crate::value::{Props, Value};
 
 pub struct Subnet;
@@ -70,6 +70,12 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<aws_sdk_ec2::types::Subnet, A
 impl KindSpec for Subnet {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// The zone is one of the stack's region.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let (Some(region), Some(az)) = (s.stack.region(), s.str("az")) else { return vec![] };
+        regions::zone_problem(region, az, "az").into_iter().collect()
     }
 
     fn holds(&self) -> &'static [&'static str] {

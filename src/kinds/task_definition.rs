@@ -9,9 +9,8 @@ use aws_sdk_ecs::types::{
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
-use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct TaskDefinition;
@@ -562,14 +561,10 @@ impl KindSpec for TaskDefinition {
     }
 
     /// Fargate's task sizes, where both are given as numbers (a `${...}` is checked at apply).
-    fn check(&self, props: &ExprMap) -> Vec<(String, String)> {
-        let int = |name: &str| match props.get(name) {
-            Some(Expr::Lit(Value::Int(n))) => Some(*n),
-            _ => None,
-        };
-        match (int("cpu"), int("memory")) {
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        match (s.int("cpu"), s.int("memory")) {
             (Some(cpu), Some(memory)) => {
-                check_fargate_size(cpu, memory).err().map(|m| ("memory".to_owned(), m)).into_iter().collect()
+                check_fargate_size(cpu, memory).err().map(|m| Problem::new("memory", m)).into_iter().collect()
             }
             _ => Vec::new(),
         }

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 pub use render::{render_human, render_json};
 
 use crate::graph::Graph;
-use crate::spec::KindSpec;
 use crate::model::{Live, TAG_ID, Tags};
 use crate::schema::{KindSchema, OnChange};
+use crate::spec::KindSpec;
 use crate::stack::{Ref, Resource, Stack};
 use crate::state::{State, digest, digest_matches, is_digest};
 use crate::value::{Props, Value};

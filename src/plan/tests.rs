@@ -14,7 +14,8 @@ resources:
 ";
 
 fn stack(text: &str) -> Stack {
-    load_str(&crate::kinds::KINDS, Source::new("t.yaml", text), &Default::default()).unwrap_or_else(|(_, d)| panic!("{d:?}"))
+    load_str(&crate::kinds::KINDS, Source::new("t.yaml", text), &Default::default())
+        .unwrap_or_else(|(_, d)| panic!("{d:?}"))
 }
 
 /// The lineage of the state in these cases.
@@ -255,7 +256,9 @@ fn a_record_made_by_hand_where_one_would_be_created_is_a_conflict_unless_adopted
 #[test]
 fn adopt_is_refused_where_a_kind_cannot_look_up_what_it_did_not_create() {
     let text = STACK.replace("cidr: 10.0.0.0/16 }", "cidr: 10.0.0.0/16, adopt: true }");
-    let Err((_, d)) = load_str(&crate::kinds::KINDS, Source::new("t.yaml", &text), &Default::default()) else { panic!("loaded") };
+    let Err((_, d)) = load_str(&crate::kinds::KINDS, Source::new("t.yaml", &text), &Default::default()) else {
+        panic!("loaded")
+    };
     assert!(d[0].message.contains("`adopt` is not supported by vpc"), "{d:?}");
 }
 

@@ -13,8 +13,8 @@ pub use crate::diag::{self, Diagnostic, Source, Span};
 pub use crate::expr::{self, Expr, ExprMap, Ref};
 pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
 
-use crate::spec::{Catalog, KindSpec};
 use crate::model::{TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
+use crate::spec::{Catalog, KindSpec};
 use crate::value::Value;
 
 #[derive(Clone)]

@@ -18,7 +18,8 @@ use indexmap::IndexMap;
 
 use super::diag::{Diagnostic, Source, Span, did_you_mean};
 use super::yaml::{self, Node, NodeKind, key_text};
-use super::{Param, Stack, check};
+use super::{Param, Resource, Stack, check};
+use crate::expr::ExprMap;
 use crate::spec::Catalog;
 use crate::value::Value;
 
@@ -271,9 +272,15 @@ fn read_stack(
     if let Some(node) = imports_node {
         imports.read(d, node, header.name.as_deref(), &declared);
     }
-    let resources = resources::read(kinds, d, &params, &mut imports, root, resources_node);
+    let (resources, checkable) = resources::read(kinds, d, &params, &mut imports, root, resources_node);
     let outputs = resources::outputs(d, &params, &mut imports, outputs_node);
     references::check(d, &resources, &outputs, &declared, &imports.declared);
+    let view = View {
+        name: header.name.as_deref().unwrap_or_default(),
+        region: header.region.as_deref(),
+        resources: &resources,
+    };
+    resources::run_checks(d, &view, &resources, &checkable);
     let stack = Stack {
         kinds,
         name: header.name?,
@@ -290,6 +297,28 @@ fn read_stack(
     };
     d.list.extend(check::network(&stack));
     Some(stack)
+}
+
+/// The stack as a kind's rules see it while it loads.
+struct View<'a> {
+    name: &'a str,
+    region: Option<&'a str>,
+    resources: &'a IndexMap<String, Resource>,
+}
+
+impl crate::spec::StackView for View<'_> {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn region(&self) -> Option<&str> {
+        self.region
+    }
+    fn resources(&self) -> Vec<(&str, &'static str, &ExprMap)> {
+        self.resources.values().map(|r| (r.id.as_str(), r.kind.schema().name, &r.props)).collect()
+    }
+    fn resource(&self, id: &str) -> Option<(&'static str, &ExprMap)> {
+        self.resources.get(id).map(|r| (r.kind.schema().name, &r.props))
+    }
 }
 
 fn node_value(n: &Node) -> Value {

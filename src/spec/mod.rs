@@ -3,7 +3,11 @@
 //! sees kinds only through [`KindSpec`] and a [`Catalog`] of them; the operations that call AWS
 //! are `kinds::Kind`, implemented beside each spec in the kind's own file.
 
-use crate::expr::ExprMap;
+pub mod regions;
+pub mod rules;
+
+pub use rules::{Problem, StackView, Subject};
+
 use crate::model::Live;
 use crate::schema::KindSchema;
 use crate::value::Props;
@@ -28,9 +32,12 @@ pub trait KindSpec: Send + Sync + 'static {
         &[]
     }
 
-    /// Checks across properties that types cannot express (e.g. a route needs exactly one
-    /// target), run by `validate` before anything reaches AWS. Returns (property, message).
-    fn check(&self, _props: &ExprMap) -> Vec<(String, String)> {
+    /// What AWS would refuse that the schema's types and the AWS model's constraints cannot
+    /// say: rules across properties (a route needs exactly one target), documented value sets
+    /// and tables (Fargate task sizes), and rules across resources (one route table per
+    /// subnet). Run by `validate` once every resource is read, before anything reaches AWS, on
+    /// resources whose values passed their own checks.
+    fn check(&self, _s: &Subject) -> Vec<Problem> {
         Vec::new()
     }
 
@@ -164,8 +171,7 @@ pub fn gaps(catalog: &dyn Catalog, refusal_rules: &str) -> Vec<String> {
             Refusals::Modelled(ops) => {
                 for (service, op) in ops {
                     let listed = refusal_rules.lines().any(|l| {
-                        l.contains(service)
-                            && l.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == *op)
+                        l.contains(service) && l.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == *op)
                     });
                     if !listed {
                         out.push(format!("{name}: refusal rule {service} {op} is not in the strict local AWS's rules"));

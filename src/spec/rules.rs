@@ -1,0 +1,130 @@
+//! What a kind's [`check`](super::KindSpec::check) works with: the resource being checked, the
+//! stack around it (region, name, the other resources as written), the problems it reports,
+//! and small readers of written values. Everything here is pure: checks run in `validate`,
+//! before anything reaches AWS.
+//!
+//! A check sees values as written: a literal is `Expr::Lit`, a `${id.attr}` is `Expr::Ref` (its
+//! value is known only at apply, so a rule skips it), a param is already its value.
+
+use crate::expr::{Expr, ExprMap};
+use crate::value::Value;
+
+/// One thing AWS would refuse: where inside the resource (`containers.0.memory`, `routes.1`, or
+/// `""` for the resource itself), what, and a hint where one exists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem { path: path.into(), message: message.into(), help: None }
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The stack a resource is checked in.
+pub trait StackView {
+    /// The stack's name (`stack:`).
+    fn name(&self) -> &str;
+    /// The stack's region, when the header gives a valid one.
+    fn region(&self) -> Option<&str>;
+    /// Every resource that loaded, in file order: id, kind name, properties.
+    fn resources(&self) -> Vec<(&str, &'static str, &ExprMap)>;
+
+    /// One resource by id: kind name and properties.
+    fn resource(&self, id: &str) -> Option<(&'static str, &ExprMap)> {
+        self.resources().into_iter().find(|(i, _, _)| *i == id).map(|(_, k, p)| (k, p))
+    }
+}
+
+/// The resource a check looks at.
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub props: &'a ExprMap,
+    pub stack: &'a dyn StackView,
+}
+
+impl Subject<'_> {
+    pub fn get(&self, name: &str) -> Option<&Expr> {
+        self.props.get(name)
+    }
+    /// A property's literal string.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        lit_str(self.props.get(name))
+    }
+    /// A property's literal integer.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        lit_int(self.props.get(name))
+    }
+    /// A property's literal boolean.
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.props.get(name) {
+            Some(Expr::Lit(Value::Bool(b))) => Some(*b),
+            _ => None,
+        }
+    }
+    /// The items of a list property (none when absent or not a literal list).
+    pub fn list(&self, name: &str) -> &[Expr] {
+        match self.props.get(name) {
+            Some(Expr::List(items)) => items,
+            _ => &[],
+        }
+    }
+    /// The resource a property refers to as a whole (`${vpc.id}` -> `vpc`), with its kind and
+    /// properties.
+    pub fn referenced(&self, name: &str) -> Option<(&str, &'static str, &ExprMap)> {
+        let target = ref_target(self.props.get(name)?)?;
+        let (kind, props) = self.stack.resource(target)?;
+        Some((target, kind, props))
+    }
+    /// The name rprov gives the resource when `name` is left out: `<stack>-<id>`.
+    pub fn default_name(&self) -> String {
+        format!("{}-{}", self.stack.name(), self.id)
+    }
+}
+
+pub fn lit_str(e: Option<&Expr>) -> Option<&str> {
+    match e {
+        Some(Expr::Lit(Value::Str(s))) => Some(s),
+        _ => None,
+    }
+}
+
+pub fn lit_int(e: Option<&Expr>) -> Option<i64> {
+    match e {
+        Some(Expr::Lit(Value::Int(n))) => Some(*n),
+        _ => None,
+    }
+}
+
+/// The resource a value refers to when it is one reference (`${subnet.id}` -> `subnet`).
+pub fn ref_target(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Ref(r) if r.target != "params" => Some(&r.target),
+        _ => None,
+    }
+}
+
+/// When `prop` is left out rprov names the resource `<stack>-<id>`: that derived name against
+/// AWS's length limit, the problem saying which names to shorten. (A name the stack gives is
+/// checked like any value: by the AWS model's constraint on the member, or the kind's rule.)
+pub fn default_name_fits(s: &Subject, prop: &str, max: usize, aws: &str) -> Option<Problem> {
+    if !matches!(s.get(prop), None | Some(Expr::Lit(Value::Null))) {
+        return None;
+    }
+    let n = s.default_name();
+    let len = n.chars().count();
+    (len > max).then(|| {
+        Problem::new(
+            "",
+            format!("the default {prop} `{n}` (`<stack>-<id>`) is {len} characters; AWS: {aws} allows at most {max}"),
+        )
+        .help(format!("shorten the stack name or the resource id, or give `{prop}` of at most {max} characters"))
+    })
+}
