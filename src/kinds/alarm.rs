@@ -14,20 +14,33 @@ static SCHEMA: KindSchema = KindSchema {
     name: "alarm",
     doc: "A CloudWatch metric alarm, e.g. UnHealthyHostCount > 0 on a target group.",
     props: &[
-        Prop::new("name", Ty::Str, "The alarm name; `<stack>-<id>` when left out.").replaces(),
-        Prop::new("description", Ty::Str, "What the alarm means."),
-        Prop::new("namespace", Ty::Str, "The metric's namespace, e.g. AWS/ApplicationELB.").required(),
-        Prop::new("metric", Ty::Str, "The metric name, e.g. UnHealthyHostCount.").required(),
+        Prop::new("name", Ty::Str, "The alarm name; `<stack>-<id>` when left out.")
+            .aws("cloudwatch:PutMetricAlarmInput.AlarmName")
+            .replaces(),
+        Prop::new("description", Ty::Str, "What the alarm means.")
+            .aws("cloudwatch:PutMetricAlarmInput.AlarmDescription"),
+        Prop::new("namespace", Ty::Str, "The metric's namespace, e.g. AWS/ApplicationELB.")
+            .aws("cloudwatch:PutMetricAlarmInput.Namespace")
+            .required(),
+        Prop::new("metric", Ty::Str, "The metric name, e.g. UnHealthyHostCount.")
+            .aws("cloudwatch:PutMetricAlarmInput.MetricName")
+            .required(),
         Prop::new(
             "statistic",
             Ty::Enum(&["SampleCount", "Average", "Sum", "Minimum", "Maximum"]),
             "How the data points of a period are combined.",
         )
+        .aws("cloudwatch:PutMetricAlarmInput.Statistic")
         .default(Default::Str("Average")),
-        Prop::new("period", Ty::Int, "Seconds per data point (10, 30 or a multiple of 60).").default(Default::Int(60)),
+        Prop::new("period", Ty::Int, "Seconds per data point (10, 30 or a multiple of 60).")
+            .aws("cloudwatch:PutMetricAlarmInput.Period")
+            .default(Default::Int(60)),
         Prop::new("evaluation_periods", Ty::Int, "How many periods are compared with the threshold.")
+            .aws("cloudwatch:PutMetricAlarmInput.EvaluationPeriods")
             .default(Default::Int(1)),
-        Prop::new("threshold", Ty::Num, "The value compared with.").required(),
+        Prop::new("threshold", Ty::Num, "The value compared with.")
+            .aws("cloudwatch:PutMetricAlarmInput.Threshold")
+            .required(),
         Prop::new(
             "comparison",
             Ty::Enum(&[
@@ -38,6 +51,7 @@ static SCHEMA: KindSchema = KindSchema {
             ]),
             "How the statistic is compared with the threshold.",
         )
+        .aws("cloudwatch:PutMetricAlarmInput.ComparisonOperator")
         .default(Default::Str("GreaterThanThreshold")),
         Prop::new(
             "dimensions",
@@ -50,8 +64,10 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["breaching", "notBreaching", "ignore", "missing"]),
             "How periods without data count.",
         )
+        .aws("cloudwatch:PutMetricAlarmInput.TreatMissingData")
         .default(Default::Str("missing")),
         Prop::new("alarm_actions", Ty::List(&Ty::Str), "ARNs notified when the alarm fires (SNS topics, ...).")
+            .aws("cloudwatch:PutMetricAlarmInput.AlarmActions")
             .default(Default::EmptyList)
             .unordered(),
     ],

@@ -17,11 +17,19 @@ use crate::value::{Props, Value};
 pub struct Autoscaling;
 
 static SCHEDULED_ACTION: Ty = Ty::Obj(&[
-    Prop::new("name", Ty::Str, "Action name, unique for the service.").required(),
-    Prop::new("schedule", Ty::Str, "`cron(0 22 * * ? *)`, `at(2026-12-24T18:00:00)` or `rate(1 day)`.").required(),
-    Prop::new("min", Ty::Int, "New minimum number of tasks."),
-    Prop::new("max", Ty::Int, "New maximum number of tasks."),
-    Prop::new("timezone", Ty::Str, "IANA time zone of the schedule.").default(Default::Str("UTC")),
+    Prop::new("name", Ty::Str, "Action name, unique for the service.")
+        .aws("application-autoscaling:PutScheduledActionRequest.ScheduledActionName")
+        .required(),
+    Prop::new("schedule", Ty::Str, "`cron(0 22 * * ? *)`, `at(2026-12-24T18:00:00)` or `rate(1 day)`.")
+        .aws("application-autoscaling:PutScheduledActionRequest.Schedule")
+        .required(),
+    Prop::new("min", Ty::Int, "New minimum number of tasks.")
+        .aws("application-autoscaling:ScalableTargetAction.MinCapacity"),
+    Prop::new("max", Ty::Int, "New maximum number of tasks.")
+        .aws("application-autoscaling:ScalableTargetAction.MaxCapacity"),
+    Prop::new("timezone", Ty::Str, "IANA time zone of the schedule.")
+        .aws("application-autoscaling:PutScheduledActionRequest.Timezone")
+        .default(Default::Str("UTC")),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -31,12 +39,19 @@ static SCHEMA: KindSchema = KindSchema {
     props: &[
         Prop::new("cluster", Ty::Str, "The cluster's name (`${cluster.name}`).").required().replaces(),
         Prop::new("service", Ty::Str, "The service's name (`${svc.name}`).").required().replaces(),
-        Prop::new("min", Ty::Int, "Fewest tasks.").required(),
-        Prop::new("max", Ty::Int, "Most tasks.").required(),
-        Prop::new("cpu_target", Ty::Num, "Average CPU utilisation (percent) to track; no policy when absent."),
+        Prop::new("min", Ty::Int, "Fewest tasks.")
+            .aws("application-autoscaling:RegisterScalableTargetRequest.MinCapacity")
+            .required(),
+        Prop::new("max", Ty::Int, "Most tasks.")
+            .aws("application-autoscaling:RegisterScalableTargetRequest.MaxCapacity")
+            .required(),
+        Prop::new("cpu_target", Ty::Num, "Average CPU utilisation (percent) to track; no policy when absent.")
+            .aws("application-autoscaling:TargetTrackingScalingPolicyConfiguration.TargetValue"),
         Prop::new("scale_in_cooldown", Ty::Int, "Seconds after a scale-in before the next one.")
+            .aws("application-autoscaling:TargetTrackingScalingPolicyConfiguration.ScaleInCooldown")
             .default(Default::Int(300)),
         Prop::new("scale_out_cooldown", Ty::Int, "Seconds after a scale-out before the next one.")
+            .aws("application-autoscaling:TargetTrackingScalingPolicyConfiguration.ScaleOutCooldown")
             .default(Default::Int(300)),
         Prop::new("scheduled_actions", Ty::List(&SCHEDULED_ACTION), "Changes of min/max on a schedule.")
             .default(Default::EmptyList)

@@ -25,9 +25,11 @@ static SCHEMA: KindSchema = KindSchema {
           created removes them when it is deleted itself.",
     props: &[
         Prop::new("domain", Ty::Str, "The name the certificate is for, e.g. `app.example.com` or `*.example.com`.")
+            .aws("acm:RequestCertificateRequest.DomainName")
             .required()
             .replaces(),
         Prop::new("subject_alternative_names", Ty::List(&Ty::Str), "More names the certificate covers.")
+            .aws("acm:RequestCertificateRequest.SubjectAlternativeNames")
             .default(Default::EmptyList)
             .unordered()
             .replaces(),

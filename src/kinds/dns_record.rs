@@ -15,9 +15,14 @@ pub struct DnsRecord;
 const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "SPF", "DS"];
 
 static ALIAS: Ty = Ty::Obj(&[
-    Prop::new("dns_name", Ty::Str, "The target's DNS name, e.g. `${alb.dns_name}`.").required(),
-    Prop::new("zone_id", Ty::Str, "The target's hosted zone id, e.g. `${alb.zone_id}`.").required(),
+    Prop::new("dns_name", Ty::Str, "The target's DNS name, e.g. `${alb.dns_name}`.")
+        .aws("route53:AliasTarget.DNSName")
+        .required(),
+    Prop::new("zone_id", Ty::Str, "The target's hosted zone id, e.g. `${alb.zone_id}`.")
+        .aws("route53:AliasTarget.HostedZoneId")
+        .required(),
     Prop::new("evaluate_target_health", Ty::Bool, "Answer only while the target is healthy.")
+        .aws("route53:AliasTarget.EvaluateTargetHealth")
         .default(Default::Bool(false)),
 ]);
 
@@ -33,10 +38,14 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("zone", Ty::Str, "The hosted zone id, e.g. `${zone.id}`.").required().replaces(),
         Prop::new("name", Ty::Str, "The record's full name, e.g. `app.example.com`.").required().replaces(),
         Prop::new("record_type", Ty::Enum(TYPES), "The record type (`type` is the resource's kind).")
+            .aws("route53:ResourceRecordSet.Type")
             .required()
             .replaces(),
-        Prop::new("ttl", Ty::Int, "Seconds resolvers may cache the answer (plain records). Default: 300."),
-        Prop::new("values", Ty::List(&Ty::Str), "The answers (plain records).").unordered(),
+        Prop::new("ttl", Ty::Int, "Seconds resolvers may cache the answer (plain records). Default: 300.")
+            .aws("route53:ResourceRecordSet.TTL"),
+        Prop::new("values", Ty::List(&Ty::Str), "The answers (plain records).")
+            .aws("route53:ResourceRecord.Value")
+            .unordered(),
         Prop::new("alias", ALIAS, "Alias to an AWS resource instead of values."),
     ],
     attrs: &[

@@ -14,7 +14,9 @@ static SCHEMA: KindSchema = KindSchema {
     name: "ecs_cluster",
     doc: "An ECS cluster: the namespace Fargate services and tasks run in.",
     props: &[
-        Prop::new("name", Ty::Str, "Cluster name, unique in the region. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("name", Ty::Str, "Cluster name, unique in the region. Default: `<stack>-<id>`.")
+            .aws("ecs:CreateClusterRequest.clusterName")
+            .replaces(),
         Prop::new("container_insights", Ty::Bool, "CloudWatch Container Insights metrics for the cluster.")
             .default(Default::Bool(false)),
     ],

@@ -16,8 +16,11 @@ use crate::value::{Props, Value};
 pub struct EcsService;
 
 static CIRCUIT_BREAKER: Ty = Ty::Obj(&[
-    Prop::new("enable", Ty::Bool, "Stop a deployment whose tasks keep failing to start.").default(Default::Bool(true)),
+    Prop::new("enable", Ty::Bool, "Stop a deployment whose tasks keep failing to start.")
+        .aws("ecs:DeploymentCircuitBreaker.enable")
+        .default(Default::Bool(true)),
     Prop::new("rollback", Ty::Bool, "Roll a stopped deployment back to the last completed one.")
+        .aws("ecs:DeploymentCircuitBreaker.rollback")
         .default(Default::Bool(true)),
 ]);
 
@@ -27,30 +30,50 @@ static SCHEMA: KindSchema = KindSchema {
           given subnets, optionally registered with a target group. Apply waits for a steady state \
           (one deployment, all tasks running).",
     props: &[
-        Prop::new("name", Ty::Str, "Service name, unique in the cluster. Default: `<stack>-<id>`.").replaces(),
-        Prop::new("cluster", Ty::Str, "The cluster (`${cluster.arn}` or its name).").required().replaces(),
-        Prop::new("task_definition", Ty::Str, "The task definition ARN with revision (`${td.arn}`).").required(),
-        Prop::new("desired_count", Ty::Int, "Tasks to keep running.").default(Default::Int(1)),
+        Prop::new("name", Ty::Str, "Service name, unique in the cluster. Default: `<stack>-<id>`.")
+            .aws("ecs:CreateServiceRequest.serviceName")
+            .replaces(),
+        Prop::new("cluster", Ty::Str, "The cluster (`${cluster.arn}` or its name).")
+            .aws("ecs:CreateServiceRequest.cluster")
+            .required()
+            .replaces(),
+        Prop::new("task_definition", Ty::Str, "The task definition ARN with revision (`${td.arn}`).")
+            .aws("ecs:CreateServiceRequest.taskDefinition")
+            .required(),
+        Prop::new("desired_count", Ty::Int, "Tasks to keep running.")
+            .aws("ecs:CreateServiceRequest.desiredCount")
+            .default(Default::Int(1)),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids the tasks' ENIs go in (private subnets).")
+            .aws("ecs:AwsVpcConfiguration.subnets")
             .required()
             .unordered(),
         Prop::new("security_groups", Ty::List(&Ty::Str), "Security group ids of the tasks' ENIs.")
+            .aws("ecs:AwsVpcConfiguration.securityGroups")
             .required()
             .unordered(),
         Prop::new("assign_public_ip", Ty::Bool, "Give tasks public IPs (only in public subnets).")
             .default(Default::Bool(false)),
-        Prop::new("target_group", Ty::Str, "Target group ARN the tasks register with (`${tg.arn}`).").replaces(),
-        Prop::new("container_name", Ty::Str, "Container that receives the target group's traffic.").replaces(),
-        Prop::new("container_port", Ty::Int, "Its port.").replaces(),
-        Prop::new("platform_version", Ty::Str, "Fargate platform version.").default(Default::Str("LATEST")),
-        Prop::new("circuit_breaker", CIRCUIT_BREAKER, "Deployment circuit breaker. Default: on, with rollback."),
+        Prop::new("target_group", Ty::Str, "Target group ARN the tasks register with (`${tg.arn}`).")
+            .aws("ecs:LoadBalancer.targetGroupArn")
+            .replaces(),
+        Prop::new("container_name", Ty::Str, "Container that receives the target group's traffic.")
+            .aws("ecs:LoadBalancer.containerName")
+            .replaces(),
+        Prop::new("container_port", Ty::Int, "Its port.").aws("ecs:LoadBalancer.containerPort").replaces(),
+        Prop::new("platform_version", Ty::Str, "Fargate platform version.")
+            .aws("ecs:CreateServiceRequest.platformVersion")
+            .default(Default::Str("LATEST")),
+        Prop::new("circuit_breaker", CIRCUIT_BREAKER, "Deployment circuit breaker. Default: on, with rollback.")
+            .aws("ecs:DeploymentConfiguration.deploymentCircuitBreaker"),
         Prop::new(
             "health_check_grace_period",
             Ty::Int,
             "Seconds the load balancer's health checks are ignored after a task starts.",
         )
+        .aws("ecs:CreateServiceRequest.healthCheckGracePeriodSeconds")
         .default(Default::Int(0)),
         Prop::new("enable_execute_command", Ty::Bool, "Allow `aws ecs execute-command` into the tasks.")
+            .aws("ecs:CreateServiceRequest.enableExecuteCommand")
             .default(Default::Bool(false)),
     ],
     attrs: &[

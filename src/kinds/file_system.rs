@@ -30,15 +30,20 @@ static SCHEMA: KindSchema = KindSchema {
     name: "file_system",
     doc: "An EFS file system: NFS storage shared by every task that mounts it.",
     props: &[
-        Prop::new("encrypted", Ty::Bool, "Encrypt data at rest.").default(Default::Bool(true)).replaces(),
+        Prop::new("encrypted", Ty::Bool, "Encrypt data at rest.")
+            .aws("efs:CreateFileSystemRequest.Encrypted")
+            .default(Default::Bool(true))
+            .replaces(),
         Prop::new(
             "kms_key",
             Ty::Str,
             "ARN of the KMS key for encryption at rest (AWS reports the ARN, so give the ARN, not an alias); \
              AWS's key for EFS when left out.",
         )
+        .aws("efs:CreateFileSystemRequest.KmsKeyId")
         .replaces(),
         Prop::new("performance_mode", Ty::Enum(&["generalPurpose", "maxIO"]), "The performance mode.")
+            .aws("efs:CreateFileSystemRequest.PerformanceMode")
             .default(Default::Str("generalPurpose"))
             .replaces(),
         Prop::new(
@@ -46,17 +51,20 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["bursting", "elastic", "provisioned"]),
             "How throughput scales (AWS allows one change of mode per 24 hours).",
         )
+        .aws("efs:CreateFileSystemRequest.ThroughputMode")
         .default(Default::Str("bursting")),
         Prop::new(
             "provisioned_throughput_mibps",
             Ty::Num,
             "Throughput in MiB/s; with throughput_mode provisioned only.",
-        ),
+        )
+        .aws("efs:CreateFileSystemRequest.ProvisionedThroughputInMibps"),
         Prop::new(
             "transition_to_ia",
             Ty::Enum(TRANSITIONS),
             "Move files not accessed for this long to Infrequent Access storage; none when left out.",
-        ),
+        )
+        .aws("efs:LifecyclePolicy.TransitionToIA"),
     ],
     attrs: &[
         Attr::new("id", "The file system id (fs-...)."),

@@ -18,11 +18,15 @@ static SCHEMA: KindSchema = KindSchema {
           created zone first removes the ACM validation CNAMEs certificates left in it; any other record that \
           is not the zone's own SOA/NS keeps it (\"in use\": retried until the deadline, then reported).",
     props: &[
-        Prop::new("name", Ty::Str, "The domain, e.g. `example.com`.").required().replaces(),
+        Prop::new("name", Ty::Str, "The domain, e.g. `example.com`.")
+            .aws("route53:CreateHostedZoneRequest.Name")
+            .required()
+            .replaces(),
         Prop::new("lookup", Ty::Bool, "Use the existing public zone of this name instead of creating one.")
             .default(Default::Bool(false))
             .replaces(),
-        Prop::new("comment", Ty::Str, "A comment shown with the zone (created zones)."),
+        Prop::new("comment", Ty::Str, "A comment shown with the zone (created zones).")
+            .aws("route53:HostedZoneConfig.Comment"),
     ],
     attrs: &[
         Attr::new("id", "The zone id (without `/hostedzone/`)."),

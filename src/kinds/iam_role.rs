@@ -18,6 +18,7 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "An IAM role: who may assume it (trust) and what it may do (managed and inline policies).",
     props: &[
         Prop::new("name", Ty::Str, "The role name; `<stack>-<id>` (cut to IAM's 64 characters) when left out.")
+            .aws("iam:CreateRoleRequest.RoleName")
             .replaces(),
         Prop::new(
             "trust",
@@ -27,6 +28,7 @@ static SCHEMA: KindSchema = KindSchema {
         .unordered(),
         Prop::new("assume_role_policy", Ty::Doc, "The full trust policy document, instead of `trust`."),
         Prop::new("managed_policy_arns", Ty::List(&Ty::Str), "ARNs of managed policies attached to the role.")
+            .aws("iam:AttachRolePolicyRequest.PolicyArn")
             .default(Default::EmptyList)
             .unordered(),
         Prop::new("policies", Ty::Doc, "Inline policies: policy name -> policy document.").default(Default::EmptyMap),

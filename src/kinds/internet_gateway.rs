@@ -21,6 +21,7 @@ static SCHEMA: KindSchema = KindSchema {
         Ty::Str,
         "The VPC id (vpc-...) to attach to. Changing it detaches the gateway and attaches it to the new VPC.",
     )
+    .aws("ec2:AttachInternetGatewayRequest.VpcId")
     .required()],
     attrs: &[Attr::new("id", "The gateway id (igw-...).")],
     taggable: true,

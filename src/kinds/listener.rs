@@ -17,18 +17,23 @@ pub struct Listener;
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 
 static ACTION: Ty = Ty::Obj(&[
-    Prop::new("type", Ty::Enum(&["forward", "redirect"]), "Forward to a target group, or redirect.").required(),
-    Prop::new("target_group", Ty::Str, "forward: the target group's ARN."),
-    Prop::new("protocol", Ty::Enum(&["HTTP", "HTTPS", "#{protocol}"]), "redirect: protocol. Default: unchanged."),
-    Prop::new("port", Ty::Str, "redirect: port (a number). Default: unchanged."),
-    Prop::new("host", Ty::Str, "redirect: host name. Default: unchanged."),
-    Prop::new("path", Ty::Str, "redirect: path, starting with `/`. Default: unchanged."),
-    Prop::new("query", Ty::Str, "redirect: query string. Default: unchanged."),
+    Prop::new("type", Ty::Enum(&["forward", "redirect"]), "Forward to a target group, or redirect.")
+        .aws("elbv2:Action.Type")
+        .required(),
+    Prop::new("target_group", Ty::Str, "forward: the target group's ARN.").aws("elbv2:Action.TargetGroupArn"),
+    Prop::new("protocol", Ty::Enum(&["HTTP", "HTTPS", "#{protocol}"]), "redirect: protocol. Default: unchanged.")
+        .aws("elbv2:RedirectActionConfig.Protocol"),
+    Prop::new("port", Ty::Str, "redirect: port (a number). Default: unchanged.").aws("elbv2:RedirectActionConfig.Port"),
+    Prop::new("host", Ty::Str, "redirect: host name. Default: unchanged.").aws("elbv2:RedirectActionConfig.Host"),
+    Prop::new("path", Ty::Str, "redirect: path, starting with `/`. Default: unchanged.")
+        .aws("elbv2:RedirectActionConfig.Path"),
+    Prop::new("query", Ty::Str, "redirect: query string. Default: unchanged.").aws("elbv2:RedirectActionConfig.Query"),
     Prop::new(
         "status_code",
         Ty::Enum(&["HTTP_301", "HTTP_302"]),
         "redirect: permanent (HTTP_301, the default) or temporary (HTTP_302).",
-    ),
+    )
+    .aws("elbv2:RedirectActionConfig.StatusCode"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -37,11 +42,20 @@ static SCHEMA: KindSchema = KindSchema {
           action (forward to a target group, or redirect, e.g. HTTP to HTTPS). Changed in place \
           (ModifyListener).",
     props: &[
-        Prop::new("load_balancer", Ty::Str, "The load balancer's ARN.").required().replaces(),
-        Prop::new("port", Ty::Int, "Port the load balancer listens on.").required(),
-        Prop::new("protocol", Ty::Enum(PROTOCOLS), "HTTP/HTTPS (application), TCP/TLS/UDP (network).").required(),
-        Prop::new("certificate", Ty::Str, "HTTPS/TLS: the default certificate's ARN (ACM)."),
-        Prop::new("ssl_policy", Ty::Str, "HTTPS/TLS: the security policy. Default: AWS's current default policy."),
+        Prop::new("load_balancer", Ty::Str, "The load balancer's ARN.")
+            .aws("elbv2:CreateListenerInput.LoadBalancerArn")
+            .required()
+            .replaces(),
+        Prop::new("port", Ty::Int, "Port the load balancer listens on.")
+            .aws("elbv2:CreateListenerInput.Port")
+            .required(),
+        Prop::new("protocol", Ty::Enum(PROTOCOLS), "HTTP/HTTPS (application), TCP/TLS/UDP (network).")
+            .aws("elbv2:CreateListenerInput.Protocol")
+            .required(),
+        Prop::new("certificate", Ty::Str, "HTTPS/TLS: the default certificate's ARN (ACM).")
+            .aws("elbv2:Certificate.CertificateArn"),
+        Prop::new("ssl_policy", Ty::Str, "HTTPS/TLS: the security policy. Default: AWS's current default policy.")
+            .aws("elbv2:CreateListenerInput.SslPolicy"),
         Prop::new("default_action", ACTION, "What the listener does with requests no rule matches.").required(),
     ],
     attrs: &[Attr::new("id", "The listener's ARN."), Attr::new("arn", "The listener's ARN.")],

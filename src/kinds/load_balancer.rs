@@ -19,12 +19,15 @@ static SCHEMA: KindSchema = KindSchema {
           (TCP/TLS). Created and waited until `active`; a delete waits until it is gone, because its network \
           interfaces hold its subnets and security groups.",
     props: &[
-        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.")
+            .aws("elbv2:CreateLoadBalancerInput.Name")
+            .replaces(),
         Prop::new(
             "load_balancer_type",
             Ty::Enum(&["application", "network"]),
             "Application (layer 7) or network (layer 4). (`type` is the resource's kind.)",
         )
+        .aws("elbv2:CreateLoadBalancerInput.Type")
         .default(Default::Str("application"))
         .replaces(),
         Prop::new(
@@ -32,9 +35,11 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["internet-facing", "internal"]),
             "Reachable from the internet (public subnets) or only inside the VPC.",
         )
+        .aws("elbv2:CreateLoadBalancerInput.Scheme")
         .default(Default::Str("internet-facing"))
         .replaces(),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids (subnet-...), at most one per availability zone.")
+            .aws("elbv2:CreateLoadBalancerInput.Subnets")
             .required()
             .unordered(),
         Prop::new(
@@ -42,8 +47,10 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::List(&Ty::Str),
             "Security group ids (sg-...), for application load balancers; without it AWS uses the VPC's default.",
         )
+        .aws("elbv2:CreateLoadBalancerInput.SecurityGroups")
         .unordered(),
         Prop::new("ip_address_type", Ty::Enum(&["ipv4", "dualstack"]), "IPv4 only, or IPv4 and IPv6.")
+            .aws("elbv2:CreateLoadBalancerInput.IpAddressType")
             .default(Default::Str("ipv4")),
     ],
     attrs: &[

@@ -16,12 +16,15 @@ static SCHEMA: KindSchema = KindSchema {
     name: "log_group",
     doc: "A CloudWatch Logs log group (e.g. for a container's awslogs driver).",
     props: &[
-        Prop::new("name", Ty::Str, "The log group name; `/rprov/<stack>/<id>` when left out.").replaces(),
+        Prop::new("name", Ty::Str, "The log group name; `/rprov/<stack>/<id>` when left out.")
+            .aws("logs:CreateLogGroupRequest.logGroupName")
+            .replaces(),
         Prop::new(
             "retention_days",
             Ty::Int,
             "Days to keep events (1, 3, 5, 7, 14, 30, 60, 90, ... 3653); kept forever when left out.",
-        ),
+        )
+        .aws("logs:PutRetentionPolicyRequest.retentionInDays"),
     ],
     attrs: &[
         Attr::new("id", "The log group name."),

@@ -16,13 +16,20 @@ static SCHEMA: KindSchema = KindSchema {
     name: "mount_target",
     doc: "An EFS mount target: the file system's NFS endpoint (an ENI) in one subnet, one per availability zone.",
     props: &[
-        Prop::new("file_system", Ty::Str, "The file system id (fs-...).").required().replaces(),
-        Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) to put the endpoint in.").required().replaces(),
+        Prop::new("file_system", Ty::Str, "The file system id (fs-...).")
+            .aws("efs:CreateMountTargetRequest.FileSystemId")
+            .required()
+            .replaces(),
+        Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) to put the endpoint in.")
+            .aws("efs:CreateMountTargetRequest.SubnetId")
+            .required()
+            .replaces(),
         Prop::new(
             "security_groups",
             Ty::List(&Ty::Str),
             "Security group ids (sg-...) of the endpoint; they must allow NFS (TCP 2049) from the clients.",
         )
+        .aws("efs:CreateMountTargetRequest.SecurityGroups")
         .required()
         .unordered(),
     ],

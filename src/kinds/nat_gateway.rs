@@ -18,6 +18,7 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "A managed NAT gateway: outbound internet access for private subnets.",
     props: &[
         Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) it lives in; a public subnet for a public gateway.")
+            .aws("ec2:CreateNatGatewayRequest.SubnetId")
             .required()
             .replaces(),
         Prop::new(
@@ -25,12 +26,14 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Str,
             "The Elastic IP's allocation id (eipalloc-...); required for a public gateway.",
         )
+        .aws("ec2:CreateNatGatewayRequest.AllocationId")
         .replaces(),
         Prop::new(
             "connectivity",
             Ty::Enum(&["public", "private"]),
             "Public (internet via an Elastic IP) or private (other VPCs and on-premises).",
         )
+        .aws("ec2:CreateNatGatewayRequest.ConnectivityType")
         .default(Default::Str("public"))
         .replaces(),
     ],

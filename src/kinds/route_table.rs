@@ -17,16 +17,23 @@ use crate::value::{Props, Value};
 pub struct RouteTable;
 
 static ROUTE: Ty = Ty::Obj(&[
-    Prop::new("destination", Ty::Cidr, "Destination IPv4 range (0.0.0.0/0 for the default route).").required(),
-    Prop::new("gateway", Ty::Str, "Internet gateway id (igw-...) to send the traffic to."),
-    Prop::new("nat_gateway", Ty::Str, "NAT gateway id (nat-...) to send the traffic to."),
+    Prop::new("destination", Ty::Cidr, "Destination IPv4 range (0.0.0.0/0 for the default route).")
+        .aws("ec2:CreateRouteRequest.DestinationCidrBlock")
+        .required(),
+    Prop::new("gateway", Ty::Str, "Internet gateway id (igw-...) to send the traffic to.")
+        .aws("ec2:CreateRouteRequest.GatewayId"),
+    Prop::new("nat_gateway", Ty::Str, "NAT gateway id (nat-...) to send the traffic to.")
+        .aws("ec2:CreateRouteRequest.NatGatewayId"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
     name: "route_table",
     doc: "A route table of a VPC and the subnets that use it.",
     props: &[
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("ec2:CreateRouteTableRequest.VpcId")
+            .required()
+            .replaces(),
         Prop::new(
             "routes",
             Ty::List(&ROUTE),
@@ -35,6 +42,7 @@ static SCHEMA: KindSchema = KindSchema {
         .default(Default::EmptyList)
         .unordered(),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids (subnet-...) associated with this table.")
+            .aws("ec2:AssociateRouteTableRequest.SubnetId")
             .default(Default::EmptyList)
             .unordered(),
     ],

@@ -23,12 +23,15 @@ static RULE: Ty = Ty::Obj(&[
         "IP protocol; `all` means every protocol and port.",
     )
     .default(Default::Str("tcp")),
-    Prop::new("port", Ty::Int, "A single port (tcp, udp)."),
-    Prop::new("from_port", Ty::Int, "First port of a range (tcp, udp), or the ICMP type (-1: all)."),
-    Prop::new("to_port", Ty::Int, "Last port of a range (tcp, udp), or the ICMP code (-1: all)."),
-    Prop::new("cidr", Ty::Cidr, "Source (ingress) or destination (egress) IPv4 range."),
-    Prop::new("security_group", Ty::Str, "Source or destination security group id (sg-...)."),
-    Prop::new("description", Ty::Str, "Shown in the console next to the rule."),
+    Prop::new("port", Ty::Int, "A single port (tcp, udp).").aws("ec2:IpPermission.FromPort"),
+    Prop::new("from_port", Ty::Int, "First port of a range (tcp, udp), or the ICMP type (-1: all).")
+        .aws("ec2:IpPermission.FromPort"),
+    Prop::new("to_port", Ty::Int, "Last port of a range (tcp, udp), or the ICMP code (-1: all).")
+        .aws("ec2:IpPermission.ToPort"),
+    Prop::new("cidr", Ty::Cidr, "Source (ingress) or destination (egress) IPv4 range.").aws("ec2:IpRange.CidrIp"),
+    Prop::new("security_group", Ty::Str, "Source or destination security group id (sg-...).")
+        .aws("ec2:UserIdGroupPair.GroupId"),
+    Prop::new("description", Ty::Str, "Shown in the console next to the rule.").aws("ec2:IpRange.Description"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -36,9 +39,15 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "A VPC security group: a stateful firewall for the network interfaces that use it. \
           Rules are compared as sets; without a port, tcp and udp rules cover 0-65535 and icmp rules every type.",
     props: &[
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
-        Prop::new("name", Ty::Str, "Group name, unique in the VPC. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("ec2:CreateSecurityGroupRequest.VpcId")
+            .required()
+            .replaces(),
+        Prop::new("name", Ty::Str, "Group name, unique in the VPC. Default: `<stack>-<id>`.")
+            .aws("ec2:CreateSecurityGroupRequest.GroupName")
+            .replaces(),
         Prop::new("description", Ty::Str, "Group description (AWS cannot change it in place).")
+            .aws("ec2:CreateSecurityGroupRequest.Description")
             .default(Default::Str(DEFAULT_DESCRIPTION))
             .replaces(),
         Prop::new(

@@ -16,8 +16,11 @@ static SCHEMA: KindSchema = KindSchema {
     name: "ssm_parameter",
     doc: "An SSM Parameter Store parameter, a SecureString by default (e.g. a password for a task's secrets).",
     props: &[
-        Prop::new("name", Ty::Str, "The parameter name; `/rprov/<stack>/<id>` when left out.").replaces(),
+        Prop::new("name", Ty::Str, "The parameter name; `/rprov/<stack>/<id>` when left out.")
+            .aws("ssm:PutParameterRequest.Name")
+            .replaces(),
         Prop::new("type", Ty::Enum(&["SecureString", "String", "StringList"]), "The parameter type.")
+            .aws("ssm:PutParameterRequest.Type")
             .default(Default::Str("SecureString"))
             .replaces(),
         Prop::new(
@@ -26,6 +29,7 @@ static SCHEMA: KindSchema = KindSchema {
             "The value (or `generate: true`). Secret: never printed, recorded as a digest only, never read back \
              from AWS.",
         )
+        .aws("ssm:PutParameterRequest.Value")
         .secret(),
         Prop::new(
             "generate",
@@ -35,7 +39,7 @@ static SCHEMA: KindSchema = KindSchema {
              `aws ssm get-parameter --with-decryption`.",
         )
         .default(Default::Bool(false)),
-        Prop::new("description", Ty::Str, "What the parameter is for."),
+        Prop::new("description", Ty::Str, "What the parameter is for.").aws("ssm:PutParameterRequest.Description"),
     ],
     attrs: &[
         Attr::new("id", "The parameter name."),

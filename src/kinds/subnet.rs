@@ -15,9 +15,14 @@ static SCHEMA: KindSchema = KindSchema {
     name: "subnet",
     doc: "A range of the VPC's addresses in one availability zone.",
     props: &[
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
-        Prop::new("cidr", Ty::Cidr, "The subnet's IPv4 range, inside the VPC's.").required().replaces(),
-        Prop::new("az", Ty::Str, "Availability zone (e.g. us-east-1a); AWS picks one when omitted.").replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").aws("ec2:CreateSubnetRequest.VpcId").required().replaces(),
+        Prop::new("cidr", Ty::Cidr, "The subnet's IPv4 range, inside the VPC's.")
+            .aws("ec2:CreateSubnetRequest.CidrBlock")
+            .required()
+            .replaces(),
+        Prop::new("az", Ty::Str, "Availability zone (e.g. us-east-1a); AWS picks one when omitted.")
+            .aws("ec2:CreateSubnetRequest.AvailabilityZone")
+            .replaces(),
         Prop::new("map_public_ip_on_launch", Ty::Bool, "Give network interfaces created here a public IPv4 address.")
             .default(Default::Bool(false)),
     ],

@@ -16,18 +16,26 @@ pub struct TargetGroup;
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 
 static HEALTH_CHECK: Ty = Ty::Obj(&[
-    Prop::new("path", Ty::Str, "HTTP(S) health checks: the path requested. Default: `/`."),
+    Prop::new("path", Ty::Str, "HTTP(S) health checks: the path requested. Default: `/`.")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckPath"),
     Prop::new(
         "protocol",
         Ty::Enum(&["HTTP", "HTTPS", "TCP"]),
         "Default: the target group's protocol for HTTP/HTTPS, else TCP.",
-    ),
-    Prop::new("port", Ty::Str, "A port number, or `traffic-port` (the default): the port targets receive traffic on."),
-    Prop::new("interval", Ty::Int, "Seconds between checks. Default: 30."),
-    Prop::new("timeout", Ty::Int, "Seconds without a response that fail a check. Default: 5 (HTTP/HTTPS), 10 (TCP)."),
-    Prop::new("healthy_threshold", Ty::Int, "Consecutive successes that make a target healthy. Default: 5."),
-    Prop::new("unhealthy_threshold", Ty::Int, "Consecutive failures that make a target unhealthy. Default: 2."),
-    Prop::new("matcher", Ty::Str, "HTTP(S) health checks: success codes, e.g. `200` or `200-299`. Default: `200`."),
+    )
+    .aws("elbv2:CreateTargetGroupInput.HealthCheckProtocol"),
+    Prop::new("port", Ty::Str, "A port number, or `traffic-port` (the default): the port targets receive traffic on.")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckPort"),
+    Prop::new("interval", Ty::Int, "Seconds between checks. Default: 30.")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckIntervalSeconds"),
+    Prop::new("timeout", Ty::Int, "Seconds without a response that fail a check. Default: 5 (HTTP/HTTPS), 10 (TCP).")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckTimeoutSeconds"),
+    Prop::new("healthy_threshold", Ty::Int, "Consecutive successes that make a target healthy. Default: 5.")
+        .aws("elbv2:CreateTargetGroupInput.HealthyThresholdCount"),
+    Prop::new("unhealthy_threshold", Ty::Int, "Consecutive failures that make a target unhealthy. Default: 2.")
+        .aws("elbv2:CreateTargetGroupInput.UnhealthyThresholdCount"),
+    Prop::new("matcher", Ty::Str, "HTTP(S) health checks: success codes, e.g. `200` or `200-299`. Default: `200`.")
+        .aws("elbv2:Matcher.HttpCode"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -35,17 +43,27 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "A target group: where a listener forwards to, with its health check. Every health-check field the \
           stack leaves out is sent with AWS's default, so the whole check is compared.",
     props: &[
-        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.")
+            .aws("elbv2:CreateTargetGroupInput.Name")
+            .replaces(),
         Prop::new("protocol", Ty::Enum(PROTOCOLS), "Protocol to the targets: HTTP/HTTPS (ALB), TCP/TLS/UDP (NLB).")
+            .aws("elbv2:CreateTargetGroupInput.Protocol")
             .default(Default::Str("HTTP"))
             .replaces(),
-        Prop::new("port", Ty::Int, "Port the targets receive traffic on.").required().replaces(),
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
+        Prop::new("port", Ty::Int, "Port the targets receive traffic on.")
+            .aws("elbv2:CreateTargetGroupInput.Port")
+            .required()
+            .replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("elbv2:CreateTargetGroupInput.VpcId")
+            .required()
+            .replaces(),
         Prop::new(
             "target_type",
             Ty::Enum(&["ip", "instance", "lambda", "alb"]),
             "How targets are named; Fargate tasks (awsvpc) register by `ip`.",
         )
+        .aws("elbv2:CreateTargetGroupInput.TargetType")
         .default(Default::Str("ip"))
         .replaces(),
         Prop::new("health_check", HEALTH_CHECK, "Health check settings; each field has AWS's default."),

@@ -16,31 +16,55 @@ use crate::value::{Props, Value};
 pub struct TaskDefinition;
 
 static PORT_MAPPING: Ty = Ty::Obj(&[
-    Prop::new("container_port", Ty::Int, "Port the container listens on.").required(),
-    Prop::new("protocol", Ty::Enum(&["tcp", "udp"]), "Transport protocol.").default(Default::Str("tcp")),
+    Prop::new("container_port", Ty::Int, "Port the container listens on.")
+        .aws("ecs:PortMapping.containerPort")
+        .required(),
+    Prop::new("protocol", Ty::Enum(&["tcp", "udp"]), "Transport protocol.")
+        .aws("ecs:PortMapping.protocol")
+        .default(Default::Str("tcp")),
 ]);
 
 static HEALTH_CHECK: Ty = Ty::Obj(&[
     Prop::new("command", Ty::List(&Ty::Str), "E.g. [CMD-SHELL, \"curl -f http://localhost:8000/ || exit 1\"].")
+        .aws("ecs:HealthCheck.command")
         .required(),
-    Prop::new("interval", Ty::Int, "Seconds between checks (5-300).").default(Default::Int(30)),
-    Prop::new("timeout", Ty::Int, "Seconds before a check counts as failed (2-120).").default(Default::Int(5)),
+    Prop::new("interval", Ty::Int, "Seconds between checks (5-300).")
+        .aws("ecs:HealthCheck.interval")
+        .default(Default::Int(30)),
+    Prop::new("timeout", Ty::Int, "Seconds before a check counts as failed (2-120).")
+        .aws("ecs:HealthCheck.timeout")
+        .default(Default::Int(5)),
     Prop::new("retries", Ty::Int, "Failures in a row before the container is unhealthy (1-10).")
+        .aws("ecs:HealthCheck.retries")
         .default(Default::Int(3)),
-    Prop::new("start_period", Ty::Int, "Grace period in seconds after start (0-300).").default(Default::Int(0)),
+    Prop::new("start_period", Ty::Int, "Grace period in seconds after start (0-300).")
+        .aws("ecs:HealthCheck.startPeriod")
+        .default(Default::Int(0)),
 ]);
 
 static MOUNT_POINT: Ty = Ty::Obj(&[
-    Prop::new("volume", Ty::Str, "Name of a volume of this task definition.").required(),
-    Prop::new("path", Ty::Str, "Where the volume appears in the container.").required(),
-    Prop::new("read_only", Ty::Bool, "Mount read-only.").default(Default::Bool(false)),
+    Prop::new("volume", Ty::Str, "Name of a volume of this task definition.")
+        .aws("ecs:MountPoint.sourceVolume")
+        .required(),
+    Prop::new("path", Ty::Str, "Where the volume appears in the container.")
+        .aws("ecs:MountPoint.containerPath")
+        .required(),
+    Prop::new("read_only", Ty::Bool, "Mount read-only.").aws("ecs:MountPoint.readOnly").default(Default::Bool(false)),
 ]);
 
 static CONTAINER: Ty = Ty::Obj(&[
-    Prop::new("name", Ty::Str, "Container name, unique in the task definition.").required(),
-    Prop::new("image", Ty::Str, "Image reference (repository:tag or @digest).").required(),
-    Prop::new("essential", Ty::Bool, "The task stops when this container stops.").default(Default::Bool(true)),
-    Prop::new("port_mappings", Ty::List(&PORT_MAPPING), "Ports the container exposes.").default(Default::EmptyList),
+    Prop::new("name", Ty::Str, "Container name, unique in the task definition.")
+        .aws("ecs:ContainerDefinition.name")
+        .required(),
+    Prop::new("image", Ty::Str, "Image reference (repository:tag or @digest).")
+        .aws("ecs:ContainerDefinition.image")
+        .required(),
+    Prop::new("essential", Ty::Bool, "The task stops when this container stops.")
+        .aws("ecs:ContainerDefinition.essential")
+        .default(Default::Bool(true)),
+    Prop::new("port_mappings", Ty::List(&PORT_MAPPING), "Ports the container exposes.")
+        .aws("ecs:ContainerDefinition.portMappings")
+        .default(Default::EmptyList),
     Prop::new("environment", Ty::StrMap, "Environment variables (plain values).").default(Default::EmptyMap),
     Prop::new(
         "secrets",
@@ -48,7 +72,7 @@ static CONTAINER: Ty = Ty::Obj(&[
         "Environment variables read at start from SSM parameters or Secrets Manager: NAME -> ARN.",
     )
     .default(Default::EmptyMap),
-    Prop::new("health_check", HEALTH_CHECK, "Container health check."),
+    Prop::new("health_check", HEALTH_CHECK, "Container health check.").aws("ecs:ContainerDefinition.healthCheck"),
     Prop::new(
         "log_group",
         Ty::Str,
@@ -56,18 +80,22 @@ static CONTAINER: Ty = Ty::Obj(&[
     ),
     Prop::new("stream_prefix", Ty::Str, "awslogs stream prefix. Default: `ecs` when `log_group` is set."),
     Prop::new("mount_points", Ty::List(&MOUNT_POINT), "Volumes mounted into the container.")
+        .aws("ecs:ContainerDefinition.mountPoints")
         .default(Default::EmptyList),
-    Prop::new("cpu", Ty::Int, "CPU units reserved for this container."),
-    Prop::new("memory", Ty::Int, "Hard memory limit of this container in MiB."),
+    Prop::new("cpu", Ty::Int, "CPU units reserved for this container.").aws("ecs:ContainerDefinition.cpu"),
+    Prop::new("memory", Ty::Int, "Hard memory limit of this container in MiB.").aws("ecs:ContainerDefinition.memory"),
 ]);
 
 static VOLUME: Ty = Ty::Obj(&[
-    Prop::new("name", Ty::Str, "Volume name, referenced by mount points.").required(),
-    Prop::new("file_system", Ty::Str, "EFS file system id (fs-...); without it, a task-local volume."),
-    Prop::new("access_point", Ty::Str, "EFS access point id (fsap-...)."),
+    Prop::new("name", Ty::Str, "Volume name, referenced by mount points.").aws("ecs:Volume.name").required(),
+    Prop::new("file_system", Ty::Str, "EFS file system id (fs-...); without it, a task-local volume.")
+        .aws("ecs:EFSVolumeConfiguration.fileSystemId"),
+    Prop::new("access_point", Ty::Str, "EFS access point id (fsap-...).")
+        .aws("ecs:EFSAuthorizationConfig.accessPointId"),
     Prop::new("transit_encryption", Ty::Bool, "Encrypt NFS traffic to EFS in transit (TLS).")
         .default(Default::Bool(true)),
     Prop::new("root_directory", Ty::Str, "Directory of the file system to mount; `/` with an access point.")
+        .aws("ecs:EFSVolumeConfiguration.rootDirectory")
         .default(Default::Str("/")),
     Prop::new("iam", Ty::Bool, "Authorise with the task role (EFS IAM). Default: true with an access point."),
 ]);
@@ -78,13 +106,19 @@ static SCHEMA: KindSchema = KindSchema {
           any change registers a new revision, services referencing `${id.arn}` move to it, and the \
           old revision is deregistered.",
     props: &[
-        Prop::new("family", Ty::Str, "Family name; revisions are numbered within it. Default: `<stack>-<id>`."),
+        Prop::new("family", Ty::Str, "Family name; revisions are numbered within it. Default: `<stack>-<id>`.")
+            .aws("ecs:RegisterTaskDefinitionRequest.family"),
         Prop::new("cpu", Ty::Int, "Task CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384.").required(),
         Prop::new("memory", Ty::Int, "Task memory in MiB; must fit the cpu (Fargate sizes).").required(),
-        Prop::new("execution_role", Ty::Str, "ARN of the role ECS uses to pull images, read secrets, write logs."),
-        Prop::new("task_role", Ty::Str, "ARN of the role the containers' code runs as."),
-        Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.").required(),
+        Prop::new("execution_role", Ty::Str, "ARN of the role ECS uses to pull images, read secrets, write logs.")
+            .aws("ecs:RegisterTaskDefinitionRequest.executionRoleArn"),
+        Prop::new("task_role", Ty::Str, "ARN of the role the containers' code runs as.")
+            .aws("ecs:RegisterTaskDefinitionRequest.taskRoleArn"),
+        Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.")
+            .aws("ecs:RegisterTaskDefinitionRequest.containerDefinitions")
+            .required(),
         Prop::new("volumes", Ty::List(&VOLUME), "Volumes the containers may mount (EFS or task-local).")
+            .aws("ecs:RegisterTaskDefinitionRequest.volumes")
             .default(Default::EmptyList),
     ],
     attrs: &[

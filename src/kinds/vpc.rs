@@ -15,7 +15,10 @@ static SCHEMA: KindSchema = KindSchema {
     name: "vpc",
     doc: "A virtual private cloud: an isolated IPv4 network.",
     props: &[
-        Prop::new("cidr", Ty::Cidr, "The VPC's IPv4 address range, /16 to /28.").required().replaces(),
+        Prop::new("cidr", Ty::Cidr, "The VPC's IPv4 address range, /16 to /28.")
+            .aws("ec2:CreateVpcRequest.CidrBlock")
+            .required()
+            .replaces(),
         Prop::new("enable_dns_support", Ty::Bool, "Resolve DNS names through the Amazon-provided resolver.")
             .default(Default::Bool(true)),
         Prop::new(

@@ -3,6 +3,7 @@
 //! sees kinds only through [`KindSpec`] and a [`Catalog`] of them; the operations that call AWS
 //! are `kinds::Kind`, implemented beside each spec in the kind's own file.
 
+pub mod constraints;
 pub mod regions;
 pub mod rules;
 
