@@ -117,6 +117,30 @@ corpus! {
     c73_rule_port_out_of_range: "73-rule-port-out-of-range.yaml",
     c74_rule_without_source: "74-rule-without-source.yaml",
     c75_nat_public_without_address: "75-nat-public-without-address.yaml",
+    c76_target_group_port_out_of_range: "76-target-group-port-out-of-range.yaml",
+    c77_health_check_interval_out_of_range: "77-health-check-interval-out-of-range.yaml",
+    c78_health_check_timeout_too_short: "78-health-check-timeout-too-short.yaml",
+    c79_health_check_threshold_too_low: "79-health-check-threshold-too-low.yaml",
+    c80_health_check_path_empty: "80-health-check-path-empty.yaml",
+    c81_listener_port_zero: "81-listener-port-zero.yaml",
+    c82_redirect_path_too_long: "82-redirect-path-too-long.yaml",
+    c83_redirect_host_empty: "83-redirect-host-empty.yaml",
+    c84_alarm_name_too_long: "84-alarm-name-too-long.yaml",
+    c85_alarm_too_many_actions: "85-alarm-too-many-actions.yaml",
+    c86_alarm_period_zero: "86-alarm-period-zero.yaml",
+    c87_alarm_namespace_colon: "87-alarm-namespace-colon.yaml",
+    c88_log_group_name_pattern: "88-log-group-name-pattern.yaml",
+    c89_role_name_too_long: "89-role-name-too-long.yaml",
+    c90_role_name_pattern: "90-role-name-pattern.yaml",
+    c91_policy_arn_too_short: "91-policy-arn-too-short.yaml",
+    c92_access_point_permissions_pattern: "92-access-point-permissions-pattern.yaml",
+    c93_access_point_uid_negative: "93-access-point-uid-negative.yaml",
+    c94_secondary_gids_too_many: "94-secondary-gids-too-many.yaml",
+    c95_mount_target_subnet_id_pattern: "95-mount-target-subnet-id-pattern.yaml",
+    c96_file_system_throughput_below_minimum: "96-file-system-throughput-below-minimum.yaml",
+    c97_dns_ttl_negative: "97-dns-ttl-negative.yaml",
+    c98_hosted_zone_comment_too_long: "98-hosted-zone-comment-too-long.yaml",
+    c99_param_port_out_of_range: "99-param-port-out-of-range.yaml",
 }
 
 /// One `# expect: LINE:COL: SUBSTRING` header line.
@@ -464,6 +488,76 @@ fn param_override_of_the_wrong_type() {
     assert_eq!((diags[0].span.line, diags[0].span.col), (4, 3));
     assert!(diags[1].message.contains("param `token`"), "{diags:#?}");
     assert!(diags.iter().all(|d| !format!("{d:?}").contains("hunter2")), "a secret value is printed: {diags:#?}");
+}
+
+// ---- the AWS model's limits (schema/aws-constraints.json) ----------------------------------
+
+fn load_text(text: &str, overrides: &ParamOverrides) -> Result<stack::Stack, Vec<Diagnostic>> {
+    stack::load_str(&rprov::kinds::KINDS, Source::new("limits.yaml", text), overrides).map_err(|(_, d)| d)
+}
+
+/// Every limit's edge is taken: rprov is never stricter than AWS.
+#[test]
+fn aws_limits_take_their_edges() {
+    let arns: Vec<String> = (1..=5).map(|i| format!("arn:aws:sns:us-east-1:123456789012:ops-{i}")).collect();
+    let text = format!(
+        "stack: demo\nregion: us-east-1\nresources:\n  \
+         vpc: {{ type: vpc, cidr: 10.0.0.0/16 }}\n  \
+         low: {{ type: target_group, vpc: \"${{vpc.id}}\", port: 1, \
+                 health_check: {{ interval: 5, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2, path: /a }} }}\n  \
+         high: {{ type: target_group, vpc: \"${{vpc.id}}\", port: 65535, \
+                  health_check: {{ interval: 300, timeout: 120, healthy_threshold: 10, unhealthy_threshold: 10 }} }}\n  \
+         alarm: {{ type: alarm, name: {name}, namespace: App, metric: Errors, threshold: 0, period: 1, alarm_actions: [{arns}] }}\n  \
+         role: {{ type: iam_role, name: {role}, trust: [ecs-tasks.amazonaws.com] }}\n  \
+         files: {{ type: file_system, throughput_mode: provisioned, provisioned_throughput_mibps: 1 }}\n  \
+         ap: {{ type: access_point, file_system: \"${{files.id}}\", \
+                posix_user: {{ uid: 0, gid: 4294967295, secondary_gids: [{gids}] }}, \
+                root_directory: {{ path: /{path}, creation_info: {{ owner_uid: 0, owner_gid: 0, permissions: \"0755\" }} }} }}\n",
+        name = "a".repeat(255),
+        arns = arns.join(", "),
+        role = "r".repeat(64),
+        gids = (1..=16).map(|g| g.to_string()).collect::<Vec<_>>().join(", "),
+        path = "p".repeat(99),
+    );
+    if let Err(d) = load_text(&text, &Default::default()) {
+        panic!("an edge value refused:\n  {}", d.iter().map(show).collect::<Vec<_>>().join("\n  "));
+    }
+}
+
+/// Every breach in one run, each at its value, the member and the limit named.
+#[test]
+fn aws_limits_report_every_breach_at_its_value() {
+    let text = "stack: demo\nregion: us-east-1\nparams:\n  interval: 301\nresources:\n  \
+                vpc: { type: vpc, cidr: 10.0.0.0/16 }\n  \
+                web:\n    type: target_group\n    vpc: ${vpc.id}\n    port: 0\n    \
+                health_check: { interval: \"${params.interval}\", timeout: 121 }\n  \
+                role: { type: iam_role, name: \"a b\", managed_policy_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess, short] }\n";
+    let d = load_text(text, &Default::default()).err().expect("accepted");
+    let got: Vec<String> = d.iter().map(|d| format!("{}:{}: {}", d.span.line, d.span.col, d.message)).collect();
+    assert_eq!(
+        got,
+        [
+            "10:11: port 0: AWS: CreateTargetGroup Port must be 1-65535",
+            "11:31: interval 301: AWS: CreateTargetGroup HealthCheckIntervalSeconds must be 5-300",
+            "11:62: timeout 121: AWS: CreateTargetGroup HealthCheckTimeoutSeconds must be 2-120",
+            "12:33: name `a b`: AWS: CreateRole RoleName must match the pattern `[\\w+=,.@-]+`",
+            "12:102: managed_policy_arns (5 characters): AWS: AttachRolePolicy PolicyArn must be 20-2048 characters long",
+        ],
+        "{d:#?}"
+    );
+    assert!(d.iter().all(|d| d.resource.is_some()), "{d:#?}");
+}
+
+/// A secret param's value is never quoted, not even cut short.
+#[test]
+fn aws_limits_never_quote_a_secret() {
+    let secret = format!("hunter2 {}", "x".repeat(80));
+    let text = "stack: demo\nregion: us-east-1\nparams:\n  role: { secret: true }\nresources:\n  \
+                role: { type: iam_role, name: \"${params.role}\", trust: [ecs-tasks.amazonaws.com] }\n";
+    let d = load_text(text, &ParamOverrides::from([("role".to_owned(), secret)])).err().expect("accepted");
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(d.iter().any(|d| d.message.contains("RoleName must match the pattern")), "{d:#?}");
+    assert!(d.iter().all(|d| !format!("{d:?}").contains("hunter2")), "a secret value is printed: {d:#?}");
 }
 
 // ---- input that is not even a stack file ----------------------------------------------------

@@ -9,7 +9,7 @@ use super::Diags;
 use super::header::check_tag_keys;
 use super::imports::Imports;
 use super::params::Params;
-use super::values::{Scope, expr, fill_defaults};
+use super::values::{Scope, Sent, expr, fill_defaults};
 use crate::schema::Ty;
 use crate::spec::{Catalog, StackView, Subject};
 use crate::stack::Resource;
@@ -156,7 +156,7 @@ fn resource(
                     }
                     prop_spans.push((key.clone(), pv.span));
                     let mut s = Scope::new(params, imports);
-                    let e = expr(d, &mut s, pv, &prop.ty);
+                    let e = expr(d, &mut s, pv, &prop.ty, Sent::of(prop));
                     used_failed_param |= s.used.failed;
                     if s.used.secret && key == "tags" {
                         // AWS shows tags to anyone allowed to describe the resource.
@@ -243,7 +243,7 @@ pub(super) fn outputs(
     {
         for (k, v) in entries {
             let mut s = Scope::new(params, imports);
-            let e = expr(d, &mut s, v, &Ty::Doc);
+            let e = expr(d, &mut s, v, &Ty::Doc, None);
             if s.used.secret {
                 let key = key_text(k);
                 d.err(v.span, format!("output `{key}` uses a secret param: outputs are stored in state in clear and read by importing stacks"));
