@@ -265,6 +265,23 @@ fn container_rules(s: &Subject, out: &mut Vec<Problem>) {
                 ));
             }
         }
+        // AWS: "The secret name must be unique and not shared with any new or existing
+        // environment variables set on the container", "Environment variable name cannot be
+        // null or blank."
+        let keys = |k: &str| match c.get(k) {
+            Some(Expr::Map(m)) => m.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let environment = keys("environment");
+        if environment.contains(&"") {
+            out.push(Problem::new(at("environment"), "an environment variable has an empty name"));
+        }
+        for name in keys("secrets").into_iter().filter(|n| environment.contains(n)) {
+            out.push(Problem::new(
+                format!("containers.{i}.secrets.{name}"),
+                format!("secret `{name}` has the name of an environment variable of this container; AWS wants each name once"),
+            ));
+        }
         if let Some(Expr::Map(h)) = c.get("health_check") {
             for (field, low, high) in HEALTH_RANGES {
                 if let Some(n) = lit_int(h.get(*field)).filter(|n| !(*low..=*high).contains(n)) {
@@ -1015,6 +1032,16 @@ mod tests {
             &["8:77: the containers reserve 300 cpu units in all, more than the task's 256"],
         );
         check_rules(&td("containers: [{ name: a, image: x, essential: false }]"), &["no container is essential"]);
+        check_rules(
+            &td(
+                "containers: [{ name: a, image: x, environment: { A: '1', B: '2' }, secrets: { B: arn, C: arn } }]\n  execution_role: r",
+            ),
+            &["8:86: secret `B` has the name of an environment variable of this container"],
+        );
+        check_rules(
+            &td("containers: [{ name: a, image: x, environment: { '': x } }]"),
+            &["an environment variable has an empty name"],
+        );
     }
 
     #[test]
