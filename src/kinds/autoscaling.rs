@@ -12,7 +12,7 @@ use super::{CreateReq, DeleteReq, Kind, Live, Selection, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::expr::Expr;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::rules::{Named, lit_int, lit_str};
+use crate::spec::rules::{lit_int, lit_str};
 use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
@@ -395,8 +395,7 @@ fn target_rules(s: &Subject, out: &mut Vec<Problem>) {
     }
     let Some((svc, "ecs_service", props)) = s.referenced("service") else { return };
     if let (Some(mine), Some(theirs)) = (ecs::cluster_of(s.props), ecs::cluster_of(props))
-        && mine != theirs
-        && !matches!((mine, theirs), (Named::Resource(_), Named::Literal(_)) | (Named::Literal(_), Named::Resource(_)))
+        && mine.differs(&theirs)
     {
         out.push(Problem::new("cluster", format!("service `{svc}` runs in cluster {theirs}, not {mine}")));
     }

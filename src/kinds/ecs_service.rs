@@ -414,7 +414,7 @@ fn network_rules(s: &Subject, out: &mut Vec<Problem>) {
         let (Some(id), Some(vpc)) = (ref_target(e), vpc_of(s.stack, e)) else { continue };
         match first {
             None => first = Some((id, vpc)),
-            Some((other, theirs)) if theirs != vpc => out.push(Problem::new(
+            Some((other, theirs)) if theirs.differs(&vpc) => out.push(Problem::new(
                 format!("subnets.{i}"),
                 format!("subnet `{id}` is in VPC {vpc}, subnet `{other}` in {theirs}; AWS wants a service's subnets in one VPC"),
             )),
@@ -424,7 +424,7 @@ fn network_rules(s: &Subject, out: &mut Vec<Problem>) {
     let Some((subnet, vpc)) = first else { return };
     for (i, e) in groups.iter().enumerate() {
         if let (Some(id), Some(theirs)) = (ref_target(e), vpc_of(s.stack, e))
-            && theirs != vpc
+            && theirs.differs(&vpc)
         {
             out.push(Problem::new(
                 format!("security_groups.{i}"),

@@ -183,7 +183,7 @@ fn placement_rules(s: &Subject, out: &mut Vec<Problem>) {
             );
         }
         if let (false, Some(vpc), Some(theirs)) = (vpc_reported, vpc, their_vpc)
-            && vpc != theirs
+            && vpc.differs(&theirs)
         {
             vpc_reported = true;
             out.push(Problem::new(
@@ -195,7 +195,7 @@ fn placement_rules(s: &Subject, out: &mut Vec<Problem>) {
     let Some(vpc) = vpc else { return };
     for (i, e) in s.list("security_groups").iter().enumerate() {
         if let (Some(id), Some(theirs)) = (ref_target(e), vpc_of(s.stack, e))
-            && theirs != vpc
+            && theirs.differs(&vpc)
         {
             out.push(Problem::new(
                 format!("security_groups.{i}"),

@@ -403,7 +403,7 @@ fn volume_rules(s: &Subject, out: &mut Vec<Problem>) {
         let point = v.get("access_point").and_then(ref_target).and_then(|id| Some((id, s.stack.resource(id)?)));
         if let (Some((ap, ("access_point", props))), Some(fs)) = (point, named(v.get("file_system")))
             && let Some(its) = named(props.get("file_system"))
-            && its != fs
+            && its.differs(&fs)
         {
             out.push(Problem::new(
                 at("access_point"),
@@ -1129,6 +1129,14 @@ mod tests {
             )
         };
         check_rules(&vol("fs2"), &[]);
+        // A file system written out by id may be the stack's own, adopted: not refused.
+        let literal = format!(
+            "{stack}{}",
+            td(
+                "containers: [{ name: a, image: x }]\n  volumes: [{ name: v, file_system: fs-1, access_point: \"${ap.id}\" }]"
+            )
+        );
+        check_rules(&literal, &[]);
         check_rules(&vol("fs1"), &["access point `ap` opens file system `fs2`, not this volume's `fs1`"]);
     }
 

@@ -147,6 +147,17 @@ impl std::fmt::Display for Named<'_> {
     }
 }
 
+impl Named<'_> {
+    /// Whether two values surely name different things: two of the stack's resources, or two
+    /// literals. A literal and a resource may be one thing (a resource adopted by its id).
+    pub fn differs(&self, other: &Named) -> bool {
+        match (self, other) {
+            (Named::Resource(a), Named::Resource(b)) | (Named::Literal(a), Named::Literal(b)) => a != b,
+            _ => false,
+        }
+    }
+}
+
 pub fn named(e: Option<&Expr>) -> Option<Named<'_>> {
     match e? {
         Expr::Lit(Value::Str(s)) => Some(Named::Literal(s)),
@@ -177,4 +188,17 @@ pub fn earlier_with_same_name(
         .take_while(|(id, _, _)| *id != s.id)
         .find(|(id, k, props)| *k == kind && name_of(id, props).as_deref() == Some(mine.as_str()))
         .map(|(id, _, _)| (id.to_owned(), mine))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Named;
+
+    /// A literal and a resource may be one thing; two of a kind differ by name.
+    #[test]
+    fn what_surely_differs() {
+        let (r, l) = (Named::Resource, Named::Literal);
+        assert!(r("a").differs(&r("b")) && l("vpc-1").differs(&l("vpc-2")));
+        assert!(!r("a").differs(&r("a")) && !r("vpc").differs(&l("vpc-1")) && !l("vpc-1").differs(&r("vpc")));
+    }
 }
