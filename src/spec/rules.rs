@@ -128,3 +128,77 @@ pub fn default_name_fits(s: &Subject, prop: &str, max: usize, aws: &str) -> Opti
         .help(format!("shorten the stack name or the resource id, or give `{prop}` of at most {max} characters"))
     })
 }
+
+/// What a value names, as far as `validate` can tell: the stack's resource a whole
+/// `${id.attr}` refers to, or a literal (the id, name or ARN of something outside the stack).
+/// Two values naming the same thing compare equal; a value that is neither (a string with a
+/// reference inside) names nothing known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Named<'a> {
+    Resource(&'a str),
+    Literal(&'a str),
+}
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Named::Resource(s) | Named::Literal(s) => write!(f, "`{s}`"),
+        }
+    }
+}
+
+impl Named<'_> {
+    /// Whether two values surely name different things: two of the stack's resources, or two
+    /// literals. A literal and a resource may be one thing (a resource adopted by its id).
+    pub fn differs(&self, other: &Named) -> bool {
+        match (self, other) {
+            (Named::Resource(a), Named::Resource(b)) | (Named::Literal(a), Named::Literal(b)) => a != b,
+            _ => false,
+        }
+    }
+}
+
+pub fn named(e: Option<&Expr>) -> Option<Named<'_>> {
+    match e? {
+        Expr::Lit(Value::Str(s)) => Some(Named::Literal(s)),
+        e => ref_target(e).map(Named::Resource),
+    }
+}
+
+/// The VPC of the stack's subnet or security group a value refers to: what that resource's
+/// `vpc` names. None for an id written out (its VPC is AWS's to know).
+pub fn vpc_of<'s>(stack: &'s dyn StackView, e: &Expr) -> Option<Named<'s>> {
+    let (_, props) = stack.resource(ref_target(e)?)?;
+    named(props.get("vpc"))
+}
+
+/// For names AWS keeps unique (a second create of the name fails, or overwrites the first):
+/// the first resource of `kind` written before `s` whose name is `s`'s, with that name.
+/// `name_of(id, props)` is the name a resource of the kind gets (its `name`, else its default),
+/// None when it is known only at apply.
+pub fn earlier_with_same_name(
+    s: &Subject,
+    kind: &str,
+    name_of: impl Fn(&str, &ExprMap) -> Option<String>,
+) -> Option<(String, String)> {
+    let mine = name_of(s.id, s.props)?;
+    s.stack
+        .resources()
+        .into_iter()
+        .take_while(|(id, _, _)| *id != s.id)
+        .find(|(id, k, props)| *k == kind && name_of(id, props).as_deref() == Some(mine.as_str()))
+        .map(|(id, _, _)| (id.to_owned(), mine))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Named;
+
+    /// A literal and a resource may be one thing; two of a kind differ by name.
+    #[test]
+    fn what_surely_differs() {
+        let (r, l) = (Named::Resource, Named::Literal);
+        assert!(r("a").differs(&r("b")) && l("vpc-1").differs(&l("vpc-2")));
+        assert!(!r("a").differs(&r("a")) && !r("vpc").differs(&l("vpc-1")) && !l("vpc-1").differs(&r("vpc")));
+    }
+}
