@@ -3,6 +3,8 @@
 //! sees kinds only through [`KindSpec`] and a [`Catalog`] of them; the operations that call AWS
 //! are `kinds::Kind`, implemented beside each spec in the kind's own file.
 
+pub mod dns;
+pub mod network;
 pub mod regions;
 pub mod rules;
 
