@@ -468,6 +468,11 @@ fn name_problem(name: &str, given: bool) -> Option<Problem> {
             .help(hint),
         );
     }
+    if name.trim().is_empty() {
+        return Some(
+            Problem::new(path, "the security group name is empty").help("leave `name` out for `<stack>-<id>`"),
+        );
+    }
     if name.eq_ignore_ascii_case("default") {
         return Some(
             Problem::new(
@@ -852,6 +857,8 @@ mod rule_tests {
         assert!(p[1].starts_with("3:54: `default` is the name of the group AWS makes"), "{p:?}");
         assert!(p[2].starts_with("4:61: the description has characters AWS refuses: `'`"), "{p:?}");
         assert!(p[3].contains("the name is 256 characters; AWS allows at most 255"), "{p:?}");
+        let p = problems(&format!("{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', name: '' }}"));
+        assert!(p.len() == 1 && p[0].contains("the security group name is empty"), "{p:?}");
     }
 
     #[test]

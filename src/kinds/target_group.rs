@@ -507,6 +507,8 @@ mod rule_tests {
         let p = problems(&format!("{VPC}  tg: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, name: api.v2 }}"));
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("2:63: target group name `api.v2` has characters AWS refuses: `.`"), "{p:?}");
+        let p = problems(&format!("{VPC}  tg: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, name: '' }}"));
+        assert!(p.len() == 1 && p[0].contains("the target group name is empty"), "{p:?}");
     }
 
     #[test]

@@ -107,7 +107,11 @@ pub fn name_problems(s: &Subject, kind: &str, what: &str) -> Vec<Problem> {
                     .help("AWS allows letters, digits and hyphens"),
             );
         }
-        if name.starts_with('-') || name.ends_with('-') || name.is_empty() {
+        if name.is_empty() {
+            out.push(
+                Problem::new(path, format!("the {what} name is empty")).help("leave `name` out for `<stack>-<id>`"),
+            );
+        } else if name.starts_with('-') || name.ends_with('-') {
             out.push(Problem::new(
                 path,
                 format!("{what} name `{name}` begins or ends with a hyphen, which AWS refuses"),
