@@ -322,7 +322,7 @@ mod tests {
             .performance_mode(PerformanceMode::GeneralPurpose)
             .throughput_mode(ThroughputMode::Bursting)
             .encrypted(true)
-            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
+            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
             .tags(aws_sdk_efs::types::Tag::builder().key("rprov:stack").value("s").build().unwrap())
             .build()
             .unwrap()
@@ -524,11 +524,11 @@ mod rules {
 
     #[test]
     fn encryption_and_throughput() {
-        check_rules("fs: { type: file_system, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/k\" }", &[]);
+        check_rules("fs: { type: file_system, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" }", &[]);
         check_rules("fs: { type: file_system, encrypted: false }", &[]);
         check_rules("fs: { type: file_system, throughput_mode: provisioned, provisioned_throughput_mibps: 64 }", &[]);
         check_rules(
-            "fs: { type: file_system, encrypted: false, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/k\" }",
+            "fs: { type: file_system, encrypted: false, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" }",
             &["4:55: a KMS key encrypts at rest: AWS refuses one with `encrypted: false`"],
         );
         check_rules(

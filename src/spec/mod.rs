@@ -4,6 +4,8 @@
 //! are `kinds::Kind`, implemented beside each spec in the kind's own file.
 
 pub mod constraints;
+pub mod dns;
+pub mod network;
 pub mod regions;
 pub mod rules;
 

@@ -41,6 +41,26 @@ pub trait StackView {
     fn resource(&self, id: &str) -> Option<(&'static str, &ExprMap)> {
         self.resources().into_iter().find(|(i, _, _)| *i == id).map(|(_, k, p)| (k, p))
     }
+
+    /// The resources of one kind, in file order: id and properties. (A rule comparing a
+    /// resource with the others of its kind runs once per resource: a view indexes them.)
+    fn of_kind<'s>(&'s self, kind: &str) -> Box<dyn Iterator<Item = (&'s str, &'s ExprMap)> + 's> {
+        let kind = kind.to_owned();
+        Box::new(self.resources().into_iter().filter(move |(_, k, _)| *k == kind).map(|(i, _, p)| (i, p)))
+    }
+
+    /// The resources whose properties refer to resource `id` (`${id.attr}`, whole or inside a
+    /// string), in file order: id, kind, properties. The others in one VPC, of one subnet, one
+    /// zone, one load balancer: a rule comparing a resource with them runs once per resource,
+    /// so a view indexes them.
+    fn referrers<'s>(&'s self, id: &str) -> Box<dyn Iterator<Item = (&'s str, &'static str, &'s ExprMap)> + 's> {
+        let id = id.to_owned();
+        Box::new(
+            self.resources()
+                .into_iter()
+                .filter(move |(_, _, props)| props.values().any(|e| e.refs().iter().any(|r| r.target == id))),
+        )
+    }
 }
 
 /// The resource a check looks at.
@@ -83,6 +103,13 @@ impl Subject<'_> {
         let (kind, props) = self.stack.resource(target)?;
         Some((target, kind, props))
     }
+    /// The resource a value inside a property refers to as a whole (a list item, a field of a
+    /// mapping), with its kind and properties.
+    pub fn referenced_in<'e>(&'e self, e: &'e Expr) -> Option<(&'e str, &'static str, &'e ExprMap)> {
+        let target = ref_target(e)?;
+        let (kind, props) = self.stack.resource(target)?;
+        Some((target, kind, props))
+    }
     /// The name rprov gives the resource when `name` is left out: `<stack>-<id>`.
     pub fn default_name(&self) -> String {
         format!("{}-{}", self.stack.name(), self.id)
@@ -109,6 +136,47 @@ pub fn ref_target(e: &Expr) -> Option<&str> {
         Expr::Ref(r) if r.target != "params" => Some(&r.target),
         _ => None,
     }
+}
+
+/// "a subnet", "an internet_gateway".
+pub fn a_kind(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {kind}")
+}
+
+/// When `e` (the value at `path`) is the `id` or `arn` of a resource of the stack that is not
+/// of one of `kinds`: AWS would get the wrong kind of id there (a VPC id for a subnet), which it
+/// refuses as malformed or not found. Other attributes are left alone: `${subnet.vpc_id}` is a
+/// VPC id, `${vpc.default_security_group_id}` a security group's.
+pub fn wrong_kind(s: &Subject, path: &str, e: &Expr, kinds: &[&str]) -> Option<Problem> {
+    let Expr::Ref(r) = e else { return None };
+    // A resource naming itself is the loader's to report.
+    if !matches!(r.attr.as_str(), "id" | "arn") || r.target == s.id {
+        return None;
+    }
+    let (kind, _) = s.stack.resource(&r.target)?;
+    if kinds.contains(&kind) {
+        return None;
+    }
+    // Load balancers, target groups and certificates are named by ARN (their `id` is it too).
+    let attr =
+        |k: &str| if matches!(k, "load_balancer" | "target_group" | "certificate" | "listener") { "arn" } else { "id" };
+    let wanted: Vec<String> = kinds.iter().map(|k| a_kind(k)).collect();
+    let label = if attr(kinds[0]) == "arn" { "ARN" } else { "id" };
+    let p = Problem::new(
+        path,
+        format!(
+            "`{path}` refers to `{}`, {}: AWS expects the {label} of {} here",
+            r.target,
+            a_kind(kind),
+            wanted.join(" or ")
+        ),
+    );
+    let example = kinds.iter().find_map(|k| s.stack.of_kind(k).next().map(|(id, _)| (id.to_owned(), attr(k))));
+    Some(match example {
+        Some((id, attr)) => p.help(format!("e.g. `${{{id}.{attr}}}`")),
+        None => p,
+    })
 }
 
 /// When `prop` is left out rprov names the resource `<stack>-<id>`: that derived name against
@@ -200,5 +268,83 @@ mod tests {
         let (r, l) = (Named::Resource, Named::Literal);
         assert!(r("a").differs(&r("b")) && l("vpc-1").differs(&l("vpc-2")));
         assert!(!r("a").differs(&r("a")) && !r("vpc").differs(&l("vpc-1")) && !l("vpc-1").differs(&r("vpc")));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! For the rules' unit tests: a stack written as values (for the readers), and stacks read
+    //! by the real loader, with every problem it reports (for the kinds' rules).
+
+    use super::{Expr, ExprMap, StackView, Value};
+    use crate::expr::Ref;
+
+    /// `${target.attr}`.
+    pub fn refer(target: &str, attr: &str) -> Expr {
+        Expr::Ref(Ref { target: target.into(), attr: attr.into(), span: crate::diag::Span::start() })
+    }
+
+    /// A value as a stack writes it: `${a.b}` a reference, else a string.
+    pub fn val(text: &str) -> Expr {
+        match text.strip_prefix("${").and_then(|t| t.strip_suffix('}')).and_then(|t| t.split_once('.')) {
+            Some((target, attr)) => refer(target, attr),
+            None => Expr::Lit(Value::str(text)),
+        }
+    }
+
+    /// Resources in file order: id, kind, properties.
+    #[derive(Default)]
+    pub struct Stack(pub Vec<(String, &'static str, ExprMap)>);
+
+    impl Stack {
+        /// One resource more; each property's value as [`val`] reads it, `a, b` a list.
+        pub fn with(mut self, id: &str, kind: &'static str, props: &[(&str, &str)]) -> Stack {
+            let props = props
+                .iter()
+                .map(|(k, v)| {
+                    let e = if v.contains(", ") { Expr::List(v.split(", ").map(val).collect()) } else { val(v) };
+                    (k.to_string(), e)
+                })
+                .collect();
+            self.0.push((id.into(), kind, props));
+            self
+        }
+    }
+
+    impl StackView for Stack {
+        fn name(&self) -> &str {
+            "s"
+        }
+        fn region(&self) -> Option<&str> {
+            Some("us-east-1")
+        }
+        fn resources(&self) -> Vec<(&str, &'static str, &ExprMap)> {
+            self.0.iter().map(|(i, k, p)| (i.as_str(), *k, p)).collect()
+        }
+    }
+
+    /// Asserts that the loader reports nothing for `resources` (see [`problems`]).
+    #[track_caller]
+    pub fn valid(resources: &str) {
+        let p = problems(resources);
+        assert!(p.is_empty(), "{p:#?}");
+    }
+
+    /// What the loader reports for `resources` (YAML lines at the indentation of entries under
+    /// `resources:`) in stack `s` of us-east-1: each `LINE:COL: message`, with ` | help` when
+    /// there is one; lines counted within `resources` (its first line is 1).
+    pub fn problems(resources: &str) -> Vec<String> {
+        let text = format!("stack: s\nregion: us-east-1\nresources:\n{}", resources.trim_start_matches('\n'));
+        let src = crate::stack::Source::new("t.yaml", text);
+        match crate::stack::load_str(&crate::kinds::KINDS, src, &Default::default()) {
+            Ok(_) => vec![],
+            Err((_, diags)) => diags
+                .iter()
+                .map(|d| {
+                    let help = d.help.as_ref().map(|h| format!(" | {h}")).unwrap_or_default();
+                    format!("{}:{}: {}{help}", d.span.line.saturating_sub(3), d.span.col, d.message)
+                })
+                .collect(),
+        }
     }
 }

@@ -7,7 +7,6 @@ use super::params::Params;
 use super::{Diags, node_value, value_node};
 use crate::schema::{Prop, Ty};
 use crate::spec::constraints::{self, Member};
-use crate::stack::check;
 use crate::stack::diag::{Span, did_you_mean};
 use crate::stack::expr::{Expr, ExprMap, parse_template};
 use crate::stack::yaml::{Node, NodeKind, key_text};
@@ -106,7 +105,7 @@ fn typed(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty, to: Option<Sent>) -
         (Ty::Num, NodeKind::Int(i)) => Some(Expr::Lit(Value::Int(*i))),
         (Ty::Num, NodeKind::Num(n)) => Some(Expr::Lit(Value::Num(*n))),
         (Ty::Bool, NodeKind::Bool(b)) => Some(Expr::Lit(Value::Bool(*b))),
-        (Ty::Cidr, NodeKind::Str { text, .. }) => match check::parse_cidr(text) {
+        (Ty::Cidr, NodeKind::Str { text, .. }) => match crate::spec::network::parse_cidr(text) {
             Ok(_) => Some(Expr::Lit(Value::str(text))),
             Err(msg) => {
                 d.err(node.span, msg);
