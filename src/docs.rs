@@ -4,6 +4,7 @@
 use serde_json::{Value as J, json};
 
 use crate::schema::{Default, OnChange, Prop, Ty};
+use crate::spec::constraints::{self, Member};
 use crate::spec::{Catalog, KindSpec};
 
 /// Where a reference (`${id.attr}`) may stand in for a value of any type.
@@ -11,15 +12,23 @@ fn or_reference(schema: J) -> J {
     json!({ "anyOf": [schema, { "$ref": "#/$defs/reference" }] })
 }
 
-fn ty_schema(ty: &Ty) -> J {
+fn ty_schema(ty: &Ty, aws: Option<Member>) -> J {
     match ty {
-        Ty::Str => json!({ "type": ["string", "number"] }),
-        Ty::Int => or_reference(json!({ "type": "integer" })),
-        Ty::Num => or_reference(json!({ "type": "number" })),
+        Ty::Str => {
+            let plain = json!({ "type": ["string", "number"] });
+            let limited = limit(plain.clone(), aws);
+            // A reference (`${...}`) stands for a value the limits cannot see.
+            if limited == plain { plain } else { or_reference(limited) }
+        }
+        Ty::Int => or_reference(limit(json!({ "type": "integer" }), aws)),
+        Ty::Num => or_reference(limit(json!({ "type": "number" }), aws)),
         Ty::Bool => or_reference(json!({ "type": "boolean" })),
         Ty::Cidr => json!({ "type": "string", "description": "IPv4 CIDR block, e.g. 10.0.0.0/16" }),
+        // rprov's own value set, a subset of the model's (tests/constraints.rs).
         Ty::Enum(values) => or_reference(json!({ "enum": values })),
-        Ty::List(item) => or_reference(json!({ "type": "array", "items": ty_schema(item) })),
+        Ty::List(item) => {
+            or_reference(limit(json!({ "type": "array", "items": ty_schema(item, aws.and_then(|m| m.item())) }), aws))
+        }
         Ty::StrMap => or_reference(
             json!({ "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } }),
         ),
@@ -28,8 +37,51 @@ fn ty_schema(ty: &Ty) -> J {
     }
 }
 
+/// A schema with the AWS model's limits of the member the value is sent as, as
+/// `validate` applies them ([`constraints`]): patterns match the whole value, and a list's
+/// minimum does not refuse an empty list.
+fn limit(mut schema: J, aws: Option<Member>) -> J {
+    let (Some(m), Some(o)) = (aws, schema.as_object_mut()) else { return schema };
+    let s = m.shape;
+    let is_list = o.get("type").is_some_and(|t| t == "array");
+    if o.get("type").is_some_and(|t| t == "integer" || t == "number") {
+        if let Some(v) = s.minimum {
+            o.insert("minimum".into(), number(v));
+        }
+        if let Some(v) = s.maximum {
+            o.insert("maximum".into(), number(v));
+        }
+    } else if is_list && s.ty == "list" {
+        if let Some(n) = s.min_items.filter(|n| *n > 1) {
+            o.insert("not".into(), json!({ "minItems": 1, "maxItems": n - 1 }));
+        }
+        if let Some(n) = s.max_items {
+            o.insert("maxItems".into(), json!(n));
+        }
+    } else if !is_list && s.ty == "string" {
+        if let Some(n) = s.min_length {
+            o.insert("minLength".into(), json!(n));
+        }
+        if let Some(n) = s.max_length {
+            o.insert("maxLength".into(), json!(n));
+        }
+        if let Some(p) = &s.pattern {
+            o.insert("pattern".into(), J::String(format!("^(?:{p})$")));
+        }
+        if let Some(v) = &s.values {
+            o.insert("enum".into(), json!(v));
+        }
+    }
+    schema
+}
+
+/// A model limit as JSON: an integer where it is one.
+fn number(v: f64) -> J {
+    if v.fract() == 0.0 && v.abs() < 1e15 { json!(v as i64) } else { json!(v) }
+}
+
 fn prop_schema(p: &Prop) -> J {
-    let mut s = ty_schema(&p.ty);
+    let mut s = ty_schema(&p.ty, constraints::of(p));
     if let Some(obj) = s.as_object_mut() {
         obj.insert("description".into(), J::String(p.doc.to_owned()));
     }
@@ -180,7 +232,8 @@ fn prop_rows(out: &mut String, prefix: &str, props: &[&Prop]) {
             notes.push("order does not matter".into());
         }
         let doc = if notes.is_empty() { p.doc.to_owned() } else { format!("{} ({})", p.doc, notes.join("; ")) };
-        out.push_str(&format!("| `{name}` | {} | {default} | {change} | {doc} |\n", p.ty.describe()));
+        let aws = aws_cell(p);
+        out.push_str(&format!("| `{name}` | {} | {default} | {change} | {aws} | {doc} |\n", p.ty.describe()));
         let nested = match p.ty {
             Ty::Obj(fields) => Some(fields),
             Ty::List(Ty::Obj(fields)) => Some(*fields),
@@ -194,11 +247,28 @@ fn prop_rows(out: &mut String, prefix: &str, props: &[&Prop]) {
     }
 }
 
+/// The AWS model member a property is sent as and what the model allows of it, for a table
+/// cell: `CreateTargetGroup Port: 1-65535`. Values rprov's own type already lists are not
+/// repeated.
+fn aws_cell(p: &Prop) -> String {
+    let Some(member) = p.aws else { return "—".into() };
+    let limits = match constraints::member(member) {
+        Some(m) => m.limits().into_iter().filter(|l| !(matches!(p.ty, Ty::Enum(_)) && l.contains("one of"))).collect(),
+        None => Vec::new(),
+    };
+    let name = constraints::member(member).map_or_else(|| member.to_owned(), |m| m.display());
+    let text = if limits.is_empty() { format!("`{name}`") } else { format!("`{name}`: {}", limits.join("; ")) };
+    // A `|` (in a pattern) would end the cell.
+    text.replace('|', "\\|")
+}
+
 /// The reference of one kind, in Markdown.
 pub fn explain(k: &dyn KindSpec) -> String {
     let s = k.schema();
     let mut out = format!("# `{}`\n\n{}\n\n## Properties\n\n", s.name, s.doc);
-    out.push_str("| property | type | default | on change | description |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "| property | type | default | on change | AWS (member: limits) | description |\n|---|---|---|---|---|---|\n",
+    );
     let props: Vec<&Prop> = s.all_props().collect();
     prop_rows(&mut out, "", &props);
     out.push_str("\n## Attributes\n\nReferenced as `${ID.ATTRIBUTE}`.\n\n| attribute | description |\n|---|---|\n");

@@ -134,8 +134,9 @@ mod tests {
             "  a: { type: vpc, cidr: 10.0.0.0/16, depends_on: [b] }\n  b: { type: vpc, cidr: 10.1.0.0/16, depends_on: [c] }\n  c: { type: vpc, cidr: 10.2.0.0/16, depends_on: [a] }\n",
         );
         assert_eq!(errors(&three), ["dependency cycle: a -> b -> c -> a"]);
+        // Two security groups letting each other in: a loop of references of the right kinds.
         let refs = stack(
-            "  a: { type: subnet, vpc: '${b.id}', cidr: 10.0.0.0/24 }\n  b: { type: internet_gateway, vpc: '${a.id}' }\n",
+            "  a: { type: security_group, vpc: vpc-1, ingress: [{ port: 1, security_group: '${b.id}' }] }\n  b: { type: security_group, vpc: vpc-1, ingress: [{ port: 1, security_group: '${a.id}' }] }\n",
         );
         assert_eq!(errors(&refs), ["dependency cycle: a -> b -> a"]);
     }

@@ -90,6 +90,11 @@ pub struct Prop {
     /// `name`, a route by its `destination`): order carries no meaning, and a plan shows a
     /// changed item as that item changed rather than one item removed and another added.
     pub key: &'static [&'static str],
+    /// The AWS API model member the value is sent as, `service:Shape.Member` in the model's
+    /// own names (`elbv2:CreateTargetGroupInput.Port`): its constraints (range, length,
+    /// pattern, enum) come from the model, are checked by `validate` and carried by the JSON
+    /// Schema.
+    pub aws: Option<&'static str>,
     pub doc: &'static str,
 }
 
@@ -104,6 +109,7 @@ impl Prop {
             secret: false,
             unordered: false,
             key: &[],
+            aws: None,
             doc,
         }
     }
@@ -121,6 +127,11 @@ impl Prop {
     }
     pub const fn secret(mut self) -> Prop {
         self.secret = true;
+        self
+    }
+    /// The AWS model member the value is sent as (see [`Prop::aws`]).
+    pub const fn aws(mut self, member: &'static str) -> Prop {
+        self.aws = Some(member);
         self
     }
     pub const fn unordered(mut self) -> Prop {

@@ -117,6 +117,110 @@ corpus! {
     c73_rule_port_out_of_range: "73-rule-port-out-of-range.yaml",
     c74_rule_without_source: "74-rule-without-source.yaml",
     c75_nat_public_without_address: "75-nat-public-without-address.yaml",
+    c76_target_group_port_out_of_range: "76-target-group-port-out-of-range.yaml",
+    c77_health_check_interval_out_of_range: "77-health-check-interval-out-of-range.yaml",
+    c78_health_check_timeout_too_short: "78-health-check-timeout-too-short.yaml",
+    c79_health_check_threshold_too_low: "79-health-check-threshold-too-low.yaml",
+    c80_health_check_path_empty: "80-health-check-path-empty.yaml",
+    c81_listener_port_zero: "81-listener-port-zero.yaml",
+    c82_redirect_path_too_long: "82-redirect-path-too-long.yaml",
+    c83_redirect_host_empty: "83-redirect-host-empty.yaml",
+    c84_alarm_name_too_long: "84-alarm-name-too-long.yaml",
+    c85_alarm_too_many_actions: "85-alarm-too-many-actions.yaml",
+    c86_alarm_period_zero: "86-alarm-period-zero.yaml",
+    c87_alarm_namespace_colon: "87-alarm-namespace-colon.yaml",
+    c88_log_group_name_pattern: "88-log-group-name-pattern.yaml",
+    c89_role_name_too_long: "89-role-name-too-long.yaml",
+    c90_role_name_pattern: "90-role-name-pattern.yaml",
+    c91_policy_arn_too_short: "91-policy-arn-too-short.yaml",
+    c92_access_point_permissions_pattern: "92-access-point-permissions-pattern.yaml",
+    c93_access_point_uid_negative: "93-access-point-uid-negative.yaml",
+    c94_secondary_gids_too_many: "94-secondary-gids-too-many.yaml",
+    c95_mount_target_subnet_id_pattern: "95-mount-target-subnet-id-pattern.yaml",
+    c96_file_system_throughput_below_minimum: "96-file-system-throughput-below-minimum.yaml",
+    c97_dns_ttl_negative: "97-dns-ttl-negative.yaml",
+    c98_hosted_zone_comment_too_long: "98-hosted-zone-comment-too-long.yaml",
+    c99_param_port_out_of_range: "99-param-port-out-of-range.yaml",
+    c140_fargate_memory_for_cpu: "140-fargate-memory-for-cpu.yaml",
+    c141_fargate_cpu_300: "141-fargate-cpu-300.yaml",
+    c142_log_retention_8: "142-log-retention-8.yaml",
+    c143_autoscaling_min_above_max: "143-autoscaling-min-above-max.yaml",
+    c144_container_duplicate_name: "144-container-duplicate-name.yaml",
+    c145_no_essential_container: "145-no-essential-container.yaml",
+    c146_container_memory_above_task: "146-container-memory-above-task.yaml",
+    c147_containers_cpu_above_task: "147-containers-cpu-above-task.yaml",
+    c148_health_check_out_of_range: "148-health-check-out-of-range.yaml",
+    c149_mount_point_unknown_volume: "149-mount-point-unknown-volume.yaml",
+    c150_execution_role_for_logs: "150-execution-role-for-logs.yaml",
+    c151_efs_access_point_without_transit_encryption: "151-efs-access-point-without-transit-encryption.yaml",
+    c152_access_point_of_other_file_system: "152-access-point-of-other-file-system.yaml",
+    c153_service_container_not_in_task: "153-service-container-not-in-task.yaml",
+    c154_service_container_port_not_mapped: "154-service-container-port-not-mapped.yaml",
+    c155_service_target_group_instance: "155-service-target-group-instance.yaml",
+    c156_service_target_group_without_listener: "156-service-target-group-without-listener.yaml",
+    c157_service_subnets_two_vpcs: "157-service-subnets-two-vpcs.yaml",
+    c158_service_security_group_other_vpc: "158-service-security-group-other-vpc.yaml",
+    c159_ecs_cluster_name_characters: "159-ecs-cluster-name-characters.yaml",
+    c160_autoscaling_cron_five_fields: "160-autoscaling-cron-five-fields.yaml",
+    c161_autoscaling_duplicate_action_name: "161-autoscaling-duplicate-action-name.yaml",
+    c162_autoscaling_service_other_cluster: "162-autoscaling-service-other-cluster.yaml",
+    c163_file_system_kms_key_unencrypted: "163-file-system-kms-key-unencrypted.yaml",
+    c164_file_system_provisioned_without_throughput: "164-file-system-provisioned-without-throughput.yaml",
+    c165_mount_targets_same_zone: "165-mount-targets-same-zone.yaml",
+    c166_mount_targets_two_vpcs: "166-mount-targets-two-vpcs.yaml",
+    c167_log_group_aws_prefix: "167-log-group-aws-prefix.yaml",
+    c168_alarm_period_45: "168-alarm-period-45.yaml",
+    c169_alarm_evaluation_over_a_day: "169-alarm-evaluation-over-a-day.yaml",
+    c170_iam_role_without_trust: "170-iam-role-without-trust.yaml",
+    c171_iam_inline_policy_with_principal: "171-iam-inline-policy-with-principal.yaml",
+    c172_iam_effect_lowercase: "172-iam-effect-lowercase.yaml",
+    c173_iam_trust_policy_with_resource: "173-iam-trust-policy-with-resource.yaml",
+    c174_ssm_name_reserved_prefix: "174-ssm-name-reserved-prefix.yaml",
+    c175_ssm_name_without_leading_slash: "175-ssm-name-without-leading-slash.yaml",
+    c176_ssm_name_too_deep: "176-ssm-name-too-deep.yaml",
+    c177_duplicate_log_group_names: "177-duplicate-log-group-names.yaml",
+    c178_service_name_twice_in_cluster: "178-service-name-twice-in-cluster.yaml",
+    c179_ssm_value_nests_parameter: "179-ssm-value-nests-parameter.yaml",
+    c100_subnet_zone_of_another_region: "100-subnet-zone-of-another-region.yaml",
+    c101_unknown_region: "101-unknown-region.yaml",
+    c102_load_balancer_name_too_long: "102-load-balancer-name-too-long.yaml",
+    c103_route_tables_share_a_subnet: "103-route-tables-share-a-subnet.yaml",
+    c104_vpc_dns_hostnames_without_support: "104-vpc-dns-hostnames-without-support.yaml",
+    c105_second_internet_gateway: "105-second-internet-gateway.yaml",
+    c106_nat_private_with_address: "106-nat-private-with-address.yaml",
+    c107_nat_gateways_share_an_address: "107-nat-gateways-share-an-address.yaml",
+    c108_route_to_gateway_of_another_vpc: "108-route-to-gateway-of-another-vpc.yaml",
+    c109_route_inside_the_vpc_range: "109-route-inside-the-vpc-range.yaml",
+    c110_route_table_subnet_of_another_vpc: "110-route-table-subnet-of-another-vpc.yaml",
+    c111_reference_of_the_wrong_kind: "111-reference-of-the-wrong-kind.yaml",
+    c112_security_group_name_sg_prefix: "112-security-group-name-sg-prefix.yaml",
+    c113_security_group_description_charset: "113-security-group-description-charset.yaml",
+    c114_security_groups_named_alike: "114-security-groups-named-alike.yaml",
+    c115_rule_port_range_backwards: "115-rule-port-range-backwards.yaml",
+    c116_load_balancer_in_one_zone: "116-load-balancer-in-one-zone.yaml",
+    c117_load_balancer_two_subnets_one_zone: "117-load-balancer-two-subnets-one-zone.yaml",
+    c118_load_balancer_subnets_of_two_vpcs: "118-load-balancer-subnets-of-two-vpcs.yaml",
+    c119_load_balancer_security_group_of_another_vpc: "119-load-balancer-security-group-of-another-vpc.yaml",
+    c120_target_group_name_charset: "120-target-group-name-charset.yaml",
+    c121_health_check_timeout_not_below_interval: "121-health-check-timeout-not-below-interval.yaml",
+    c122_health_check_path_on_tcp: "122-health-check-path-on-tcp.yaml",
+    c123_health_check_tcp_on_http_group: "123-health-check-tcp-on-http-group.yaml",
+    c124_health_check_matcher_range: "124-health-check-matcher-range.yaml",
+    c125_deregistration_delay_range: "125-deregistration-delay-range.yaml",
+    c126_listener_https_without_certificate: "126-listener-https-without-certificate.yaml",
+    c127_listener_http_with_certificate: "127-listener-http-with-certificate.yaml",
+    c128_listener_protocol_of_the_load_balancer_type: "128-listener-protocol-of-the-load-balancer-type.yaml",
+    c129_listener_target_group_of_another_vpc: "129-listener-target-group-of-another-vpc.yaml",
+    c130_listener_target_group_protocol: "130-listener-target-group-protocol.yaml",
+    c131_listener_duplicate_port: "131-listener-duplicate-port.yaml",
+    c132_certificate_name_outside_its_zone: "132-certificate-name-outside-its-zone.yaml",
+    c133_certificate_domain_too_long: "133-certificate-domain-too-long.yaml",
+    c134_hosted_zone_name_label_too_long: "134-hosted-zone-name-label-too-long.yaml",
+    c135_dns_record_outside_its_zone: "135-dns-record-outside-its-zone.yaml",
+    c136_dns_record_alias_with_ttl: "136-dns-record-alias-with-ttl.yaml",
+    c137_dns_record_cname_at_apex: "137-dns-record-cname-at-apex.yaml",
+    c138_dns_record_alias_and_values: "138-dns-record-alias-and-values.yaml",
+    c139_load_balancers_named_alike: "139-load-balancers-named-alike.yaml",
 }
 
 /// One `# expect: LINE:COL: SUBSTRING` header line.
@@ -363,6 +467,32 @@ fn network_stack_is_valid() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
 }
 
+/// Every stack the repository ships (stacks/, examples/) loads: no rule refuses them.
+#[test]
+fn every_shipped_stack_is_valid() {
+    fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("directory").flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.ends_with("ci") {
+                yaml_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    yaml_files(&root().join("stacks"), &mut files);
+    yaml_files(&root().join("examples"), &mut files);
+    assert!(files.len() >= 5, "{files:?}");
+    for f in files {
+        // Secret params are given at run time; `validate` loads without them.
+        let inputs = stack::Inputs { secrets_optional: true, ..Default::default() };
+        if let Err((_, diags)) = stack::load_file(&rprov::kinds::KINDS, &f, &inputs) {
+            panic!("{}:\n  {}", f.display(), diags.iter().map(show).collect::<Vec<_>>().join("\n  "));
+        }
+    }
+}
+
 #[test]
 fn param_override_is_applied() {
     let s = load_network(&[("az_a", "us-east-1c")]);
@@ -464,6 +594,76 @@ fn param_override_of_the_wrong_type() {
     assert_eq!((diags[0].span.line, diags[0].span.col), (4, 3));
     assert!(diags[1].message.contains("param `token`"), "{diags:#?}");
     assert!(diags.iter().all(|d| !format!("{d:?}").contains("hunter2")), "a secret value is printed: {diags:#?}");
+}
+
+// ---- the AWS model's limits (schema/aws-constraints.json) ----------------------------------
+
+fn load_text(text: &str, overrides: &ParamOverrides) -> Result<stack::Stack, Vec<Diagnostic>> {
+    stack::load_str(&rprov::kinds::KINDS, Source::new("limits.yaml", text), overrides).map_err(|(_, d)| d)
+}
+
+/// Every limit's edge is taken: rprov is never stricter than AWS.
+#[test]
+fn aws_limits_take_their_edges() {
+    let arns: Vec<String> = (1..=5).map(|i| format!("arn:aws:sns:us-east-1:123456789012:ops-{i}")).collect();
+    let text = format!(
+        "stack: demo\nregion: us-east-1\nresources:\n  \
+         vpc: {{ type: vpc, cidr: 10.0.0.0/16 }}\n  \
+         low: {{ type: target_group, vpc: \"${{vpc.id}}\", port: 1, \
+                 health_check: {{ interval: 5, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2, path: /a }} }}\n  \
+         high: {{ type: target_group, vpc: \"${{vpc.id}}\", port: 65535, \
+                  health_check: {{ interval: 300, timeout: 120, healthy_threshold: 10, unhealthy_threshold: 10 }} }}\n  \
+         alarm: {{ type: alarm, name: {name}, namespace: App, metric: Errors, threshold: 0, period: 10, alarm_actions: [{arns}] }}\n  \
+         role: {{ type: iam_role, name: {role}, trust: [ecs-tasks.amazonaws.com] }}\n  \
+         files: {{ type: file_system, throughput_mode: provisioned, provisioned_throughput_mibps: 1 }}\n  \
+         ap: {{ type: access_point, file_system: \"${{files.id}}\", \
+                posix_user: {{ uid: 0, gid: 4294967295, secondary_gids: [{gids}] }}, \
+                root_directory: {{ path: /{path}, creation_info: {{ owner_uid: 0, owner_gid: 0, permissions: \"0755\" }} }} }}\n",
+        name = "a".repeat(255),
+        arns = arns.join(", "),
+        role = "r".repeat(64),
+        gids = (1..=16).map(|g| g.to_string()).collect::<Vec<_>>().join(", "),
+        path = "p".repeat(99),
+    );
+    if let Err(d) = load_text(&text, &Default::default()) {
+        panic!("an edge value refused:\n  {}", d.iter().map(show).collect::<Vec<_>>().join("\n  "));
+    }
+}
+
+/// Every breach in one run, each at its value, the member and the limit named.
+#[test]
+fn aws_limits_report_every_breach_at_its_value() {
+    let text = "stack: demo\nregion: us-east-1\nparams:\n  interval: 301\nresources:\n  \
+                vpc: { type: vpc, cidr: 10.0.0.0/16 }\n  \
+                web:\n    type: target_group\n    vpc: ${vpc.id}\n    port: 0\n    \
+                health_check: { interval: \"${params.interval}\", timeout: 121 }\n  \
+                role: { type: iam_role, name: \"a b\", managed_policy_arns: [arn:aws:iam::aws:policy/ReadOnlyAccess, short] }\n";
+    let d = load_text(text, &Default::default()).err().expect("accepted");
+    let got: Vec<String> = d.iter().map(|d| format!("{}:{}: {}", d.span.line, d.span.col, d.message)).collect();
+    assert_eq!(
+        got,
+        [
+            "10:11: port 0: AWS: CreateTargetGroup Port must be 1-65535",
+            "11:31: interval 301: AWS: CreateTargetGroup HealthCheckIntervalSeconds must be 5-300",
+            "11:62: timeout 121: AWS: CreateTargetGroup HealthCheckTimeoutSeconds must be 2-120",
+            "12:33: name `a b`: AWS: CreateRole RoleName must match the pattern `[\\w+=,.@-]+`",
+            "12:102: managed_policy_arns (5 characters): AWS: AttachRolePolicy PolicyArn must be 20-2048 characters long",
+        ],
+        "{d:#?}"
+    );
+    assert!(d.iter().all(|d| d.resource.is_some()), "{d:#?}");
+}
+
+/// A secret param's value is never quoted, not even cut short.
+#[test]
+fn aws_limits_never_quote_a_secret() {
+    let secret = format!("hunter2 {}", "x".repeat(80));
+    let text = "stack: demo\nregion: us-east-1\nparams:\n  role: { secret: true }\nresources:\n  \
+                role: { type: iam_role, name: \"${params.role}\", trust: [ecs-tasks.amazonaws.com] }\n";
+    let d = load_text(text, &ParamOverrides::from([("role".to_owned(), secret)])).err().expect("accepted");
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(d.iter().any(|d| d.message.contains("RoleName must match the pattern")), "{d:#?}");
+    assert!(d.iter().all(|d| !format!("{d:?}").contains("hunter2")), "a secret value is printed: {d:#?}");
 }
 
 // ---- input that is not even a stack file ----------------------------------------------------

@@ -30,6 +30,13 @@ mod launch;
 
 pub use config::{Config, Fault, Faults};
 
+/// The python of the workspace's virtualenv (moto and the pinned botocore): `RPROV_PYTHON`, else
+/// `.venv`, installed by `scripts/venv` when missing (once per process). For tests that run the
+/// project's python scripts.
+pub fn python() -> Result<PathBuf, String> {
+    launch::python()
+}
+
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;

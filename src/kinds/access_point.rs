@@ -12,33 +12,51 @@ use crate::value::{Props, Value};
 pub struct AccessPoint;
 
 static POSIX_USER: &[Prop] = &[
-    Prop::new("uid", Ty::Int, "User id every request through the access point runs as.").required(),
-    Prop::new("gid", Ty::Int, "Group id every request runs as.").required(),
-    Prop::new("secondary_gids", Ty::List(&Ty::Int), "More group ids.").unordered(),
+    Prop::new("uid", Ty::Int, "User id every request through the access point runs as.")
+        .aws("efs:PosixUser.Uid")
+        .required(),
+    Prop::new("gid", Ty::Int, "Group id every request runs as.").aws("efs:PosixUser.Gid").required(),
+    Prop::new("secondary_gids", Ty::List(&Ty::Int), "More group ids.").aws("efs:PosixUser.SecondaryGids").unordered(),
 ];
 
 static CREATION_INFO: &[Prop] = &[
-    Prop::new("owner_uid", Ty::Int, "Owner of the root directory when EFS creates it.").required(),
-    Prop::new("owner_gid", Ty::Int, "Group of the root directory when EFS creates it.").required(),
-    Prop::new("permissions", Ty::Str, "Octal mode of the root directory, e.g. \"755\".").required(),
+    Prop::new("owner_uid", Ty::Int, "Owner of the root directory when EFS creates it.")
+        .aws("efs:CreationInfo.OwnerUid")
+        .required(),
+    Prop::new("owner_gid", Ty::Int, "Group of the root directory when EFS creates it.")
+        .aws("efs:CreationInfo.OwnerGid")
+        .required(),
+    Prop::new("permissions", Ty::Str, "Octal mode of the root directory, e.g. \"755\".")
+        .aws("efs:CreationInfo.Permissions")
+        .required(),
 ];
 
 static ROOT_DIRECTORY: &[Prop] = &[
-    Prop::new("path", Ty::Str, "The directory clients see as /.").default(Default::Str("/")),
+    Prop::new("path", Ty::Str, "The directory clients see as /.")
+        .aws("efs:RootDirectory.Path")
+        .default(Default::Str("/")),
     Prop::new(
         "creation_info",
         Ty::Obj(CREATION_INFO),
         "Owner and mode to create the directory with when it does not exist (without it, a missing path fails mounts).",
-    ),
+    )
+    .aws("efs:RootDirectory.CreationInfo"),
 ];
 
 static SCHEMA: KindSchema = KindSchema {
     name: "access_point",
     doc: "An EFS access point: an entry into a file system with a fixed POSIX identity and root directory.",
     props: &[
-        Prop::new("file_system", Ty::Str, "The file system id (fs-...).").required().replaces(),
-        Prop::new("posix_user", Ty::Obj(POSIX_USER), "The identity NFS requests are made as.").replaces(),
-        Prop::new("root_directory", Ty::Obj(ROOT_DIRECTORY), "The directory exposed as the root.").replaces(),
+        Prop::new("file_system", Ty::Str, "The file system id (fs-...).")
+            .aws("efs:CreateAccessPointRequest.FileSystemId")
+            .required()
+            .replaces(),
+        Prop::new("posix_user", Ty::Obj(POSIX_USER), "The identity NFS requests are made as.")
+            .aws("efs:CreateAccessPointRequest.PosixUser")
+            .replaces(),
+        Prop::new("root_directory", Ty::Obj(ROOT_DIRECTORY), "The directory exposed as the root.")
+            .aws("efs:CreateAccessPointRequest.RootDirectory")
+            .replaces(),
     ],
     attrs: &[Attr::new("id", "The access point id (fsap-...)."), Attr::new("arn", "The access point's ARN.")],
     taggable: true,

@@ -5,7 +5,8 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Stat
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{earlier_with_same_name, lit_str};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct Alarm;
@@ -14,20 +15,33 @@ static SCHEMA: KindSchema = KindSchema {
     name: "alarm",
     doc: "A CloudWatch metric alarm, e.g. UnHealthyHostCount > 0 on a target group.",
     props: &[
-        Prop::new("name", Ty::Str, "The alarm name; `<stack>-<id>` when left out.").replaces(),
-        Prop::new("description", Ty::Str, "What the alarm means."),
-        Prop::new("namespace", Ty::Str, "The metric's namespace, e.g. AWS/ApplicationELB.").required(),
-        Prop::new("metric", Ty::Str, "The metric name, e.g. UnHealthyHostCount.").required(),
+        Prop::new("name", Ty::Str, "The alarm name; `<stack>-<id>` when left out.")
+            .aws("cloudwatch:PutMetricAlarmInput.AlarmName")
+            .replaces(),
+        Prop::new("description", Ty::Str, "What the alarm means.")
+            .aws("cloudwatch:PutMetricAlarmInput.AlarmDescription"),
+        Prop::new("namespace", Ty::Str, "The metric's namespace, e.g. AWS/ApplicationELB.")
+            .aws("cloudwatch:PutMetricAlarmInput.Namespace")
+            .required(),
+        Prop::new("metric", Ty::Str, "The metric name, e.g. UnHealthyHostCount.")
+            .aws("cloudwatch:PutMetricAlarmInput.MetricName")
+            .required(),
         Prop::new(
             "statistic",
             Ty::Enum(&["SampleCount", "Average", "Sum", "Minimum", "Maximum"]),
             "How the data points of a period are combined.",
         )
+        .aws("cloudwatch:PutMetricAlarmInput.Statistic")
         .default(Default::Str("Average")),
-        Prop::new("period", Ty::Int, "Seconds per data point (10, 30 or a multiple of 60).").default(Default::Int(60)),
+        Prop::new("period", Ty::Int, "Seconds per data point (10, 30 or a multiple of 60).")
+            .aws("cloudwatch:PutMetricAlarmInput.Period")
+            .default(Default::Int(60)),
         Prop::new("evaluation_periods", Ty::Int, "How many periods are compared with the threshold.")
+            .aws("cloudwatch:PutMetricAlarmInput.EvaluationPeriods")
             .default(Default::Int(1)),
-        Prop::new("threshold", Ty::Num, "The value compared with.").required(),
+        Prop::new("threshold", Ty::Num, "The value compared with.")
+            .aws("cloudwatch:PutMetricAlarmInput.Threshold")
+            .required(),
         Prop::new(
             "comparison",
             Ty::Enum(&[
@@ -38,6 +52,7 @@ static SCHEMA: KindSchema = KindSchema {
             ]),
             "How the statistic is compared with the threshold.",
         )
+        .aws("cloudwatch:PutMetricAlarmInput.ComparisonOperator")
         .default(Default::Str("GreaterThanThreshold")),
         Prop::new(
             "dimensions",
@@ -50,8 +65,10 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["breaching", "notBreaching", "ignore", "missing"]),
             "How periods without data count.",
         )
+        .aws("cloudwatch:PutMetricAlarmInput.TreatMissingData")
         .default(Default::Str("missing")),
         Prop::new("alarm_actions", Ty::List(&Ty::Str), "ARNs notified when the alarm fires (SNS topics, ...).")
+            .aws("cloudwatch:PutMetricAlarmInput.AlarmActions")
             .default(Default::EmptyList)
             .unordered(),
     ],
@@ -172,9 +189,68 @@ fn alarm_name(stack: &str, id: &str, props: &Props) -> String {
     props.get("name").and_then(Value::as_str).map_or_else(|| format!("{}{id}", owned_prefix(stack)), str::to_owned)
 }
 
+/// AWS (PutMetricAlarm Period): "Valid values are 10, 20, 30, and any multiple of 60".
+fn period_problem(period: i64) -> Option<Problem> {
+    if period < 1 || matches!(period, 10 | 20 | 30) || period % 60 == 0 {
+        return None;
+    }
+    let near = if period < 45 {
+        [10, 20, 30].into_iter().min_by_key(|p| (p - period).abs()).unwrap_or(60)
+    } else {
+        (period + 30) / 60 * 60
+    };
+    Some(
+        Problem::new("period", format!("period {period} is not one AWS allows: 10, 20, 30 or a multiple of 60"))
+            .help(format!("did you mean {near}?")),
+    )
+}
+
+/// AWS (PutMetricAlarm Period): "Period multiplied by EvaluationPeriods can't be more than
+/// 604,800 seconds. For alarms with a period of less than one hour (3,600 seconds), the total
+/// evaluation period can't be longer than one day (86,400 seconds)."
+fn evaluation_problem(period: i64, periods: i64) -> Option<Problem> {
+    if period < 1 || periods < 1 {
+        return None;
+    }
+    let (max, span) =
+        if period < 3600 { (86_400, "one day, with periods under an hour") } else { (604_800, "seven days") };
+    let total = period.saturating_mul(periods);
+    (total > max).then(|| {
+        Problem::new(
+            "evaluation_periods",
+            format!("{periods} periods of {period} s span {total} s; AWS allows at most {max} s ({span})"),
+        )
+        .help(format!("at most {} evaluation periods of {period} s", max / period))
+    })
+}
+
 impl KindSpec for Alarm {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// The period and how long the alarm looks back, and its name: "This name must be unique
+    /// within the Region" (AWS: PutMetricAlarm, which replaces an alarm of the name).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(period) = s.int("period") {
+            out.extend(period_problem(period));
+            if let Some(periods) = s.int("evaluation_periods") {
+                out.extend(evaluation_problem(period, periods));
+            }
+        }
+        let stack = s.stack.name();
+        let name_of = |id: &str, p: &crate::expr::ExprMap| match p.get("name") {
+            None | Some(crate::expr::Expr::Lit(Value::Null)) => Some(format!("{}{id}", owned_prefix(stack))),
+            e => lit_str(e).map(str::to_owned),
+        };
+        if let Some((other, name)) = earlier_with_same_name(s, "alarm", name_of) {
+            out.push(Problem::new(
+                "name",
+                format!("alarm `{other}` is named `{name}` too; AWS keeps alarm names unique in a region (the second would replace the first)"),
+            ));
+        }
+        out
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -322,5 +398,47 @@ mod tests {
         for (k, v) in &p {
             assert!(l.props[k].same(v), "{k}: {} vs {v}", l.props[k]);
         }
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    fn alarm(fields: &str) -> String {
+        format!("a: {{ type: alarm, namespace: AWS/ECS, metric: CPUUtilization, threshold: 80, {fields} }}")
+    }
+
+    #[test]
+    fn periods() {
+        for p in [10, 20, 30, 60, 300, 3600] {
+            check_rules(&alarm(&format!("period: {p}")), &[]);
+        }
+        check_rules(
+            &alarm("period: 45"),
+            &["4:88: period 45 is not one AWS allows: 10, 20, 30 or a multiple of 60 | did you mean 60?"],
+        );
+        check_rules(&alarm("period: 25"), &["did you mean 20?"]);
+        check_rules(&alarm("period: 100"), &["did you mean 120?"]);
+    }
+
+    #[test]
+    fn how_far_back() {
+        check_rules(&alarm("period: 60, evaluation_periods: 1440"), &[]);
+        check_rules(&alarm("period: 3600, evaluation_periods: 168"), &[]);
+        check_rules(
+            &alarm("period: 60, evaluation_periods: 1441"),
+            &[
+                "1441 periods of 60 s span 86460 s; AWS allows at most 86400 s (one day, with periods under an hour) | at most 1440",
+            ],
+        );
+        check_rules(&alarm("period: 3600, evaluation_periods: 169"), &["at most 604800 s (seven days)"]);
+    }
+
+    #[test]
+    fn names() {
+        let two =
+            format!("{}\nb: {{ type: alarm, namespace: N, metric: M, threshold: 1, name: s-a }}", alarm("period: 60"));
+        check_rules(&two, &["alarm `a` is named `s-a` too"]);
     }
 }

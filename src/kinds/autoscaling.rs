@@ -10,18 +10,28 @@ use aws_sdk_applicationautoscaling::types::{
 use super::ecs;
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::expr::Expr;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{lit_int, lit_str};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct Autoscaling;
 
 static SCHEDULED_ACTION: Ty = Ty::Obj(&[
-    Prop::new("name", Ty::Str, "Action name, unique for the service.").required(),
-    Prop::new("schedule", Ty::Str, "`cron(0 22 * * ? *)`, `at(2026-12-24T18:00:00)` or `rate(1 day)`.").required(),
-    Prop::new("min", Ty::Int, "New minimum number of tasks."),
-    Prop::new("max", Ty::Int, "New maximum number of tasks."),
-    Prop::new("timezone", Ty::Str, "IANA time zone of the schedule.").default(Default::Str("UTC")),
+    Prop::new("name", Ty::Str, "Action name, unique for the service.")
+        .aws("application-autoscaling:PutScheduledActionRequest.ScheduledActionName")
+        .required(),
+    Prop::new("schedule", Ty::Str, "`cron(0 22 * * ? *)`, `at(2026-12-24T18:00:00)` or `rate(1 day)`.")
+        .aws("application-autoscaling:PutScheduledActionRequest.Schedule")
+        .required(),
+    Prop::new("min", Ty::Int, "New minimum number of tasks.")
+        .aws("application-autoscaling:ScalableTargetAction.MinCapacity"),
+    Prop::new("max", Ty::Int, "New maximum number of tasks.")
+        .aws("application-autoscaling:ScalableTargetAction.MaxCapacity"),
+    Prop::new("timezone", Ty::Str, "IANA time zone of the schedule.")
+        .aws("application-autoscaling:PutScheduledActionRequest.Timezone")
+        .default(Default::Str("UTC")),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -31,12 +41,19 @@ static SCHEMA: KindSchema = KindSchema {
     props: &[
         Prop::new("cluster", Ty::Str, "The cluster's name (`${cluster.name}`).").required().replaces(),
         Prop::new("service", Ty::Str, "The service's name (`${svc.name}`).").required().replaces(),
-        Prop::new("min", Ty::Int, "Fewest tasks.").required(),
-        Prop::new("max", Ty::Int, "Most tasks.").required(),
-        Prop::new("cpu_target", Ty::Num, "Average CPU utilisation (percent) to track; no policy when absent."),
+        Prop::new("min", Ty::Int, "Fewest tasks.")
+            .aws("application-autoscaling:RegisterScalableTargetRequest.MinCapacity")
+            .required(),
+        Prop::new("max", Ty::Int, "Most tasks.")
+            .aws("application-autoscaling:RegisterScalableTargetRequest.MaxCapacity")
+            .required(),
+        Prop::new("cpu_target", Ty::Num, "Average CPU utilisation (percent) to track; no policy when absent.")
+            .aws("application-autoscaling:TargetTrackingScalingPolicyConfiguration.TargetValue"),
         Prop::new("scale_in_cooldown", Ty::Int, "Seconds after a scale-in before the next one.")
+            .aws("application-autoscaling:TargetTrackingScalingPolicyConfiguration.ScaleInCooldown")
             .default(Default::Int(300)),
         Prop::new("scale_out_cooldown", Ty::Int, "Seconds after a scale-out before the next one.")
+            .aws("application-autoscaling:TargetTrackingScalingPolicyConfiguration.ScaleOutCooldown")
             .default(Default::Int(300)),
         Prop::new("scheduled_actions", Ty::List(&SCHEDULED_ACTION), "Changes of min/max on a schedule.")
             .keyed(&["name"])
@@ -299,9 +316,121 @@ async fn read_one(cx: &Cx, id: &str) -> Result<Live, AwsError> {
         .ok_or_else(|| AwsError::NotFound(id.into()))
 }
 
+// ---- what Application Auto Scaling refuses --------------------------------------------------
+
+/// A pair of bounds: "For the following resources, the minimum value allowed is 0: ... ECS
+/// services" (AWS: RegisterScalableTarget MinCapacity), and a minimum above the maximum is
+/// refused (ValidationException "Minimum capacity cannot be greater than maximum capacity").
+fn bounds(min: Option<i64>, max: Option<i64>, at: &str, out: &mut Vec<Problem>) {
+    for (key, n) in [("min", min), ("max", max)] {
+        if let Some(n) = n.filter(|n| *n < 0) {
+            out.push(Problem::new(format!("{at}{key}"), format!("{key} {n}: AWS allows 0 or more tasks")));
+        }
+    }
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        out.push(
+            Problem::new(
+                format!("{at}min"),
+                format!("min {min} is more than max {max}; AWS refuses a minimum above the maximum"),
+            )
+            .help(format!("did you mean min: {max}, max: {min}?")),
+        );
+    }
+}
+
+/// AWS (PutScheduledAction Schedule): "At expressions - at(yyyy-mm-ddThh:mm:ss)", "Rate
+/// expressions - rate(value unit)" where "value is a positive integer and unit is minute |
+/// minutes | hour | hours | day | days", "Cron expressions - cron(fields)" where "The cron
+/// format consists of six fields".
+fn schedule_problem(schedule: &str) -> Option<String> {
+    let inner =
+        |kind: &str| schedule.strip_prefix(kind).and_then(|r| r.strip_prefix('(')).and_then(|r| r.strip_suffix(')'));
+    if let Some(at) = inner("at") {
+        let shape = "dddd-dd-ddTdd:dd:dd";
+        let fits = at.len() == shape.len()
+            && at.bytes().zip(shape.bytes()).all(|(c, s)| if s == b'd' { c.is_ascii_digit() } else { c == s });
+        return (!fits).then(|| format!("`at(...)` takes a time as yyyy-mm-ddThh:mm:ss, not `{at}`"));
+    }
+    if let Some(rate) = inner("rate") {
+        let parts: Vec<&str> = rate.split(' ').collect();
+        let fits = matches!(parts.as_slice(), [value, unit]
+            if value.parse::<u64>().is_ok_and(|n| n > 0)
+                && ["minute", "minutes", "hour", "hours", "day", "days"].contains(unit));
+        return (!fits).then(|| {
+            format!("`rate(...)` takes a positive number and minute(s), hour(s) or day(s), e.g. `rate(5 minutes)`, not `{rate}`")
+        });
+    }
+    if let Some(cron) = inner("cron") {
+        let n = cron.split_whitespace().count();
+        return (n != 6).then(|| {
+            format!("`cron(...)` takes six fields (minutes hours day-of-month month day-of-week year), not {n}")
+        });
+    }
+    Some("a schedule is `at(yyyy-mm-ddThh:mm:ss)`, `rate(5 minutes)` or `cron(0 20 * * ? *)`".to_owned())
+}
+
+fn scheduled_action_rules(s: &Subject, out: &mut Vec<Problem>) {
+    let mut names: Vec<&str> = Vec::new();
+    for (i, e) in s.list("scheduled_actions").iter().enumerate() {
+        let Expr::Map(a) = e else { continue };
+        let at = format!("scheduled_actions.{i}.");
+        bounds(lit_int(a.get("min")), lit_int(a.get("max")), &at, out);
+        if let Some(schedule) = lit_str(a.get("schedule"))
+            && let Some(m) = schedule_problem(schedule)
+        {
+            out.push(Problem::new(format!("{at}schedule"), m));
+        }
+        // AWS: the name "must be unique among all other scheduled actions on the specified
+        // scalable target"; PutScheduledAction of a name already there replaces that action.
+        if let Some(name) = lit_str(a.get("name")) {
+            if names.contains(&name) {
+                out.push(Problem::new(
+                    format!("{at}name"),
+                    format!("an earlier scheduled action is named `{name}` too; AWS would keep only the last of them"),
+                ));
+            }
+            names.push(name);
+        }
+    }
+}
+
+/// The scalable target is `service/<cluster>/<service name>`: the service must be named by its
+/// name, and run in that cluster (AWS: RegisterScalableTarget answers ObjectNotFoundException
+/// for a service that does not exist there).
+fn target_rules(s: &Subject, out: &mut Vec<Problem>) {
+    if let Some(Expr::Ref(r)) = s.get("service")
+        && r.target != "params"
+        && r.attr != "name"
+    {
+        out.push(
+            Problem::new("service", format!("`service` takes the service's name, not its {}", r.attr))
+                .help(format!("write `${{{}.name}}`", r.target)),
+        );
+    }
+    let Some((svc, "ecs_service", props)) = s.referenced("service") else { return };
+    if let (Some(mine), Some(theirs)) = (ecs::cluster_of(s.props), ecs::cluster_of(props))
+        && mine.differs(&theirs)
+    {
+        out.push(Problem::new("cluster", format!("service `{svc}` runs in cluster {theirs}, not {mine}")));
+    }
+}
+
 impl KindSpec for Autoscaling {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// Bounds, schedules and the service's cluster: what RegisterScalableTarget and
+    /// PutScheduledAction refuse, where the stack writes it out. (A service's `desired_count`
+    /// outside min..max is no error: AWS moves it inside.)
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        bounds(s.int("min"), s.int("max"), "", &mut out);
+        scheduled_action_rules(s, &mut out);
+        target_rules(s, &mut out);
+        out
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
@@ -388,5 +517,93 @@ impl Kind for Autoscaling {
             .map(|_| ())
             .map_err(classify);
         gone(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schedule_problem;
+    use crate::kinds::testing::check_rules;
+
+    const BASE: &str = r#"cluster: { type: ecs_cluster }
+other: { type: ecs_cluster }
+svc: { type: ecs_service, cluster: "${cluster.arn}", task_definition: t, subnets: [subnet-1], security_groups: [sg-1] }
+"#;
+
+    fn scaling(fields: &str) -> String {
+        format!(
+            "{BASE}scale: {{ type: autoscaling, cluster: \"${{cluster.name}}\", service: \"${{svc.name}}\", {fields} }}\n"
+        )
+    }
+
+    #[test]
+    fn bounds() {
+        check_rules(&scaling("min: 0, max: 0"), &[]);
+        check_rules(&scaling("min: 2, max: 2"), &[]);
+        check_rules(&scaling("min: 5, max: 2"), &["7:88: min 5 is more than max 2 | did you mean min: 2, max: 5?"]);
+        check_rules(&scaling("min: -1, max: 2"), &["min -1: AWS allows 0 or more tasks"]);
+        check_rules(
+            &scaling(
+                "min: 1, max: 4, scheduled_actions: [{ name: night, schedule: \"cron(0 20 * * ? *)\", min: 3, max: 1 }]",
+            ),
+            &["min 3 is more than max 1"],
+        );
+    }
+
+    #[test]
+    fn scheduled_actions() {
+        let action = |name: &str, schedule: &str| format!("{{ name: {name}, schedule: \"{schedule}\", min: 1 }}");
+        let with =
+            |actions: &[String]| scaling(&format!("min: 1, max: 4, scheduled_actions: [{}]", actions.join(", ")));
+        check_rules(
+            &with(&[
+                action("a", "cron(0 20 * * ? *)"),
+                action("b", "rate(1 day)"),
+                action("c", "at(2026-12-24T18:00:00)"),
+            ]),
+            &[],
+        );
+        check_rules(
+            &with(&[action("a", "cron(0 20 * * ?)"), action("a", "rate(1 day)")]),
+            &["takes six fields", "an earlier scheduled action is named `a` too"],
+        );
+        check_rules(&with(&[action("a", "every day")]), &["a schedule is `at(yyyy-mm-ddThh:mm:ss)`"]);
+    }
+
+    #[test]
+    fn schedules() {
+        for ok in ["rate(5 minutes)", "rate(1 hour)", "cron(15 10 ? * 6L 2019-2022)", "at(2026-01-31T23:59:00)"] {
+            assert_eq!(schedule_problem(ok), None, "{ok}");
+        }
+        for no in [
+            "rate(0 minutes)",
+            "rate(5 weeks)",
+            "rate(5)",
+            "at(2026-01-31 23:59:00)",
+            "at(tomorrow)",
+            "cron(* * * *)",
+            "Rate(1 day)",
+        ] {
+            assert!(schedule_problem(no).is_some(), "{no}");
+        }
+    }
+
+    #[test]
+    fn the_service_and_its_cluster() {
+        check_rules(&scaling("min: 1, max: 2"), &[]);
+        check_rules(
+            &format!(
+                "{BASE}scale: {{ type: autoscaling, cluster: \"${{other.name}}\", service: \"${{svc.name}}\", min: 1, max: 2 }}\n"
+            ),
+            &["service `svc` runs in cluster `cluster`, not `other`"],
+        );
+        check_rules(
+            &format!(
+                "{BASE}scale: {{ type: autoscaling, cluster: \"${{cluster.name}}\", service: \"${{svc.arn}}\", min: 1, max: 2 }}\n"
+            ),
+            &["`service` takes the service's name, not its arn | write `${svc.name}`"],
+        );
+        // Names written out: AWS's to check.
+        check_rules(&format!("{BASE}scale: {{ type: autoscaling, cluster: c, service: s, min: 1, max: 2 }}\n"), &[]);
     }
 }

@@ -10,7 +10,9 @@ use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, Poll, classify, tagging, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::dns;
+use crate::spec::rules::{lit_str, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct Certificate;
@@ -25,9 +27,11 @@ static SCHEMA: KindSchema = KindSchema {
           created removes them when it is deleted itself.",
     props: &[
         Prop::new("domain", Ty::Str, "The name the certificate is for, e.g. `app.example.com` or `*.example.com`.")
+            .aws("acm:RequestCertificateRequest.DomainName")
             .required()
             .replaces(),
         Prop::new("subject_alternative_names", Ty::List(&Ty::Str), "More names the certificate covers.")
+            .aws("acm:RequestCertificateRequest.SubjectAlternativeNames")
             .default(Default::EmptyList)
             .unordered()
             .replaces(),
@@ -194,6 +198,47 @@ fn mark_unusable(l: &mut Live, status: Option<&CertificateStatus>) {
 impl KindSpec for Certificate {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS: the domain (the certificate's common name) "cannot exceed 64 octets (characters),
+    /// including periods" (RequestCertificate; the alternative names may have 253); every name's
+    /// validation record, `_<hash>.<name without *.>`, goes into `zone`, and Route 53 refuses a
+    /// record outside the zone's domain ("is not permitted in zone").
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(e) = s.get("zone") {
+            out.extend(wrong_kind(s, "zone", e, &["hosted_zone"]));
+        }
+        if let Some(d) = s.str("domain") {
+            let len = d.trim_end_matches('.').chars().count();
+            if len > 64 {
+                out.push(
+                    Problem::new("domain", format!("domain `{d}` is {len} characters: AWS takes at most 64 for a certificate's first name (its common name)"))
+                        .help("put the long name in `subject_alternative_names` (up to 253 characters) and a shorter one of the same certificate in `domain`"),
+                );
+            }
+        }
+        let zone = s.referenced("zone").filter(|(_, kind, _)| *kind == "hosted_zone");
+        let Some((zone_id, zone_name)) = zone.and_then(|(id, _, props)| Some((id, lit_str(props.get("name"))?))) else {
+            return out;
+        };
+        let names = std::iter::once(("domain".to_owned(), s.get("domain"))).chain(
+            s.list("subject_alternative_names")
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (format!("subject_alternative_names.{i}"), Some(e))),
+        );
+        for (path, e) in names {
+            let Some(name) = lit_str(e) else { continue };
+            let validated = name.strip_prefix("*.").unwrap_or(name);
+            if !dns::within(validated, zone_name) {
+                out.push(
+                    Problem::new(path, format!("`{name}` is not inside `{zone_name}`, the domain of hosted zone `{zone_id}`: Route 53 refuses its DNS validation record there"))
+                        .help("request a certificate per hosted zone, or leave this name out"),
+                );
+            }
+        }
+        out
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
@@ -596,5 +641,51 @@ mod tests {
     fn tokens_fit_acm() {
         assert_eq!(acm_token("rprov-0123456789abcdef0123456789abcdef01"), "23456789abcdef0123456789abcdef01");
         assert_eq!(acm_token("a-b"), "ab");
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const ZONE: &str = "  zone: { type: hosted_zone, name: example.com. }\n";
+
+    #[test]
+    fn names_inside_the_zone() {
+        valid(&format!(
+            "{ZONE}  c: {{ type: certificate, domain: '*.example.com', subject_alternative_names: [example.com, a.b.Example.com], zone: '${{zone.id}}' }}"
+        ));
+        let p = problems(&format!(
+            "{ZONE}  c: {{ type: certificate, domain: example.org, subject_alternative_names: [www.example.com, badexample.com], zone: '${{zone.id}}' }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("2:35: `example.org` is not inside `example.com.`, the domain of hosted zone `zone`"),
+            "{p:?}"
+        );
+        assert!(p[1].contains("`badexample.com` is not inside"), "{p:?}");
+    }
+
+    #[test]
+    fn domain_of_64_characters_at_most() {
+        let long = format!("{}.example.com", "a".repeat(52));
+        valid(&format!("{ZONE}  c: {{ type: certificate, domain: {long}, zone: '${{zone.id}}' }}"));
+        let p = problems(&format!("{ZONE}  c: {{ type: certificate, domain: a{long}, zone: '${{zone.id}}' }}"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("is 65 characters: AWS takes at most 64"), "{p:?}");
+    }
+
+    #[test]
+    fn zone_is_a_hosted_zone() {
+        let p = problems(&format!(
+            "{ZONE}  c: {{ type: certificate, domain: example.com, zone: '${{zone.name}}' }}\n  d: {{ type: certificate, domain: example.com, zone: '${{c.arn}}' }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains(
+                "`zone` refers to `c`, a certificate: AWS expects the id of a hosted_zone here | e.g. `${zone.id}`"
+            ),
+            "{p:?}"
+        );
     }
 }

@@ -6,8 +6,10 @@ use aws_sdk_route53::types::{AliasTarget, ChangeAction, ResourceRecordSet, RrTyp
 use super::route53;
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx};
+use crate::expr::Expr;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{lit_str, ref_target, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject, dns};
 use crate::value::{Props, Value};
 
 pub struct DnsRecord;
@@ -15,9 +17,14 @@ pub struct DnsRecord;
 const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SRV", "CAA", "PTR", "SPF", "DS"];
 
 static ALIAS: Ty = Ty::Obj(&[
-    Prop::new("dns_name", Ty::Str, "The target's DNS name, e.g. `${alb.dns_name}`.").required(),
-    Prop::new("zone_id", Ty::Str, "The target's hosted zone id, e.g. `${alb.zone_id}`.").required(),
+    Prop::new("dns_name", Ty::Str, "The target's DNS name, e.g. `${alb.dns_name}`.")
+        .aws("route53:AliasTarget.DNSName")
+        .required(),
+    Prop::new("zone_id", Ty::Str, "The target's hosted zone id, e.g. `${alb.zone_id}`.")
+        .aws("route53:AliasTarget.HostedZoneId")
+        .required(),
     Prop::new("evaluate_target_health", Ty::Bool, "Answer only while the target is healthy.")
+        .aws("route53:AliasTarget.EvaluateTargetHealth")
         .default(Default::Bool(false)),
 ]);
 
@@ -33,10 +40,14 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("zone", Ty::Str, "The hosted zone id, e.g. `${zone.id}`.").required().replaces(),
         Prop::new("name", Ty::Str, "The record's full name, e.g. `app.example.com`.").required().replaces(),
         Prop::new("record_type", Ty::Enum(TYPES), "The record type (`type` is the resource's kind).")
+            .aws("route53:ResourceRecordSet.Type")
             .required()
             .replaces(),
-        Prop::new("ttl", Ty::Int, "Seconds resolvers may cache the answer (plain records). Default: 300."),
-        Prop::new("values", Ty::List(&Ty::Str), "The answers (plain records).").unordered(),
+        Prop::new("ttl", Ty::Int, "Seconds resolvers may cache the answer (plain records). Default: 300.")
+            .aws("route53:ResourceRecordSet.TTL"),
+        Prop::new("values", Ty::List(&Ty::Str), "The answers (plain records).")
+            .aws("route53:ResourceRecord.Value")
+            .unordered(),
         Prop::new("alias", ALIAS, "Alias to an AWS resource instead of values."),
     ],
     attrs: &[
@@ -131,9 +142,167 @@ async fn write(cx: &Cx, props: &Props, action: ChangeAction) -> Result<Live, Aws
     }
 }
 
+/// The values as written: each with its literal text when it has one; none while the list is
+/// known only at apply.
+fn written_values(e: Option<&Expr>) -> Option<Vec<Option<String>>> {
+    match e {
+        None | Some(Expr::Lit(Value::Null)) => Some(vec![]),
+        Some(Expr::List(items)) => Some(items.iter().map(|i| lit_str(Some(i)).map(str::to_owned)).collect()),
+        Some(Expr::Lit(Value::List(items))) => Some(items.iter().map(|v| v.as_str().map(str::to_owned)).collect()),
+        Some(_) => None,
+    }
+}
+
+/// "an A", "a CNAME" (as the letters are read).
+fn a_type(ty: &str) -> String {
+    format!(
+        "{} {ty}",
+        if ty.starts_with(['A', 'E', 'F', 'H', 'I', 'L', 'M', 'N', 'O', 'R', 'S', 'X']) { "an" } else { "a" }
+    )
+}
+
+/// Whether two `zone` values name one hosted zone: the same resource, or the same id.
+fn same_zone(a: Option<&Expr>, b: Option<&Expr>) -> bool {
+    match (a.and_then(ref_target), b.and_then(ref_target)) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => {
+            lit_str(a).is_some_and(|x| lit_str(b).is_some_and(|y| route53::bare_zone_id(x) == route53::bare_zone_id(y)))
+        }
+        _ => false,
+    }
+}
+
 impl KindSpec for DnsRecord {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (ChangeResourceRecordSets): "exactly one of AliasTarget, all of TTL and
+    /// ResourceRecords"; a name inside the zone's domain ("is not permitted in zone"); no CNAME
+    /// at the zone apex, none beside other records of its name, one value in a CNAME; A and
+    /// AAAA values are IPv4 and IPv6 addresses; an alias to a load balancer is of type A or
+    /// AAAA; one record set per name and type (CREATE of an existing one: "already exists").
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(e) = s.get("zone") {
+            out.extend(wrong_kind(s, "zone", e, &["hosted_zone"]));
+        }
+        let name = s.str("name");
+        if let Some(why) = name.and_then(dns::shape_problem) {
+            out.push(Problem::new("name", format!("record name `{}` is no DNS name: {why}", name.unwrap_or_default())));
+        }
+        let ty = s.str("record_type");
+        let alias = s.get("alias").filter(|e| !matches!(e, Expr::Lit(Value::Null)));
+        let values = written_values(s.get("values"));
+        match (alias, values.as_ref().map(Vec::len)) {
+            (Some(_), Some(n)) if n > 0 => out.push(
+                Problem::new(
+                    "values",
+                    "a record has either `alias` or `values`: AWS takes an alias target or records, not both",
+                )
+                .help("remove `values` (Route 53 answers with the alias target's addresses), or `alias`"),
+            ),
+            (None, Some(0)) => out.push(
+                Problem::new("", "a record needs `values` (or an `alias`): AWS takes no record set without records")
+                    .help("e.g. `values: [192.0.2.10]`"),
+            ),
+            _ => {}
+        }
+        if alias.is_some() && s.get("ttl").is_some_and(|e| !matches!(e, Expr::Lit(Value::Null))) {
+            out.push(
+                Problem::new("ttl", "an alias record has no TTL of its own: AWS refuses `ttl` with `alias`")
+                    .help("remove `ttl`: Route 53 answers with the alias target's TTL"),
+            );
+        }
+        if let (Some("CNAME"), Some(v)) = (ty, &values)
+            && v.len() > 1
+        {
+            out.push(
+                Problem::new(
+                    "values",
+                    format!("a CNAME record has one value, not {}: DNS points a name at one other name", v.len()),
+                )
+                .help("use an A or AAAA record for several addresses"),
+            );
+        }
+        for (i, v) in values.iter().flatten().enumerate() {
+            let Some(v) = v else { continue };
+            let fits = match ty {
+                Some("A") => v.parse::<std::net::Ipv4Addr>().is_ok(),
+                Some("AAAA") => v.parse::<std::net::Ipv6Addr>().is_ok(),
+                _ => true,
+            };
+            if !fits {
+                let (ty, what) = if ty == Some("A") { ("A", "IPv4") } else { ("AAAA", "IPv6") };
+                out.push(
+                    Problem::new(
+                        format!("values.{i}"),
+                        format!("`{v}` is no {what} address: AWS takes {what} addresses in an {ty} record"),
+                    )
+                    .help("a name goes in a CNAME record, or an alias"),
+                );
+            }
+        }
+        if let (Some(ty), Some(Expr::Map(a))) = (ty, alias)
+            && let Some(target) = a.get("dns_name").and_then(ref_target)
+            && s.stack.resource(target).is_some_and(|(kind, _)| kind == "load_balancer")
+            && !matches!(ty, "A" | "AAAA")
+        {
+            out.push(
+                Problem::new("record_type", format!("an alias to load balancer `{target}` is of type A or AAAA, not {ty}: AWS answers load balancer aliases with addresses"))
+                    .help("`record_type: A`"),
+            );
+        }
+        let Some(name) = name else { return out };
+        let zone = s.referenced("zone").filter(|(_, kind, _)| *kind == "hosted_zone");
+        if let Some((zone_id, zone_name)) = zone.and_then(|(id, _, props)| Some((id, lit_str(props.get("name"))?))) {
+            if !dns::within(name, zone_name) {
+                out.push(
+                    Problem::new("name", format!("`{name}` is not inside `{zone_name}`, the domain of hosted zone `{zone_id}`: Route 53 keeps a zone's records under its domain"))
+                        .help(format!("e.g. `{}.{}`", name.trim_end_matches('.').split('.').next().unwrap_or("www"), zone_name.trim_end_matches('.'))),
+                );
+            } else if ty == Some("CNAME") && dns::canonical(name) == dns::canonical(zone_name) {
+                out.push(
+                    Problem::new("record_type", format!("a CNAME record at the zone's apex `{zone_name}`: DNS allows none beside the zone's SOA and NS records"))
+                        .help("use an alias A record for the apex (e.g. to a load balancer)"),
+                );
+            }
+        }
+        let Some(ty) = ty else { return out };
+        let canonical = dns::canonical(name);
+        // The records of the same zone: those referring to it, else every record.
+        let earlier: Vec<(&str, &crate::expr::ExprMap)> = match s.get("zone").and_then(ref_target) {
+            Some(zone) => s
+                .stack
+                .referrers(zone)
+                .filter(|(_, kind, _)| *kind == "dns_record")
+                .take_while(|(id, _, _)| *id != s.id)
+                .map(|(id, _, props)| (id, props))
+                .collect(),
+            None => s.stack.of_kind("dns_record").take_while(|(id, _)| *id != s.id).collect(),
+        };
+        for (other, props) in earlier {
+            let Some(other_ty) = lit_str(props.get("record_type")) else { continue };
+            let same_name = lit_str(props.get("name")).is_some_and(|n| dns::canonical(n) == canonical);
+            if !same_name || !same_zone(s.get("zone"), props.get("zone")) {
+                continue;
+            }
+            if other_ty == ty {
+                out.push(
+                    Problem::new("name", format!("`{name}` has {} record already (`{other}`): Route 53 holds one record set per name and type", a_type(ty)))
+                        .help(format!("list every value in `{other}`")),
+                );
+                break;
+            }
+            if ty == "CNAME" || other_ty == "CNAME" {
+                out.push(Problem::new(
+                    "record_type",
+                    format!("`{name}` has {} record already (`{other}`): DNS allows no CNAME beside other records of its name", a_type(other_ty)),
+                ));
+                break;
+            }
+        }
+        out
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
@@ -330,5 +499,70 @@ mod tests {
         DnsRecord.normalise("s", "r", &mut plain);
         assert_eq!(plain["ttl"], Value::Int(300));
         assert_eq!(live("Z1", &record_set(&plain).unwrap()).props, plain);
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const ZONE: &str = "  zone: { type: hosted_zone, name: example.com }\n";
+
+    #[test]
+    fn names_in_the_zone() {
+        valid(&format!(
+            "{ZONE}  a: {{ type: dns_record, zone: '${{zone.id}}', name: Example.com., record_type: A, values: [192.0.2.1, 192.0.2.2] }}\n  b: {{ type: dns_record, zone: '${{zone.id}}', name: '*.example.com', record_type: CNAME, values: [example.com] }}"
+        ));
+        let p = problems(&format!(
+            "{ZONE}  a: {{ type: dns_record, zone: '${{zone.id}}', name: app.example.org, record_type: A, values: [192.0.2.1] }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("2:52: `app.example.org` is not inside `example.com`, the domain of hosted zone `zone`: "),
+            "{p:?}"
+        );
+        assert!(p[0].ends_with("e.g. `app.example.com`"), "{p:?}");
+    }
+
+    #[test]
+    fn alias_or_values() {
+        let alias = "alias: { dns_name: lb.example.net, zone_id: Z35SXDOTRQ7X7K }";
+        valid(&format!(
+            "{ZONE}  a: {{ type: dns_record, zone: '${{zone.id}}', name: example.com, record_type: A, {alias} }}"
+        ));
+        let p = problems(&format!(
+            "{ZONE}  a: {{ type: dns_record, zone: '${{zone.id}}', name: a.example.com, record_type: A, {alias}, ttl: 60, values: [192.0.2.1] }}\n  b: {{ type: dns_record, zone: '${{zone.id}}', name: b.example.com, record_type: A }}"
+        ));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("an alias record has no TTL of its own"), "{p:?}");
+        assert!(p[1].contains("a record has either `alias` or `values`"), "{p:?}");
+        assert!(p[2].starts_with("3:3: a record needs `values`"), "{p:?}");
+    }
+
+    #[test]
+    fn cnames() {
+        let p = problems(&format!(
+            "{ZONE}  apex: {{ type: dns_record, zone: '${{zone.id}}', name: example.com, record_type: CNAME, values: [other.example.net] }}\n  two: {{ type: dns_record, zone: '${{zone.id}}', name: w.example.com, record_type: CNAME, values: [a.example.net, b.example.net] }}\n  beside: {{ type: dns_record, zone: '${{zone.id}}', name: w.example.com, record_type: TXT, values: ['\"x\"'] }}"
+        ));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("a CNAME record at the zone's apex `example.com`"), "{p:?}");
+        assert!(p[1].contains("a CNAME record has one value, not 2"), "{p:?}");
+        assert!(
+            p[2].contains(
+                "`w.example.com` has a CNAME record already (`two`): DNS allows no CNAME beside other records"
+            ),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn values_of_their_type_and_one_set_per_name() {
+        let p = problems(&format!(
+            "{ZONE}  a: {{ type: dns_record, zone: '${{zone.id}}', name: a.example.com, record_type: A, values: [app.example.net] }}\n  b: {{ type: dns_record, zone: '${{zone.id}}', name: A.example.com., record_type: A, values: [192.0.2.1] }}\n  c: {{ type: dns_record, zone: '${{zone.id}}', name: c.example.com, record_type: AAAA, values: [192.0.2.1] }}"
+        ));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("`app.example.net` is no IPv4 address"), "{p:?}");
+        assert!(p[1].contains("`A.example.com.` has an A record already (`a`)"), "{p:?}");
+        assert!(p[2].contains("`192.0.2.1` is no IPv6 address"), "{p:?}");
     }
 }

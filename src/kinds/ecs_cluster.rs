@@ -5,7 +5,7 @@ use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct EcsCluster;
@@ -14,7 +14,9 @@ static SCHEMA: KindSchema = KindSchema {
     name: "ecs_cluster",
     doc: "An ECS cluster: the namespace Fargate services and tasks run in.",
     props: &[
-        Prop::new("name", Ty::Str, "Cluster name, unique in the region. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("name", Ty::Str, "Cluster name, unique in the region. Default: `<stack>-<id>`.")
+            .aws("ecs:CreateClusterRequest.clusterName")
+            .replaces(),
         Prop::new("container_insights", Ty::Bool, "CloudWatch Container Insights metrics for the cluster.")
             .default(Default::Bool(false)),
     ],
@@ -80,6 +82,12 @@ async fn describe_one(cx: &Cx, arn: &str) -> Result<Cluster, AwsError> {
 impl KindSpec for EcsCluster {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// The name AWS allows. (A second cluster of a name is no error: CreateCluster answers
+    /// with the existing one.)
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        s.str("name").and_then(|n| ecs::name_problem("name", "cluster name", n)).into_iter().collect()
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -158,5 +166,25 @@ impl Kind for EcsCluster {
         // ClusterContainsServicesException/-TasksException come back as InUse: the executor
         // retries while the services drain. ClusterNotFoundException: already gone.
         super::gone_ok(client(cx).delete_cluster().cluster(req.physical_id).send().await.map_err(classify))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kinds::testing::check_rules;
+
+    #[test]
+    fn names() {
+        check_rules("c: { type: ecs_cluster, name: Prod_web-1 }", &[]);
+        check_rules("c: { type: ecs_cluster }", &[]);
+        check_rules(
+            "c: { type: ecs_cluster, name: prod/web }",
+            &["4:33: cluster name `prod/web` contains `/` | did you mean `prod-web`?"],
+        );
+        let long = "x".repeat(256);
+        check_rules(
+            &format!("c: {{ type: ecs_cluster, name: {long} }}"),
+            &["is 256 characters; AWS allows at most 255"],
+        );
     }
 }

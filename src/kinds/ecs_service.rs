@@ -9,15 +9,21 @@ use aws_sdk_ecs::types::{
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
+use crate::diag::did_you_mean;
+use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{Named, earlier_with_same_name, lit_int, lit_str, ref_target, vpc_of};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct EcsService;
 
 static CIRCUIT_BREAKER: Ty = Ty::Obj(&[
-    Prop::new("enable", Ty::Bool, "Stop a deployment whose tasks keep failing to start.").default(Default::Bool(true)),
+    Prop::new("enable", Ty::Bool, "Stop a deployment whose tasks keep failing to start.")
+        .aws("ecs:DeploymentCircuitBreaker.enable")
+        .default(Default::Bool(true)),
     Prop::new("rollback", Ty::Bool, "Roll a stopped deployment back to the last completed one.")
+        .aws("ecs:DeploymentCircuitBreaker.rollback")
         .default(Default::Bool(true)),
 ]);
 
@@ -27,30 +33,50 @@ static SCHEMA: KindSchema = KindSchema {
           given subnets, optionally registered with a target group. Apply waits for a steady state \
           (one deployment, all tasks running).",
     props: &[
-        Prop::new("name", Ty::Str, "Service name, unique in the cluster. Default: `<stack>-<id>`.").replaces(),
-        Prop::new("cluster", Ty::Str, "The cluster (`${cluster.arn}` or its name).").required().replaces(),
-        Prop::new("task_definition", Ty::Str, "The task definition ARN with revision (`${td.arn}`).").required(),
-        Prop::new("desired_count", Ty::Int, "Tasks to keep running.").default(Default::Int(1)),
+        Prop::new("name", Ty::Str, "Service name, unique in the cluster. Default: `<stack>-<id>`.")
+            .aws("ecs:CreateServiceRequest.serviceName")
+            .replaces(),
+        Prop::new("cluster", Ty::Str, "The cluster (`${cluster.arn}` or its name).")
+            .aws("ecs:CreateServiceRequest.cluster")
+            .required()
+            .replaces(),
+        Prop::new("task_definition", Ty::Str, "The task definition ARN with revision (`${td.arn}`).")
+            .aws("ecs:CreateServiceRequest.taskDefinition")
+            .required(),
+        Prop::new("desired_count", Ty::Int, "Tasks to keep running.")
+            .aws("ecs:CreateServiceRequest.desiredCount")
+            .default(Default::Int(1)),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids the tasks' ENIs go in (private subnets).")
+            .aws("ecs:AwsVpcConfiguration.subnets")
             .required()
             .unordered(),
         Prop::new("security_groups", Ty::List(&Ty::Str), "Security group ids of the tasks' ENIs.")
+            .aws("ecs:AwsVpcConfiguration.securityGroups")
             .required()
             .unordered(),
         Prop::new("assign_public_ip", Ty::Bool, "Give tasks public IPs (only in public subnets).")
             .default(Default::Bool(false)),
-        Prop::new("target_group", Ty::Str, "Target group ARN the tasks register with (`${tg.arn}`).").replaces(),
-        Prop::new("container_name", Ty::Str, "Container that receives the target group's traffic.").replaces(),
-        Prop::new("container_port", Ty::Int, "Its port.").replaces(),
-        Prop::new("platform_version", Ty::Str, "Fargate platform version.").default(Default::Str("LATEST")),
-        Prop::new("circuit_breaker", CIRCUIT_BREAKER, "Deployment circuit breaker. Default: on, with rollback."),
+        Prop::new("target_group", Ty::Str, "Target group ARN the tasks register with (`${tg.arn}`).")
+            .aws("ecs:LoadBalancer.targetGroupArn")
+            .replaces(),
+        Prop::new("container_name", Ty::Str, "Container that receives the target group's traffic.")
+            .aws("ecs:LoadBalancer.containerName")
+            .replaces(),
+        Prop::new("container_port", Ty::Int, "Its port.").aws("ecs:LoadBalancer.containerPort").replaces(),
+        Prop::new("platform_version", Ty::Str, "Fargate platform version.")
+            .aws("ecs:CreateServiceRequest.platformVersion")
+            .default(Default::Str("LATEST")),
+        Prop::new("circuit_breaker", CIRCUIT_BREAKER, "Deployment circuit breaker. Default: on, with rollback.")
+            .aws("ecs:DeploymentConfiguration.deploymentCircuitBreaker"),
         Prop::new(
             "health_check_grace_period",
             Ty::Int,
             "Seconds the load balancer's health checks are ignored after a task starts.",
         )
+        .aws("ecs:CreateServiceRequest.healthCheckGracePeriodSeconds")
         .default(Default::Int(0)),
         Prop::new("enable_execute_command", Ty::Bool, "Allow `aws ecs execute-command` into the tasks.")
+            .aws("ecs:CreateServiceRequest.enableExecuteCommand")
             .default(Default::Bool(false)),
     ],
     attrs: &[
@@ -271,9 +297,194 @@ fn not_active(e: &AwsError) -> bool {
     }
 }
 
+// ---- what CreateService refuses ---------------------------------------------------------------
+
+/// AWS (AwsVpcConfiguration): "There's a limit of 16 subnets that can be specified", "There's a
+/// limit of 5 security groups", "All specified subnets must be from the same VPC", "All
+/// specified security groups must be from the same VPC".
+const MAX_SUBNETS: usize = 16;
+const MAX_SECURITY_GROUPS: usize = 5;
+
+/// The name the service gets: its `name`, else `<stack>-<id>`; None when known only at apply.
+fn service_name(stack: &str, id: &str, props: &ExprMap) -> Option<String> {
+    match props.get("name") {
+        None | Some(Expr::Lit(Value::Null)) => Some(ecs::default_name(stack, id)),
+        e => lit_str(e).map(str::to_owned),
+    }
+}
+
+fn is_empty_list(e: Option<&Expr>) -> bool {
+    match e {
+        Some(Expr::List(l)) => l.is_empty(),
+        Some(Expr::Lit(Value::List(l))) => l.is_empty(),
+        _ => false,
+    }
+}
+
+fn list_of(e: Option<&Expr>) -> &[Expr] {
+    match e {
+        Some(Expr::List(l)) => l,
+        _ => &[],
+    }
+}
+
+/// The target group, and the container and port it sends traffic to. AWS (CreateService,
+/// loadBalancers): "this object must contain the load balancer target group ARN, the container
+/// name, and the container port"; "The container name must be as it appears in a container
+/// definition"; the port "must correspond to a containerPort in the task definition" ("The
+/// container ... did not have a container port ... defined."); awsvpc tasks need target groups
+/// of type `ip`; a target group no load balancer uses is refused ("The target group ... does not
+/// have an associated load balancer.").
+fn load_balancer_rules(s: &Subject, out: &mut Vec<Problem>) {
+    if !matches!(s.get("target_group"), Some(e) if *e != Expr::Lit(Value::Null)) {
+        return;
+    }
+    if s.get("container_name").is_none() || s.get("container_port").is_none() {
+        out.push(Problem::new(
+            "target_group",
+            "a service registered with a target group needs `container_name` and `container_port`: the container and port the target group sends traffic to",
+        ));
+    }
+    if let (Some((td, "task_definition", props)), Some(name)) =
+        (s.referenced("task_definition"), s.str("container_name"))
+    {
+        let containers: Vec<&ExprMap> = list_of(props.get("containers"))
+            .iter()
+            .filter_map(|c| match c {
+                Expr::Map(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        let names: Option<Vec<&str>> = containers.iter().map(|c| lit_str(c.get("name"))).collect();
+        match (containers.iter().find(|c| lit_str(c.get("name")) == Some(name)), names) {
+            (None, Some(names)) => {
+                let help = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| {
+                    format!("its containers: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+                });
+                out.push(
+                    Problem::new("container_name", format!("task definition `{td}` has no container `{name}`"))
+                        .help(help),
+                );
+            }
+            (Some(c), _) => {
+                let ports: Option<Vec<i64>> = list_of(c.get("port_mappings"))
+                    .iter()
+                    .map(|p| match p {
+                        Expr::Map(p) => lit_int(p.get("container_port")),
+                        _ => None,
+                    })
+                    .collect();
+                if let (Some(port), Some(ports)) = (s.int("container_port"), ports)
+                    && !ports.contains(&port)
+                {
+                    let help = match ports.as_slice() {
+                        [] => "add it to the container's `port_mappings`".to_owned(),
+                        _ => format!("it maps {}", ports.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
+                    };
+                    out.push(
+                        Problem::new(
+                            "container_port",
+                            format!("container `{name}` of task definition `{td}` maps no port {port}"),
+                        )
+                        .help(help),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    if let Some((tg, "target_group", props)) = s.referenced("target_group") {
+        if let Some(t) = lit_str(props.get("target_type")).filter(|t| *t != "ip") {
+            out.push(
+                Problem::new(
+                    "target_group",
+                    format!("target group `{tg}` has target_type `{t}`; Fargate tasks (awsvpc) register by ip"),
+                )
+                .help("leave out the target group's `target_type` (ip by default)"),
+            );
+        }
+        let forwarded = s.stack.resources().iter().any(|(_, kind, p)| {
+            kind.starts_with("listener") && p.values().any(|e| e.refs().iter().any(|r| r.target == tg))
+        });
+        if !forwarded {
+            out.push(
+                Problem::new(
+                    "target_group",
+                    format!("no listener of this stack forwards to target group `{tg}`; AWS refuses a service whose target group no load balancer uses"),
+                )
+                .help("add a listener forwarding to it, and list that listener in this service's `depends_on`"),
+            );
+        }
+    }
+}
+
+fn network_rules(s: &Subject, out: &mut Vec<Problem>) {
+    let (subnets, groups) = (s.list("subnets"), s.list("security_groups"));
+    if is_empty_list(s.get("subnets")) {
+        out.push(Problem::new("subnets", "a service needs at least one subnet for its tasks"));
+    }
+    if subnets.len() > MAX_SUBNETS {
+        out.push(Problem::new("subnets", format!("{} subnets; AWS allows at most {MAX_SUBNETS}", subnets.len())));
+    }
+    if groups.len() > MAX_SECURITY_GROUPS {
+        out.push(Problem::new(
+            "security_groups",
+            format!("{} security groups; AWS allows at most {MAX_SECURITY_GROUPS}", groups.len()),
+        ));
+    }
+    let mut first: Option<(&str, Named)> = None;
+    for (i, e) in subnets.iter().enumerate() {
+        let (Some(id), Some(vpc)) = (ref_target(e), vpc_of(s.stack, e)) else { continue };
+        match first {
+            None => first = Some((id, vpc)),
+            Some((other, theirs)) if theirs.differs(&vpc) => out.push(Problem::new(
+                format!("subnets.{i}"),
+                format!("subnet `{id}` is in VPC {vpc}, subnet `{other}` in {theirs}; AWS wants a service's subnets in one VPC"),
+            )),
+            Some(_) => {}
+        }
+    }
+    let Some((subnet, vpc)) = first else { return };
+    for (i, e) in groups.iter().enumerate() {
+        if let (Some(id), Some(theirs)) = (ref_target(e), vpc_of(s.stack, e))
+            && theirs.differs(&vpc)
+        {
+            out.push(Problem::new(
+                format!("security_groups.{i}"),
+                format!("security group `{id}` is of VPC {theirs}, the service's subnet `{subnet}` of {vpc}; AWS wants them in one VPC"),
+            ));
+        }
+    }
+}
+
 impl KindSpec for EcsService {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// The name, the load balancer's container and port, the network: what CreateService
+    /// refuses, where the stack writes it out.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(name) = s.str("name") {
+            out.extend(ecs::name_problem("name", "service name", name));
+        }
+        // AWS: "Service names must be unique within a cluster"; a second CreateService of the
+        // name answers "Creation of service was not idempotent."
+        let stack = s.stack.name();
+        if let Some(cluster) = ecs::cluster_of(s.props)
+            && let Some((other, name)) = earlier_with_same_name(s, "ecs_service", |id, p| {
+                if ecs::cluster_of(p) == Some(cluster) { service_name(stack, id, p) } else { None }
+            })
+        {
+            out.push(Problem::new(
+                "name",
+                format!("service `{other}` is named `{name}` in the same cluster; AWS keeps service names unique in a cluster"),
+            ));
+        }
+        load_balancer_rules(s, &mut out);
+        network_rules(s, &mut out);
+        out
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -444,6 +655,109 @@ impl Kind for EcsService {
         // the subnets and security groups, and the cluster refuses deletion.
         let what = format!("service {} to drain", req.physical_id);
         wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), draining).await
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    /// A network of two VPCs, a load balancer, a target group and a task definition.
+    const BASE: &str = r#"
+vpc: { type: vpc, cidr: 10.0.0.0/16 }
+other: { type: vpc, cidr: 10.1.0.0/16 }
+a: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.0.0/24, az: us-east-1a }
+b: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.1.0/24, az: us-east-1b }
+c: { type: subnet, vpc: "${other.id}", cidr: 10.1.0.0/24, az: us-east-1a }
+sg: { type: security_group, vpc: "${vpc.id}" }
+sg_other: { type: security_group, vpc: "${other.id}" }
+alb: { type: load_balancer, subnets: ["${a.id}", "${b.id}"], security_groups: ["${sg.id}"] }
+tg: { type: target_group, vpc: "${vpc.id}", protocol: HTTP, port: 80 }
+tg_instance: { type: target_group, vpc: "${vpc.id}", protocol: HTTP, port: 80, target_type: instance }
+web: { type: listener, load_balancer: "${alb.arn}", port: 80, protocol: HTTP, default_action: { type: forward, target_group: "${tg.arn}" } }
+cluster: { type: ecs_cluster }
+td: { type: task_definition, cpu: 256, memory: 512, containers: [{ name: app, image: x, port_mappings: [{ container_port: 8000 }] }] }
+"#;
+
+    /// BASE and a service with the fields given (`svc:` is on the base's last line + 1).
+    fn svc(fields: &str) -> String {
+        format!(
+            "{BASE}svc: {{ type: ecs_service, cluster: \"${{cluster.arn}}\", task_definition: \"${{td.arn}}\", subnets: [\"${{a.id}}\", \"${{b.id}}\"], security_groups: [\"${{sg.id}}\"], {fields} }}\n"
+        )
+    }
+
+    const LB: &str = "target_group: \"${tg.arn}\", container_name: app, container_port: 8000";
+
+    #[test]
+    fn the_load_balancers_container_and_port() {
+        check_rules(&svc(LB), &[]);
+        check_rules(&svc("target_group: \"${tg.arn}\""), &["needs `container_name` and `container_port`"]);
+        check_rules(
+            &svc("target_group: \"${tg.arn}\", container_name: ap, container_port: 8000"),
+            &["task definition `td` has no container `ap` | did you mean `app`?"],
+        );
+        check_rules(
+            &svc("target_group: \"${tg.arn}\", container_name: app, container_port: 80"),
+            &["container `app` of task definition `td` maps no port 80 | it maps 8000"],
+        );
+    }
+
+    #[test]
+    fn the_target_group() {
+        check_rules(
+            &svc("target_group: \"${tg_instance.arn}\", container_name: app, container_port: 8000"),
+            &[
+                "no listener of this stack forwards to target group `tg_instance`",
+                "target group `tg_instance` has target_type `instance`; Fargate tasks (awsvpc) register by ip",
+            ],
+        );
+        // A target group written out as an ARN is AWS's to check.
+        check_rules(
+            &svc(
+                "target_group: arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1, container_name: app, container_port: 8000",
+            ),
+            &[],
+        );
+    }
+
+    #[test]
+    fn the_network() {
+        let net = |subnets: &str, groups: &str| {
+            format!(
+                "{BASE}svc: {{ type: ecs_service, cluster: c, task_definition: t, subnets: [{subnets}], security_groups: [{groups}] }}\n"
+            )
+        };
+        check_rules(&net("\"${a.id}\", subnet-1", "\"${sg.id}\", sg-1"), &[]);
+        check_rules(&net("", "\"${sg.id}\""), &["a service needs at least one subnet"]);
+        check_rules(
+            &net("\"${a.id}\", \"${c.id}\"", "\"${sg.id}\""),
+            &["subnet `c` is in VPC `other`, subnet `a` in `vpc`; AWS wants a service's subnets in one VPC"],
+        );
+        check_rules(
+            &net("\"${a.id}\"", "\"${sg_other.id}\""),
+            &["security group `sg_other` is of VPC `other`, the service's subnet `a` of `vpc`"],
+        );
+        let many = (1..=17).map(|n| format!("subnet-{n}")).collect::<Vec<_>>().join(", ");
+        check_rules(&net(&many, "sg-1, sg-2, sg-3, sg-4, sg-5"), &["17 subnets; AWS allows at most 16"]);
+        check_rules(
+            &net("subnet-1", "sg-1, sg-2, sg-3, sg-4, sg-5, sg-6"),
+            &["6 security groups; AWS allows at most 5"],
+        );
+    }
+
+    #[test]
+    fn names() {
+        check_rules(&svc("name: web_2"), &[]);
+        check_rules(&svc("name: web.2"), &["service name `web.2` contains `.`"]);
+        // Two services of one name: in one cluster refused, in two clusters fine.
+        let two = |cluster: &str| {
+            format!(
+                "{}svc2: {{ type: ecs_service, cluster: {cluster}, task_definition: t, subnets: [subnet-1], security_groups: [sg-1], name: s-svc }}\n",
+                svc("")
+            )
+        };
+        check_rules(&two("\"${cluster.arn}\""), &["service `svc` is named `s-svc` in the same cluster"]);
+        check_rules(&two("other-cluster"), &[]);
     }
 }
 

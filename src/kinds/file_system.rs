@@ -8,8 +8,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
+use crate::expr::Expr;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct FileSystem;
@@ -30,15 +31,20 @@ static SCHEMA: KindSchema = KindSchema {
     name: "file_system",
     doc: "An EFS file system: NFS storage shared by every task that mounts it.",
     props: &[
-        Prop::new("encrypted", Ty::Bool, "Encrypt data at rest.").default(Default::Bool(true)).replaces(),
+        Prop::new("encrypted", Ty::Bool, "Encrypt data at rest.")
+            .aws("efs:CreateFileSystemRequest.Encrypted")
+            .default(Default::Bool(true))
+            .replaces(),
         Prop::new(
             "kms_key",
             Ty::Str,
             "ARN of the KMS key for encryption at rest (AWS reports the ARN, so give the ARN, not an alias); \
              AWS's key for EFS when left out.",
         )
+        .aws("efs:CreateFileSystemRequest.KmsKeyId")
         .replaces(),
         Prop::new("performance_mode", Ty::Enum(&["generalPurpose", "maxIO"]), "The performance mode.")
+            .aws("efs:CreateFileSystemRequest.PerformanceMode")
             .default(Default::Str("generalPurpose"))
             .replaces(),
         Prop::new(
@@ -46,17 +52,20 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["bursting", "elastic", "provisioned"]),
             "How throughput scales (AWS allows one change of mode per 24 hours).",
         )
+        .aws("efs:CreateFileSystemRequest.ThroughputMode")
         .default(Default::Str("bursting")),
         Prop::new(
             "provisioned_throughput_mibps",
             Ty::Num,
             "Throughput in MiB/s; with throughput_mode provisioned only.",
-        ),
+        )
+        .aws("efs:CreateFileSystemRequest.ProvisionedThroughputInMibps"),
         Prop::new(
             "transition_to_ia",
             Ty::Enum(TRANSITIONS),
             "Move files not accessed for this long to Infrequent Access storage; none when left out.",
-        ),
+        )
+        .aws("efs:LifecyclePolicy.TransitionToIA"),
     ],
     attrs: &[
         Attr::new("id", "The file system id (fs-...)."),
@@ -155,6 +164,27 @@ fn with_lifecycle(mut l: Live, props: &Props) -> Live {
 impl KindSpec for FileSystem {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (CreateFileSystem): "If you use KmsKeyId, you must set the ... Encrypted parameter
+    /// to true"; "If you set ThroughputMode to provisioned, you must also set a value for
+    /// ProvisionedThroughputInMibps".
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let given = |k: &str| !matches!(s.get(k), None | Some(Expr::Lit(Value::Null)));
+        if given("kms_key") && s.bool("encrypted") == Some(false) {
+            out.push(
+                Problem::new("kms_key", "a KMS key encrypts at rest: AWS refuses one with `encrypted: false`")
+                    .help("leave out `encrypted` (true by default), or the key"),
+            );
+        }
+        if s.str("throughput_mode") == Some("provisioned") && !given("provisioned_throughput_mibps") {
+            out.push(Problem::new(
+                "throughput_mode",
+                "provisioned throughput needs `provisioned_throughput_mibps`: the MiB/s to provision (1 or more)",
+            ));
+        }
+        out
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
@@ -292,7 +322,7 @@ mod tests {
             .performance_mode(PerformanceMode::GeneralPurpose)
             .throughput_mode(ThroughputMode::Bursting)
             .encrypted(true)
-            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/k")
+            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
             .tags(aws_sdk_efs::types::Tag::builder().key("rprov:stack").value("s").build().unwrap())
             .build()
             .unwrap()
@@ -485,5 +515,25 @@ mod tests {
         FileSystem.normalise("s", "fs", &mut p);
         assert!(!p.contains_key("provisioned_throughput_mibps"));
         assert_eq!(p["transition_to_ia"], Value::Null);
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    #[test]
+    fn encryption_and_throughput() {
+        check_rules("fs: { type: file_system, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" }", &[]);
+        check_rules("fs: { type: file_system, encrypted: false }", &[]);
+        check_rules("fs: { type: file_system, throughput_mode: provisioned, provisioned_throughput_mibps: 64 }", &[]);
+        check_rules(
+            "fs: { type: file_system, encrypted: false, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" }",
+            &["4:55: a KMS key encrypts at rest: AWS refuses one with `encrypted: false`"],
+        );
+        check_rules(
+            "fs: { type: file_system, throughput_mode: provisioned }",
+            &["provisioned throughput needs `provisioned_throughput_mibps`"],
+        );
     }
 }

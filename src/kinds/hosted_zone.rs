@@ -5,7 +5,7 @@ use super::route53::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject, dns};
 use crate::value::{Props, Value};
 
 pub struct HostedZone;
@@ -18,11 +18,15 @@ static SCHEMA: KindSchema = KindSchema {
           created zone first removes the ACM validation CNAMEs certificates left in it; any other record that \
           is not the zone's own SOA/NS keeps it (\"in use\": retried until the deadline, then reported).",
     props: &[
-        Prop::new("name", Ty::Str, "The domain, e.g. `example.com`.").required().replaces(),
+        Prop::new("name", Ty::Str, "The domain, e.g. `example.com`.")
+            .aws("route53:CreateHostedZoneRequest.Name")
+            .required()
+            .replaces(),
         Prop::new("lookup", Ty::Bool, "Use the existing public zone of this name instead of creating one.")
             .default(Default::Bool(false))
             .replaces(),
-        Prop::new("comment", Ty::Str, "A comment shown with the zone (created zones)."),
+        Prop::new("comment", Ty::Str, "A comment shown with the zone (created zones).")
+            .aws("route53:HostedZoneConfig.Comment"),
     ],
     attrs: &[
         Attr::new("id", "The zone id (without `/hostedzone/`)."),
@@ -116,6 +120,16 @@ async fn created_with(cx: &Cx, name: &str, reference: &str) -> Result<Option<Sdk
 impl KindSpec for HostedZone {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (CreateHostedZone): the name is a domain name (InvalidDomainName): labels of 1 to
+    /// 63 octets, 253 in all.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let Some(name) = s.str("name") else { return vec![] };
+        dns::shape_problem(name)
+            .map(|why| Problem::new("name", format!("hosted zone name `{name}` is no domain name: {why}")))
+            .into_iter()
+            .collect()
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
@@ -299,5 +313,25 @@ impl Kind for HostedZone {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    #[test]
+    fn names_are_domain_names() {
+        valid(
+            "  a: { type: hosted_zone, name: example.com. }\n  b: { type: hosted_zone, name: Sub.Example.com, lookup: true }",
+        );
+        let p = problems(&format!(
+            "  a: {{ type: hosted_zone, name: {}.example.com }}\n  b: {{ type: hosted_zone, name: example..com }}",
+            "x".repeat(64)
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("1:33: hosted zone name"), "{p:?}");
+        assert!(p[0].contains("is 64 octets; DNS allows at most 63"), "{p:?}");
+        assert!(p[1].contains("it has an empty label"), "{p:?}");
     }
 }

@@ -4,8 +4,11 @@ use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
 
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, gone_ok, tag_changes, without_aws_tags};
 use crate::aws::{AwsError, Cx, classify};
+use crate::diag::did_you_mean;
+use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{earlier_with_same_name, lit_str};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct IamRole;
@@ -18,6 +21,7 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "An IAM role: who may assume it (trust) and what it may do (managed and inline policies).",
     props: &[
         Prop::new("name", Ty::Str, "The role name; `<stack>-<id>` (cut to IAM's 64 characters) when left out.")
+            .aws("iam:CreateRoleRequest.RoleName")
             .replaces(),
         Prop::new(
             "trust",
@@ -27,6 +31,7 @@ static SCHEMA: KindSchema = KindSchema {
         .unordered(),
         Prop::new("assume_role_policy", Ty::Doc, "The full trust policy document, instead of `trust`."),
         Prop::new("managed_policy_arns", Ty::List(&Ty::Str), "ARNs of managed policies attached to the role.")
+            .aws("iam:AttachRolePolicyRequest.PolicyArn")
             .default(Default::EmptyList)
             .unordered(),
         Prop::new("policies", Ty::Doc, "Inline policies: policy name -> policy document.").default(Default::EmptyMap),
@@ -310,6 +315,267 @@ fn role_name(stack: &str, id: &str, props: &Props) -> String {
     props.get("name").and_then(Value::as_str).map_or_else(|| default_name(stack, id), str::to_owned)
 }
 
+// ---- what IAM refuses in a role -------------------------------------------------------------
+
+/// "Role policy size cannot exceed 10,240 characters" (aggregate of a role's inline policies; IAM
+/// does not count white space; not adjustable). AWS: IAM and STS quotas.
+const INLINE_POLICIES_MAX: usize = 10_240;
+/// "Managed policies attached to an IAM role": 10 by default, at most 20 with an increase.
+const MANAGED_POLICIES_MAX: usize = 20;
+
+const DOCUMENT_KEYS: &[&str] = &["Version", "Id", "Statement"];
+const STATEMENT_KEYS: &[&str] =
+    &["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+
+/// The two kinds of policy a role has: who may assume it, and what it may do.
+#[derive(Clone, Copy, PartialEq)]
+enum Policy {
+    Trust,
+    Inline,
+}
+
+/// The number of characters of a document as IAM counts them (the JSON rprov sends, white
+/// space left out), a value known only at apply counted as an empty string: a lower bound.
+fn policy_len(e: &Expr) -> usize {
+    let text = |s: &str| s.chars().filter(|c| !c.is_whitespace()).count() + 2;
+    match e {
+        Expr::Lit(Value::Str(s)) => text(s),
+        Expr::Lit(v) => serde_json::Value::from(v).to_string().chars().filter(|c| !c.is_whitespace()).count(),
+        Expr::Ref(_) => 2,
+        Expr::Concat(parts) => {
+            2 + parts
+                .iter()
+                .map(|p| match p {
+                    Expr::Lit(Value::Str(s)) => text(s) - 2,
+                    _ => 0,
+                })
+                .sum::<usize>()
+        }
+        Expr::List(items) => 2 + items.len().saturating_sub(1) + items.iter().map(policy_len).sum::<usize>(),
+        Expr::Map(m) => {
+            2 + m.len().saturating_sub(1) + m.iter().map(|(k, v)| text(k) + 1 + policy_len(v)).sum::<usize>()
+        }
+    }
+}
+
+/// The first character IAM does not take in a policy document: "Any printable ASCII character
+/// ... The printable characters in the Basic Latin and Latin-1 Supplement character set
+/// (through \u00FF) ... tab, line feed, and carriage return" (AWS: CreateRole
+/// AssumeRolePolicyDocument, PutRolePolicy PolicyDocument).
+fn foreign_char(e: &Expr) -> Option<char> {
+    let bad = |s: &str| s.chars().find(|c| !matches!(*c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'));
+    match e {
+        Expr::Lit(Value::Str(s)) => bad(s),
+        Expr::Lit(_) | Expr::Ref(_) => None,
+        Expr::Concat(p) | Expr::List(p) => p.iter().find_map(foreign_char),
+        Expr::Map(m) => m.iter().find_map(|(k, v)| bad(k).or_else(|| foreign_char(v))),
+    }
+}
+
+/// IAM's policy grammar, as far as a document written out shows it (AWS: IAM JSON policy
+/// element reference; MalformedPolicyDocument answers "Syntax errors in policy.", "Statement IDs
+/// (SID) must be alpha-numeric.", "Statement IDs (SID) in a single policy must be unique.",
+/// "Policy document should not specify a principal.", "Policy statement must contain
+/// resources.", "Has prohibited field Resource", "Missing required field Principal").
+fn document_rules(doc: &Expr, at: &str, policy: Policy, out: &mut Vec<Problem>) {
+    let Expr::Map(m) = doc else {
+        if !matches!(doc, Expr::Ref(_) | Expr::Lit(Value::Map(_))) {
+            out.push(Problem::new(at, "a policy document is a mapping of `Version` and `Statement`"));
+        }
+        return;
+    };
+    for key in m.keys().filter(|k| !DOCUMENT_KEYS.contains(&k.as_str())) {
+        let p = Problem::new(
+            format!("{at}.{key}"),
+            format!("`{key}` is no element of a policy; AWS takes Version, Id and Statement"),
+        );
+        out.push(match did_you_mean(key, DOCUMENT_KEYS.iter().copied()) {
+            Some(h) => p.help(h),
+            None => p,
+        });
+    }
+    if let Some(v) = lit_str(m.get("Version")).filter(|v| !["2012-10-17", "2008-10-17"].contains(v)) {
+        out.push(
+            Problem::new(
+                format!("{at}.Version"),
+                format!("policy Version `{v}` is not one AWS knows: 2012-10-17 or 2008-10-17"),
+            )
+            .help("write Version: \"2012-10-17\" (quoted)"),
+        );
+    }
+    if let Some(c) = foreign_char(doc) {
+        out.push(Problem::new(
+            at,
+            format!("the policy contains `{c}`; AWS takes printable Latin-1 characters only in a policy"),
+        ));
+    }
+    let mut sids: Vec<&str> = Vec::new();
+    match m.get("Statement") {
+        None => out.push(Problem::new(at, "a policy document needs `Statement`")),
+        Some(Expr::Map(st)) => statement_rules(st, &format!("{at}.Statement"), policy, &mut sids, out),
+        Some(Expr::List(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Expr::Map(st) => statement_rules(st, &format!("{at}.Statement.{i}"), policy, &mut sids, out),
+                    Expr::Ref(_) => {}
+                    _ => out.push(Problem::new(
+                        format!("{at}.Statement.{i}"),
+                        "a statement is a mapping of Effect, Action, ...",
+                    )),
+                }
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+fn statement_rules<'a>(st: &'a ExprMap, at: &str, policy: Policy, sids: &mut Vec<&'a str>, out: &mut Vec<Problem>) {
+    let has = |k: &str| st.contains_key(k);
+    for key in st.keys().filter(|k| !STATEMENT_KEYS.contains(&k.as_str())) {
+        let p = Problem::new(
+            format!("{at}.{key}"),
+            format!("`{key}` is no element of a policy statement; AWS takes {}", STATEMENT_KEYS.join(", ")),
+        );
+        out.push(match did_you_mean(key, STATEMENT_KEYS.iter().copied()) {
+            Some(h) => p.help(h),
+            None => p,
+        });
+    }
+    match st.get("Effect") {
+        None => out.push(Problem::new(at, "a statement needs `Effect: Allow` or `Effect: Deny`")),
+        Some(e) => {
+            if let Some(effect) = lit_str(Some(e)).filter(|e| !["Allow", "Deny"].contains(e)) {
+                let p = Problem::new(
+                    format!("{at}.Effect"),
+                    format!("Effect `{effect}`: AWS takes `Allow` or `Deny`, case as written"),
+                );
+                out.push(match effect.to_ascii_lowercase().as_str() {
+                    "allow" => p.help("did you mean `Allow`?"),
+                    "deny" => p.help("did you mean `Deny`?"),
+                    _ => p,
+                });
+            }
+        }
+    }
+    for (one, not) in [("Action", "NotAction"), ("Resource", "NotResource"), ("Principal", "NotPrincipal")] {
+        if has(one) && has(not) {
+            out.push(Problem::new(format!("{at}.{not}"), format!("give `{one}` or `{not}`, not both")));
+        }
+    }
+    if !has("Action") && !has("NotAction") {
+        out.push(Problem::new(at, "a statement needs `Action` (or `NotAction`): what it allows or denies"));
+    }
+    if let Some(sid) = lit_str(st.get("Sid")) {
+        if let Some(c) = sid.chars().find(|c| !c.is_ascii_alphanumeric()) {
+            out.push(Problem::new(
+                format!("{at}.Sid"),
+                format!("Sid `{sid}` contains `{c}`; AWS takes letters and digits only"),
+            ));
+        } else if sids.contains(&sid) {
+            out.push(Problem::new(
+                format!("{at}.Sid"),
+                format!("Sid `{sid}` is used by an earlier statement; AWS wants Sids unique in a policy"),
+            ));
+        }
+        sids.push(sid);
+    }
+    match policy {
+        Policy::Inline => {
+            for key in ["Principal", "NotPrincipal"].into_iter().filter(|k| has(k)) {
+                out.push(Problem::new(
+                    format!("{at}.{key}"),
+                    format!("an inline policy names no principal (the role is it); AWS refuses `{key}` here"),
+                ));
+            }
+            if !has("Resource") && !has("NotResource") {
+                out.push(Problem::new(
+                    at,
+                    "a statement of an inline policy needs `Resource` (or `NotResource`): what it applies to",
+                ));
+            }
+        }
+        Policy::Trust => {
+            if has("Resource") {
+                out.push(Problem::new(
+                    format!("{at}.Resource"),
+                    "a trust policy names no resource (the role is it); AWS refuses `Resource` here",
+                ));
+            }
+            if !has("Principal") && !has("NotPrincipal") {
+                out.push(Problem::new(at, "a trust policy statement needs `Principal`: who may assume the role"));
+            }
+        }
+    }
+}
+
+/// IAM's inline policy names: `[\w+=,.@-]`, 1 to 128 characters (AWS: PutRolePolicy PolicyName).
+fn policy_name_problem(name: &str) -> Option<Problem> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+    let len = name.chars().count();
+    let message = match name.chars().find(|c| !allowed(*c)) {
+        Some(c) => format!("policy name `{name}` contains `{c}`; AWS takes letters, digits and _+=,.@- only"),
+        None if !(1..=128).contains(&len) => format!("policy name `{name}` is {len} characters; AWS takes 1 to 128"),
+        None => return None,
+    };
+    Some(Problem::new(format!("policies.{name}"), message))
+}
+
+fn role_rules(s: &Subject, out: &mut Vec<Problem>) {
+    let given = |k: &str| !matches!(s.get(k), None | Some(Expr::Lit(Value::Null)));
+    // AWS: CreateRole's AssumeRolePolicyDocument is required.
+    if !given("trust") && !given("assume_role_policy") {
+        out.push(
+            Problem::new("", "a role needs `trust` (the services that may assume it) or `assume_role_policy`")
+                .help("e.g. `trust: [ecs-tasks.amazonaws.com]`"),
+        );
+    }
+    if let Some(doc) = s.get("assume_role_policy") {
+        document_rules(doc, "assume_role_policy", Policy::Trust, out);
+    }
+    match s.get("policies") {
+        Some(Expr::Map(policies)) => {
+            for (name, doc) in policies {
+                out.extend(policy_name_problem(name));
+                document_rules(doc, &format!("policies.{name}"), Policy::Inline, out);
+            }
+            let total: usize = policies.values().map(policy_len).sum();
+            if total > INLINE_POLICIES_MAX {
+                out.push(
+                    Problem::new("policies", format!("the inline policies come to {total} characters at least; AWS allows a role {INLINE_POLICIES_MAX} in all"))
+                        .help("move some into a managed policy (`managed_policy_arns`)"),
+                );
+            }
+        }
+        None | Some(Expr::Lit(Value::Map(_) | Value::Null)) | Some(Expr::Ref(_)) => {}
+        Some(_) => out.push(Problem::new("policies", "`policies` maps each inline policy's name to its document")),
+    }
+    let managed = s.list("managed_policy_arns").len();
+    if managed > MANAGED_POLICIES_MAX {
+        out.push(Problem::new(
+            "managed_policy_arns",
+            format!("{managed} managed policies; AWS attaches at most {MANAGED_POLICIES_MAX} to a role (10 unless the quota is raised)"),
+        ));
+    }
+    // AWS: role names are unique in an account, case aside ("you cannot create roles named both
+    // PRODROLE and prodrole"): CreateRole answers EntityAlreadyExists.
+    let stack = s.stack.name();
+    let name_of = |id: &str, p: &ExprMap| {
+        match p.get("name") {
+            None | Some(Expr::Lit(Value::Null)) => Some(default_name(stack, id)),
+            e => lit_str(e).map(str::to_owned),
+        }
+        .map(|n| n.to_lowercase())
+    };
+    if let Some((other, name)) = earlier_with_same_name(s, "iam_role", name_of) {
+        out.push(Problem::new(
+            "name",
+            format!(
+                "role `{other}` is named `{name}` too (IAM ignores case); AWS keeps role names unique in an account"
+            ),
+        ));
+    }
+}
+
 impl KindSpec for IamRole {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
@@ -331,6 +597,14 @@ impl KindSpec for IamRole {
                 *doc = canonical_policy(doc);
             }
         }
+    }
+
+    /// Who may assume the role, the policy documents' grammar and sizes, the policy names, and
+    /// the role's name: what CreateRole and PutRolePolicy refuse.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        role_rules(s, &mut out);
+        out
     }
 
     fn create_is_idempotent(&self) -> bool {
@@ -671,5 +945,107 @@ mod tests {
     #[test]
     fn url_decoding_leaves_plain_text_alone() {
         assert_eq!(url_decode("a%20b%2Fc+d%"), "a b/c+d%");
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    fn role(body: &str) -> String {
+        format!("r:\n  type: iam_role\n{}", body.lines().map(|l| format!("  {l}\n")).collect::<String>())
+    }
+
+    const TRUST: &str = "trust: [ecs-tasks.amazonaws.com]\n";
+
+    fn inline(statement: &str) -> String {
+        role(&format!("{TRUST}policies:\n  p:\n    Version: \"2012-10-17\"\n    Statement:\n      - {statement}"))
+    }
+
+    #[test]
+    fn someone_may_assume_it() {
+        check_rules(&role(TRUST), &[]);
+        check_rules(&role("managed_policy_arns: []"), &["4:3: a role needs `trust`"]);
+        let trust = |statement: &str| {
+            role(&format!("assume_role_policy:\n  Version: \"2012-10-17\"\n  Statement:\n    - {statement}"))
+        };
+        check_rules(
+            &trust("{ Effect: Allow, Principal: { Service: ecs-tasks.amazonaws.com }, Action: \"sts:AssumeRole\" }"),
+            &[],
+        );
+        check_rules(
+            &trust("{ Effect: Allow, Action: \"sts:AssumeRole\", Resource: \"*\" }"),
+            &["a trust policy statement needs `Principal`", "a trust policy names no resource"],
+        );
+    }
+
+    #[test]
+    fn inline_policy_grammar() {
+        check_rules(&inline("{ Sid: Read1, Effect: Allow, Action: [\"s3:GetObject\"], Resource: \"*\" }"), &[]);
+        check_rules(
+            &inline("{ Effect: allow, Action: \"s3:GetObject\", Resource: \"*\" }"),
+            &["Effect `allow`: AWS takes `Allow` or `Deny` | did you mean `Allow`?"],
+        );
+        check_rules(
+            &inline("{ Effect: Allow, Actions: \"s3:GetObject\", Resource: \"*\" }"),
+            &["a statement needs `Action`", "`Actions` is no element of a policy statement | did you mean `Action`?"],
+        );
+        check_rules(&inline("{ Effect: Allow, Action: \"s3:GetObject\" }"), &["needs `Resource` (or `NotResource`)"]);
+        check_rules(
+            &inline("{ Effect: Allow, Principal: \"*\", Action: \"s3:GetObject\", Resource: \"*\" }"),
+            &["an inline policy names no principal"],
+        );
+        check_rules(
+            &inline("{ Sid: read-all, Effect: Allow, Action: \"s3:*\", Resource: \"*\" }"),
+            &["Sid `read-all` contains `-`"],
+        );
+        check_rules(
+            &inline(
+                "{ Sid: A, Effect: Allow, Action: \"s3:*\", Resource: \"*\" }\n      - { Sid: A, Effect: Deny, Action: \"s3:*\", Resource: \"*\" }",
+            ),
+            &["Sid `A` is used by an earlier statement"],
+        );
+        check_rules(
+            &inline("{ Effect: Allow, Action: \"s3:*\", NotAction: \"s3:Get*\", Resource: \"*\" }"),
+            &["give `Action` or `NotAction`, not both"],
+        );
+        check_rules(
+            &inline("{ Effect: Allow, Action: \"s3:*\", Resource: \"arn:aws:s3:::b€\" }"),
+            &["the policy contains `€`"],
+        );
+        check_rules(
+            &role(&format!(
+                "{TRUST}policies:\n  p:\n    Version: \"2012-10-18\"\n    Statement: {{ Effect: Allow, Action: \"s3:*\", Resource: \"*\" }}"
+            )),
+            &["policy Version `2012-10-18` is not one AWS knows"],
+        );
+    }
+
+    #[test]
+    fn names_sizes_and_counts() {
+        let doc = "{ Version: \"2012-10-17\", Statement: { Effect: Allow, Action: \"s3:*\", Resource: \"*\" } }";
+        check_rules(&role(&format!("{TRUST}policies: {{ \"read+write=all.@,-_1\": {doc} }}")), &[]);
+        check_rules(
+            &role(&format!("{TRUST}policies: {{ \"read all\": {doc} }}")),
+            &["policy name `read all` contains ` `"],
+        );
+        let big = format!(
+            "{{ Version: \"2012-10-17\", Statement: {{ Effect: Allow, Action: \"s3:*\", Resource: \"arn:aws:s3:::{}\" }} }}",
+            "b".repeat(5200)
+        );
+        check_rules(&role(&format!("{TRUST}policies: {{ a: {big}, b: {big} }}")), &["the inline policies come to"]);
+        let arns = (0..21).map(|i| format!("arn:aws:iam::aws:policy/P{i}")).collect::<Vec<_>>().join(", ");
+        check_rules(
+            &role(&format!("{TRUST}managed_policy_arns: [{arns}]")),
+            &["21 managed policies; AWS attaches at most 20"],
+        );
+        check_rules(
+            &format!(
+                "{}{}",
+                role(&format!("name: App\n{TRUST}")),
+                "q: { type: iam_role, name: app, trust: [ecs-tasks.amazonaws.com] }"
+            ),
+            &["role `r` is named `app` too (IAM ignores case)"],
+        );
     }
 }

@@ -8,7 +8,9 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::{earlier_in_vpc, named_vpc};
+use crate::spec::rules::wrong_kind;
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct InternetGateway;
@@ -21,6 +23,7 @@ static SCHEMA: KindSchema = KindSchema {
         Ty::Str,
         "The VPC id (vpc-...) to attach to. Changing it detaches the gateway and attaches it to the new VPC.",
     )
+    .aws("ec2:AttachInternetGatewayRequest.VpcId")
     .required()],
     attrs: &[Attr::new("id", "The gateway id (igw-...).")],
     taggable: true,
@@ -88,6 +91,24 @@ async fn detach(cx: &Cx, igw: &str, vpc: &str) -> Result<(), AwsError> {
 impl KindSpec for InternetGateway {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (AttachInternetGateway): a VPC has at most one internet gateway attached
+    /// (Resource.AlreadyAssociated).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let Some(e) = s.get("vpc") else { return vec![] };
+        let mut out: Vec<Problem> = wrong_kind(s, "vpc", e, &["vpc"]).into_iter().collect();
+        let Some(vpc) = named_vpc(s.stack, e) else { return out };
+        if let Some((other, _)) = earlier_in_vpc(s.stack, "internet_gateway", s.id, vpc).first() {
+            out.push(
+                Problem::new(
+                    "vpc",
+                    format!("{vpc} already has internet gateway `{other}`: AWS attaches one internet gateway to a VPC"),
+                )
+                .help(format!("route through `{other}` instead of a second gateway")),
+            );
+        }
+        out
     }
 
     fn holds(&self) -> &'static [&'static str] {
@@ -176,5 +197,23 @@ impl Kind for InternetGateway {
                 .map(|_| ())
                 .map_err(classify),
         )
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    #[test]
+    fn one_gateway_per_vpc() {
+        let vpcs = "  a: { type: vpc, cidr: 10.0.0.0/16 }\n  b: { type: vpc, cidr: 10.1.0.0/16 }\n";
+        valid(&format!(
+            "{vpcs}  ga: {{ type: internet_gateway, vpc: '${{a.id}}' }}\n  gb: {{ type: internet_gateway, vpc: '${{b.id}}' }}"
+        ));
+        let p = problems(&format!(
+            "{vpcs}  ga: {{ type: internet_gateway, vpc: '${{a.id}}' }}\n  again: {{ type: internet_gateway, vpc: '${{a.id}}' }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("4:41: VPC `a` already has internet gateway `ga`"), "{p:?}");
     }
 }

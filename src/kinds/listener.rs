@@ -8,8 +8,11 @@ use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::vpc_of;
+use crate::spec::rules::{lit_int, lit_str, ref_target, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct Listener;
@@ -17,18 +20,23 @@ pub struct Listener;
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 
 static ACTION: Ty = Ty::Obj(&[
-    Prop::new("type", Ty::Enum(&["forward", "redirect"]), "Forward to a target group, or redirect.").required(),
-    Prop::new("target_group", Ty::Str, "forward: the target group's ARN."),
-    Prop::new("protocol", Ty::Enum(&["HTTP", "HTTPS"]), "redirect: protocol. Default: unchanged."),
-    Prop::new("port", Ty::Str, "redirect: port (a number). Default: unchanged."),
-    Prop::new("host", Ty::Str, "redirect: host name. Default: unchanged."),
-    Prop::new("path", Ty::Str, "redirect: path, starting with `/`. Default: unchanged."),
-    Prop::new("query", Ty::Str, "redirect: query string. Default: unchanged."),
+    Prop::new("type", Ty::Enum(&["forward", "redirect"]), "Forward to a target group, or redirect.")
+        .aws("elbv2:Action.Type")
+        .required(),
+    Prop::new("target_group", Ty::Str, "forward: the target group's ARN.").aws("elbv2:Action.TargetGroupArn"),
+    Prop::new("protocol", Ty::Enum(&["HTTP", "HTTPS"]), "redirect: protocol. Default: unchanged.")
+        .aws("elbv2:RedirectActionConfig.Protocol"),
+    Prop::new("port", Ty::Str, "redirect: port (a number). Default: unchanged.").aws("elbv2:RedirectActionConfig.Port"),
+    Prop::new("host", Ty::Str, "redirect: host name. Default: unchanged.").aws("elbv2:RedirectActionConfig.Host"),
+    Prop::new("path", Ty::Str, "redirect: path, starting with `/`. Default: unchanged.")
+        .aws("elbv2:RedirectActionConfig.Path"),
+    Prop::new("query", Ty::Str, "redirect: query string. Default: unchanged.").aws("elbv2:RedirectActionConfig.Query"),
     Prop::new(
         "status_code",
         Ty::Enum(&["HTTP_301", "HTTP_302"]),
         "redirect: permanent (HTTP_301, the default) or temporary (HTTP_302).",
-    ),
+    )
+    .aws("elbv2:RedirectActionConfig.StatusCode"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -37,11 +45,20 @@ static SCHEMA: KindSchema = KindSchema {
           action (forward to a target group, or redirect, e.g. HTTP to HTTPS). Changed in place \
           (ModifyListener).",
     props: &[
-        Prop::new("load_balancer", Ty::Str, "The load balancer's ARN.").required().replaces(),
-        Prop::new("port", Ty::Int, "Port the load balancer listens on.").required(),
-        Prop::new("protocol", Ty::Enum(PROTOCOLS), "HTTP/HTTPS (application), TCP/TLS/UDP (network).").required(),
-        Prop::new("certificate", Ty::Str, "HTTPS/TLS: the default certificate's ARN (ACM)."),
-        Prop::new("ssl_policy", Ty::Str, "HTTPS/TLS: the security policy. Default: AWS's current default policy."),
+        Prop::new("load_balancer", Ty::Str, "The load balancer's ARN.")
+            .aws("elbv2:CreateListenerInput.LoadBalancerArn")
+            .required()
+            .replaces(),
+        Prop::new("port", Ty::Int, "Port the load balancer listens on.")
+            .aws("elbv2:CreateListenerInput.Port")
+            .required(),
+        Prop::new("protocol", Ty::Enum(PROTOCOLS), "HTTP/HTTPS (application), TCP/TLS/UDP (network).")
+            .aws("elbv2:CreateListenerInput.Protocol")
+            .required(),
+        Prop::new("certificate", Ty::Str, "HTTPS/TLS: the default certificate's ARN (ACM).")
+            .aws("elbv2:Certificate.CertificateArn"),
+        Prop::new("ssl_policy", Ty::Str, "HTTPS/TLS: the security policy. Default: AWS's current default policy.")
+            .aws("elbv2:CreateListenerInput.SslPolicy"),
         Prop::new("default_action", ACTION, "What the listener does with requests no rule matches.").required(),
     ],
     attrs: &[Attr::new("id", "The listener's ARN."), Attr::new("arn", "The listener's ARN.")],
@@ -186,9 +203,198 @@ async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
     Ok(live(l, tags.remove(arn).unwrap_or_default()))
 }
 
+/// "an HTTPS", "a TLS" (as the letters are read).
+fn a_protocol(p: &str) -> String {
+    format!("{} {p}", if p.starts_with('H') { "an" } else { "a" })
+}
+
+/// Why a listener of `protocol` on a `lb_type` load balancer cannot forward to a target group
+/// of `tg_protocol` and `target_type`, if it cannot.
+fn forward_problem(lb_type: &str, protocol: Option<&str>, tg_protocol: &str, target_type: &str) -> Option<String> {
+    let http = matches!(tg_protocol, "HTTP" | "HTTPS");
+    match lb_type {
+        "application" if !http => {
+            Some(format!("speaks {tg_protocol}: an application load balancer forwards to HTTP and HTTPS target groups"))
+        }
+        "application" if target_type == "alb" => {
+            Some("registers load balancers (`target_type: alb`): only a network load balancer forwards to it".into())
+        }
+        "network" if http => Some(format!(
+            "speaks {tg_protocol}: a network load balancer forwards to TCP, TLS, UDP and TCP_UDP target groups"
+        )),
+        "network" if target_type == "lambda" => {
+            Some("registers Lambda functions: only an application load balancer forwards to them".into())
+        }
+        "network" => {
+            let fits = match protocol? {
+                "UDP" => matches!(tg_protocol, "UDP" | "TCP_UDP"),
+                "TCP_UDP" => tg_protocol == "TCP_UDP",
+                _ => tg_protocol != "UDP",
+            };
+            (!fits).then(|| {
+                format!(
+                    "speaks {tg_protocol}: {} listener forwards to {}",
+                    a_protocol(protocol.unwrap_or_default()),
+                    match protocol {
+                        Some("UDP") => "UDP and TCP_UDP target groups",
+                        Some("TCP_UDP") => "TCP_UDP target groups",
+                        _ => "TCP, TLS and TCP_UDP target groups",
+                    }
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What AWS refuses in the default action: a forward without a target group; a redirect on a
+/// network load balancer; a target group the load balancer cannot use.
+fn action_problems(
+    s: &Subject,
+    action: &ExprMap,
+    lb: Option<(&str, &'static str, &ExprMap)>,
+    lb_type: Option<&str>,
+    protocol: Option<&str>,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let tg = action.get("target_group").filter(|e| !matches!(e, Expr::Lit(Value::Null)));
+    match lit_str(action.get("type")) {
+        Some("forward") if tg.is_none() => out.push(
+            Problem::new("default_action", "a forward action needs `target_group`: AWS forwards to a target group")
+                .help("e.g. `target_group: ${tg.arn}`"),
+        ),
+        Some("redirect") if lb_type == Some("network") => out.push(Problem::new(
+            "default_action.type",
+            "a network load balancer only forwards: AWS refuses a redirect action on its listeners",
+        )),
+        _ => {}
+    }
+    let (Some("forward"), Some(e)) = (lit_str(action.get("type")), tg) else { return out };
+    out.extend(wrong_kind(s, "default_action.target_group", e, &["target_group"]));
+    let Some((tg_id, "target_group", tg_props)) = s.referenced_in(e) else { return out };
+    let path = "default_action.target_group";
+    if let (Some(lb_type), Some(tg_protocol)) = (lb_type, lit_str(tg_props.get("protocol"))) {
+        let target_type = lit_str(tg_props.get("target_type")).unwrap_or("ip");
+        if let Some(why) = forward_problem(lb_type, protocol, tg_protocol, target_type) {
+            out.push(Problem::new(path, format!("target group `{tg_id}` {why}")));
+        }
+    }
+    let Some((lb_id, _, _)) = lb else { return out };
+    if let (Some(theirs), Some(home)) = (vpc_of(s.stack, tg_id), vpc_of(s.stack, lb_id))
+        && theirs.differs(home)
+    {
+        out.push(Problem::new(
+            path,
+            format!("target group `{tg_id}` is in {theirs}, load balancer `{lb_id}` in {home}: AWS forwards to target groups of the load balancer's VPC"),
+        ));
+    }
+    let listeners = s.stack.referrers(tg_id).filter(|(_, kind, _)| *kind == "listener");
+    let elsewhere = listeners.take_while(|(id, _, _)| *id != s.id).find_map(|(id, _, props)| {
+        let Some(Expr::Map(a)) = props.get("default_action") else { return None };
+        let other_lb = props.get("load_balancer").and_then(ref_target)?;
+        (a.get("target_group").and_then(ref_target) == Some(tg_id) && other_lb != lb_id).then_some((id, other_lb))
+    });
+    if let Some((listener, other_lb)) = elsewhere {
+        out.push(
+            Problem::new(
+                path,
+                format!("target group `{tg_id}` already takes traffic from load balancer `{other_lb}` (listener `{listener}`): AWS uses a target group with one load balancer"),
+            )
+            .help("give each load balancer a target group of its own"),
+        );
+    }
+    out
+}
+
 impl KindSpec for Listener {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (CreateListener, ModifyListener): HTTP/HTTPS listeners on application load
+    /// balancers, TCP/TLS/UDP/TCP_UDP on network ones; "A certificate must be specified for
+    /// HTTPS listeners" (and TLS), "A certificate cannot be specified for HTTP listeners", nor an
+    /// SSL policy; a forward action names a target group that the load balancer can use (its
+    /// protocol and target type, "A TCP_UDP listener must be associated with a TCP_UDP target
+    /// group"), of the load balancer's VPC, and used by no other load balancer; a network load
+    /// balancer only forwards; one listener per port (DuplicateListener).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(e) = s.get("load_balancer") {
+            out.extend(wrong_kind(s, "load_balancer", e, &["load_balancer"]));
+        }
+        let certificate = s.get("certificate").filter(|e| !matches!(e, Expr::Lit(Value::Null)));
+        if let Some(e) = certificate {
+            out.extend(wrong_kind(s, "certificate", e, &["certificate"]));
+        }
+        let lb = s.referenced("load_balancer").filter(|(_, kind, _)| *kind == "load_balancer");
+        let lb_type = lb.and_then(|(_, _, props)| lit_str(props.get("load_balancer_type")));
+        let protocol = s.str("protocol");
+        if let Some(p) = protocol {
+            match lb_type {
+                Some("application") if !matches!(p, "HTTP" | "HTTPS") => out.push(
+                    Problem::new("protocol", format!("an application load balancer listens on HTTP or HTTPS, not {p}"))
+                        .help("TCP, TLS, UDP and TCP_UDP listeners are a network load balancer's (`load_balancer_type: network`)"),
+                ),
+                Some("network") if matches!(p, "HTTP" | "HTTPS") => out.push(
+                    Problem::new("protocol", format!("a network load balancer listens on TCP, TLS, UDP or TCP_UDP, not {p}"))
+                        .help("HTTP and HTTPS listeners are an application load balancer's"),
+                ),
+                _ => {}
+            }
+            let secure = matches!(p, "HTTPS" | "TLS");
+            if secure && certificate.is_none() {
+                out.push(
+                    Problem::new(
+                        "protocol",
+                        format!("{} listener needs a `certificate`: AWS refuses one without", a_protocol(p)),
+                    )
+                    .help("e.g. `certificate: ${cert.arn}` of a certificate resource"),
+                );
+            }
+            if !secure && certificate.is_some() {
+                out.push(
+                    Problem::new(
+                        "certificate",
+                        format!(
+                            "a certificate on {} listener: AWS takes certificates on HTTPS and TLS listeners only",
+                            a_protocol(p)
+                        ),
+                    )
+                    .help("remove `certificate`, or listen on HTTPS"),
+                );
+            }
+            if !secure && s.get("ssl_policy").is_some_and(|e| !matches!(e, Expr::Lit(Value::Null))) {
+                out.push(Problem::new(
+                    "ssl_policy",
+                    format!(
+                        "an SSL policy on {} listener: AWS takes one on HTTPS and TLS listeners only",
+                        a_protocol(p)
+                    ),
+                ));
+            }
+        }
+        if let (Some((lb_id, _, _)), Some(port)) = (lb, s.int("port")) {
+            let twin = s
+                .stack
+                .referrers(lb_id)
+                .filter(|(_, kind, _)| *kind == "listener")
+                .take_while(|(id, _, _)| *id != s.id)
+                .find(|(_, _, props)| {
+                    props.get("load_balancer").and_then(ref_target) == Some(lb_id)
+                        && lit_int(props.get("port")) == Some(port)
+                });
+            if let Some((other, _, _)) = twin {
+                out.push(Problem::new(
+                    "port",
+                    format!("load balancer `{lb_id}` already listens on port {port} (listener `{other}`): AWS takes one listener per port"),
+                ));
+            }
+        }
+        if let Some(Expr::Map(action)) = s.get("default_action") {
+            out.extend(action_problems(s, action, lb, lb_type, protocol));
+        }
+        out
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
@@ -348,5 +554,79 @@ mod tests {
             Some("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/s-alb/50dc6c495c0c9188")
         );
         assert_eq!(load_balancer_of("nonsense"), None);
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const FRONT: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }
+  a: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.0.0/24, az: us-east-1a }
+  b: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.1.0/24, az: us-east-1b }
+  alb: { type: load_balancer, subnets: ['${a.id}', '${b.id}'] }
+  nlb: { type: load_balancer, load_balancer_type: network, subnets: ['${a.id}'] }
+  web: { type: target_group, vpc: '${vpc.id}', port: 80 }
+  tcp: { type: target_group, vpc: '${vpc.id}', port: 80, protocol: TCP }
+  zone: { type: hosted_zone, name: example.com }
+  cert: { type: certificate, domain: app.example.com, zone: '${zone.id}' }
+";
+
+    #[test]
+    fn protocols_and_certificates() {
+        valid(&format!(
+            "{FRONT}  https: {{ type: listener, load_balancer: '${{alb.arn}}', port: 443, protocol: HTTPS, certificate: '${{cert.arn}}', ssl_policy: ELBSecurityPolicy-TLS13-1-2-2021-06, default_action: {{ type: forward, target_group: '${{web.arn}}' }} }}\n  http: {{ type: listener, load_balancer: '${{alb.arn}}', port: 80, protocol: HTTP, default_action: {{ type: redirect, protocol: HTTPS, port: '443' }} }}\n  tls: {{ type: listener, load_balancer: '${{nlb.arn}}', port: 443, protocol: TLS, certificate: '${{cert.arn}}', default_action: {{ type: forward, target_group: '${{tcp.arn}}' }} }}"
+        ));
+        let p = problems(&format!(
+            "{FRONT}  l1: {{ type: listener, load_balancer: '${{alb.arn}}', port: 443, protocol: HTTPS, default_action: {{ type: forward, target_group: '${{web.arn}}' }} }}\n  l2: {{ type: listener, load_balancer: '${{alb.arn}}', port: 80, protocol: HTTP, certificate: '${{cert.arn}}', ssl_policy: ELBSecurityPolicy-2016-08, default_action: {{ type: forward, target_group: '${{web.arn}}' }} }}\n  l3: {{ type: listener, load_balancer: '${{alb.arn}}', port: 81, protocol: TCP, default_action: {{ type: forward, target_group: '${{web.arn}}' }} }}"
+        ));
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[0].starts_with("10:75: an HTTPS listener needs a `certificate`"), "{p:?}");
+        assert!(
+            p[1].contains("a certificate on an HTTP listener: AWS takes certificates on HTTPS and TLS listeners only"),
+            "{p:?}"
+        );
+        assert!(p[2].contains("an SSL policy on an HTTP listener"), "{p:?}");
+        assert!(p[3].contains("an application load balancer listens on HTTP or HTTPS, not TCP"), "{p:?}");
+    }
+
+    #[test]
+    fn target_groups_the_load_balancer_can_use() {
+        let p = problems(&format!(
+            "{FRONT}  l1: {{ type: listener, load_balancer: '${{alb.arn}}', port: 80, protocol: HTTP, default_action: {{ type: forward, target_group: '${{tcp.arn}}' }} }}\n  l2: {{ type: listener, load_balancer: '${{nlb.arn}}', port: 80, protocol: TCP, default_action: {{ type: forward, target_group: '${{web.arn}}' }} }}\n  l3: {{ type: listener, load_balancer: '${{nlb.arn}}', port: 53, protocol: UDP, default_action: {{ type: forward, target_group: '${{tcp.arn}}' }} }}\n  l4: {{ type: listener, load_balancer: '${{nlb.arn}}', port: 81, protocol: TCP, default_action: {{ type: redirect, protocol: HTTPS }} }}\n  l5: {{ type: listener, load_balancer: '${{alb.arn}}', port: 82, protocol: HTTP, default_action: {{ type: forward }} }}"
+        ));
+        assert_eq!(p.len(), 6, "{p:?}");
+        assert!(
+            p[0].contains(
+                "target group `tcp` speaks TCP: an application load balancer forwards to HTTP and HTTPS target groups"
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p[1].contains(
+                "target group `web` speaks HTTP: a network load balancer forwards to TCP, TLS, UDP and TCP_UDP"
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p[2].contains("target group `tcp` already takes traffic from load balancer `alb` (listener `l1`)"),
+            "{p:?}"
+        );
+        assert!(
+            p[3].contains("target group `tcp` speaks TCP: a UDP listener forwards to UDP and TCP_UDP target groups"),
+            "{p:?}"
+        );
+        assert!(p[4].contains("a network load balancer only forwards"), "{p:?}");
+        assert!(p[5].contains("a forward action needs `target_group`"), "{p:?}");
+    }
+
+    #[test]
+    fn one_listener_per_port_and_one_vpc() {
+        let p = problems(&format!(
+            "{FRONT}  other: {{ type: vpc, cidr: 10.1.0.0/16 }}\n  far: {{ type: target_group, vpc: '${{other.id}}', port: 80 }}\n  l1: {{ type: listener, load_balancer: '${{alb.arn}}', port: 80, protocol: HTTP, default_action: {{ type: forward, target_group: '${{far.arn}}' }} }}\n  l2: {{ type: listener, load_balancer: '${{alb.arn}}', port: 80, protocol: HTTP, default_action: {{ type: forward, target_group: '${{web.arn}}' }} }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("target group `far` is in VPC `other`, load balancer `alb` in VPC `vpc`"), "{p:?}");
+        assert!(p[1].contains("load balancer `alb` already listens on port 80 (listener `l1`)"), "{p:?}");
     }
 }

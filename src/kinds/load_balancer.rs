@@ -8,7 +8,9 @@ use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::{Zone, subnet_zone, vpc_of_ref};
+use crate::spec::rules::{ref_target, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject, regions};
 use crate::value::{Props, Value};
 
 pub struct LoadBalancer;
@@ -19,12 +21,15 @@ static SCHEMA: KindSchema = KindSchema {
           (TCP/TLS). Created and waited until `active`; a delete waits until it is gone, because its network \
           interfaces hold its subnets and security groups.",
     props: &[
-        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.")
+            .aws("elbv2:CreateLoadBalancerInput.Name")
+            .replaces(),
         Prop::new(
             "load_balancer_type",
             Ty::Enum(&["application", "network"]),
             "Application (layer 7) or network (layer 4). (`type` is the resource's kind.)",
         )
+        .aws("elbv2:CreateLoadBalancerInput.Type")
         .default(Default::Str("application"))
         .replaces(),
         Prop::new(
@@ -32,9 +37,11 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Enum(&["internet-facing", "internal"]),
             "Reachable from the internet (public subnets) or only inside the VPC.",
         )
+        .aws("elbv2:CreateLoadBalancerInput.Scheme")
         .default(Default::Str("internet-facing"))
         .replaces(),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids (subnet-...), at most one per availability zone.")
+            .aws("elbv2:CreateLoadBalancerInput.Subnets")
             .required()
             .unordered(),
         Prop::new(
@@ -42,8 +49,10 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::List(&Ty::Str),
             "Security group ids (sg-...), for application load balancers; without it AWS uses the VPC's default.",
         )
+        .aws("elbv2:CreateLoadBalancerInput.SecurityGroups")
         .unordered(),
         Prop::new("ip_address_type", Ty::Enum(&["ipv4", "dualstack"]), "IPv4 only, or IPv4 and IPv6.")
+            .aws("elbv2:CreateLoadBalancerInput.IpAddressType")
             .default(Default::Str("ipv4")),
     ],
     attrs: &[
@@ -141,6 +150,85 @@ fn strings(props: &Props, name: &str) -> Option<Vec<String>> {
 impl KindSpec for LoadBalancer {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (CreateLoadBalancer): a name of letters, digits and hyphens, at most 32, not
+    /// beginning with `internal-`, unique in the account and region; "only one subnet per
+    /// Availability Zone"; for an application load balancer "subnets from at least two
+    /// Availability Zones" (one or more Local Zones aside); subnets of one VPC, and security
+    /// groups of that VPC (InvalidConfigurationRequest).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = elbv2::name_problems(s, "load_balancer", "load balancer");
+        let subnets = s.list("subnets");
+        for (i, e) in subnets.iter().enumerate() {
+            out.extend(wrong_kind(s, &format!("subnets.{i}"), e, &["subnet"]));
+        }
+        let zones: Vec<Option<Zone>> = subnets.iter().map(|e| subnet_zone(s.stack, e)).collect();
+        let mut shared_zone = false;
+        for (i, z) in zones.iter().enumerate() {
+            let Some(Zone::Named(zone)) = z else { continue };
+            let earlier = (0..i)
+                .find(|&j| zones[j] == Some(Zone::Named(zone)) && ref_target(&subnets[j]) != ref_target(&subnets[i]));
+            if let Some(j) = earlier {
+                shared_zone = true;
+                let name = |k: usize| ref_target(&subnets[k]).unwrap_or_default().to_owned();
+                out.push(
+                    Problem::new(
+                        format!("subnets.{i}"),
+                        format!("subnets `{}` and `{}` are both in {zone}: AWS attaches a load balancer to one subnet per availability zone", name(j), name(i)),
+                    )
+                    .help("keep one subnet of each zone"),
+                );
+            }
+        }
+        let application = s.str("load_balancer_type") != Some("network");
+        let regular = |z: &str| s.stack.region().and_then(regions::zones).is_none_or(|zs| zs.iter().any(|r| r == z));
+        let known = !subnets.is_empty() && zones.iter().all(Option::is_some);
+        let local = zones.iter().any(|z| matches!(z, Some(Zone::Named(n)) if !regular(n)));
+        if application && known && !local && !shared_zone {
+            let mut named: Vec<&str> = zones
+                .iter()
+                .filter_map(|z| match z {
+                    Some(Zone::Named(n)) => Some(*n),
+                    _ => None,
+                })
+                .collect();
+            named.sort_unstable();
+            named.dedup();
+            let picked = zones.contains(&Some(Zone::Picked));
+            if subnets.len() == 1 || (!picked && named.len() < 2) {
+                let zone = named.first().map_or_else(|| "one availability zone".to_owned(), |z| z.to_string());
+                out.push(
+                    Problem::new("subnets", format!("an application load balancer's subnets are all in {zone}: AWS wants subnets in at least two availability zones"))
+                        .help("add a subnet of another zone, or make it `load_balancer_type: network`"),
+                );
+            }
+        }
+        let vpcs: Vec<_> = subnets.iter().map(|e| vpc_of_ref(s.stack, e)).collect();
+        let home = vpcs.iter().flatten().next().copied();
+        if let Some(home) = home {
+            for (i, v) in vpcs.iter().enumerate() {
+                if let Some(v) = v.filter(|v| v.differs(home)) {
+                    out.push(Problem::new(
+                        format!("subnets.{i}"),
+                        format!("subnet `{}` is in {v}, the load balancer's first subnet in {home}: AWS takes the subnets of one VPC", ref_target(&subnets[i]).unwrap_or_default()),
+                    ));
+                }
+            }
+        }
+        for (i, e) in s.list("security_groups").iter().enumerate() {
+            let path = format!("security_groups.{i}");
+            out.extend(wrong_kind(s, &path, e, &["security_group"]));
+            if let (Some(home), Some(v)) = (home, vpc_of_ref(s.stack, e))
+                && v.differs(home)
+            {
+                out.push(Problem::new(
+                    path,
+                    format!("security group `{}` is in {v}, not in the load balancer's {home} (its subnets'): AWS takes security groups of the load balancer's VPC", ref_target(e).unwrap_or_default()),
+                ));
+            }
+        }
+        out
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -421,5 +509,85 @@ mod tests {
             LoadBalancer.delete(&cx, &DeleteReq { id: "alb", physical_id: ARN, props: &none, attrs: &none }).await;
 
         assert_eq!(got, Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const NET: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }
+  a: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.0.0/24, az: us-east-1a }
+  b: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.1.0/24, az: us-east-1b }
+  a2: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.2.0/24, az: us-east-1a }
+  any: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.3.0/24 }
+  local: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.4.0/24, az: us-east-1-bos-1a }
+  other: { type: vpc, cidr: 10.1.0.0/16 }
+  o: { type: subnet, vpc: '${other.id}', cidr: 10.1.0.0/24, az: us-east-1c }
+  sg: { type: security_group, vpc: '${vpc.id}' }
+  osg: { type: security_group, vpc: '${other.id}' }
+";
+
+    #[test]
+    fn names() {
+        valid(&format!(
+            "{NET}  lb: {{ type: load_balancer, name: {}, subnets: ['${{a.id}}', '${{b.id}}'] }}",
+            "A-1".repeat(10) + "bc"
+        ));
+        let p = problems(&format!(
+            "{NET}  lb: {{ type: load_balancer, name: {}, subnets: ['${{a.id}}', '${{b.id}}'] }}\n  lb2: {{ type: load_balancer, name: internal-web_1-, subnets: ['${{a.id}}', '${{b.id}}'] }}",
+            "x".repeat(48)
+        ));
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[0].starts_with("11:36: load balancer name `xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx` is 48 characters; AWS allows at most 32"), "{p:?}");
+        assert!(p[1].contains("begins or ends with a hyphen"), "{p:?}");
+        assert!(p[2].contains("begins with `internal-`"), "{p:?}");
+        assert!(p[3].contains("has characters AWS refuses: `_`"), "{p:?}");
+    }
+
+    #[test]
+    fn names_alike() {
+        // `web_lb` and `web-lb` both default to `s-web-lb`.
+        let p = problems(&format!(
+            "{NET}  web_lb: {{ type: load_balancer, subnets: ['${{a.id}}', '${{b.id}}'] }}\n  web-lb: {{ type: load_balancer, subnets: ['${{a.id}}', '${{b.id}}'] }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("12:3: load balancer name `s-web-lb` is also `web_lb`'s"), "{p:?}");
+        assert!(p[0].contains("| give the load balancer a `name`"), "{p:?}");
+    }
+
+    #[test]
+    fn zones_of_the_subnets() {
+        // Two zones; a zone AWS picks beside a named one; a Local Zone; a network load balancer in one zone.
+        valid(&format!(
+            "{NET}  l1: {{ type: load_balancer, subnets: ['${{a.id}}', '${{b.id}}'] }}\n  l2: {{ type: load_balancer, subnets: ['${{a.id}}', '${{any.id}}'] }}\n  l3: {{ type: load_balancer, subnets: ['${{local.id}}'] }}\n  l4: {{ type: load_balancer, load_balancer_type: network, subnets: ['${{a.id}}'] }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  l1: {{ type: load_balancer, subnets: ['${{a.id}}', '${{b.id}}', '${{a2.id}}'] }}\n  l2: {{ type: load_balancer, subnets: ['${{any.id}}'] }}\n  l3: {{ type: load_balancer, load_balancer_type: network, subnets: ['${{a.id}}', '${{a2.id}}'] }}"
+        ));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("11:62: subnets `a` and `a2` are both in us-east-1a"), "{p:?}");
+        assert!(
+            p[1].starts_with("12:39: an application load balancer's subnets are all in one availability zone"),
+            "{p:?}"
+        );
+        assert!(p[2].contains("subnets `a` and `a2` are both in us-east-1a"), "{p:?}");
+    }
+
+    #[test]
+    fn one_vpc() {
+        valid(&format!(
+            "{NET}  lb: {{ type: load_balancer, subnets: ['${{a.id}}', '${{b.id}}'], security_groups: ['${{sg.id}}'] }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  lb: {{ type: load_balancer, subnets: ['${{a.id}}', '${{o.id}}'], security_groups: ['${{osg.id}}', '${{a.id}}'] }}"
+        ));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("subnet `o` is in VPC `other`, the load balancer's first subnet in VPC `vpc`"), "{p:?}");
+        assert!(p[1].contains("security group `osg` is in VPC `other`, not in the load balancer's VPC `vpc`"), "{p:?}");
+        assert!(
+            p[2].contains("`security_groups.1` refers to `a`, a subnet: AWS expects the id of a security_group here"),
+            "{p:?}"
+        );
     }
 }

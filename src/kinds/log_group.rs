@@ -7,7 +7,8 @@ use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{earlier_with_same_name, lit_str};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct LogGroup;
@@ -16,12 +17,15 @@ static SCHEMA: KindSchema = KindSchema {
     name: "log_group",
     doc: "A CloudWatch Logs log group (e.g. for a container's awslogs driver).",
     props: &[
-        Prop::new("name", Ty::Str, "The log group name; `/rprov/<stack>/<id>` when left out.").replaces(),
+        Prop::new("name", Ty::Str, "The log group name; `/rprov/<stack>/<id>` when left out.")
+            .aws("logs:CreateLogGroupRequest.logGroupName")
+            .replaces(),
         Prop::new(
             "retention_days",
             Ty::Int,
             "Days to keep events (1, 3, 5, 7, 14, 30, 60, 90, ... 3653); kept forever when left out.",
-        ),
+        )
+        .aws("logs:PutRetentionPolicyRequest.retentionInDays"),
     ],
     attrs: &[
         Attr::new("id", "The log group name."),
@@ -37,6 +41,10 @@ fn client(cx: &Cx) -> Client {
 
 /// Names the stack chooses for its log groups start so: the ownership rprov can see without
 /// a tag read.
+/// The retention periods PutRetentionPolicy takes, in days.
+const RETENTION_DAYS: &[i64] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 fn owned_prefix(stack: &str) -> String {
     format!("/rprov/{stack}/")
 }
@@ -100,6 +108,37 @@ async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
 impl KindSpec for LogGroup {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// Retention periods and names. AWS (PutRetentionPolicy): "Possible values are: 1, 3, 5,
+    /// 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+    /// and 3653"; (CreateLogGroup) "Log group names can't start with the string aws/" and are
+    /// unique in a region (ResourceAlreadyExistsException).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(days) = s.int("retention_days").filter(|d| !RETENTION_DAYS.contains(d)) {
+            let list = RETENTION_DAYS.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+            let near = RETENTION_DAYS.iter().copied().min_by_key(|d| (d - days).abs()).unwrap_or(1);
+            out.push(
+                Problem::new("retention_days", format!("retention_days {days} is not one AWS allows: {list}"))
+                    .help(format!("did you mean {near}? (leave it out to keep events forever)")),
+            );
+        }
+        if let Some(name) = s.str("name").filter(|n| n.starts_with("aws/")) {
+            out.push(Problem::new("name", format!("log group name `{name}` starts with `aws/`, which AWS reserves")));
+        }
+        let stack = s.stack.name();
+        let name_of = |id: &str, p: &crate::expr::ExprMap| match p.get("name") {
+            None | Some(crate::expr::Expr::Lit(Value::Null)) => Some(format!("{}{id}", owned_prefix(stack))),
+            e => lit_str(e).map(str::to_owned),
+        };
+        if let Some((other, name)) = earlier_with_same_name(s, "log_group", name_of) {
+            out.push(Problem::new(
+                "name",
+                format!("log group `{other}` is named `{name}` too; AWS keeps log group names unique in a region"),
+            ));
+        }
+        out
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -239,5 +278,37 @@ mod tests {
         let l = live(&g, Tags::new());
         assert_eq!(l.attrs["arn"], Value::str("arn:aws:logs:us-east-1:1:log-group:/ecs/x"));
         assert_eq!(l.props["retention_days"], Value::Int(14));
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    #[test]
+    fn retention_periods() {
+        for days in [1, 7, 14, 400, 3653] {
+            check_rules(&format!("logs: {{ type: log_group, retention_days: {days} }}"), &[]);
+        }
+        check_rules(
+            "logs: { type: log_group, retention_days: 8 }",
+            &["4:44: retention_days 8 is not one AWS allows: 1, 3, 5, 7, 14, 30, | did you mean 7?"],
+        );
+        check_rules("logs: { type: log_group, retention_days: 10000 }", &["did you mean 3653?"]);
+    }
+
+    #[test]
+    fn names() {
+        check_rules("logs: { type: log_group, name: /aws/lambda/f }", &[]);
+        check_rules("logs: { type: log_group, name: aws/app }", &["log group name `aws/app` starts with `aws/`"]);
+        check_rules(
+            "a: { type: log_group, name: /app }\nb: { type: log_group, name: /app }",
+            &["5:31: log group `a` is named `/app` too"],
+        );
+        // A name written as another's default.
+        check_rules(
+            "a: { type: log_group }\nb: { type: log_group, name: /rprov/s/a }",
+            &["log group `a` is named `/rprov/s/a` too"],
+        );
     }
 }

@@ -7,7 +7,8 @@ use super::efs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, TAG_STACK, UpdateReq, gone_ok};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{Named, lit_str, named, ref_target, vpc_of};
+use crate::spec::{KindSpec, Problem, Refusals, StackView, Subject};
 use crate::value::{Props, Value};
 
 pub struct MountTarget;
@@ -16,13 +17,20 @@ static SCHEMA: KindSchema = KindSchema {
     name: "mount_target",
     doc: "An EFS mount target: the file system's NFS endpoint (an ENI) in one subnet, one per availability zone.",
     props: &[
-        Prop::new("file_system", Ty::Str, "The file system id (fs-...).").required().replaces(),
-        Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) to put the endpoint in.").required().replaces(),
+        Prop::new("file_system", Ty::Str, "The file system id (fs-...).")
+            .aws("efs:CreateMountTargetRequest.FileSystemId")
+            .required()
+            .replaces(),
+        Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) to put the endpoint in.")
+            .aws("efs:CreateMountTargetRequest.SubnetId")
+            .required()
+            .replaces(),
         Prop::new(
             "security_groups",
             Ty::List(&Ty::Str),
             "Security group ids (sg-...) of the endpoint; they must allow NFS (TCP 2049) from the clients.",
         )
+        .aws("efs:CreateMountTargetRequest.SecurityGroups")
         .required()
         .unordered(),
     ],
@@ -140,9 +148,79 @@ async fn set_groups(cx: &Cx, id: &str, props: &Props) -> Result<(), AwsError> {
         .map_err(classify)
 }
 
+/// The availability zone (as written) and VPC of the stack's subnet a value refers to.
+fn subnet_facts<'s>(stack: &'s dyn StackView, e: Option<&crate::expr::Expr>) -> (Option<&'s str>, Option<Named<'s>>) {
+    match e.and_then(ref_target).and_then(|id| stack.resource(id)) {
+        Some(("subnet", props)) => (lit_str(props.get("az")), named(props.get("vpc"))),
+        _ => (None, None),
+    }
+}
+
+/// AWS (CreateMountTarget): "you can create mount targets for a file system in only one VPC,
+/// and there can be only one mount target per Availability Zone": the subnet of another must
+/// "belong to the same VPC as the subnets of the existing mount targets" and "not be in the
+/// same Availability Zone" (MountTargetConflict); its security groups "must be for the same
+/// VPC as the subnet specified". Each conflict is reported on the later mount target.
+fn placement_rules(s: &Subject, out: &mut Vec<Problem>) {
+    let Some(fs) = named(s.get("file_system")) else { return };
+    let subnet = named(s.get("subnet"));
+    let (az, vpc) = subnet_facts(s.stack, s.get("subnet"));
+    let (mut zone_reported, mut vpc_reported) = (false, false);
+    for (other, kind, props) in s.stack.resources().into_iter().take_while(|(id, _, _)| *id != s.id) {
+        if kind != "mount_target" || named(props.get("file_system")) != Some(fs) {
+            continue;
+        }
+        let (their_az, their_vpc) = subnet_facts(s.stack, props.get("subnet"));
+        if !zone_reported && subnet.is_some() && named(props.get("subnet")) == subnet {
+            zone_reported = true;
+            out.push(Problem::new(
+                "subnet",
+                format!("mount target `{other}` of file system {fs} is in this subnet already; AWS allows one mount target per availability zone"),
+            ));
+        } else if let (false, Some(az), Some(theirs)) = (zone_reported, az, their_az)
+            && az == theirs
+        {
+            zone_reported = true;
+            out.push(
+                Problem::new(
+                    "subnet",
+                    format!("mount target `{other}` of file system {fs} is in {az} already; AWS allows one mount target per availability zone"),
+                )
+                .help("one mount target per zone serves every subnet of that zone"),
+            );
+        }
+        if let (false, Some(vpc), Some(theirs)) = (vpc_reported, vpc, their_vpc)
+            && vpc.differs(&theirs)
+        {
+            vpc_reported = true;
+            out.push(Problem::new(
+                "subnet",
+                format!("mount target `{other}` of file system {fs} is in VPC {theirs}, this one in {vpc}; AWS keeps a file system's mount targets in one VPC"),
+            ));
+        }
+    }
+    let Some(vpc) = vpc else { return };
+    for (i, e) in s.list("security_groups").iter().enumerate() {
+        if let (Some(id), Some(theirs)) = (ref_target(e), vpc_of(s.stack, e))
+            && theirs.differs(&vpc)
+        {
+            out.push(Problem::new(
+                format!("security_groups.{i}"),
+                format!("security group `{id}` is of VPC {theirs}, the mount target's subnet of {vpc}; AWS wants them in one VPC"),
+            ));
+        }
+    }
+}
+
 impl KindSpec for MountTarget {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        placement_rules(s, &mut out);
+        out
     }
 
     fn create_is_idempotent(&self) -> bool {
@@ -419,5 +497,59 @@ mod tests {
         let describe = mock!(Client::describe_mount_targets).then_output(|| described(LifeCycleState::Deleting));
         let cx3 = cx(&[&delete, &describe]);
         assert!(matches!(MountTarget.delete(&cx3, &req).await, Err(AwsError::WaitTimeout { .. })));
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    const BASE: &str = r#"vpc: { type: vpc, cidr: 10.0.0.0/16 }
+other: { type: vpc, cidr: 10.1.0.0/16 }
+a1: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.0.0/24, az: us-east-1a }
+a2: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.1.0/24, az: us-east-1a }
+b: { type: subnet, vpc: "${vpc.id}", cidr: 10.0.2.0/24, az: us-east-1b }
+c: { type: subnet, vpc: "${other.id}", cidr: 10.1.0.0/24, az: us-east-1c }
+sg: { type: security_group, vpc: "${vpc.id}" }
+sg_other: { type: security_group, vpc: "${other.id}" }
+fs: { type: file_system }
+fs2: { type: file_system }
+"#;
+
+    fn targets(list: &[(&str, &str, &str)]) -> String {
+        let mut s = BASE.to_owned();
+        for (id, fs, subnet) in list {
+            s += &format!(
+                "{id}: {{ type: mount_target, file_system: \"${{{fs}.id}}\", subnet: \"${{{subnet}.id}}\", security_groups: [\"${{sg.id}}\"] }}\n"
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn one_per_zone_in_one_vpc() {
+        check_rules(&targets(&[("m1", "fs", "a1"), ("m2", "fs", "b"), ("m3", "fs2", "a2")]), &[]);
+        check_rules(
+            &targets(&[("m1", "fs", "a1"), ("m2", "fs", "a1")]),
+            &["mount target `m1` of file system `fs` is in this subnet already"],
+        );
+        check_rules(
+            &targets(&[("m1", "fs", "a1"), ("m2", "fs", "a2")]),
+            &[
+                "15:62: mount target `m1` of file system `fs` is in us-east-1a already; AWS allows one mount target per availability zone",
+            ],
+        );
+        check_rules(
+            &targets(&[("m1", "fs", "a1"), ("m2", "fs", "c")]),
+            &[
+                "is in VPC `vpc`, this one in `other`",
+                "security group `sg` is of VPC `vpc`, the mount target's subnet of `other`",
+            ],
+        );
+        // Subnets written out as ids: AWS's to check.
+        check_rules(
+            "m1: { type: mount_target, file_system: fs-0123456789abcdef0, subnet: subnet-0123456789abcdef0, security_groups: [sg-0123456789abcdef0] }\nm2: { type: mount_target, file_system: fs-0123456789abcdef0, subnet: subnet-0123456789abcdef1, security_groups: [sg-0123456789abcdef0] }",
+            &[],
+        );
     }
 }

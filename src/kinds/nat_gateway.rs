@@ -8,7 +8,8 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{ref_target, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct NatGateway;
@@ -18,6 +19,7 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "A managed NAT gateway: outbound internet access for private subnets.",
     props: &[
         Prop::new("subnet", Ty::Str, "The subnet id (subnet-...) it lives in; a public subnet for a public gateway.")
+            .aws("ec2:CreateNatGatewayRequest.SubnetId")
             .required()
             .replaces(),
         Prop::new(
@@ -25,12 +27,14 @@ static SCHEMA: KindSchema = KindSchema {
             Ty::Str,
             "The Elastic IP's allocation id (eipalloc-...); required for a public gateway.",
         )
+        .aws("ec2:CreateNatGatewayRequest.AllocationId")
         .replaces(),
         Prop::new(
             "connectivity",
             Ty::Enum(&["public", "private"]),
             "Public (internet via an Elastic IP) or private (other VPCs and on-premises).",
         )
+        .aws("ec2:CreateNatGatewayRequest.ConnectivityType")
         .default(Default::Str("public"))
         .replaces(),
     ],
@@ -129,16 +133,46 @@ impl KindSpec for NatGateway {
         &SCHEMA
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
-        use crate::stack::Expr;
-        let public = !matches!(props.get("connectivity"), Some(Expr::Lit(Value::Str(c))) if c == "private");
-        if public && !props.contains_key("allocation_id") {
-            return vec![(
-                "connectivity".into(),
-                "a public NAT gateway needs `allocation_id` (an elastic_ip's id)".into(),
-            )];
+    /// AWS (CreateNatGateway): AllocationId is "required for a public NAT gateway and cannot
+    /// be specified with a private NAT gateway"; an Elastic IP is associated with one NAT
+    /// gateway at a time.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(e) = s.get("subnet") {
+            out.extend(wrong_kind(s, "subnet", e, &["subnet"]));
         }
-        vec![]
+        let address = s.get("allocation_id").filter(|e| !matches!(e, crate::expr::Expr::Lit(Value::Null)));
+        match (s.str("connectivity"), address) {
+            (Some("private"), Some(_)) => out.push(
+                Problem::new("allocation_id", "a private NAT gateway takes no Elastic IP: AWS refuses `allocation_id` with `connectivity: private`")
+                    .help("remove `allocation_id`, or make the gateway `connectivity: public`"),
+            ),
+            (Some("private"), None) => {}
+            (_, None) => out.push(Problem::new(
+                "connectivity",
+                "a public NAT gateway needs `allocation_id` (an elastic_ip's id)",
+            )),
+            (_, Some(e)) => {
+                out.extend(wrong_kind(s, "allocation_id", e, &["elastic_ip"]));
+                let shared = ref_target(e).and_then(|eip| {
+                    s.stack
+                        .referrers(eip)
+                        .filter(|(_, kind, _)| *kind == "nat_gateway")
+                        .take_while(|(id, _, _)| *id != s.id)
+                        .find(|(_, _, props)| props.get("allocation_id").and_then(ref_target) == Some(eip))
+                });
+                if let Some((other, _, _)) = shared {
+                    out.push(
+                        Problem::new(
+                            "allocation_id",
+                            format!("NAT gateway `{other}` already has this Elastic IP: AWS associates an Elastic IP with one NAT gateway"),
+                        )
+                        .help("give each NAT gateway an elastic_ip of its own"),
+                    );
+                }
+            }
+        }
+        out
     }
 
     fn create_is_idempotent(&self) -> bool {
@@ -450,5 +484,52 @@ mod tests {
         check(NatGatewayState::Deleting, true);
         check(NatGatewayState::Deleted, false);
         check(NatGatewayState::Failed, false);
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const NET: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n  sub: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.0.0/24 }\n  ip: { type: elastic_ip }\n";
+
+    #[test]
+    fn elastic_ip_for_public_gateways_only() {
+        valid(&format!(
+            "{NET}  pub: {{ type: nat_gateway, subnet: '${{sub.id}}', allocation_id: '${{ip.id}}' }}\n  priv: {{ type: nat_gateway, subnet: '${{sub.id}}', connectivity: private }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  priv: {{ type: nat_gateway, subnet: '${{sub.id}}', connectivity: private, allocation_id: '${{ip.id}}' }}\n  pub: {{ type: nat_gateway, subnet: '${{sub.id}}' }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("4:89: a private NAT gateway takes no Elastic IP"), "{p:?}");
+        assert!(p[1].starts_with("5:3: a public NAT gateway needs `allocation_id`"), "{p:?}");
+    }
+
+    #[test]
+    fn one_gateway_per_elastic_ip() {
+        let p = problems(&format!(
+            "{NET}  a: {{ type: nat_gateway, subnet: '${{sub.id}}', allocation_id: '${{ip.id}}' }}\n  b: {{ type: nat_gateway, subnet: '${{sub.id}}', allocation_id: '${{ip.id}}' }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("5:63: NAT gateway `a` already has this Elastic IP"), "{p:?}");
+    }
+
+    #[test]
+    fn subnet_and_address_are_of_their_kinds() {
+        let p = problems(&format!(
+            "{NET}  a: {{ type: nat_gateway, subnet: '${{vpc.id}}', allocation_id: '${{sub.id}}' }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains("`subnet` refers to `vpc`, a vpc: AWS expects the id of a subnet here | e.g. `${sub.id}`"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].contains(
+                "`allocation_id` refers to `sub`, a subnet: AWS expects the id of an elastic_ip here | e.g. `${ip.id}`"
+            ),
+            "{p:?}"
+        );
     }
 }

@@ -10,23 +10,33 @@ use super::ec2::settle;
 use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::expr::ExprMap;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::{cidr, named_vpc, vpc_cidr, vpc_of_ref};
+use crate::spec::rules::{ref_target, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct RouteTable;
 
 static ROUTE: Ty = Ty::Obj(&[
-    Prop::new("destination", Ty::Cidr, "Destination IPv4 range (0.0.0.0/0 for the default route).").required(),
-    Prop::new("gateway", Ty::Str, "Internet gateway id (igw-...) to send the traffic to."),
-    Prop::new("nat_gateway", Ty::Str, "NAT gateway id (nat-...) to send the traffic to."),
+    Prop::new("destination", Ty::Cidr, "Destination IPv4 range (0.0.0.0/0 for the default route).")
+        .aws("ec2:CreateRouteRequest.DestinationCidrBlock")
+        .required(),
+    Prop::new("gateway", Ty::Str, "Internet gateway id (igw-...) to send the traffic to.")
+        .aws("ec2:CreateRouteRequest.GatewayId"),
+    Prop::new("nat_gateway", Ty::Str, "NAT gateway id (nat-...) to send the traffic to.")
+        .aws("ec2:CreateRouteRequest.NatGatewayId"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
     name: "route_table",
     doc: "A route table of a VPC and the subnets that use it.",
     props: &[
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("ec2:CreateRouteTableRequest.VpcId")
+            .required()
+            .replaces(),
         Prop::new(
             "routes",
             Ty::List(&ROUTE),
@@ -36,6 +46,7 @@ static SCHEMA: KindSchema = KindSchema {
         .unordered()
         .keyed(&["destination"]),
         Prop::new("subnets", Ty::List(&Ty::Str), "Subnet ids (subnet-...) associated with this table.")
+            .aws("ec2:AssociateRouteTableRequest.SubnetId")
             .default(Default::EmptyList)
             .unordered(),
     ],
@@ -250,21 +261,45 @@ async fn associate(cx: &Cx, table_id: &str, subnet: &str) -> Result<(), AwsError
     }
 }
 
+/// Whether two entries of `subnets` name one subnet: the same resource, or the same id.
+fn same_subnet(a: &crate::stack::Expr, b: &crate::stack::Expr) -> bool {
+    use crate::spec::rules::lit_str;
+    match (ref_target(a), ref_target(b)) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => lit_str(Some(a)).is_some_and(|x| lit_str(Some(b)) == Some(x)),
+        _ => false,
+    }
+}
+
+fn lit_text(e: &crate::stack::Expr) -> String {
+    crate::spec::rules::lit_str(Some(e)).unwrap_or_default().to_owned()
+}
+
 impl KindSpec for RouteTable {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
+    /// AWS: a route has one target (CreateRoute), one route per destination; the targets and
+    /// the associated subnets belong to the table's VPC ("belong to different networks"); a
+    /// destination inside the VPC's range is its local route's (a more specific route may only
+    /// go to a NAT gateway, a network interface or a Gateway Load Balancer endpoint); a subnet
+    /// is associated with one route table (AssociateRouteTable: Resource.AlreadyAssociated).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
         use crate::stack::Expr;
         let mut out = Vec::new();
-        let Some(Expr::List(routes)) = props.get("routes") else { return out };
+        let vpc = s.get("vpc").and_then(|e| named_vpc(s.stack, e));
+        if let Some(e) = s.get("vpc") {
+            out.extend(wrong_kind(s, "vpc", e, &["vpc"]));
+        }
+        let vpc_net = vpc.and_then(|v| vpc_cidr(s.stack, v));
+        let routes = s.list("routes");
         let mut seen: Vec<(String, usize)> = Vec::new();
         for (i, r) in routes.iter().enumerate() {
             let Expr::Map(m) = r else { continue };
             let targets = ["gateway", "nat_gateway"].iter().filter(|t| m.contains_key(**t)).count();
             if targets != 1 {
-                out.push((
+                out.push(Problem::new(
                     format!("routes.{i}"),
                     format!("a route needs exactly one of gateway, nat_gateway (found {targets})"),
                 ));
@@ -272,9 +307,79 @@ impl KindSpec for RouteTable {
             // AWS keeps one route per destination: a second would silently replace the first.
             if let Some(Expr::Lit(Value::Str(d))) = m.get("destination") {
                 if let Some((_, j)) = seen.iter().find(|(x, _)| x == d) {
-                    out.push((format!("routes.{i}"), format!("destination {d} is already routed by route {}", j + 1)));
+                    out.push(Problem::new(
+                        format!("routes.{i}"),
+                        format!("destination {d} is already routed by route {}", j + 1),
+                    ));
                 }
                 seen.push((d.clone(), i));
+            }
+            for (key, kind, what) in
+                [("gateway", "internet_gateway", "internet gateway"), ("nat_gateway", "nat_gateway", "NAT gateway")]
+            {
+                let Some(t) = m.get(key) else { continue };
+                let path = format!("routes.{i}.{key}");
+                out.extend(wrong_kind(s, &path, t, &[kind]));
+                if let (Some(vpc), Some(theirs)) = (vpc, vpc_of_ref(s.stack, t))
+                    && theirs.differs(vpc)
+                {
+                    out.push(
+                        Problem::new(
+                            path,
+                            format!("{what} `{}` is in {theirs}, not in this table's {vpc}: AWS routes only to targets of the table's VPC", ref_target(t).unwrap_or_default()),
+                        ),
+                    );
+                }
+            }
+            if let (Some(vnet), Some(dest)) = (vpc_net, cidr(m.get("destination"))) {
+                let path = format!("routes.{i}.destination");
+                if dest == vnet {
+                    out.push(
+                        Problem::new(path, format!("{dest} is the VPC's own range, which its local route covers: AWS refuses a second route to it"))
+                            .help("routes send traffic leaving the VPC; 0.0.0.0/0 is the default route"),
+                    );
+                } else if vnet.contains(&dest) && m.contains_key("gateway") {
+                    out.push(
+                        Problem::new(path, format!("{dest} lies inside the VPC's range {vnet}: AWS takes a route more specific than the local route only to a NAT gateway, a network interface or a Gateway Load Balancer endpoint, for the whole range of a subnet"))
+                            .help("an internet gateway takes traffic for destinations outside the VPC, e.g. 0.0.0.0/0"),
+                    );
+                }
+            }
+        }
+        for (i, e) in s.list("subnets").iter().enumerate() {
+            let path = format!("subnets.{i}");
+            out.extend(wrong_kind(s, &path, e, &["subnet"]));
+            if let (Some(vpc), Some(theirs)) = (vpc, vpc_of_ref(s.stack, e))
+                && theirs.differs(vpc)
+            {
+                out.push(Problem::new(
+                    path.clone(),
+                    format!("subnet `{}` is in {theirs}, not in this table's {vpc}: AWS associates a route table only with subnets of its VPC", ref_target(e).unwrap_or_default()),
+                ));
+            }
+            let lists = |props: &ExprMap| matches!(props.get("subnets"), Some(Expr::List(l)) if l.iter().any(|o| same_subnet(o, e)));
+            let holder = match ref_target(e) {
+                // The tables naming this subnet, not every table of the stack.
+                Some(subnet) => s
+                    .stack
+                    .referrers(subnet)
+                    .filter(|(_, kind, _)| *kind == "route_table")
+                    .take_while(|(id, _, _)| *id != s.id)
+                    .find(|(_, _, props)| lists(props))
+                    .map(|(id, _, _)| id),
+                None => s
+                    .stack
+                    .of_kind("route_table")
+                    .take_while(|(id, _)| *id != s.id)
+                    .find(|(_, p)| lists(p))
+                    .map(|(id, _)| id),
+            };
+            if let Some(other) = holder {
+                let name = ref_target(e).map_or_else(|| lit_text(e), |t| format!("`{t}`"));
+                out.push(
+                    Problem::new(path, format!("subnet {name} is already associated with route table `{other}`: AWS associates a subnet with one route table"))
+                        .help(format!("list it in `{other}` or here, not in both")),
+                );
             }
         }
         out
@@ -466,5 +571,75 @@ mod tests {
 
         assert_eq!(live(&table).props, desired);
         assert_eq!(desired_routes(&desired).unwrap().len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const NET: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }
+  igw: { type: internet_gateway, vpc: '${vpc.id}' }
+  a: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.0.0/24 }
+  b: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.1.0/24 }
+  other: { type: vpc, cidr: 10.1.0.0/16 }
+  oigw: { type: internet_gateway, vpc: '${other.id}' }
+  osub: { type: subnet, vpc: '${other.id}', cidr: 10.1.0.0/24 }
+  ip: { type: elastic_ip }
+  nat: { type: nat_gateway, subnet: '${a.id}', allocation_id: '${ip.id}' }
+";
+
+    #[test]
+    fn a_subnet_has_one_route_table() {
+        valid(&format!(
+            "{NET}  t1: {{ type: route_table, vpc: '${{vpc.id}}', subnets: ['${{a.id}}'] }}\n  t2: {{ type: route_table, vpc: '${{vpc.id}}', subnets: ['${{b.id}}'] }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  t1: {{ type: route_table, vpc: '${{vpc.id}}', subnets: ['${{a.id}}', '${{b.id}}'] }}\n  t2: {{ type: route_table, vpc: '${{vpc.id}}', subnets: ['${{b.id}}', subnet-1] }}\n  t3: {{ type: route_table, vpc: vpc-9, subnets: [subnet-1] }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("11:56: subnet `b` is already associated with route table `t1`"), "{p:?}");
+        assert!(p[1].starts_with("12:50: subnet subnet-1 is already associated with route table `t2`"), "{p:?}");
+    }
+
+    #[test]
+    fn targets_and_subnets_of_the_tables_vpc() {
+        valid(&format!(
+            "{NET}  t: {{ type: route_table, vpc: '${{vpc.id}}', routes: [{{ destination: 0.0.0.0/0, nat_gateway: '${{nat.id}}' }}], subnets: ['${{b.id}}'] }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  t: {{ type: route_table, vpc: '${{vpc.id}}', routes: [{{ destination: 0.0.0.0/0, gateway: '${{oigw.id}}' }}], subnets: ['${{osub.id}}'] }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("internet gateway `oigw` is in VPC `other`, not in this table's VPC `vpc`"), "{p:?}");
+        assert!(p[1].contains("subnet `osub` is in VPC `other`, not in this table's VPC `vpc`"), "{p:?}");
+    }
+
+    #[test]
+    fn destinations_inside_the_vpc() {
+        // Wider than the VPC, and a NAT gateway for one subnet's range: accepted.
+        valid(&format!(
+            "{NET}  t: {{ type: route_table, vpc: '${{vpc.id}}', routes: [{{ destination: 10.0.0.0/8, gateway: '${{igw.id}}' }}, {{ destination: 10.0.1.0/24, nat_gateway: '${{nat.id}}' }}] }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  t: {{ type: route_table, vpc: '${{vpc.id}}', routes: [{{ destination: 10.0.0.0/16, nat_gateway: '${{nat.id}}' }}, {{ destination: 10.0.1.0/24, gateway: '${{igw.id}}' }}] }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("10.0.0.0/16 is the VPC's own range"), "{p:?}");
+        assert!(p[1].contains("10.0.1.0/24 lies inside the VPC's range 10.0.0.0/16"), "{p:?}");
+    }
+
+    #[test]
+    fn targets_of_their_kinds() {
+        let p = problems(&format!(
+            "{NET}  t: {{ type: route_table, vpc: '${{vpc.id}}', routes: [{{ destination: 0.0.0.0/0, gateway: '${{nat.id}}' }}] }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains(
+                "`routes.0.gateway` refers to `nat`, a nat_gateway: AWS expects the id of an internet_gateway here"
+            ),
+            "{p:?}"
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::{earlier_in_vpc, named_vpc};
+use crate::spec::rules::{lit_int, lit_str, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct SecurityGroup;
@@ -23,12 +25,15 @@ static RULE: Ty = Ty::Obj(&[
         "IP protocol; `all` means every protocol and port.",
     )
     .default(Default::Str("tcp")),
-    Prop::new("port", Ty::Int, "A single port (tcp, udp)."),
-    Prop::new("from_port", Ty::Int, "First port of a range (tcp, udp), or the ICMP type (-1: all)."),
-    Prop::new("to_port", Ty::Int, "Last port of a range (tcp, udp), or the ICMP code (-1: all)."),
-    Prop::new("cidr", Ty::Cidr, "Source (ingress) or destination (egress) IPv4 range."),
-    Prop::new("security_group", Ty::Str, "Source or destination security group id (sg-...)."),
-    Prop::new("description", Ty::Str, "Shown in the console next to the rule."),
+    Prop::new("port", Ty::Int, "A single port (tcp, udp).").aws("ec2:IpPermission.FromPort"),
+    Prop::new("from_port", Ty::Int, "First port of a range (tcp, udp), or the ICMP type (-1: all).")
+        .aws("ec2:IpPermission.FromPort"),
+    Prop::new("to_port", Ty::Int, "Last port of a range (tcp, udp), or the ICMP code (-1: all).")
+        .aws("ec2:IpPermission.ToPort"),
+    Prop::new("cidr", Ty::Cidr, "Source (ingress) or destination (egress) IPv4 range.").aws("ec2:IpRange.CidrIp"),
+    Prop::new("security_group", Ty::Str, "Source or destination security group id (sg-...).")
+        .aws("ec2:UserIdGroupPair.GroupId"),
+    Prop::new("description", Ty::Str, "Shown in the console next to the rule.").aws("ec2:IpRange.Description"),
 ]);
 
 /// What tells two rules apart (after `normalise` spells every port as a range); a rule whose
@@ -40,9 +45,15 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "A VPC security group: a stateful firewall for the network interfaces that use it. \
           Rules are compared as sets; without a port, tcp and udp rules cover 0-65535 and icmp rules every type.",
     props: &[
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
-        Prop::new("name", Ty::Str, "Group name, unique in the VPC. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("ec2:CreateSecurityGroupRequest.VpcId")
+            .required()
+            .replaces(),
+        Prop::new("name", Ty::Str, "Group name, unique in the VPC. Default: `<stack>-<id>`.")
+            .aws("ec2:CreateSecurityGroupRequest.GroupName")
+            .replaces(),
         Prop::new("description", Ty::Str, "Group description (AWS cannot change it in place).")
+            .aws("ec2:CreateSecurityGroupRequest.Description")
             .default(Default::Str(DEFAULT_DESCRIPTION))
             .replaces(),
         Prop::new(
@@ -425,39 +436,169 @@ async fn adopt(cx: &Cx, req: &CreateReq<'_>, name: &str, vpc: &str, duplicate: &
     }
 }
 
+/// The characters AWS takes in security group names and (rule) descriptions, besides ASCII
+/// letters, digits and spaces.
+const TEXT_PUNCTUATION: &str = "._-:/()#,@[]+=&;{}!$*";
+
+/// Why AWS refuses `text` (a name or description at `path`), if it does.
+fn text_problem(path: &str, what: &str, text: &str) -> Option<Problem> {
+    let len = text.chars().count();
+    if len > 255 {
+        return Some(Problem::new(path, format!("{what} is {len} characters; AWS allows at most 255")));
+    }
+    let mut bad = String::new();
+    for c in text.chars() {
+        if !(c.is_ascii_alphanumeric() || c == ' ' || TEXT_PUNCTUATION.contains(c) || bad.contains(c)) {
+            bad.push(c);
+        }
+    }
+    (!bad.is_empty()).then(|| {
+        Problem::new(path, format!("{what} has characters AWS refuses: `{bad}`"))
+            .help(format!("AWS allows a-z, A-Z, 0-9, spaces and {TEXT_PUNCTUATION}"))
+    })
+}
+
+/// Whether `name` is, case aside, `<stack>-<id>` (without building it: every group of a stack
+/// is compared with the ones before it).
+fn is_default_name(name: &str, stack: &str, id: &str) -> bool {
+    name.len() == stack.len() + 1 + id.len()
+        && name.get(..stack.len()).is_some_and(|s| s.eq_ignore_ascii_case(stack))
+        && name.as_bytes()[stack.len()] == b'-'
+        && name.get(stack.len() + 1..).is_some_and(|i| i.eq_ignore_ascii_case(id))
+}
+
+/// Why AWS refuses the group name `name` (written in the stack, or the default `<stack>-<id>`).
+fn name_problem(name: &str, given: bool) -> Option<Problem> {
+    let (path, hint) = if given {
+        ("name", "choose another `name`")
+    } else {
+        ("", "give the group a `name` (the default is `<stack>-<id>`)")
+    };
+    if name.starts_with("sg-") {
+        return Some(
+            Problem::new(
+                path,
+                format!("security group name `{name}` starts with `sg-`, which AWS keeps for group ids"),
+            )
+            .help(hint),
+        );
+    }
+    if name.trim().is_empty() {
+        return Some(
+            Problem::new(path, "the security group name is empty").help("leave `name` out for `<stack>-<id>`"),
+        );
+    }
+    if name.eq_ignore_ascii_case("default") {
+        return Some(
+            Problem::new(
+                path,
+                "`default` is the name of the group AWS makes with every VPC: AWS refuses it for another",
+            )
+            .help(hint),
+        );
+    }
+    text_problem(path, "the name", name)
+}
+
 impl KindSpec for SecurityGroup {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
+    /// AWS (CreateSecurityGroup, AuthorizeSecurityGroupIngress/Egress, IpRange): names,
+    /// descriptions and rule descriptions of up to 255 characters from a-z, A-Z, 0-9, spaces
+    /// and `._-:/()#,@[]+=&;{}!$*`; a name that does not start with `sg-`, is not `default`
+    /// (InvalidGroup.Reserved) and is unique in the VPC, case aside (InvalidGroup.Duplicate); a
+    /// rule with one source; a tcp/udp port range that does not run backwards; all ICMP codes
+    /// when all ICMP types.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
         use crate::stack::Expr;
         let mut out = Vec::new();
+        if let Some(e) = s.get("vpc") {
+            out.extend(wrong_kind(s, "vpc", e, &["vpc"]));
+        }
+        let (name, given) = match s.str("name") {
+            Some(n) => (n.to_owned(), true),
+            None => (s.default_name(), false),
+        };
+        if given || s.get("name").is_none() {
+            out.extend(name_problem(&name, given));
+        }
+        if let Some(d) = s.str("description") {
+            out.extend(text_problem("description", "the description", d));
+        }
+        if let Some(vpc) = s.get("vpc").and_then(|e| named_vpc(s.stack, e))
+            && s.get("name").is_none_or(|e| lit_str(Some(e)).is_some())
+        {
+            let twin = earlier_in_vpc(s.stack, "security_group", s.id, vpc).into_iter().find(|(id, props)| match props
+                .get("name")
+            {
+                None => is_default_name(&name, s.stack.name(), id),
+                other => lit_str(other).is_some_and(|n| n.eq_ignore_ascii_case(&name)),
+            });
+            if let Some((other, _)) = twin {
+                let p = Problem::new(
+                    if given { "name" } else { "" },
+                    format!(
+                        "security group name `{name}` is also `{other}`'s in {vpc}: AWS names a security group once per VPC, case aside"
+                    ),
+                );
+                out.push(p.help("give one of them another `name`"));
+            }
+        }
         for list in ["ingress", "egress"] {
-            let Some(Expr::List(rules)) = props.get(list) else { continue };
+            let rules = s.list(list);
             for (i, r) in rules.iter().enumerate() {
                 let Expr::Map(m) = r else { continue };
                 let sources = ["cidr", "security_group"].iter().filter(|t| m.contains_key(**t)).count();
                 if sources != 1 {
-                    out.push((
+                    out.push(Problem::new(
                         format!("{list}.{i}"),
                         format!("a rule needs exactly one of cidr, security_group (found {sources})"),
                     ));
                 }
-                let icmp = matches!(m.get("protocol"), Some(Expr::Lit(Value::Str(p))) if p == "icmp");
+                if let Some(g) = m.get("security_group") {
+                    out.extend(wrong_kind(s, &format!("{list}.{i}.security_group"), g, &["security_group"]));
+                }
+                let protocol = lit_str(m.get("protocol")).unwrap_or("tcp");
+                let icmp = protocol == "icmp";
                 let low = if icmp { -1 } else { 0 };
                 for port in ["port", "from_port", "to_port"] {
                     if let Some(Expr::Lit(v)) = m.get(port)
                         && let Some(n) = v.as_i64().filter(|n| !(low..=65535).contains(n))
                     {
-                        out.push((
+                        out.push(Problem::new(
                             format!("{list}.{i}.{port}"),
                             format!("`{port}` {n} is out of range: expected {low} to 65535"),
                         ));
                     }
                 }
                 if m.contains_key("port") && (m.contains_key("from_port") || m.contains_key("to_port")) {
-                    out.push((format!("{list}.{i}"), "give either `port` or `from_port`/`to_port`, not both".into()));
+                    out.push(Problem::new(
+                        format!("{list}.{i}"),
+                        "give either `port` or `from_port`/`to_port`, not both",
+                    ));
+                }
+                let (from, to) = (lit_int(m.get("from_port")), lit_int(m.get("to_port")));
+                match (protocol, from, to) {
+                    ("tcp" | "udp", Some(f), Some(t)) if f > t => out.push(
+                        Problem::new(
+                            format!("{list}.{i}"),
+                            format!("the port range runs backwards: `from_port` {f} is above `to_port` {t}"),
+                        )
+                        .help(format!("AWS takes from_port {t}, to_port {f}")),
+                    ),
+                    ("icmp", Some(-1), Some(code)) if code != -1 => out.push(
+                        Problem::new(
+                            format!("{list}.{i}.to_port"),
+                            format!("ICMP code {code} with every ICMP type (`from_port: -1`): AWS takes every type only with every code"),
+                        )
+                        .help("set `to_port: -1`, or name one ICMP type in `from_port`"),
+                    ),
+                    _ => {}
+                }
+                if let Some(d) = lit_str(m.get("description")) {
+                    out.extend(text_problem(&format!("{list}.{i}.description"), "the rule's description", d));
                 }
             }
         }
@@ -708,5 +849,76 @@ mod tests {
         ])])
         .remove(0);
         assert_eq!(rules_from_sdk(&[to_permission(&rule)]), vec![rule]);
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const VPC: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
+
+    #[test]
+    fn names_and_descriptions() {
+        valid(&format!(
+            "{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', name: 'web (tier-1) #2: a/b@c[d]+e=f&g;{{h}}!$*', description: 'Load balancer - HTTP, HTTPS' }}"
+        ));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', name: sg-web }}\n  b: {{ type: security_group, vpc: '${{vpc.id}}', name: Default }}\n  c: {{ type: security_group, vpc: '${{vpc.id}}', description: \"Team's group\" }}\n  d: {{ type: security_group, vpc: '${{vpc.id}}', name: '{}' }}",
+            "x".repeat(256)
+        ));
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p[0].starts_with("2:54: security group name `sg-web` starts with `sg-`"), "{p:?}");
+        assert!(p[1].starts_with("3:54: `default` is the name of the group AWS makes"), "{p:?}");
+        assert!(p[2].starts_with("4:61: the description has characters AWS refuses: `'`"), "{p:?}");
+        assert!(p[3].contains("the name is 256 characters; AWS allows at most 255"), "{p:?}");
+        let p = problems(&format!("{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', name: '' }}"));
+        assert!(p.len() == 1 && p[0].contains("the security group name is empty"), "{p:?}");
+    }
+
+    #[test]
+    fn default_name_of_a_stack_called_sg() {
+        let text = "stack: sg\nregion: us-east-1\nresources:\n  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n  web: { type: security_group, vpc: '${vpc.id}' }\n";
+        let Err((_, d)) = crate::stack::load_str(
+            &crate::kinds::KINDS,
+            crate::stack::Source::new("t.yaml", text),
+            &Default::default(),
+        ) else {
+            panic!("sg-web passed")
+        };
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains("`sg-web` starts with `sg-`")
+                && d[0].help.as_deref().unwrap().contains("give the group a `name`"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn one_name_per_vpc() {
+        // Another VPC may reuse a name.
+        valid(&format!(
+            "{VPC}  other: {{ type: vpc, cidr: 10.1.0.0/16 }}\n  a: {{ type: security_group, vpc: '${{vpc.id}}', name: web }}\n  b: {{ type: security_group, vpc: '${{other.id}}', name: web }}"
+        ));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', name: Web }}\n  b: {{ type: security_group, vpc: '${{vpc.id}}', name: web }}\n  s-c: {{ type: security_group, vpc: '${{vpc.id}}' }}\n  d: {{ type: security_group, vpc: '${{vpc.id}}', name: s-s-c }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("3:54: security group name `web` is also `a`'s in VPC `vpc`"), "{p:?}");
+        assert!(p[1].starts_with("5:54: security group name `s-s-c` is also `s-c`'s"), "{p:?}");
+    }
+
+    #[test]
+    fn port_ranges_and_icmp() {
+        valid(&format!(
+            "{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', ingress: [{{ from_port: 80, to_port: 80, cidr: 0.0.0.0/0 }}, {{ protocol: icmp, from_port: 3, to_port: 4, cidr: 0.0.0.0/0 }}, {{ protocol: icmp, from_port: -1, to_port: -1, cidr: 0.0.0.0/0, description: ping }}] }}"
+        ));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: security_group, vpc: '${{vpc.id}}', ingress: [{{ from_port: 443, to_port: 80, cidr: 0.0.0.0/0 }}, {{ protocol: icmp, from_port: -1, to_port: 4, cidr: 0.0.0.0/0, description: 'ping é' }}] }}"
+        ));
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("the port range runs backwards: `from_port` 443 is above `to_port` 80"), "{p:?}");
+        assert!(p[1].contains("ICMP code 4 with every ICMP type"), "{p:?}");
+        assert!(p[2].contains("the rule's description has characters AWS refuses: `é`"), "{p:?}");
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_ssm::types::{ParameterMetadata, ParameterStringFilter, ParameterType
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct SsmParameter;
@@ -16,8 +16,11 @@ static SCHEMA: KindSchema = KindSchema {
     name: "ssm_parameter",
     doc: "An SSM Parameter Store parameter, a SecureString by default (e.g. a password for a task's secrets).",
     props: &[
-        Prop::new("name", Ty::Str, "The parameter name; `/rprov/<stack>/<id>` when left out.").replaces(),
+        Prop::new("name", Ty::Str, "The parameter name; `/rprov/<stack>/<id>` when left out.")
+            .aws("ssm:PutParameterRequest.Name")
+            .replaces(),
         Prop::new("type", Ty::Enum(&["SecureString", "String", "StringList"]), "The parameter type.")
+            .aws("ssm:PutParameterRequest.Type")
             .default(Default::Str("SecureString"))
             .replaces(),
         Prop::new(
@@ -26,6 +29,7 @@ static SCHEMA: KindSchema = KindSchema {
             "The value (or `generate: true`). Secret: never printed, recorded as a digest only, never read back \
              from AWS.",
         )
+        .aws("ssm:PutParameterRequest.Value")
         .secret(),
         Prop::new(
             "generate",
@@ -35,7 +39,7 @@ static SCHEMA: KindSchema = KindSchema {
              `aws ssm get-parameter --with-decryption`.",
         )
         .default(Default::Bool(false)),
-        Prop::new("description", Ty::Str, "What the parameter is for."),
+        Prop::new("description", Ty::Str, "What the parameter is for.").aws("ssm:PutParameterRequest.Description"),
     ],
     attrs: &[
         Attr::new("id", "The parameter name."),
@@ -179,6 +183,81 @@ async fn put(cx: &Cx, name: &str, props: &Props, overwrite: bool, tags: Option<&
         .map_err(classify)
 }
 
+// ---- what PutParameter refuses ---------------------------------------------------------------
+
+/// "The maximum length for a parameter name that you specify is 1011 characters. This count of
+/// 1011 characters includes the characters in the ARN that precede the name you specify"
+/// (AWS: PutParameter Name).
+const NAME_WITH_ARN_MAX: usize = 1011;
+/// "Parameter hierarchies are limited to a maximum depth of fifteen levels."
+const DEPTH_MAX: usize = 15;
+/// "Standard parameters have a value limit of 4 KB. Advanced parameters have a value limit of 8
+/// KB." rprov sends no tier, so the account's default tier decides (an account may default to
+/// Advanced or Intelligent-Tiering): only what no tier takes is refused.
+const VALUE_MAX: usize = 8192;
+
+/// AWS (PutParameter Name): "Parameter names can include only the following symbols and
+/// letters: a-zA-Z0-9_.-", "/" between levels, "For parameters in a hierarchy, you must include
+/// a leading forward slash character", "A parameter name can't be prefixed with "aws" or "ssm"
+/// (case-insensitive)" (with or without the leading slash), at most fifteen levels, and its
+/// length with the ARN's beginning.
+fn name_problem(name: &str, region: &str) -> Option<Problem> {
+    let p = |m: String| Some(Problem::new("name", m));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-/".contains(*c))) {
+        let message = format!(
+            "parameter name `{name}` contains `{c}`; AWS takes letters, digits, `_`, `.`, `-`, and `/` between levels"
+        );
+        return if name.starts_with("arn:") {
+            p(message).map(|p| p.help("give the parameter's name, not its ARN"))
+        } else {
+            p(message)
+        };
+    }
+    if name.contains('/') && !name.starts_with('/') {
+        return p(format!("parameter name `{name}` has levels but no leading `/`; AWS wants `/` first"))
+            .map(|p| p.help(format!("did you mean `/{name}`?")));
+    }
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    let lower = bare.to_ascii_lowercase();
+    if lower.starts_with("aws") || lower.starts_with("ssm") {
+        return p(format!(
+            "parameter name `{name}` starts with `{}`: AWS reserves names beginning with aws or ssm, in any case",
+            &bare[..3]
+        ));
+    }
+    let depth = bare.split('/').count();
+    if depth > DEPTH_MAX {
+        return p(format!("parameter name `{name}` has {depth} levels; AWS allows at most {DEPTH_MAX}"));
+    }
+    let arn = format!("arn:aws:ssm:{region}:123456789012:parameter/").len();
+    let len = bare.chars().count();
+    (arn + len > NAME_WITH_ARN_MAX).then(|| {
+        Problem::new(
+            "name",
+            format!(
+                "parameter name is {len} characters; with its ARN's beginning ({arn}) AWS allows {NAME_WITH_ARN_MAX}"
+            ),
+        )
+    })
+}
+
+/// The value, never shown (it may be a secret). AWS (PutParameter Value): at least one
+/// character, at most 8 KB (the advanced tier's limit), and "You can't include values wrapped
+/// in double brackets {{}} or {{ssm:parameter-name}} in a parameter value."
+fn value_problem(value: &str) -> Option<Problem> {
+    let len = value.chars().count();
+    let message = if value.is_empty() {
+        "`value` is empty; AWS wants at least one character".to_owned()
+    } else if len > VALUE_MAX {
+        format!("`value` is {len} characters; AWS takes at most {VALUE_MAX} (4096 in the standard tier)")
+    } else if value.find("{{").is_some_and(|open| value[open..].contains("}}")) {
+        "`value` contains `{{...}}`; AWS refuses values that nest another parameter".to_owned()
+    } else {
+        return None;
+    };
+    Some(Problem::new("value", message))
+}
+
 impl KindSpec for SsmParameter {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
@@ -197,14 +276,30 @@ impl KindSpec for SsmParameter {
         true
     }
 
-    fn check(&self, props: &crate::stack::ExprMap) -> Vec<(String, String)> {
-        use crate::stack::Expr;
-        let generate = matches!(props.get("generate"), Some(Expr::Lit(Value::Bool(true))));
-        match (props.contains_key("value"), generate) {
-            (true, true) => vec![("generate".into(), "give `value` or `generate: true`, not both".into())],
-            (false, false) => vec![("value".into(), "missing `value` (or `generate: true` for a random one)".into())],
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = match (s.get("value").is_some(), s.bool("generate") == Some(true)) {
+            (true, true) => vec![Problem::new("generate", "give `value` or `generate: true`, not both")],
+            (false, false) => vec![Problem::new("value", "missing `value` (or `generate: true` for a random one)")],
             _ => vec![],
+        };
+        if let (Some(name), Some(region)) = (s.str("name"), s.stack.region()) {
+            out.extend(name_problem(name, region));
         }
+        out.extend(s.str("value").and_then(value_problem));
+        // AWS: "A parameter name must be unique within an Amazon Web Services Region"; a second
+        // PutParameter of the name without Overwrite answers ParameterAlreadyExists.
+        let stack = s.stack.name();
+        let name_of = |id: &str, p: &crate::expr::ExprMap| match p.get("name") {
+            None | Some(crate::expr::Expr::Lit(Value::Null)) => Some(default_name(stack, id)),
+            e => crate::spec::rules::lit_str(e).map(str::to_owned),
+        };
+        if let Some((other, name)) = crate::spec::rules::earlier_with_same_name(s, "ssm_parameter", name_of) {
+            out.push(Problem::new(
+                "name",
+                format!("parameter `{other}` is named `{name}` too; AWS keeps parameter names unique in a region"),
+            ));
+        }
+        out
     }
 
     fn arn(&self) -> Option<(&'static str, &'static str)> {
@@ -352,5 +447,57 @@ mod tests {
         SsmParameter.normalise("s", "pw", &mut p);
         assert_eq!(p["name"], l.props["name"]);
         assert!(!p.contains_key("description"));
+    }
+}
+
+#[cfg(test)]
+mod rules {
+    use crate::kinds::testing::check_rules;
+
+    fn param(fields: &str) -> String {
+        format!("p: {{ type: ssm_parameter, {fields} }}")
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["/app/db/password", "app.password", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o", "/Awful/x"] {
+            check_rules(&param(&format!("name: \"{ok}\", generate: true")), &[]);
+        }
+        let no =
+            |name: &str, expect: &str| check_rules(&param(&format!("name: \"{name}\", generate: true")), &[expect]);
+        no("/app/db password", "contains ` `");
+        no("arn:aws:ssm:us-east-1:1:parameter/x", "contains `:` | give the parameter's name, not its ARN");
+        no("app/password", "has levels but no leading `/` | did you mean `/app/password`?");
+        no("/aws/reference/x", "starts with `aws`: AWS reserves");
+        no("SSM-param", "starts with `SSM`");
+        no("/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p", "has 16 levels; AWS allows at most 15");
+        no(
+            &format!("/{}", "x".repeat(967)),
+            "parameter name is 967 characters; with its ARN's beginning (45) AWS allows 1011",
+        );
+        check_rules(&param(&format!("name: \"/{}\", generate: true", "x".repeat(966))), &[]);
+    }
+
+    #[test]
+    fn values_are_checked_and_never_shown() {
+        check_rules(&param("value: hunter2"), &[]);
+        check_rules(&param("value: \"\""), &["4:36: `value` is empty"]);
+        check_rules(&param("value: \"{{ssm:other}}\""), &["`value` contains `{{...}}`"]);
+        let long = "z".repeat(8193);
+        let found = crate::kinds::testing::problems(&param(&format!("value: {long}")));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("`value` is 8193 characters; AWS takes at most 8192") && !found[0].contains("zzz"),
+            "{found:?}"
+        );
+        check_rules(&param(&format!("value: {}", "z".repeat(8192))), &[]);
+    }
+
+    #[test]
+    fn one_name_once() {
+        check_rules(
+            "a: { type: ssm_parameter, generate: true }\nb: { type: ssm_parameter, generate: true, name: /rprov/s/a }",
+            &["parameter `a` is named `/rprov/s/a` too"],
+        );
     }
 }

@@ -6,7 +6,9 @@ use super::ec2::{self, client, settle};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::{cidr, earlier_in_vpc, named_vpc, vpc_cidr};
+use crate::spec::rules::wrong_kind;
+use crate::spec::{KindSpec, Problem, Refusals, Subject, regions};
 use crate::value::{Props, Value};
 
 pub struct Subnet;
@@ -15,9 +17,14 @@ static SCHEMA: KindSchema = KindSchema {
     name: "subnet",
     doc: "A range of the VPC's addresses in one availability zone.",
     props: &[
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
-        Prop::new("cidr", Ty::Cidr, "The subnet's IPv4 range, inside the VPC's.").required().replaces(),
-        Prop::new("az", Ty::Str, "Availability zone (e.g. us-east-1a); AWS picks one when omitted.").replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").aws("ec2:CreateSubnetRequest.VpcId").required().replaces(),
+        Prop::new("cidr", Ty::Cidr, "The subnet's IPv4 range, inside the VPC's.")
+            .aws("ec2:CreateSubnetRequest.CidrBlock")
+            .required()
+            .replaces(),
+        Prop::new("az", Ty::Str, "Availability zone (e.g. us-east-1a); AWS picks one when omitted.")
+            .aws("ec2:CreateSubnetRequest.AvailabilityZone")
+            .replaces(),
         Prop::new("map_public_ip_on_launch", Ty::Bool, "Give network interfaces created here a public IPv4 address.")
             .default(Default::Bool(false)),
     ],
@@ -70,6 +77,52 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<aws_sdk_ec2::types::Subnet, A
 impl KindSpec for Subnet {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (CreateSubnet): the zone is one of the stack's region; the range is /16 to /28,
+    /// inside the VPC's, and overlaps no other subnet of the VPC (InvalidSubnet.Range,
+    /// InvalidSubnet.Conflict).
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let (Some(region), Some(az)) = (s.stack.region(), s.str("az")) {
+            out.extend(regions::zone_problem(region, az, "az"));
+        }
+        if let Some(e) = s.get("vpc") {
+            out.extend(wrong_kind(s, "vpc", e, &["vpc"]));
+        }
+        let Some(net) = cidr(s.get("cidr")) else { return out };
+        if !(16..=28).contains(&net.prefix_len()) {
+            out.push(
+                Problem::new("cidr", format!("subnet CIDR block {net} must be between /16 and /28"))
+                    .help("AWS: a subnet's range has from 65,536 (/16) to 16 (/28) addresses"),
+            );
+        }
+        let Some(vpc) = s.get("vpc").and_then(|e| named_vpc(s.stack, e)) else { return out };
+        if let Some(vnet) = vpc_cidr(s.stack, vpc)
+            && !vnet.contains(&net)
+        {
+            out.push(Problem::new("cidr", format!("subnet CIDR {net} is not inside the CIDR {vnet} of {vpc}")).help(
+                format!(
+                    "AWS: a subnet's range is part of its VPC's; {vnet} runs from {} to {}",
+                    vnet.network(),
+                    vnet.broadcast()
+                ),
+            ));
+        }
+        // Reported on the later of two overlapping subnets, once per earlier one.
+        for (other, props) in earlier_in_vpc(s.stack, "subnet", s.id, vpc) {
+            let Some(onet) = cidr(props.get("cidr")) else { continue };
+            if onet.contains(&net) || net.contains(&onet) {
+                out.push(
+                    Problem::new(
+                        "cidr",
+                        format!("subnet CIDR {net} overlaps {onet} of subnet `{other}` in the same VPC"),
+                    )
+                    .help("AWS: the subnets of a VPC have ranges that do not overlap"),
+                );
+            }
+        }
+        out
     }
 
     fn holds(&self) -> &'static [&'static str] {
@@ -157,5 +210,63 @@ impl Kind for Subnet {
         // else in it stays until someone deletes it (Blocked).
         let sent = client(cx).delete_subnet().subnet_id(req.physical_id).send().await.map(|_| ()).map_err(classify);
         ec2::gone_ok(ec2::blockers::refused(cx, Scope::Subnet(req.physical_id), sent).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    const VPC: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
+
+    #[test]
+    fn zone_of_the_region() {
+        valid(&format!("{VPC}  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.0.0/24, az: us-east-1f }}"));
+        let p =
+            problems(&format!("{VPC}  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.0.0/24, az: eu-west-1a }}"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("2:63: availability zone `eu-west-1a` is in eu-west-1"), "{p:?}");
+    }
+
+    #[test]
+    fn range_inside_the_vpc_and_its_size() {
+        valid(&format!("{VPC}  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.255.240/28 }}"));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.1.0.0/24 }}\n  b: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.0.0/29 }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("2:46: subnet CIDR 10.1.0.0/24 is not inside the CIDR 10.0.0.0/16 of VPC `vpc`"),
+            "{p:?}"
+        );
+        assert!(p[1].starts_with("3:46: subnet CIDR block 10.0.0.0/29 must be between /16 and /28"), "{p:?}");
+    }
+
+    #[test]
+    fn ranges_of_one_vpc_do_not_overlap() {
+        // Other VPCs, and an existing VPC named by id, may reuse a range.
+        valid(&format!(
+            "{VPC}  other: {{ type: vpc, cidr: 10.0.0.0/16 }}\n  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.0.0/24 }}\n  b: {{ type: subnet, vpc: '${{other.id}}', cidr: 10.0.0.0/24 }}\n  c: {{ type: subnet, vpc: vpc-1, cidr: 10.0.0.0/24 }}\n  d: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.1.0/24 }}"
+        ));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.0.0/24 }}\n  b: {{ type: subnet, vpc: '${{a.vpc_id}}', cidr: 10.0.0.128/25 }}\n  c: {{ type: subnet, vpc: vpc-1, cidr: 10.0.0.0/24 }}\n  d: {{ type: subnet, vpc: vpc-1, cidr: 10.0.0.0/23 }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("subnet CIDR 10.0.0.128/25 overlaps 10.0.0.0/24 of subnet `a` in the same VPC"), "{p:?}");
+        assert!(p[1].starts_with("5:40: subnet CIDR 10.0.0.0/23 overlaps 10.0.0.0/24 of subnet `c`"), "{p:?}");
+    }
+
+    #[test]
+    fn vpc_is_a_vpc() {
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: subnet, vpc: '${{vpc.id}}', cidr: 10.0.0.0/24 }}\n  b: {{ type: subnet, vpc: '${{a.id}}', cidr: 10.0.1.0/24 }}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with(
+                "3:27: `vpc` refers to `a`, a subnet: AWS expects the id of a vpc here | e.g. `${vpc.id}`"
+            ),
+            "{p:?}"
+        );
     }
 }

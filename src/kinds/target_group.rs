@@ -7,8 +7,10 @@ use super::ec2::settle;
 use super::elbv2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::expr::Expr;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{lit_int, lit_str, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct TargetGroup;
@@ -16,18 +18,26 @@ pub struct TargetGroup;
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP"];
 
 static HEALTH_CHECK: Ty = Ty::Obj(&[
-    Prop::new("path", Ty::Str, "HTTP(S) health checks: the path requested. Default: `/`."),
+    Prop::new("path", Ty::Str, "HTTP(S) health checks: the path requested. Default: `/`.")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckPath"),
     Prop::new(
         "protocol",
         Ty::Enum(&["HTTP", "HTTPS", "TCP"]),
         "Default: the target group's protocol for HTTP/HTTPS, else TCP.",
-    ),
-    Prop::new("port", Ty::Str, "A port number, or `traffic-port` (the default): the port targets receive traffic on."),
-    Prop::new("interval", Ty::Int, "Seconds between checks. Default: 30."),
-    Prop::new("timeout", Ty::Int, "Seconds without a response that fail a check. Default: 5 (HTTP/HTTPS), 10 (TCP)."),
-    Prop::new("healthy_threshold", Ty::Int, "Consecutive successes that make a target healthy. Default: 5."),
-    Prop::new("unhealthy_threshold", Ty::Int, "Consecutive failures that make a target unhealthy. Default: 2."),
-    Prop::new("matcher", Ty::Str, "HTTP(S) health checks: success codes, e.g. `200` or `200-299`. Default: `200`."),
+    )
+    .aws("elbv2:CreateTargetGroupInput.HealthCheckProtocol"),
+    Prop::new("port", Ty::Str, "A port number, or `traffic-port` (the default): the port targets receive traffic on.")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckPort"),
+    Prop::new("interval", Ty::Int, "Seconds between checks. Default: 30.")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckIntervalSeconds"),
+    Prop::new("timeout", Ty::Int, "Seconds without a response that fail a check. Default: 5 (HTTP/HTTPS), 10 (TCP).")
+        .aws("elbv2:CreateTargetGroupInput.HealthCheckTimeoutSeconds"),
+    Prop::new("healthy_threshold", Ty::Int, "Consecutive successes that make a target healthy. Default: 5.")
+        .aws("elbv2:CreateTargetGroupInput.HealthyThresholdCount"),
+    Prop::new("unhealthy_threshold", Ty::Int, "Consecutive failures that make a target unhealthy. Default: 2.")
+        .aws("elbv2:CreateTargetGroupInput.UnhealthyThresholdCount"),
+    Prop::new("matcher", Ty::Str, "HTTP(S) health checks: success codes, e.g. `200` or `200-299`. Default: `200`.")
+        .aws("elbv2:Matcher.HttpCode"),
 ]);
 
 static SCHEMA: KindSchema = KindSchema {
@@ -35,17 +45,27 @@ static SCHEMA: KindSchema = KindSchema {
     doc: "A target group: where a listener forwards to, with its health check. Every health-check field the \
           stack leaves out is sent with AWS's default, so the whole check is compared.",
     props: &[
-        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.").replaces(),
+        Prop::new("name", Ty::Str, "Up to 32 letters, digits and hyphens. Default: `<stack>-<id>`.")
+            .aws("elbv2:CreateTargetGroupInput.Name")
+            .replaces(),
         Prop::new("protocol", Ty::Enum(PROTOCOLS), "Protocol to the targets: HTTP/HTTPS (ALB), TCP/TLS/UDP (NLB).")
+            .aws("elbv2:CreateTargetGroupInput.Protocol")
             .default(Default::Str("HTTP"))
             .replaces(),
-        Prop::new("port", Ty::Int, "Port the targets receive traffic on.").required().replaces(),
-        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).").required().replaces(),
+        Prop::new("port", Ty::Int, "Port the targets receive traffic on.")
+            .aws("elbv2:CreateTargetGroupInput.Port")
+            .required()
+            .replaces(),
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("elbv2:CreateTargetGroupInput.VpcId")
+            .required()
+            .replaces(),
         Prop::new(
             "target_type",
             Ty::Enum(&["ip", "instance", "lambda", "alb"]),
             "How targets are named; Fargate tasks (awsvpc) register by `ip`.",
         )
+        .aws("elbv2:CreateTargetGroupInput.TargetType")
         .default(Default::Str("ip"))
         .replaces(),
         Prop::new("health_check", HEALTH_CHECK, "Health check settings; each field has AWS's default."),
@@ -183,9 +203,150 @@ async fn read_back(cx: &Cx, arn: &str) -> Result<Live, AwsError> {
     Ok(live(tg, tags.remove(arn).unwrap_or_default()))
 }
 
+/// What is wrong with a matcher's HTTP codes (`200`, `200,202`, `200-299`) for codes from `low`
+/// to `high`.
+fn matcher_problem(codes: &str, low: u16, high: u16) -> Option<String> {
+    for part in codes.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (Ok(a), Ok(b)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>()) else {
+            return Some(format!("`{part}` is no HTTP code or range of codes (e.g. `200`, `200,202`, `200-299`)"));
+        };
+        if a > b {
+            return Some(format!("the range `{part}` runs backwards"));
+        }
+        if a < low || b > high {
+            return Some(format!("`{part}` is outside {low}-{high}"));
+        }
+    }
+    None
+}
+
 impl KindSpec for TargetGroup {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS (CreateTargetGroup, ModifyTargetGroup, ModifyTargetGroupAttributes): names as
+    /// load balancers' (no `internal-` rule); "The TCP protocol is not supported for health
+    /// checks if the protocol of the target group is HTTP or HTTPS"; paths and matchers are
+    /// HTTP(S) health checks' ("Health check paths/matchers are not supported for TCP health
+    /// checks"), a path begins with `/`; matcher codes 200-499 for an application load
+    /// balancer's (HTTP/HTTPS) group, 200-599 for a network load balancer's; the health check
+    /// port is `traffic-port` or 1-65535; the timeout is below the interval ("Health check
+    /// interval must be greater than the timeout"; a TCP, TLS or UDP group's may equal it);
+    /// `deregistration_delay.timeout_seconds` is 0-3600; Lambda targets take no port, protocol
+    /// or VPC.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = elbv2::name_problems(s, "target_group", "target group");
+        if let Some(e) = s.get("vpc") {
+            out.extend(wrong_kind(s, "vpc", e, &["vpc"]));
+        }
+        if s.str("target_type") == Some("lambda") {
+            out.push(
+                Problem::new("target_type", "a target_group always sends its `port`, `protocol` and `vpc`, which AWS refuses for Lambda targets")
+                    .help("Lambda targets are not supported by target_group; use `ip` or `instance`"),
+            );
+        }
+        if let Some(d) = s.int("deregistration_delay").filter(|d| !(0..=3600).contains(d)) {
+            out.push(Problem::new(
+                "deregistration_delay",
+                format!("`deregistration_delay` {d} is out of range: AWS takes 0 to 3600 seconds"),
+            ));
+        }
+        let Some(protocol) = s.str("protocol") else { return out };
+        let empty = crate::expr::ExprMap::new();
+        let hc = match s.get("health_check") {
+            Some(Expr::Map(m)) => m,
+            None | Some(Expr::Lit(Value::Null)) => &empty,
+            Some(_) => return out,
+        };
+        let http_group = is_http(protocol);
+        let check_protocol = match hc.get("protocol") {
+            None => {
+                if http_group {
+                    protocol
+                } else {
+                    "TCP"
+                }
+            }
+            Some(e) => match lit_str(Some(e)) {
+                Some(p) => p,
+                None => return out,
+            },
+        };
+        let http_check = is_http(check_protocol);
+        if http_group && !http_check {
+            out.push(
+                Problem::new(
+                    "health_check.protocol",
+                    format!("a {check_protocol} health check of an {protocol} target group: AWS checks HTTP and HTTPS target groups over HTTP or HTTPS"),
+                )
+                .help("leave `protocol` out: the check then uses the group's"),
+            );
+        }
+        for field in ["path", "matcher"] {
+            if !http_check && hc.contains_key(field) {
+                out.push(
+                    Problem::new(
+                        format!("health_check.{field}"),
+                        format!("`{field}` belongs to HTTP and HTTPS health checks: AWS refuses it for this {check_protocol} health check"),
+                    )
+                    .help("remove it, or check over HTTP with `protocol: HTTP`"),
+                );
+            }
+        }
+        if http_check {
+            if let Some(path) = lit_str(hc.get("path")).filter(|p| !p.starts_with('/')) {
+                out.push(
+                    Problem::new("health_check.path", format!("health check path `{path}` does not begin with `/`"))
+                        .help(format!("AWS takes the path of the URL, e.g. `/{}`", path.trim_start_matches('/'))),
+                );
+            }
+            if let Some(codes) = lit_str(hc.get("matcher")) {
+                let (high, lb) = if http_group { (499, "an application") } else { (599, "a network") };
+                if let Some(why) = matcher_problem(codes, 200, high) {
+                    out.push(Problem::new("health_check.matcher", format!("matcher `{codes}`: {why}")).help(format!(
+                        "AWS takes HTTP codes 200-{high} for {lb} load balancer's target group, e.g. `200` or `200-299`"
+                    )));
+                }
+            }
+        }
+        if let Some(port) = lit_str(hc.get("port"))
+            && port != "traffic-port"
+            && !port.parse::<u16>().is_ok_and(|p| p >= 1)
+        {
+            out.push(Problem::new(
+                "health_check.port",
+                format!("health check port `{port}` is neither `traffic-port` nor a port number 1-65535"),
+            ));
+        }
+        let interval = match hc.get("interval") {
+            None => Some((30, false)),
+            e => lit_int(e).map(|i| (i, true)),
+        };
+        let timeout = match hc.get("timeout") {
+            None => Some((if http_check { 5 } else { 10 }, false)),
+            e => lit_int(e).map(|t| (t, true)),
+        };
+        if let (Some((interval, iw)), Some((timeout, tw))) = (interval, timeout) {
+            let too_long = if http_group { timeout >= interval } else { timeout > interval };
+            if too_long {
+                let default = |written: bool| if written { "" } else { " (the default)" };
+                let bound = if http_group { "shorter than" } else { "at most" };
+                out.push(
+                    Problem::new(
+                        if tw { "health_check.timeout" } else { "health_check.interval" },
+                        format!(
+                            "health check timeout {timeout} s{} is not {bound} the interval {interval} s{}: AWS wants each check to end before the next",
+                            default(tw),
+                            default(iw)
+                        ),
+                    )
+                    .help(if http_group { format!("e.g. `timeout: {}`", interval - 1) } else { format!("e.g. `timeout: {interval}`") }),
+                );
+            }
+        }
+        out
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -348,5 +509,84 @@ mod tests {
                 ("unhealthy_threshold", 2.into()),
             ]))
         );
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::matcher_problem;
+    use crate::spec::rules::testing::{problems, valid};
+
+    const VPC: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }\n";
+
+    #[test]
+    fn names() {
+        valid(&format!("{VPC}  tg: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, name: internal-api-2 }}"));
+        let p = problems(&format!("{VPC}  tg: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, name: api.v2 }}"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("2:63: target group name `api.v2` has characters AWS refuses: `.`"), "{p:?}");
+        let p = problems(&format!("{VPC}  tg: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, name: '' }}"));
+        assert!(p.len() == 1 && p[0].contains("the target group name is empty"), "{p:?}");
+    }
+
+    #[test]
+    fn health_check_by_protocol() {
+        valid(&format!(
+            "{VPC}  a: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, health_check: {{ path: /health, matcher: '200-299,302', port: '8080' }} }}\n  b: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, protocol: TCP, health_check: {{ protocol: HTTP, path: /health, matcher: '503' }} }}"
+        ));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, health_check: {{ protocol: TCP }} }}\n  b: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, protocol: TCP, health_check: {{ path: /health, matcher: '200' }} }}\n  c: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, health_check: {{ path: health, matcher: '503', port: '0' }} }}"
+        ));
+        assert_eq!(p.len(), 6, "{p:?}");
+        assert!(p[0].contains("a TCP health check of an HTTP target group"), "{p:?}");
+        assert!(
+            p[1].contains("`path` belongs to HTTP and HTTPS health checks: AWS refuses it for this TCP health check"),
+            "{p:?}"
+        );
+        assert!(p[2].contains("`matcher` belongs to HTTP and HTTPS health checks"), "{p:?}");
+        assert!(
+            p[3].contains(
+                "health check path `health` does not begin with `/` | AWS takes the path of the URL, e.g. `/health`"
+            ),
+            "{p:?}"
+        );
+        assert!(p[4].contains("matcher `503`: `503` is outside 200-499"), "{p:?}");
+        assert!(p[5].contains("health check port `0` is neither `traffic-port` nor a port number 1-65535"), "{p:?}");
+    }
+
+    #[test]
+    fn timeout_below_interval() {
+        valid(&format!(
+            "{VPC}  a: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, health_check: {{ interval: 6 }} }}\n  b: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, protocol: TCP, health_check: {{ interval: 10 }} }}"
+        ));
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, health_check: {{ interval: 5 }} }}\n  b: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, protocol: TCP, health_check: {{ interval: 20, timeout: 21 }} }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].contains("health check timeout 5 s (the default) is not shorter than the interval 5 s")
+                && p[0].ends_with("| e.g. `timeout: 4`"),
+            "{p:?}"
+        );
+        assert!(p[1].contains("health check timeout 21 s is not at most the interval 20 s"), "{p:?}");
+    }
+
+    #[test]
+    fn deregistration_delay_and_lambda() {
+        let p = problems(&format!(
+            "{VPC}  a: {{ type: target_group, vpc: '${{vpc.id}}', port: 80, deregistration_delay: 3601, target_type: lambda }}"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("`deregistration_delay` 3601 is out of range: AWS takes 0 to 3600 seconds"), "{p:?}");
+        assert!(p[1].contains("which AWS refuses for Lambda targets"), "{p:?}");
+    }
+
+    #[test]
+    fn matchers() {
+        assert_eq!(matcher_problem("200", 200, 499), None);
+        assert_eq!(matcher_problem("200,202,300-399", 200, 499), None);
+        assert!(matcher_problem("299-200", 200, 499).unwrap().contains("backwards"));
+        assert!(matcher_problem("2xx", 200, 499).unwrap().contains("no HTTP code"));
+        assert!(matcher_problem("200-500", 200, 499).unwrap().contains("outside 200-499"));
     }
 }

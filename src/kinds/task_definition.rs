@@ -9,39 +9,64 @@ use aws_sdk_ecs::types::{
 use super::ecs::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
+use crate::diag::did_you_mean;
 use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::rules::{lit_int, lit_str, named, ref_target};
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct TaskDefinition;
 
 static PORT_MAPPING: Ty = Ty::Obj(&[
-    Prop::new("container_port", Ty::Int, "Port the container listens on.").required(),
-    Prop::new("protocol", Ty::Enum(&["tcp", "udp"]), "Transport protocol.").default(Default::Str("tcp")),
+    Prop::new("container_port", Ty::Int, "Port the container listens on.")
+        .aws("ecs:PortMapping.containerPort")
+        .required(),
+    Prop::new("protocol", Ty::Enum(&["tcp", "udp"]), "Transport protocol.")
+        .aws("ecs:PortMapping.protocol")
+        .default(Default::Str("tcp")),
 ]);
 
 static HEALTH_CHECK: Ty = Ty::Obj(&[
     Prop::new("command", Ty::List(&Ty::Str), "E.g. [CMD-SHELL, \"curl -f http://localhost:8000/ || exit 1\"].")
+        .aws("ecs:HealthCheck.command")
         .required(),
-    Prop::new("interval", Ty::Int, "Seconds between checks (5-300).").default(Default::Int(30)),
-    Prop::new("timeout", Ty::Int, "Seconds before a check counts as failed (2-120).").default(Default::Int(5)),
+    Prop::new("interval", Ty::Int, "Seconds between checks (5-300).")
+        .aws("ecs:HealthCheck.interval")
+        .default(Default::Int(30)),
+    Prop::new("timeout", Ty::Int, "Seconds before a check counts as failed (2-60).")
+        .aws("ecs:HealthCheck.timeout")
+        .default(Default::Int(5)),
     Prop::new("retries", Ty::Int, "Failures in a row before the container is unhealthy (1-10).")
+        .aws("ecs:HealthCheck.retries")
         .default(Default::Int(3)),
-    Prop::new("start_period", Ty::Int, "Grace period in seconds after start (0-300).").default(Default::Int(0)),
+    Prop::new("start_period", Ty::Int, "Grace period in seconds after start (0-300).")
+        .aws("ecs:HealthCheck.startPeriod")
+        .default(Default::Int(0)),
 ]);
 
 static MOUNT_POINT: Ty = Ty::Obj(&[
-    Prop::new("volume", Ty::Str, "Name of a volume of this task definition.").required(),
-    Prop::new("path", Ty::Str, "Where the volume appears in the container.").required(),
-    Prop::new("read_only", Ty::Bool, "Mount read-only.").default(Default::Bool(false)),
+    Prop::new("volume", Ty::Str, "Name of a volume of this task definition.")
+        .aws("ecs:MountPoint.sourceVolume")
+        .required(),
+    Prop::new("path", Ty::Str, "Where the volume appears in the container.")
+        .aws("ecs:MountPoint.containerPath")
+        .required(),
+    Prop::new("read_only", Ty::Bool, "Mount read-only.").aws("ecs:MountPoint.readOnly").default(Default::Bool(false)),
 ]);
 
 static CONTAINER: Ty = Ty::Obj(&[
-    Prop::new("name", Ty::Str, "Container name, unique in the task definition.").required(),
-    Prop::new("image", Ty::Str, "Image reference (repository:tag or @digest).").required(),
-    Prop::new("essential", Ty::Bool, "The task stops when this container stops.").default(Default::Bool(true)),
+    Prop::new("name", Ty::Str, "Container name, unique in the task definition.")
+        .aws("ecs:ContainerDefinition.name")
+        .required(),
+    Prop::new("image", Ty::Str, "Image reference (repository:tag or @digest).")
+        .aws("ecs:ContainerDefinition.image")
+        .required(),
+    Prop::new("essential", Ty::Bool, "The task stops when this container stops.")
+        .aws("ecs:ContainerDefinition.essential")
+        .default(Default::Bool(true)),
     Prop::new("port_mappings", Ty::List(&PORT_MAPPING), "Ports the container exposes.")
+        .aws("ecs:ContainerDefinition.portMappings")
         .default(Default::EmptyList)
         .keyed(&["container_port", "protocol"]),
     Prop::new("environment", Ty::StrMap, "Environment variables (plain values).").default(Default::EmptyMap),
@@ -51,7 +76,7 @@ static CONTAINER: Ty = Ty::Obj(&[
         "Environment variables read at start from SSM parameters or Secrets Manager: NAME -> ARN.",
     )
     .default(Default::EmptyMap),
-    Prop::new("health_check", HEALTH_CHECK, "Container health check."),
+    Prop::new("health_check", HEALTH_CHECK, "Container health check.").aws("ecs:ContainerDefinition.healthCheck"),
     Prop::new(
         "log_group",
         Ty::Str,
@@ -59,19 +84,23 @@ static CONTAINER: Ty = Ty::Obj(&[
     ),
     Prop::new("stream_prefix", Ty::Str, "awslogs stream prefix. Default: `ecs` when `log_group` is set."),
     Prop::new("mount_points", Ty::List(&MOUNT_POINT), "Volumes mounted into the container.")
+        .aws("ecs:ContainerDefinition.mountPoints")
         .default(Default::EmptyList)
         .keyed(&["path"]),
-    Prop::new("cpu", Ty::Int, "CPU units reserved for this container."),
-    Prop::new("memory", Ty::Int, "Hard memory limit of this container in MiB."),
+    Prop::new("cpu", Ty::Int, "CPU units reserved for this container.").aws("ecs:ContainerDefinition.cpu"),
+    Prop::new("memory", Ty::Int, "Hard memory limit of this container in MiB.").aws("ecs:ContainerDefinition.memory"),
 ]);
 
 static VOLUME: Ty = Ty::Obj(&[
-    Prop::new("name", Ty::Str, "Volume name, referenced by mount points.").required(),
-    Prop::new("file_system", Ty::Str, "EFS file system id (fs-...); without it, a task-local volume."),
-    Prop::new("access_point", Ty::Str, "EFS access point id (fsap-...)."),
+    Prop::new("name", Ty::Str, "Volume name, referenced by mount points.").aws("ecs:Volume.name").required(),
+    Prop::new("file_system", Ty::Str, "EFS file system id (fs-...); without it, a task-local volume.")
+        .aws("ecs:EFSVolumeConfiguration.fileSystemId"),
+    Prop::new("access_point", Ty::Str, "EFS access point id (fsap-...).")
+        .aws("ecs:EFSAuthorizationConfig.accessPointId"),
     Prop::new("transit_encryption", Ty::Bool, "Encrypt NFS traffic to EFS in transit (TLS).")
         .default(Default::Bool(true)),
     Prop::new("root_directory", Ty::Str, "Directory of the file system to mount; `/` with an access point.")
+        .aws("ecs:EFSVolumeConfiguration.rootDirectory")
         .default(Default::Str("/")),
     Prop::new("iam", Ty::Bool, "Authorise with the task role (EFS IAM). Default: true with an access point."),
 ]);
@@ -82,15 +111,22 @@ static SCHEMA: KindSchema = KindSchema {
           any change registers a new revision, services referencing `${id.arn}` move to it, and the \
           old revision is deregistered.",
     props: &[
-        Prop::new("family", Ty::Str, "Family name; revisions are numbered within it. Default: `<stack>-<id>`."),
+        Prop::new("family", Ty::Str, "Family name; revisions are numbered within it. Default: `<stack>-<id>`.")
+            .aws("ecs:RegisterTaskDefinitionRequest.family"),
         Prop::new("cpu", Ty::Int, "Task CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384.").required(),
         Prop::new("memory", Ty::Int, "Task memory in MiB; must fit the cpu (Fargate sizes).").required(),
-        Prop::new("execution_role", Ty::Str, "ARN of the role ECS uses to pull images, read secrets, write logs."),
-        Prop::new("task_role", Ty::Str, "ARN of the role the containers' code runs as."),
-        Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.").required().keyed(&["name"]),
+        Prop::new("execution_role", Ty::Str, "ARN of the role ECS uses to pull images, read secrets, write logs.")
+            .aws("ecs:RegisterTaskDefinitionRequest.executionRoleArn"),
+        Prop::new("task_role", Ty::Str, "ARN of the role the containers' code runs as.")
+            .aws("ecs:RegisterTaskDefinitionRequest.taskRoleArn"),
+        Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.")
+            .aws("ecs:RegisterTaskDefinitionRequest.containerDefinitions")
+            .required()
+        .keyed(&["name"]),
         Prop::new("volumes", Ty::List(&VOLUME), "Volumes the containers may mount (EFS or task-local).")
+            .aws("ecs:RegisterTaskDefinitionRequest.volumes")
             .default(Default::EmptyList)
-            .keyed(&["name"]),
+        .keyed(&["name"]),
     ],
     attrs: &[
         Attr::new("id", "The task definition ARN, revision included."),
@@ -119,16 +155,299 @@ fn fargate_memory(cpu: i64) -> Option<Vec<i64>> {
     })
 }
 
-/// Checks a task size against Fargate's table. moto registers any pair; AWS refuses the others
-/// with a ClientException, so rprov says which pairs would do before sending anything.
+/// The task cpu values Fargate runs.
+const FARGATE_CPU: &[i64] = &[256, 512, 1024, 2048, 4096, 8192, 16384];
+
+/// `a, b or c`.
+fn either(v: &[i64]) -> String {
+    match v {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+/// A list of sizes as a reader takes it in: a few listed, a long one as its range and step.
+fn sizes_text(sizes: &[i64]) -> String {
+    match sizes {
+        [first, second, .., last] if sizes.len() > 7 => format!("{first} to {last} in steps of {}", second - first),
+        _ => either(sizes),
+    }
+}
+
+/// The candidate closest to `n` (the smaller of two as close).
+fn nearest(candidates: &[i64], n: i64) -> i64 {
+    candidates.iter().copied().min_by_key(|c| (c - n).abs()).unwrap_or(n)
+}
+
+/// The task cpu values that take `memory`.
+fn cpus_taking(memory: i64) -> Vec<i64> {
+    FARGATE_CPU.iter().copied().filter(|c| fargate_memory(*c).is_some_and(|m| m.contains(&memory))).collect()
+}
+
+/// A task size against Fargate's table, with the nearest size that would do. AWS:
+/// RegisterTaskDefinition `memory`, "If using the Fargate launch type, this field is required
+/// and you must use one of the following values", answered with a ClientException; moto
+/// registers any pair. `memory` is None when it is known only at apply.
+fn fargate_problem(cpu: i64, memory: Option<i64>) -> Option<Problem> {
+    let Some(sizes) = fargate_memory(cpu) else {
+        let fitting = memory.map(cpus_taking).filter(|c| !c.is_empty());
+        let near = nearest(fitting.as_deref().unwrap_or(FARGATE_CPU), cpu);
+        return Some(
+            Problem::new("cpu", format!("Fargate task cpu {cpu} is not one AWS allows: {}", either(FARGATE_CPU)))
+                .help(format!("did you mean {near}?")),
+        );
+    };
+    let memory = memory.filter(|m| !sizes.contains(m))?;
+    let mut help = format!("did you mean {}?", nearest(&sizes, memory));
+    let cpus = cpus_taking(memory);
+    if !cpus.is_empty() {
+        help += &format!(" (memory {memory} takes cpu {})", either(&cpus));
+    }
+    Some(
+        Problem::new(
+            "memory",
+            format!("Fargate task cpu {cpu} takes memory {} (MiB), not {memory}", sizes_text(&sizes)),
+        )
+        .help(help),
+    )
+}
+
+/// Checks a task size against Fargate's table before RegisterTaskDefinition is sent (values
+/// known only at apply are checked here).
 pub fn check_fargate_size(cpu: i64, memory: i64) -> Result<(), String> {
-    let list = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
-    match fargate_memory(cpu) {
-        None => Err(format!("Fargate task cpu {cpu} is not one of 256, 512, 1024, 2048, 4096, 8192, 16384")),
-        Some(sizes) if !sizes.contains(&memory) => {
-            Err(format!("Fargate task cpu {cpu} takes memory {} (MiB), not {memory}", list(&sizes)))
+    fargate_problem(cpu, Some(memory)).map_or(Ok(()), |p| Err(p.message))
+}
+
+// ---- what else RegisterTaskDefinition refuses ------------------------------------------------
+
+/// The health check ranges: "You may specify between 5 and 300 seconds" (interval), "between
+/// 2 and 60 seconds" (timeout), "between 1 and 10 retries", "between 0 and 300 seconds" (start
+/// period). AWS: ECS API reference, HealthCheck.
+const HEALTH_RANGES: &[(&str, i64, i64)] =
+    &[("interval", 5, 300), ("timeout", 2, 60), ("retries", 1, 10), ("start_period", 0, 300)];
+
+/// The maps of a list property (items of another shape have their own diagnostics).
+fn maps(items: &[Expr]) -> impl Iterator<Item = (usize, &ExprMap)> {
+    items.iter().enumerate().filter_map(|(i, e)| match e {
+        Expr::Map(m) => Some((i, m)),
+        _ => None,
+    })
+}
+
+/// Whether a value is given and not empty (`secrets: {}` is no secret).
+fn given(e: Option<&Expr>) -> bool {
+    match e {
+        None | Some(Expr::Lit(Value::Null)) => false,
+        Some(Expr::Lit(Value::Map(m))) => !m.is_empty(),
+        Some(Expr::Map(m)) => !m.is_empty(),
+        Some(Expr::Lit(Value::List(l))) => !l.is_empty(),
+        Some(Expr::List(l)) => !l.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// An image pulled from a private ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com/...`).
+fn private_ecr(image: &str) -> bool {
+    let host = image.split('/').next().unwrap_or_default();
+    image.contains('/')
+        && host.contains(".dkr.ecr")
+        && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
+}
+
+fn container_rules(s: &Subject, out: &mut Vec<Problem>) {
+    let containers = s.list("containers");
+    // AWS: containerDefinitions is required; RegisterTaskDefinition refuses an empty list.
+    if containers.is_empty() && matches!(s.get("containers"), Some(Expr::List(_) | Expr::Lit(Value::List(_)))) {
+        out.push(Problem::new("containers", "a task definition needs at least one container"));
+        return;
+    }
+    let volumes: Option<Vec<&str>> = maps(s.list("volumes")).map(|(_, v)| lit_str(v.get("name"))).collect();
+    let mut names: Vec<&str> = Vec::new();
+    let mut cpu_total = 0;
+    let mut cpu_reported = false;
+    for (i, c) in maps(containers) {
+        let at = |k: &str| format!("containers.{i}.{k}");
+        if let Some(name) = lit_str(c.get("name")) {
+            out.extend(ecs::name_problem(&at("name"), "container name", name));
+            // AWS: "Container names must be unique within a Task Definition."
+            if names.contains(&name) {
+                out.push(Problem::new(
+                    at("name"),
+                    format!("container name `{name}` is used by an earlier container; AWS wants container names unique in a task definition"),
+                ));
+            }
+            names.push(name);
         }
-        Some(_) => Ok(()),
+        // AWS: "The 'memory' setting for container '...' is greater than for the task."
+        if let (Some(memory), Some(task)) = (lit_int(c.get("memory")), s.int("memory"))
+            && memory > task
+        {
+            out.push(
+                Problem::new(at("memory"), format!("container memory {memory} MiB is more than the task's {task} MiB"))
+                    .help(format!("give the container at most {task}, or the task more memory")),
+            );
+        }
+        // AWS: "The sum of all container 'cpu' values cannot be greater than the value of the
+        // task 'cpu'." Values known only at apply count as nothing: a lower bound.
+        if let Some(cpu) = lit_int(c.get("cpu")) {
+            cpu_total += cpu;
+            if let Some(task) = s.int("cpu")
+                && cpu_total > task
+                && !cpu_reported
+            {
+                cpu_reported = true;
+                out.push(Problem::new(
+                    at("cpu"),
+                    format!("the containers reserve {cpu_total} cpu units in all, more than the task's {task}"),
+                ));
+            }
+        }
+        // AWS: "The secret name must be unique and not shared with any new or existing
+        // environment variables set on the container", "Environment variable name cannot be
+        // null or blank."
+        let keys = |k: &str| match c.get(k) {
+            Some(Expr::Map(m)) => m.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let environment = keys("environment");
+        if environment.contains(&"") {
+            out.push(Problem::new(at("environment"), "an environment variable has an empty name"));
+        }
+        for name in keys("secrets").into_iter().filter(|n| environment.contains(n)) {
+            out.push(Problem::new(
+                format!("containers.{i}.secrets.{name}"),
+                format!("secret `{name}` has the name of an environment variable of this container; AWS wants each name once"),
+            ));
+        }
+        if let Some(Expr::Map(h)) = c.get("health_check") {
+            for (field, low, high) in HEALTH_RANGES {
+                if let Some(n) = lit_int(h.get(*field)).filter(|n| !(*low..=*high).contains(n)) {
+                    out.push(Problem::new(
+                        format!("containers.{i}.health_check.{field}"),
+                        format!("health check `{field}` {n} is out of range: AWS allows {low} to {high}"),
+                    ));
+                }
+            }
+        }
+        // AWS: a mount point's sourceVolume "Must be a volume name referenced in the name
+        // parameter of task definition volume" ("Unknown volume '...'.").
+        for (k, m) in maps(match c.get("mount_points") {
+            Some(Expr::List(l)) => l.as_slice(),
+            _ => &[],
+        }) {
+            let (Some(volume), Some(declared)) = (lit_str(m.get("volume")), volumes.as_deref()) else { continue };
+            if !declared.contains(&volume) {
+                let help = did_you_mean(volume, declared.iter().copied()).unwrap_or_else(|| match declared {
+                    [] => "declare it under `volumes`".to_owned(),
+                    _ => format!(
+                        "the volumes are {}",
+                        declared.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+                out.push(
+                    Problem::new(
+                        format!("containers.{i}.mount_points.{k}.volume"),
+                        format!("mount point names volume `{volume}`, which this task definition does not declare"),
+                    )
+                    .help(help),
+                );
+            }
+        }
+    }
+    // AWS: "All tasks must have at least one essential container."
+    let all_optional = maps(containers).all(|(_, c)| matches!(c.get("essential"), Some(Expr::Lit(Value::Bool(false)))));
+    if all_optional && !containers.is_empty() {
+        out.push(
+            Problem::new("containers", "no container is essential; AWS requires at least one")
+                .help("set `essential: true` (the default) on the container the task lives for"),
+        );
+    }
+    execution_role_rule(s, out);
+}
+
+/// What needs a task execution role, which ECS uses on the task's behalf; AWS answers
+/// RegisterTaskDefinition without one with "Fargate requires task definition to have execution
+/// role ARN to support log driver awslogs.", "... to support ECR images.", and "When you are
+/// specifying container secrets, you must also specify a value for 'executionRoleArn'."
+fn execution_role_rule(s: &Subject, out: &mut Vec<Problem>) {
+    if given(s.get("execution_role")) {
+        return;
+    }
+    let mut first = None;
+    let mut reasons = Vec::new();
+    for (i, c) in maps(s.list("containers")) {
+        let mut need = |key: &str, why: &'static str| {
+            first.get_or_insert_with(|| format!("containers.{i}.{key}"));
+            if !reasons.contains(&why) {
+                reasons.push(why);
+            }
+        };
+        if given(c.get("log_group")) {
+            need("log_group", "to send logs to CloudWatch (`log_group`)");
+        }
+        if given(c.get("secrets")) {
+            need("secrets", "to read `secrets`");
+        }
+        if lit_str(c.get("image")).is_some_and(private_ecr) {
+            need("image", "to pull an image from a private ECR registry");
+        }
+    }
+    if let Some(path) = first {
+        out.push(Problem::new(path, format!("Fargate needs the task's `execution_role` {}", reasons.join(", "))).help(
+            "give `execution_role` a role ecs-tasks.amazonaws.com may assume (AmazonECSTaskExecutionRolePolicy)",
+        ));
+    }
+}
+
+/// EFS volumes. AWS (EFSVolumeConfiguration, EFSAuthorizationConfig): "Transit encryption must
+/// be turned on if Amazon EFS IAM authorization is used"; "If an access point is used, transit
+/// encryption must be on"; "If an access point is specified, the root directory value ... must
+/// either be omitted or set to /". An access point opens one file system only: a volume naming
+/// another fails to mount when the tasks start.
+fn volume_rules(s: &Subject, out: &mut Vec<Problem>) {
+    for (i, v) in maps(s.list("volumes")) {
+        let at = |k: &str| format!("volumes.{i}.{k}");
+        if let Some(name) = lit_str(v.get("name")) {
+            out.extend(ecs::name_problem(&at("name"), "volume name", name));
+        }
+        if !given(v.get("file_system")) {
+            continue;
+        }
+        let access_point = given(v.get("access_point"));
+        let flag = |k: &str| match v.get(k) {
+            Some(Expr::Lit(Value::Bool(b))) => Some(*b),
+            _ => None,
+        };
+        if flag("transit_encryption") == Some(false) && (access_point || flag("iam") == Some(true)) {
+            let with = if access_point { "an access point" } else { "IAM authorization (`iam: true`)" };
+            out.push(
+                Problem::new(
+                    at("transit_encryption"),
+                    format!("an EFS volume with {with} needs transit encryption; AWS refuses it off"),
+                )
+                .help("leave out `transit_encryption` (on by default)"),
+            );
+        }
+        if access_point && let Some(root) = lit_str(v.get("root_directory")).filter(|r| *r != "/") {
+            out.push(
+                Problem::new(
+                    at("root_directory"),
+                    format!("root directory `{root}` with an access point: AWS wants `/`, the access point's own path applies"),
+                )
+                .help("set the directory as the access point's `root_directory.path`"),
+            );
+        }
+        let point = v.get("access_point").and_then(ref_target).and_then(|id| Some((id, s.stack.resource(id)?)));
+        if let (Some((ap, ("access_point", props))), Some(fs)) = (point, named(v.get("file_system")))
+            && let Some(its) = named(props.get("file_system"))
+            && its.differs(&fs)
+        {
+            out.push(Problem::new(
+                at("access_point"),
+                format!("access point `{ap}` opens file system {its}, not this volume's {fs}"),
+            ));
+        }
     }
 }
 
@@ -565,18 +884,19 @@ impl KindSpec for TaskDefinition {
         if changed.iter().all(|c| c == "tags") { &[] } else { &["id", "arn", "revision"] }
     }
 
-    /// Fargate's task sizes, where both are given as numbers (a `${...}` is checked at apply).
-    fn check(&self, props: &ExprMap) -> Vec<(String, String)> {
-        let int = |name: &str| match props.get(name) {
-            Some(Expr::Lit(Value::Int(n))) => Some(*n),
-            _ => None,
-        };
-        match (int("cpu"), int("memory")) {
-            (Some(cpu), Some(memory)) => {
-                check_fargate_size(cpu, memory).err().map(|m| ("memory".to_owned(), m)).into_iter().collect()
-            }
-            _ => Vec::new(),
+    /// Fargate's task sizes, the family's name, the containers and the volumes: what
+    /// RegisterTaskDefinition refuses (or the tasks fail on), where the values are written out.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(cpu) = s.int("cpu") {
+            out.extend(fargate_problem(cpu, s.int("memory")));
         }
+        if let Some(family) = s.str("family") {
+            out.extend(ecs::name_problem("family", "family", family));
+        }
+        container_rules(s, &mut out);
+        volume_rules(s, &mut out);
+        out
     }
 
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
@@ -681,6 +1001,7 @@ impl Kind for TaskDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::testing::check_rules;
 
     #[test]
     fn fargate_sizes() {
@@ -693,14 +1014,177 @@ mod tests {
         ok(4096, 30720);
         ok(8192, 20480);
         ok(16384, 122880);
-        no(256, 4096, "Fargate task cpu 256 takes memory 512, 1024, 2048 (MiB), not 4096");
-        no(512, 512, "Fargate task cpu 512 takes memory 1024, 2048, 3072, 4096 (MiB), not 512");
-        no(
-            8192,
-            17408,
-            "Fargate task cpu 8192 takes memory 16384, 20480, 24576, 28672, 32768, 36864, 40960, 45056, 49152, 53248, 57344, 61440 (MiB), not 17408",
+        no(256, 4096, "Fargate task cpu 256 takes memory 512, 1024 or 2048 (MiB), not 4096");
+        no(512, 512, "Fargate task cpu 512 takes memory 1024, 2048, 3072 or 4096 (MiB), not 512");
+        no(8192, 17408, "Fargate task cpu 8192 takes memory 16384 to 61440 in steps of 4096 (MiB), not 17408");
+        no(300, 1024, "Fargate task cpu 300 is not one AWS allows: 256, 512, 1024, 2048, 4096, 8192 or 16384");
+    }
+
+    /// The hint is the nearest size that fits, and which cpu the memory written would take.
+    #[test]
+    fn fargate_hints() {
+        let help = |cpu, mem| fargate_problem(cpu, mem).and_then(|p| p.help);
+        assert_eq!(
+            help(256, Some(8192)).as_deref(),
+            Some("did you mean 2048? (memory 8192 takes cpu 1024, 2048 or 4096)")
         );
-        no(300, 1024, "Fargate task cpu 300 is not one of 256, 512, 1024, 2048, 4096, 8192, 16384");
+        assert_eq!(help(1024, Some(1000)).as_deref(), Some("did you mean 2048?"));
+        assert_eq!(help(300, None).as_deref(), Some("did you mean 256?"));
+        // A cpu that takes the memory written is preferred to the nearest one.
+        assert_eq!(help(300, Some(8192)).as_deref(), Some("did you mean 1024?"));
+        assert_eq!(help(256, None), None);
+    }
+
+    const TD: &str = "td:\n  type: task_definition\n  cpu: 256\n  memory: 512\n";
+
+    fn td(rest: &str) -> String {
+        format!("{TD}  {rest}")
+    }
+
+    #[test]
+    fn task_sizes_are_located() {
+        let t = |cpu: &str, mem: &str| {
+            format!("td: {{ type: task_definition, cpu: {cpu}, memory: {mem}, containers: [{{ name: a, image: x }}] }}")
+        };
+        check_rules(&t("256", "2048"), &[]);
+        check_rules(&t("256", "8192"), &["4:50: Fargate task cpu 256 takes memory | did you mean 2048?"]);
+        check_rules(&t("300", "512"), &["4:37: Fargate task cpu 300 is not one AWS allows | did you mean 256?"]);
+    }
+
+    #[test]
+    fn containers() {
+        let ok = "containers: [{ name: app, image: x, memory: 512, cpu: 128 }, { name: side_car-2, image: y, cpu: 128, essential: false }]";
+        check_rules(&td(ok), &[]);
+        check_rules(&td("containers: []"), &["needs at least one container"]);
+        check_rules(
+            &td("containers: [{ name: app, image: x }, { name: app, image: y }]"),
+            &["8:51: container name `app` is used by an earlier container"],
+        );
+        check_rules(&td("containers: [{ name: my.app, image: x }]"), &["contains `.` | did you mean `my-app`?"]);
+        check_rules(
+            &td("containers: [{ name: app, image: x, memory: 1024 }]"),
+            &["container memory 1024 MiB is more than the task's 512"],
+        );
+        check_rules(
+            &td("containers: [{ name: a, image: x, cpu: 200 }, { name: b, image: y, cpu: 100 }]"),
+            &["8:77: the containers reserve 300 cpu units in all, more than the task's 256"],
+        );
+        check_rules(&td("containers: [{ name: a, image: x, essential: false }]"), &["no container is essential"]);
+        check_rules(
+            &td(
+                "containers: [{ name: a, image: x, environment: { A: '1', B: '2' }, secrets: { B: arn, C: arn } }]\n  execution_role: r",
+            ),
+            &["8:86: secret `B` has the name of an environment variable of this container"],
+        );
+        check_rules(
+            &td("containers: [{ name: a, image: x, environment: { '': x } }]"),
+            &["an environment variable has an empty name"],
+        );
+    }
+
+    #[test]
+    fn health_check_ranges() {
+        let hc = |fields: &str| {
+            td(&format!("containers: [{{ name: a, image: x, health_check: {{ command: [CMD, 'true'], {fields} }} }}]"))
+        };
+        check_rules(&hc("interval: 5, timeout: 60, retries: 10, start_period: 300"), &[]);
+        check_rules(&hc("interval: 300, timeout: 2, retries: 1, start_period: 0"), &[]);
+        check_rules(
+            &hc("interval: 4, timeout: 61, retries: 11, start_period: 301"),
+            &[
+                "health check `interval` 4 is out of range: AWS allows 5 to 300",
+                "`timeout` 61 is out of range: AWS allows 2 to 60",
+                "`retries` 11",
+                "`start_period` 301",
+            ],
+        );
+    }
+
+    #[test]
+    fn mount_points_name_declared_volumes() {
+        let mounts = "containers: [{ name: a, image: x, mount_points: [{ volume: data, path: /d }] }]\n";
+        check_rules(&td(&format!("{mounts}  volumes: [{{ name: data }}]")), &[]);
+        check_rules(
+            &td(&format!("{mounts}  volumes: [{{ name: date }}]")),
+            &["8:64: mount point names volume `data` | did you mean `date`?"],
+        );
+        check_rules(&td(mounts), &["declare it under `volumes`"]);
+    }
+
+    #[test]
+    fn what_needs_an_execution_role() {
+        let ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1";
+        check_rules(
+            &td(&format!(
+                "containers: [{{ name: a, image: {ecr}, log_group: /l, secrets: {{ P: arn }} }}]\n  execution_role: arn:aws:iam::1:role/x"
+            )),
+            &[],
+        );
+        check_rules(&td("containers: [{ name: a, image: public.ecr.aws/nginx/nginx:1 }]"), &[]);
+        check_rules(
+            &td(&format!(
+                "containers: [{{ name: a, image: x, secrets: {{ P: arn }} }}, {{ name: b, image: {ecr}, log_group: /l }}]"
+            )),
+            &[
+                "8:48: Fargate needs the task's `execution_role` to read `secrets`, to send logs to CloudWatch (`log_group`), to pull an image from a private ECR registry",
+            ],
+        );
+    }
+
+    #[test]
+    fn efs_volumes() {
+        let vol = |fields: &str| {
+            td(&format!(
+                "containers: [{{ name: a, image: x }}]\n  volumes: [{{ name: v, file_system: fs-1, {fields} }}]"
+            ))
+        };
+        check_rules(&vol("access_point: fsap-1, iam: true, root_directory: /"), &[]);
+        check_rules(&vol("transit_encryption: false, root_directory: /data"), &[]);
+        check_rules(
+            &vol("access_point: fsap-1, transit_encryption: false"),
+            &["with an access point needs transit encryption"],
+        );
+        check_rules(
+            &vol("iam: true, transit_encryption: false"),
+            &["with IAM authorization (`iam: true`) needs transit encryption"],
+        );
+        check_rules(
+            &vol("access_point: fsap-1, root_directory: /data"),
+            &["root directory `/data` with an access point"],
+        );
+        check_rules(
+            &td("containers: [{ name: a, image: x }]\n  volumes: [{ name: my vol }]"),
+            &["volume name `my vol` contains ` `"],
+        );
+        // The access point of another file system.
+        let stack = "fs1: { type: file_system }\nfs2: { type: file_system }\nap: { type: access_point, file_system: \"${fs2.id}\" }\n";
+        let vol = |fs: &str| {
+            format!(
+                "{stack}{}",
+                td(&format!(
+                    "containers: [{{ name: a, image: x }}]\n  volumes: [{{ name: v, file_system: \"${{{fs}.id}}\", access_point: \"${{ap.id}}\" }}]"
+                ))
+            )
+        };
+        check_rules(&vol("fs2"), &[]);
+        // A file system written out by id may be the stack's own, adopted: not refused.
+        let literal = format!(
+            "{stack}{}",
+            td(
+                "containers: [{ name: a, image: x }]\n  volumes: [{ name: v, file_system: fs-1, access_point: \"${ap.id}\" }]"
+            )
+        );
+        check_rules(&literal, &[]);
+        check_rules(&vol("fs1"), &["access point `ap` opens file system `fs2`, not this volume's `fs1`"]);
+    }
+
+    #[test]
+    fn family_names() {
+        check_rules(&td("family: web_app-2\n  containers: [{ name: a, image: x }]"), &[]);
+        check_rules(
+            &td("family: web.app\n  containers: [{ name: a, image: x }]"),
+            &["8:13: family `web.app` contains `.`"],
+        );
     }
 
     #[test]

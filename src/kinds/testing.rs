@@ -76,6 +76,37 @@ pub fn strs(items: &[&str]) -> Value {
     Value::List(items.iter().map(|s| Value::str(*s)).collect())
 }
 
+/// What `validate` reports for `resources` (the YAML under `resources:`, written from column
+/// one) in a stack `s` in us-east-1: `LINE:COL: message (help: ...)` per problem, in the order
+/// reported.
+pub fn problems(resources: &str) -> Vec<String> {
+    let body: String = resources.lines().map(|l| format!("  {l}\n")).collect();
+    let text = format!("stack: s\nregion: us-east-1\nresources:\n{body}");
+    match crate::stack::load_str(&super::KINDS, crate::stack::Source::new("t.yaml", text), &Default::default()) {
+        Ok(_) => vec![],
+        Err((_, found)) => found
+            .iter()
+            .map(|d| {
+                let mut s = format!("{}:{}: {}", d.span.line, d.span.col, d.message);
+                if let Some(h) = &d.help {
+                    s += &format!(" (help: {h})");
+                }
+                s
+            })
+            .collect(),
+    }
+}
+
+/// The kinds' rules on `resources` report one problem per `expect`, in order, each containing
+/// the expectation's substrings (separated by ` | `); `&[]`: the stack is valid.
+#[track_caller]
+pub fn check_rules(resources: &str, expect: &[&str]) {
+    let found = problems(resources);
+    let ok = found.len() == expect.len()
+        && found.iter().zip(expect).all(|(f, e)| e.split(" | ").all(|part| f.contains(part)));
+    assert!(ok, "expected {expect:#?}\nreported {found:#?}\nfor\n{resources}");
+}
+
 /// The tags a create of `id` in `stack` sends: its ownership tags and `team=<team>`.
 pub fn owned_tags(stack: &str, id: &str, team: &str) -> Tags {
     Tags::from([

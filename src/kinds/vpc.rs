@@ -6,7 +6,8 @@ use super::ec2::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, classify};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::{KindSpec, Refusals};
+use crate::spec::network::cidr;
+use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
 pub struct Vpc;
@@ -15,7 +16,10 @@ static SCHEMA: KindSchema = KindSchema {
     name: "vpc",
     doc: "A virtual private cloud: an isolated IPv4 network.",
     props: &[
-        Prop::new("cidr", Ty::Cidr, "The VPC's IPv4 address range, /16 to /28.").required().replaces(),
+        Prop::new("cidr", Ty::Cidr, "The VPC's IPv4 address range, /16 to /28.")
+            .aws("ec2:CreateVpcRequest.CidrBlock")
+            .required()
+            .replaces(),
         Prop::new("enable_dns_support", Ty::Bool, "Resolve DNS names through the Amazon-provided resolver.")
             .default(Default::Bool(true)),
         Prop::new(
@@ -69,6 +73,31 @@ async fn set_dns(cx: &Cx, id: &str, props: &Props, changed: Option<&[String]>) -
 impl KindSpec for Vpc {
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
+    }
+
+    /// AWS: CreateVpc takes a netmask between /16 and /28; ModifyVpcAttribute enables DNS
+    /// host names only with DNS support ("You can only enable DNS hostnames if you've enabled
+    /// DNS support").
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        if let Some(net) = cidr(s.get("cidr"))
+            && !(16..=28).contains(&net.prefix_len())
+        {
+            out.push(
+                Problem::new("cidr", format!("VPC CIDR block {net} must be between /16 and /28"))
+                    .help("AWS: a VPC's range has from 65,536 (/16) to 16 (/28) addresses"),
+            );
+        }
+        if s.bool("enable_dns_support") == Some(false) && s.bool("enable_dns_hostnames") != Some(false) {
+            out.push(
+                Problem::new(
+                    "enable_dns_support",
+                    "DNS host names (`enable_dns_hostnames`, true by default) need DNS support: AWS refuses them when `enable_dns_support` is false",
+                )
+                .help("set `enable_dns_hostnames: false` as well, or keep DNS support"),
+            );
+        }
+        out
     }
 
     fn arn(&self) -> Option<(&'static str, &'static str)> {
@@ -130,5 +159,29 @@ impl Kind for Vpc {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         let sent = client(cx).delete_vpc().vpc_id(req.physical_id).send().await.map(|_| ()).map_err(classify);
         ec2::gone_ok(ec2::blockers::refused(cx, Scope::Vpc(req.physical_id), sent).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::rules::testing::{problems, valid};
+
+    #[test]
+    fn cidr_between_16_and_28() {
+        valid("  a: { type: vpc, cidr: 10.0.0.0/16 }\n  b: { type: vpc, cidr: 10.1.0.0/28 }");
+        let p = problems("  a: { type: vpc, cidr: 10.0.0.0/15 }\n  b: { type: vpc, cidr: 10.1.0.0/29 }");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].starts_with("1:25: VPC CIDR block 10.0.0.0/15 must be between /16 and /28"), "{p:?}");
+        assert!(p[1].starts_with("2:25: VPC CIDR block 10.1.0.0/29"), "{p:?}");
+    }
+
+    #[test]
+    fn dns_host_names_need_dns_support() {
+        let ok = "  a: { type: vpc, cidr: 10.0.0.0/16, enable_dns_support: false, enable_dns_hostnames: false }";
+        valid(ok);
+        let p = problems("  a: { type: vpc, cidr: 10.0.0.0/16, enable_dns_support: false }");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("1:58: DNS host names"), "{p:?}");
+        assert!(p[0].contains("| set `enable_dns_hostnames: false` as well"), "{p:?}");
     }
 }

@@ -1,6 +1,5 @@
 //! Stack files: YAML -> a typed, validated [`Stack`] with every problem reported at once.
 
-mod check;
 mod load;
 mod yaml;
 

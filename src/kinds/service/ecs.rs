@@ -86,3 +86,34 @@ pub async fn list_clusters(cx: &Cx) -> Result<std::sync::Arc<Vec<String>>, AwsEr
     })
     .await
 }
+
+/// ECS's names (clusters, services, task definition families, containers, volumes): "Up to 255
+/// letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed." (AWS: the
+/// CreateCluster, CreateService and RegisterTaskDefinition references; ECS answers e.g.
+/// "Container.name contains invalid characters."). `what` names the value in the message.
+pub fn name_problem(path: &str, what: &str, name: &str) -> Option<crate::spec::Problem> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let len = name.chars().count();
+    if (1..=255).contains(&len) && name.chars().all(allowed) {
+        return None;
+    }
+    let message = match name.chars().find(|c| !allowed(*c)) {
+        _ if len == 0 => format!("{what} is empty; AWS allows 1 to 255 letters, digits, `_` and `-`"),
+        Some(c) => format!("{what} `{name}` contains `{c}`; AWS allows only letters, digits, `_` and `-`"),
+        None => format!("{what} `{name}` is {len} characters; AWS allows at most 255"),
+    };
+    let p = crate::spec::Problem::new(path, message);
+    let fixed: String = name.chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+    let hint = len <= 255 && fixed.chars().any(|c| c != '-');
+    Some(if hint { p.help(format!("did you mean `{fixed}`?")) } else { p })
+}
+
+/// The cluster a service (or its scaling) names in `cluster`: the stack's cluster it refers
+/// to, or the name written out (an ARN counts by its name).
+pub fn cluster_of(props: &crate::expr::ExprMap) -> Option<crate::spec::rules::Named<'_>> {
+    use crate::spec::rules::{Named, named};
+    named(props.get("cluster")).map(|n| match n {
+        Named::Literal(c) => Named::Literal(cluster_name(c)),
+        other => other,
+    })
+}

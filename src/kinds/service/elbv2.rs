@@ -7,7 +7,10 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
 use crate::aws::{AwsError, Cx, classify};
+use crate::expr::{Expr, ExprMap};
 use crate::kinds::{Tags, tag_changes, without_aws_tags};
+use crate::spec::{Problem, Subject};
+use crate::value::Value;
 
 pub fn client(cx: &Cx) -> Client {
     cx.client(Client::new)
@@ -63,6 +66,79 @@ pub fn default_name(stack: &str, id: &str) -> String {
     let raw: String =
         format!("{stack}-{id}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(32).collect();
     raw.trim_matches('-').to_owned()
+}
+
+/// The name a load balancer or target group is created with: its `name` (`given`), else
+/// [`default_name`]; none while the name is known only at apply.
+pub fn name_of(stack: &str, id: &str, props: &ExprMap) -> Option<(String, bool)> {
+    match props.get("name") {
+        None | Some(Expr::Lit(Value::Null)) => Some((default_name(stack, id), false)),
+        Some(Expr::Lit(Value::Str(n))) => Some((n.clone(), true)),
+        Some(_) => None,
+    }
+}
+
+/// What AWS refuses in the name of a load balancer (`kind` load_balancer) or target group:
+/// "a maximum of 32 characters, must contain only alphanumeric characters or hyphens, must not
+/// begin or end with a hyphen", for a load balancer "must not begin with internal-"
+/// (CreateLoadBalancer, CreateTargetGroup); and a name two of the stack's share: names are
+/// unique per account and region, and a second create with the same name and settings answers
+/// with the first one (both resources would be one).
+pub fn name_problems(s: &Subject, kind: &str, what: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let Some((name, given)) = name_of(s.stack.name(), s.id, s.props) else { return out };
+    let (path, fix) = if given {
+        ("name", "choose another `name`".to_owned())
+    } else {
+        ("", format!("give the {what} a `name` (the default is `<stack>-<id>`, cut to 32 characters, `_` as `-`)"))
+    };
+    if given {
+        let len = name.chars().count();
+        let bad: String = name.chars().filter(|c| !(c.is_ascii_alphanumeric() || *c == '-')).collect();
+        if len > 32 {
+            out.push(
+                Problem::new(path, format!("{what} name `{name}` is {len} characters; AWS allows at most 32"))
+                    .help(format!("shorten it by {}", len - 32)),
+            );
+        }
+        if !bad.is_empty() {
+            out.push(
+                Problem::new(path, format!("{what} name `{name}` has characters AWS refuses: `{bad}`"))
+                    .help("AWS allows letters, digits and hyphens"),
+            );
+        }
+        if name.is_empty() {
+            out.push(
+                Problem::new(path, format!("the {what} name is empty")).help("leave `name` out for `<stack>-<id>`"),
+            );
+        } else if name.starts_with('-') || name.ends_with('-') {
+            out.push(Problem::new(
+                path,
+                format!("{what} name `{name}` begins or ends with a hyphen, which AWS refuses"),
+            ));
+        }
+    }
+    if kind == "load_balancer" && name.starts_with("internal-") {
+        out.push(
+            Problem::new(path, format!("load balancer name `{name}` begins with `internal-`, which AWS keeps for the DNS names of internal load balancers"))
+                .help(fix.clone()),
+        );
+    }
+    let twin = s
+        .stack
+        .of_kind(kind)
+        .take_while(|(id, _)| *id != s.id)
+        .find(|(id, props)| name_of(s.stack.name(), id, props).is_some_and(|(n, _)| n == name));
+    if let Some((other, _)) = twin {
+        out.push(
+            Problem::new(
+                path,
+                format!("{what} name `{name}` is also `{other}`'s: AWS names a {what} once per account and region"),
+            )
+            .help(fix),
+        );
+    }
+    out
 }
 
 /// The resource part of an ELBv2 ARN, as CloudWatch dimensions name it: `app/name/hash` for a

@@ -110,6 +110,13 @@ fn region(d: &mut Diags, v: &Node) -> Option<String> {
         d.err(v.span, format!("invalid region `{s}`: expected a region name like us-east-1"));
         return None;
     }
+    if !crate::spec::regions::is_region(&s) {
+        let help = did_you_mean(&s, crate::spec::regions::names()).unwrap_or_else(|| {
+            format!("regions rprov knows: {}", crate::spec::regions::names().collect::<Vec<_>>().join(", "))
+        });
+        d.err(v.span, format!("unknown region `{s}`: AWS has no region of that name")).help = Some(help);
+        return None;
+    }
     Some(s)
 }
 

@@ -9,9 +9,9 @@ use super::Diags;
 use super::header::check_tag_keys;
 use super::imports::Imports;
 use super::params::Params;
-use super::values::{Scope, expr, fill_defaults};
+use super::values::{Scope, Sent, expr, fill_defaults};
 use crate::schema::Ty;
-use crate::spec::Catalog;
+use crate::spec::{Catalog, StackView, Subject};
 use crate::stack::Resource;
 use crate::stack::diag::{Span, did_you_mean};
 use crate::stack::expr::{Expr, ExprMap};
@@ -20,16 +20,25 @@ use crate::stack::yaml::{Node, NodeKind, key_text};
 /// The keys of a resource that are not properties of its kind.
 const RESOURCE_KEYS: &[&str] = &["type", "depends_on", "ignore_drift", "adopt"];
 
-/// `resources:` (`node`; missing, it is reported at `root`): the resources that loaded.
-pub(super) fn read(
+/// A resource whose values passed their own checks: its kind's rules run once every resource
+/// is read ([`run_checks`]), located inside its mapping.
+pub(super) struct Checkable<'n> {
+    id: String,
+    entries: &'n [(Node, Node)],
+}
+
+/// `resources:` (`node`; missing, it is reported at `root`): the resources that loaded, and
+/// those of them to run their kind's rules on.
+pub(super) fn read<'n>(
     kinds: &'static dyn Catalog,
     d: &mut Diags,
     params: &Params,
     imports: &mut Imports,
     root: &Node,
-    node: Option<&Node>,
-) -> IndexMap<String, Resource> {
+    node: Option<&'n Node>,
+) -> (IndexMap<String, Resource>, Vec<Checkable<'n>>) {
     let mut resources = IndexMap::new();
+    let mut checkable = Vec::new();
     match node {
         None => {
             d.err(root.span, "missing `resources:`");
@@ -37,16 +46,40 @@ pub(super) fn read(
         Some(node) => {
             if let Some(entries) = d.mapping(node, "`resources`") {
                 for (k, v) in entries {
-                    if let Some(r) = resource(kinds, d, params, imports, k, v) {
+                    if let Some((r, ok)) = resource(kinds, d, params, imports, k, v) {
+                        if let (true, NodeKind::Map(entries)) = (ok, &v.kind) {
+                            checkable.push(Checkable { id: r.id.clone(), entries });
+                        }
                         resources.insert(r.id.clone(), r);
                     }
                 }
             }
         }
     }
-    resources
+    (resources, checkable)
 }
 
+/// Each checkable resource's kind rules ([`crate::spec::KindSpec::check`]), with the stack
+/// around it, each problem located at the value it names (else at the resource).
+pub(super) fn run_checks(
+    d: &mut Diags,
+    stack: &dyn StackView,
+    resources: &IndexMap<String, Resource>,
+    checkable: &[Checkable],
+) {
+    for c in checkable {
+        let Some(r) = resources.get(&c.id) else { continue };
+        d.resource = Some(c.id.clone());
+        for p in r.kind.check(&Subject { id: &r.id, props: &r.props, stack }) {
+            let span = if p.path.is_empty() { None } else { span_at(c.entries, &p.path) };
+            d.err(span.unwrap_or(r.span), p.message).help = p.help;
+        }
+    }
+    d.resource = None;
+}
+
+/// Whether a resource's values passed their own checks (and used no param that failed its
+/// own): only then do its kind's rules run, which would otherwise repeat those failures.
 fn resource(
     kinds: &'static dyn Catalog,
     d: &mut Diags,
@@ -54,7 +87,7 @@ fn resource(
     imports: &mut Imports,
     k: &Node,
     v: &Node,
-) -> Option<Resource> {
+) -> Option<(Resource, bool)> {
     let id = key_text(k);
     d.resource = None;
     let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
@@ -123,7 +156,7 @@ fn resource(
                     }
                     prop_spans.push((key.clone(), pv.span));
                     let mut s = Scope::new(params, imports);
-                    let e = expr(d, &mut s, pv, &prop.ty);
+                    let e = expr(d, &mut s, pv, &prop.ty, Sent::of(prop));
                     used_failed_param |= s.used.failed;
                     if s.used.secret && key == "tags" {
                         // AWS shows tags to anyone allowed to describe the resource.
@@ -149,12 +182,7 @@ fn resource(
         }
     }
     fill_defaults(d, schema.all_props(), &mut props, &written, k.span, &type_name);
-    // Cross-property checks only make sense on values that passed their own checks.
-    let checks = if d.len() == errors_before && !used_failed_param { kind.check(&props) } else { Vec::new() };
-    for (path, message) in checks {
-        let span = span_at(entries, &path).unwrap_or(k.span);
-        d.err(span, message);
-    }
+    let checkable = d.len() == errors_before && !used_failed_param;
     let depends_spans = depends_on.iter().map(|(_, s)| *s).collect();
     let depends_on = depends_on.into_iter().map(|(d, _)| d).collect();
     let r = Resource {
@@ -170,7 +198,7 @@ fn resource(
         span: k.span,
     };
     d.resource = None;
-    Some(r)
+    Some((r, checkable))
 }
 
 fn id_list_spans(d: &mut Diags, v: &Node, what: &str) -> Vec<(String, Span)> {
@@ -215,7 +243,7 @@ pub(super) fn outputs(
     {
         for (k, v) in entries {
             let mut s = Scope::new(params, imports);
-            let e = expr(d, &mut s, v, &Ty::Doc);
+            let e = expr(d, &mut s, v, &Ty::Doc, None);
             if s.used.secret {
                 let key = key_text(k);
                 d.err(v.span, format!("output `{key}` uses a secret param: outputs are stored in state in clear and read by importing stacks"));

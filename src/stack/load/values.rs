@@ -6,7 +6,7 @@ use super::imports::Imports;
 use super::params::Params;
 use super::{Diags, node_value, value_node};
 use crate::schema::{Prop, Ty};
-use crate::stack::check;
+use crate::spec::constraints::{self, Member};
 use crate::stack::diag::{Span, did_you_mean};
 use crate::stack::expr::{Expr, ExprMap, parse_template};
 use crate::stack::yaml::{Node, NodeKind, key_text};
@@ -38,15 +38,60 @@ impl<'s, 'i> Scope<'s, 'i> {
     }
 }
 
-/// Type-checks a node against a type, producing the expression it denotes.
-pub(super) fn expr(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty) -> Option<Expr> {
+/// Where a value is sent: the property (or field) it is written for and the AWS model member it
+/// goes to AWS as, whose limits a literal must keep ([`constraints`]).
+#[derive(Clone, Copy)]
+pub(super) struct Sent<'a> {
+    name: &'a str,
+    member: Member,
+    /// A secret's value is never quoted in a message.
+    secret: bool,
+}
+
+impl<'a> Sent<'a> {
+    /// The member `prop` is sent as, when the AWS model table has it.
+    pub(super) fn of(prop: &'a Prop) -> Option<Sent<'a>> {
+        Some(Sent { name: prop.name, member: constraints::of(prop)?, secret: prop.secret })
+    }
+
+    /// What each item of a list is sent as.
+    fn item(self) -> Option<Sent<'a>> {
+        Some(Sent { member: self.member.item()?, ..self })
+    }
+
+    /// Reports each limit of the member `v` breaks, at `span`; whether it keeps them all.
+    fn keeps(self, d: &mut Diags, span: Span, v: &Value) -> bool {
+        self.report(d, span, self.member.check(v))
+    }
+
+    fn report(self, d: &mut Diags, span: Span, breaches: Vec<constraints::Breach>) -> bool {
+        for b in &breaches {
+            let found = if self.secret && b.shows_value { "(secret)" } else { b.found.as_str() };
+            let at = format!("{} {found}: AWS: {} {}", self.name, self.member.display(), b.rule);
+            d.err(span, at).help = b.help.clone();
+        }
+        breaches.is_empty()
+    }
+}
+
+/// Type-checks a node against a type, producing the expression it denotes; a literal sent to
+/// AWS (`to`) must keep the limits of the AWS model's member.
+pub(super) fn expr(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty, to: Option<Sent>) -> Option<Expr> {
     // References first: `${...}` is allowed wherever a value is.
     if let NodeKind::Str { text, .. } = &node.kind
         && text.contains("${")
         && !s.literal
     {
-        return template(d, s, node, text, ty);
+        return template(d, s, node, text, ty, to);
     }
+    let e = typed(d, s, node, ty, to)?;
+    match (&e, to) {
+        (Expr::Lit(v), Some(to)) if !matches!(v, Value::List(_)) => to.keeps(d, node.span, v).then_some(e),
+        _ => Some(e),
+    }
+}
+
+fn typed(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty, to: Option<Sent>) -> Option<Expr> {
     let mismatch = |d: &mut Diags| {
         let got = node.type_name();
         d.err(node.span, format!("expected {}, found {got}", ty.describe()));
@@ -60,7 +105,7 @@ pub(super) fn expr(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty) -> Option
         (Ty::Num, NodeKind::Int(i)) => Some(Expr::Lit(Value::Int(*i))),
         (Ty::Num, NodeKind::Num(n)) => Some(Expr::Lit(Value::Num(*n))),
         (Ty::Bool, NodeKind::Bool(b)) => Some(Expr::Lit(Value::Bool(*b))),
-        (Ty::Cidr, NodeKind::Str { text, .. }) => match check::parse_cidr(text) {
+        (Ty::Cidr, NodeKind::Str { text, .. }) => match crate::spec::network::parse_cidr(text) {
             Ok(_) => Some(Expr::Lit(Value::str(text))),
             Err(msg) => {
                 d.err(node.span, msg);
@@ -78,9 +123,11 @@ pub(super) fn expr(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty) -> Option
         }
         (Ty::List(item), NodeKind::Seq(items)) => {
             let mut out = Vec::with_capacity(items.len());
-            let mut ok = true;
+            let mut ok =
+                to.is_none_or(|to| to.report(d, node.span, to.member.count(items.len()).into_iter().collect()));
+            let to_item = to.and_then(Sent::item);
             for i in items {
-                match expr(d, s, i, item) {
+                match expr(d, s, i, item, to_item) {
                     Some(e) => out.push(e),
                     None => ok = false,
                 }
@@ -91,7 +138,7 @@ pub(super) fn expr(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty) -> Option
             let mut out = ExprMap::new();
             for (k, v) in entries {
                 let key = key_text(k);
-                if let Some(e) = expr(d, s, v, &Ty::Str) {
+                if let Some(e) = expr(d, s, v, &Ty::Str, None) {
                     out.insert(key, e);
                 }
             }
@@ -103,7 +150,7 @@ pub(super) fn expr(d: &mut Diags, s: &mut Scope, node: &Node, ty: &Ty) -> Option
                 let key = key_text(k);
                 match fields.iter().find(|f| f.name == key) {
                     Some(f) => {
-                        if let Some(e) = expr(d, s, v, &f.ty) {
+                        if let Some(e) = expr(d, s, v, &f.ty, Sent::of(f)) {
                             out.insert(key, e);
                         }
                     }
@@ -149,7 +196,7 @@ pub(super) fn fill_defaults<'p>(
 
 fn doc(d: &mut Diags, s: &mut Scope, node: &Node) -> Option<Expr> {
     Some(match &node.kind {
-        NodeKind::Str { text, .. } if text.contains("${") => return template(d, s, node, text, &Ty::Doc),
+        NodeKind::Str { text, .. } if text.contains("${") => return template(d, s, node, text, &Ty::Doc, None),
         NodeKind::Seq(items) => Expr::List(items.iter().filter_map(|i| doc(d, s, i)).collect()),
         NodeKind::Map(entries) => {
             Expr::Map(entries.iter().filter_map(|(k, v)| Some((key_text(k), doc(d, s, v)?))).collect())
@@ -158,7 +205,7 @@ fn doc(d: &mut Diags, s: &mut Scope, node: &Node) -> Option<Expr> {
     })
 }
 
-fn template(d: &mut Diags, s: &mut Scope, node: &Node, text: &str, ty: &Ty) -> Option<Expr> {
+fn template(d: &mut Diags, s: &mut Scope, node: &Node, text: &str, ty: &Ty, to: Option<Sent>) -> Option<Expr> {
     // Locate the n-th `${` of the value in the scalar's source text, whatever the scalar's
     // style (quoted, escaped, folded, block): its line and column in the file.
     let src = d.src;
@@ -205,8 +252,10 @@ fn template(d: &mut Diags, s: &mut Scope, node: &Node, text: &str, ty: &Ty) -> O
             // A param's value: check it like a literal written in place. It is data, never
             // a template: `--param 'x=${y.id}'` does not become a reference.
             let n = value_node(v, node.span);
+            // A secret is redacted from messages only where it appears whole: never quote it.
+            let to = to.map(|t| Sent { secret: t.secret || used.secret, ..t });
             s.literal = true;
-            let e = self::expr(d, s, &n, ty);
+            let e = self::expr(d, s, &n, ty, to);
             s.literal = false;
             e
         }

@@ -3,7 +3,14 @@
 //! sees kinds only through [`KindSpec`] and a [`Catalog`] of them; the operations that call AWS
 //! are `kinds::Kind`, implemented beside each spec in the kind's own file.
 
-use crate::expr::ExprMap;
+pub mod constraints;
+pub mod dns;
+pub mod network;
+pub mod regions;
+pub mod rules;
+
+pub use rules::{Problem, StackView, Subject};
+
 use crate::model::Live;
 use crate::schema::KindSchema;
 use crate::value::Props;
@@ -28,9 +35,12 @@ pub trait KindSpec: Send + Sync + 'static {
         &[]
     }
 
-    /// Checks across properties that types cannot express (e.g. a route needs exactly one
-    /// target), run by `validate` before anything reaches AWS. Returns (property, message).
-    fn check(&self, _props: &ExprMap) -> Vec<(String, String)> {
+    /// What AWS would refuse that the schema's types and the AWS model's constraints cannot
+    /// say: rules across properties (a route needs exactly one target), documented value sets
+    /// and tables (Fargate task sizes), and rules across resources (one route table per
+    /// subnet). Run by `validate` once every resource is read, before anything reaches AWS, on
+    /// resources whose values passed their own checks.
+    fn check(&self, _s: &Subject) -> Vec<Problem> {
         Vec::new()
     }
 
