@@ -524,7 +524,10 @@ mod rules {
 
     #[test]
     fn encryption_and_throughput() {
-        check_rules("fs: { type: file_system, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" }", &[]);
+        check_rules(
+            "fs: { type: file_system, kms_key: \"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\" }",
+            &[],
+        );
         check_rules("fs: { type: file_system, encrypted: false }", &[]);
         check_rules("fs: { type: file_system, throughput_mode: provisioned, provisioned_throughput_mibps: 64 }", &[]);
         check_rules(

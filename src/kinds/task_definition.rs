@@ -122,11 +122,11 @@ static SCHEMA: KindSchema = KindSchema {
         Prop::new("containers", Ty::List(&CONTAINER), "The containers of the task.")
             .aws("ecs:RegisterTaskDefinitionRequest.containerDefinitions")
             .required()
-        .keyed(&["name"]),
+            .keyed(&["name"]),
         Prop::new("volumes", Ty::List(&VOLUME), "Volumes the containers may mount (EFS or task-local).")
             .aws("ecs:RegisterTaskDefinitionRequest.volumes")
             .default(Default::EmptyList)
-        .keyed(&["name"]),
+            .keyed(&["name"]),
     ],
     attrs: &[
         Attr::new("id", "The task definition ARN, revision included."),
