@@ -220,7 +220,7 @@ async fn compute_chain_round_trip() {
         .create(&cx, &CreateReq { id: "bad", props: &bad, tags: &owned_tags("bad"), token: "t" })
         .await
         .unwrap_err();
-    assert_eq!(err, AwsError::Invalid("Fargate task cpu 256 takes memory 512, 1024, 2048 (MiB), not 4096".into()));
+    assert_eq!(err, AwsError::Invalid("Fargate task cpu 256 takes memory 512, 1024 or 2048 (MiB), not 4096".into()));
     assert_eq!(aws.count("ecs", "RegisterTaskDefinition"), before, "an invalid size is refused before any call");
 
     let mut td = create(&cx, "task_definition", "app", &task_props("upload-service:1")).await;

@@ -156,6 +156,7 @@ resources:
     type: task_definition
     cpu: 256
     memory: 512
+    execution_role: 'arn:aws:iam::123456789012:role/shop-exec'
     containers:
       - name: web
         image: ${params.image}
