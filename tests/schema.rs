@@ -56,7 +56,9 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             yaml_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") && !p.to_string_lossy().contains("/ci/") {
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+            && !p.strip_prefix(repo()).is_ok_and(|rel| rel.starts_with("examples/ci"))
+        {
             out.push(p);
         }
     }
