@@ -4,56 +4,15 @@
 //! conditional PutObject) and the S3 calls per applied resource.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use localaws::LocalAws;
 use rprov::apply::{ApplyConfig, execute};
 use rprov::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::graph::Graph;
 use rprov::plan::plan;
 use rprov::state::State;
-use rprov::store::{LockInfo, S3Backend, S3Location, StateBackend, StateError, StateVersion};
-
-/// Times every write of the backend it wraps.
-struct Timed {
-    inner: S3Backend,
-    writes: Mutex<Vec<Duration>>,
-}
-
-#[async_trait]
-impl StateBackend for Timed {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    async fn read(&self) -> Result<Option<State>, StateError> {
-        self.inner.read().await
-    }
-    async fn write(&self, state: &State) -> Result<(), StateError> {
-        let start = Instant::now();
-        let r = self.inner.write(state).await;
-        self.writes.lock().unwrap().push(start.elapsed());
-        r
-    }
-    async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
-        self.inner.lock(info).await
-    }
-    async fn unlock(&self, info: &LockInfo) -> Result<(), StateError> {
-        self.inner.unlock(info).await
-    }
-    async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
-        self.inner.force_unlock(id).await
-    }
-    async fn delete(&self) -> Result<(), StateError> {
-        self.inner.delete().await
-    }
-    async fn list_versions(&self) -> Result<Vec<StateVersion>, StateError> {
-        self.inner.list_versions().await
-    }
-    async fn read_version(&self, id: &str) -> Result<State, StateError> {
-        self.inner.read_version(id).await
-    }
-}
+use rprov::store::{LockInfo, Observed, S3Backend, S3Location, StateBackend};
 
 pub async fn run() {
     let aws = LocalAws::start();
@@ -70,10 +29,13 @@ pub async fn run() {
         .build();
     s3.put_bucket_versioning().bucket("bench-state").versioning_configuration(on).send().await.expect("versioning");
     let loc = S3Location::parse("s3://bench-state/envs/").expect("url");
-    let backend = Arc::new(Timed {
-        inner: S3Backend::new(&loc, &stack.name, &settings, &stack.region, false),
-        writes: Mutex::default(),
-    });
+    // Times every checkpoint write.
+    let writes: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let timed = writes.clone();
+    let backend = Arc::new(Observed::new(
+        S3Backend::new(&loc, &stack.name, &settings, &stack.region, false),
+        move |_: &State, took: Duration, _: bool| timed.lock().unwrap().push(took),
+    ));
     let cx =
         Arc::new(Cx::new(&stack.name, sdk, WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() }));
 
@@ -97,7 +59,7 @@ pub async fn run() {
     for c in &s3_calls {
         *by_op.entry(c.operation.as_str()).or_insert(0usize) += 1;
     }
-    let writes = backend.writes.lock().unwrap().clone();
+    let writes = writes.lock().unwrap().clone();
     let n = outcome.done.len();
     let mean = writes.iter().sum::<Duration>().as_secs_f64() * 1000.0 / writes.len().max(1) as f64;
     let mut sorted = writes.clone();

@@ -13,7 +13,7 @@ use super::*;
 use crate::aws::WaitConfig;
 use crate::kinds::{CreateReq, DeleteReq, KindSpec, Refusals, TAG_ID, TAG_LINEAGE, TAG_STACK, UpdateReq};
 use crate::schema::{Attr, Prop, Ty};
-use crate::store::{LockInfo, StateVersion, Unrecorded};
+use crate::store::{Observed, Unrecorded};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
@@ -317,47 +317,23 @@ impl Kind for Fake {
 }
 
 /// A backend that keeps every state written to it.
-#[derive(Default)]
 struct Watched {
-    inner: Unrecorded,
-    writes: Mutex<Vec<State>>,
+    backend: Arc<dyn StateBackend>,
+    writes: Arc<Mutex<Vec<State>>>,
+}
+
+impl Default for Watched {
+    fn default() -> Watched {
+        let writes: Arc<Mutex<Vec<State>>> = Arc::default();
+        let kept = writes.clone();
+        let on_write = move |s: &State, _: Duration, _: bool| lock(&kept).push(s.clone());
+        Watched { backend: Arc::new(Observed::new(Unrecorded::default(), on_write)), writes }
+    }
 }
 
 impl Watched {
     fn writes(&self) -> Vec<State> {
         lock(&self.writes).clone()
-    }
-}
-
-#[async_trait]
-impl StateBackend for Watched {
-    fn describe(&self) -> String {
-        "(watched, in memory)".into()
-    }
-    async fn read(&self) -> Result<Option<State>, StateError> {
-        self.inner.read().await
-    }
-    async fn write(&self, state: &State) -> Result<(), StateError> {
-        lock(&self.writes).push(state.clone());
-        self.inner.write(state).await
-    }
-    async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
-        self.inner.lock(info).await
-    }
-    async fn unlock(&self, info: &LockInfo) -> Result<(), StateError> {
-        self.inner.unlock(info).await
-    }
-    async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
-        self.inner.force_unlock(id).await
-    }
-    async fn delete(&self) -> Result<(), StateError> {
-        self.inner.delete().await
-    }
-    async fn list_versions(&self) -> Result<Vec<StateVersion>, StateError> {
-        self.inner.list_versions().await
-    }
-    async fn read_version(&self, id: &str) -> Result<State, StateError> {
-        self.inner.read_version(id).await
     }
 }
 
@@ -455,7 +431,7 @@ impl Setup {
             world.note(ev);
         });
         let cx = Cx::new("s", aws_config::SdkConfig::builder().build(), WaitConfig::default());
-        let backend: Arc<dyn StateBackend> = self.backend.clone();
+        let backend = self.backend.backend.clone();
         let run = execute(Arc::new(cx), &self.stack, &self.plan, self.state.clone(), backend, cfg, progress, cancel);
         // A day on the paused clock passes at once when nothing else can happen: a run that
         // would never end fails here instead of hanging.

@@ -128,6 +128,62 @@ pub trait StateBackend: Send + Sync {
     async fn read_version(&self, id: &str) -> Result<State, StateError>;
 }
 
+/// A backend that forwards every call to `inner` and tells `on_write` of each write once it is
+/// answered: the state written, how long the write took, and whether it succeeded. What tests
+/// and benchmarks watch checkpoints with.
+pub struct Observed<B, F> {
+    inner: B,
+    on_write: F,
+}
+
+impl<B, F> Observed<B, F>
+where
+    B: StateBackend,
+    F: Fn(&State, std::time::Duration, bool) + Send + Sync,
+{
+    pub fn new(inner: B, on_write: F) -> Observed<B, F> {
+        Observed { inner, on_write }
+    }
+}
+
+#[async_trait]
+impl<B, F> StateBackend for Observed<B, F>
+where
+    B: StateBackend,
+    F: Fn(&State, std::time::Duration, bool) + Send + Sync,
+{
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn read(&self) -> Result<Option<State>, StateError> {
+        self.inner.read().await
+    }
+    async fn write(&self, state: &State) -> Result<(), StateError> {
+        let start = std::time::Instant::now();
+        let r = self.inner.write(state).await;
+        (self.on_write)(state, start.elapsed(), r.is_ok());
+        r
+    }
+    async fn lock(&self, info: &LockInfo) -> Result<(), StateError> {
+        self.inner.lock(info).await
+    }
+    async fn unlock(&self, info: &LockInfo) -> Result<(), StateError> {
+        self.inner.unlock(info).await
+    }
+    async fn force_unlock(&self, lock_id: &str) -> Result<LockInfo, StateError> {
+        self.inner.force_unlock(lock_id).await
+    }
+    async fn delete(&self) -> Result<(), StateError> {
+        self.inner.delete().await
+    }
+    async fn list_versions(&self) -> Result<Vec<StateVersion>, StateError> {
+        self.inner.list_versions().await
+    }
+    async fn read_version(&self, id: &str) -> Result<State, StateError> {
+        self.inner.read_version(id).await
+    }
+}
+
 /// Reads, changes and writes a state under its lock, taken without waiting (a held lock is
 /// [`StateError::Locked`]): for a short change beside the stack's own runs (a consumer
 /// recording itself, teardown forgetting what it deleted). `change` says whether it changed
