@@ -11,6 +11,7 @@ success. Every EC2 call that carries a `ClientToken` is replayed the same way (`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -69,6 +70,12 @@ class Context:
         from moto.efs.models import efs_backends
 
         return efs_backends[self.account][self.region]
+
+    @property
+    def ecr(self) -> Any:
+        from moto.ecr.models import ecr_backends
+
+        return ecr_backends[self.account][self.region]
 
     @property
     def route53(self) -> Any:
@@ -478,6 +485,87 @@ def create_access_point(ctx: Context) -> Refusal | None:
     )
 
 
+# ---------------------------------------------------------------------------------------
+# ECR
+# ---------------------------------------------------------------------------------------
+
+
+def _ecr_repository(ctx: Context) -> Any:
+    return ctx.ecr.repositories.get(str(ctx.params.get("repositoryName", "")))
+
+
+def put_image(ctx: Context) -> Refusal | None:
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html
+    # ECR computes the digest of the manifest bytes it receives; an `imageDigest` that differs is
+    # refused, and so is a manifest whose config or layers were never uploaded (moto accepts both
+    # and takes any `imageDigest` as given).
+    repo = _ecr_repository(ctx)
+    if repo is None:
+        return None
+    manifest = str(ctx.params.get("imageManifest", ""))
+    actual = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    given = ctx.params.get("imageDigest")
+    if given and given != actual:
+        return Refusal(
+            400,
+            "ImageDigestDoesNotMatchException",
+            f"The specified image digest {given} does not match the digest that Amazon ECR calculated for the image: {actual}",
+        )
+    try:
+        doc = json.loads(manifest)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or "layers" not in doc:
+        return None  # an index (multi-platform): its manifests are images of their own
+    blobs = [doc.get("config", {}).get("digest")] + [layer.get("digest") for layer in doc.get("layers", [])]
+    missing = [b for b in blobs if b and b not in repo.layers]
+    if missing:
+        return Refusal(
+            400,
+            "LayersNotFoundException",
+            f"Layers with digests '{missing}' required for pushing image into repository with name "
+            f"'{repo.name}' in registry with id '{repo.registry_id}' do not exist",
+        )
+    return None
+
+
+def complete_layer_upload(ctx: Context) -> Refusal | None:
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CompleteLayerUpload.html
+    # ECR checks the uploaded bytes against the digest the client names (moto ignores it).
+    repo = _ecr_repository(ctx)
+    upload = repo.uploads.get(str(ctx.params.get("uploadId", ""))) if repo is not None else None
+    if upload is None:
+        return None
+    named = list(ctx.params.get("layerDigests") or [])
+    actual = "sha256:" + hashlib.sha256(bytes(upload.layer_parts)).hexdigest()
+    if named and named[0] != actual:
+        return Refusal(
+            400,
+            "InvalidLayerException",
+            f"The layer digest calculation performed by Amazon ECR upon receipt of the image layer does "
+            f"not match the digest specified: {named[0]} (calculated {actual})",
+        )
+    if actual in repo.layers:
+        del repo.uploads[upload.upload_id]
+        return Refusal(
+            400,
+            "LayerAlreadyExistsException",
+            f"The image layer already exists in the associated repository: {actual}",
+        )
+    return None
+
+
+def ecr_digest_of_manifest() -> None:
+    """ECR's image digest is the SHA-256 of the manifest bytes; moto hashes the layer digests
+    joined (or a random number), so a digest computed from the image would never match."""
+    from moto.ecr.models import Image
+
+    def _create_digest(self: Any) -> None:
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode()).hexdigest()
+
+    Image._create_digest = _create_digest  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True)
 class Rule:
     service: str
@@ -503,6 +591,8 @@ RULES: dict[tuple[str, str], Rule] = {
         Rule("ec2", "CreateSecurityGroup", create_security_group),
         Rule("elasticfilesystem", "CreateFileSystem", create_file_system),
         Rule("elasticfilesystem", "CreateAccessPoint", create_access_point),
+        Rule("ecr", "PutImage", put_image),
+        Rule("ecr", "CompleteLayerUpload", complete_layer_upload),
     ]
 }
 

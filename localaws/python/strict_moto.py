@@ -61,6 +61,7 @@ def _page_get_resources_by_resources() -> None:
 
 
 _page_get_resources_by_resources()
+rules.ecr_digest_of_manifest()
 
 CONTROL = "/_localaws/"
 

@@ -124,6 +124,12 @@ pub struct Cx {
     status: StatusSink,
     /// Set within one refresh: reads shared by several kinds are made once (see [`Cx::once`]).
     scope: Option<Arc<RefreshScope>>,
+    /// A teardown: deletes take what a resource still holds with it (a repository's images),
+    /// where a destroy honours the stack's `force_delete` and lets AWS refuse.
+    pub purge: bool,
+    /// The directory local files named in the stack (an image archive, a build context) are
+    /// relative to: the stack file's.
+    pub base: std::path::PathBuf,
 }
 
 impl Cx {
@@ -138,7 +144,21 @@ impl Cx {
             clients: Arc::new(Mutex::new(HashMap::new())),
             status: Arc::new(|_, _| {}),
             scope: None,
+            purge: false,
+            base: std::path::PathBuf::from("."),
         }
+    }
+
+    /// A teardown's context (see [`Cx::purge`]).
+    pub fn purging(mut self) -> Cx {
+        self.purge = true;
+        self
+    }
+
+    /// Local files of the stack are relative to `dir` (see [`Cx::base`]).
+    pub fn with_base(mut self, dir: &std::path::Path) -> Cx {
+        self.base = dir.to_owned();
+        self
     }
 
     /// The same context for one refresh: reads that several kinds need (the ECS cluster list,

@@ -136,6 +136,8 @@ async fn apply_locked(
     parallelism: usize,
 ) -> Result<u8, Failure> {
     let state = backend.read().await?;
+    let mut stack = stack;
+    super::common::bind_local(&mut stack, state.as_ref())?;
     let cx = cx(s, &stack).await;
     let account = check_identity(&cx, &stack, state.as_ref(), backend.as_ref()).await?;
     let cx = Arc::new(cx.with_account(&account));

@@ -270,7 +270,23 @@ pub fn other_state(
 pub async fn cx(s: &Settings, stack: &Stack) -> Cx {
     let aws = AwsSettings { region: Some(stack.region.clone()), ..s.aws.clone() };
     let sdk = load_sdk_config(&aws, &stack.region).await;
-    Cx::new(&stack.name, sdk, WaitConfig::default())
+    Cx::new(&stack.name, sdk, WaitConfig::default()).with_base(&stack_dir(stack))
+}
+
+/// Adds what the stack's resources compute from local files (`kinds::bind_local`: an image's
+/// digest) before planning; a file's problems are reported like the stack file's.
+pub fn bind_local(stack: &mut Stack, state: Option<&State>) -> Result<(), Failure> {
+    let base = stack_dir(stack);
+    let problems = crate::kinds::bind_local(stack, &base, state);
+    if problems.is_empty() { Ok(()) } else { Err(report(Some(&stack.source), &problems)) }
+}
+
+/// The directory of the stack's file: local files it names are relative to it.
+pub fn stack_dir(stack: &Stack) -> std::path::PathBuf {
+    match Path::new(&stack.source.name).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// The stack's `region:` decides where it lives. An explicit `--region` that differs is an

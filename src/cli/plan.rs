@@ -65,6 +65,8 @@ pub async fn run(s: &Settings, path: &Path, args: Args<'_>) -> Result<u8, Failur
         );
         state = Some(new);
     }
+    let mut stack = stack;
+    super::common::bind_local(&mut stack, state.as_ref())?;
     let p = plan_live(&cx, &stack, &graph, state.as_ref()).await?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&render_json(&p)).unwrap_or_default());

@@ -169,6 +169,7 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
         let progress = if a.json { stderr_progress() } else { p.progress.clone() };
         let status = progress.clone();
         let cx = Cx::new("teardown", sdk.clone(), WaitConfig::default())
+            .purging()
             .with_status(Arc::new(move |id: &str, msg: &str| status(Event::Status { id, message: msg })));
         let cfg = ApplyConfig { parallelism: a.parallelism.max(1), ..ApplyConfig::default() };
         let backend = Arc::new(Unrecorded::default());

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
-use crate::value::Props;
+use crate::value::{Props, Value};
 // The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
 use service::{ec2, ecs, efs, elbv2, route53};
 
@@ -83,6 +83,45 @@ pub trait Kind: KindSpec {
     async fn occupants(&self, _cx: &Cx, _wanted: &[(String, Props)]) -> Result<Vec<(String, Live)>, AwsError> {
         Ok(Vec::new())
     }
+
+    /// Properties computed from local files the resource names (an image archive's digest),
+    /// before planning; `base` is the stack file's directory, `written` the literal properties
+    /// as written, `recorded` the state's. The error says what is wrong with the file.
+    fn local(&self, _base: &std::path::Path, _written: &Props, _recorded: Option<&Props>) -> Result<Props, String> {
+        Ok(Props::new())
+    }
+}
+
+/// Adds to each resource of `stack` the properties its kind computes from local files
+/// ([`Kind::local`]), so the plan shows them (an image's digest) and the executor sends what
+/// was planned. The problems, located at the resource.
+pub fn bind_local(
+    stack: &mut crate::stack::Stack,
+    base: &std::path::Path,
+    state: Option<&crate::state::State>,
+) -> Vec<crate::diag::Diagnostic> {
+    let mut problems = Vec::new();
+    let src = stack.source.clone();
+    for r in stack.resources.values_mut() {
+        let Some(k) = kind(r.kind_name()) else { continue };
+        let written: Props =
+            r.props.iter().filter_map(|(n, e)| Some((n.clone(), written(e)?))).collect();
+        let recorded =
+            state.and_then(|s| s.resources.get(&r.id)).filter(|rec| rec.kind == r.kind_name()).map(|rec| &rec.properties);
+        match k.local(base, &written, recorded) {
+            Ok(computed) => {
+                for (name, v) in computed {
+                    r.props.insert(name, crate::expr::Expr::Lit(v));
+                }
+            }
+            Err(m) => {
+                let field = m.split(':').next().unwrap_or_default();
+                let span = r.prop_span(field).unwrap_or(r.span);
+                problems.push(crate::diag::Diagnostic::at(&src, span, m).resource(&r.id));
+            }
+        }
+    }
+    problems
 }
 
 /// How [`owned`] tells a deployment's resources among what a kind's `read_many` returns.
@@ -202,6 +241,8 @@ kinds! {
     certificate::Certificate,
     hosted_zone::HostedZone,
     dns_record::DnsRecord,
+    ecr_repository::EcrRepository,
+    // container_image::ContainerImage,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {
@@ -270,6 +311,22 @@ pub async fn refresh(
     }
     Ok(live)
 }
+
+/// The literal value of a property as written (`None` where it holds a reference).
+fn written(e: &crate::expr::Expr) -> Option<Value> {
+    let v = e.resolve(&|_| Value::Unknown);
+    (!contains_unknown(&v)).then_some(v)
+}
+
+fn contains_unknown(v: &Value) -> bool {
+    match v {
+        Value::Unknown => true,
+        Value::List(l) => l.iter().any(contains_unknown),
+        Value::Map(m) => m.values().any(contains_unknown),
+        _ => false,
+    }
+}
+
 
 #[cfg(test)]
 mod tests;

@@ -400,9 +400,9 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
     // Attributes of resources that will still exist unchanged in identity after apply.
     // By logical id: the index of its change (whose `attrs` are the attributes) and the ones
     // an update makes unknown again. Not a copy: plans of 10,000 resources hold every attribute.
-    let mut known: HashMap<String, (usize, &'static [&'static str])> = HashMap::new();
+    let mut known: HashMap<String, (usize, Vec<&'static str>)> = HashMap::new();
     let known_attr =
-        |known: &HashMap<String, (usize, &'static [&'static str])>, changes: &[Change], rf: &Ref| match known
+        |known: &HashMap<String, (usize, Vec<&'static str>)>, changes: &[Change], rf: &Ref| match known
             .get(&rf.target)
         {
             Some((i, unknown)) if !unknown.contains(&rf.attr.as_str()) => {
@@ -549,13 +549,22 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
                 }
             }
         };
+        let mut change = change;
+        // What the desired properties alone tell (an image's digest): known whatever the action.
+        let predicted = r.kind.known_attrs(&desired);
         if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt) {
             let mut unknown: &'static [&'static str] = &[];
             if change.action == Action::Update {
                 let changed: Vec<String> = change.diffs.iter().map(|d| d.name.clone()).collect();
                 unknown = r.kind.attrs_changed_by_update(&changed);
             }
+            let unknown = unknown.iter().copied().filter(|a| !predicted.contains_key(*a)).collect();
+            change.attrs.extend(predicted);
             known.insert(id.clone(), (changes.len(), unknown));
+        } else if matches!(change.action, Action::Create | Action::Replace) && !predicted.is_empty() {
+            // Only the predicted attributes are known: the others are not in `attrs`.
+            change.attrs = predicted;
+            known.insert(id.clone(), (changes.len(), Vec::new()));
         }
         changes.push(change);
     }

@@ -35,6 +35,14 @@ pub trait KindSpec: Send + Sync + 'static {
         &[]
     }
 
+    /// Attributes that follow from the desired properties alone, known before apply even when
+    /// the resource is created, replaced or updated (an image's digest, computed from the local
+    /// archive, and its URI): the planner shows them to dependents instead of "known after
+    /// apply". Only what is certain: none where a property it needs is unknown.
+    fn known_attrs(&self, _props: &Props) -> Props {
+        Props::new()
+    }
+
     /// What AWS would refuse that the schema's types and the AWS model's constraints cannot
     /// say: rules across properties (a route needs exactly one target), documented value sets
     /// and tables (Fargate task sizes), and rules across resources (one route table per

@@ -3,6 +3,9 @@ and allowed once the dependency is gone."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -447,6 +450,90 @@ def test_create_service_with_an_existing_name(aws):
 
 
 # --- Lax mode ----------------------------------------------------------------------------------
+
+
+# --- ECR ---------------------------------------------------------------------------------
+
+
+def _push_blob(ecr, repo: str, data: bytes) -> str:
+    upload = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
+    ecr.upload_layer_part(
+        repositoryName=repo, uploadId=upload, partFirstByte=0, partLastByte=len(data) - 1, layerPartBlob=data
+    )
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    ecr.complete_layer_upload(repositoryName=repo, uploadId=upload, layerDigests=[digest])
+    return digest
+
+
+def _manifest(config: str, layers: list[str]) -> str:
+    def desc(media: str, digest: str) -> dict:
+        return {"mediaType": media, "digest": digest, "size": 1}
+
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": desc("application/vnd.oci.image.config.v1+json", config),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", d) for d in layers],
+        }
+    )
+
+
+def test_put_image_digest_is_the_manifests_and_its_blobs_must_be_there(aws):
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html
+    # (LayersNotFoundException, ImageDigestDoesNotMatchException); an image's digest is the
+    # SHA-256 of its manifest (the OCI image spec), which moto does not compute.
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app")
+    config = _push_blob(ecr, "app", b"{}")
+    absent = "sha256:" + "0" * 64
+    manifest = _manifest(config, [absent])
+    message = refused(
+        lambda: ecr.put_image(repositoryName="app", imageManifest=manifest), "LayersNotFoundException", 400
+    )
+    assert absent in message
+    layer = _push_blob(ecr, "app", b"layer bytes")
+    manifest = _manifest(config, [layer])
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    refused(
+        lambda: ecr.put_image(repositoryName="app", imageManifest=manifest, imageDigest="sha256:" + "1" * 64),
+        "ImageDigestDoesNotMatchException",
+        400,
+    )
+    got = ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1")["image"]["imageId"]
+    assert got["imageDigest"] == digest
+    listed = ecr.describe_images(repositoryName="app")["imageDetails"]
+    assert [i["imageDigest"] for i in listed] == [digest]
+
+
+def test_complete_layer_upload_checks_the_digest(aws):
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CompleteLayerUpload.html
+    # InvalidLayerException when the bytes do not hash to the named digest;
+    # LayerAlreadyExistsException for a layer the repository has.
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app")
+    upload = ecr.initiate_layer_upload(repositoryName="app")["uploadId"]
+    ecr.upload_layer_part(repositoryName="app", uploadId=upload, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc")
+    refused(
+        lambda: ecr.complete_layer_upload(repositoryName="app", uploadId=upload, layerDigests=["sha256:" + "2" * 64]),
+        "InvalidLayerException",
+        400,
+    )
+    _push_blob(ecr, "app", b"abc")
+    with pytest.raises(ClientError) as info:
+        _push_blob(ecr, "app", b"abc")
+    assert info.value.response["Error"]["Code"] == "LayerAlreadyExistsException"
+
+
+def test_delete_repository_holding_images(aws):
+    # RepositoryNotEmptyException unless `force` (moto enforces it as AWS does):
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DeleteRepository.html
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app")
+    config = _push_blob(ecr, "app", b"{}")
+    ecr.put_image(repositoryName="app", imageManifest=_manifest(config, []), imageTag="v1")
+    refused(lambda: ecr.delete_repository(repositoryName="app"), "RepositoryNotEmptyException", 400)
+    ecr.delete_repository(repositoryName="app", force=True)
 
 
 def test_lax_mode_is_moto_as_is(aws):
