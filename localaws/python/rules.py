@@ -566,6 +566,26 @@ def ecr_digest_of_manifest() -> None:
     Image._create_digest = _create_digest  # type: ignore[method-assign]
 
 
+def ecr_tag_moves_keep_the_image() -> None:
+    """PutImage with a tag another image carries (mutable tags) moves the tag: on AWS the other
+    image stays, untagged, until a lifecycle rule or a delete removes it. moto deletes it."""
+    from moto.ecr.models import ECRBackend
+
+    put_image = ECRBackend.put_image
+
+    def moving_put_image(self: Any, repository_name: str, image_manifest: str, image_tag: str, *args: Any, **kw: Any):
+        repo = self.repositories.get(repository_name)
+        mutable = repo is not None and repo.image_tag_mutability == "MUTABLE"
+        if mutable and image_tag and not getattr(repo, "image_tag_mutability_exclusion_filters", None):
+            for image in repo.images:
+                if image.image_manifest != image_manifest and image_tag in image.image_tags:
+                    image.image_tags.remove(image_tag)
+                    image.image_tag = image.image_tags[-1] if image.image_tags else None
+        return put_image(self, repository_name, image_manifest, image_tag, *args, **kw)
+
+    ECRBackend.put_image = moving_put_image  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True)
 class Rule:
     service: str

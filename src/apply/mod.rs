@@ -423,7 +423,10 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
     let lookup = |rf: &Ref| attrs.get(&rf.target).and_then(|a| a.get(&rf.attr)).cloned().unwrap_or(Value::Unknown);
     let lineage = sh.state.lock().unwrap_or_else(|e| e.into_inner()).lineage.clone();
     let (props, tags) = desired_props(&sh.stack, r, Some(&lineage), &lookup);
-    if let Some((name, _)) = props.iter().find(|(_, v)| v.has_unknown()) {
+    // Unknown as written: a value the kind itself makes during the operation (`kinds::bind_local`:
+    // the digest of an image built now). Any other unknown is a reference still unresolved.
+    let made_now = |name: &str| matches!(r.props.get(name), Some(crate::expr::Expr::Lit(Value::Unknown)));
+    if let Some((name, _)) = props.iter().find(|(n, v)| v.has_unknown() && !made_now(n)) {
         return Err(OpError::Input(format!("property `{name}` still depends on a value that is not known")));
     }
     let schema = kind.schema();
@@ -487,7 +490,7 @@ async fn up(sh: &Shared, kind: &'static dyn Kind, change: &Change) -> Result<Opt
     let record = ResourceState {
         kind: schema.name.to_owned(),
         physical_id: pid.clone(),
-        properties: recorded_props(schema, &r.sensitive, &key, &props),
+        properties: recorded_props(schema, &r.sensitive, &key, &known_now(&props, &live.props)),
         attributes: attrs_now,
         tags,
         depends_on: r.dependencies(),
@@ -669,6 +672,18 @@ async fn made_before_run(sh: &Shared, kind: &'static dyn Kind, id: &str) -> Resu
 }
 
 /// What state keeps of a resource's properties: secrets as digests (under the state's `key`).
+/// `props` with what was unknown until the operation (an image built during apply: its digest)
+/// taken from the resource as read back.
+fn known_now(props: &Props, live: &Props) -> Props {
+    props
+        .iter()
+        .map(|(k, v)| match v {
+            Value::Unknown => (k.clone(), live.get(k).cloned().unwrap_or(Value::Null)),
+            v => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
 pub fn recorded_props(
     schema: &KindSchema,
     sensitive: &std::collections::BTreeSet<String>,

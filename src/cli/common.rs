@@ -277,7 +277,7 @@ pub async fn cx(s: &Settings, stack: &Stack) -> Cx {
 /// digest) before planning; a file's problems are reported like the stack file's.
 pub fn bind_local(stack: &mut Stack, state: Option<&State>) -> Result<(), Failure> {
     let base = stack_dir(stack);
-    let problems = crate::kinds::bind_local(stack, &base, state);
+    let problems = crate::kinds::bind_local(stack, &base, state, false);
     if problems.is_empty() { Ok(()) } else { Err(report(Some(&stack.source), &problems)) }
 }
 

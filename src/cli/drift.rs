@@ -21,6 +21,11 @@ pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>)
     check_identity(&cx, &stack, Some(&state), backend.as_ref()).await?;
     let live = refresh(&cx, &stack, Some(&state)).await?;
     let graph = graph_or_report(&stack)?;
+    // Whether the stack file has changes not applied yet: local inputs (an image archive) as
+    // planning sees them, or as recorded where this checkout has not built them.
+    let mut stack = stack;
+    let base = super::common::stack_dir(&stack);
+    crate::kinds::bind_local(&mut stack, &base, Some(&state), true);
     let unapplied = plan::plan(&stack, &graph, Some(&state), &drift::recorded_as_live(&state)).has_changes();
     let report = drift::detect(&stack, &state, &live, &ignore, unapplied);
     if json {

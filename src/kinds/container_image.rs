@@ -107,8 +107,10 @@ fn cached_build(context_digest: &str) -> PathBuf {
     Path::new(BUILD_CACHE).join(format!("{}.tar", context_digest.trim_start_matches("sha256:")))
 }
 
+/// Local file work off the async threads; its errors say `local:` (a re-sent upload does not help).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, AwsError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AwsError::Failed(e.to_string()))?.map_err(AwsError::Invalid)
+    let done = tokio::task::spawn_blocking(f).await.map_err(|e| AwsError::Failed(e.to_string()))?;
+    done.map_err(|m| AwsError::Invalid(format!("local: {m}")))
 }
 
 /// The local image the properties name: the archive `source` names, or the build's (run now
@@ -175,7 +177,11 @@ async fn push(cx: &Cx, id: &str, registry: &str, repo: &str, image: &Image, tag:
     }
     // A few blobs at once: each holds one part in memory.
     use futures_util::StreamExt;
-    let uploads = futures_util::stream::iter(missing.iter().map(|d| upload_blob(cx, registry, repo, image, d)))
+    let mut pending = Vec::new();
+    for d in &missing {
+        pending.push(upload_blob_again(cx, registry, repo, image, d));
+    }
+    let uploads = futures_util::stream::iter(pending)
         .buffer_unordered(3)
         .collect::<Vec<_>>()
         .await;
@@ -201,6 +207,21 @@ async fn push(cx: &Cx, id: &str, registry: &str, repo: &str, image: &Image, tag:
     }
 }
 
+/// An upload whose part got no answer cannot go on (the part may have landed: ECR refuses the
+/// same range twice), so a failed blob upload starts over with a new upload, a few times.
+async fn upload_blob_again(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &Descriptor) -> Result<(), AwsError> {
+    let mut attempt = 1;
+    loop {
+        match upload_blob(cx, registry, repo, image, blob).await {
+            Err(e) if attempt < 3 && !matches!(e, AwsError::Invalid(ref m) if m.starts_with("local:")) => {
+                tracing::debug!("blob {} upload failed ({e}); starting over", blob.digest);
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &Descriptor) -> Result<(), AwsError> {
     let ecr = client(cx);
     let started =
@@ -208,7 +229,7 @@ async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &
     let upload_id = started.upload_id().unwrap_or_default().to_owned();
     // ECR says the part size it expects; its quotas allow parts of 5 to 10 MiB but the last.
     let part = started.part_size().map_or(10 << 20, |n| n.clamp(5 << 20, 10 << 20)) as usize;
-    let mut reader = image.open_blob(blob).map_err(|e| AwsError::Invalid(e.to_string()))?;
+    let mut reader = image.open_blob(blob).map_err(|e| AwsError::Invalid(format!("local: {e}")))?;
     let mut sent: u64 = 0;
     loop {
         let (r, chunk) = blocking(move || {

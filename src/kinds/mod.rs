@@ -95,10 +95,14 @@ pub trait Kind: KindSpec {
 /// Adds to each resource of `stack` the properties its kind computes from local files
 /// ([`Kind::local`]), so the plan shows them (an image's digest) and the executor sends what
 /// was planned. The problems, located at the resource.
+/// `recorded_if_unreadable` (drift, which compares AWS with the state and must not need the
+/// build's outputs): a resource whose files cannot be read keeps the recorded values of the
+/// properties the stack does not write, reported as a note instead of a problem.
 pub fn bind_local(
     stack: &mut crate::stack::Stack,
     base: &std::path::Path,
     state: Option<&crate::state::State>,
+    recorded_if_unreadable: bool,
 ) -> Vec<crate::diag::Diagnostic> {
     let mut problems = Vec::new();
     let src = stack.source.clone();
@@ -112,6 +116,14 @@ pub fn bind_local(
             Ok(computed) => {
                 for (name, v) in computed {
                     r.props.insert(name, crate::expr::Expr::Lit(v));
+                }
+            }
+            Err(m) if recorded_if_unreadable && recorded.is_some() => {
+                tracing::warn!("{}: {m}; comparing with the recorded values", r.id);
+                for (name, v) in recorded.into_iter().flatten() {
+                    if !r.props.contains_key(name.as_str()) {
+                        r.props.insert(name.clone(), crate::expr::Expr::Lit(v.clone()));
+                    }
                 }
             }
             Err(m) => {
@@ -242,7 +254,7 @@ kinds! {
     hosted_zone::HostedZone,
     dns_record::DnsRecord,
     ecr_repository::EcrRepository,
-    // container_image::ContainerImage,
+    container_image::ContainerImage,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

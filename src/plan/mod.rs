@@ -558,8 +558,13 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
                 let changed: Vec<String> = change.diffs.iter().map(|d| d.name.clone()).collect();
                 unknown = r.kind.attrs_changed_by_update(&changed);
             }
-            let unknown = unknown.iter().copied().filter(|a| !predicted.contains_key(*a)).collect();
-            change.attrs.extend(predicted);
+            // An update's predicted attributes replace the recorded ones; otherwise the recorded
+            // ones are what exists.
+            let mut unknown: Vec<&'static str> = unknown.to_vec();
+            if change.action == Action::Update {
+                unknown.retain(|a| !predicted.contains_key(*a));
+                change.attrs.extend(predicted);
+            }
             known.insert(id.clone(), (changes.len(), unknown));
         } else if matches!(change.action, Action::Create | Action::Replace) && !predicted.is_empty() {
             // Only the predicted attributes are known: the others are not in `attrs`.

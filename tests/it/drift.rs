@@ -181,7 +181,10 @@ async fn reference_stack_drift_reports_exactly_the_six_changes_and_apply_repairs
     let stack_path = cx.stack_copy("upload-service.yaml", |t| {
         let watched = t.replace("    ignore_drift: [desired_count]", "");
         assert_ne!(watched, t, "the reference stack no longer accepts desired-count drift");
-        watched
+        let image = format!("default: {}", cx.image_path().display());
+        let with_image = watched.replace("default: ../target/image/upload-service.tar", &image);
+        assert_ne!(with_image, watched, "the reference stack's image archive default moved");
+        with_image
     });
     let stack = stack_path.display().to_string();
     cx.rprov(&["apply", &stack, "--yes"]).expect(0);
@@ -191,7 +194,7 @@ async fn reference_stack_drift_reports_exactly_the_six_changes_and_apply_repairs
     let validator = report_validator();
     assert!(validator.is_valid(&clean), "{clean:#}");
     assert!(clean["resources"].as_array().unwrap().iter().all(|r| r["status"] == "in_sync"), "{clean:#}");
-    assert_eq!(clean["resources"].as_array().unwrap().len(), 33);
+    assert_eq!(clean["resources"].as_array().unwrap().len(), 35);
     assert!(clean["unmanaged"].as_array().unwrap().is_empty());
 
     let state = crate::support::read_json(&cx.state_path("upload-service"));

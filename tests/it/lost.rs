@@ -133,7 +133,7 @@ async fn apply_reference(aws: LocalAws, window: &str) -> (std::collections::BTre
     let cx = Ctx::with(aws);
     let stack = repo().join("stacks/upload-service.yaml").display().to_string();
     let run = Run::from(
-        cx.command(&["apply", &stack, "--yes", "--parallelism", "8"])
+        cx.command(&["apply", &stack, "--yes", "--parallelism", "8", "--param", &cx.image_param()])
             .env("RPROV_LOST_CREATE_WINDOW", window)
             .output()
             .unwrap(),
@@ -141,7 +141,7 @@ async fn apply_reference(aws: LocalAws, window: &str) -> (std::collections::BTre
     let lost = cx.aws.calls().iter().filter(|c| matches!(c.fault.as_deref(), Some("reset_after" | "late"))).count();
     cx.aws.configure(&localaws::Config::new().faults(Faults::none()));
     if run.code == 0 {
-        let replan = cx.rprov(&["plan", &stack, "--json", "--detailed-exitcode"]);
+        let replan = cx.rprov(&["plan", &stack, "--json", "--detailed-exitcode", "--param", &cx.image_param()]);
         replan.expect(0);
         let json: serde_json::Value = serde_json::from_str(&replan.stdout).unwrap();
         assert_eq!(json["unmanaged"], serde_json::json!([]), "nothing tagged with the stack outside its state");

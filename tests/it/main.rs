@@ -3,6 +3,7 @@
 
 mod blockers;
 mod drift;
+mod images;
 mod imports;
 mod lost;
 mod network;

@@ -1,8 +1,25 @@
 //! The reference stack end to end (issue: the whole diagnostics-upload architecture): apply
-//! from nothing, check the architecture with the SDK, re-plan empty, an image change plans
-//! exactly a new task definition revision and a service update, destroy leaves nothing tagged.
+//! from nothing with an image archive, check the architecture with the SDK (the image pushed
+//! to ECR, tasks running it by digest), re-plan empty, a changed image plans exactly its new
+//! digest, a new task definition revision and a service update, destroy leaves nothing.
 
-use crate::support::{Ctx, owned, read_json, repo};
+use crate::support::{Ctx, image_archive as archive_at, owned, read_json, repo};
+
+fn archive(dir: &std::path::Path, name: &str, binary: &[u8]) -> std::path::PathBuf {
+    archive_at(&dir.join(name), binary)
+}
+
+/// How many times the plan text shows `name` changing from `old` to `new` (on one line, or
+/// wrapped onto a second line starting with `->`).
+fn changes(text: &str, name: &str, old: &str, new: &str) -> usize {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let from = format!(r#"~ {name} = "{old}""#);
+    let to = format!(r#"-> "{new}""#);
+    let one_line = format!("{from} {to}");
+    (0..lines.len())
+        .filter(|&i| lines[i] == one_line || (lines[i] == from && lines.get(i + 1) == Some(&to.as_str())))
+        .count()
+}
 
 fn stack() -> String {
     repo().join("stacks/upload-service.yaml").display().to_string()
@@ -12,9 +29,15 @@ fn stack() -> String {
 async fn reference_stack_applies_matches_the_architecture_replans_empty_and_destroys_to_zero() {
     let cx = Ctx::new();
     let stack = stack();
-    let run = cx.rprov(&["apply", &stack, "--yes"]);
+    let mut binary = b"\x7fELF upload-service build 1".repeat(1000);
+    let v1 = archive(cx.dir.path(), "v1.tar", &binary);
+    let v1_digest = rprov_oci::Image::open(&v1).unwrap().digest;
+    let arg_v1 = format!("image_archive={}", v1.display());
+    let run = cx.rprov(&["apply", &stack, "--yes", "--param", &arg_v1]);
     run.expect(0);
-    assert!(run.stdout.contains("Plan: 33 to add"), "{}", run.stdout);
+    assert!(run.stdout.contains("Plan: 35 to add"), "{}", run.stdout);
+    // The plan names the digest before anything is pushed.
+    assert!(run.stdout.contains(&v1_digest), "{}", run.stdout);
     let state = read_json(&cx.state_path("upload-service"));
     let pid = |id: &str| {
         state["resources"][id]["physical_id"].as_str().unwrap_or_else(|| panic!("{id} not in state")).to_owned()
@@ -34,10 +57,18 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     assert_eq!(https.certificates()[0].certificate_arn(), Some(pid("cert").as_str()));
     assert_eq!(https.default_actions()[0].target_group_arn(), Some(pid("tg").as_str()));
 
+    // The image: in the stack's repository by its digest, and what the task runs.
+    let ecr = aws_sdk_ecr::Client::new(&conf);
+    let images = ecr.describe_images().repository_name(pid("repo")).send().await.unwrap();
+    let pushed: Vec<&str> = images.image_details().iter().filter_map(|d| d.image_digest()).collect();
+    assert_eq!(pushed, [v1_digest.as_str()]);
+    let repo_uri = state["resources"]["repo"]["attributes"]["url"].as_str().unwrap().to_owned();
+
     // Task definition: EFS with TLS in transit through the access point; the password from SSM.
     let ecs = aws_sdk_ecs::Client::new(&conf);
     let td = ecs.describe_task_definition().task_definition(pid("task")).send().await.unwrap();
     let td = td.task_definition().unwrap();
+    assert_eq!(td.container_definitions()[0].image(), Some(format!("{repo_uri}@{v1_digest}").as_str()));
     let efs = td.volumes()[0].efs_volume_configuration().expect("an EFS volume");
     assert_eq!(efs.file_system_id(), pid("files").as_str());
     assert_eq!(efs.transit_encryption().map(|t| t.as_str()), Some("ENABLED"));
@@ -78,21 +109,28 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
 
     // Re-plan: nothing to do.
     cx.aws.clear_calls();
-    cx.rprov(&["plan", &stack, "--detailed-exitcode"]).expect(0);
+    cx.rprov(&["plan", &stack, "--detailed-exitcode", "--param", &arg_v1]).expect(0);
     let calls = cx.aws.calls();
     let mut by_op = std::collections::BTreeMap::<String, usize>::new();
     for c in &calls {
         *by_op.entry(format!("{} {}", c.service, c.operation)).or_default() += 1;
     }
-    println!("plan of the applied reference stack (33 resources, 17 kinds): {} AWS calls: {by_op:?}", calls.len());
+    println!("plan of the applied reference stack (35 resources, 19 kinds): {} AWS calls: {by_op:?}", calls.len());
     // Batched: no operation is repeated per resource (the stack has two subnets of each kind,
     // two mount targets, three listeners...); the Tagging API answers for the kinds whose own
     // describe has no tags.
     assert!(by_op.values().all(|n| *n == 1), "an operation made more than once: {by_op:?}");
     assert_eq!(by_op.get("tagging GetResources"), Some(&1));
 
-    // A new image: a new task definition revision and a service update, nothing else.
-    let p = cx.rprov(&["plan", &stack, "--param", "image=rprov/upload-service:2", "--json", "--detailed-exitcode"]);
+    // One byte of the binary changes: the image's new digest (known now, from the archive), a new
+    // task definition revision running it and a service update, nothing else.
+    let at = binary.len() / 2;
+    binary[at] ^= 1;
+    let v2 = archive(cx.dir.path(), "v2.tar", &binary);
+    let v2_digest = rprov_oci::Image::open(&v2).unwrap().digest;
+    assert_ne!(v1_digest, v2_digest);
+    let arg_v2 = format!("image_archive={}", v2.display());
+    let p = cx.rprov(&["plan", &stack, "--param", &arg_v2, "--json", "--detailed-exitcode"]);
     p.expect(2);
     let json: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
     let changed: Vec<(String, String)> = json["changes"]
@@ -104,31 +142,59 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
         .collect();
     assert_eq!(
         changed,
-        [("task".to_owned(), "update".to_owned()), ("service".to_owned(), "update".to_owned())],
+        [
+            ("image".to_owned(), "update".to_owned()),
+            ("task".to_owned(), "update".to_owned()),
+            ("service".to_owned(), "update".to_owned())
+        ],
         "{json:#}"
     );
     // The same plan for people, read from the real state and AWS: the one changed leaf inside
-    // its container, on the terminal and in the pull-request comment.
+    // its container, with the exact image the tasks will run, on the terminal and in the
+    // pull-request comment.
     let md = cx.dir.path().join("plan.md");
-    let p = cx.rprov(&["plan", &stack, "--param", "image=rprov/upload-service:2", "--markdown", md.to_str().unwrap()]);
+    let p = cx.rprov(&["plan", &stack, "--param", &arg_v2, "--markdown", md.to_str().unwrap()]);
     p.expect(0);
-    let image = r#"image = "rprov/upload-service:latest" -> "rprov/upload-service:2""#;
-    assert_eq!(p.stdout.lines().filter(|l| l.trim() == format!("~ {image}")).count(), 1, "{}", p.stdout);
+    let old_image = format!("{repo_uri}@{v1_digest}");
+    let new_image = format!("{repo_uri}@{v2_digest}");
+    assert_eq!(changes(&p.stdout, "image", &old_image, &new_image), 1, "{}", p.stdout);
+    assert_eq!(changes(&p.stdout, "digest", &v1_digest, &v2_digest), 1, "{}", p.stdout);
     assert!(p.stdout.contains(r#"name  = "upload-service""#), "{}", p.stdout);
-    assert!(p.stdout.lines().all(|l| l.chars().count() <= 120), "{}", p.stdout);
     let md = std::fs::read_to_string(md).unwrap();
     assert!(md.len() <= rprov::plan::COMMENT_LIMIT, "{} bytes", md.len());
-    assert!(md.contains("<code>~ task</code>") && md.contains(&format!("!         {image}")), "{md}");
-    cx.rprov(&["apply", &stack, "--param", "image=rprov/upload-service:2", "--yes"]).expect(0);
+    assert!(md.contains("<code>~ task</code>") && md.contains(&v2_digest), "{md}");
+    cx.rprov(&["apply", &stack, "--param", &arg_v2, "--yes"]).expect(0);
     let svc = ecs.describe_services().cluster(pid("cluster")).services(pid("service")).send().await.unwrap();
     let new_td = svc.services()[0].task_definition().unwrap().to_owned();
     assert_ne!(new_td, pid("task"));
     assert!(new_td.ends_with(":2"), "{new_td}");
-    cx.rprov(&["plan", &stack, "--param", "image=rprov/upload-service:2", "--detailed-exitcode"]).expect(0);
+    let td = ecs.describe_task_definition().task_definition(&new_td).send().await.unwrap();
+    assert_eq!(
+        td.task_definition().unwrap().container_definitions()[0].image(),
+        Some(format!("{repo_uri}@{v2_digest}").as_str())
+    );
+    // The earlier image stays for rollbacks (the lifecycle policy expires it).
+    let images = ecr.describe_images().repository_name(pid("repo")).send().await.unwrap();
+    assert_eq!(images.image_details().len(), 2);
+    cx.rprov(&["plan", &stack, "--param", &arg_v2, "--detailed-exitcode"]).expect(0);
+
+    // Deleted behind rprov's back: drift, then pushed again by the next apply.
+    ecr.batch_delete_image()
+        .repository_name(pid("repo"))
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_digest(&v2_digest).build())
+        .send()
+        .await
+        .unwrap();
+    let d = cx.rprov(&["drift", &stack, "--json"]);
+    assert!(d.stdout.contains(&v2_digest) && d.stdout.contains("missing"), "{}", d.stdout);
+    cx.rprov(&["apply", &stack, "--param", &arg_v2, "--yes"]).expect(0);
+    cx.rprov(&["plan", &stack, "--param", &arg_v2, "--detailed-exitcode"]).expect(0);
 
     // Destroy: nothing left that carries the stack's tag, by each service's own describe.
-    cx.rprov(&["destroy", &stack, "--yes"]).expect(0);
+    cx.rprov(&["destroy", &stack, "--yes", "--param", &arg_v2]).expect(0);
     assert!(owned(&ec2, "upload-service").await.is_empty());
+    let repos = ecr.describe_repositories().send().await.unwrap();
+    assert!(repos.repositories().is_empty(), "{:?}", repos.repositories());
     assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
     assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());
     let clusters = ecs.list_clusters().send().await.unwrap();

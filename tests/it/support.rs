@@ -37,6 +37,21 @@ impl Ctx {
         Run::from(out)
     }
 
+    /// `--param` value pointing the reference stack at a small stand-in for the upload-service
+    /// image (`scripts/image` writes the real one), written in the working directory.
+    pub fn image_param(&self) -> String {
+        format!("image_archive={}", self.image_path().display())
+    }
+
+    /// The stand-in image archive of [`Ctx::image_param`].
+    pub fn image_path(&self) -> PathBuf {
+        let path = self.dir.path().join("upload-service.tar");
+        if !path.exists() {
+            image_archive(&path, b"upload-service stand-in");
+        }
+        path
+    }
+
     /// A copy of a stack file in the working directory, edited by `edit`.
     pub fn stack_copy(&self, name: &str, edit: impl FnOnce(String) -> String) -> PathBuf {
         let text = std::fs::read_to_string(repo().join("stacks").join(name)).expect("stack file");
@@ -70,6 +85,24 @@ impl Ctx {
     pub fn state_path(&self, stack: &str) -> PathBuf {
         self.dir.path().join(".rprov").join(format!("{stack}.json"))
     }
+}
+
+/// Writes an OCI archive whose one file, `/usr/local/bin/upload-service`, holds `binary`: two
+/// archives differing in one byte of it are two images.
+pub fn image_archive(out: &Path, binary: &[u8]) -> PathBuf {
+    use rprov_oci::{Entry, ImageBuilder};
+    ImageBuilder::new()
+        .layer([
+            Entry::dir("usr", 0o755),
+            Entry::dir("usr/local", 0o755),
+            Entry::dir("usr/local/bin", 0o755),
+            Entry::file("usr/local/bin/upload-service", binary.to_vec(), 0o755),
+        ])
+        .user("65532:65532")
+        .entrypoint(["/usr/local/bin/upload-service"])
+        .write_oci_archive(out)
+        .expect("write an image archive");
+    out.to_owned()
 }
 
 pub struct Run {

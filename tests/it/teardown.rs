@@ -75,11 +75,14 @@ fn state_pids(cx: &Ctx, stack: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() {
     let cx = Ctx::new();
-    cx.rprov(&["apply", &stack_file("upload-service.yaml"), "--yes"]).expect(0);
+    cx.rprov(&["apply", &stack_file("upload-service.yaml"), "--yes", "--param", &cx.image_param()]).expect(0);
     let other = neighbour(&cx, "neighbour");
     cx.rprov(&["apply", &other, "--yes"]).expect(0);
     let created = state_pids(&cx, "upload-service");
-    assert_eq!(created.len(), 33);
+    assert_eq!(created.len(), 35);
+    // An image carries no tags of its own: teardown deletes it with its repository.
+    let image = created.iter().find(|p| p.contains("@sha256:")).cloned().expect("the image in the state");
+    let created: BTreeSet<String> = created.into_iter().filter(|p| *p != image).collect();
     let ec2 = cx.ec2().await;
     let neighbour_before = owned(&ec2, "neighbour").await;
     assert_eq!(neighbour_before.len(), 12);
@@ -126,7 +129,7 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
     // The human dry run says where, what and in which order.
     let human = cx.rprov(&["teardown", "--region", "us-east-1", "--account", ACCOUNT, "--stack", "upload-service"]);
     human.expect(0);
-    for want in ["Account 123456789012, region us-east-1", "33 resource(s) to delete", "Order", "Dry run"] {
+    for want in ["Account 123456789012, region us-east-1", "34 resource(s) to delete", "Order", "Dry run"] {
         assert!(human.stdout.contains(want), "{want}:\n{}", human.stdout);
     }
 
@@ -171,6 +174,8 @@ async fn teardown_without_state_finds_everything_the_stack_made_and_only_that() 
     let conf = sdk(&cx);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
     assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
+    let repos = aws_sdk_ecr::Client::new(&conf).describe_repositories().send().await.unwrap();
+    assert!(repos.repositories().is_empty(), "the repository and its images: {:?}", repos.repositories());
     assert!(aws_sdk_efs::Client::new(&conf).describe_file_systems().send().await.unwrap().file_systems().is_empty());
     for arn in tagging_api(&cx, "upload-service").await {
         // moto keeps listing a deleted NAT gateway and an INACTIVE cluster: check each is gone.

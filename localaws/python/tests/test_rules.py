@@ -506,6 +506,19 @@ def test_put_image_digest_is_the_manifests_and_its_blobs_must_be_there(aws):
     assert [i["imageDigest"] for i in listed] == [digest]
 
 
+def test_a_moved_tag_leaves_the_earlier_image_untagged(aws):
+    # https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html: pushing a
+    # tag that exists moves it; the earlier image stays, untagged (moto deleted it).
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app")
+    config = _push_blob(ecr, "app", b"{}")
+    first = ecr.put_image(repositoryName="app", imageManifest=_manifest(config, []), imageTag="latest")
+    layer = _push_blob(ecr, "app", b"v2")
+    second = ecr.put_image(repositoryName="app", imageManifest=_manifest(config, [layer]), imageTag="latest")
+    tags = {i["imageDigest"]: i.get("imageTags", []) for i in ecr.describe_images(repositoryName="app")["imageDetails"]}
+    assert tags == {first["image"]["imageId"]["imageDigest"]: [], second["image"]["imageId"]["imageDigest"]: ["latest"]}
+
+
 def test_complete_layer_upload_checks_the_digest(aws):
     # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CompleteLayerUpload.html
     # InvalidLayerException when the bytes do not hash to the named digest;

@@ -13,7 +13,15 @@ use crate::state::{ResourceState, State};
 use crate::value::Value;
 
 const REFERENCE: &str = include_str!("../../../stacks/upload-service.yaml");
-const IMAGE: &str = "registry.example.com/upload:2";
+const DIGEST_1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const DIGEST_2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+/// What `kinds::bind_local` adds before planning: the image's digest, as computed from its archive.
+fn with_digest(mut stack: Stack, digest: &str) -> Stack {
+    let image = stack.resources.get_mut("image").expect("the reference stack has an image");
+    image.props.insert("digest".into(), crate::expr::Expr::Lit(Value::str(digest)));
+    stack
+}
 
 fn load(text: &str, params: &[(&str, &str)]) -> Stack {
     let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -127,21 +135,27 @@ fn assert_valid_markdown(md: &str) {
 
 #[test]
 fn reference_create() {
-    let stack = load(REFERENCE, &[]);
+    let stack = with_digest(load(REFERENCE, &[]), DIGEST_1);
     check_rendered("reference_create", &plan_of(&stack, None, &LiveSet::default()));
 }
 
 #[test]
 fn reference_image_change() {
-    let before = load(REFERENCE, &[]);
+    let before = with_digest(load(REFERENCE, &[]), DIGEST_1);
     let state = applied(&before);
     let live = crate::drift::recorded_as_live(&state);
     assert!(!plan_of(&before, Some(&state), &live).has_changes(), "the recorded stack plans no change");
 
-    let stack = load(REFERENCE, &[("image", IMAGE), ("desired_count", "3")]);
+    // A new image: its digest is known when planning, so the task definition shows exactly the
+    // image its tasks will run, not "known after apply".
+    let stack = with_digest(load(REFERENCE, &[("desired_count", "3")]), DIGEST_2);
     let out = check_rendered("reference_image_change", &plan_of(&stack, Some(&state), &live));
-    let image = format!("~ image = \"rprov/upload-service:latest\" -> \"{IMAGE}\"");
-    assert_eq!(out.lines().filter(|l| l.trim() == image).count(), 1, "{out}");
+    // Long values wrap: `~ name = old` then `-> new` on the next line.
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    let shown = |from: String, to: String| lines.windows(2).filter(|w| w[0] == from && w[1] == to).count();
+    let new_image = format!("-> \"<repo.url>@{DIGEST_2}\"");
+    assert_eq!(shown("~ image = \"<image.uri>\"".into(), new_image), 1, "{out}");
+    assert_eq!(shown(format!("~ digest = \"{DIGEST_1}\""), format!("-> \"{DIGEST_2}\"")), 1, "{out}");
 }
 
 const TWO_CONTAINERS: &str = "
