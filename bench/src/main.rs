@@ -21,6 +21,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+mod push;
 mod s3state;
 mod scale;
 
@@ -37,6 +38,7 @@ fn main() {
         "network" => rt.block_on(network(100)),
         "scale" => rt.block_on(scale::run()),
         "s3state" => rt.block_on(s3state::run()),
+        "push" => push::run(),
         "scale-measure" => scale::measure(std::path::Path::new(&std::env::args().nth(2).expect("dir"))),
         // Writes the inputs of `scale-measure` for N resources, to profile it on its own.
         "scale-gen" => {
@@ -44,7 +46,7 @@ fn main() {
             scale::generate(n, std::path::Path::new(&std::env::args().nth(3).expect("dir")));
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; available: network, scale, s3state");
+            eprintln!("unknown benchmark `{other}`; available: network, scale, s3state, push");
             std::process::exit(1);
         }
     }
