@@ -379,6 +379,30 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_user_name_costs_what_a_wrong_password_costs() {
+        // Costly enough that one verification dwarfs everything else the check does.
+        let params = argon2::Params::new(2048, 2, 1, None).unwrap();
+        let auth = Authenticator::new(&[Account::with_hash(
+            "admin",
+            password::hash_with("pw", params).unwrap(),
+            Role::Uploader,
+        )]);
+        let fastest = |user: &str| {
+            (0..3)
+                .map(|_| {
+                    let started = Instant::now();
+                    assert_eq!(auth.verifier.verify(user, "wrong"), None);
+                    started.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (wrong_password, wrong_user) = (fastest("admin"), fastest("nobody"));
+        assert!(wrong_user * 3 > wrong_password, "{wrong_user:?} against {wrong_password:?}");
+        assert!(wrong_password * 3 > wrong_user, "{wrong_user:?} against {wrong_password:?}");
+    }
+
+    #[test]
     fn the_cache_is_keyed_bounded_and_expires() {
         let cache = VerifiedCache::new(2, Duration::from_secs(10)).unwrap();
         let other = VerifiedCache::new(2, Duration::from_secs(10)).unwrap();

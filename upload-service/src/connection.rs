@@ -199,28 +199,32 @@ impl Activity {
     async fn expired(&self, timeouts: Timeouts) -> Expired {
         loop {
             let changed = self.changed.notified();
-            let (deadline, expiry) = match self.phase() {
-                Phase::Idle(since) => (since + timeouts.idle, Expired::Idle),
-                Phase::Header(since) => (since + timeouts.header_read, Expired::Header),
-                Phase::Busy => {
-                    changed.await;
-                    continue;
-                }
+            let Some((deadline, _)) = self.phase().deadline(timeouts) else {
+                changed.await;
+                continue;
             };
             tokio::select! {
                 () = changed => {}
                 () = tokio::time::sleep_until(deadline) => {
                     // Unless the phase changed meanwhile.
-                    let still = match self.phase() {
-                        Phase::Idle(since) => since + timeouts.idle <= Instant::now(),
-                        Phase::Header(since) => since + timeouts.header_read <= Instant::now(),
-                        Phase::Busy => false,
-                    };
-                    if still {
+                    if let Some((deadline, expiry)) = self.phase().deadline(timeouts)
+                        && deadline <= Instant::now()
+                    {
                         return expiry;
                     }
                 }
             }
+        }
+    }
+}
+
+impl Phase {
+    /// When a connection in this phase is closed, and why; `None` while requests are handled.
+    fn deadline(self, timeouts: Timeouts) -> Option<(Instant, Expired)> {
+        match self {
+            Phase::Idle(since) => Some((since + timeouts.idle, Expired::Idle)),
+            Phase::Header(since) => Some((since + timeouts.header_read, Expired::Header)),
+            Phase::Busy => None,
         }
     }
 }

@@ -154,6 +154,27 @@ async fn put_chunked(server: &TestServer, name: &str, content: Vec<u8>) -> reqwe
         .unwrap()
 }
 
+/// Sends the head of an upload of `length` bytes with `Expect: 100-continue`, no body, and returns
+/// the status of the first answer: a refusal before the body is read comes instead of
+/// `100 Continue`. (Over 1 MiB: the service reads what is left of smaller refused bodies.)
+async fn first_answer_without_the_body(addr: SocketAddr, request_line: &str, length: usize) -> u16 {
+    let head = format!(
+        "{request_line}\r\nHost: test\r\nAuthorization: {}\r\nContent-Type: multipart/form-data; \
+         boundary=b\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\n",
+        basic(USER, PASSWORD)
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut stream = connect(addr);
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = [0u8; 12];
+        stream.read_exact(&mut answer).unwrap();
+        String::from_utf8_lossy(&answer[9..12]).parse().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_quota_refuses_uploads_with_507_and_keeps_nothing_of_them() {
     let server = TestServer::start_with(|config| {
@@ -166,7 +187,11 @@ async fn the_quota_refuses_uploads_with_507_and_keeps_nothing_of_them() {
     let stored = server.files_on_disk();
 
     let second = tgz_of_size(60_000, 2);
-    // Refused before reading (Content-Length), while streaming (chunked), and in a form.
+    // Refused before the body is read when its length is known...
+    let large = 50 << 20;
+    assert_eq!(first_answer_without_the_body(server.addr, "PUT /files/second.tgz HTTP/1.1", large).await, 507);
+    assert_eq!(first_answer_without_the_body(server.addr, "POST /upload HTTP/1.1", large).await, 507);
+    // ...and while streaming (chunked), and in a form.
     assert_eq!(error_code(server.put("second.tgz", second.clone()).await).await, (507, "quota_exceeded".to_owned()));
     let response = put_chunked(&server, "second.tgz", second.clone()).await;
     assert_eq!(error_code(response).await, (507, "quota_exceeded".to_owned()));
@@ -191,6 +216,8 @@ async fn uploads_that_would_leave_too_little_free_space_are_refused() {
     let server = TestServer::start_with(|config| config.min_free_bytes = u64::MAX / 2).await;
     let content = tgz_of_size(10_000, 1);
     let insufficient = (507, "insufficient_storage".to_owned());
+    assert_eq!(first_answer_without_the_body(server.addr, "PUT /files/a.tgz HTTP/1.1", 50 << 20).await, 507);
+    assert_eq!(first_answer_without_the_body(server.addr, "POST /upload HTTP/1.1", 50 << 20).await, 507);
     assert_eq!(error_code(server.put("a.tgz", content.clone()).await).await, insufficient);
     assert_eq!(error_code(put_chunked(&server, "a.tgz", content.clone()).await).await, insufficient);
     assert_eq!(error_code(server.post("a.tgz", content).await).await, insufficient);
