@@ -10,6 +10,7 @@ use crate::checksum::ChecksumError;
 use crate::names::NameError;
 use crate::receive::ReceiveError;
 use crate::sniff::SniffError;
+use crate::space::SpaceError;
 use crate::storage::CommitError;
 use crate::wire::ErrorBody;
 
@@ -21,6 +22,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("this user may not change files")]
     Forbidden,
+    #[error("cross-site requests may not change files")]
+    CrossSite,
+    #[error("too many failed logins from your address; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("no such file")]
     NotFound,
     #[error("{0}")]
@@ -35,6 +40,10 @@ pub enum ApiError {
     TooLarge(u64),
     #[error("too many uploads in progress; retry shortly")]
     Busy,
+    #[error("the form has more than {0} parts")]
+    TooManyParts(usize),
+    #[error(transparent)]
+    Space(#[from] SpaceError),
     #[error("storage error")]
     Storage(#[source] io::Error),
 }
@@ -49,6 +58,8 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
+            ApiError::CrossSite => "cross_site",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::NotFound => "not_found",
             ApiError::BadName(NameError::NotTgz) => "not_tgz_name",
             ApiError::BadName(_) => "bad_name",
@@ -62,12 +73,15 @@ impl ApiError {
                 ReceiveError::Checksum(ChecksumError::Malformed { .. }) => "bad_checksum_header",
                 ReceiveError::Aborted(_) => "aborted",
                 ReceiveError::IdleTimeout(_) => "idle_timeout",
+                ReceiveError::Space(e) => space_code(e),
                 ReceiveError::Io(e) if is_storage_full(e) => "storage_full",
                 ReceiveError::Io(_) => "storage_error",
             },
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Busy => "busy",
+            ApiError::TooManyParts(_) => "too_many_parts",
+            ApiError::Space(e) => space_code(e),
             ApiError::Storage(e) if is_storage_full(e) => "storage_full",
             ApiError::Storage(_) => "storage_error",
         }
@@ -76,7 +90,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::CrossSite => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadName(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Receive(e) => match e {
@@ -85,11 +100,14 @@ impl ApiError {
                     StatusCode::BAD_REQUEST
                 }
                 ReceiveError::IdleTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+                ReceiveError::Space(_) => StatusCode::INSUFFICIENT_STORAGE,
                 ReceiveError::Io(e) => storage_status(e),
             },
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyParts(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Space(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Storage(e) => storage_status(e),
         }
     }
@@ -107,6 +125,13 @@ impl From<CommitError> for ApiError {
 impl From<ChecksumError> for ApiError {
     fn from(e: ChecksumError) -> Self {
         ApiError::Receive(ReceiveError::Checksum(e))
+    }
+}
+
+fn space_code(e: &SpaceError) -> &'static str {
+    match e {
+        SpaceError::Quota { .. } => "quota_exceeded",
+        SpaceError::LowSpace => "insufficient_storage",
     }
 }
 
@@ -134,8 +159,14 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
         }
-        if matches!(self, ApiError::Busy) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        match self {
+            ApiError::Busy => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            _ => {}
         }
         response
     }

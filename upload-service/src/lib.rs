@@ -7,15 +7,21 @@
 
 pub mod auth;
 pub mod checksum;
+pub mod client;
 pub mod config;
+pub mod connection;
 pub mod error;
+pub mod limiter;
 pub mod metrics;
 pub mod names;
+pub mod origin;
 pub mod page;
+pub mod password;
 pub mod receive;
 pub mod routes;
 pub mod server;
 pub mod sniff;
+pub mod space;
 pub mod storage;
 pub mod wire;
 

@@ -8,6 +8,18 @@ fn main() -> ExitCode {
     if cli.healthcheck {
         return if healthcheck(cli.listen) { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
+    if cli.hash_password {
+        return match upload_service::password::hash_from_stdin() {
+            Ok(hash) => {
+                println!("{hash}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("upload-service: error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tune_allocator();
     init_tracing(cli.log_format);
     let config = match cli.resolve() {

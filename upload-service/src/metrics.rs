@@ -65,6 +65,8 @@ pub struct Metrics {
     download_bytes: AtomicU64,
     deletes: AtomicU64,
     auth_failures: AtomicU64,
+    rate_limited: AtomicU64,
+    cross_site_refused: AtomicU64,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     request_duration: Histogram,
 }
@@ -81,6 +83,8 @@ impl Default for Metrics {
             download_bytes: AtomicU64::new(0),
             deletes: AtomicU64::new(0),
             auth_failures: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            cross_site_refused: AtomicU64::new(0),
             requests: Mutex::new(BTreeMap::new()),
             request_duration: Histogram::new(&HTTP_BUCKETS),
         }
@@ -125,6 +129,14 @@ impl Metrics {
         self.auth_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn cross_site_refused(&self) {
+        self.cross_site_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn request_done(&self, method: &'static str, status: u16, duration: Duration) {
         *lock(&self.requests).entry((method, status)).or_default() += 1;
         self.request_duration.observe(duration);
@@ -156,6 +168,18 @@ impl Metrics {
             "upload_auth_failures_total",
             "Requests refused for missing or wrong credentials.",
             self.auth_failures.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "upload_auth_rate_limited_total",
+            "Requests refused (429) because their client had too many recent failed logins.",
+            self.rate_limited.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "upload_cross_site_refused_total",
+            "Requests that would change files refused (403) as coming from another site.",
+            self.cross_site_refused.load(Ordering::Relaxed),
         );
         let _ = writeln!(out, "# HELP http_requests_total HTTP requests answered.");
         let _ = writeln!(out, "# TYPE http_requests_total counter");
@@ -192,6 +216,9 @@ mod tests {
         metrics.upload_stored(100, Duration::from_millis(200));
         metrics.upload_failed("not_gzip");
         metrics.request_done("GET", 200, Duration::from_millis(2));
+        metrics.auth_failed();
+        metrics.rate_limited();
+        metrics.rate_limited();
         let text = metrics.render();
         assert!(text.contains("upload_files_total 1\n"), "{text}");
         assert!(text.contains("upload_bytes_total 100\n"), "{text}");
@@ -201,5 +228,11 @@ mod tests {
         assert!(text.contains("upload_duration_seconds_bucket{le=\"+Inf\"} 1\n"), "{text}");
         assert!(text.contains("upload_duration_seconds_sum 0.2\n"), "{text}");
         assert!(text.contains("http_requests_total{method=\"GET\",status=\"200\"} 1\n"), "{text}");
+        assert!(text.contains("upload_auth_failures_total 1\n"), "{text}");
+        assert!(
+            text.contains("# TYPE upload_auth_rate_limited_total counter\nupload_auth_rate_limited_total 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("upload_cross_site_refused_total 0\n"), "{text}");
     }
 }

@@ -1,11 +1,13 @@
 //! Streams one uploaded file to a temporary file: size limit, content check and digests on the
 //! fly, never more than a few buffers in memory.
 //!
-//! The body's frames are gathered into batches of about 1 MiB (without copying) and queued to two
-//! workers on the blocking pool, one hashing and one writing: receiving, hashing and writing run in
-//! parallel. The short queues bound an upload's memory to a few MiB and let each worker go on
-//! without waiting to be woken for every batch. The workers live as long as the upload, so the
-//! number of concurrent uploads is capped by the caller (`Config::max_concurrent_uploads`).
+//! The body's frames are gathered into batches of about 1 MiB (without copying) and queued to
+//! workers on the blocking pool: one writing, one computing the SHA-256, and, only when the client
+//! sent a `Content-MD5` to check, one computing the MD5. Receiving, writing and each digest run in
+//! parallel on their own cores. The short queues bound an upload's memory to a few MiB and let
+//! each worker go on without waiting to be woken for every batch. The workers live as long as the
+//! upload, so the number of concurrent uploads is capped by the caller
+//! (`Config::max_concurrent_uploads`).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
@@ -14,12 +16,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use md5::Md5;
+use sha2::digest::Output as DigestOutput;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::checksum::{ChecksumError, Expected};
 use crate::sniff::{SniffError, TgzSniffer, Verdict};
+use crate::space::{Reservation, SpaceError};
 use crate::storage::{Store, TempFile};
 
 /// Size of the batches handed to the hasher and the writer: large writes make the disk fast.
@@ -68,15 +72,19 @@ pub enum ReceiveError {
     Aborted(String),
     #[error("no data received for {0:?}")]
     IdleTimeout(Duration),
+    #[error(transparent)]
+    Space(#[from] SpaceError),
     #[error("storage error: {0}")]
     Io(#[from] io::Error),
 }
 
+/// Receives one file; `space` counts its bytes against the storage limits as they arrive.
 pub async fn receive(
     store: &Store,
     source: &mut impl ChunkSource,
     limits: Limits,
     expected: Expected,
+    space: &mut Reservation,
 ) -> Result<Received, ReceiveError> {
     let store = store.clone();
     let (temp, file) = tokio::task::spawn_blocking(move || store.create_temp()).await.map_err(io::Error::other)??;
@@ -97,6 +105,7 @@ pub async fn receive(
         if size > limits.max_bytes {
             return Err(ReceiveError::TooLarge { max: limits.max_bytes });
         }
+        space.grow(chunk.len() as u64).await?;
         if !recognised {
             recognised = sniffer.feed(&chunk)? == Verdict::Tgz;
         }
@@ -191,33 +200,56 @@ impl Output {
     }
 }
 
-/// The two workers and their queues. Dropping it (an upload that fails or is abandoned) closes
-/// the queues: the workers stop without syncing anything.
+/// A batch, shared by the workers without a copy (frames are reference-counted).
+type Shared = Arc<Vec<Bytes>>;
+
+/// A worker computing one digest of the batches it is sent.
+struct Hasher<D: Digest> {
+    queue: mpsc::Sender<Shared>,
+    done: JoinHandle<DigestOutput<D>>,
+}
+
+impl<D: Digest + Send + 'static> Hasher<D> {
+    fn spawn() -> Hasher<D> {
+        let (queue, mut batches) = mpsc::channel::<Shared>(QUEUE);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut digest = D::new();
+            while let Some(frames) = batches.blocking_recv() {
+                for frame in frames.iter() {
+                    digest.update(frame);
+                }
+            }
+            digest.finalize()
+        });
+        Hasher { queue, done }
+    }
+
+    async fn push(&self, frames: Shared) -> io::Result<()> {
+        self.queue.send(frames).await.map_err(|_| io::Error::other("a hasher stopped"))
+    }
+
+    /// Closes the queue and waits for the digest.
+    async fn finish(self) -> io::Result<DigestOutput<D>> {
+        let Hasher { queue, done } = self;
+        drop(queue);
+        done.await.map_err(io::Error::other)
+    }
+}
+
+/// The workers and their queues. Dropping it (an upload that fails or is abandoned) closes the
+/// queues: the workers stop without syncing anything.
 struct Sink {
-    to_hasher: mpsc::Sender<Arc<Vec<Bytes>>>,
-    to_writer: mpsc::Sender<Arc<Vec<Bytes>>>,
-    hasher: JoinHandle<Digests>,
+    to_writer: mpsc::Sender<Shared>,
     /// `None` once awaited.
     writer: Option<JoinHandle<io::Result<File>>>,
+    sha256: Hasher<Sha256>,
+    /// Only when the client sent a `Content-MD5`: the digest is not stored.
+    md5: Option<Hasher<Md5>>,
 }
 
 impl Sink {
     fn new(file: File, with_md5: bool) -> Sink {
-        let (to_hasher, mut hasher_queue) = mpsc::channel::<Arc<Vec<Bytes>>>(QUEUE);
-        let (to_writer, mut writer_queue) = mpsc::channel::<Arc<Vec<Bytes>>>(QUEUE);
-        let hasher = tokio::task::spawn_blocking(move || {
-            let mut sha256 = Sha256::new();
-            let mut md5 = with_md5.then(Md5::new);
-            while let Some(frames) = hasher_queue.blocking_recv() {
-                for frame in frames.iter() {
-                    sha256.update(frame);
-                    if let Some(md5) = &mut md5 {
-                        md5.update(frame);
-                    }
-                }
-            }
-            Digests { sha256: sha256.finalize().into(), md5: md5.map(|md5| md5.finalize().into()) }
-        });
+        let (to_writer, mut writer_queue) = mpsc::channel::<Shared>(QUEUE);
         let writer = tokio::task::spawn_blocking(move || {
             let mut output = Output {
                 file,
@@ -231,11 +263,10 @@ impl Sink {
             }
             Ok(output.file)
         });
-        Sink { to_hasher, to_writer, hasher, writer: Some(writer) }
+        Sink { to_writer, writer: Some(writer), sha256: Hasher::spawn(), md5: with_md5.then(Hasher::spawn) }
     }
 
     async fn push(&mut self, batch: Batch) -> io::Result<()> {
-        // Frames are reference-counted: both workers share them without a copy.
         let frames = Arc::new(batch.frames);
         if self.to_writer.send(frames.clone()).await.is_err() {
             // The writer stopped on an error: report it.
@@ -248,19 +279,26 @@ impl Sink {
                 None => io::Error::other("the writer stopped"),
             });
         }
-        self.to_hasher.send(frames).await.map_err(|_| io::Error::other("the hasher stopped"))
+        if let Some(md5) = &self.md5 {
+            md5.push(frames.clone()).await?;
+        }
+        self.sha256.push(frames).await
     }
 
     /// Waits for the workers, syncs the file to disk and returns the digests.
     async fn finish(self) -> io::Result<Digests> {
-        let Sink { to_hasher, to_writer, hasher, writer } = self;
-        drop((to_hasher, to_writer));
+        let Sink { to_writer, writer, sha256, md5 } = self;
+        drop(to_writer);
         let writer = writer.ok_or_else(|| io::Error::other("the writer stopped"))?;
         let file = writer.await.map_err(io::Error::other)??;
         let synced = tokio::task::spawn_blocking(move || file.sync_all());
-        let digests = hasher.await.map_err(io::Error::other)?;
+        let sha256 = sha256.finish().await?.into();
+        let md5 = match md5 {
+            Some(md5) => Some(md5.finish().await?.into()),
+            None => None,
+        };
         synced.await.map_err(io::Error::other)??;
-        Ok(digests)
+        Ok(Digests { sha256, md5 })
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -18,13 +18,20 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::auth::{self, Credentials};
+use crate::auth::{self, Authenticator};
+use crate::client::Client;
 use crate::config::{Config, LogFormat};
+use crate::connection::{self, Timeouts};
 use crate::error::ApiError;
+use crate::limiter::{self, FailureLimiter};
 use crate::metrics::Metrics;
 use crate::page::Page;
 use crate::routes::{download, files, ops, upload};
+use crate::space::Space;
 use crate::storage::Store;
+
+/// Sent with every response to a request that reached the load balancer over HTTPS.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -35,7 +42,11 @@ pub struct Shared {
     pub store: Store,
     /// One permit per upload being received.
     pub upload_slots: tokio::sync::Semaphore,
-    pub credentials: Vec<Credentials>,
+    pub authenticator: Authenticator,
+    /// Failed logins per client address.
+    pub limiter: FailureLimiter,
+    /// The storage quota and free-space floor.
+    pub space: Arc<Space>,
     pub metrics: Metrics,
     pub page: Page,
 }
@@ -50,10 +61,13 @@ impl std::ops::Deref for AppState {
 
 /// The whole service as a router. Performs no I/O: see [`serve`] for the startup work.
 pub fn app(config: Config) -> Router {
+    let store = Store::new(&config.data_dir);
     let state = AppState(Arc::new(Shared {
-        store: Store::new(&config.data_dir),
+        space: Arc::new(Space::new(store.clone(), config.quota_bytes, config.min_free_bytes)),
+        store,
         upload_slots: tokio::sync::Semaphore::new(config.max_concurrent_uploads),
-        credentials: config.accounts.iter().map(Credentials::from).collect(),
+        authenticator: Authenticator::new(&config.accounts),
+        limiter: FailureLimiter::new(config.auth_fail_limit, config.auth_fail_window, limiter::MAX_CLIENTS),
         metrics: Metrics::default(),
         page: Page::new(),
         config,
@@ -93,16 +107,26 @@ fn request_span(request: &Request) -> tracing::Span {
         id,
         method = %request.method(),
         path = %request.uri().path(),
+        client = tracing::field::Empty,
         user = tracing::field::Empty,
     )
 }
 
-/// Counts every response and adds the headers all of them carry.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Identifies the client (see [`Client`]), counts every response and adds the headers all of
+/// them carry: HSTS when the client came over HTTPS.
+async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| *peer);
+    let client = Client::identify(peer, request.headers(), &state.config.trusted_proxies);
+    tracing::Span::current().record("client", tracing::field::display(client.ip));
+    request.extensions_mut().insert(client);
     let mut response = next.run(request).await;
-    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if client.https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
     state.metrics.request_done(method, response.status().as_u16(), started.elapsed());
     response
 }
@@ -142,9 +166,13 @@ pub async fn serve(
         address = %listener.local_addr()?,
         data_dir = %config.data_dir.display(),
         max_bytes = config.max_bytes,
+        quota_bytes = config.quota_bytes,
+        min_free_bytes = config.min_free_bytes,
+        trusted_proxies = config.trusted_proxies.len(),
         "listening"
     );
-    let result = axum::serve(listener, app(config)).with_graceful_shutdown(shutdown).await;
+    let timeouts = Timeouts { header_read: config.header_read_timeout, idle: config.idle_timeout };
+    let result = connection::serve(listener, app(config), timeouts, shutdown).await;
     sweeper.abort();
     tracing::info!("stopped");
     result

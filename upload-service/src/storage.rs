@@ -265,14 +265,14 @@ impl Store {
         Ok((file, stored))
     }
 
-    /// Removes a stored file and its metadata. `false` when there was no such file.
-    pub fn delete(&self, name: &FileName) -> io::Result<bool> {
-        if self.stat(name)?.is_none() {
-            return Ok(false);
-        }
+    /// Removes a stored file and its metadata. Its size, or `None` when there was no such file.
+    pub fn delete(&self, name: &FileName) -> io::Result<Option<u64>> {
+        let Some(stored) = self.stat(name)? else {
+            return Ok(None);
+        };
         match fs::remove_file(self.dir.join(name.as_str())) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         }
         match fs::remove_file(self.meta_path(name.as_str())) {
@@ -280,7 +280,7 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        Ok(true)
+        Ok(Some(stored.size))
     }
 
     /// Storage is usable: a file can be created, written, synced and removed.
@@ -385,8 +385,8 @@ mod tests {
         );
         let listed: Vec<String> = store.list().unwrap().into_iter().map(|f| f.name).collect();
         assert_eq!(listed.len(), 3);
-        assert!(store.delete(&FileName::parse("a-1.tgz").unwrap()).unwrap());
-        assert!(!store.delete(&FileName::parse("a-1.tgz").unwrap()).unwrap());
+        assert_eq!(store.delete(&FileName::parse("a-1.tgz").unwrap()).unwrap(), Some(7));
+        assert_eq!(store.delete(&FileName::parse("a-1.tgz").unwrap()).unwrap(), None);
         assert_eq!(store.list().unwrap().len(), 2);
     }
 

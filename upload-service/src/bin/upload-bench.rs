@@ -1,10 +1,12 @@
 //! Upload throughput against the disk's own: a generated 1 GiB .tgz is sent over loopback with
 //! `PUT /files/{name}` to the service running as a child process, and `dd` writes the same amount
 //! (with `conv=fsync`, as the service syncs before it answers) to the same directory. Rounds
-//! alternate, and medians are compared. Also reports the service's peak RSS.
+//! alternate, and medians are compared. Also reports the service's peak RSS and the CPU time it
+//! used per upload. The upload announces its SHA-256; with `--content-md5` it sends a
+//! `Content-MD5` too, which the service then computes as well.
 //!
 //! ```text
-//! cargo run -p upload-service --bin upload-bench [-- --size-mib 1024 --rounds 3 --dir DIR]
+//! cargo run -p upload-service --bin upload-bench [-- --size-mib 1024 --rounds 3 --dir DIR --content-md5]
 //! ```
 //!
 //! The last line is `bench upload: ratio=R service_mib_s=X dd_mib_s=Y peak_rss_mb=Z`.
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use md5::Md5;
 use sha2::{Digest, Sha256};
 use upload_service::{Account, Config, Role};
 
@@ -28,6 +31,7 @@ const MIB: u64 = 1 << 20;
 
 struct Options {
     size_mib: u64,
+    content_md5: bool,
     rounds: usize,
     dir: Option<PathBuf>,
 }
@@ -49,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 fn parse_options(args: &[String]) -> anyhow::Result<Options> {
-    let mut options = Options { size_mib: 1024, rounds: 3, dir: None };
+    let mut options = Options { size_mib: 1024, content_md5: false, rounds: 3, dir: None };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -57,8 +61,9 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
             "--size-mib" => options.size_mib = value()?.parse().context("--size-mib")?,
             "--rounds" => options.rounds = value()?.parse().context("--rounds")?,
             "--dir" => options.dir = Some(PathBuf::from(value()?)),
+            "--content-md5" => options.content_md5 = true,
             "-h" | "--help" => {
-                println!("usage: upload-bench [--size-mib N] [--rounds N] [--dir DIR]");
+                println!("usage: upload-bench [--size-mib N] [--rounds N] [--dir DIR] [--content-md5]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}"),
@@ -73,7 +78,7 @@ fn serve(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let data_dir = data_dir.context("--serve needs a data directory")?;
     upload_service::tune_allocator();
     let password = std::env::var(PASSWORD_VARIABLE).context(PASSWORD_VARIABLE)?;
-    let config = Config::new(data_dir, vec![Account::with_password(USER, &password, Role::Uploader)]);
+    let config = Config::new(data_dir, vec![Account::with_password(USER, &password, Role::Uploader)?]);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -100,7 +105,7 @@ fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
     let bytes = options.size_mib * MIB;
     let input = base.join("input.tgz");
     let started = Instant::now();
-    let sha256 = generate_tgz(&input, bytes)?;
+    let digests = generate_tgz(&input, bytes, options.content_md5)?;
     let size = std::fs::metadata(&input)?.len();
     println!("generated {} ({} bytes) in {:.1} s", input.display(), size, started.elapsed().as_secs_f64());
 
@@ -113,7 +118,7 @@ fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
     for round in 1..=options.rounds {
         let dd = run_dd(base, options.size_mib)?;
         let cpu_before = cpu_seconds(service.child.id());
-        let upload = upload(service.addr, &password, &input, &format!("bench-{round}.tgz"), &sha256)?;
+        let upload = upload(service.addr, &password, &input, &format!("bench-{round}.tgz"), &digests)?;
         let cpu = cpu_seconds(service.child.id()).zip(cpu_before).map(|(after, before)| after - before);
         delete(service.addr, &password, &format!("bench-{round}.tgz"))?;
         let dd_rate = mib_per_s(bytes, dd);
@@ -142,11 +147,11 @@ fn run_rounds(options: &Options, base: &Path) -> anyhow::Result<()> {
 
 /// A gzip-compressed tar of one member holding `bytes` of incompressible data, gzip-stored
 /// (deflate's uncompressed blocks) so that the file is about `bytes` long and quick to generate.
-/// Returns its SHA-256.
-fn generate_tgz(path: &Path, bytes: u64) -> anyhow::Result<[u8; 32]> {
+/// Returns its SHA-256, and its MD5 if asked.
+fn generate_tgz(path: &Path, bytes: u64, with_md5: bool) -> anyhow::Result<Digests> {
     // The header, the member's padding and the end-of-archive blocks come on top of the data.
     let member = bytes.saturating_sub(3 * 512).max(512);
-    let file = HashingWriter::new(BufWriter::with_capacity(MIB as usize, File::create(path)?));
+    let file = HashingWriter::new(BufWriter::with_capacity(MIB as usize, File::create(path)?), with_md5);
     let mut gzip = StoredGzip::new(file)?;
     gzip.write_all(&tar_header("diag/bench.bin", member))?;
     let block = noise(MIB as usize);
@@ -158,10 +163,10 @@ fn generate_tgz(path: &Path, bytes: u64) -> anyhow::Result<[u8; 32]> {
     }
     let padding = (512 - member % 512) % 512;
     gzip.write_all(&vec![0u8; padding as usize + 1024])?;
-    let (writer, sha256) = gzip.finish()?.finish();
+    let (writer, digests) = gzip.finish()?.finish();
     let file = writer.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok(sha256)
+    Ok(digests)
 }
 
 /// A gzip stream (RFC 1952) of stored deflate blocks (RFC 1951 3.2.4).
@@ -244,18 +249,25 @@ fn noise(len: usize) -> Vec<u8> {
     out
 }
 
+struct Digests {
+    sha256: [u8; 32],
+    md5: Option<[u8; 16]>,
+}
+
 struct HashingWriter<W> {
     inner: W,
     sha256: Sha256,
+    md5: Option<Md5>,
 }
 
 impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter { inner, sha256: Sha256::new() }
+    fn new(inner: W, with_md5: bool) -> Self {
+        HashingWriter { inner, sha256: Sha256::new(), md5: with_md5.then(Md5::new) }
     }
 
-    fn finish(self) -> (W, [u8; 32]) {
-        (self.inner, self.sha256.finalize().into())
+    fn finish(self) -> (W, Digests) {
+        let digests = Digests { sha256: self.sha256.finalize().into(), md5: self.md5.map(|md5| md5.finalize().into()) };
+        (self.inner, digests)
     }
 }
 
@@ -263,6 +275,9 @@ impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.sha256.update(&buf[..n]);
+        if let Some(md5) = &mut self.md5 {
+            md5.update(&buf[..n]);
+        }
         Ok(n)
     }
 
@@ -322,13 +337,14 @@ fn authorization(password: &str) -> String {
 
 /// Sends the file with `sendfile` (std's copy from a file to a socket) so that the client costs
 /// as little CPU as possible; timed until the service has answered, after its fsync.
-fn upload(addr: SocketAddr, password: &str, input: &Path, name: &str, sha256: &[u8; 32]) -> anyhow::Result<Duration> {
+fn upload(addr: SocketAddr, password: &str, input: &Path, name: &str, digests: &Digests) -> anyhow::Result<Duration> {
     let mut file = File::open(input)?;
     let size = file.metadata()?.len();
-    let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digests.sha256.iter().map(|b| format!("{b:02x}")).collect();
+    let md5 = digests.md5.map(|md5| format!("Content-MD5: {}\r\n", STANDARD.encode(md5))).unwrap_or_default();
     let head = format!(
         "PUT /files/{name} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nContent-Type: application/gzip\r\n\
-         Content-Length: {size}\r\nx-checksum-sha256: {hex}\r\nConnection: close\r\n\r\n",
+         Content-Length: {size}\r\nx-checksum-sha256: {hex}\r\n{md5}Connection: close\r\n\r\n",
         authorization(password)
     );
     let started = Instant::now();
@@ -426,10 +442,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("upload-bench-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("input.tgz");
-        let sha256 = generate_tgz(&path, 3 * MIB + 12_345).unwrap();
+        let digests = generate_tgz(&path, 3 * MIB + 12_345, true).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(<[u8; 32]>::from(Sha256::digest(&bytes)), sha256);
+        assert_eq!(<[u8; 32]>::from(Sha256::digest(&bytes)), digests.sha256);
+        assert_eq!(digests.md5, Some(<[u8; 16]>::from(Md5::digest(&bytes))));
 
         // Decoding checks the deflate blocks, the CRC and the length.
         let mut tar = Vec::new();

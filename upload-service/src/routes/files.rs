@@ -37,7 +37,8 @@ pub async fn delete(
     let name = FileName::parse(&name)?;
     let store = state.store.clone();
     let target = name.clone();
-    if blocking(move || store.delete(&target)).await? {
+    if let Some(size) = blocking(move || store.delete(&target)).await? {
+        state.space.stored_removed(size);
         state.metrics.deleted();
         tracing::info!(file = %name, by = %caller.user, "deleted");
         Ok(StatusCode::NO_CONTENT)

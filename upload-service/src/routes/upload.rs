@@ -19,13 +19,15 @@ use crate::page::percent_encode;
 use crate::receive::{self, ChunkSource, Limits, ReceiveError, Received};
 use crate::routes::blocking;
 use crate::server::AppState;
+use crate::space::Reservation;
 use crate::storage::{OnConflict, StoredFile};
 use crate::wire::FileEntry;
 
 /// Every file part of the form is stored, whatever its field name (the original form used
 /// `diag`). Parts are received to temporary files first and only committed once all of them are
 /// complete and verified: a failed request stores nothing. A name already taken gets a `-N`
-/// suffix; the response lists the names used.
+/// suffix; the response lists the names used. The form's length counts against the storage limits
+/// before it is read, and its files' bytes as they arrive.
 pub async fn post_upload(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -43,7 +45,15 @@ pub async fn post_upload(
     };
     let _in_progress = state.metrics.upload_started();
     let mut multipart = multipart.map_err(|e| failed(&state, ApiError::bad_request("not_multipart", e.body_text())))?;
-    let received = match receive_parts(&state, &headers, &mut multipart).await {
+    let declared = declared_length(&headers);
+    if let Err(e) = state.space.admit(declared.unwrap_or(0)).await {
+        if declared.is_some_and(|length| length <= receive::DRAIN_BYTES) {
+            drain_multipart(&mut multipart).await;
+        }
+        return Err(failed(&state, e.into()));
+    }
+    let mut reservation = state.space.reserve();
+    let received = match receive_parts(&state, &headers, &mut multipart, &mut reservation).await {
         Ok(received) => received,
         Err(Refused { error, drain_rest }) => {
             if drain_rest {
@@ -56,6 +66,7 @@ pub async fn post_upload(
     for (name, upload) in received {
         let stored =
             commit(&state, upload, name, OnConflict::Suffix, &caller.user).await.map_err(|e| failed(&state, e))?;
+        state.space.stored_added(stored.size);
         state.metrics.upload_stored(stored.size, started.elapsed());
         entries.push(stored.entry());
     }
@@ -79,11 +90,17 @@ async fn receive_parts(
     state: &AppState,
     headers: &HeaderMap,
     multipart: &mut Multipart,
+    space: &mut Reservation,
 ) -> Result<Vec<(FileName, Received)>, Refused> {
     // Checksum headers on the request itself describe the one file it carries.
     let request_expected = Expected::from_headers(headers).map_err(ApiError::from)?;
     let mut received: Vec<(FileName, Received)> = Vec::new();
+    let mut parts = 0;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        parts += 1;
+        if parts > state.config.max_parts {
+            return Err(Refused::from(ApiError::TooManyParts(state.config.max_parts)));
+        }
         let Some(file_name) = field.file_name().filter(|name| !name.is_empty()) else {
             // A text field, or a file input left empty.
             continue;
@@ -104,7 +121,7 @@ async fn receive_parts(
             Expected::default()
         };
         let mut source = FieldSource(field);
-        match ingest(state, &mut source, expected).await {
+        match ingest(state, &mut source, expected, space).await {
             Ok(upload) => received.push((name, upload)),
             Err(error) => {
                 // The rest of this part first, counted against the drain limit.
@@ -122,7 +139,8 @@ async fn receive_parts(
     Ok(received)
 }
 
-/// Stores the body under exactly `name`: 409 if the name is taken (checked before the body is
+/// Stores the body under exactly `name`: 409 if the name is taken, 413 if the declared length is
+/// over the limit, 507 if it would not fit the storage limits (all checked before the body is
 /// read, so a client sending `Expect: 100-continue` does not send it in vain).
 pub async fn put_file(
     State(state): State<AppState>,
@@ -150,8 +168,11 @@ pub async fn put_file(
         if blocking(move || Ok(store.exists(&probe))).await? {
             return Err(ApiError::Conflict(name.to_string()));
         }
-        let upload = ingest(&state, &mut source, expected).await?;
+        state.space.admit(declared.unwrap_or(0)).await?;
+        let mut reservation = state.space.reserve();
+        let upload = ingest(&state, &mut source, expected, &mut reservation).await?;
         let stored = commit(&state, upload, name, OnConflict::Reject, &caller.user).await?;
+        state.space.stored_added(stored.size);
         state.metrics.upload_stored(stored.size, started.elapsed());
         Ok(stored)
     }
@@ -204,9 +225,14 @@ async fn drain_multipart(multipart: &mut Multipart) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), rest).await;
 }
 
-async fn ingest(state: &AppState, source: &mut impl ChunkSource, expected: Expected) -> Result<Received, ApiError> {
+async fn ingest(
+    state: &AppState,
+    source: &mut impl ChunkSource,
+    expected: Expected,
+    space: &mut Reservation,
+) -> Result<Received, ApiError> {
     let limits = Limits { max_bytes: state.config.max_bytes, idle_timeout: state.config.body_idle_timeout };
-    Ok(receive::receive(&state.store, source, limits, expected).await?)
+    Ok(receive::receive(&state.store, source, limits, expected, space).await?)
 }
 
 async fn commit(

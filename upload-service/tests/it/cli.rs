@@ -1,7 +1,8 @@
 //! The `upload-service` binary: configuration from the environment, refusal to start without a
-//! password, `--healthcheck`, and shutdown on SIGTERM.
+//! password or with an unsalted digest, `--hash-password`, `--healthcheck`, and shutdown on
+//! SIGTERM.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -114,4 +115,87 @@ fn runs_from_the_environment_answers_its_healthcheck_and_stops_on_sigterm() {
 
     // Nothing listens any more: the healthcheck fails.
     assert!(!healthcheck());
+}
+
+#[test]
+fn an_unsalted_sha256_password_is_refused_with_how_to_make_a_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let digest = format!("sha256:{}", sha256_hex(PASSWORD.as_bytes()));
+    let mut child = service(&[
+        ("UPLOAD_LISTEN", "127.0.0.1:0"),
+        ("UPLOAD_DATA_DIR", data.to_str().unwrap()),
+        ("UPLOAD_PASSWORD", &digest),
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let Some(status) = wait_for_exit(&mut child, Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the service started with an unsalted digest as its password");
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("unsalted 'sha256:' digest"), "{stderr}");
+    assert!(stderr.contains("upload-service --hash-password"), "{stderr}");
+    assert!(stderr.contains("argon2id"), "{stderr}");
+    assert!(!data.exists());
+}
+
+/// `--hash-password` reads a password on stdin and prints a PHC string.
+fn hash_password(password: &str) -> String {
+    let mut child = service(&[]).arg("--hash-password").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim_end().to_owned()
+}
+
+#[test]
+fn hash_password_prints_an_argon2id_hash_that_the_service_accepts_from_the_environment() {
+    let hash = hash_password(PASSWORD);
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    let parsed = upload_service::password::parse(&hash).unwrap();
+    assert!(upload_service::password::verify(PASSWORD.as_bytes(), &parsed));
+    let reader_hash = hash_password(READER_PASSWORD);
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let reader_file = dir.path().join("reader-password");
+    std::fs::write(&reader_file, format!("{reader_hash}\n")).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut child = service(&[
+        ("UPLOAD_LISTEN", &listen),
+        ("UPLOAD_DATA_DIR", data.to_str().unwrap()),
+        ("UPLOAD_PASSWORD", &hash),
+        ("UPLOAD_READONLY_USER", READER),
+        ("UPLOAD_READONLY_PASSWORD_FILE", reader_file.to_str().unwrap()),
+    ])
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let statuses = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let url = format!("http://{listen}/files");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client.get(format!("http://{listen}/health")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the service did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut statuses = Vec::new();
+        for (user, password) in
+            [(USER, PASSWORD), (USER, "wrong"), (READER, READER_PASSWORD), (USER, hash.as_str()), ("nobody", PASSWORD)]
+        {
+            let response = client.get(&url).basic_auth(user, Some(password)).send().await.unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    // The hash itself is not a password.
+    assert_eq!(statuses, [200, 401, 200, 401, 401]);
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use argon2::password_hash::phc::PasswordHash;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use flate2::Compression;
@@ -43,8 +44,8 @@ impl TestServer {
         let mut config = Config::new(
             dir.path().join("data"),
             vec![
-                Account::with_password(USER, PASSWORD, Role::Uploader),
-                Account::with_password(READER, READER_PASSWORD, Role::ReadOnly),
+                Account::with_hash(USER, cheap_hash(PASSWORD), Role::Uploader),
+                Account::with_hash(READER, cheap_hash(READER_PASSWORD), Role::ReadOnly),
             ],
         );
         tweak(&mut config);
@@ -154,6 +155,12 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// An argon2id hash with the smallest parameters: the tests run unoptimised, where the
+/// recommended ones take about a second per verification. The CLI tests use those.
+pub fn cheap_hash(password: &str) -> PasswordHash {
+    upload_service::password::hash_with(password, argon2::Params::new(64, 1, 1, None).unwrap()).unwrap()
 }
 
 pub fn basic(user: &str, password: &str) -> String {

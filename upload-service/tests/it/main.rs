@@ -5,5 +5,6 @@ mod auth;
 mod browser;
 mod cli;
 mod common;
+mod hardening;
 mod streaming;
 mod validation;
