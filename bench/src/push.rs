@@ -81,10 +81,11 @@ fn apply(aws: &LocalAws, dir: &Path, stack: &Path, params: &[&str]) -> (f64, Vec
     aws.clear_calls();
     let started = Instant::now();
     let mut cmd = Command::new(rprov_bin());
-    cmd.current_dir(dir)
-        .env("AWS_ENDPOINT_URL", aws.endpoint())
-        .env("NO_COLOR", "1")
-        .args(["apply", stack.to_str().unwrap(), "--yes"]);
+    cmd.current_dir(dir).env("AWS_ENDPOINT_URL", aws.endpoint()).env("NO_COLOR", "1").args([
+        "apply",
+        stack.to_str().unwrap(),
+        "--yes",
+    ]);
     for p in params {
         cmd.args(["--param", p]);
     }

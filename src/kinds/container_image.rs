@@ -40,8 +40,12 @@ static SCHEMA: KindSchema = KindSchema {
             BUILD,
             "Instead of `source`: build the image with the first OCI builder found (`docker buildx`, `podman`, `buildah`) when the context's content changed (`.dockerignore` respected).",
         ),
-        Prop::new("tag", Ty::Str, "Also tag the image so in the repository (the tag moves to it from an earlier image).")
-            .aws("ecr:PutImageRequest.imageTag"),
+        Prop::new(
+            "tag",
+            Ty::Str,
+            "Also tag the image so in the repository (the tag moves to it from an earlier image).",
+        )
+        .aws("ecr:PutImageRequest.imageTag"),
         Prop::new("digest", Ty::Str, "Computed, never written: the image's digest (`sha256:...` of its manifest)."),
         Prop::new(
             "context_digest",
@@ -119,8 +123,8 @@ async fn local_image(cx: &Cx, id: &str, props: &Props) -> Result<(Image, PathBuf
     let path = match (str_of(props, "source"), props.get("build").and_then(Value::as_map)) {
         (Some(src), _) => cx.base.join(src),
         (None, Some(build)) => {
-            let (context, dockerfile) =
-                build_paths(&cx.base, build).ok_or_else(|| AwsError::Invalid(format!("{id}: `build` needs `context`")))?;
+            let (context, dockerfile) = build_paths(&cx.base, build)
+                .ok_or_else(|| AwsError::Invalid(format!("{id}: `build` needs `context`")))?;
             let (c, d) = (context.clone(), dockerfile.clone());
             let digest = blocking(move || rprov_oci::context_digest(&c, &d).map_err(|e| e.to_string())).await?;
             let out = cached_build(&digest);
@@ -181,10 +185,7 @@ async fn push(cx: &Cx, id: &str, registry: &str, repo: &str, image: &Image, tag:
     for d in &missing {
         pending.push(upload_blob_again(cx, registry, repo, image, d));
     }
-    let uploads = futures_util::stream::iter(pending)
-        .buffer_unordered(3)
-        .collect::<Vec<_>>()
-        .await;
+    let uploads = futures_util::stream::iter(pending).buffer_unordered(3).collect::<Vec<_>>().await;
     uploads.into_iter().collect::<Result<Vec<()>, _>>()?;
     let manifest = std::str::from_utf8(&image.manifest)
         .map_err(|_| AwsError::Invalid("the image manifest is not UTF-8 text".into()))?
@@ -209,7 +210,13 @@ async fn push(cx: &Cx, id: &str, registry: &str, repo: &str, image: &Image, tag:
 
 /// An upload whose part got no answer cannot go on (the part may have landed: ECR refuses the
 /// same range twice), so a failed blob upload starts over with a new upload, a few times.
-async fn upload_blob_again(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &Descriptor) -> Result<(), AwsError> {
+async fn upload_blob_again(
+    cx: &Cx,
+    registry: &str,
+    repo: &str,
+    image: &Image,
+    blob: &Descriptor,
+) -> Result<(), AwsError> {
     let mut attempt = 1;
     loop {
         match upload_blob(cx, registry, repo, image, blob).await {
@@ -269,7 +276,10 @@ async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &
         }
     }
     if sent != blob.size {
-        return Err(AwsError::Invalid(format!("blob {} has {sent} bytes, its manifest says {}", blob.digest, blob.size)));
+        return Err(AwsError::Invalid(format!(
+            "blob {} has {sent} bytes, its manifest says {}",
+            blob.digest, blob.size
+        )));
     }
     let done = ecr
         .complete_layer_upload()
@@ -338,13 +348,19 @@ impl KindSpec for ContainerImage {
         }
         for computed in ["digest", "context_digest"] {
             if s.get(computed).is_some() {
-                out.push(Problem::new(computed, format!("`{computed}` is computed by rprov from the local image; leave it out")));
+                out.push(Problem::new(
+                    computed,
+                    format!("`{computed}` is computed by rprov from the local image; leave it out"),
+                ));
             }
         }
         if let Some(uri) = s.str("repository").filter(|u| repository_of(u).is_none()) {
             out.push(
-                Problem::new("repository", format!("`{uri}` is not an ECR repository URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`)"))
-                    .help("use `${repo.url}` of an ecr_repository"),
+                Problem::new(
+                    "repository",
+                    format!("`{uri}` is not an ECR repository URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`)"),
+                )
+                .help("use `${repo.url}` of an ecr_repository"),
             );
         }
         out
@@ -392,7 +408,9 @@ impl Kind for ContainerImage {
             let path = base.join(src);
             let image = Image::open(&path).map_err(|e| format!("source: {e}"))?;
             out.insert("digest".into(), Value::str(image.digest));
-        } else if let Some((context, dockerfile)) = written.get("build").and_then(Value::as_map).and_then(|b| build_paths(base, b)) {
+        } else if let Some((context, dockerfile)) =
+            written.get("build").and_then(Value::as_map).and_then(|b| build_paths(base, b))
+        {
             let cd = rprov_oci::context_digest(&context, &dockerfile).map_err(|e| format!("build: {e}"))?;
             let same = recorded.filter(|r| str_of(r, "context_digest") == Some(cd.as_str()));
             let digest = match same.and_then(|r| str_of(r, "digest")).filter(|d| is_digest(d)) {
@@ -448,13 +466,15 @@ impl Kind for ContainerImage {
             .await
             .map_err(classify);
         match sent {
-            Ok(out) => match out.failures().iter().find(|f| f.failure_code().is_none_or(|c| c.as_str() != "ImageNotFound")) {
-                Some(f) => Err(AwsError::Invalid(format!(
-                    "deleting image {digest} from {repo}: {}",
-                    f.failure_reason().unwrap_or("refused")
-                ))),
-                None => Ok(()),
-            },
+            Ok(out) => {
+                match out.failures().iter().find(|f| f.failure_code().is_none_or(|c| c.as_str() != "ImageNotFound")) {
+                    Some(f) => Err(AwsError::Invalid(format!(
+                        "deleting image {digest} from {repo}: {}",
+                        f.failure_reason().unwrap_or("refused")
+                    ))),
+                    None => Ok(()),
+                }
+            }
             r => super::gone_ok(r),
         }
     }

@@ -75,7 +75,8 @@ fn live(r: &Repository, lifecycle: Option<Value>, tags: Tags) -> Live {
     let name = r.repository_name().unwrap_or_default().to_owned();
     let mut props = Props::new();
     props.insert("name".into(), Value::str(&name));
-    props.insert("immutable_tags".into(), Value::Bool(r.image_tag_mutability() == Some(&ImageTagMutability::Immutable)));
+    props
+        .insert("immutable_tags".into(), Value::Bool(r.image_tag_mutability() == Some(&ImageTagMutability::Immutable)));
     let scan = r.image_scanning_configuration().is_some_and(|c| c.scan_on_push());
     props.insert("scan_on_push".into(), Value::Bool(scan));
     let enc = r.encryption_configuration();
@@ -211,8 +212,13 @@ impl KindSpec for EcrRepository {
         if s.str("name").is_none() && s.get("name").is_none() {
             let n = default_name(s.stack.name(), s.id);
             if n.starts_with(['-', '_', '.']) || n.ends_with(['-', '_', '.']) {
-                out.push(Problem::new("", format!("the default repository name `{n}` must start and end with a letter or digit"))
-                    .help("give `name`"));
+                out.push(
+                    Problem::new(
+                        "",
+                        format!("the default repository name `{n}` must start and end with a letter or digit"),
+                    )
+                    .help("give `name`"),
+                );
             }
         }
         if s.get("kms_key").is_some() && s.str("encryption") != Some("KMS") {
@@ -265,7 +271,9 @@ impl Kind for EcrRepository {
         let candidates: Vec<(String, String)> = repos
             .iter()
             .filter(|r| every || ids.iter().any(|i| Some(i.as_str()) == r.repository_name()))
-            .map(|r| (r.repository_name().unwrap_or_default().to_owned(), r.repository_arn().unwrap_or_default().to_owned()))
+            .map(|r| {
+                (r.repository_name().unwrap_or_default().to_owned(), r.repository_arn().unwrap_or_default().to_owned())
+            })
             .collect();
         let mut tags = tagging::tags_by_id(cx, &candidates, |arns| {
             tagging::each(arns, |arn| async move { tags_of(cx, &arn).await })
@@ -361,7 +369,13 @@ impl Kind for EcrRepository {
             lifecycle_write(cx, name, req.new).await?;
         }
         if changed("tags") {
-            let arn = read_back(cx, name, false).await?.attrs.get("arn").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let arn = read_back(cx, name, false)
+                .await?
+                .attrs
+                .get("arn")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let (stale, _) = tag_changes(req.old_tags, req.tags);
             if !stale.is_empty() {
                 ecr.untag_resource().resource_arn(&arn).set_tag_keys(Some(stale)).send().await.map_err(classify)?;
@@ -405,7 +419,9 @@ fn mutability(p: &Props) -> ImageTagMutability {
 }
 
 fn scanning(p: &Props) -> ImageScanningConfiguration {
-    ImageScanningConfiguration::builder().scan_on_push(p.get("scan_on_push").and_then(Value::as_bool).unwrap_or(false)).build()
+    ImageScanningConfiguration::builder()
+        .scan_on_push(p.get("scan_on_push").and_then(Value::as_bool).unwrap_or(false))
+        .build()
 }
 
 #[cfg(test)]
@@ -418,7 +434,11 @@ mod tests {
 
     #[test]
     fn lifecycle_round_trips_through_the_policy_document() {
-        for lc in [map(&[("keep_last", 10)]), map(&[("expire_untagged_days", 7)]), map(&[("keep_last", 3), ("expire_untagged_days", 1)])] {
+        for lc in [
+            map(&[("keep_last", 10)]),
+            map(&[("expire_untagged_days", 7)]),
+            map(&[("keep_last", 3), ("expire_untagged_days", 1)]),
+        ] {
             let text = policy_text(&lc).unwrap();
             assert_eq!(lifecycle_of(&text), Value::Map(lc.clone()), "{text}");
         }
@@ -454,8 +474,14 @@ mod rules {
         check_rules("repo: { type: ecr_repository }", &[]);
         check_rules("repo: { type: ecr_repository, name: team/app }", &[]);
         check_rules("repo: { type: ecr_repository, name: Team/App }", &["name"]);
-        check_rules("repo: { type: ecr_repository, kms_key: alias/x }", &["`kms_key` is used only with `encryption: KMS`"]);
+        check_rules(
+            "repo: { type: ecr_repository, kms_key: alias/x }",
+            &["`kms_key` is used only with `encryption: KMS`"],
+        );
         check_rules("repo: { type: ecr_repository, encryption: KMS, kms_key: alias/x }", &[]);
-        check_rules("repo: { type: ecr_repository, lifecycle: { keep_last: 0 } }", &["lifecycle keep_last must be at least 1"]);
+        check_rules(
+            "repo: { type: ecr_repository, lifecycle: { keep_last: 0 } }",
+            &["lifecycle keep_last must be at least 1"],
+        );
     }
 }

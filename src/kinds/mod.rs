@@ -108,10 +108,11 @@ pub fn bind_local(
     let src = stack.source.clone();
     for r in stack.resources.values_mut() {
         let Some(k) = kind(r.kind_name()) else { continue };
-        let written: Props =
-            r.props.iter().filter_map(|(n, e)| Some((n.clone(), written(e)?))).collect();
-        let recorded =
-            state.and_then(|s| s.resources.get(&r.id)).filter(|rec| rec.kind == r.kind_name()).map(|rec| &rec.properties);
+        let written: Props = r.props.iter().filter_map(|(n, e)| Some((n.clone(), written(e)?))).collect();
+        let recorded = state
+            .and_then(|s| s.resources.get(&r.id))
+            .filter(|rec| rec.kind == r.kind_name())
+            .map(|rec| &rec.properties);
         match k.local(base, &written, recorded) {
             Ok(computed) => {
                 for (name, v) in computed {
@@ -338,7 +339,6 @@ fn contains_unknown(v: &Value) -> bool {
         _ => false,
     }
 }
-
 
 #[cfg(test)]
 mod tests;

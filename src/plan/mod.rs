@@ -401,15 +401,14 @@ pub fn plan_with(stack: &Stack, graph: &Graph, state: Option<&State>, live: &Liv
     // By logical id: the index of its change (whose `attrs` are the attributes) and the ones
     // an update makes unknown again. Not a copy: plans of 10,000 resources hold every attribute.
     let mut known: HashMap<String, (usize, Vec<&'static str>)> = HashMap::new();
-    let known_attr =
-        |known: &HashMap<String, (usize, Vec<&'static str>)>, changes: &[Change], rf: &Ref| match known
-            .get(&rf.target)
-        {
-            Some((i, unknown)) if !unknown.contains(&rf.attr.as_str()) => {
-                changes[*i].attrs.get(&rf.attr).cloned().unwrap_or(Value::Unknown)
-            }
-            _ => Value::Unknown,
-        };
+    let known_attr = |known: &HashMap<String, (usize, Vec<&'static str>)>, changes: &[Change], rf: &Ref| match known
+        .get(&rf.target)
+    {
+        Some((i, unknown)) if !unknown.contains(&rf.attr.as_str()) => {
+            changes[*i].attrs.get(&rf.attr).cloned().unwrap_or(Value::Unknown)
+        }
+        _ => Value::Unknown,
+    };
 
     // Resources that left the stack (or changed type): delete, dependents first.
     let mut deletes: Vec<Change> = Vec::new();

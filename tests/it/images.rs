@@ -86,7 +86,7 @@ async fn build_step_builds_when_the_context_changes_and_pushes_by_digest() {
         out.image_details().iter().filter_map(|d| d.image_digest().map(str::to_owned)).collect()
     };
     let pushed = digests(ecr.describe_images().repository_name("built-repo").send().await.unwrap());
-    assert_eq!(pushed, [v1_digest.clone()]);
+    assert_eq!(pushed, std::slice::from_ref(&v1_digest));
     let out = run(&cx, &path, &["output", stack]);
     assert!(out.stdout.contains(&format!("@{v1_digest}")), "{}", out.stdout);
 
