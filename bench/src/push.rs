@@ -1,4 +1,5 @@
-//! `rprov-bench push`: `rprov apply` of a stack whose image has one 200 MB layer (incompressible),
+//! `rprov-bench push`: `rprov apply` of a stack whose image has one 200 MB layer (incompressible;
+//! `RPROV_BENCH_LAYER_MB` for another size),
 //! against the strict local AWS, as a child process: wall time and ECR calls of the fresh push,
 //! of an apply with nothing changed, and of a push whose layer the repository already has (a new
 //! config on the same layer); rprov's peak RSS while pushing, against its peak on a stack
@@ -12,7 +13,10 @@ use std::time::Instant;
 use localaws::LocalAws;
 use sha2::{Digest, Sha256};
 
-const LAYER_MB: usize = 200;
+/// The layer's size: 200 MB, or `RPROV_BENCH_LAYER_MB` (to show the peak RSS does not grow with it).
+fn layer_mb() -> usize {
+    std::env::var("RPROV_BENCH_LAYER_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
+}
 
 fn rprov_bin() -> PathBuf {
     std::env::current_exe().expect("own path").with_file_name("rprov")
@@ -104,6 +108,7 @@ fn total(calls: &[(String, usize)]) -> usize {
 }
 
 pub fn run() {
+    let layer_mb = layer_mb();
     let aws = LocalAws::start();
     let dir = std::env::temp_dir().join(format!("rprov-bench-push-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -119,7 +124,7 @@ pub fn run() {
 
     let made = Instant::now();
     let layer = dir.join("layer");
-    let hex = random_layer(&layer, LAYER_MB);
+    let hex = random_layer(&layer, layer_mb);
     layout(&dir.join("a"), &layer, &hex, "a");
     layout(&dir.join("b"), &layer, &hex, "b");
     let layout_s = made.elapsed().as_secs_f64();
@@ -132,13 +137,13 @@ pub fn run() {
     let push_rss = children_peak_rss_mb();
     let (same_s, same) = apply(&aws, &dir, &stack, &["image=a"]);
     let (shared_s, shared) = apply(&aws, &dir, &stack, &["image=b"]);
-    println!("fresh push of a {LAYER_MB} MB layer: {fresh_s:.2}s, {} ECR calls {fresh:?}", total(&fresh));
+    println!("fresh push of a {layer_mb} MB layer: {fresh_s:.2}s, {} ECR calls {fresh:?}", total(&fresh));
     println!("apply with nothing changed: {same_s:.2}s, {} ECR calls {same:?}", total(&same));
     println!("new image on the same layer: {shared_s:.2}s, {} ECR calls {shared:?}", total(&shared));
     println!("rprov peak RSS: {push_rss:.1} MB pushing, {baseline_rss:.1} MB without an image");
     println!(
-        "bench push: layer_mb={LAYER_MB} fresh_s={fresh_s:.2} fresh_mb_per_s={:.0} fresh_calls={} nochange_s={same_s:.2} nochange_ecr_calls={} shared_layer_calls={} peak_rss_mb={push_rss:.1} baseline_rss_mb={baseline_rss:.1} layout_s={layout_s:.1}",
-        LAYER_MB as f64 / fresh_s,
+        "bench push: layer_mb={layer_mb} fresh_s={fresh_s:.2} fresh_mb_per_s={:.0} fresh_calls={} nochange_s={same_s:.2} nochange_ecr_calls={} shared_layer_calls={} peak_rss_mb={push_rss:.1} baseline_rss_mb={baseline_rss:.1} layout_s={layout_s:.1}",
+        layer_mb as f64 / fresh_s,
         total(&fresh),
         total(&same),
         total(&shared)
