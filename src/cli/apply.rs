@@ -137,7 +137,7 @@ async fn apply_locked(
 ) -> Result<u8, Failure> {
     let state = backend.read().await?;
     let mut stack = stack;
-    super::common::bind_local(&mut stack, state.as_ref())?;
+    let bound = super::common::bind_local(&mut stack, state.as_ref())?;
     let cx = cx(s, &stack).await;
     let account = check_identity(&cx, &stack, state.as_ref(), backend.as_ref()).await?;
     let cx = Arc::new(cx.with_account(&account));
@@ -157,6 +157,7 @@ async fn apply_locked(
                 )));
             }
             check_secrets_as_planned(&stack, &file, &state)?;
+            check_local_as_planned(&stack, &bound, &file.plan, &state)?;
             out!("{}", render_human(&file.plan, &crate::kinds::KINDS, s.color));
             (file.plan, state)
         }
@@ -221,6 +222,38 @@ fn check_secrets_as_planned(stack: &Stack, file: &PlanFile, state: &State) -> Re
                 "secret param `{}` differs from the value this plan was made with; nothing was changed.\n  Give the same value again (--param, RPROV_PARAM_{}, --param-file), or run `rprov plan` again",
                 p.name, p.name
             )));
+        }
+    }
+    Ok(())
+}
+
+/// A saved plan sends what it showed: each value computed from local files (an image's digest)
+/// must be what the plan was made with (its change's new value, or the recorded one), unless
+/// the plan left it to apply (an image built then).
+fn check_local_as_planned(
+    stack: &Stack,
+    bound: &[(String, String)],
+    plan: &Plan,
+    state: &State,
+) -> Result<(), Failure> {
+    for (id, prop) in bound {
+        let Some(crate::expr::Expr::Lit(now)) = stack.resources.get(id).and_then(|r| r.props.get(prop)) else {
+            continue;
+        };
+        let change = plan.changes.iter().find(|c| &c.id == id);
+        let planned = match change.and_then(|c| c.diffs.iter().find(|d| &d.name == prop)) {
+            Some(d) => d.after.clone(),
+            None => state.resources.get(id).and_then(|r| r.properties.get(prop)).cloned(),
+        };
+        match planned {
+            Some(Value::Unknown) => {}
+            Some(p) if p == *now => {}
+            p => {
+                let was = p.map_or("(none)".to_owned(), |v| v.to_string());
+                return Err(Failure::User(format!(
+                    "stale plan: `{id}`'s {prop} is {now} now, but the plan was made with {was} (its local files changed); nothing was changed. Run `rprov plan` again"
+                )));
+            }
         }
     }
     Ok(())

@@ -275,10 +275,11 @@ pub async fn cx(s: &Settings, stack: &Stack) -> Cx {
 
 /// Adds what the stack's resources compute from local files (`kinds::bind_local`: an image's
 /// digest) before planning; a file's problems are reported like the stack file's.
-pub fn bind_local(stack: &mut Stack, state: Option<&State>) -> Result<(), Failure> {
+/// Returns what was computed, as `(logical id, property)`.
+pub fn bind_local(stack: &mut Stack, state: Option<&State>) -> Result<Vec<(String, String)>, Failure> {
     let base = stack_dir(stack);
-    let problems = crate::kinds::bind_local(stack, &base, state, false);
-    if problems.is_empty() { Ok(()) } else { Err(report(Some(&stack.source), &problems)) }
+    let (problems, bound) = crate::kinds::bind_local(stack, &base, state, false);
+    if problems.is_empty() { Ok(bound) } else { Err(report(Some(&stack.source), &problems)) }
 }
 
 /// The directory of the stack's file: local files it names are relative to it.

@@ -25,7 +25,7 @@ pub async fn run(s: &Settings, path: &Path, json: bool, markdown: Option<&Path>)
     // planning sees them, or as recorded where this checkout has not built them.
     let mut stack = stack;
     let base = super::common::stack_dir(&stack);
-    crate::kinds::bind_local(&mut stack, &base, Some(&state), true);
+    let _ = crate::kinds::bind_local(&mut stack, &base, Some(&state), true);
     let unapplied = plan::plan(&stack, &graph, Some(&state), &drift::recorded_as_live(&state)).has_changes();
     let report = drift::detect(&stack, &state, &live, &ignore, unapplied);
     if json {

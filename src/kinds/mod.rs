@@ -94,8 +94,8 @@ pub trait Kind: KindSpec {
 
 /// Adds to each resource of `stack` the properties its kind computes from local files
 /// ([`Kind::local`]), so the plan shows them (an image's digest) and the executor sends what
-/// was planned. The problems, located at the resource.
-/// `recorded_if_unreadable` (drift, which compares AWS with the state and must not need the
+/// was planned. The problems, located at the resource, and what was computed, as `(logical id,
+/// property)`. `recorded_if_unreadable` (drift, which compares AWS with the state and must not need the
 /// build's outputs): a resource whose files cannot be read keeps the recorded values of the
 /// properties the stack does not write, reported as a note instead of a problem.
 pub fn bind_local(
@@ -103,8 +103,9 @@ pub fn bind_local(
     base: &std::path::Path,
     state: Option<&crate::state::State>,
     recorded_if_unreadable: bool,
-) -> Vec<crate::diag::Diagnostic> {
+) -> (Vec<crate::diag::Diagnostic>, Vec<(String, String)>) {
     let mut problems = Vec::new();
+    let mut bound = Vec::new();
     let src = stack.source.clone();
     for r in stack.resources.values_mut() {
         let Some(k) = kind(r.kind_name()) else { continue };
@@ -116,6 +117,7 @@ pub fn bind_local(
         match k.local(base, &written, recorded) {
             Ok(computed) => {
                 for (name, v) in computed {
+                    bound.push((r.id.clone(), name.clone()));
                     r.props.insert(name, crate::expr::Expr::Lit(v));
                 }
             }
@@ -134,7 +136,7 @@ pub fn bind_local(
             }
         }
     }
-    problems
+    (problems, bound)
 }
 
 /// How [`owned`] tells a deployment's resources among what a kind's `read_many` returns.

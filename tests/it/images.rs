@@ -127,3 +127,37 @@ async fn build_step_builds_when_the_context_changes_and_pushes_by_digest() {
     run(&cx, &path, &["destroy", stack, "--yes"]).expect(0);
     assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty());
 }
+
+/// A saved plan pushes the image it showed: an archive changed after `plan --out` makes the
+/// apply refuse (nothing sent), the archive as planned applies.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_refuses_an_image_changed_after_planning() {
+    let cx = Ctx::new();
+    let dir = cx.dir.path();
+    let archive = dir.join("app.tar");
+    image_archive(&archive, b"one");
+    let stack = dir.join("saved.yaml");
+    std::fs::write(
+        &stack,
+        "stack: saved\nregion: us-east-1\nresources:\n  repo: { type: ecr_repository, force_delete: true }\n  image: { type: container_image, repository: \"${repo.url}\", source: app.tar }\n",
+    )
+    .unwrap();
+    let stack = stack.to_str().unwrap();
+    cx.rprov(&["apply", stack, "--yes"]).expect(0);
+    image_archive(&archive, b"two");
+    let planned = rprov_oci::Image::open(&archive).unwrap().digest;
+    let plan = dir.join("p.plan");
+    cx.rprov(&["plan", stack, "--out", plan.to_str().unwrap()]).expect(0);
+    image_archive(&archive, b"three");
+    cx.aws.clear_calls();
+    let stale = cx.rprov(&["apply", plan.to_str().unwrap(), "--yes"]);
+    stale.expect(1);
+    assert!(stale.stderr.contains("stale plan") && stale.stderr.contains(&planned), "{}", stale.stderr);
+    assert_eq!(cx.aws.count("ecr", "PutImage"), 0, "nothing pushed");
+    image_archive(&archive, b"two");
+    cx.rprov(&["apply", plan.to_str().unwrap(), "--yes"]).expect(0);
+    let conf = cx.sdk().await;
+    let images = aws_sdk_ecr::Client::new(&conf).describe_images().repository_name("saved-repo").send().await.unwrap();
+    assert!(images.image_details().iter().any(|d| d.image_digest() == Some(planned.as_str())));
+    cx.rprov(&["destroy", stack, "--yes"]).expect(0);
+}
