@@ -508,6 +508,101 @@ mod tests {
     }
 }
 
+/// The push's retry logic against mocked ECR answers (aws-smithy-mocks): a blob upload whose part
+/// failed starts over with a new upload; a local failure (the archive changed on disk) does not.
+#[cfg(test)]
+mod push_tests {
+    use aws_sdk_ecr::operation::complete_layer_upload::CompleteLayerUploadOutput;
+    use aws_sdk_ecr::operation::initiate_layer_upload::InitiateLayerUploadOutput;
+    use aws_sdk_ecr::operation::upload_layer_part::{UploadLayerPartError, UploadLayerPartOutput};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+    use crate::kinds::testing::mocked;
+
+    const PART: i64 = 5 << 20;
+
+    /// An image whose one layer is 6 MiB of incompressible bytes: two parts of ECR's 5 MiB.
+    fn image(dir: &Path) -> (Image, Descriptor) {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let bytes: Vec<u8> = (0..(6 << 20) / 8)
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()
+            })
+            .collect();
+        let image = rprov_oci::ImageBuilder::new()
+            .layer([rprov_oci::Entry::file("data", bytes, 0o644)])
+            .write_layout(dir)
+            .unwrap();
+        let layer = image.layers[0].clone();
+        assert!(layer.size as i64 > PART && (layer.size as i64) < 2 * PART, "{}", layer.size);
+        (image, layer)
+    }
+
+    fn initiate(ids: [&'static str; 2]) -> aws_smithy_mocks::Rule {
+        mock!(Client::initiate_layer_upload)
+            .sequence()
+            .output(move || InitiateLayerUploadOutput::builder().upload_id(ids[0]).part_size(PART).build())
+            .output(move || InitiateLayerUploadOutput::builder().upload_id(ids[1]).part_size(PART).build())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_failed_part_starts_the_blob_over_with_a_new_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (image, layer) = image(dir.path());
+        let init = initiate(["u1", "u2"]);
+        // u1: the first part lands, the second is refused; u2: both parts, from byte 0 again.
+        let part = mock!(Client::upload_layer_part)
+            .sequence()
+            .output(|| UploadLayerPartOutput::builder().build())
+            .error(|| UploadLayerPartError::generic(ErrorMetadata::builder().code("InvalidLayerPartException").build()))
+            .output(|| UploadLayerPartOutput::builder().build())
+            .times(2)
+            .build();
+        let first_bytes = mock!(Client::upload_layer_part)
+            .match_requests(|r| r.upload_id() == Some("u2") && r.part_first_byte() == Some(0))
+            .then_output(|| UploadLayerPartOutput::builder().build());
+        let digest = layer.digest.clone();
+        let complete = mock!(Client::complete_layer_upload)
+            .match_requests(move |r| r.upload_id() == Some("u2") && r.layer_digests() == [digest.clone()])
+            .then_output(|| CompleteLayerUploadOutput::builder().build());
+        let (cx, _) = mocked(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, [&init, &first_bytes, &part, &complete]));
+
+        upload_blob_again(&cx, "123456789012", "app", &image, &layer).await.unwrap();
+
+        assert_eq!(init.num_calls(), 2);
+        assert_eq!(first_bytes.num_calls() + part.num_calls(), 4);
+        assert_eq!(first_bytes.num_calls(), 1, "the new upload starts at byte 0");
+        assert_eq!(complete.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_archive_changed_on_disk_fails_without_starting_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (image, layer) = image(dir.path());
+        let blob = dir.path().join("blobs/sha256").join(layer.digest.trim_start_matches("sha256:"));
+        let mut bytes = std::fs::read(&blob).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&blob, bytes).unwrap();
+        let init = initiate(["u1", "u2"]);
+        let part = mock!(Client::upload_layer_part).then_output(|| UploadLayerPartOutput::builder().build());
+        let complete = mock!(Client::complete_layer_upload).then_output(|| CompleteLayerUploadOutput::builder().build());
+        let (cx, _) = mocked(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, [&init, &part, &complete]));
+
+        let err = upload_blob_again(&cx, "123456789012", "app", &image, &layer).await.unwrap_err();
+
+        assert!(err.to_string().contains(&layer.digest), "{err}");
+        assert_eq!(init.num_calls(), 1, "a local failure is not retried");
+        assert_eq!(complete.num_calls(), 0, "nothing completed");
+    }
+}
+
 #[cfg(test)]
 mod rules {
     use crate::kinds::testing::check_rules;
