@@ -566,6 +566,22 @@ def ecr_digest_of_manifest() -> None:
     Image._create_digest = _create_digest  # type: ignore[method-assign]
 
 
+def ecr_scan_on_push_off() -> None:
+    """`scanOnPush` is a boolean with a default: the AWS SDKs leave out `false`, so turning
+    scanning off sends `imageScanningConfiguration: {}`, which AWS reads as `scanOnPush: false`.
+    moto ignores an empty configuration and keeps scanning on."""
+    from moto.ecr.models import Repository
+
+    def _update_image_scanning_configuration(
+        self: Any, image_scanning_configuration: dict[str, bool] | None
+    ) -> None:
+        if image_scanning_configuration is not None:
+            on = bool(image_scanning_configuration.get("scanOnPush", False))
+            self.image_scanning_configuration = {"scanOnPush": on}
+
+    Repository._update_image_scanning_configuration = _update_image_scanning_configuration  # type: ignore[method-assign]
+
+
 def ecr_tag_moves_keep_the_image() -> None:
     """PutImage with a tag another image carries (mutable tags) moves the tag: on AWS the other
     image stays, untagged, until a lifecycle rule or a delete removes it. moto deletes it."""

@@ -63,6 +63,7 @@ def _page_get_resources_by_resources() -> None:
 _page_get_resources_by_resources()
 rules.ecr_digest_of_manifest()
 rules.ecr_tag_moves_keep_the_image()
+rules.ecr_scan_on_push_off()
 
 CONTROL = "/_localaws/"
 

@@ -111,10 +111,25 @@ fn cached_build(context_digest: &str) -> PathBuf {
     Path::new(BUILD_CACHE).join(format!("{}.tar", context_digest.trim_start_matches("sha256:")))
 }
 
-/// Local file work off the async threads; its errors say `local:` (a re-sent upload does not help).
+/// Local file work off the async threads.
+async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())?
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, AwsError> {
-    let done = tokio::task::spawn_blocking(f).await.map_err(|e| AwsError::Failed(e.to_string()))?;
-    done.map_err(|m| AwsError::Invalid(format!("local: {m}")))
+    off_thread(f).await.map_err(AwsError::Invalid)
+}
+
+/// Why a blob upload failed: the local archive (sending it again does not help) or ECR.
+enum BlobError {
+    Local(String),
+    Aws(AwsError),
+}
+
+impl From<AwsError> for BlobError {
+    fn from(e: AwsError) -> Self {
+        BlobError::Aws(e)
+    }
 }
 
 /// The local image the properties name: the archive `source` names, or the build's (run now
@@ -220,40 +235,35 @@ async fn upload_blob_again(
     let mut attempt = 1;
     loop {
         match upload_blob(cx, registry, repo, image, blob).await {
-            Err(e) if attempt < 3 && !matches!(e, AwsError::Invalid(ref m) if m.starts_with("local:")) => {
+            Ok(()) => return Ok(()),
+            Err(BlobError::Aws(e)) if attempt < 3 => {
                 tracing::debug!("blob {} upload failed ({e}); starting over", blob.digest);
                 attempt += 1;
             }
-            r => return r,
+            Err(BlobError::Aws(e)) => return Err(e),
+            Err(BlobError::Local(m)) => return Err(AwsError::Invalid(m)),
         }
     }
 }
 
-async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &Descriptor) -> Result<(), AwsError> {
+async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &Descriptor) -> Result<(), BlobError> {
     let ecr = client(cx);
     let started =
         ecr.initiate_layer_upload().registry_id(registry).repository_name(repo).send().await.map_err(classify)?;
     let upload_id = started.upload_id().unwrap_or_default().to_owned();
     // ECR says the part size it expects; its quotas allow parts of 5 to 10 MiB but the last.
     let part = started.part_size().map_or(10 << 20, |n| n.clamp(5 << 20, 10 << 20)) as usize;
-    let mut reader = image.open_blob(blob).map_err(|e| AwsError::Invalid(format!("local: {e}")))?;
+    let mut reader = image.open_blob(blob).map_err(|e| BlobError::Local(e.to_string()))?;
     let mut sent: u64 = 0;
     loop {
-        let (r, chunk) = blocking(move || {
+        let (r, chunk) = off_thread(move || {
             let mut buf = Vec::with_capacity(part);
-            // Up to `part` bytes; the read that returns 0 checks the blob's digest.
-            let mut limited = (&mut reader).take(part as u64);
-            limited.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-            if buf.len() < part {
-                let mut rest = [0u8; 1];
-                match reader.read(&mut rest).map_err(|e| e.to_string())? {
-                    0 => {}
-                    _ => return Err("the image changed while it was read".into()),
-                }
-            }
+            // Up to `part` bytes; the read that meets the end checks the blob's digest.
+            (&mut reader).take(part as u64).read_to_end(&mut buf).map_err(|e| e.to_string())?;
             Ok((reader, buf))
         })
-        .await?;
+        .await
+        .map_err(BlobError::Local)?;
         reader = r;
         if chunk.is_empty() {
             break;
@@ -276,7 +286,7 @@ async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &
         }
     }
     if sent != blob.size {
-        return Err(AwsError::Invalid(format!(
+        return Err(BlobError::Local(format!(
             "blob {} has {sent} bytes, its manifest says {}",
             blob.digest, blob.size
         )));
@@ -293,7 +303,7 @@ async fn upload_blob(cx: &Cx, registry: &str, repo: &str, image: &Image, blob: &
     match done {
         // Pushed meanwhile by another run (the same blob in two images): ECR has it.
         Ok(_) | Err(AwsError::AlreadyExists(_)) => Ok(()),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -402,16 +412,16 @@ impl Kind for ContainerImage {
     /// digest: reading an OCI archive's index and manifest, not its layers), or with `build`
     /// the digest the recorded build of the same context made (or a cached archive of it);
     /// "known after apply" when the context changed and nothing was built from it yet.
-    fn local(&self, base: &Path, written: &Props, recorded: Option<&Props>) -> Result<Props, String> {
+    fn local(&self, base: &Path, written: &Props, recorded: Option<&Props>) -> Result<Props, (&'static str, String)> {
         let mut out = Props::new();
         if let Some(src) = str_of(written, "source") {
             let path = base.join(src);
-            let image = Image::open(&path).map_err(|e| format!("source: {e}"))?;
+            let image = Image::open(&path).map_err(|e| ("source", e.to_string()))?;
             out.insert("digest".into(), Value::str(image.digest));
         } else if let Some((context, dockerfile)) =
             written.get("build").and_then(Value::as_map).and_then(|b| build_paths(base, b))
         {
-            let cd = rprov_oci::context_digest(&context, &dockerfile).map_err(|e| format!("build: {e}"))?;
+            let cd = rprov_oci::context_digest(&context, &dockerfile).map_err(|e| ("build", e.to_string()))?;
             let same = recorded.filter(|r| str_of(r, "context_digest") == Some(cd.as_str()));
             let digest = match same.and_then(|r| str_of(r, "digest")).filter(|d| is_digest(d)) {
                 Some(d) => Value::str(d),
@@ -592,7 +602,8 @@ mod push_tests {
         std::fs::write(&blob, bytes).unwrap();
         let init = initiate(["u1", "u2"]);
         let part = mock!(Client::upload_layer_part).then_output(|| UploadLayerPartOutput::builder().build());
-        let complete = mock!(Client::complete_layer_upload).then_output(|| CompleteLayerUploadOutput::builder().build());
+        let complete =
+            mock!(Client::complete_layer_upload).then_output(|| CompleteLayerUploadOutput::builder().build());
         let (cx, _) = mocked(mock_client!(aws_sdk_ecr, RuleMode::MatchAny, [&init, &part, &complete]));
 
         let err = upload_blob_again(&cx, "123456789012", "app", &image, &layer).await.unwrap_err();

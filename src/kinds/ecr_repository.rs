@@ -369,12 +369,12 @@ impl Kind for EcrRepository {
             lifecycle_write(cx, name, req.new).await?;
         }
         if changed("tags") {
-            let arn = read_back(cx, name, false)
-                .await?
-                .attrs
-                .get("arn")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
+            // One describe for the ARN (read_back would read the tags too).
+            let repos = describe(cx, Some(&[name.to_owned()])).await?;
+            let arn = repos
+                .first()
+                .and_then(Repository::repository_arn)
+                .ok_or_else(|| AwsError::NotFound(format!("ECR repository {name}")))?
                 .to_owned();
             let (stale, _) = tag_changes(req.old_tags, req.tags);
             if !stale.is_empty() {

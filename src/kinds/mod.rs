@@ -86,8 +86,14 @@ pub trait Kind: KindSpec {
 
     /// Properties computed from local files the resource names (an image archive's digest),
     /// before planning; `base` is the stack file's directory, `written` the literal properties
-    /// as written, `recorded` the state's. The error says what is wrong with the file.
-    fn local(&self, _base: &std::path::Path, _written: &Props, _recorded: Option<&Props>) -> Result<Props, String> {
+    /// as written, `recorded` the state's. The error names the property and what is wrong with
+    /// its file.
+    fn local(
+        &self,
+        _base: &std::path::Path,
+        _written: &Props,
+        _recorded: Option<&Props>,
+    ) -> Result<Props, (&'static str, String)> {
         Ok(Props::new())
     }
 }
@@ -121,18 +127,17 @@ pub fn bind_local(
                     r.props.insert(name, crate::expr::Expr::Lit(v));
                 }
             }
-            Err(m) if recorded_if_unreadable && recorded.is_some() => {
-                tracing::warn!("{}: {m}; comparing with the recorded values", r.id);
+            Err((prop, m)) if recorded_if_unreadable && recorded.is_some() => {
+                tracing::warn!("{}: {prop}: {m}; comparing with the recorded values", r.id);
                 for (name, v) in recorded.into_iter().flatten() {
                     if !r.props.contains_key(name.as_str()) {
                         r.props.insert(name.clone(), crate::expr::Expr::Lit(v.clone()));
                     }
                 }
             }
-            Err(m) => {
-                let field = m.split(':').next().unwrap_or_default();
-                let span = r.prop_span(field).unwrap_or(r.span);
-                problems.push(crate::diag::Diagnostic::at(&src, span, m).resource(&r.id));
+            Err((prop, m)) => {
+                let span = r.prop_span(prop).unwrap_or(r.span);
+                problems.push(crate::diag::Diagnostic::at(&src, span, format!("{prop}: {m}")).resource(&r.id));
             }
         }
     }
@@ -330,16 +335,7 @@ pub async fn refresh(
 /// The literal value of a property as written (`None` where it holds a reference).
 fn written(e: &crate::expr::Expr) -> Option<Value> {
     let v = e.resolve(&|_| Value::Unknown);
-    (!contains_unknown(&v)).then_some(v)
-}
-
-fn contains_unknown(v: &Value) -> bool {
-    match v {
-        Value::Unknown => true,
-        Value::List(l) => l.iter().any(contains_unknown),
-        Value::Map(m) => m.values().any(contains_unknown),
-        _ => false,
-    }
+    (!v.has_unknown()).then_some(v)
 }
 
 #[cfg(test)]

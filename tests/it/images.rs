@@ -161,3 +161,43 @@ async fn a_saved_plan_refuses_an_image_changed_after_planning() {
     assert!(images.image_details().iter().any(|d| d.image_digest() == Some(planned.as_str())));
     cx.rprov(&["destroy", stack, "--yes"]).expect(0);
 }
+
+/// A repository changed in place: tags, scanning, tag immutability and the lifecycle policy
+/// (set, changed, removed), each re-planned empty after its apply.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_updates_in_place_and_replans_empty() {
+    let cx = Ctx::new();
+    let stack = cx.dir.path().join("repo.yaml");
+    let write = |extra: &str, tags: &str| {
+        let text = format!(
+            "stack: repo\nregion: us-east-1\ntags: {{ {tags} }}\nresources:\n  repo: {{ type: ecr_repository{extra} }}\n"
+        );
+        std::fs::write(&stack, text).unwrap();
+    };
+    let path = stack.to_str().unwrap();
+    write("", "team: a");
+    cx.rprov(&["apply", path, "--yes"]).expect(0);
+    let conf = cx.sdk().await;
+    let ecr = aws_sdk_ecr::Client::new(&conf);
+    for (extra, tags) in [
+        (", scan_on_push: true, immutable_tags: true, lifecycle: { keep_last: 5 }", "team: b"),
+        (", scan_on_push: true, immutable_tags: true, lifecycle: { keep_last: 3, expire_untagged_days: 2 }", "team: b"),
+        ("", "owner: c"),
+    ] {
+        write(extra, tags);
+        let plan = cx.rprov(&["plan", path, "--detailed-exitcode"]);
+        plan.expect(2);
+        assert!(plan.stdout.contains("~ repo (ecr_repository)"), "{}", plan.stdout);
+        cx.rprov(&["apply", path, "--yes"]).expect(0);
+        cx.rprov(&["plan", path, "--detailed-exitcode"]).expect(0);
+    }
+    let repo = ecr.describe_repositories().repository_names("repo-repo").send().await.unwrap();
+    let repo = &repo.repositories()[0];
+    assert_eq!(repo.image_tag_mutability().map(|m| m.as_str()), Some("MUTABLE"));
+    let tags = ecr.list_tags_for_resource().resource_arn(repo.repository_arn().unwrap()).send().await.unwrap();
+    let keys: Vec<&str> = tags.tags().iter().map(|t| t.key()).collect();
+    assert!(keys.contains(&"owner") && !keys.contains(&"team"), "{keys:?}");
+    let policy = ecr.get_lifecycle_policy().repository_name("repo-repo").send().await;
+    assert!(policy.is_err(), "the lifecycle policy is removed with `lifecycle`");
+    cx.rprov(&["destroy", path, "--yes"]).expect(0);
+}

@@ -3,11 +3,7 @@
 //! to ECR, tasks running it by digest), re-plan empty, a changed image plans exactly its new
 //! digest, a new task definition revision and a service update, destroy leaves nothing.
 
-use crate::support::{Ctx, image_archive as archive_at, owned, read_json, repo};
-
-fn archive(dir: &std::path::Path, name: &str, binary: &[u8]) -> std::path::PathBuf {
-    archive_at(&dir.join(name), binary)
-}
+use crate::support::{Ctx, image_archive, owned, read_json, repo};
 
 /// How many times the plan text shows `name` changing from `old` to `new` (on one line, or
 /// wrapped onto a second line starting with `->`).
@@ -30,7 +26,7 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     let cx = Ctx::new();
     let stack = stack();
     let mut binary = b"\x7fELF upload-service build 1".repeat(1000);
-    let v1 = archive(cx.dir.path(), "v1.tar", &binary);
+    let v1 = image_archive(&cx.dir.path().join("v1.tar"), &binary);
     let v1_digest = rprov_oci::Image::open(&v1).unwrap().digest;
     let arg_v1 = format!("image_archive={}", v1.display());
     let run = cx.rprov(&["apply", &stack, "--yes", "--param", &arg_v1]);
@@ -126,7 +122,7 @@ async fn reference_stack_applies_matches_the_architecture_replans_empty_and_dest
     // task definition revision running it and a service update, nothing else.
     let at = binary.len() / 2;
     binary[at] ^= 1;
-    let v2 = archive(cx.dir.path(), "v2.tar", &binary);
+    let v2 = image_archive(&cx.dir.path().join("v2.tar"), &binary);
     let v2_digest = rprov_oci::Image::open(&v2).unwrap().digest;
     assert_ne!(v1_digest, v2_digest);
     let arg_v2 = format!("image_archive={}", v2.display());

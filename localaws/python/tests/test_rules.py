@@ -519,6 +519,17 @@ def test_a_moved_tag_leaves_the_earlier_image_untagged(aws):
     assert tags == {first["image"]["imageId"]["imageDigest"]: [], second["image"]["imageId"]["imageDigest"]: ["latest"]}
 
 
+def test_scan_on_push_turned_off_by_an_empty_configuration(aws):
+    # The AWS SDK for Rust leaves out `scanOnPush: false` (a boolean with a default); AWS reads
+    # the empty configuration as off:
+    # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageScanningConfiguration.html
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app", imageScanningConfiguration={"scanOnPush": True})
+    ecr.put_image_scanning_configuration(repositoryName="app", imageScanningConfiguration={})
+    repo = ecr.describe_repositories(repositoryNames=["app"])["repositories"][0]
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is False
+
+
 def test_complete_layer_upload_checks_the_digest(aws):
     # https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CompleteLayerUpload.html
     # InvalidLayerException when the bytes do not hash to the named digest;
