@@ -80,7 +80,55 @@ KINDS: dict[str, Kind] = {
         "available",
         "creating",
     ),
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html
+    # (DB cluster and instance status: creating -> available); moto's describes show available
+    # at once.
+    "db_cluster": Kind(
+        "rds", "DescribeDBClusters", "xml", (), "DBClusterIdentifier", ("Status",), "available",
+        "creating",
+    ),
+    "db_instance": Kind(
+        "rds",
+        "DescribeDBInstances",
+        "xml",
+        (),
+        "DBInstanceIdentifier",
+        ("DBInstanceStatus",),
+        "available",
+        "creating",
+    ),
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBProxy.html (Status)
+    "db_proxy": Kind(
+        "rds", "DescribeDBProxies", "xml", (), "DBProxyName", ("Status",), "available", "creating"
+    ),
+    # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ReplicationGroup.html
+    "replication_group": Kind(
+        "elasticache",
+        "DescribeReplicationGroups",
+        "xml",
+        (),
+        "ReplicationGroupId",
+        ("Status",),
+        "available",
+        "creating",
+    ),
+    # After DeleteReplicationGroup: `deleting` for N describes, then gone
+    # (ReplicationGroupNotFoundFault); counted from the delete, as nat_gateway_deleting.
+    # moto shows `deleting` forever; the strict mode removes the group when the window closes.
+    "replication_group_deleting": Kind(
+        "elasticache",
+        "DescribeReplicationGroups",
+        "xml",
+        (),
+        "ReplicationGroupId",
+        ("Status",),
+        "deleting",
+        "deleting",
+    ),
 }
+
+# Kinds counted from a delete (see `Eventual.start_deleting`), not from the first describe.
+DELETING = ("nat_gateway_deleting", "replication_group_deleting")
 
 
 def check_kinds(polls: dict[str, int]) -> None:
@@ -93,33 +141,38 @@ class Eventual:
     def __init__(self) -> None:
         self.polls: dict[str, int] = {}  # kind -> N
         self.seen: dict[tuple[str, str], int] = {}
-        # nat id -> describes left showing "deleting"; the NAT gateway still holds its ENI and
+        # (kind, id) -> describes left showing "deleting"; a NAT gateway still holds its ENI and
         # EIP while it is listed here (the strict rules ask `nat_deleting`).
-        self.deleting: dict[str, int] = {}
+        self.deleting: dict[tuple[str, str], int] = {}
 
     def clear(self) -> None:
         self.seen.clear()
         self.deleting.clear()
 
-    def start_deleting(self, nat_id: str) -> bool:
-        """Called after a successful DeleteNatGateway; False when there is no deleting window."""
-        polls = self.polls.get("nat_gateway_deleting", 0)
+    def start_deleting(self, kind: str, resource_id: str) -> bool:
+        """Called after a successful delete (DeleteNatGateway, DeleteReplicationGroup); False
+        when there is no deleting window."""
+        polls = self.polls.get(kind, 0)
         if polls > 0:
-            self.deleting[nat_id] = polls
+            self.deleting[(kind, resource_id)] = polls
         return polls > 0
 
     def nat_deleting(self, nat_id: str) -> bool:
-        return self.deleting.get(nat_id, 0) > 0
+        return self.deleting.get(("nat_gateway_deleting", nat_id), 0) > 0
 
-    def rewrite(self, service: str, operation: str, body: bytes) -> tuple[bytes, list[str]]:
-        """Returns the body to send and the NAT gateways whose deleting window just closed."""
-        closed: list[str] = []
+    def rewrite(
+        self, service: str, operation: str, body: bytes
+    ) -> tuple[bytes, list[tuple[str, str]]]:
+        """Returns the body to send and the (kind, id) whose deleting window just closed."""
+        closed: list[tuple[str, str]] = []
         for name, kind in KINDS.items():
             if kind.service != service or kind.operation != operation:
                 continue
-            if name == "nat_gateway_deleting":
-                if self.deleting:
-                    body = _rewrite_xml(body, kind, lambda rid: self._deleting_poll(rid, closed))
+            if name in DELETING:
+                if any(k == name for k, _ in self.deleting):
+                    body = _rewrite_xml(
+                        body, kind, lambda rid, n=name: self._deleting_poll(n, rid, closed)
+                    )
                 continue
             polls = self.polls.get(name, 0)
             if polls <= 0:
@@ -136,14 +189,15 @@ class Eventual:
                 body = _rewrite_json(body, kind, still_pending)
         return body, closed
 
-    def _deleting_poll(self, nat_id: str, closed: list[str]) -> bool:
-        left = self.deleting.get(nat_id, 0)
+    def _deleting_poll(self, kind: str, resource_id: str, closed: list[tuple[str, str]]) -> bool:
+        key = (kind, resource_id)
+        left = self.deleting.get(key, 0)
         if left <= 0:
             return False
-        self.deleting[nat_id] = left - 1
+        self.deleting[key] = left - 1
         if left - 1 == 0:
-            del self.deleting[nat_id]
-            closed.append(nat_id)
+            del self.deleting[key]
+            closed.append(key)
         return True
 
 

@@ -83,6 +83,36 @@ class Context:
 
         return route53_backends[self.account]["aws"]
 
+    @property
+    def rds(self) -> Any:
+        from moto.rds.models import rds_backends
+
+        return rds_backends[self.account][self.region]
+
+    @property
+    def elasticache(self) -> Any:
+        from moto.elasticache.models import elasticache_backends
+
+        return elasticache_backends[self.account][self.region]
+
+    @property
+    def iam(self) -> Any:
+        from moto.iam.models import iam_backends
+
+        return iam_backends[self.account]["aws"]
+
+    @property
+    def s3(self) -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[self.account]["aws"]
+
+    @property
+    def secretsmanager(self) -> Any:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        return secretsmanager_backends[self.account][self.region]
+
     def nat_alive(self, nat: Any) -> bool:
         """A NAT gateway holds its subnet, ENI and EIP until it reaches `deleted`."""
         return nat.state != "deleted" or self.nat_deleting(nat.id)
@@ -606,9 +636,11 @@ def ecr_tag_moves_keep_the_image() -> None:
 class Rule:
     service: str
     operation: str
-    check: Callable[[Context], Refusal | None]
+    # None lets moto answer; a Replayed answers in moto's place (an operation moto lacks).
+    check: Callable[[Context], Refusal | Replayed | None]
 
 
+# datatier.py adds the data tier's rules (RDS, ElastiCache, IAM, Secrets Manager) when imported.
 RULES: dict[tuple[str, str], Rule] = {
     (r.service, r.operation): r
     for r in [

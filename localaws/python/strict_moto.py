@@ -35,6 +35,7 @@ os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 # moto loads them only when asked.
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
+import datatier  # noqa: E402
 import rules  # noqa: E402
 import wire  # noqa: E402
 from eventual import Eventual, check_kinds  # noqa: E402
@@ -64,6 +65,7 @@ _page_get_resources_by_resources()
 rules.ecr_digest_of_manifest()
 rules.ecr_tag_moves_keep_the_image()
 rules.ecr_scan_on_push_off()
+datatier.patch_moto()
 
 CONTROL = "/_localaws/"
 
@@ -352,7 +354,9 @@ class LocalAws:
         with self.moto_lock:
             ctx = None
             key = (req.service, req.operation)
-            if strict and (key in rules.RULES or rules.replays(req) is not None):
+            if strict and (
+                key in rules.RULES or key in datatier.AFTER or rules.replays(req) is not None
+            ):
                 ctx = rules.Context(req, environ, self.eventual.nat_deleting)
                 rule = rules.RULES.get(key)
                 try:
@@ -384,14 +388,23 @@ class LocalAws:
             if 200 <= status < 300:
                 if ctx is not None:
                     self.replay.after(ctx, payload, _header(headers, "Content-Type") or "")
+                    hook = datatier.AFTER.get(key)
+                    if hook is not None:
+                        try:
+                            hook(ctx)
+                        except Exception:
+                            traceback.print_exc()
+                            print(f"strict hook after {req.key()} failed", file=sys.stderr)
                 if req.service == "ec2" and req.operation == "DeleteNatGateway":
                     self.nat_deleted(req, environ, strict)
+                if req.service == "elasticache" and req.operation == "DeleteReplicationGroup":
+                    self.replication_group_deleted(req, environ, strict)
                 if req.service == "ecs" and req.operation in ("CreateService", "UpdateService"):
                     self.settle_services(req, environ)
                 new_payload, closed = self.eventual.rewrite(req.service, req.operation, payload)
                 if strict:
-                    for nat_id in closed:
-                        self.finish_nat(req, environ, nat_id)
+                    for kind, resource_id in closed:
+                        self.finish_deleting(req, environ, kind, resource_id)
                 if new_payload is not payload:
                     payload = new_payload
                     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -422,12 +435,25 @@ class LocalAws:
 
     def nat_deleted(self, req: wire.Request, environ: dict[str, Any], strict: bool) -> None:
         nat_id = req.params.get("NatGatewayId", "")
-        if not self.eventual.start_deleting(nat_id) and strict:
-            self.finish_nat(req, environ, nat_id)
+        if not self.eventual.start_deleting("nat_gateway_deleting", nat_id) and strict:
+            self.finish_deleting(req, environ, "nat_gateway_deleting", nat_id)
 
-    def finish_nat(self, req: wire.Request, environ: dict[str, Any], nat_id: str) -> None:
+    def replication_group_deleted(
+        self, req: wire.Request, environ: dict[str, Any], strict: bool
+    ) -> None:
+        rg_id = req.params.get("ReplicationGroupId", "")
+        if not self.eventual.start_deleting("replication_group_deleting", rg_id) and strict:
+            self.finish_deleting(req, environ, "replication_group_deleting", rg_id)
+
+    def finish_deleting(
+        self, req: wire.Request, environ: dict[str, Any], kind: str, resource_id: str
+    ) -> None:
+        """A deleting window closed (or there was none): finish as AWS does."""
         account = rules.account_id(environ, req.access_key)
-        rules.finish_nat_deletion(account, req.region, nat_id)
+        if kind == "nat_gateway_deleting":
+            rules.finish_nat_deletion(account, req.region, resource_id)
+        elif kind == "replication_group_deleting":
+            datatier.finish_replication_group_deletion(account, req.region, resource_id)
 
     # -- control API -------------------------------------------------------------------------
 

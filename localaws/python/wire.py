@@ -36,6 +36,8 @@ QUERY_NAMESPACE = {
     "autoscaling": "http://autoscaling.amazonaws.com/doc/2011-01-01/",
     "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
     "cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+    "rds": "http://rds.amazonaws.com/doc/2014-10-31/",
+    "elasticache": "http://elasticache.amazonaws.com/doc/2015-02-02/",
 }
 
 REST_XML_NAMESPACE = {

@@ -31,6 +31,11 @@ DEFAULT_CONFIG = {
         "certificate": 0,
         "mount_target": 0,
         "file_system": 0,
+        "db_cluster": 0,
+        "db_instance": 0,
+        "db_proxy": 0,
+        "replication_group": 0,
+        "replication_group_deleting": 0,
     },
     "faults": None,
 }
