@@ -101,12 +101,25 @@ def _db_subnet_group(ctx: Context, name: str | None) -> Any:
     return _get_ci(ctx.rds.subnet_groups, name) if name else None
 
 
+def _attr(obj: Any, name: str) -> Any:
+    # moto's clustered instances raise NotImplementedError for what only clusters have, and
+    # `db_subnet_group_name` is write-only (it keeps `_db_subnet_group_name`).
+    try:
+        return getattr(obj, name, None)
+    except NotImplementedError:
+        return None
+
+
+def _own_subnet_group_name(instance: Any) -> str:
+    return str(_attr(instance, "_db_subnet_group_name") or "")
+
+
 def _instance_subnet_group_name(ctx: Context, instance: Any) -> str | None:
-    name = getattr(instance, "db_subnet_group_name", None)
-    cluster_id = getattr(instance, "db_cluster_identifier", None)
+    name = _own_subnet_group_name(instance)
+    cluster_id = _attr(instance, "db_cluster_identifier")
     if not name and cluster_id:
         cluster = _get_ci(ctx.rds.clusters, cluster_id)
-        name = getattr(cluster, "db_subnet_group_name", None) if cluster else None
+        name = _attr(cluster, "db_subnet_group_name") if cluster else None
     return name
 
 
@@ -116,8 +129,8 @@ def db_instance_created(ctx: Context) -> None:
     group = _db_subnet_group(ctx, _instance_subnet_group_name(ctx, instance)) if instance else None
     if group is None:
         return
-    subnet = _pick_subnet(list(group._subnets), getattr(instance, "availability_zone", None))
-    groups = list(getattr(instance, "vpc_security_group_ids", None) or [])
+    subnet = _pick_subnet(list(group._subnets), _attr(instance, "availability_zone"))
+    groups = list(_attr(instance, "vpc_security_group_ids") or [])
     add_enis(ctx, ("rds-instance", ident.lower()), [subnet], groups, "RDSNetworkInterface")
 
 
@@ -247,7 +260,7 @@ def delete_db_subnet_group(ctx: Context) -> Refusal | None:
         return None
     lowered = name.lower()
     for instance in ctx.rds.databases.values():
-        if (getattr(instance, "db_subnet_group_name", None) or "").lower() == lowered:
+        if _own_subnet_group_name(instance).lower() == lowered:
             return Refusal(
                 400,
                 "InvalidDBSubnetGroupStateFault",
@@ -318,7 +331,7 @@ def delete_db_instance(ctx: Context) -> Refusal | None:
     # An Aurora cluster's instance has no snapshot of its own (the cluster has): only a
     # standalone instance needs SkipFinalSnapshot or FinalDBSnapshotIdentifier.
     instance = _get_ci(ctx.rds.databases, str(ctx.params.get("DBInstanceIdentifier", "")))
-    standalone = instance is not None and not getattr(instance, "db_cluster_identifier", None)
+    standalone = instance is not None and not _attr(instance, "db_cluster_identifier")
     return _final_snapshot(ctx, standalone)
 
 
@@ -531,8 +544,30 @@ def s3_new_bucket_defaults() -> None:
     S3Backend.create_bucket = create_bucket  # type: ignore[method-assign]
 
 
+def rds_cluster_backups_go_with_it() -> None:
+    """https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBCluster.html:
+    "When you delete a DB cluster, all automated backups for that DB cluster are deleted".
+    moto keeps the automated snapshot (`rds:<id>-<minute>`), so creating the cluster again in
+    the same minute (a replacement) failed with DBClusterSnapshotAlreadyExistsFault."""
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.delete_db_cluster
+
+    def delete_db_cluster(self: Any, cluster_identifier: str, *args: Any, **kw: Any):
+        cluster = original(self, cluster_identifier, *args, **kw)
+        for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+            if snapshot.snapshot_type == "automated" and (
+                snapshot.cluster.db_cluster_identifier == cluster.db_cluster_identifier
+            ):
+                del self.cluster_snapshots[snapshot_id]
+        return cluster
+
+    RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     elasticache_num_cache_clusters()
+    rds_cluster_backups_go_with_it()
     s3_new_bucket_defaults()
 
 
