@@ -42,7 +42,8 @@ impl Config {
 
     /// The first `polls` describes of each resource of `kind` show its in-progress state
     /// (`nat_gateway`, `nat_gateway_deleting`, `load_balancer`, `certificate`, `mount_target`,
-    /// `file_system`).
+    /// `file_system`, `db_cluster`, `db_instance`, `db_proxy`, `replication_group`,
+    /// `replication_group_deleting`; the launcher refuses an unknown name).
     pub fn eventual(mut self, kind: &str, polls: u32) -> Config {
         self.eventual.insert(kind.to_owned(), polls);
         self
