@@ -556,6 +556,40 @@ def _attached(iam, user):
     return lambda: iam.detach_user_policy(UserName=user, PolicyArn=arn)
 
 
+def _ssh_key(iam, user):
+    body = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 test@example"
+    key = iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=body)["SSHPublicKey"]
+    return lambda: iam.delete_ssh_public_key(UserName=user, SSHPublicKeyId=key["SSHPublicKeyId"])
+
+
+def _signing_certificate(iam, user):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    body = cert.public_bytes(serialization.Encoding.PEM).decode()
+    made = iam.upload_signing_certificate(UserName=user, CertificateBody=body)["Certificate"]
+    return lambda: iam.delete_signing_certificate(
+        UserName=user, CertificateId=made["CertificateId"]
+    )
+
+
 def _group(iam, user):
     iam.create_group(GroupName=f"{user}-g")
     iam.add_user_to_group(UserName=user, GroupName=f"{user}-g")
@@ -567,12 +601,14 @@ def _group(iam, user):
     [
         (_login_profile, "Cannot delete entity, must delete login profile first."),
         (_access_key, "Cannot delete entity, must delete access keys first."),
+        (_signing_certificate, "Cannot delete entity, must delete signing certificates first."),
+        (_ssh_key, "Cannot delete entity, must delete SSH public keys first."),
         (_mfa, "Cannot delete entity, must delete MFA device first."),
         (_inline, "Cannot delete entity, must delete policies first."),
         (_attached, "Cannot delete entity, must detach all policies first."),
         (_group, "Cannot delete entity, must remove users from group first."),
     ],
-    ids=["login-profile", "access-key", "mfa", "inline-policy", "managed-policy", "group"],
+    ids=["login-profile", "access-key", "signing-certificate", "ssh-key", "mfa", "inline-policy", "managed-policy", "group"],
 )
 def test_delete_user_with_something_attached(aws, attach, message):
     # https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteUser.html: "you must delete
