@@ -168,10 +168,6 @@ def _cache_subnets(ctx: Context, name: str | None) -> list[Any]:
     return [s for s in (_subnet(ctx.ec2, sid) for sid in group.subnet_ids) if s is not None]
 
 
-def _group_ids(ctx: Context) -> list[str]:
-    return [v for k, v in sorted(ctx.params.items()) if k.startswith("SecurityGroupIds.")]
-
-
 def replication_group_created(ctx: Context) -> None:
     rg_id = str(ctx.params.get("ReplicationGroupId", ""))
     rg = ctx.elasticache.replication_groups.get(rg_id)
@@ -182,10 +178,9 @@ def replication_group_created(ctx: Context) -> None:
     index = 0
     for node_group in rg.node_groups:
         for member in node_group["node_group_members"]:
-            zone = member.get("preferred_availability_zone")
-            subnet = _pick_subnet(subnets, zone if any(
-                s.availability_zone == zone for s in subnets
-            ) else None, index)
+            # The node's Availability Zone (moto: us-east-1a for a primary, us-east-1b for a
+            # replica, unless preferred ones are given), else the next subnet of the group.
+            subnet = _pick_subnet(subnets, member.get("preferred_availability_zone"), index)
             cluster_id = member["cache_cluster_id"]
             add_enis(ctx, ("cache-node", rg_id), [subnet], groups, f"ElastiCache {cluster_id}")
             index += 1

@@ -410,7 +410,10 @@ def test_replication_group_deleting_then_gone(aws):
     created = redis(cache, groups=[group])
     assert created["MemberClusters"] == ["redis-001", "redis-002"]  # moto made one member
     found = enis(ec2)
-    assert sorted(e["Description"] for e in found) == ["ElastiCache redis-001", "ElastiCache redis-002"]
+    assert sorted(e["Description"] for e in found) == [
+        "ElastiCache redis-001",
+        "ElastiCache redis-002",
+    ]
     assert sorted(e["SubnetId"] for e in found) == sorted(subnets)
     assert all([g["GroupId"] for g in e["Groups"]] == [group] for e in found)
     aws.configure(eventual={"replication_group_deleting": 2})
@@ -530,7 +533,10 @@ def _mfa(iam, user):
         "SerialNumber"
     ]
     iam.enable_mfa_device(
-        UserName=user, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        UserName=user,
+        SerialNumber=serial,
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
     )
     return lambda: iam.deactivate_mfa_device(UserName=user, SerialNumber=serial)
 
@@ -608,7 +614,16 @@ def _group(iam, user):
         (_attached, "Cannot delete entity, must detach all policies first."),
         (_group, "Cannot delete entity, must remove users from group first."),
     ],
-    ids=["login-profile", "access-key", "signing-certificate", "ssh-key", "mfa", "inline-policy", "managed-policy", "group"],
+    ids=[
+        "login-profile",
+        "access-key",
+        "signing-certificate",
+        "ssh-key",
+        "mfa",
+        "inline-policy",
+        "managed-policy",
+        "group",
+    ],
 )
 def test_delete_user_with_something_attached(aws, attach, message):
     # https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteUser.html: "you must delete
@@ -697,7 +712,10 @@ def test_new_bucket_blocks_public_access_and_encrypts(aws):
     }
     rules = s3.get_bucket_encryption(Bucket="new-bucket")["ServerSideEncryptionConfiguration"]
     assert rules["Rules"] == [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+        {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": False,
+        }
     ]
     # Turned off, it stays off.
     s3.delete_public_access_block(Bucket="new-bucket")
