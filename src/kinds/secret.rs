@@ -472,9 +472,7 @@ fn refused(e: &AwsError) -> Refused {
 /// gone for good, ResourceNotFoundException.
 fn already_deleted(r: Result<(), AwsError>) -> Result<(), AwsError> {
     match r {
-        Err(AwsError::Invalid(m)) if m.contains("scheduled for deletion") || m.contains("marked for deletion") => {
-            Ok(())
-        }
+        Err(AwsError::Invalid(m)) if m.contains("for deletion") || m.contains("marked deleted") => Ok(()),
         r => gone_ok(r),
     }
 }
