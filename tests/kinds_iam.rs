@@ -407,3 +407,29 @@ async fn secret_value_generate_delete_and_restore() {
     let listed = sm.list_secrets().include_planned_deletion(true).send().await.unwrap();
     assert!(listed.secret_list().is_empty(), "deleted without recovery: {:?}", listed.secret_list());
 }
+
+/// Within one refresh the three IAM kinds read the account with ONE paginated
+/// GetAccountAuthorizationDetails; only policies' tags cost a call each (ListPolicyTags, for
+/// the stack's policies only).
+#[tokio::test(flavor = "multi_thread")]
+async fn one_iam_read_per_refresh() {
+    let aws = LocalAws::start();
+    let cx = cx(&aws).await;
+    let policy = create(&cx, "iam_policy", "read", &[("document", document(&["s3:GetObject"]))]).await;
+    let arn = policy.attr("arn").as_str().unwrap().to_owned();
+    let user = create(&cx, "iam_user", "ci", &[("managed_policy_arns", testing::strs(&[&arn]))]).await;
+    aws.clear_calls();
+    let refresh = cx.for_refresh(rprov::aws::RefreshScope::default());
+    let mut found = 0;
+    for k in ["iam_role", "iam_user", "iam_policy"] {
+        found += read_owned(kind(k).unwrap(), &refresh, &[]).await.unwrap().len();
+    }
+    assert_eq!(found, 2);
+    let mut counts: Vec<String> = aws.count_by_operation().iter().map(|((s, o), n)| format!("{n} {s}:{o}")).collect();
+    counts.sort();
+    println!("calls of a refresh of iam_role, iam_user, iam_policy:\n  {}", counts.join("\n  "));
+    assert_eq!(aws.count("iam", "GetAccountAuthorizationDetails"), 1, "{counts:?}");
+    assert_eq!(aws.calls().len(), 2, "{counts:?}");
+    delete(&cx, user).await;
+    delete(&cx, policy).await;
+}
