@@ -13,7 +13,7 @@ use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::{Props, Value};
 // The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
-use service::{ec2, ecs, efs, elbv2, route53};
+use service::{ec2, ecs, efs, elbv2, iam, route53};
 
 pub use crate::model::{
     ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,
@@ -252,6 +252,9 @@ kinds! {
     mount_target::MountTarget,
     access_point::AccessPoint,
     iam_role::IamRole,
+    iam_policy::IamPolicy,
+    iam_user::IamUser,
+    secret::Secret,
     log_group::LogGroup,
     ssm_parameter::SsmParameter,
     alarm::Alarm,
