@@ -4,5 +4,6 @@
 pub mod ec2;
 pub mod ecs;
 pub mod efs;
+pub mod elasticache;
 pub mod elbv2;
 pub mod route53;
