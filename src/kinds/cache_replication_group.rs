@@ -599,7 +599,10 @@ impl Kind for CacheReplicationGroup {
     async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
         let sent = client(cx).delete_replication_group().replication_group_id(req.physical_id).send().await;
         let busy = |m| AwsError::InUse(format!("replication group {} is busy ({m})", req.physical_id));
-        super::gone_ok(sent.map_err(|e| refusal(classify(e), "InvalidReplicationGroupState", busy)))?;
+        match sent.map_err(|e| refusal(classify(e), "InvalidReplicationGroupState", busy)) {
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            r => r.map(|_| ())?,
+        }
         let what = format!("deletion of replication group {}", req.physical_id);
         let state = |g: &ReplicationGroup| Poll::Pending(g.status().unwrap_or("listed").to_owned());
         wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), state).await
@@ -845,7 +848,7 @@ mod rules {
         check_rules(
             "a_very_long_resource_id_for_a_cache_group: { type: cache_replication_group, node_type: cache.t4g.small }",
             &[
-                "the default replication group id `s-a-very-long-resource-id-for-a-cache-group` (`<stack>-<id>`) is 42 characters | give `id`",
+                "the default replication group id `s-a-very-long-resource-id-for-a-cache-group` (`<stack>-<id>`) is 43 characters | give `id`",
             ],
         );
         check_rules(
@@ -874,7 +877,7 @@ mod rules {
         );
         check_rules(
             &group(", multi_az: true"),
-            &["Multi-AZ needs at least one replica", "Multi-AZ needs `automatic_failover: true`"],
+            &["Multi-AZ needs `automatic_failover: true`", "Multi-AZ needs at least one replica"],
         );
         check_rules(&group(", replicas: 1, multi_az: true"), &["Multi-AZ needs `automatic_failover: true`"]);
         check_rules(&group(", snapshot_retention_days: 36"), &["snapshots kept 36 days: AWS allows 0 to 35"]);

@@ -247,7 +247,10 @@ impl Kind for CacheSubnetGroup {
                 req.physical_id
             ))
         };
-        super::gone_ok(sent.map_err(|e| refusal(classify(e), "CacheSubnetGroupInUse", in_use)))?;
+        match sent.map_err(|e| refusal(classify(e), "CacheSubnetGroupInUse", in_use)) {
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            r => r.map(|_| ())?,
+        }
         let what = format!("deletion of cache subnet group {}", req.physical_id);
         wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), |_: &Group| Poll::Pending("listed".into()))
             .await

@@ -760,7 +760,10 @@ impl Kind for DbProxy {
             }
             r => r.map(|_| ()),
         };
-        super::gone_ok(r)?;
+        match r {
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            r => r?,
+        }
         let what = format!("deletion of DB proxy {}", req.physical_id);
         let state = |p: &Proxy| Poll::Pending(p.status().map_or("listed", DbProxyStatus::as_str).to_owned());
         wait_gone(cx, req.id, &what, || describe_one(cx, req.physical_id), state).await
@@ -777,8 +780,8 @@ fn owned_by(cx: &Cx, tags: Option<&Tags>) -> bool {
 mod tests {
     use aws_sdk_rds::Client;
     use aws_sdk_rds::operation::create_db_proxy::CreateDbProxyOutput;
-    use aws_sdk_rds::operation::delete_db_proxy::{DeleteDbProxyError, DeleteDbProxyOutput};
-    use aws_sdk_rds::operation::describe_db_proxies::{DescribeDbProxiesError, DescribeDbProxiesOutput};
+    use aws_sdk_rds::operation::delete_db_proxy::{DeleteDBProxyError, DeleteDbProxyOutput};
+    use aws_sdk_rds::operation::describe_db_proxies::{DescribeDBProxiesError, DescribeDbProxiesOutput};
     use aws_sdk_rds::operation::describe_db_proxy_target_groups::DescribeDbProxyTargetGroupsOutput;
     use aws_sdk_rds::operation::describe_db_proxy_targets::DescribeDbProxyTargetsOutput;
     use aws_sdk_rds::operation::list_tags_for_resource::ListTagsForResourceOutput;
@@ -940,7 +943,7 @@ mod tests {
             .sequence()
             .output(described(DbProxyStatus::Deleting))
             .times(2)
-            .error(|| DescribeDbProxiesError::generic(meta("DBProxyNotFoundFault")))
+            .error(|| DescribeDBProxiesError::generic(meta("DBProxyNotFoundFault")))
             .build();
         let (c, _) = cx(&[&ok, &describe]);
         let none = Props::new();
@@ -949,12 +952,12 @@ mod tests {
         assert_eq!(describe.num_calls(), 3);
 
         let gone =
-            mock!(Client::delete_db_proxy).then_error(|| DeleteDbProxyError::generic(meta("DBProxyNotFoundFault")));
+            mock!(Client::delete_db_proxy).then_error(|| DeleteDBProxyError::generic(meta("DBProxyNotFoundFault")));
         let (c, _) = cx(&[&gone]);
         assert_eq!(DbProxy.delete(&c, &req).await, Ok(()));
 
         let busy =
-            mock!(Client::delete_db_proxy).then_error(|| DeleteDbProxyError::generic(meta("InvalidDBProxyStateFault")));
+            mock!(Client::delete_db_proxy).then_error(|| DeleteDBProxyError::generic(meta("InvalidDBProxyStateFault")));
         let (c, _) = cx(&[&busy]);
         assert!(matches!(DbProxy.delete(&c, &req).await, Err(AwsError::InUse(_))));
     }
