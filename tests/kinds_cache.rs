@@ -13,7 +13,7 @@ use std::time::Duration;
 use localaws::LocalAws;
 use rprov::aws::{AwsError, Cx, WaitConfig};
 use rprov::kinds::testing::{self, Res, props, read};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, kind};
+use rprov::kinds::{CreateReq, Kind, Live, Tags, UpdateReq, kind};
 use rprov::value::{Props, Value};
 
 const STACK: &str = "itest";
