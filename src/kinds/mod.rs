@@ -266,6 +266,9 @@ kinds! {
     dns_record::DnsRecord,
     ecr_repository::EcrRepository,
     container_image::ContainerImage,
+    cache_subnet_group::CacheSubnetGroup,
+    cache_replication_group::CacheReplicationGroup,
+    db_proxy::DbProxy,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

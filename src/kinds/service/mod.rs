@@ -4,6 +4,7 @@
 pub mod ec2;
 pub mod ecs;
 pub mod efs;
+pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
 pub mod route53;
