@@ -998,15 +998,15 @@ c: { type: subnet, vpc: \"${vpc.id}\", cidr: 10.0.2.0/24, az: us-east-1a }
         check_rules(&proxy(two, ", iam_auth: ENABLED"), &["iam_auth ENABLED is for SQL Server proxies only"]);
         check_rules(
             &format!(
-                "{NET}p: {{ type: db_proxy, engine_family: MYSQL, role_arn: \"{ROLE}\", subnets: [subnet-1, subnet-2], auth: [{{ secret: db-password }}] }}"
+                "{NET}p: {{ type: db_proxy, engine_family: MYSQL, role_arn: \"{ROLE}\", subnets: [subnet-1, subnet-2], auth: [{{ secret: production-db-password }}] }}"
             ),
-            &["`db-password` is not a Secrets Manager secret ARN"],
+            &["`production-db-password` is not a Secrets Manager secret ARN"],
         );
         check_rules(
             &format!(
-                "{NET}p: {{ type: db_proxy, engine_family: MYSQL, role_arn: proxy, subnets: [subnet-1, subnet-2], auth: [] }}"
+                "{NET}p: {{ type: db_proxy, engine_family: MYSQL, role_arn: proxy-role-for-the-database, subnets: [subnet-1, subnet-2], auth: [] }}"
             ),
-            &["`proxy` is not an IAM role ARN", "at least one `auth` entry"],
+            &["`proxy-role-for-the-database` is not an IAM role ARN", "at least one `auth` entry"],
         );
         check_rules(
             &format!(

@@ -144,5 +144,18 @@ fn the_stack_owns_what_is_asked_for_or_tagged_with_it_unless_the_kind_selects() 
     assert_eq!(pids(owned(mount_target, &cx, &ids, all)), ["mine", "recorded", "other", "hand"]);
     let own: Vec<&str> =
         KINDS.all().iter().filter(|k| k.selection() == Selection::Own).map(|k| k.schema().name).collect();
-    assert_eq!(own, ["autoscaling", "mount_target", "iam_role", "log_group", "alarm", "dns_record", "container_image"]);
+    assert_eq!(
+        own,
+        [
+            "autoscaling",
+            "mount_target",
+            "iam_role",
+            "iam_policy",
+            "iam_user",
+            "log_group",
+            "alarm",
+            "dns_record",
+            "container_image"
+        ]
+    );
 }
