@@ -351,7 +351,7 @@ async fn secret_value_generate_delete_and_restore() {
     assert_eq!(creds["username"], "app");
     let password = creds["password"].as_str().unwrap().to_owned();
     assert_eq!(password.chars().count(), 32);
-    for l in read_owned(secret.kind, &cx, &[arn.clone()]).await.unwrap() {
+    for l in read_owned(secret.kind, &cx, std::slice::from_ref(&arn)).await.unwrap() {
         never_shows(&password, &l);
     }
     let mut tags = owned_tags("db");

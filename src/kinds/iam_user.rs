@@ -649,7 +649,7 @@ mod tests {
         let (p, a) = (Props::new(), Props::new());
         assert_eq!(IamUser.delete(&cx1, &req(&p, &a)).await, Ok(()));
 
-        let empty = vec![
+        let empty = [
             mock!(Client::list_access_keys)
                 .then_output(|| ListAccessKeysOutput::builder().set_access_key_metadata(Some(vec![])).build().unwrap()),
             mock!(Client::get_login_profile)
