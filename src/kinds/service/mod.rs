@@ -5,4 +5,5 @@ pub mod ec2;
 pub mod ecs;
 pub mod efs;
 pub mod elbv2;
+pub mod rds;
 pub mod route53;
