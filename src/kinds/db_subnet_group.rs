@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use aws_sdk_rds::types::DbSubnetGroup;
+use aws_sdk_rds::types::DbSubnetGroup as SdkGroup;
 
 use super::rds::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
@@ -72,7 +72,7 @@ fn name_problem(name: &str) -> Option<String> {
     name.eq_ignore_ascii_case("default").then(|| "`default` is the name of AWS's own subnet group".to_owned())
 }
 
-fn live(g: &DbSubnetGroup, tags: super::Tags) -> Live {
+fn live(g: &SdkGroup, tags: super::Tags) -> Live {
     let name = g.db_subnet_group_name().unwrap_or_default().to_owned();
     let mut props = Props::new();
     props.insert("name".into(), Value::str(&name));
@@ -88,7 +88,7 @@ fn live(g: &DbSubnetGroup, tags: super::Tags) -> Live {
     Live { physical_id: name, props, attrs, tags }
 }
 
-async fn describe_one(cx: &Cx, name: &str) -> Result<Option<DbSubnetGroup>, AwsError> {
+async fn describe_one(cx: &Cx, name: &str) -> Result<Option<SdkGroup>, AwsError> {
     match client(cx).describe_db_subnet_groups().db_subnet_group_name(name).send().await.map_err(classify) {
         Ok(out) => Ok(out.db_subnet_groups().first().cloned()),
         Err(AwsError::NotFound(_)) => Ok(None),
@@ -213,13 +213,13 @@ impl Kind for DbSubnetGroup {
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError> {
         let groups = all_items(client(cx).describe_db_subnet_groups().into_paginator().items().send()).await?;
         let prefix = format!("{}-", cx.stack);
-        let pair = |g: &DbSubnetGroup| {
+        let pair = |g: &SdkGroup| {
             (
                 g.db_subnet_group_name().unwrap_or_default().to_owned(),
                 g.db_subnet_group_arn().unwrap_or_default().to_owned(),
             )
         };
-        let candidate = |g: &&DbSubnetGroup| {
+        let candidate = |g: &&SdkGroup| {
             let name = g.db_subnet_group_name().unwrap_or_default();
             ids.iter().any(|i| i == name) || name.starts_with(&prefix)
         };
@@ -338,8 +338,8 @@ mod tests {
         mocked(mock_client!(aws_sdk_rds, RuleMode::MatchAny, rules)).0
     }
 
-    fn group() -> DbSubnetGroup {
-        DbSubnetGroup::builder()
+    fn group() -> SdkGroup {
+        SdkGroup::builder()
             .db_subnet_group_name("s-db")
             .db_subnet_group_description("rprov s db")
             .db_subnet_group_arn("arn:aws:rds:us-east-1:123456789012:subgrp:s-db")
