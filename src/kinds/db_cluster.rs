@@ -745,9 +745,9 @@ impl Kind for DbCluster {
 #[cfg(test)]
 mod tests {
     use aws_sdk_rds::Client;
-    use aws_sdk_rds::operation::create_db_cluster::{CreateDbClusterError, CreateDbClusterOutput};
-    use aws_sdk_rds::operation::delete_db_cluster::{DeleteDbClusterError, DeleteDbClusterOutput};
-    use aws_sdk_rds::operation::describe_db_clusters::{DescribeDbClustersError, DescribeDbClustersOutput};
+    use aws_sdk_rds::operation::create_db_cluster::{CreateDBClusterError, CreateDbClusterOutput};
+    use aws_sdk_rds::operation::delete_db_cluster::{DeleteDBClusterError, DeleteDbClusterOutput};
+    use aws_sdk_rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
     use aws_sdk_rds::operation::modify_db_cluster::ModifyDbClusterOutput;
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::error::ErrorMetadata;
@@ -812,7 +812,7 @@ mod tests {
                 r.db_cluster_identifier() == Some(IDENT)
                     && r.master_user_password() == Some("correct-horse-1")
                     && r.manage_master_user_password().is_none()
-                    && r.tag_list().len() == 3
+                    && r.tags().len() == 3
             })
             .then_output(|| CreateDbClusterOutput::builder().db_cluster(cluster("creating", &tags())).build())
     }
@@ -873,7 +873,7 @@ mod tests {
     async fn a_repeated_create_takes_the_cluster_only_with_its_ownership_tags() {
         let exists = || {
             mock!(Client::create_db_cluster).then_error(|| {
-                CreateDbClusterError::DbClusterAlreadyExistsFault(
+                CreateDBClusterError::DbClusterAlreadyExistsFault(
                     aws_sdk_rds::types::error::DbClusterAlreadyExistsFault::builder()
                         .message("DB Cluster already exists")
                         .meta(meta("DBClusterAlreadyExistsFault", "DB Cluster already exists"))
@@ -914,7 +914,7 @@ mod tests {
             .sequence()
             .output(described("deleting"))
             .times(2)
-            .error(|| DescribeDbClustersError::generic(meta("DBClusterNotFoundFault", "DBCluster s-db not found.")))
+            .error(|| DescribeDBClustersError::generic(meta("DBClusterNotFoundFault", "DBCluster s-db not found.")))
             .build();
         let (cx, seen) = cx(&[&delete, &describe]);
         let p = props();
@@ -927,7 +927,7 @@ mod tests {
     async fn refused_deletes_say_why() {
         let p = props();
         let members = mock!(Client::delete_db_cluster).then_error(|| {
-            DeleteDbClusterError::generic(meta(
+            DeleteDBClusterError::generic(meta(
                 "InvalidDBClusterStateFault",
                 "Cluster cannot be deleted, it still contains DB instances in non-deleting state.",
             ))
@@ -936,7 +936,7 @@ mod tests {
         assert!(matches!(DbCluster.delete(&cx1, &delete_req(&p)).await, Err(AwsError::InUse(_))));
 
         let protected = mock!(Client::delete_db_cluster).then_error(|| {
-            DeleteDbClusterError::generic(meta(
+            DeleteDBClusterError::generic(meta(
                 "InvalidParameterCombination",
                 "Cannot delete protected Cluster, please disable deletion protection and try again.",
             ))
@@ -949,7 +949,7 @@ mod tests {
         );
 
         let gone = mock!(Client::delete_db_cluster)
-            .then_error(|| DeleteDbClusterError::generic(meta("DBClusterNotFoundFault", "not found")));
+            .then_error(|| DeleteDBClusterError::generic(meta("DBClusterNotFoundFault", "not found")));
         let (cx3, _) = cx(&[&gone]);
         assert_eq!(DbCluster.delete(&cx3, &delete_req(&p)).await, Ok(()));
     }
@@ -989,11 +989,11 @@ mod tests {
         // rprov's own settings alone: nothing to send, the cluster is read back.
         let never = mock!(Client::modify_db_cluster).then_output(|| ModifyDbClusterOutput::builder().build());
         let describe = mock!(Client::describe_db_clusters).then_output(described("available"));
-        let (cx, _) = cx(&[&never, &describe]);
+        let (cx2, _) = cx(&[&never, &describe]);
         let changed = vec!["skip_final_snapshot".to_string()];
         let req =
             UpdateReq { id: "db", physical_id: IDENT, old: &old, new: &new, changed: &changed, old_tags: &t, tags: &t };
-        DbCluster.update(&cx, &req).await.unwrap();
+        DbCluster.update(&cx2, &req).await.unwrap();
         assert_eq!(never.num_calls(), 0);
     }
 

@@ -400,9 +400,9 @@ impl Kind for DbInstance {
 #[cfg(test)]
 mod tests {
     use aws_sdk_rds::Client;
-    use aws_sdk_rds::operation::create_db_instance::{CreateDbInstanceError, CreateDbInstanceOutput};
-    use aws_sdk_rds::operation::delete_db_instance::{DeleteDbInstanceError, DeleteDbInstanceOutput};
-    use aws_sdk_rds::operation::describe_db_instances::{DescribeDbInstancesError, DescribeDbInstancesOutput};
+    use aws_sdk_rds::operation::create_db_instance::{CreateDBInstanceError, CreateDbInstanceOutput};
+    use aws_sdk_rds::operation::delete_db_instance::{DeleteDBInstanceError, DeleteDbInstanceOutput};
+    use aws_sdk_rds::operation::describe_db_instances::{DescribeDBInstancesError, DescribeDbInstancesOutput};
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::error::ErrorMetadata;
 
@@ -498,7 +498,7 @@ mod tests {
     async fn a_repeated_create_takes_the_instance_only_with_its_ownership_tags() {
         let exists = || {
             mock!(Client::create_db_instance)
-                .then_error(|| CreateDbInstanceError::generic(meta("DBInstanceAlreadyExists")))
+                .then_error(|| CreateDBInstanceError::generic(meta("DBInstanceAlreadyExists")))
         };
         let (create_rule, describe) =
             (exists(), mock!(Client::describe_db_instances).then_output(described("available")));
@@ -526,19 +526,19 @@ mod tests {
             .sequence()
             .output(described("deleting"))
             .times(2)
-            .error(|| DescribeDbInstancesError::generic(meta("DBInstanceNotFound")))
+            .error(|| DescribeDBInstancesError::generic(meta("DBInstanceNotFound")))
             .build();
         let (cx1, _) = cx(&[&ok, &describe]);
         DbInstance.delete(&cx1, &req).await.unwrap();
         assert_eq!(describe.num_calls(), 3);
 
         let busy = mock!(Client::delete_db_instance)
-            .then_error(|| DeleteDbInstanceError::generic(meta("InvalidDBInstanceState")));
+            .then_error(|| DeleteDBInstanceError::generic(meta("InvalidDBInstanceState")));
         let (cx2, _) = cx(&[&busy]);
         assert!(matches!(DbInstance.delete(&cx2, &req).await, Err(AwsError::InUse(_))));
 
         let gone =
-            mock!(Client::delete_db_instance).then_error(|| DeleteDbInstanceError::generic(meta("DBInstanceNotFound")));
+            mock!(Client::delete_db_instance).then_error(|| DeleteDBInstanceError::generic(meta("DBInstanceNotFound")));
         let (cx3, _) = cx(&[&gone]);
         assert_eq!(DbInstance.delete(&cx3, &req).await, Ok(()));
     }

@@ -320,8 +320,8 @@ impl Kind for DbSubnetGroup {
 #[cfg(test)]
 mod tests {
     use aws_sdk_rds::Client;
-    use aws_sdk_rds::operation::create_db_subnet_group::{CreateDbSubnetGroupError, CreateDbSubnetGroupOutput};
-    use aws_sdk_rds::operation::delete_db_subnet_group::{DeleteDbSubnetGroupError, DeleteDbSubnetGroupOutput};
+    use aws_sdk_rds::operation::create_db_subnet_group::CreateDBSubnetGroupError;
+    use aws_sdk_rds::operation::delete_db_subnet_group::{DeleteDBSubnetGroupError, DeleteDbSubnetGroupOutput};
     use aws_sdk_rds::operation::describe_db_subnet_groups::DescribeDbSubnetGroupsOutput;
     use aws_sdk_rds::operation::list_tags_for_resource::ListTagsForResourceOutput;
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -356,11 +356,11 @@ mod tests {
     #[tokio::test]
     async fn a_group_in_use_is_in_use_and_a_gone_one_deleted() {
         let busy = mock!(Client::delete_db_subnet_group)
-            .then_error(|| DeleteDbSubnetGroupError::generic(meta("InvalidDBSubnetGroupStateFault")));
+            .then_error(|| DeleteDBSubnetGroupError::generic(meta("InvalidDBSubnetGroupStateFault")));
         let req = DeleteReq { id: "db", physical_id: "s-db", props: &Props::new(), attrs: &Props::new() };
         assert!(matches!(DbSubnetGroup.delete(&cx(&[&busy]), &req).await, Err(AwsError::InUse(_))));
         let gone = mock!(Client::delete_db_subnet_group)
-            .then_error(|| DeleteDbSubnetGroupError::generic(meta("DBSubnetGroupNotFoundFault")));
+            .then_error(|| DeleteDBSubnetGroupError::generic(meta("DBSubnetGroupNotFoundFault")));
         assert_eq!(DbSubnetGroup.delete(&cx(&[&gone]), &req).await, Ok(()));
         let ok = mock!(Client::delete_db_subnet_group).then_output(|| DeleteDbSubnetGroupOutput::builder().build());
         assert_eq!(DbSubnetGroup.delete(&cx(&[&ok]), &req).await, Ok(()));
@@ -370,7 +370,7 @@ mod tests {
     async fn a_repeated_create_takes_the_group_only_with_its_ownership_tags() {
         let exists = || {
             mock!(Client::create_db_subnet_group)
-                .then_error(|| CreateDbSubnetGroupError::generic(meta("DBSubnetGroupAlreadyExists")))
+                .then_error(|| CreateDBSubnetGroupError::generic(meta("DBSubnetGroupAlreadyExists")))
         };
         let describe = || {
             mock!(Client::describe_db_subnet_groups)
