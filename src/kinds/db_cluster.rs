@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbCluster as SdkCluster, ServerlessV2ScalingConfiguration};
 
 use super::rds::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, all_items, classify, wait_gone, wait_until};
 use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -731,7 +731,11 @@ impl Kind for DbCluster {
                     req.id
                 )));
             }
-            r => gone_ok(r)?,
+            // Already gone: nothing to wait for.
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            r => {
+                r?;
+            }
         }
         if let Some(s) = &snapshot {
             cx.status(req.id, &format!("DB cluster {ident}: final snapshot {s}"));
@@ -971,7 +975,7 @@ mod tests {
             .output(described("available"))
             .repeatedly()
             .build();
-        let (cx, seen) = cx(&[&modify, &describe]);
+        let (cx1, seen) = cx(&[&modify, &describe]);
         let old = props();
         let mut new = old.clone();
         new.insert("backup_retention_days".into(), Value::Int(14));
@@ -982,7 +986,7 @@ mod tests {
         let t = tags();
         let req =
             UpdateReq { id: "db", physical_id: IDENT, old: &old, new: &new, changed: &changed, old_tags: &t, tags: &t };
-        DbCluster.update(&cx, &req).await.unwrap();
+        DbCluster.update(&cx1, &req).await.unwrap();
         assert_eq!(modify.num_calls(), 1);
         assert!(seen.lock().unwrap().iter().any(|m| m.ends_with("(now modifying)")));
 
@@ -1024,7 +1028,7 @@ mod rules {
         );
         check_rules(
             &cluster(", master_password: \"abcdefgh12\""),
-            &["4:", "give `master_password` or `manage_master_password: true`, not both"],
+            &["4: | give `master_password` or `manage_master_password: true`, not both"],
         );
         check_rules(
             "db: { type: db_cluster, engine: aurora-mysql, master_username: app }",

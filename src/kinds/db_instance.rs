@@ -3,7 +3,7 @@ use aws_sdk_rds::types::DbInstance as SdkInstance;
 
 use super::db_cluster::ENGINES;
 use super::rds::{self, client};
-use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq, gone_ok};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, all_items, classify, wait_gone, wait_until};
 use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
@@ -389,7 +389,11 @@ impl Kind for DbInstance {
                     "DB instance {ident} cannot be deleted while deletion protection is on: set `deletion_protection: false` on its cluster and apply, then delete ({m})"
                 )));
             }
-            r => gone_ok(r)?,
+            // Already gone: nothing to wait for.
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            r => {
+                r?;
+            }
         }
         let what = format!("deletion of DB instance {ident}");
         let state = |i: &SdkInstance| Poll::Pending(i.db_instance_status().unwrap_or("listed").to_owned());
@@ -562,7 +566,7 @@ prov: { type: db_cluster, engine: aurora-mysql, master_username: app, manage_mas
         check_rules(&with("cluster: \"${prov.id}\", engine: aurora-mysql, instance_class: db.r6g.large"), &[]);
         check_rules(
             &with("cluster: \"${prov.id}\", engine: aurora-mysql, instance_class: db.serverless"),
-            &["6:", "cluster `prov` has no `serverless_v2`"],
+            &["6: | cluster `prov` has no `serverless_v2`"],
         );
         check_rules(
             &with("cluster: \"${db.id}\", engine: aurora-mysql, instance_class: db.serverless"),
