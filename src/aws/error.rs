@@ -71,6 +71,11 @@ pub fn classify_code(code: &str, message: &str, status: Option<u16>) -> AwsError
         "FileSystemInUse",
         "HostedZoneNotEmpty",
         "DeleteConflict",
+        // RDS: a subnet group used by a cluster, a cluster with members or not `available`, an
+        // instance busy modifying or backing up.
+        "InvalidDBSubnetGroupStateFault",
+        "InvalidDBClusterStateFault",
+        "InvalidDBInstanceState",
     ];
     if THROTTLED.contains(&code) {
         AwsError::Throttled(text)
@@ -177,5 +182,12 @@ mod tests {
         // Deletion protection (ELBv2), a state that will not change by itself: permanent.
         check("OperationNotPermitted", Some(400), |e| matches!(e, AwsError::Invalid(_)));
         check("IncorrectState", Some(400), |e| matches!(e, AwsError::Invalid(_)));
+        check("DBClusterNotFoundFault", Some(404), |e| matches!(e, AwsError::NotFound(_)));
+        check("DBSubnetGroupNotFoundFault", Some(404), |e| matches!(e, AwsError::NotFound(_)));
+        check("DBInstanceNotFound", Some(404), |e| matches!(e, AwsError::NotFound(_)));
+        check("DBClusterAlreadyExistsFault", Some(400), |e| matches!(e, AwsError::AlreadyExists(_)));
+        check("DBSubnetGroupAlreadyExists", Some(400), |e| matches!(e, AwsError::AlreadyExists(_)));
+        check("InvalidDBSubnetGroupStateFault", Some(400), |e| matches!(e, AwsError::InUse(_)));
+        check("InvalidDBClusterStateFault", Some(400), |e| matches!(e, AwsError::InUse(_)));
     }
 }

@@ -13,7 +13,7 @@ use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::{Props, Value};
 // The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
-use service::{ec2, ecs, efs, elbv2, iam, route53};
+use service::{ec2, ecs, efs, elbv2, iam, rds, route53};
 
 pub use crate::model::{
     ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,
@@ -269,6 +269,9 @@ kinds! {
     cache_subnet_group::CacheSubnetGroup,
     cache_replication_group::CacheReplicationGroup,
     db_proxy::DbProxy,
+    db_subnet_group::DbSubnetGroup,
+    db_cluster::DbCluster,
+    db_instance::DbInstance,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

@@ -7,4 +7,5 @@ pub mod efs;
 pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
+pub mod rds;
 pub mod route53;
