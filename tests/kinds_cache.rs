@@ -183,17 +183,7 @@ async fn network(cx: &Cx) -> (Value, Value, Value, Value) {
 async fn cache_subnet_group_and_replication_group_round_trip() {
     // The strict local AWS shows `creating` and, after a delete, `deleting` for a few polls and
     // then ends the deletion; bare moto keeps a deleted group `deleting` forever.
-    let (aws, ends_deletion) = match LocalAws::builder()
-        .eventual("replication_group", 2)
-        .eventual("replication_group_deleting", 2)
-        .try_start()
-    {
-        Ok(aws) => (aws, true),
-        Err(e) => {
-            eprintln!("NOTE: this local AWS has no replication group states ({e}); the deletion step needs them");
-            (LocalAws::start(), false)
-        }
-    };
+    let aws = LocalAws::builder().eventual("replication_group", 2).eventual("replication_group_deleting", 2).start();
     let cx = cx(&aws).await;
     let (vpc, a, b, sg) = network(&cx).await;
 
@@ -257,18 +247,8 @@ async fn cache_subnet_group_and_replication_group_round_trip() {
     assert_eq!(rg.live.props["description"], Value::str("sessions"));
     assert_eq!(rg.live.props["snapshot_retention_days"], Value::Int(5));
 
-    if ends_deletion {
-        delete(&cx, &rg).await.unwrap();
-    } else {
-        let mut short = cx.clone();
-        short.wait.timeout = Duration::from_secs(2);
-        let got = delete(&short, &rg).await;
-        assert!(matches!(got, Err(AwsError::WaitTimeout { .. })), "bare moto keeps it deleting: {got:?}");
-    }
-
-    if has_subnet_group_op(&cx, "DeleteCacheSubnetGroup").await {
-        delete(&cx, &group).await.unwrap();
-    }
+    delete(&cx, &rg).await.unwrap();
+    delete(&cx, &group).await.unwrap();
 }
 
 /// Whether the local AWS implements ModifyDBProxy (moto 5.2.5 lacks it): one call without
@@ -290,13 +270,7 @@ async fn has_modify_db_proxy(cx: &Cx) -> bool {
 
 #[tokio::test]
 async fn db_proxy_round_trip() {
-    let aws = match LocalAws::builder().eventual("db_proxy", 2).try_start() {
-        Ok(aws) => aws,
-        Err(e) => {
-            eprintln!("NOTE: this local AWS has no proxy states ({e}); moto makes proxies available at once");
-            LocalAws::start()
-        }
-    };
+    let aws = LocalAws::builder().eventual("db_proxy", 2).start();
     let cx = cx(&aws).await;
     let (_, a, b, sg) = network(&cx).await;
 
