@@ -263,6 +263,7 @@ kinds! {
     dns_record::DnsRecord,
     ecr_repository::EcrRepository,
     container_image::ContainerImage,
+    bucket::Bucket,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {
