@@ -399,13 +399,15 @@ fn lifecycle_problems(rules: &[Value], out: &mut Vec<Problem>) {
                 ));
             }
         }
-        if let (Some(exp), Some((last, class, _))) = (int("expiration_days"), steps.last()) {
-            if exp <= *last {
-                out.push(Problem::new(
-                    format!("{at}.expiration_days"),
-                    format!("objects expire on day {exp}, not after their transition to {class} on day {last}; AWS refuses it"),
-                ));
-            }
+        if let (Some(exp), Some((last, class, _))) = (int("expiration_days"), steps.last())
+            && exp <= *last
+        {
+            out.push(Problem::new(
+                format!("{at}.expiration_days"),
+                format!(
+                    "objects expire on day {exp}, not after their transition to {class} on day {last}; AWS refuses it"
+                ),
+            ));
         }
     }
 }
