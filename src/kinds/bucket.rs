@@ -671,10 +671,6 @@ async fn read_back(cx: &Cx, name: &str) -> Result<Live, AwsError> {
 
 // ---- writing ----
 
-fn map_of<'a>(p: &'a Props, name: &str) -> Option<&'a Props> {
-    p.get(name).and_then(Value::as_map)
-}
-
 async fn put_tags(cx: &Cx, name: &str, tags: &Tags) -> Result<(), AwsError> {
     let tagging = built(Tagging::builder().set_tag_set(Some(sdk_tags(tags)?)).build())?;
     client(cx).put_bucket_tagging().bucket(name).tagging(tagging).send().await.map(drop).map_err(classify)
@@ -1290,7 +1286,7 @@ mod tests {
     use aws_sdk_s3::operation::get_bucket_ownership_controls::GetBucketOwnershipControlsError;
     use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
     use aws_sdk_s3::operation::get_bucket_tagging::{GetBucketTaggingError, GetBucketTaggingOutput};
-    use aws_sdk_s3::operation::get_bucket_versioning::{GetBucketVersioningError, GetBucketVersioningOutput};
+    use aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningOutput;
     use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockError;
     use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
     use aws_sdk_s3::operation::list_buckets::ListBucketsOutput;
