@@ -1012,11 +1012,13 @@ mod tests {
             t("arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1"),
             t("arn:aws:logs:us-east-1:123456789012:log-group:/rprov/a/logs:*"),
             t("arn:aws:ec2:us-east-1:123456789012:natgateway/nat-1"),
+            // A kind's ARN without a resource type: a bucket this teardown did not find.
             t("arn:aws:s3:::bucket"),
+            t("arn:aws:sns:us-east-1:123456789012:topic"),
         ];
         let (gone, foreign) = tagged_only(K, &f, &tagged);
-        assert_eq!(gone.iter().map(|g| g.0).collect::<Vec<_>>(), [2]);
-        assert_eq!(foreign.iter().map(|g| g.0).collect::<Vec<_>>(), [3]);
+        assert_eq!(gone.iter().map(|g| g.0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(foreign.iter().map(|g| g.0).collect::<Vec<_>>(), [4]);
         assert_eq!(K.kind_of_arn("arn:aws:elasticloadbalancing:r:1:loadbalancer/app/x/1"), Some("load_balancer"));
 
         // A log group's describe reports no tags; an SSM parameter of the same name is not it.

@@ -560,10 +560,32 @@ def rds_cluster_backups_go_with_it() -> None:
     RDSBackend.delete_db_cluster = delete_db_cluster  # type: ignore[method-assign]
 
 
+def s3_versioning_answer() -> None:
+    """GetBucketVersioning answers a `VersioningConfiguration` root element on AWS, empty when
+    the bucket was never versioned
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketVersioning.html: "If the
+    versioning state has never been set on a bucket, then no versioning state is returned").
+    moto 5.2.5 answers `<GetBucketVersioningResponse>` (with or without a Status), a root
+    element the Rust SDK refuses to read (the call fails with an unhandled error)."""
+    from moto.s3.responses import S3Response
+
+    def get_bucket_versioning(self: Any) -> Any:
+        status = self.backend.get_bucket_versioning(self.bucket_name)
+        inner = f"<Status>{status}</Status>" if status else ""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+        )
+        return 200, {"Content-Type": "application/xml"}, body
+
+    S3Response.get_bucket_versioning = get_bucket_versioning  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     elasticache_num_cache_clusters()
     rds_cluster_backups_go_with_it()
     s3_new_bucket_defaults()
+    s3_versioning_answer()
 
 
 RULES.update(

@@ -272,6 +272,7 @@ kinds! {
     db_subnet_group::DbSubnetGroup,
     db_cluster::DbCluster,
     db_instance::DbInstance,
+    bucket::Bucket,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

@@ -25,7 +25,10 @@ fn arns_name_their_kinds() {
     ] {
         assert_eq!(KINDS.kind_of_arn(arn), Some(kind), "{arn}");
     }
-    assert_eq!(KINDS.kind_of_arn("arn:aws:s3:::bucket"), None);
+    // A bucket's ARN is its name alone; an object's names the bucket as its type.
+    assert_eq!(KINDS.kind_of_arn("arn:aws:s3:::bucket"), Some("bucket"));
+    assert_eq!(KINDS.kind_of_arn("arn:aws:s3:::bucket/key"), None);
+    assert_eq!(KINDS.kind_of_arn("arn:aws:sns:r:1:topic"), None);
     assert_eq!(KINDS.kind_of_arn("not an arn"), None);
 }
 

@@ -99,7 +99,8 @@ pub trait KindSpec: Send + Sync + 'static {
     }
 
     /// How its ARN names it: `(service, resource type)` in `arn:aws:SERVICE:REGION:ACCOUNT:TYPE/...`
-    /// (the Tagging API reports ARNs only). Every taggable kind has one.
+    /// (the Tagging API reports ARNs only); the type is `""` where the resource part is the name
+    /// alone (`arn:aws:s3:::<bucket>`). Every taggable kind has one.
     fn arn(&self) -> Option<(&'static str, &'static str)> {
         None
     }
@@ -122,7 +123,8 @@ pub trait Catalog: Send + Sync {
         let mut parts = arn.splitn(6, ':');
         let (_, _, service, _, _, resource) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let ty = resource.split(['/', ':']).next().unwrap_or_default();
+        // A resource part without a type (`arn:aws:s3:::<bucket>`) has the empty type.
+        let ty = if resource.contains(['/', ':']) { resource.split(['/', ':']).next().unwrap_or_default() } else { "" };
         self.specs().into_iter().find(|k| k.arn() == Some((service, ty))).map(|k| k.schema().name)
     }
 

@@ -726,6 +726,24 @@ def test_new_bucket_blocks_public_access_and_encrypts(aws):
     )
 
 
+def test_bucket_versioning_answers_a_versioning_configuration(aws):
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketVersioning.html: a bucket
+    # never versioned returns no state; the root element is `VersioningConfiguration`. moto
+    # answered `<GetBucketVersioningResponse>`, which the Rust SDK refuses to read.
+    s3 = s3_client(aws)
+    s3.create_bucket(Bucket="plain")
+    bodies = []
+    s3.meta.events.register(
+        "after-call.s3.GetBucketVersioning",
+        lambda http_response, **_: bodies.append(http_response.content.decode()),
+    )
+    assert "Status" not in s3.get_bucket_versioning(Bucket="plain")
+    assert "<VersioningConfiguration" in bodies[0] and "GetBucketVersioningResponse" not in bodies[0]
+    s3.put_bucket_versioning(Bucket="plain", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="plain")["Status"] == "Enabled"
+    assert "<VersioningConfiguration" in bodies[1]
+
+
 # --- Secrets Manager ---------------------------------------------------------------------
 
 
