@@ -1063,3 +1063,37 @@ fn param_file_precedence_types_and_unknown_names() {
     assert!(err.contains("p.yaml:1:1: unknown param `nope` in the param file"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// An object property left out takes its default, `{}`, with its own fields' defaults in it:
+/// the same as writing `{}` (else the live values AWS reports would be a diff on every plan).
+#[test]
+fn an_omitted_object_carries_its_fields_defaults() {
+    let text = "stack: pool\nregion: us-east-1\nresources:\n  proxy:\n    type: db_proxy\n    engine_family: POSTGRESQL\n    auth: [{ secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf }]\n    role_arn: arn:aws:iam::123456789012:role/proxy\n    subnets: [subnet-1, subnet-2]\n";
+    let s =
+        stack::load_str(&rprov::kinds::KINDS, Source::new("pool.yaml", text), &ParamOverrides::new()).expect("valid");
+    let omitted = prop(&s, "proxy", "connection_pool");
+    let written = {
+        let text = format!("{text}    connection_pool: {{}}\n");
+        let s = stack::load_str(&rprov::kinds::KINDS, Source::new("pool.yaml", &text), &ParamOverrides::new())
+            .expect("valid");
+        prop(&s, "proxy", "connection_pool")
+    };
+    let literal = |e: &Expr| -> Value {
+        match e {
+            Expr::Lit(v) => v.clone(),
+            Expr::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| match v {
+                        Expr::Lit(v) => (k.clone(), v.clone()),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect(),
+            ),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(literal(&omitted), literal(&written));
+    let Value::Map(pool) = literal(&omitted) else { panic!("{omitted:?}") };
+    assert_eq!(pool.get("max_connections_percent"), Some(&Value::Int(100)));
+    assert_eq!(pool.get("connection_borrow_timeout"), Some(&Value::Int(120)));
+}

@@ -12,6 +12,9 @@ use super::{DeleteReq, Kind, Live, TAG_ID, TAG_STACK, Tags, read_owned};
 use crate::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
 use crate::value::{Props, Value};
 
+/// IAM's URL-encoded policy documents, decoded as the IAM kinds decode them.
+pub use super::service::iam::url_decode as iam_url_decode;
+
 /// The progress lines a [`Cx`] reported, each `"{logical id}: {message}"`.
 pub type Status = Arc<Mutex<Vec<String>>>;
 

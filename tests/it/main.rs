@@ -1,6 +1,7 @@
 //! Integration tests: the real rprov binary and the real AWS SDK against the strict local AWS
 //! (moto behind AWS's rules, with call counting and fault injection).
 
+mod api_platform;
 mod blockers;
 mod drift;
 mod images;

@@ -187,10 +187,28 @@ pub(super) fn fill_defaults<'p>(
             continue;
         }
         if let Some(default) = p.default {
-            props.insert(p.name.to_owned(), Expr::Lit(default.value()));
+            props.insert(p.name.to_owned(), Expr::Lit(default_value(&p.ty, default.value())));
         } else if p.required {
             d.err(span, format!("missing required property `{}` of {what} ({})", p.name, p.ty.describe()));
         }
+    }
+}
+
+/// A default as the stack states it: an object's default (`{}`) carries its own fields'
+/// defaults, as a written `{}` would.
+fn default_value(ty: &Ty, v: Value) -> Value {
+    match (ty, v) {
+        (Ty::Obj(fields), Value::Map(mut m)) => {
+            for f in fields.iter() {
+                if let Some(d) = f.default
+                    && !m.contains_key(f.name)
+                {
+                    m.insert(f.name.to_owned(), default_value(&f.ty, d.value()));
+                }
+            }
+            Value::Map(m)
+        }
+        (_, v) => v,
     }
 }
 
