@@ -3,10 +3,9 @@
 //! again with `read_many` with props equal to the stack's normalised values (a second plan
 //! shows no diff), update in place, delete, gone.
 //!
-//! moto 5.2.5 lacks ModifyCacheSubnetGroup and DeleteCacheSubnetGroup (the strict local AWS
-//! adds them): where the local AWS in use lacks one, that step asserts the error bare moto
-//! gives and says so, and the rest of the test runs. Waits and refusals are unit-tested with
-//! aws-smithy-mocks in the kinds.
+//! moto 5.2.5 lacks ModifyCacheSubnetGroup, DeleteCacheSubnetGroup and ModifyDBProxy; the
+//! strict local AWS adds them, and every step here requires them. Waits and refusals are
+//! unit-tested with aws-smithy-mocks in the kinds.
 
 use std::time::Duration;
 
@@ -111,42 +110,6 @@ async fn delete(cx: &Cx, res: &Res) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Whether the local AWS implements an ElastiCache operation moto 5.2.5 lacks: one call
-/// without retries, naming a group that does not exist (implemented: CacheSubnetGroupNotFound;
-/// bare moto: HTTP 500 "has not been implemented").
-async fn has_subnet_group_op(cx: &Cx, op: &str) -> bool {
-    let conf = aws_sdk_elasticache::config::Builder::from(&cx.sdk)
-        .retry_config(aws_sdk_elasticache::config::retry::RetryConfig::disabled())
-        .build();
-    let ec = aws_sdk_elasticache::Client::from_conf(conf);
-    let status = match op {
-        "ModifyCacheSubnetGroup" => ec
-            .modify_cache_subnet_group()
-            .cache_subnet_group_name("no-such-group")
-            .cache_subnet_group_description("x")
-            .send()
-            .await
-            .err()
-            .and_then(|e| e.raw_response().map(|r| r.status().as_u16())),
-        "DeleteCacheSubnetGroup" => ec
-            .delete_cache_subnet_group()
-            .cache_subnet_group_name("no-such-group")
-            .send()
-            .await
-            .err()
-            .and_then(|e| e.raw_response().map(|r| r.status().as_u16())),
-        _ => unreachable!(),
-    };
-    if status == Some(500) {
-        eprintln!(
-            "NOTE: this local AWS lacks elasticache {op} (bare moto 5.2.5); that step needs the strict local AWS's"
-        );
-        return false;
-    }
-    assert!(matches!(status, Some(400..=499)), "{op} on a missing group: status {status:?}");
-    true
-}
-
 /// A VPC and two subnets in two zones, through the network kinds.
 async fn network(cx: &Cx) -> (Value, Value, Value, Value) {
     let vpc = kind("vpc").unwrap();
@@ -194,17 +157,20 @@ async fn cache_subnet_group_and_replication_group_round_trip() {
     assert_eq!(group.attr("vpc"), vpc);
     assert_eq!(group.attr("arn"), Value::str("arn:aws:elasticache:us-east-1:123456789012:subnetgroup:itest-cache-net"));
 
-    // The description in place; tags.
-    let described = [("subnets", Value::List(vec![a.clone(), b.clone()])), ("description", "cache subnets".into())];
-    if has_subnet_group_op(&cx, "ModifyCacheSubnetGroup").await {
-        update(&cx, &mut group, &described, None).await.unwrap();
-    }
+    // In place (ModifyCacheSubnetGroup): the description and the subnets; then the subnets
+    // back, with tags.
+    let described = [("subnets", Value::List(vec![a.clone()])), ("description", "cache subnets".into())];
+    update(&cx, &mut group, &described, None).await.unwrap_or_else(|e| panic!("modify: {e}"));
+    assert_eq!(group.live.props["description"], Value::str("cache subnets"));
+    assert_eq!(group.live.props["subnets"], Value::List(vec![a.clone()]));
+    assert_eq!(group.attr("vpc"), vpc);
+    assert_eq!(aws.count("elasticache", "ModifyCacheSubnetGroup"), 1);
     let mut retagged = group.live.tags.clone();
     retagged.insert("tier".into(), "cache".into());
     retagged.remove("team");
-    update(&cx, &mut group, &[("subnets", Value::List(vec![a.clone(), b.clone()]))], Some(retagged))
-        .await
-        .unwrap_or_else(|e| panic!("retag: {e}"));
+    let both = [("subnets", Value::List(vec![a.clone(), b.clone()])), ("description", "cache subnets".into())];
+    update(&cx, &mut group, &both, Some(retagged)).await.unwrap_or_else(|e| panic!("retag: {e}"));
+    assert_eq!(group.live.props["subnets"].as_list().len(), 2);
 
     let rg_props = [
         ("node_type", "cache.t4g.small".into()),
@@ -249,23 +215,6 @@ async fn cache_subnet_group_and_replication_group_round_trip() {
 
     delete(&cx, &rg).await.unwrap();
     delete(&cx, &group).await.unwrap();
-}
-
-/// Whether the local AWS implements ModifyDBProxy (moto 5.2.5 lacks it): one call without
-/// retries naming a proxy that does not exist.
-async fn has_modify_db_proxy(cx: &Cx) -> bool {
-    let conf = aws_sdk_rds::config::Builder::from(&cx.sdk)
-        .retry_config(aws_sdk_rds::config::retry::RetryConfig::disabled())
-        .build();
-    let rds = aws_sdk_rds::Client::from_conf(conf);
-    let err = rds.modify_db_proxy().db_proxy_name("no-such-proxy").idle_client_timeout(60).send().await.err();
-    let status = err.as_ref().and_then(|e| e.raw_response().map(|r| r.status().as_u16()));
-    if status == Some(500) {
-        eprintln!("NOTE: this local AWS lacks rds ModifyDBProxy (bare moto 5.2.5); the in-place update step needs it");
-        return false;
-    }
-    assert!(matches!(status, Some(400..=499)), "ModifyDBProxy on a missing proxy: status {status:?}");
-    true
 }
 
 #[tokio::test]
@@ -341,14 +290,13 @@ async fn db_proxy_round_trip() {
         testing::map(&[("max_connections_percent", 80.into()), ("max_idle_connections_percent", 10.into())]),
     ));
     update(&cx, &mut proxy, &pooled, None).await.unwrap();
-    if has_modify_db_proxy(&cx).await {
-        let mut relaxed = given(900, false);
-        relaxed.retain(|(k, _)| *k != "connection_pool");
-        relaxed.push(pooled.last().unwrap().clone());
-        update(&cx, &mut proxy, &relaxed, None).await.unwrap();
-        assert_eq!(proxy.live.props["idle_client_timeout"], Value::Int(900));
-        assert_eq!(proxy.live.props["require_tls"], Value::Bool(false));
-    }
+    let mut relaxed = given(900, false);
+    relaxed.retain(|(k, _)| *k != "connection_pool");
+    relaxed.push(pooled.last().unwrap().clone());
+    update(&cx, &mut proxy, &relaxed, None).await.unwrap_or_else(|e| panic!("relax: {e}"));
+    assert_eq!(proxy.live.props["idle_client_timeout"], Value::Int(900));
+    assert_eq!(proxy.live.props["require_tls"], Value::Bool(false));
+    assert_eq!(aws.count("rds", "ModifyDBProxy"), 1);
 
     let req = proxy.delete_req();
     proxy.kind.delete(&cx, &req).await.unwrap();

@@ -120,14 +120,23 @@ async fn subnet_group_cluster_and_member_round_trip() {
     let cx = cx(&aws).await;
     let (subnets, sg) = network(&cx).await;
 
-    let group = create(&cx, "db_subnet_group", "dbnet", &[("subnets", Value::List(subnets[..2].to_vec()))]).await;
+    let mut group = create(&cx, "db_subnet_group", "dbnet", &[("subnets", Value::List(subnets[..2].to_vec()))]).await;
     assert_eq!(group.pid(), "rdsit-dbnet");
     assert_eq!(group.live.props["description"], Value::str("rprov rdsit dbnet"));
     assert!(group.attr("arn").as_str().is_some_and(|a| a.ends_with(":subgrp:rdsit-dbnet")));
     assert!(group.attr("vpc").as_str().is_some_and(|v| v.starts_with("vpc-")));
-    // FIXME: moto 5.2.5's ModifyDBSubnetGroup answers with the changed group and then drops it
-    // from its store (DescribeDBSubnetGroups no longer lists it), so the in-place update of the
-    // description and subnets cannot be read back on the local AWS until it keeps the group.
+
+    // In place (ModifyDBSubnetGroup): the description and the subnets, read back by read_many;
+    // the group keeps its name, ARN, VPC and tags.
+    let (arn, vpc, tags) = (group.attr("arn"), group.attr("vpc"), group.live.tags.clone());
+    let moved = [("subnets", Value::List(subnets[1..].to_vec())), ("description", Value::str("rdsit databases"))];
+    update(&cx, &mut group, &moved).await;
+    assert_eq!(group.live.props["description"], Value::str("rdsit databases"));
+    let mut placed = subnets[1..].to_vec();
+    placed.sort_by_cached_key(|v| v.to_string());
+    assert_eq!(group.live.props["subnets"], Value::List(placed));
+    assert_eq!((group.attr("arn"), group.attr("vpc"), &group.live.tags), (arn, vpc, &tags));
+    assert_eq!(aws.count("rds", "ModifyDBSubnetGroup"), 1);
 
     let cluster_props = [
         ("engine", Value::str("aurora-postgresql")),

@@ -32,6 +32,37 @@ def _get_ci(mapping: Any, key: str) -> Any:
     return next((v for k, v in mapping.items() if str(k).lower() == lowered), None)
 
 
+def _parsed(ctx: Context, service: str, operation: str) -> dict[str, Any]:
+    """The call's parameters as moto's own parser reads them from the botocore model (lists
+    of `member.N`, booleans, integers, structures): the shapes moto stores."""
+    from moto.core.parse import QueryParser, XFormedDict
+    from moto.core.utils import get_service_model
+
+    model = get_service_model(service).operation_model(operation)
+    # RDS reads its parameters into XFormedDicts (its stored proxy `Auth` entries are those).
+    map_type = XFormedDict if service == "rds" else dict
+    return QueryParser(model, map_type=map_type).parse({"values": ctx.params})
+
+
+def _answer(service: str, operation: str, result: dict[str, Any]) -> Replayed:
+    """An awsQuery answer for an operation moto lacks, rendered by moto's own serializer from
+    the botocore model (`<OperationResponse><OperationResult>…`), so it has the shape moto
+    gives the same objects elsewhere (DescribeDBProxies, DescribeCacheSubnetGroups)."""
+    from moto.core.serialize import SerializationContext, XFormedAttributePicker
+    from moto.core.serialize import get_serializer_class
+    from moto.core.utils import get_service_model
+
+    model = get_service_model(service).operation_model(operation)
+    serializer = get_serializer_class(service, "query")(
+        operation_model=model,
+        context=SerializationContext(request_id()),
+        value_picker=XFormedAttributePicker(),
+    )
+    out = serializer.serialize(result)
+    body = out["body"]
+    return Replayed(body.encode() if isinstance(body, str) else body, "text/xml")
+
+
 # ---------------------------------------------------------------------------------------
 # Requester-managed network interfaces: AWS places one in the VPC for each DB instance, each
 # cache node and each subnet of a DB proxy, with the resource's security groups; they hold
@@ -48,6 +79,21 @@ def _subnet(ec2: Any, subnet_id: str) -> Any:
         return ec2.get_subnet(subnet_id)
     except Exception:
         return None
+
+
+def _unknown_subnets(ec2: Any, subnet_ids: list[str]) -> Refusal | None:
+    # What RDS and ElastiCache answer for subnet ids the region does not have: 400
+    # InvalidParameterValue "Some input subnets in :[subnet-…, subnet-…] are invalid." (every id
+    # given, as sent), seen from CreateDBSubnetGroup (brianz/serverless-design-patterns#16,
+    # aws-samples/aws-cdk-examples#824) and CreateCacheSubnetGroup
+    # (openedx-unsupported/configuration#313). The models' InvalidSubnet is for other cases.
+    if any(_subnet(ec2, s) is None for s in subnet_ids):
+        return Refusal(
+            400,
+            "InvalidParameterValue",
+            f"Some input subnets in :[{', '.join(subnet_ids)}] are invalid.",
+        )
+    return None
 
 
 def _groups_in_vpc(ec2: Any, group_ids: list[str] | None, vpc_id: str) -> list[str]:
@@ -330,18 +376,131 @@ def delete_db_instance(ctx: Context) -> Refusal | None:
     return _final_snapshot(ctx, standalone)
 
 
+def _proxy_not_found(name: str) -> Refusal:
+    return Refusal(
+        404,
+        "DBProxyNotFoundFault",
+        f"The specified proxy name {name} doesn't correspond to a proxy owned by your Amazon "
+        "Web Services account in the specified Amazon Web Services Region.",
+    )
+
+
 def delete_db_proxy(ctx: Context) -> Refusal | None:
     # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBProxy.html
     # DBProxyNotFoundFault (404): what a delete sent again meets. moto answers 500 (KeyError).
     name = str(ctx.params.get("DBProxyName", ""))
     if name not in ctx.rds.db_proxies:
+        return _proxy_not_found(name)
+    return None
+
+
+def modify_db_subnet_group(ctx: Context) -> Refusal | None:
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBSubnetGroup.html
+    # The refusals; the change itself is moto's, with `rds_modify_db_subnet_group_keeps_it`
+    # (moto 5.2.5 popped the group from its store and answered with it).
+    # - unknown group: DBSubnetGroupNotFoundFault (404), moto's text (its DescribeDBSubnetGroups);
+    # - no subnets: InvalidSubnet "Subnet IDs are required." (AWS's text for CreateDBSubnetGroup,
+    #   terraform-aws-modules/terraform-aws-rds#327);
+    # - unknown subnets: InvalidParameterValue (`_unknown_subnets`);
+    # - subnets of two VPCs: InvalidSubnet, moto's text (its CreateDBProxy; the model's words);
+    # - subnets of another VPC than the group's: InvalidParameterValue "The new Subnets are not in
+    #   the same Vpc as the existing subnet group" (AWS's text,
+    #   aws-samples/aws-apprunner-terraform#9);
+    # - one Availability Zone: DBSubnetGroupDoesNotCoverEnoughAZs, AWS's text
+    #   (terraform-aws-modules/terraform-aws-vpc#821).
+    name = str(ctx.params.get("DBSubnetGroupName", ""))
+    group = _db_subnet_group(ctx, name)
+    if group is None:
+        return Refusal(404, "DBSubnetGroupNotFoundFault", f"Subnet Group {name} not found.")
+    subnet_ids = [str(s) for s in _parsed(ctx, "rds", "ModifyDBSubnetGroup").get("SubnetIds") or []]
+    if not subnet_ids:
+        return Refusal(400, "InvalidSubnet", "Subnet IDs are required.")
+    unknown = _unknown_subnets(ctx.ec2, subnet_ids)
+    if unknown is not None:
+        return unknown
+    subnets = [_subnet(ctx.ec2, s) for s in subnet_ids]
+    for subnet in subnets[1:]:
+        if subnet.vpc_id != subnets[0].vpc_id:
+            return Refusal(
+                400,
+                "InvalidSubnet",
+                f"The requested subnet {subnet.id} is invalid, or multiple subnets were requested "
+                "that are not all in a common VPC.",
+            )
+    if group._subnets and subnets[0].vpc_id != group._subnets[0].vpc_id:
         return Refusal(
-            404,
-            "DBProxyNotFoundFault",
-            f"The specified proxy name {name} doesn't correspond to a proxy owned by your Amazon "
-            "Web Services account in the specified Amazon Web Services Region.",
+            400,
+            "InvalidParameterValue",
+            "The new Subnets are not in the same Vpc as the existing subnet group",
+        )
+    zones = sorted({s.availability_zone for s in subnets})
+    if len(zones) < 2:
+        return Refusal(
+            400,
+            "DBSubnetGroupDoesNotCoverEnoughAZs",
+            "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. "
+            f"Current AZ coverage: {', '.join(zones)}. Add subnets to cover at least 2 AZs.",
         )
     return None
+
+
+def modify_db_proxy(ctx: Context) -> Refusal | Replayed | None:
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBProxy.html
+    # moto 5.2.5 has no ModifyDBProxy (500): the local AWS changes moto's proxy object and
+    # answers with it through moto's serializer (the DBProxy shape of DescribeDBProxies). Auth
+    # and SecurityGroups replace the lists; the proxy's network interfaces take the new groups.
+    # Unknown proxy: DBProxyNotFoundFault (404), as DeleteDBProxy; NewDBProxyName in use:
+    # DBProxyAlreadyExistsFault (400, the model's code; the text is ours, after moto's create).
+    rds = ctx.rds
+    name = str(ctx.params.get("DBProxyName", ""))
+    proxy = rds.db_proxies.get(name)
+    if proxy is None:
+        return _proxy_not_found(name)
+    params = _parsed(ctx, "rds", "ModifyDBProxy")
+    new_name = params.get("NewDBProxyName")
+    if new_name and new_name != name and new_name in rds.db_proxies:
+        return Refusal(
+            400,
+            "DBProxyAlreadyExistsFault",
+            f"Cannot modify the DBProxy because a DBProxy with the identifier {new_name} "
+            "already exists.",
+        )
+    if "Auth" in params:
+        proxy.auth = list(params["Auth"])
+    if "DefaultAuthScheme" in params:
+        proxy.default_auth_scheme = params["DefaultAuthScheme"]
+    if "RequireTLS" in params:
+        proxy.require_tls = bool(params["RequireTLS"])
+    if "IdleClientTimeout" in params:
+        # Clamped to 1..28800 seconds, as moto's CreateDBProxy does.
+        proxy.idle_client_timeout = min(max(int(params["IdleClientTimeout"]), 1), 28800)
+    if "DebugLogging" in params:
+        proxy.debug_logging = bool(params["DebugLogging"])
+    if "RoleArn" in params:
+        proxy.role_arn = params["RoleArn"]
+    ec2 = ctx.ec2
+    owned = [e for e in ec2.enis.values() if getattr(e, OWNER, None) == ("rds-proxy", name)]
+    if "SecurityGroups" in params:
+        # None given: the VPC's default group, as CreateDBProxy.
+        groups = [str(g) for g in params["SecurityGroups"] or []]
+        proxy.vpc_security_group_ids = groups or _groups_in_vpc(ec2, [], proxy.vpc_id)
+        for eni in owned:
+            ec2.modify_network_interface_attribute(
+                eni.id, _groups_in_vpc(ec2, proxy.vpc_security_group_ids, eni.subnet.vpc_id)
+            )
+    if new_name and new_name != name:
+        rds.db_proxies.pop(name)
+        proxy.db_proxy_name = new_name
+        rds.db_proxies[new_name] = proxy
+        for target_group in proxy.proxy_target_groups.values():
+            target_group.db_proxy_name = new_name
+        for eni in owned:
+            setattr(eni, OWNER, ("rds-proxy", new_name))
+            eni.description = f"Network interface for DBProxy {new_name}"
+    from moto.core.utils import utcnow
+
+    proxy.updated_date = utcnow()
+    return _answer("rds", "ModifyDBProxy", {"DBProxy": proxy})
 
 
 # ---------------------------------------------------------------------------------------
@@ -383,6 +542,54 @@ def delete_cache_subnet_group(ctx: Context) -> Refusal | Replayed | None:
         "</DeleteCacheSubnetGroupResponse>"
     )
     return Replayed(body.encode(), "text/xml")
+
+
+def modify_cache_subnet_group(ctx: Context) -> Refusal | Replayed:
+    # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyCacheSubnetGroup.html
+    # Changes the description and/or the subnets (SubnetIds, when given, replace them). moto has
+    # no ModifyCacheSubnetGroup (it answers 500): the local AWS makes the group again in moto's
+    # backend with the same name, ARN and tags, and answers with it through moto's serializer
+    # (ModifyCacheSubnetGroupResult/CacheSubnetGroup). Unknown group:
+    # CacheSubnetGroupNotFoundFault (400 in the model), moto's text, as DeleteCacheSubnetGroup;
+    # unknown subnets: InvalidParameterValue (`_unknown_subnets`); subnets of two VPCs:
+    # InvalidSubnet "Subnets subnet-… and subnet-… are not in the same VPC." (AWS's answer to
+    # CreateCacheSubnetGroup, floci-io/floci#2401, checked against AWS there).
+    from moto.elasticache.models import CacheSubnetGroup
+
+    backend = ctx.elasticache
+    name = str(ctx.params.get("CacheSubnetGroupName", ""))
+    group = backend.cache_subnet_groups.get(name)
+    if group is None:
+        return Refusal(400, "CacheSubnetGroupNotFoundFault", f"CacheSubnetGroup {name} not found.")
+    params = _parsed(ctx, "elasticache", "ModifyCacheSubnetGroup")
+    subnet_ids = [str(s) for s in params.get("SubnetIds") or []]
+    if subnet_ids:
+        unknown = _unknown_subnets(ctx.ec2, subnet_ids)
+        if unknown is not None:
+            return unknown
+        subnets = [_subnet(ctx.ec2, s) for s in subnet_ids]
+        for subnet in subnets[1:]:
+            if subnet.vpc_id != subnets[0].vpc_id:
+                return Refusal(
+                    400,
+                    "InvalidSubnet",
+                    f"Subnets {subnets[0].id} and {subnet.id} are not in the same VPC.",
+                )
+    else:
+        subnet_ids = list(group.subnet_ids)
+    description = params.get("CacheSubnetGroupDescription")
+    if description is None:
+        description = group.cache_subnet_group_description
+    changed = CacheSubnetGroup(
+        account_id=ctx.account,
+        region_name=ctx.region,
+        cache_subnet_group_name=name,
+        cache_subnet_group_description=description,
+        subnet_ids=subnet_ids,
+        tags=group.tags,
+    )
+    backend.cache_subnet_groups[name] = changed
+    return _answer("elasticache", "ModifyCacheSubnetGroup", {"CacheSubnetGroup": changed})
 
 
 # ---------------------------------------------------------------------------------------
@@ -581,9 +788,55 @@ def s3_versioning_answer() -> None:
     S3Response.get_bucket_versioning = get_bucket_versioning  # type: ignore[method-assign]
 
 
+def rds_modify_db_subnet_group_keeps_it() -> None:
+    """moto 5.2.5's `modify_db_subnet_group` takes the group out of its store
+    (`self.subnet_groups.pop(name)`, meant as a lookup) and never puts it back: ModifyDBSubnetGroup
+    answered with the changed group, which DescribeDBSubnetGroups no longer listed (and an
+    unknown name was a 500, the pop's KeyError). The group is changed where it is, so its name,
+    ARN and tags stay; its VPC follows its subnets; names match without regard to case, as AWS
+    keeps them lower-case."""
+    from moto.rds.exceptions import DBSubnetGroupNotFoundError
+    from moto.rds.models import RDSBackend
+
+    def modify_db_subnet_group(
+        self: Any, subnet_name: str, description: str | None, subnets: list[Any]
+    ) -> Any:
+        group = _get_ci(self.subnet_groups, subnet_name)
+        if group is None:
+            raise DBSubnetGroupNotFoundError(subnet_name)
+        group.subnets = subnets
+        if subnets:
+            group.vpc_id = subnets[0].vpc_id
+        if description is not None:
+            group.description = description
+        return group
+
+    RDSBackend.modify_db_subnet_group = modify_db_subnet_group  # type: ignore[method-assign]
+
+
+def elasticache_subnet_zones() -> None:
+    """moto keeps a cache subnet group's subnet zone as a string where the model has a
+    structure, so its answers carried an empty `<SubnetAvailabilityZone/>`; AWS sends
+    `<SubnetAvailabilityZone><Name>us-east-1a</Name></SubnetAvailabilityZone>`."""
+    from moto.elasticache.models import CacheSubnetGroup
+
+    original = CacheSubnetGroup.__init__
+
+    def init(self: Any, *args: Any, **kw: Any) -> None:
+        original(self, *args, **kw)
+        for subnet in self.subnets:
+            zone = subnet.get("subnet_availability_zone")
+            if isinstance(zone, str):
+                subnet["subnet_availability_zone"] = {"Name": zone}
+
+    CacheSubnetGroup.__init__ = init  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     elasticache_num_cache_clusters()
+    elasticache_subnet_zones()
     rds_cluster_backups_go_with_it()
+    rds_modify_db_subnet_group_keeps_it()
     s3_new_bucket_defaults()
     s3_versioning_answer()
 
@@ -598,7 +851,10 @@ RULES.update(
             Rule("rds", "DeleteDBCluster", delete_db_cluster),
             Rule("rds", "DeleteDBInstance", delete_db_instance),
             Rule("rds", "DeleteDBProxy", delete_db_proxy),
+            Rule("rds", "ModifyDBSubnetGroup", modify_db_subnet_group),
+            Rule("rds", "ModifyDBProxy", modify_db_proxy),
             Rule("elasticache", "DeleteCacheSubnetGroup", delete_cache_subnet_group),
+            Rule("elasticache", "ModifyCacheSubnetGroup", modify_cache_subnet_group),
             Rule("iam", "DeletePolicy", delete_policy),
             Rule("iam", "DeleteUser", delete_user),
             Rule("secretsmanager", "CreateSecret", create_secret),

@@ -240,6 +240,200 @@ def test_delete_db_proxy_sent_again_is_not_found(aws):
     )
 
 
+def test_modify_db_subnet_group_keeps_the_group(aws):
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBSubnetGroup.html
+    # moto 5.2.5 answered with the changed group and dropped it from its store
+    # (`subnet_groups.pop`): DescribeDBSubnetGroups no longer listed it. Fixed in both modes.
+    ec2, rds = aws.client("ec2"), aws.client("rds")
+    _, subnets = network(ec2, subnets=3)
+    rds.create_db_subnet_group(
+        DBSubnetGroupName="db",
+        DBSubnetGroupDescription="db",
+        SubnetIds=subnets[:2],
+        Tags=[{"Key": "team", "Value": "data"}],
+    )
+    [before] = rds.describe_db_subnet_groups()["DBSubnetGroups"]
+    changed = rds.modify_db_subnet_group(
+        DBSubnetGroupName="db", DBSubnetGroupDescription="the data tier", SubnetIds=subnets[1:]
+    )["DBSubnetGroup"]
+    [listed] = rds.describe_db_subnet_groups()["DBSubnetGroups"]
+    assert listed == changed
+    assert listed["DBSubnetGroupName"] == "db"
+    assert listed["DBSubnetGroupDescription"] == "the data tier"
+    assert [s["SubnetIdentifier"] for s in listed["Subnets"]] == subnets[1:]
+    assert [s["SubnetAvailabilityZone"]["Name"] for s in listed["Subnets"]] == [
+        "us-east-1b",
+        "us-east-1c",
+    ]
+    assert listed["DBSubnetGroupArn"] == before["DBSubnetGroupArn"]
+    assert listed["VpcId"] == before["VpcId"]
+    tags = rds.list_tags_for_resource(ResourceName=listed["DBSubnetGroupArn"])["TagList"]
+    assert tags == [{"Key": "team", "Value": "data"}]
+    # Without a description the description stays; the name matches in any case, as on AWS.
+    rds.modify_db_subnet_group(DBSubnetGroupName="DB", SubnetIds=subnets[:2])
+    [listed] = rds.describe_db_subnet_groups(DBSubnetGroupName="db")["DBSubnetGroups"]
+    assert listed["DBSubnetGroupDescription"] == "the data tier"
+    assert [s["SubnetIdentifier"] for s in listed["Subnets"]] == subnets[:2]
+    # A cluster can use it after the change, and deleting it is refused while it does.
+    aurora(rds)
+    refused(
+        lambda: rds.delete_db_subnet_group(DBSubnetGroupName="db"),
+        "InvalidDBSubnetGroupStateFault",
+        400,
+    )
+
+
+def test_modify_db_subnet_group_refusals(aws):
+    ec2, rds = aws.client("ec2"), aws.client("rds")
+    _, subnets = network(ec2, subnets=3)
+    _, elsewhere = network(ec2, subnets=2)
+    subnet_group(rds, subnets[:2])
+    refused(
+        lambda: rds.modify_db_subnet_group(DBSubnetGroupName="nope", SubnetIds=subnets),
+        "DBSubnetGroupNotFoundFault",
+        404,
+        "Subnet Group nope not found.",
+    )
+    unchecked = aws.client("rds", parameter_validation=False)
+    refused(
+        lambda: unchecked.modify_db_subnet_group(DBSubnetGroupName="db", SubnetIds=[]),
+        "InvalidSubnet",
+        400,
+        "Subnet IDs are required.",
+    )
+    refused(
+        lambda: rds.modify_db_subnet_group(
+            DBSubnetGroupName="db", SubnetIds=[subnets[0], "subnet-0123456789abcdef0"]
+        ),
+        "InvalidParameterValue",
+        400,
+        f"Some input subnets in :[{subnets[0]}, subnet-0123456789abcdef0] are invalid.",
+    )
+    refused(
+        lambda: rds.modify_db_subnet_group(
+            DBSubnetGroupName="db", SubnetIds=[subnets[0], elsewhere[1]]
+        ),
+        "InvalidSubnet",
+        400,
+        f"The requested subnet {elsewhere[1]} is invalid, or multiple subnets were requested "
+        "that are not all in a common VPC.",
+    )
+    refused(
+        lambda: rds.modify_db_subnet_group(DBSubnetGroupName="db", SubnetIds=elsewhere),
+        "InvalidParameterValue",
+        400,
+        "The new Subnets are not in the same Vpc as the existing subnet group",
+    )
+    one_zone = ec2.create_subnet(
+        VpcId=ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]["VpcId"],
+        CidrBlock="10.0.9.0/24",
+        AvailabilityZone="us-east-1a",
+    )["Subnet"]["SubnetId"]
+    refused(
+        lambda: rds.modify_db_subnet_group(
+            DBSubnetGroupName="db", SubnetIds=[subnets[0], one_zone]
+        ),
+        "DBSubnetGroupDoesNotCoverEnoughAZs",
+        400,
+        "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. "
+        "Current AZ coverage: us-east-1a. Add subnets to cover at least 2 AZs.",
+    )
+    # Refused changes change nothing.
+    [listed] = rds.describe_db_subnet_groups()["DBSubnetGroups"]
+    assert [s["SubnetIdentifier"] for s in listed["Subnets"]] == subnets[:2]
+    # The allowed case after them.
+    rds.modify_db_subnet_group(DBSubnetGroupName="db", SubnetIds=[subnets[0], subnets[2]])
+
+
+def test_modify_db_subnet_group_keeps_it_in_lax_mode_too(aws):
+    # A moto bug, not an AWS rule: fixed in both modes, as the other moto patches.
+    aws.configure(strict=False)
+    ec2, rds = aws.client("ec2"), aws.client("rds")
+    _, subnets = network(ec2, subnets=3)
+    subnet_group(rds, subnets[:2])
+    rds.modify_db_subnet_group(DBSubnetGroupName="db", SubnetIds=subnets[1:])
+    [listed] = rds.describe_db_subnet_groups()["DBSubnetGroups"]
+    assert [s["SubnetIdentifier"] for s in listed["Subnets"]] == subnets[1:]
+
+
+def test_modify_db_proxy(aws):
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBProxy.html
+    # moto 5.2.5 has no ModifyDBProxy (500): the local AWS changes the proxy and answers with it
+    # in DescribeDBProxies' shape; the lists given (Auth, SecurityGroups) replace the old ones.
+    ec2, rds = aws.client("ec2"), aws.client("rds")
+    vpc, subnets = network(ec2, subnets=2)
+    first = ec2.create_security_group(GroupName="a", Description="a", VpcId=vpc)["GroupId"]
+    second = ec2.create_security_group(GroupName="b", Description="b", VpcId=vpc)["GroupId"]
+    made = proxy(aws, rds, subnets, [first])
+    rds.add_tags_to_resource(ResourceName=made["DBProxyArn"], Tags=[{"Key": "k", "Value": "v"}])
+    secret = aws.client("secretsmanager").create_secret(Name="other", SecretString="y")["ARN"]
+    refused(
+        lambda: rds.modify_db_proxy(DBProxyName="nope", IdleClientTimeout=60),
+        "DBProxyNotFoundFault",
+        404,
+        "The specified proxy name nope doesn't correspond to a proxy owned by your Amazon Web "
+        "Services account in the specified Amazon Web Services Region.",
+    )
+    auth = [
+        {
+            "AuthScheme": "SECRETS",
+            "SecretArn": secret,
+            "IAMAuth": "REQUIRED",
+            "ClientPasswordAuthType": "POSTGRES_SCRAM_SHA_256",
+        }
+    ]
+    changed = rds.modify_db_proxy(
+        DBProxyName="proxy",
+        Auth=auth,
+        RequireTLS=False,
+        IdleClientTimeout=900,
+        DebugLogging=True,
+        RoleArn="arn:aws:iam::123456789012:role/other",
+        SecurityGroups=[second],
+    )["DBProxy"]
+    [listed] = rds.describe_db_proxies(DBProxyName="proxy")["DBProxies"]
+    assert changed == listed
+    assert listed["Auth"] == auth
+    assert listed["RequireTLS"] is False
+    assert listed["IdleClientTimeout"] == 900
+    assert listed["DebugLogging"] is True
+    assert listed["RoleArn"] == "arn:aws:iam::123456789012:role/other"
+    assert listed["VpcSecurityGroupIds"] == [second]
+    for kept in ("DBProxyArn", "Endpoint", "VpcSubnetIds", "EngineFamily", "VpcId"):
+        assert listed[kept] == made[kept], kept
+    # Its network interfaces take the new groups: the old one can go, the new one cannot.
+    assert all([g["GroupId"] for g in e["Groups"]] == [second] for e in enis(ec2))
+    ec2.delete_security_group(GroupId=first)
+    refused(lambda: ec2.delete_security_group(GroupId=second), "DependencyViolation", 400)
+    # Only what is given changes.
+    rds.modify_db_proxy(DBProxyName="proxy", IdleClientTimeout=120)
+    [listed] = rds.describe_db_proxies(DBProxyName="proxy")["DBProxies"]
+    assert (listed["IdleClientTimeout"], listed["RequireTLS"], listed["Auth"]) == (120, False, auth)
+    # A new name: in use refused, else the proxy (ARN, tags, targets, ENIs) goes under it.
+    proxy(aws, rds, subnets, [], name="taken")
+    refused(
+        lambda: rds.modify_db_proxy(DBProxyName="proxy", NewDBProxyName="taken"),
+        "DBProxyAlreadyExistsFault",
+        400,
+    )
+    renamed = rds.modify_db_proxy(DBProxyName="proxy", NewDBProxyName="renamed")["DBProxy"]
+    assert renamed["DBProxyName"] == "renamed"
+    assert renamed["DBProxyArn"] == made["DBProxyArn"]
+    refused(lambda: rds.describe_db_proxies(DBProxyName="proxy"), "DBProxyNotFoundFault", 404)
+    [group] = rds.describe_db_proxy_target_groups(DBProxyName="renamed")["TargetGroups"]
+    assert group["DBProxyName"] == "renamed"
+    tags = rds.list_tags_for_resource(ResourceName=made["DBProxyArn"])["TagList"]
+    assert {"Key": "k", "Value": "v"} in tags
+    names = sorted(e["Description"] for e in enis(ec2))
+    assert names == ["Network interface for DBProxy renamed"] * 2 + [
+        "Network interface for DBProxy taken"
+    ] * 2
+    rds.delete_db_proxy(DBProxyName="renamed")
+    rds.delete_db_proxy(DBProxyName="taken")
+    assert enis(ec2) == []
+    ec2.delete_security_group(GroupId=second)
+
+
 def test_db_instance_and_proxy_enis_hold_subnets_and_security_groups(aws):
     # AWS places a requester-managed ENI in the VPC for each DB instance and for each subnet of
     # a DB proxy, with their security groups; the subnet and the groups cannot be deleted until
@@ -396,6 +590,84 @@ def test_delete_cache_subnet_group(aws):
     )
     # The name is free again.
     cache_group(cache, subnets)
+
+
+def test_modify_cache_subnet_group(aws):
+    # https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyCacheSubnetGroup.html
+    # moto 5.2.5 has no ModifyCacheSubnetGroup (500): the local AWS changes the description
+    # and/or the subnets (name, ARN and tags kept) and answers as AWS does.
+    ec2, cache = aws.client("ec2"), aws.client("elasticache")
+    _, subnets = network(ec2, subnets=3)
+    _, elsewhere = network(ec2, subnets=1)
+    cache.create_cache_subnet_group(
+        CacheSubnetGroupName="cache",
+        CacheSubnetGroupDescription="cache",
+        SubnetIds=subnets[:2],
+        Tags=[{"Key": "team", "Value": "data"}],
+    )
+    [before] = cache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+    refused(
+        lambda: cache.modify_cache_subnet_group(
+            CacheSubnetGroupName="nope", CacheSubnetGroupDescription="x"
+        ),
+        "CacheSubnetGroupNotFoundFault",
+        400,
+        "CacheSubnetGroup nope not found.",
+    )
+    refused(
+        lambda: cache.modify_cache_subnet_group(
+            CacheSubnetGroupName="cache", SubnetIds=["subnet-0123456789abcdef0", subnets[0]]
+        ),
+        "InvalidParameterValue",
+        400,
+        f"Some input subnets in :[subnet-0123456789abcdef0, {subnets[0]}] are invalid.",
+    )
+    refused(
+        lambda: cache.modify_cache_subnet_group(
+            CacheSubnetGroupName="cache", SubnetIds=[subnets[0], elsewhere[0]]
+        ),
+        "InvalidSubnet",
+        400,
+        f"Subnets {subnets[0]} and {elsewhere[0]} are not in the same VPC.",
+    )
+    assert cache.describe_cache_subnet_groups()["CacheSubnetGroups"] == [before]
+
+    # The description alone: the subnets stay.
+    described = cache.modify_cache_subnet_group(
+        CacheSubnetGroupName="cache", CacheSubnetGroupDescription="sessions"
+    )["CacheSubnetGroup"]
+    assert described == {**before, "CacheSubnetGroupDescription": "sessions"}
+    # The subnets alone: the description stays; zones as AWS reports them.
+    changed = cache.modify_cache_subnet_group(CacheSubnetGroupName="cache", SubnetIds=subnets[1:])[
+        "CacheSubnetGroup"
+    ]
+    [listed] = cache.describe_cache_subnet_groups(CacheSubnetGroupName="cache")["CacheSubnetGroups"]
+    assert listed == changed
+    assert listed["CacheSubnetGroupDescription"] == "sessions"
+    assert [
+        (s["SubnetIdentifier"], s["SubnetAvailabilityZone"]["Name"]) for s in listed["Subnets"]
+    ] == [(subnets[1], "us-east-1b"), (subnets[2], "us-east-1c")]
+    assert (listed["ARN"], listed["VpcId"]) == (before["ARN"], before["VpcId"])
+    tags = cache.list_tags_for_resource(ResourceName=listed["ARN"])["TagList"]
+    assert tags == [{"Key": "team", "Value": "data"}]
+    # A replication group uses the changed group (its nodes' ENIs in its subnets).
+    redis(cache, clusters=1)
+    assert [e["SubnetId"] for e in enis(ec2)] == [subnets[1]]
+    cache.delete_replication_group(ReplicationGroupId="redis")
+    cache.delete_cache_subnet_group(CacheSubnetGroupName="cache")
+
+
+def test_modify_cache_subnet_group_is_not_moto_in_lax_mode(aws):
+    # moto has no ModifyCacheSubnetGroup: lax mode answers as moto (500).
+    aws.configure(strict=False)
+    ec2, cache = aws.client("ec2"), aws.client("elasticache")
+    _, subnets = network(ec2, subnets=1)
+    cache_group(cache, subnets)
+    with pytest.raises(ClientError) as info:
+        cache.modify_cache_subnet_group(
+            CacheSubnetGroupName="cache", CacheSubnetGroupDescription="x"
+        )
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
 def test_replication_group_deleting_then_gone(aws):
