@@ -14,8 +14,10 @@ use rprov::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::graph::Graph;
 use rprov::kinds;
 use rprov::plan::{LiveSet, plan};
+use rprov::stack::{Imported, Inputs};
 use rprov::state::State;
 use rprov::store::LocalBackend;
+use rprov::value::Value;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -36,6 +38,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     match which.as_str() {
         "network" => rt.block_on(network(100)),
+        "data" => rt.block_on(data(100)),
         "scale" => rt.block_on(scale::run()),
         "s3state" => rt.block_on(s3state::run()),
         "push" => push::run(),
@@ -46,7 +49,7 @@ fn main() {
             scale::generate(n, std::path::Path::new(&std::env::args().nth(3).expect("dir")));
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; available: network, scale, s3state, push");
+            eprintln!("unknown benchmark `{other}`; available: network, data, scale, s3state, push");
             std::process::exit(1);
         }
     }
@@ -58,19 +61,85 @@ pub(crate) async fn refresh(cx: &Cx, stack: &rprov::stack::Stack, state: Option<
 
 async fn network(latency_ms: u64) {
     let aws = LocalAws::builder().latency_ms(latency_ms).start();
-    let path = repo().join("stacks/network.yaml");
-    let stack = rprov::stack::load(&rprov::kinds::KINDS, &path, &Default::default())
-        .unwrap_or_else(|_| panic!("{} must be valid", path.display()));
-    let graph = Graph::build(&stack).expect("graph");
+    let stack = load(&repo().join("stacks/network.yaml"), &Inputs::default());
+    let dir = std::env::temp_dir().join(format!("rprov-bench-{}", std::process::id()));
+    let m = apply_measured(&aws, &stack, &dir).await;
+    m.print("network", latency_ms);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `rprov-bench data`: seed 004's data tier (`examples/api-platform/data.yaml`) on its network
+/// stack. The network is applied first without latency (it is the `network` benchmark's
+/// subject); the data stack is then applied and re-planned with `latency_ms` on every call.
+async fn data(latency_ms: u64) {
+    let aws = LocalAws::start();
+    let dir = std::env::temp_dir().join(format!("rprov-bench-{}", std::process::id()));
+    let examples = repo().join("examples/api-platform");
+    let net = load(&examples.join("network.yaml"), &Inputs::default());
+    let net_state = apply_measured(&aws, &net, &dir).await.state;
+    let lookup = |r: &rprov::expr::Ref| {
+        net_state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+    };
+    let outputs = net.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    let mut inputs = Inputs::default();
+    inputs.params.insert("cache_auth_token".into(), "bench-token-0123456789abcdef".into());
+    inputs.imports.insert("net".into(), Imported::Read { location: "bench".into(), outputs });
+    let stack = load(&examples.join("data.yaml"), &inputs);
+    aws.configure(&localaws::Config::new().latency_ms(latency_ms));
+    let m = apply_measured(&aws, &stack, &dir).await;
+    m.print("data", latency_ms);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn load(path: &std::path::Path, inputs: &Inputs) -> rprov::stack::Stack {
+    rprov::stack::load_file(&rprov::kinds::KINDS, path, inputs)
+        .unwrap_or_else(|(_, d)| panic!("{} must be valid: {d:?}", path.display()))
+}
+
+struct Measured {
+    resources: usize,
+    kinds: usize,
+    apply_calls: std::collections::BTreeMap<(String, String), usize>,
+    wall: Duration,
+    critical: Duration,
+    plan_calls: std::collections::BTreeMap<(String, String), usize>,
+    state: State,
+}
+
+impl Measured {
+    fn print(&self, name: &str, latency_ms: u64) {
+        println!("{name} stack, {} resources, {latency_ms} ms injected latency per call", self.resources);
+        for (what, calls) in [("apply", &self.apply_calls), ("re-plan", &self.plan_calls)] {
+            println!("{what}: {} AWS calls", calls.values().sum::<usize>());
+            for ((svc, op), n) in calls {
+                println!("  {svc}:{op} {n}");
+            }
+        }
+        let ratio = self.wall.as_secs_f64() / self.critical.as_secs_f64().max(1e-9);
+        println!(
+            "bench {name}: apply_s={:.2} critical_path_s={:.2} ratio={:.2} plan_calls={} kinds={}",
+            self.wall.as_secs_f64(),
+            self.critical.as_secs_f64(),
+            ratio,
+            self.plan_calls.values().sum::<usize>(),
+            self.kinds
+        );
+    }
+}
+
+/// Applies `stack` from nothing, times it against the critical-path bound (each resource
+/// weighted by its own measured duration), then refreshes and re-plans it (which must be
+/// empty), counting that plan's AWS calls.
+async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::path::Path) -> Measured {
+    let graph = Graph::build(stack).expect("graph");
     let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
     let sdk = load_sdk_config(&settings, &stack.region).await;
     let wait = WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() };
     let cx = Arc::new(Cx::new(&stack.name, sdk, wait));
-    let dir = std::env::temp_dir().join(format!("rprov-bench-{}", std::process::id()));
-    let backend = Arc::new(LocalBackend::for_stack(&dir, &stack.name));
+    let backend = Arc::new(LocalBackend::for_stack(dir, &stack.name));
 
-    let live = refresh(&cx, &stack, None).await;
-    let p = plan(&stack, &graph, None, &live);
+    let live = refresh(&cx, stack, None).await;
+    let p = plan(stack, &graph, None, &live);
     // Per logical id: when its create or update started and ended.
     type Spans = HashMap<String, (Instant, Option<Instant>)>;
     let spans: Arc<Mutex<Spans>> = Arc::default();
@@ -92,7 +161,7 @@ async fn network(latency_ms: u64) {
     let start = Instant::now();
     let (state, outcome) = execute(
         cx.clone(),
-        &stack,
+        stack,
         &p,
         State::new(&stack.name, &stack.region),
         backend,
@@ -118,29 +187,15 @@ async fn network(latency_ms: u64) {
     let critical = finish.values().max().copied().unwrap_or_default();
 
     aws.clear_calls();
-    let live = refresh(&cx, &stack, Some(&state)).await;
-    let replan = plan(&stack, &graph, Some(&state), &live);
+    let live = refresh(&cx, stack, Some(&state)).await;
+    let replan = plan(stack, &graph, Some(&state), &live);
     assert!(!replan.has_changes(), "re-plan after apply is not empty");
-    let plan_calls = aws.calls().len();
+    let plan_calls = aws.count_by_operation();
     let kinds_n = {
         let mut k: Vec<&str> = stack.resources.values().map(|r| r.kind_name()).collect();
         k.sort_unstable();
         k.dedup();
         k.len()
     };
-    println!("network stack, {} resources, {} ms injected latency per call", stack.resources.len(), latency_ms);
-    println!("apply: {} AWS calls", apply_calls.values().sum::<usize>());
-    for ((svc, op), n) in &apply_calls {
-        println!("  {svc}:{op} {n}");
-    }
-    let ratio = wall.as_secs_f64() / critical.as_secs_f64().max(1e-9);
-    println!(
-        "bench network: apply_s={:.2} critical_path_s={:.2} ratio={:.2} plan_calls={} kinds={}",
-        wall.as_secs_f64(),
-        critical.as_secs_f64(),
-        ratio,
-        plan_calls,
-        kinds_n
-    );
-    let _ = std::fs::remove_dir_all(dir);
+    Measured { resources: stack.resources.len(), kinds: kinds_n, apply_calls, wall, critical, plan_calls, state }
 }

@@ -486,22 +486,14 @@ impl Kind for CacheReplicationGroup {
             .await;
         // No idempotency token: a resend after a lost answer meets ReplicationGroupAlreadyExists;
         // the group is taken only if it carries this resource's ownership tags.
-        match sent.map_err(classify_unretried) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let g = describe_one(cx, &id)
-                    .await?
-                    .ok_or_else(|| AwsError::NotFound(format!("replication group {id}")))?;
-                let have = tags_of(cx, g.arn().unwrap_or_default()).await?;
-                if !super::carries_ownership(&have, req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "replication group {id} exists and was not created for {}: choose another `id`, or `adopt: true` ({m})",
-                        req.id
-                    )));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async {
+            Ok(match describe_one(cx, &id).await? {
+                Some(g) => Some(tags_of(cx, g.arn().unwrap_or_default()).await?),
+                None => None,
+            })
+        };
+        let what = format!("replication group {id}");
+        super::created_or_ours(cx, req, sent.map_err(classify_unretried), &what, "choose another `id`, or `adopt: true`", existing).await?;
         let g = wait_available(cx, req.id, &id).await?;
         read_back(cx, &g).await
     }

@@ -197,19 +197,9 @@ impl Kind for CacheSubnetGroup {
             .await;
         // No idempotency token: a resend after a lost answer meets CacheSubnetGroupAlreadyExists;
         // the group is taken only if it carries this resource's ownership tags.
-        match sent.map_err(classify_unretried) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let have = read_back(cx, &name).await?;
-                if !super::carries_ownership(&have.tags, req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "cache subnet group {name} exists and was not created for {}: choose another name, or `adopt: true` ({m})",
-                        req.id
-                    )));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async { Ok(Some(read_back(cx, &name).await?.tags)) };
+        let what = format!("cache subnet group {name}");
+        super::created_or_ours(cx, req, sent.map_err(classify_unretried), &what, "choose another name, or `adopt: true`", existing).await?;
         read_back(cx, &name).await
     }
 

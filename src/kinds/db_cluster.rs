@@ -593,20 +593,9 @@ impl Kind for DbCluster {
         // the executor's) meets DBClusterAlreadyExistsFault. The cluster is this resource's if
         // it carries its ownership tags (they travel in the create); otherwise it is someone
         // else's, and nothing is taken.
-        match sent.map_err(classify) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let have = describe_one(cx, &ident).await?.ok_or(AwsError::AlreadyExists(m.clone()))?;
-                if !super::carries_ownership(&rds::from_sdk(have.tag_list()), req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "DB cluster {ident} exists and was not created for {}: give another `identifier` ({m})",
-                        req.id
-                    )));
-                }
-                cx.status(req.id, &format!("DB cluster {ident} was created by an earlier attempt: taking it"));
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async { Ok(describe_one(cx, &ident).await?.map(|c| rds::from_sdk(c.tag_list()))) };
+        let what = format!("DB cluster {ident}");
+        super::created_or_ours(cx, req, sent.map_err(classify), &what, "give another `identifier`", existing).await?;
         Ok(live(&wait_available(cx, req.id, &ident).await?))
     }
 

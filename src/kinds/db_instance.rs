@@ -305,20 +305,9 @@ impl Kind for DbInstance {
             .await;
         // No idempotency token: a resend after a lost answer meets DBInstanceAlreadyExists; the
         // instance is taken if it carries this resource's ownership tags.
-        match sent.map_err(classify) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let have = describe_one(cx, &ident).await?.ok_or(AwsError::AlreadyExists(m.clone()))?;
-                if !super::carries_ownership(&rds::from_sdk(have.tag_list()), req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "DB instance {ident} exists and was not created for {}: give another `identifier` ({m})",
-                        req.id
-                    )));
-                }
-                cx.status(req.id, &format!("DB instance {ident} was created by an earlier attempt: taking it"));
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async { Ok(describe_one(cx, &ident).await?.map(|i| rds::from_sdk(i.tag_list()))) };
+        let what = format!("DB instance {ident}");
+        super::created_or_ours(cx, req, sent.map_err(classify), &what, "give another `identifier`", existing).await?;
         Ok(live(&wait_available(cx, req.id, &ident).await?))
     }
 

@@ -650,20 +650,14 @@ impl Kind for DbProxy {
             .await;
         // No idempotency token: a resend after a lost answer meets DBProxyAlreadyExistsFault;
         // the proxy is taken only if it carries this resource's ownership tags.
-        match sent.map_err(classify_unretried) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let have =
-                    describe_one(cx, &name).await?.ok_or_else(|| AwsError::NotFound(format!("DB proxy {name}")))?;
-                if !super::carries_ownership(&tags_of(cx, have.db_proxy_arn().unwrap_or_default()).await?, req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "DB proxy {name} exists and was not created for {}: choose another name, or `adopt: true` ({m})",
-                        req.id
-                    )));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async {
+            Ok(match describe_one(cx, &name).await? {
+                Some(p) => Some(tags_of(cx, p.db_proxy_arn().unwrap_or_default()).await?),
+                None => None,
+            })
+        };
+        let what = format!("DB proxy {name}");
+        super::created_or_ours(cx, req, sent.map_err(classify_unretried), &what, "choose another name, or `adopt: true`", existing).await?;
         wait_available(cx, req.id, &name).await?;
         set_pool(cx, &name, p).await?;
         if let Some(cluster) = text(p, "target_cluster") {

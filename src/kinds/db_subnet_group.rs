@@ -269,19 +269,9 @@ impl Kind for DbSubnetGroup {
             .await;
         // No idempotency token: a repeat after a lost answer meets DBSubnetGroupAlreadyExists;
         // the group is taken if it carries this resource's ownership tags.
-        match sent.map_err(classify) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let have = read_back(cx, &name).await?;
-                if !super::carries_ownership(&have.tags, req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "DB subnet group {name} exists and was not created for {}: choose another name ({m})",
-                        req.id
-                    )));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async { Ok(Some(read_back(cx, &name).await?.tags)) };
+        let what = format!("DB subnet group {name}");
+        super::created_or_ours(cx, req, sent.map_err(classify), &what, "choose another name", existing).await?;
         read_back(cx, &name).await
     }
 

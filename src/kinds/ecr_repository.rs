@@ -326,19 +326,9 @@ impl Kind for EcrRepository {
             .await;
         // No idempotency token: a repeat after a lost answer meets RepositoryAlreadyExists, and
         // the repository is taken if it carries this resource's ownership tags.
-        match sent.map_err(classify) {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let have = read_back(cx, &name, false).await?;
-                if !super::carries_ownership(&have.tags, req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "ECR repository {name} exists and was not created for {}: choose another name, or `adopt: true` ({m})",
-                        req.id
-                    )));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async { Ok(Some(read_back(cx, &name, false).await?.tags)) };
+        let what = format!("ECR repository {name}");
+        super::created_or_ours(cx, req, sent.map_err(classify), &what, "choose another name, or `adopt: true`", existing).await?;
         if p.get("lifecycle").is_some_and(|v| !v.is_null()) {
             lifecycle_write(cx, &name, p).await?;
         }

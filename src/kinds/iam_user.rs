@@ -443,20 +443,11 @@ impl Kind for IamUser {
             .send()
             .await
             .map_err(classify);
-        match sent {
-            Ok(_) => {}
-            Err(AwsError::AlreadyExists(m)) => {
-                let out = iam.get_user().user_name(&name).send().await.map_err(classify)?;
-                let tags = from_sdk(out.user().map(|u| u.tags()).unwrap_or_default());
-                if !super::carries_ownership(&tags, req.tags) {
-                    return Err(AwsError::AlreadyExists(format!(
-                        "user {name} exists and was not created for {}: choose another name ({m})",
-                        req.id
-                    )));
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let existing = || async {
+            let out = iam.get_user().user_name(&name).send().await.map_err(classify)?;
+            Ok(Some(from_sdk(out.user().map(|u| u.tags()).unwrap_or_default())))
+        };
+        super::created_or_ours(cx, req, sent, &format!("user {name}"), "choose another name", existing).await?;
         converge_policies(cx, &name, &Props::new(), req.props).await?;
         read_back(cx, &name, req.props).await
     }

@@ -20,6 +20,38 @@ pub use crate::model::{
     without_aws_tags,
 };
 
+/// The answer to a create that takes no idempotency token. "Already exists" is either a resend
+/// after a lost answer to this very create, or someone else's resource of that name: the
+/// existing one is taken only if `tags_of_existing` finds this resource's ownership tags on it
+/// (they travel in the create), and otherwise refused naming `what` and what to do `instead`,
+/// nothing taken. Returns whether an existing resource was taken.
+pub(crate) async fn created_or_ours<T, Fut>(
+    cx: &Cx,
+    req: &CreateReq<'_>,
+    sent: Result<T, AwsError>,
+    what: &str,
+    instead: &str,
+    tags_of_existing: impl FnOnce() -> Fut,
+) -> Result<bool, AwsError>
+where
+    Fut: std::future::Future<Output = Result<Option<Tags>, AwsError>>,
+{
+    match sent {
+        Ok(_) => Ok(false),
+        Err(AwsError::AlreadyExists(m)) => {
+            if !tags_of_existing().await?.is_some_and(|have| carries_ownership(&have, req.tags)) {
+                return Err(AwsError::AlreadyExists(format!(
+                    "{what} exists and was not created for {}: {instead} ({m})",
+                    req.id
+                )));
+            }
+            cx.status(req.id, &format!("{what} was created by an earlier attempt: taking it"));
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub struct CreateReq<'a> {
     pub id: &'a str,
     pub props: &'a Props,
