@@ -306,6 +306,7 @@ kinds! {
     db_instance::DbInstance,
     bucket::Bucket,
     http_api::HttpApi,
+    api_domain::ApiDomain,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {
