@@ -1,9 +1,12 @@
-//! The API Gateway kind (`http_api`) against the strict local AWS, through the `Kind` trait
-//! only: create with ownership tags, routes to a Lambda function made here with the Lambda SDK,
-//! find it again with `read_many` with props equal to the stack's normalised values (a second
-//! plan shows no diff), update in place touching only what changed, a change made behind
-//! rprov's back seen by `read_many`, the calls of a refresh, a delete refused while a custom
-//! domain maps the API, delete, gone.
+//! The API Gateway kinds (`http_api`, `api_domain`) against the strict local AWS, through the
+//! `Kind` trait only: create with ownership tags, routes to a Lambda function made here with the
+//! Lambda SDK, find it again with `read_many` with props equal to the stack's normalised values
+//! (a second plan shows no diff), update in place touching only what changed, a change made
+//! behind rprov's back seen by `read_many`, the calls of a refresh, a delete refused while a
+//! custom domain maps the API, delete in order, gone.
+//!
+//! moto answers every domain name AVAILABLE at once and has no UpdateDomainName or
+//! UpdateApiMapping: the wait and those updates are unit-tested with aws-smithy-mocks.
 //!
 //! moto has no CreateDeployment: the `$default` stage deploys itself (auto-deploy), which is
 //! also what the kind does on AWS.
@@ -232,4 +235,112 @@ async fn http_api_round_trip() {
     k.delete(&cx, &api.delete_req()).await.unwrap();
     assert!(read(&cx, k, &[], &api_id).await.is_none(), "still listed after delete");
     assert_eq!(k.delete(&cx, &api.delete_req()).await, Ok(()), "a second delete is success");
+}
+
+/// An ACM certificate for `name`, requested directly (the certificate kind is tested elsewhere).
+async fn certificate(cx: &Cx, name: &str) -> String {
+    let acm = cx.client(aws_sdk_acm::Client::new);
+    let out = acm
+        .request_certificate()
+        .domain_name(name)
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap();
+    out.certificate_arn().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn api_domain_round_trip() {
+    let aws = LocalAws::start();
+    let cx = cx(&aws).await;
+    let (upload, _) = functions(&cx).await;
+    let apis = kind("http_api").unwrap();
+    let k = kind("api_domain").expect("api_domain is registered");
+    let api_props = desired(
+        apis,
+        "api",
+        &props(&[("name", Value::str("portal")), ("routes", list(vec![route("POST /uploads", &upload, &[])]))]),
+    );
+    let api_tags = testing::owned_tags(STACK, "api", "portal");
+    let api = apis.create(&cx, &CreateReq { id: "api", props: &api_props, tags: &api_tags, token: "t" }).await.unwrap();
+    let api = Res { kind: apis, id: "api", live: api.clone(), applied: api_props };
+    let cert = certificate(&cx, "api.example.com").await;
+
+    let id = "domain";
+    let tags = testing::owned_tags(STACK, id, "portal");
+    let want = desired(
+        k,
+        id,
+        &props(&[
+            ("domain", Value::str("API.example.com")),
+            ("certificate", Value::str(&cert)),
+            ("api", Value::str(api.pid())),
+        ]),
+    );
+    assert_eq!(want["stage"], Value::str("$default"), "the API's auto-deploying stage by default");
+    let made = k.create(&cx, &CreateReq { id, props: &want, tags: &tags, token: "t" }).await.unwrap();
+    let found = read(&cx, k, &[], &made.physical_id).await.expect("read_many finds the domain");
+    assert_eq!(compared(&found, &want), want, "live props differ from the stack's (perpetual diff)");
+    assert_eq!(found.tags, tags);
+    assert_eq!(made.props, found.props, "create returns what read_many reads");
+    let mut domain = Res { kind: k, id, live: found, applied: want };
+    assert_eq!(domain.pid(), "api.example.com");
+    // The alias target a dns_record names, as AWS reports it for a regional domain in us-east-1.
+    assert_eq!(domain.attr("zone_id"), Value::str("Z1UJRXOUMOOFQ8"));
+    assert!(domain.attr("dns_name").as_str().is_some_and(|d| d.ends_with(".execute-api.us-east-1.amazonaws.com")));
+    assert_eq!(domain.attr("arn"), Value::str("arn:aws:apigateway:us-east-1::/domainnames/api.example.com"));
+
+    // A refresh: one GetDomainNames, one GetApiMappings for the stack's domain.
+    aws.clear_calls();
+    read(&cx, k, &[], domain.pid()).await.unwrap();
+    assert_eq!((aws.count("apigateway", "GetDomainNames"), aws.count("apigateway", "GetApiMappings")), (1, 1));
+    assert_eq!(aws.calls().len(), 2);
+
+    // In place: the tags.
+    let mut retagged = tags.clone();
+    retagged.insert("team".into(), "docs".into());
+    let req = UpdateReq {
+        id,
+        physical_id: domain.pid(),
+        old: &domain.applied,
+        new: &domain.applied,
+        changed: &["tags".to_string()],
+        old_tags: &tags,
+        tags: &retagged,
+    };
+    let out = k.update(&cx, &req).await.unwrap();
+    let found = read(&cx, k, &[], domain.pid()).await.unwrap();
+    assert_eq!(found.tags, retagged, "tags after update");
+    assert_eq!(out.props, found.props);
+    domain.live = found;
+
+    // Drift: the mapping deleted behind rprov's back reads as no API mapped.
+    let gw = cx.client(aws_sdk_apigatewayv2::Client::new);
+    let mappings = gw.get_api_mappings().domain_name("api.example.com").send().await.unwrap();
+    let mapping = mappings.items()[0].api_mapping_id().unwrap().to_owned();
+    gw.delete_api_mapping().domain_name("api.example.com").api_mapping_id(&mapping).send().await.unwrap();
+    let drifted = read(&cx, k, &[], domain.pid()).await.unwrap();
+    assert_eq!(drifted.props["api"], Value::Null, "drift is seen");
+    // The update puts the mapping back.
+    let req = UpdateReq {
+        id,
+        physical_id: domain.pid(),
+        old: &domain.applied,
+        new: &domain.applied,
+        changed: &["api".to_string()],
+        old_tags: &retagged,
+        tags: &retagged,
+    };
+    k.update(&cx, &req).await.unwrap();
+    let found = read(&cx, k, &[], domain.pid()).await.unwrap();
+    assert_eq!(compared(&found, &domain.applied), domain.applied, "mapped again");
+
+    // The API cannot go while the domain maps it; the domain's delete (mappings first) frees it.
+    assert!(matches!(apis.delete(&cx, &api.delete_req()).await, Err(AwsError::InUse(_))));
+    k.delete(&cx, &domain.delete_req()).await.unwrap();
+    assert!(read(&cx, k, &[], domain.pid()).await.is_none(), "still listed after delete");
+    assert_eq!(k.delete(&cx, &domain.delete_req()).await, Ok(()), "a second delete is success");
+    apis.delete(&cx, &api.delete_req()).await.unwrap();
+    assert!(read(&cx, apis, &[], api.pid()).await.is_none());
 }

@@ -142,9 +142,44 @@ def delete_domain_name_with_mappings() -> None:
     ApiGatewayV2Backend.delete_domain_name = delete_domain_name  # type: ignore[method-assign]
 
 
+def domain_name_tags() -> None:
+    """TagResource / UntagResource on a domain name's ARN: moto routed no `/v2/tags/…/domainnames/…`
+    path (404) and its domain names answer the tags given at create only. AWS tags domain
+    names like APIs (https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/tags-resource-arn.html)."""
+    from moto.apigatewayv2 import urls
+    from moto.apigatewayv2.models import ApiGatewayV2Backend
+    from moto.apigatewayv2.responses import ApiGatewayV2Response
+
+    pattern = "{0}/v2/tags/(?P<resource_arn_pt1>[^/]+)/domainnames/(?P<resource_arn_pt2>[^/]+)$"
+    urls.url_paths.setdefault(pattern, ApiGatewayV2Response.dispatch)
+
+    def domain_of(backend: Any, arn: str) -> Any:
+        name = arn.split("/domainnames/", 1)[1] if "/domainnames/" in arn else None
+        return backend.domain_names.get(name) if name else None
+
+    tag = ApiGatewayV2Backend.tag_resource
+    untag = ApiGatewayV2Backend.untag_resource
+
+    def tag_resource(self: Any, resource_arn: str, tags: dict[str, str]) -> None:
+        domain = domain_of(self, resource_arn)
+        if domain is None:
+            return tag(self, resource_arn, tags)
+        domain.tags = {**(domain.tags or {}), **(tags or {})}
+
+    def untag_resource(self: Any, resource_arn: str, tag_keys: list[str]) -> None:
+        domain = domain_of(self, resource_arn)
+        if domain is None:
+            return untag(self, resource_arn, tag_keys)
+        domain.tags = {k: v for k, v in (domain.tags or {}).items() if k not in tag_keys}
+
+    ApiGatewayV2Backend.tag_resource = tag_resource  # type: ignore[method-assign]
+    ApiGatewayV2Backend.untag_resource = untag_resource  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     domain_name_targets()
     delete_domain_name_with_mappings()
+    domain_name_tags()
 
 
 RULES.update(

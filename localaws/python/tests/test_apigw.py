@@ -110,3 +110,12 @@ def test_create_route_refuses_a_key_in_use(aws):
     )
     gw.create_route(ApiId=api, RouteKey="POST /items")
     assert len(gw.get_routes(ApiId=api)["Items"]) == 2
+
+
+def test_domain_names_are_tagged_in_place(aws):
+    gw = aws.client("apigatewayv2")
+    name = domain(aws)
+    arn = f"arn:aws:apigateway:us-east-1::/domainnames/{name}"
+    gw.tag_resource(ResourceArn=arn, Tags={"team": "docs", "tier": "web"})
+    gw.untag_resource(ResourceArn=arn, TagKeys=["tier"])
+    assert gw.get_domain_names()["Items"][0]["Tags"] == {"team": "docs"}
