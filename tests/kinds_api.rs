@@ -215,14 +215,8 @@ async fn http_api_round_trip() {
         .endpoint_type(aws_sdk_apigatewayv2::types::EndpointType::Regional)
         .build();
     gw.create_domain_name().domain_name("api.example.com").domain_name_configurations(config).send().await.unwrap();
-    let mapping = gw
-        .create_api_mapping()
-        .domain_name("api.example.com")
-        .api_id(&api_id)
-        .stage("$default")
-        .send()
-        .await
-        .unwrap();
+    let mapping =
+        gw.create_api_mapping().domain_name("api.example.com").api_id(&api_id).stage("$default").send().await.unwrap();
     let refused = k.delete(&cx, &api.delete_req()).await;
     assert!(matches!(refused, Err(AwsError::InUse(_))), "{refused:?}");
     gw.delete_api_mapping()
