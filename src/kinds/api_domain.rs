@@ -471,6 +471,17 @@ mod tests {
     }
 
     #[test]
+    fn an_alias_to_the_domain_is_an_address_record() {
+        let cert = "arn:aws:acm:us-east-1:123456789012:certificate/1";
+        let stack = format!(
+            "zone: {{ type: hosted_zone, name: example.com. }}\n\
+             d: {{ type: api_domain, domain: api.example.com, certificate: '{cert}', api: a1 }}\n\
+             r: {{ type: dns_record, zone: '${{zone.id}}', name: api.example.com, record_type: CNAME, alias: {{ dns_name: '${{d.dns_name}}', zone_id: '${{d.zone_id}}' }} }}"
+        );
+        check_rules(&stack, &["an alias to API domain `d` is of type A or AAAA, not CNAME"]);
+    }
+
+    #[test]
     fn rules() {
         let cert = "arn:aws:acm:us-east-1:123456789012:certificate/1";
         check_rules(&format!("d: {{ type: api_domain, domain: api.example.com, certificate: '{cert}', api: a1 }}"), &[]);
