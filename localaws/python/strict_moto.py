@@ -35,6 +35,7 @@ os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 # moto loads them only when asked.
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
+import apigw  # noqa: E402
 import datatier  # noqa: E402
 import rules  # noqa: E402
 import wire  # noqa: E402
@@ -66,6 +67,7 @@ rules.ecr_digest_of_manifest()
 rules.ecr_tag_moves_keep_the_image()
 rules.ecr_scan_on_push_off()
 datatier.patch_moto()
+apigw.patch_moto()
 
 CONTROL = "/_localaws/"
 

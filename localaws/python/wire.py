@@ -115,7 +115,9 @@ def identify(environ: dict[str, Any], body: bytes) -> Request:
 
 
 def _rest(request, service, environ, method, path, query, body) -> Request:
-    model = rest_model(service)
+    # API Gateway's two APIs share the signing name `apigateway`; v2's paths start with /v2/.
+    v2 = service == "apigateway" and path.startswith("/v2/")
+    model = rest_model("apigatewayv2" if v2 else service)
     headers = {
         k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
     }

@@ -77,9 +77,13 @@ pub fn classify_code(code: &str, message: &str, status: Option<u16>) -> AwsError
         "InvalidDBClusterStateFault",
         "InvalidDBInstanceState",
     ];
+    // API Gateway answers DeleteApi of an API a custom domain still maps with a plain
+    // BadRequestException ("Please remove all API mappings for the API from your custom domain
+    // names"): in use until the mapping is deleted.
+    let mapped = code == "BadRequestException" && message.contains("remove all API mappings");
     if THROTTLED.contains(&code) {
         AwsError::Throttled(text)
-    } else if IN_USE.contains(&code) {
+    } else if IN_USE.contains(&code) || mapped {
         AwsError::InUse(text)
     } else if code.contains("NotFound")
         || code.starts_with("NoSuch")

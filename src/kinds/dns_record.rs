@@ -245,11 +245,15 @@ impl KindSpec for DnsRecord {
         }
         if let (Some(ty), Some(Expr::Map(a))) = (ty, alias)
             && let Some(target) = a.get("dns_name").and_then(ref_target)
-            && s.stack.resource(target).is_some_and(|(kind, _)| kind == "load_balancer")
+            && let Some(what) = s.stack.resource(target).and_then(|(kind, _)| match kind {
+                "load_balancer" => Some("load balancer"),
+                "api_domain" => Some("API domain"),
+                _ => None,
+            })
             && !matches!(ty, "A" | "AAAA")
         {
             out.push(
-                Problem::new("record_type", format!("an alias to load balancer `{target}` is of type A or AAAA, not {ty}: AWS answers load balancer aliases with addresses"))
+                Problem::new("record_type", format!("an alias to {what} `{target}` is of type A or AAAA, not {ty}: AWS answers {what} aliases with addresses"))
                     .help("`record_type: A`"),
             );
         }

@@ -22,6 +22,9 @@ fn arns_name_their_kinds() {
         ("arn:aws:logs:r:1:log-group:/rprov/app/logs", "log_group"),
         ("arn:aws:ssm:r:1:parameter/app/key", "ssm_parameter"),
         ("arn:aws:route53:::hostedzone/Z1", "hosted_zone"),
+        // API Gateway's resource part is a path.
+        ("arn:aws:apigateway:r::/apis/a1b2c3", "http_api"),
+        ("arn:aws:apigateway:r::/domainnames/api.example.com", "api_domain"),
     ] {
         assert_eq!(KINDS.kind_of_arn(arn), Some(kind), "{arn}");
     }

@@ -124,6 +124,8 @@ pub trait Catalog: Send + Sync {
         let (_, _, service, _, _, resource) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         // A resource part without a type (`arn:aws:s3:::<bucket>`) has the empty type.
+        // API Gateway's resource part is a path (`/apis/<id>`): its type is the first segment.
+        let resource = resource.strip_prefix('/').unwrap_or(resource);
         let ty = if resource.contains(['/', ':']) { resource.split(['/', ':']).next().unwrap_or_default() } else { "" };
         self.specs().into_iter().find(|k| k.arn() == Some((service, ty))).map(|k| k.schema().name)
     }

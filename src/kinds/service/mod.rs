@@ -1,6 +1,7 @@
 //! What the kinds of one AWS service share: its client, tag conversion and retagging, and the
 //! reads and waits several of its kinds make. The kinds reach them as `super::ec2` and so on.
 
+pub mod apigw;
 pub mod ec2;
 pub mod ecs;
 pub mod efs;
