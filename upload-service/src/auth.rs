@@ -398,8 +398,10 @@ mod tests {
             wrong_password = wrong_password.min(time("admin"));
             wrong_user = wrong_user.min(time("nobody"));
         }
-        assert!(wrong_user * 3 > wrong_password, "{wrong_user:?} against {wrong_password:?}");
-        assert!(wrong_password * 3 > wrong_user, "{wrong_user:?} against {wrong_password:?}");
+        // A shortcut for unknown names would be a thousand times faster; a factor of five
+        // leaves room for a machine running the rest of the suite beside this test.
+        assert!(wrong_user * 5 > wrong_password, "{wrong_user:?} against {wrong_password:?}");
+        assert!(wrong_password * 5 > wrong_user, "{wrong_user:?} against {wrong_password:?}");
     }
 
     #[test]
