@@ -13,7 +13,7 @@ use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::{Props, Value};
 // The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
-use service::{ec2, ecs, efs, elbv2, iam, rds, route53};
+use service::{ec2, ecs, efs, elbv2, iam, lambda, rds, route53};
 
 pub use crate::model::{
     ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,
@@ -305,6 +305,8 @@ kinds! {
     db_cluster::DbCluster,
     db_instance::DbInstance,
     bucket::Bucket,
+    function::Function,
+    lambda_permission::LambdaPermission,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {
