@@ -133,8 +133,8 @@ async fn function_in_a_vpc_and_its_permission_round_trip() {
     assert!(f.attr("invoke_arn").as_str().is_some_and(|a| a.ends_with(":function:fnit-upload/invocations")));
     assert_eq!(aws.count("lambda", "CreateFunction"), 1);
 
-    // One ListFunctions and one ListTags (the local AWS's Tagging API lists no functions here)
-    // for a refresh.
+    // One ListFunctions for the kind (tags: the Tagging API's index within a refresh, else one
+    // ListTags for a function the stack may own).
     aws.clear_calls();
     read(&cx, f.kind, &[], f.pid()).await.unwrap();
     assert_eq!(aws.count("lambda", "ListFunctions"), 1);
@@ -268,4 +268,61 @@ resources:
     let (code, text) = run(&["destroy", "stack.yaml", "--yes"]);
     assert_eq!(code, Some(0), "{text}");
     assert!(lam.list_functions().send().await.unwrap().functions().is_empty());
+}
+
+#[tokio::test]
+async fn destroy_waits_for_lambdas_network_interfaces_before_the_subnets_and_group() {
+    let aws = LocalAws::start();
+    let hold = Duration::from_secs(3);
+    aws.configure(&Config::new().lambda_eni_hold(hold));
+    let dir = tempfile::tempdir().unwrap();
+    write_code(dir.path(), "def handler(event, context):\n    return 1\n");
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        r#"stack: fnvpc
+region: us-east-1
+resources:
+  vpc: { type: vpc, cidr: 10.40.0.0/16 }
+  a: { type: subnet, vpc: "${vpc.id}", cidr: 10.40.0.0/24, az: us-east-1a }
+  b: { type: subnet, vpc: "${vpc.id}", cidr: 10.40.1.0/24, az: us-east-1b }
+  fnsg: { type: security_group, vpc: "${vpc.id}" }
+  exec: { type: iam_role, trust: [lambda.amazonaws.com] }
+  upload:
+    type: function
+    code: { path: fn }
+    runtime: python3.13
+    handler: app.handler
+    role: ${exec.arn}
+    vpc: { subnets: ["${a.id}", "${b.id}"], security_groups: ["${fnsg.id}"] }
+  invoke: { type: lambda_permission, function: "${upload.name}", principal: apigateway.amazonaws.com }
+"#,
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_rprov");
+    let run = |args: &[&str]| {
+        let out = testing::rprov_command(bin, &aws.endpoint(), dir.path()).args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["apply", "stack.yaml", "--yes"]);
+    assert_eq!(code, Some(0), "{text}");
+    aws.clear_calls();
+    let (code, text) = run(&["plan", "stack.yaml", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "nothing to change after apply:\n{text}");
+    let lambda_calls: Vec<_> =
+        aws.count_by_operation().into_iter().filter(|((s, _), _)| s == "lambda").collect::<Vec<_>>();
+    eprintln!("re-plan, Lambda calls: {lambda_calls:?}");
+    assert_eq!(aws.count("lambda", "ListFunctions"), 1);
+    assert_eq!(aws.count("lambda", "GetPolicy"), 1);
+
+    let start = Instant::now();
+    let (code, text) = run(&["destroy", "stack.yaml", "--yes"]);
+    let took = start.elapsed();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("waiting for Lambda's network interfaces to be released"), "{text}");
+    assert!(took >= hold, "{took:?}");
+    // The subnets and the group went after the interfaces, at the first attempt.
+    assert_eq!(aws.count("ec2", "DeleteSubnet"), 2, "{text}");
+    assert_eq!(aws.count("ec2", "DeleteSecurityGroup"), 1, "{text}");
+    eprintln!("destroy took {took:?} with a {hold:?} hold");
 }
