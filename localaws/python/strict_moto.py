@@ -38,6 +38,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 import apigw  # noqa: E402
 import datatier  # noqa: E402
 import rules  # noqa: E402
+import serverless  # noqa: E402
 import wire  # noqa: E402
 from eventual import Eventual, check_kinds  # noqa: E402
 from flights import Flights  # noqa: E402
@@ -68,6 +69,7 @@ rules.ecr_tag_moves_keep_the_image()
 rules.ecr_scan_on_push_off()
 datatier.patch_moto()
 apigw.patch_moto()
+serverless.patch_moto()
 
 CONTROL = "/_localaws/"
 
@@ -213,10 +215,11 @@ class LocalAws:
             "op_latency_ms": self.op_latency_ms,
             "eventual": self.eventual.polls,
             "faults": self.faults.spec,
+            "lambda_eni_hold_s": serverless.HOLD_S,
         }
 
     def configure(self, patch: dict[str, Any]) -> None:
-        known = {"strict", "latency_ms", "op_latency_ms", "eventual", "faults"}
+        known = {"strict", "latency_ms", "op_latency_ms", "eventual", "faults", "lambda_eni_hold_s"}
         unknown = set(patch) - known
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
@@ -235,6 +238,8 @@ class LocalAws:
             self.eventual.polls.update(eventual)
             if faults is not None:
                 self.faults = faults
+            if "lambda_eni_hold_s" in patch:
+                serverless.set_hold(float(patch["lambda_eni_hold_s"]))
 
     def latency_for(self, req: wire.Request) -> float:
         key = req.key()

@@ -14,6 +14,7 @@ pub struct Config {
     op_latency_ms: Option<BTreeMap<String, u64>>,
     eventual: BTreeMap<String, u32>,
     faults: Option<Faults>,
+    lambda_eni_hold: Option<Duration>,
 }
 
 impl Config {
@@ -49,6 +50,14 @@ impl Config {
         self
     }
 
+    /// How long the network interfaces of a Lambda function in a VPC stay after DeleteFunction
+    /// (or an update that leaves a subnet), holding their subnets and security groups (AWS: up
+    /// to tens of minutes). Default 3 s.
+    pub fn lambda_eni_hold(mut self, hold: Duration) -> Config {
+        self.lambda_eni_hold = Some(hold);
+        self
+    }
+
     pub fn faults(mut self, faults: Faults) -> Config {
         self.faults = Some(faults);
         self
@@ -78,6 +87,9 @@ impl Config {
         }
         if let Some(faults) = &self.faults {
             out.insert("faults".into(), faults.to_json());
+        }
+        if let Some(hold) = self.lambda_eni_hold {
+            out.insert("lambda_eni_hold_s".into(), json!(hold.as_secs_f64()));
         }
         Value::Object(out)
     }

@@ -13,7 +13,7 @@ use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::{Props, Value};
 // The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
-use service::{apigw, ec2, ecs, efs, elbv2, iam, rds, route53};
+use service::{apigw, ec2, ecs, efs, elbv2, iam, lambda, rds, route53};
 
 pub use crate::model::{
     ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,
@@ -307,6 +307,8 @@ kinds! {
     bucket::Bucket,
     http_api::HttpApi,
     api_domain::ApiDomain,
+    function::Function,
+    lambda_permission::LambdaPermission,
 }
 
 pub fn kind(name: &str) -> Option<&'static dyn Kind> {

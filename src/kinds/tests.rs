@@ -161,7 +161,8 @@ fn the_stack_owns_what_is_asked_for_or_tagged_with_it_unless_the_kind_selects() 
             "log_group",
             "alarm",
             "dns_record",
-            "container_image"
+            "container_image",
+            "lambda_permission"
         ]
     );
 }

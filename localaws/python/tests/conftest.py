@@ -38,6 +38,7 @@ DEFAULT_CONFIG = {
         "replication_group_deleting": 0,
     },
     "faults": None,
+    "lambda_eni_hold_s": 3.0,
 }
 
 

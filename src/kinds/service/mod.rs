@@ -8,5 +8,6 @@ pub mod efs;
 pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
+pub mod lambda;
 pub mod rds;
 pub mod route53;

@@ -1,0 +1,210 @@
+"""Lambda's AWS rules that moto 5.2.5 lacks, and the network interfaces AWS puts in a VPC for a
+function. Importing this module adds its checks to `rules.RULES`; the hooks after a successful
+call are in `AFTER`.
+
+Lambda is restJson1: `wire.error_body` renders each refusal in its protocol. Codes and HTTP
+statuses are those of the botocore model's error shapes.
+
+- A function with `VpcConfig` gets one requester-managed network interface per subnet, with the
+  function's security groups and the description AWS gives them ("AWS Lambda VPC ENI-<name>-
+  <uuid>"); moto makes none. After DeleteFunction (or an update that leaves a subnet) they stay
+  for `HOLD_S` seconds (the `lambda_eni_hold_s` setting), as AWS keeps them for up to tens of
+  minutes: DeleteSubnet and DeleteSecurityGroup are refused with DependencyViolation meanwhile
+  (the existing rules count every interface in the subnet or group).
+- AddPermission with a statement id the function's policy already has: 409
+  ResourceConflictException (moto adds a second statement).
+- LoggingConfig is kept and reported (moto drops it: every function read back without it).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import datatier
+from datatier import OWNER, _groups_in_vpc, _subnet
+from rules import RULES, Context, Refusal, Rule
+
+# Seconds Lambda's interfaces outlive their function (setting `lambda_eni_hold_s`).
+HOLD_S = 3.0
+RELEASE_AT = "_localaws_release_at"
+
+
+def set_hold(seconds: float) -> None:
+    global HOLD_S
+    HOLD_S = float(seconds)
+
+
+def _backend(ctx: Context) -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    return lambda_backends[ctx.account][ctx.region]
+
+
+def _function(ctx: Context, name: str) -> Any:
+    try:
+        return _backend(ctx).get_function(name)
+    except Exception:
+        return None
+
+
+def _owner(ctx: Context, name: str) -> tuple[str, str]:
+    return ("lambda", name.rsplit(":", 1)[-1] if name.startswith("arn:") else name)
+
+
+def _enis(ctx: Context, owner: tuple[str, str]) -> list[Any]:
+    return [
+        e
+        for e in ctx.ec2.enis.values()
+        if getattr(e, OWNER, None) == owner and getattr(e, RELEASE_AT, None) is None
+    ]
+
+
+def release_due(ec2: Any, now: float | None = None) -> None:
+    """Interfaces whose hold has passed are gone."""
+    now = time.monotonic() if now is None else now
+    for eni_id, eni in list(ec2.enis.items()):
+        at = getattr(eni, RELEASE_AT, None)
+        if at is not None and at <= now:
+            ec2.enis.pop(eni_id, None)
+
+
+def _hold(enis: list[Any]) -> None:
+    at = time.monotonic() + HOLD_S
+    for e in enis:
+        setattr(e, RELEASE_AT, at)
+
+
+def _vpc(fn: Any) -> tuple[list[str], list[str]]:
+    config = getattr(fn, "_vpc_config", None) or {}
+    return list(config.get("SubnetIds") or []), list(config.get("SecurityGroupIds") or [])
+
+
+def _place(ctx: Context, name: str, subnet_ids: list[str], groups: list[str]) -> None:
+    ec2 = ctx.ec2
+    for subnet_id in subnet_ids:
+        subnet = _subnet(ec2, subnet_id)
+        if subnet is None:
+            continue
+        eni = ec2.create_network_interface(
+            subnet,
+            None,
+            group_ids=_groups_in_vpc(ec2, groups, subnet.vpc_id),
+            description=f"AWS Lambda VPC ENI-{name}-{uuid.uuid4()}",
+        )
+        eni.requester_managed = True
+        setattr(eni, OWNER, _owner(ctx, name))
+
+
+def function_placed(ctx: Context) -> None:
+    """After CreateFunction / UpdateFunctionConfiguration: the interfaces match the function's
+    subnets and groups; those it no longer uses are held, then released."""
+    name = str(ctx.params.get("FunctionName", ""))
+    fn = _function(ctx, name)
+    if fn is None:
+        return
+    name = fn.function_name
+    subnet_ids, groups = _vpc(fn)
+    have = _enis(ctx, _owner(ctx, name))
+    keep = [
+        e
+        for e in have
+        if e.subnet.id in subnet_ids and sorted(g.id for g in e.group_set) == sorted(groups)
+    ]
+    _hold([e for e in have if e not in keep])
+    kept = {e.subnet.id for e in keep}
+    _place(ctx, name, [s for s in subnet_ids if s not in kept], groups)
+
+
+def function_deleted(ctx: Context) -> None:
+    _hold(_enis(ctx, _owner(ctx, str(ctx.params.get("FunctionName", "")))))
+
+
+AFTER: dict[tuple[str, str], Callable[[Context], None]] = {
+    ("lambda", "CreateFunction"): function_placed,
+    ("lambda", "UpdateFunctionConfiguration"): function_placed,
+    ("lambda", "DeleteFunction"): function_deleted,
+}
+# The middleware runs the hooks of `datatier.AFTER` after a successful call.
+datatier.AFTER.update(AFTER)
+
+
+def add_permission(ctx: Context) -> Refusal | None:
+    fn = _function(ctx, str(ctx.params.get("FunctionName", "")))
+    sid = ctx.params.get("StatementId")
+    if fn is None or not sid:
+        return None
+    if any(s.get("Sid") == sid for s in fn.policy.statements):
+        return Refusal(
+            409,
+            "ResourceConflictException",
+            f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
+            "or remove the existing statement.",
+        )
+    return None
+
+
+def _releasing_first(op: str) -> Rule:
+    """The EC2 rule of `op` (or none), after releasing interfaces whose hold has passed."""
+    inner = RULES.get(("ec2", op))
+
+    def check(ctx: Context) -> Refusal | None:
+        release_due(ctx.ec2)
+        return inner.check(ctx) if inner else None  # type: ignore[return-value]
+
+    return Rule("ec2", op, check)
+
+
+def moto_logging_config() -> None:
+    """moto drops CreateFunction's and UpdateFunctionConfiguration's LoggingConfig and reports
+    none; AWS reports `{LogFormat: Text, LogGroup: /aws/lambda/<name>}` by default."""
+    from moto.awslambda.models import LambdaFunction
+
+    init = LambdaFunction.__init__
+    get_configuration = LambdaFunction.get_configuration
+    update_configuration = LambdaFunction.update_configuration
+
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        spec = kw.get("spec", args[0] if args else {}) or {}
+        self._localaws_logging = dict(spec.get("LoggingConfig") or {})
+
+    def get_config(self: Any, *args: Any, **kw: Any) -> dict[str, Any]:
+        config = get_configuration(self, *args, **kw)
+        logging = getattr(self, "_localaws_logging", {}) or {}
+        config["LoggingConfig"] = {
+            "LogFormat": logging.get("LogFormat", "Text"),
+            "LogGroup": logging.get("LogGroup") or f"/aws/lambda/{self.function_name}",
+        }
+        return config
+
+    def update(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in updates:
+            self._localaws_logging = dict(updates["LoggingConfig"] or {})
+        return update_configuration(self, updates)
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_config  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update  # type: ignore[method-assign]
+
+
+def patch_moto() -> None:
+    moto_logging_config()
+
+
+RULES.update(
+    {
+        ("lambda", "AddPermission"): Rule("lambda", "AddPermission", add_permission),
+        **{
+            ("ec2", op): _releasing_first(op)
+            for op in (
+                "DeleteSubnet",
+                "DeleteSecurityGroup",
+                "DeleteVpc",
+                "DescribeNetworkInterfaces",
+            )
+        },
+    }
+)

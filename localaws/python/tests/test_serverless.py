@@ -1,0 +1,136 @@
+"""Lambda: the network interfaces AWS puts in a VPC for a function, held after the function is
+deleted; a duplicate permission statement id refused; LoggingConfig kept. Each refusal exactly
+as AWS answers it (code, HTTP status, message)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import pytest
+from test_rules import network, refused
+
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def package() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    return out.getvalue()
+
+
+def function(aws, name: str = "f", **extra):
+    role = aws.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=ROLE_POLICY)
+    return aws.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": package()},
+        **extra,
+    )
+
+
+def lambda_enis(ec2, name: str):
+    return ec2.describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": [f"AWS Lambda VPC ENI-{name}-*"]}]
+    )["NetworkInterfaces"]
+
+
+def test_a_vpc_function_holds_its_subnets_and_groups_after_deletion(aws):
+    # AWS keeps a VPC function's (Hyperplane) interfaces for up to tens of minutes after the
+    # function is deleted; DeleteSubnet / DeleteSecurityGroup meanwhile: 400 DependencyViolation
+    # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
+    aws.configure(lambda_eni_hold_s=1.0)
+    ec2 = aws.client("ec2")
+    vpc, subnets = network(ec2, 2)
+    sg = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+    function(aws, VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [sg]})
+    enis = lambda_enis(ec2, "f")
+    assert sorted(e["SubnetId"] for e in enis) == sorted(subnets)
+    assert all(e["RequesterManaged"] and [g["GroupId"] for g in e["Groups"]] == [sg] for e in enis)
+    aws.client("lambda").delete_function(FunctionName="f")
+    refused(
+        lambda: ec2.delete_subnet(SubnetId=subnets[0]),
+        "DependencyViolation",
+        400,
+        f"The subnet '{subnets[0]}' has dependencies and cannot be deleted.",
+    )
+    refused(lambda: ec2.delete_security_group(GroupId=sg), "DependencyViolation", 400)
+    assert len(lambda_enis(ec2, "f")) == 2
+    time.sleep(1.1)
+    assert lambda_enis(ec2, "f") == []
+    for s in subnets:
+        ec2.delete_subnet(SubnetId=s)
+    ec2.delete_security_group(GroupId=sg)
+
+
+def test_leaving_a_subnet_holds_its_interface_and_places_new_ones(aws):
+    aws.configure(lambda_eni_hold_s=60.0)
+    ec2 = aws.client("ec2")
+    vpc, subnets = network(ec2, 2)
+    sg = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+    function(aws, VpcConfig={"SubnetIds": subnets[:1], "SecurityGroupIds": [sg]})
+    aws.client("lambda").update_function_configuration(
+        FunctionName="f", VpcConfig={"SubnetIds": subnets[1:], "SecurityGroupIds": [sg]}
+    )
+    # The old interface is still held; the new subnet has its own.
+    assert sorted(e["SubnetId"] for e in lambda_enis(ec2, "f")) == sorted(subnets)
+    refused(lambda: ec2.delete_subnet(SubnetId=subnets[0]), "DependencyViolation", 400)
+    aws.configure(lambda_eni_hold_s=0)
+
+
+def test_a_function_outside_a_vpc_has_no_interfaces(aws):
+    function(aws)
+    assert aws.client("ec2").describe_network_interfaces()["NetworkInterfaces"] == []
+
+
+def test_a_duplicate_statement_id_is_refused(aws):
+    # https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html: 409
+    # ResourceConflictException; moto adds a second statement of that id.
+    function(aws)
+    lam = aws.client("lambda")
+    add = dict(
+        FunctionName="f",
+        StatementId="api",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+    )
+    lam.add_permission(**add)
+    refused(
+        lambda: lam.add_permission(**add),
+        "ResourceConflictException",
+        409,
+        "The statement id (api) provided already exists. Please provide a new statement id, "
+        "or remove the existing statement.",
+    )
+    lam.add_permission(**{**add, "StatementId": "s3", "Principal": "s3.amazonaws.com"})
+    policy = json.loads(lam.get_policy(FunctionName="f")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["api", "s3"]
+
+
+@pytest.mark.parametrize("given", [None, "/app/f"])
+def test_logging_config_is_kept(aws, given):
+    extra = {"LoggingConfig": {"LogGroup": given}} if given else {}
+    function(aws, **extra)
+    got = aws.client("lambda").get_function_configuration(FunctionName="f")["LoggingConfig"]
+    assert got["LogGroup"] == (given or "/aws/lambda/f")
+    aws.client("lambda").update_function_configuration(
+        FunctionName="f", LoggingConfig={"LogGroup": "/app/other"}
+    )
+    got = aws.client("lambda").list_functions()["Functions"][0]["LoggingConfig"]
+    assert got["LogGroup"] == "/app/other"
