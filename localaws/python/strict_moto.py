@@ -36,6 +36,8 @@ os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "0")
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 import datatier  # noqa: E402
+# Imported for its rules (added to rules.RULES).
+import portalnet  # noqa: E402,F401
 import rules  # noqa: E402
 import wire  # noqa: E402
 from eventual import Eventual, check_kinds  # noqa: E402
