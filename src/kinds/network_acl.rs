@@ -173,8 +173,12 @@ fn live_associations(a: &SdkAcl) -> BTreeMap<String, String> {
 fn live(a: &SdkAcl) -> Live {
     let id = a.network_acl_id().unwrap_or_default().to_owned();
     let entries = live_entries(a);
+    // Sorted by text, as the planner sorts unordered lists (`plan::canonical`) and `normalise` does.
     let side = |egress: bool| {
-        Value::List(entries.iter().filter(|((e, _), _)| *e == egress).map(|((_, r), v)| entry_value(*r, v)).collect())
+        let mut l: Vec<Value> =
+            entries.iter().filter(|((e, _), _)| *e == egress).map(|((_, r), v)| entry_value(*r, v)).collect();
+        l.sort_by_cached_key(Value::to_string);
+        Value::List(l)
     };
     let mut props = Props::new();
     props.insert("vpc".into(), Value::str(a.vpc_id().unwrap_or_default()));
@@ -204,10 +208,6 @@ fn normalise_entry(v: &Value) -> Value {
         out.insert("protocol".into(), Value::Str(p));
     }
     Value::Map(out)
-}
-
-fn rule_of(v: &Value) -> i64 {
-    v.as_map().and_then(|m| m.get("rule")).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// The stack's entries by (egress, rule number).
@@ -497,7 +497,7 @@ impl KindSpec for NetworkAcl {
         for side in ["ingress", "egress"] {
             if let Some(Value::List(entries)) = props.get_mut(side) {
                 *entries = entries.iter().map(normalise_entry).collect();
-                entries.sort_by_key(rule_of);
+                entries.sort_by_cached_key(Value::to_string);
             }
         }
         if let Some(Value::List(subnets)) = props.get_mut("subnets") {
