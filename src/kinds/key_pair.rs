@@ -24,7 +24,7 @@ static SCHEMA: KindSchema = KindSchema {
             "The public key in OpenSSH format (`ssh-ed25519 AAAA... comment`, as in `id_ed25519.pub`); RSA, \
              ED25519 and ECDSA keys. Compared without its comment.",
         )
-        .aws("ec2:ImportKeyPairRequest.PublicKeyMaterial")
+        // Sent as ImportKeyPairRequest.PublicKeyMaterial, a blob: no string constraints to map.
         .required()
         .replaces(),
     ],
