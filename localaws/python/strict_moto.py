@@ -37,6 +37,8 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 import apigw  # noqa: E402
 import datatier  # noqa: E402
+# Imported for its rules (added to rules.RULES).
+import portalnet  # noqa: E402,F401
 import rules  # noqa: E402
 import serverless  # noqa: E402
 import wire  # noqa: E402

@@ -275,6 +275,8 @@ kinds! {
     elastic_ip::ElasticIp,
     nat_gateway::NatGateway,
     route_table::RouteTable,
+    network_acl::NetworkAcl,
+    key_pair::KeyPair,
     security_group::SecurityGroup,
     ecs_cluster::EcsCluster,
     task_definition::TaskDefinition,
