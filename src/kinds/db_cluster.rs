@@ -3,7 +3,7 @@ use aws_sdk_rds::types::{DbCluster as SdkCluster, ServerlessV2ScalingConfigurati
 
 use super::rds::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
-use crate::aws::{AwsError, Cx, Poll, all_items, classify, wait_gone, wait_until};
+use crate::aws::{AwsError, Cx, Poll, all_items, classify, wait_gone};
 use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::spec::rules::{earlier_with_same_name, lit_str, wrong_kind};
@@ -293,20 +293,8 @@ async fn describe_one(cx: &Cx, ident: &str) -> Result<Option<SdkCluster>, AwsErr
 }
 
 async fn wait_available(cx: &Cx, logical_id: &str, ident: &str) -> Result<SdkCluster, AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("DB cluster {ident}"),
-        |m| cx.status(logical_id, m),
-        || async move {
-            let c = describe_one(cx, ident).await?;
-            Ok(match rds::readiness(c.as_ref().and_then(|c| c.status())) {
-                Poll::Ready(()) => Poll::Ready(c.expect("ready means described")),
-                Poll::Pending(s) => Poll::Pending(s),
-                Poll::Failed(s) => Poll::Failed(s),
-            })
-        },
-    )
-    .await
+    let what = format!("DB cluster {ident}");
+    rds::wait_ready(cx, logical_id, &what, || describe_one(cx, ident), |x: &SdkCluster| x.status()).await
 }
 
 /// What a cluster has pending for its maintenance window (`apply_immediately: false`), named

@@ -4,7 +4,7 @@ use aws_sdk_rds::types::DbInstance as SdkInstance;
 use super::db_cluster::ENGINES;
 use super::rds::{self, client};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
-use crate::aws::{AwsError, Cx, Poll, all_items, classify, wait_gone, wait_until};
+use crate::aws::{AwsError, Cx, Poll, all_items, classify, wait_gone};
 use crate::expr::{Expr, ExprMap};
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
 use crate::spec::rules::{earlier_with_same_name, lit_str, wrong_kind};
@@ -136,20 +136,8 @@ async fn describe_one(cx: &Cx, ident: &str) -> Result<Option<SdkInstance>, AwsEr
 }
 
 async fn wait_available(cx: &Cx, logical_id: &str, ident: &str) -> Result<SdkInstance, AwsError> {
-    wait_until(
-        &cx.wait,
-        &format!("DB instance {ident}"),
-        |m| cx.status(logical_id, m),
-        || async move {
-            let i = describe_one(cx, ident).await?;
-            Ok(match rds::readiness(i.as_ref().and_then(|i| i.db_instance_status())) {
-                Poll::Ready(()) => Poll::Ready(i.expect("ready means described")),
-                Poll::Pending(s) => Poll::Pending(s),
-                Poll::Failed(s) => Poll::Failed(s),
-            })
-        },
-    )
-    .await
+    let what = format!("DB instance {ident}");
+    rds::wait_ready(cx, logical_id, &what, || describe_one(cx, ident), |x: &SdkInstance| x.db_instance_status()).await
 }
 
 fn identifier_written(stack: &str, id: &str, props: &ExprMap) -> Option<String> {

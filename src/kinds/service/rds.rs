@@ -5,7 +5,7 @@
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
-use crate::aws::{AwsError, Cx, Poll, classify};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_until};
 use crate::kinds::{Tags, tag_changes, without_aws_tags};
 
 pub fn client(cx: &Cx) -> Client {
@@ -83,6 +83,34 @@ pub fn identifier_problem_max(ident: &str, max: usize) -> Option<String> {
         return Some(format!("`{ident}` has two hyphens in a row or ends with one, which AWS refuses"));
     }
     None
+}
+
+/// Waits until `describe` shows the DB cluster or instance `what` usable ([`readiness`] of the
+/// `status` it reports), reporting each state seen as `logical_id`'s progress; its last answer.
+pub async fn wait_ready<T, Fut>(
+    cx: &Cx,
+    logical_id: &str,
+    what: &str,
+    describe: impl Fn() -> Fut,
+    status: impl Fn(&T) -> Option<&str>,
+) -> Result<T, AwsError>
+where
+    Fut: std::future::Future<Output = Result<Option<T>, AwsError>>,
+{
+    wait_until(
+        &cx.wait,
+        what,
+        |m| cx.status(logical_id, m),
+        || async {
+            let found = describe().await?;
+            Ok(match readiness(found.as_ref().and_then(&status)) {
+                Poll::Ready(()) => Poll::Ready(found.expect("ready means described")),
+                Poll::Pending(s) => Poll::Pending(s),
+                Poll::Failed(s) => Poll::Failed(s),
+            })
+        },
+    )
+    .await
 }
 
 /// A DB cluster's or instance's `Status` while rprov waits for it to be usable.
