@@ -7,9 +7,8 @@ use super::iam::{
 };
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, gone_ok, tag_changes};
 use crate::aws::{AwsError, Cx, classify, tagging};
-use crate::expr::{Expr, ExprMap};
+use crate::expr::Expr;
 use crate::schema::{Attr, KindSchema, Prop, Ty};
-use crate::spec::rules::{earlier_with_same_name, lit_str};
 use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
@@ -219,22 +218,7 @@ fn policy_rules(s: &Subject, out: &mut Vec<Problem>) {
     }
     // AWS: "Policy names are not distinguished by case" and unique in an account: CreatePolicy
     // answers EntityAlreadyExists.
-    let stack = s.stack.name();
-    let name_of = |id: &str, p: &ExprMap| {
-        match p.get("name") {
-            None | Some(Expr::Lit(Value::Null)) => Some(default_name(stack, id)),
-            e => lit_str(e).map(str::to_owned),
-        }
-        .map(|n| n.to_lowercase())
-    };
-    if let Some((other, name)) = earlier_with_same_name(s, "iam_policy", name_of) {
-        out.push(Problem::new(
-            "name",
-            format!(
-                "policy `{other}` is named `{name}` too (IAM ignores case); AWS keeps policy names unique in an account"
-            ),
-        ));
-    }
+    out.extend(super::iam::same_name_problem(s, "iam_policy", "policy", default_name));
 }
 
 impl KindSpec for IamPolicy {

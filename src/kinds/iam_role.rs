@@ -7,9 +7,8 @@ use super::iam::{
 };
 use super::{CreateReq, DeleteReq, Kind, Live, Selection, Tags, UpdateReq, gone_ok, tag_changes};
 use crate::aws::{AwsError, Cx, classify};
-use crate::expr::{Expr, ExprMap};
+use crate::expr::Expr;
 use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
-use crate::spec::rules::{earlier_with_same_name, lit_str};
 use crate::spec::{KindSpec, Problem, Refusals, Subject};
 use crate::value::{Props, Value};
 
@@ -205,22 +204,7 @@ fn role_rules(s: &Subject, out: &mut Vec<Problem>) {
     }
     // AWS: role names are unique in an account, case aside ("you cannot create roles named both
     // PRODROLE and prodrole"): CreateRole answers EntityAlreadyExists.
-    let stack = s.stack.name();
-    let name_of = |id: &str, p: &ExprMap| {
-        match p.get("name") {
-            None | Some(Expr::Lit(Value::Null)) => Some(default_name(stack, id)),
-            e => lit_str(e).map(str::to_owned),
-        }
-        .map(|n| n.to_lowercase())
-    };
-    if let Some((other, name)) = earlier_with_same_name(s, "iam_role", name_of) {
-        out.push(Problem::new(
-            "name",
-            format!(
-                "role `{other}` is named `{name}` too (IAM ignores case); AWS keeps role names unique in an account"
-            ),
-        ));
-    }
+    out.extend(super::iam::same_name_problem(s, "iam_role", "role", default_name));
 }
 
 impl KindSpec for IamRole {

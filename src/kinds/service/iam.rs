@@ -12,8 +12,8 @@ use crate::aws::{AwsError, Cx, classify};
 use crate::diag::did_you_mean;
 use crate::expr::{Expr, ExprMap};
 use crate::kinds::{Tags, without_aws_tags};
-use crate::spec::Problem;
-use crate::spec::rules::lit_str;
+use crate::spec::rules::{earlier_with_same_name, lit_str};
+use crate::spec::{Problem, Subject};
 use crate::value::Value;
 
 pub fn client(cx: &Cx) -> Client {
@@ -427,4 +427,31 @@ pub fn policy_name_problem(name: &str) -> Option<Problem> {
         None => return None,
     };
     Some(Problem::new(format!("policies.{name}"), message))
+}
+
+/// IAM names (roles, users, managed policies) are unique in an account, case aside: a second
+/// Create answers EntityAlreadyExists. The problem when an earlier `kind` resource of the stack
+/// has this one's name; `default_name` gives the name of a resource that leaves it out, `noun`
+/// names the entity in the message.
+pub fn same_name_problem(
+    s: &Subject,
+    kind: &str,
+    noun: &str,
+    default_name: impl Fn(&str, &str) -> String,
+) -> Option<Problem> {
+    let stack = s.stack.name();
+    let name_of = |id: &str, p: &ExprMap| {
+        match p.get("name") {
+            None | Some(Expr::Lit(Value::Null)) => Some(default_name(stack, id)),
+            e => lit_str(e).map(str::to_owned),
+        }
+        .map(|n| n.to_lowercase())
+    };
+    let (other, name) = earlier_with_same_name(s, kind, name_of)?;
+    Some(Problem::new(
+        "name",
+        format!(
+            "{noun} `{other}` is named `{name}` too (IAM ignores case); AWS keeps {noun} names unique in an account"
+        ),
+    ))
 }
