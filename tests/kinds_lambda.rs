@@ -55,9 +55,13 @@ fn compared(live: &Live, want: &Props) -> Props {
     live.props.iter().filter(|(k, _)| want.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// What AWS reports of the stack's values: `code` (a local path) is compared with the state.
+/// What AWS reports of the stack's values: `code` (a local path) and a bucket's
+/// `force_destroy` (what a delete does) are compared with the state.
 fn reported(want: &Props) -> Props {
-    want.iter().filter(|(n, _)| n.as_str() != "code").map(|(k, v)| (k.clone(), v.clone())).collect()
+    want.iter()
+        .filter(|(n, _)| !matches!(n.as_str(), "code" | "force_destroy"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Value)], ids: &[String]) -> Res {
@@ -325,4 +329,100 @@ resources:
     assert_eq!(aws.count("ec2", "DeleteSubnet"), 2, "{text}");
     assert_eq!(aws.count("ec2", "DeleteSecurityGroup"), 1, "{text}");
     eprintln!("destroy took {took:?} with a {hold:?} hold");
+}
+
+#[tokio::test]
+async fn bucket_notifications_invoke_a_function_once_s3_may() {
+    let aws = LocalAws::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_code(dir.path(), "def handler(event, context):\n    return 1\n");
+    let (cx, _) = cx(&aws, dir.path()).await;
+    let role = role(&cx, "fnit-notified").await;
+    let f = create(
+        &cx,
+        "function",
+        "scan",
+        &[
+            ("code", map(&[("path", Value::str("fn"))])),
+            ("runtime", Value::str("python3.13")),
+            ("handler", Value::str("app.handler")),
+            ("role", Value::str(&role)),
+        ],
+        &[],
+    )
+    .await;
+    let bucket = create(&cx, "bucket", "uploads", &[], &[]).await;
+    let arn = f.attr("arn");
+    let entry = |prefix: &str| {
+        map(&[
+            ("function", arn.clone()),
+            ("events", Value::List(vec![Value::str("s3:ObjectCreated:*")])),
+            ("prefix", Value::str(prefix)),
+            ("suffix", Value::str(".zip")),
+        ])
+    };
+    let given = [("bucket", bucket.attr("name")), ("notifications", Value::List(vec![entry("incoming/")]))];
+
+    // Without a permission for S3, S3 cannot validate the destination: refused, with what to do.
+    let quick = testing::local_cx(
+        STACK,
+        &aws.endpoint(),
+        WaitConfig {
+            timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(100),
+            max_poll: Duration::from_millis(200),
+        },
+    )
+    .await;
+    let k = kind("bucket_notification").unwrap();
+    let want = desired(k, &cx, "notify", &props(&given));
+    let refused = k.create(&quick, &CreateReq { id: "notify", props: &want, tags: &Tags::new(), token: "t" }).await;
+    assert!(
+        matches!(&refused, Err(AwsError::Invalid(m)) if m.contains("Unable to validate") && m.contains("lambda_permission")),
+        "{refused:?}"
+    );
+
+    let perm = create(
+        &cx,
+        "lambda_permission",
+        "s3_invoke",
+        &[
+            ("function", f.attr("name")),
+            ("principal", Value::str("s3.amazonaws.com")),
+            ("source_arn", bucket.attr("arn")),
+        ],
+        &[],
+    )
+    .await;
+    let mut notify = create(&cx, "bucket_notification", "notify", &given, &[]).await;
+    assert_eq!(notify.pid(), bucket.pid());
+    let listed = notify.live.props["notifications"].as_list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].as_map().unwrap()["prefix"], Value::str("incoming/"));
+
+    // In place: another prefix.
+    let new =
+        desired(k, &cx, "notify", &props(&[given[0].clone(), ("notifications", Value::List(vec![entry("scans/")]))]));
+    let changed = ["notifications".to_string()];
+    let none = Tags::new();
+    let req = UpdateReq {
+        id: "notify",
+        physical_id: notify.pid(),
+        old: &notify.applied,
+        new: &new,
+        changed: &changed,
+        old_tags: &none,
+        tags: &none,
+    };
+    notify.live = k.update(&cx, &req).await.unwrap();
+    assert_eq!(compared(&notify.live, &new), new);
+
+    // Deleted: the bucket has no notification any more; a second delete is success.
+    k.delete(&cx, &notify.delete_req()).await.unwrap();
+    let left = read(&cx, k, &[bucket.pid().to_owned()], bucket.pid()).await.unwrap();
+    assert_eq!(left.props["notifications"], Value::List(vec![]));
+    assert_eq!(k.delete(&cx, &notify.delete_req()).await, Ok(()));
+    perm.kind.delete(&cx, &perm.delete_req()).await.unwrap();
+    bucket.kind.delete(&cx, &bucket.delete_req()).await.unwrap();
+    f.kind.delete(&cx, &f.delete_req()).await.unwrap();
 }

@@ -224,3 +224,148 @@ async fn key_pair_round_trip() {
 
     delete(&cx, &key).await;
 }
+
+/// The routes of a route table whose target is a gateway endpoint, as `(prefix list, endpoint)`.
+async fn endpoint_routes(cx: &Cx, table: &str) -> Vec<(String, String)> {
+    let ec2 = cx.client(aws_sdk_ec2::Client::new);
+    let out = ec2.describe_route_tables().route_table_ids(table).send().await.unwrap();
+    out.route_tables()[0]
+        .routes()
+        .iter()
+        .filter(|r| r.gateway_id().is_some_and(|g| g.starts_with("vpce-")))
+        .map(|r| (r.destination_prefix_list_id().unwrap_or_default().to_owned(), r.gateway_id().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn vpc_endpoint_round_trip() {
+    let aws = LocalAws::start();
+    let cx = cx(&aws).await;
+    let k = kind("vpc").unwrap();
+    let (vpc_tags, vpc_props) = (owned_tags("vpc"), desired(k, "vpc", &props(&[("cidr", "10.0.0.0/16".into())])));
+    let made =
+        k.create(&cx, &CreateReq { id: "vpc", props: &vpc_props, tags: &vpc_tags, token: "vpc-token" }).await.unwrap();
+    let vpc = Res { kind: k, id: "vpc", live: made, applied: vpc_props };
+    let vpc_id = Value::str(vpc.pid());
+    let subnet =
+        |cidr: &str, az: &str| vec![("vpc", vpc_id.clone()), ("cidr", Value::str(cidr)), ("az", Value::str(az))];
+    let a = create(&cx, "subnet", "a", &subnet("10.0.0.0/24", "us-east-1a")).await;
+    let b = create(&cx, "subnet", "b", &subnet("10.0.1.0/24", "us-east-1b")).await;
+    let public = create(&cx, "route_table", "public", &[("vpc", vpc_id.clone())]).await;
+    let private = create(&cx, "route_table", "private", &[("vpc", vpc_id.clone())]).await;
+    let sg =
+        create(&cx, "security_group", "endpoints", &[("vpc", vpc_id.clone()), ("description", "endpoints".into())])
+            .await;
+
+    // Gateway endpoint for S3 in the private table: its route is there, and the route table's
+    // own properties do not see it (no perpetual diff on the table).
+    let mut s3 = create(
+        &cx,
+        "vpc_endpoint",
+        "s3",
+        &[("vpc", vpc_id.clone()), ("service", "s3".into()), ("route_tables", strs(&[private.pid()]))],
+    )
+    .await;
+    assert_eq!(s3.live.props["type"], Value::str("gateway"));
+    assert_eq!(s3.live.props["private_dns"], Value::Bool(false));
+    assert_eq!(s3.live.props["policy"], Value::Null, "AWS's default policy reads as none");
+    let routes = endpoint_routes(&cx, private.pid()).await;
+    assert_eq!(routes.len(), 1, "{routes:?}");
+    assert!(routes[0].0.starts_with("pl-") && routes[0].1 == s3.pid(), "{routes:?}");
+    let table = read(&cx, private.kind, &[], private.pid()).await.unwrap();
+    assert_eq!(compared(&table, &private.applied), private.applied, "the endpoint's route is not the table's drift");
+
+    // Moved to the public table and given a policy: the route follows.
+    let policy = map(&[
+        ("Version", "2012-10-17".into()),
+        (
+            "Statement",
+            Value::List(vec![map(&[
+                ("Effect", "Allow".into()),
+                ("Principal", "*".into()),
+                ("Action", "s3:GetObject".into()),
+                ("Resource", "arn:aws:s3:::portal-uploads/*".into()),
+            ])]),
+        ),
+    ]);
+    update(
+        &cx,
+        &mut s3,
+        &[
+            ("vpc", vpc_id.clone()),
+            ("service", "s3".into()),
+            ("route_tables", strs(&[public.pid()])),
+            ("policy", policy),
+        ],
+    )
+    .await;
+    assert!(endpoint_routes(&cx, private.pid()).await.is_empty(), "the route left the private table");
+    assert_eq!(endpoint_routes(&cx, public.pid()).await.len(), 1);
+    // The policy removed: AWS's default again.
+    update(&cx, &mut s3, &[("vpc", vpc_id.clone()), ("service", "s3".into()), ("route_tables", strs(&[public.pid()]))])
+        .await;
+    assert_eq!(s3.live.props["policy"], Value::Null);
+
+    // Interface endpoint for SSM in subnet a, then a and b.
+    let mut ssm = create(
+        &cx,
+        "vpc_endpoint",
+        "ssm",
+        &[
+            ("vpc", vpc_id.clone()),
+            ("service", "ssm".into()),
+            ("subnets", strs(&[a.pid()])),
+            ("security_groups", strs(&[sg.pid()])),
+        ],
+    )
+    .await;
+    assert_eq!(ssm.live.props["type"], Value::str("interface"));
+    assert_eq!(ssm.live.props["private_dns"], Value::Bool(true));
+    update(
+        &cx,
+        &mut ssm,
+        &[
+            ("vpc", vpc_id.clone()),
+            ("service", "ssm".into()),
+            ("subnets", strs(&[a.pid(), b.pid()])),
+            ("security_groups", strs(&[sg.pid()])),
+        ],
+    )
+    .await;
+
+    // A resend of the create (same token) is the same endpoint, and no second route.
+    let again = s3
+        .kind
+        .create(
+            &cx,
+            &CreateReq {
+                id: "s3",
+                props: &desired(
+                    s3.kind,
+                    "s3",
+                    &props(&[
+                        ("vpc", vpc_id.clone()),
+                        ("service", "s3".into()),
+                        ("route_tables", strs(&[private.pid()])),
+                    ]),
+                ),
+                tags: &owned_tags("s3"),
+                token: "s3-token",
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.physical_id, s3.pid(), "same ClientToken, same endpoint");
+
+    // The interface endpoint holds its subnets and group until deleted (refused meanwhile).
+    let ec2 = cx.client(aws_sdk_ec2::Client::new);
+    let refused = ec2.delete_subnet().subnet_id(b.pid()).send().await;
+    assert!(refused.is_err(), "a subnet with an endpoint's interface cannot be deleted");
+    for r in [&ssm, &s3] {
+        delete(&cx, r).await;
+    }
+    assert!(endpoint_routes(&cx, public.pid()).await.is_empty(), "the endpoint's routes went with it");
+    for r in [&sg, &private, &public, &a, &b, &vpc] {
+        delete(&cx, r).await;
+    }
+}

@@ -146,6 +146,45 @@ def add_permission(ctx: Context) -> Refusal | None:
     return None
 
 
+def _s3_may_invoke(fn: Any, bucket: str) -> bool:
+    """Whether the function's resource policy lets S3 invoke it for `bucket`: a statement for
+    the service principal, and a source ARN condition (if any) that names the bucket."""
+    for st in fn.policy.statements:
+        principal = st.get("Principal")
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        if st.get("Effect", "Allow") != "Allow" or service != "s3.amazonaws.com":
+            continue
+        arns = [
+            v
+            for cond in (st.get("Condition") or {}).values()
+            for k, v in cond.items()
+            if k.lower() == "aws:sourcearn"
+        ]
+        if all(a in (f"arn:aws:s3:::{bucket}", "arn:aws:s3:::*") for a in arns):
+            return True
+    return False
+
+
+def put_bucket_notification(ctx: Context) -> Refusal | None:
+    # S3 checks each destination when the configuration is put: it sends a test event, which
+    # a function refuses unless its resource policy lets s3.amazonaws.com invoke it (400
+    # InvalidArgument "Unable to validate the following destination configurations";
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-to-enable-disable-notification-intro.html).
+    # moto 5.2.5 took any ARN, so a stack missing its permission applied here and failed on AWS.
+    root = ctx.params.get("__xml__")
+    bucket = str(ctx.params.get("Bucket", ""))
+    if root is None:
+        return None
+    arns = [el.text or "" for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "CloudFunction"]
+    for arn in arns:
+        fn = _function(ctx, arn)
+        if fn is None or not _s3_may_invoke(fn, bucket):
+            return Refusal(
+                400, "InvalidArgument", "Unable to validate the following destination configurations"
+            )
+    return None
+
+
 def _releasing_first(op: str) -> Rule:
     """The EC2 rule of `op` (or none), after releasing interfaces whose hold has passed."""
     inner = RULES.get(("ec2", op))
@@ -190,13 +229,42 @@ def moto_logging_config() -> None:
     LambdaFunction.update_configuration = update  # type: ignore[method-assign]
 
 
+def s3_empty_notification_answer() -> None:
+    """GetBucketNotificationConfiguration of a bucket without notifications answers an empty
+    `NotificationConfiguration` element on AWS
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketNotificationConfiguration.html).
+    moto 5.2.5 answers `<GetBucketNotificationResponse/>`, a root element the Rust SDK refuses
+    to read, so no bucket without notifications could be read back."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config:
+            return original(self)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+        )
+        return 200, {"Content-Type": "application/xml"}, body
+
+    S3Response.get_bucket_notification = get_bucket_notification  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     moto_logging_config()
+    s3_empty_notification_answer()
 
 
 RULES.update(
     {
         ("lambda", "AddPermission"): Rule("lambda", "AddPermission", add_permission),
+        # The request matches the older PutBucketNotification too (same method and path).
+        **{
+            ("s3", op): Rule("s3", op, put_bucket_notification)
+            for op in ("PutBucketNotificationConfiguration", "PutBucketNotification")
+        },
         **{
             ("ec2", op): _releasing_first(op)
             for op in (

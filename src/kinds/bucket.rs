@@ -1,8 +1,6 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_config::SdkConfig;
-use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
     CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
@@ -13,6 +11,7 @@ use aws_sdk_s3::types::{
 };
 use futures_util::{StreamExt, TryStreamExt};
 
+use super::s3::client;
 use super::{CreateReq, DeleteReq, Kind, Live, TAG_STACK, Tags, UpdateReq};
 use crate::aws::{AwsError, Cx, Poll, classify, tagging, wait_gone, wait_until};
 use crate::expr::Expr;
@@ -454,16 +453,6 @@ fn encryption_problems(enc: &Props, out: &mut Vec<Problem>) {
 }
 
 // ---- reading ----
-
-fn make_client(sdk: &SdkConfig) -> Client {
-    // A local emulator answers on one host name: path-style addressing (as the S3 state
-    // backend does). Real S3 keeps virtual-hosted style.
-    Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()).build())
-}
-
-fn client(cx: &Cx) -> Client {
-    cx.client(make_client)
-}
 
 fn arn(name: &str) -> String {
     format!("arn:aws:s3:::{name}")
@@ -1295,6 +1284,7 @@ mod tests {
     use aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput;
     use aws_sdk_s3::types::error::{BucketAlreadyExists, BucketAlreadyOwnedByYou, NotFound};
     use aws_sdk_s3::types::{DeleteMarkerEntry, MultipartUpload, ObjectVersion};
+    use aws_sdk_s3::Client;
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::error::ErrorMetadata;
 

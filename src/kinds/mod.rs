@@ -13,7 +13,7 @@ use crate::aws::{AwsError, Cx};
 pub use crate::spec::{Catalog, KindSpec, Refusals};
 use crate::value::{Props, Value};
 // The kinds reach their service's helpers as `super::ec2`, `super::efs`, ...
-use service::{apigw, ec2, ecs, efs, elbv2, iam, lambda, rds, route53};
+use service::{apigw, ec2, ecs, efs, elbv2, iam, lambda, rds, route53, s3};
 
 pub use crate::model::{
     ATTR_CREATED, ATTR_CREATION_TOKEN, Live, TAG_ID, TAG_LINEAGE, TAG_STACK, Tags, carries_ownership, tag_changes,
@@ -276,6 +276,7 @@ kinds! {
     nat_gateway::NatGateway,
     route_table::RouteTable,
     network_acl::NetworkAcl,
+    vpc_endpoint::VpcEndpoint,
     key_pair::KeyPair,
     security_group::SecurityGroup,
     ecs_cluster::EcsCluster,
@@ -307,6 +308,7 @@ kinds! {
     db_cluster::DbCluster,
     db_instance::DbInstance,
     bucket::Bucket,
+    bucket_notification::BucketNotification,
     http_api::HttpApi,
     api_domain::ApiDomain,
     function::Function,

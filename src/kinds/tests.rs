@@ -162,6 +162,7 @@ fn the_stack_owns_what_is_asked_for_or_tagged_with_it_unless_the_kind_selects() 
             "alarm",
             "dns_record",
             "container_image",
+            "bucket_notification",
             "lambda_permission"
         ]
     );

@@ -134,3 +134,45 @@ def test_logging_config_is_kept(aws, given):
     )
     got = aws.client("lambda").list_functions()["Functions"][0]["LoggingConfig"]
     assert got["LogGroup"] == "/app/other"
+
+
+def test_a_bucket_notification_needs_the_functions_permission_for_s3(aws):
+    # S3 validates each destination when the configuration is put; a function must let
+    # s3.amazonaws.com invoke it (for this bucket, if the statement names one). moto 5.2.5
+    # took any function ARN.
+    fn = function(aws, "scan")
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="uploads")
+    config = {
+        "LambdaFunctionConfigurations": [
+            {"LambdaFunctionArn": fn["FunctionArn"], "Events": ["s3:ObjectCreated:*"]}
+        ]
+    }
+
+    def put():
+        return s3.put_bucket_notification_configuration(
+            Bucket="uploads", NotificationConfiguration=config
+        )
+
+    refused(put, "InvalidArgument", 400, "Unable to validate the following destination configurations")
+    lam = aws.client("lambda")
+    lam.add_permission(
+        FunctionName="scan",
+        StatementId="other-bucket",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::someone-elses",
+    )
+    refused(put, "InvalidArgument", 400, "Unable to validate the following destination configurations")
+    lam.add_permission(
+        FunctionName="scan",
+        StatementId="uploads",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::uploads",
+    )
+    put()
+    got = s3.get_bucket_notification_configuration(Bucket="uploads")
+    assert got["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == fn["FunctionArn"]
+    # An empty configuration (no destination) is always taken.
+    s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={})

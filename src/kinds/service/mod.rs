@@ -11,3 +11,4 @@ pub mod iam;
 pub mod lambda;
 pub mod rds;
 pub mod route53;
+pub mod s3;

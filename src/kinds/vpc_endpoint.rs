@@ -1,0 +1,524 @@
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
+
+use super::ec2::{self, client, settle};
+use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
+use crate::aws::{AwsError, Cx, Poll, classify, wait_gone, wait_until};
+use crate::expr::Expr;
+use crate::schema::{Attr, Default, KindSchema, Prop, Ty};
+use crate::spec::network::{Zone, named_vpc, subnet_zone, vpc_of_ref};
+use crate::spec::rules::{lit_str, ref_target, wrong_kind};
+use crate::spec::{KindSpec, Problem, Refusals, StackView, Subject};
+use crate::value::{Props, Value};
+
+pub struct VpcEndpoint;
+
+static SCHEMA: KindSchema = KindSchema {
+    name: "vpc_endpoint",
+    doc: "A VPC endpoint: private access to an AWS service without the internet or a NAT gateway. A `gateway` \
+          endpoint (S3, DynamoDB; free) adds a route to the service's prefix list in each route table listed; an \
+          `interface` endpoint puts one network interface in each subnet listed, with security groups and, by \
+          default, private DNS for the service's usual name.",
+    props: &[
+        Prop::new("vpc", Ty::Str, "The VPC id (vpc-...).")
+            .aws("ec2:CreateVpcEndpointRequest.VpcId")
+            .required()
+            .replaces(),
+        Prop::new(
+            "service",
+            Ty::Str,
+            "The service: an AWS service's short name (`s3`, `dynamodb`, `ssm`, `ecr.api`, `logs`, ...), which rprov \
+             makes `com.amazonaws.<region>.<name>` in the stack's region; or the full name of another endpoint \
+             service (`com.amazonaws.vpce.<region>.vpce-svc-...`).",
+        )
+        .required()
+        .replaces(),
+        Prop::new(
+            "type",
+            Ty::Enum(&["gateway", "interface"]),
+            "`gateway` or `interface`; when left out, `gateway` for `s3` and `dynamodb` (the only services with \
+             gateway endpoints) and `interface` for every other service.",
+        )
+        .replaces(),
+        Prop::new("route_tables", Ty::List(&Ty::Str), "Gateway endpoints: route table ids (rtb-...) that get the route.")
+            .aws("ec2:CreateVpcEndpointRequest.RouteTableIds")
+            .default(Default::EmptyList)
+            .unordered(),
+        Prop::new(
+            "subnets",
+            Ty::List(&Ty::Str),
+            "Interface endpoints: subnet ids (subnet-...), at most one per availability zone.",
+        )
+        .aws("ec2:CreateVpcEndpointRequest.SubnetIds")
+        .default(Default::EmptyList)
+        .unordered(),
+        Prop::new(
+            "security_groups",
+            Ty::List(&Ty::Str),
+            "Interface endpoints: security group ids (sg-...) of its network interfaces; the VPC's default group when \
+             none is given.",
+        )
+        .aws("ec2:CreateVpcEndpointRequest.SecurityGroupIds")
+        .default(Default::EmptyList)
+        .unordered(),
+        Prop::new(
+            "private_dns",
+            Ty::Bool,
+            "Interface endpoints: answer the service's public name (e.g. ssm.<region>.amazonaws.com) with the \
+             endpoint's private addresses; on unless set false. Needs the VPC's DNS support and DNS hostnames. \
+             Gateway endpoints have none.",
+        ),
+        Prop::new(
+            "policy",
+            Ty::Doc,
+            "The endpoint policy (an IAM policy document); left out, AWS's default policy allows full access.",
+        )
+        .aws("ec2:CreateVpcEndpointRequest.PolicyDocument"),
+    ],
+    attrs: &[
+        Attr::new("id", "The endpoint id (vpce-...)."),
+        Attr::new("dns_name", "Interface endpoints: the endpoint's regional DNS name; empty for gateway endpoints."),
+    ],
+    taggable: true,
+};
+
+/// The services that have gateway endpoints
+/// (https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html).
+const GATEWAY_SERVICES: &[&str] = &["s3", "dynamodb"];
+
+/// AWS's policy of an endpoint created without one: full access
+/// (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html). Read back, it
+/// is the absence of a policy of the stack's.
+const DEFAULT_POLICY: &str =
+    r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// The largest endpoint policy AWS takes, in characters (ModifyVpcEndpoint: PolicyDocument).
+const POLICY_MAX: usize = 20_480;
+
+fn service_prefix(region: &str) -> String {
+    format!("com.amazonaws.{region}.")
+}
+
+/// The service name AWS knows: short names are the region's AWS services.
+fn full_service(region: &str, service: &str) -> String {
+    if service.starts_with("com.amazonaws.") { service.to_owned() } else { format!("{}{service}", service_prefix(region)) }
+}
+
+/// The service name as the stack writes it: short for the region's AWS services.
+fn short_service<'a>(region: &str, service: &'a str) -> &'a str {
+    service.strip_prefix(&service_prefix(region)).unwrap_or(service)
+}
+
+fn default_type(service: &str) -> &'static str {
+    if GATEWAY_SERVICES.contains(&service) { "gateway" } else { "interface" }
+}
+
+fn parse_policy(text: &str) -> Value {
+    super::service::iam::parse_document(text).unwrap_or_else(|| Value::str(text))
+}
+
+fn normalised_policy(v: Option<&Value>) -> Value {
+    match v {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::Str(text)) => parse_policy(text),
+        Some(doc) => super::service::iam::canonical_policy(doc),
+    }
+}
+
+fn sorted(ids: impl IntoIterator<Item = String>) -> Value {
+    let mut l: Vec<String> = ids.into_iter().collect();
+    l.sort();
+    l.dedup();
+    Value::List(l.into_iter().map(Value::Str).collect())
+}
+
+fn live(e: &SdkEndpoint, region: &str) -> Live {
+    let id = e.vpc_endpoint_id().unwrap_or_default().to_owned();
+    let gateway = e.vpc_endpoint_type() == Some(&VpcEndpointType::Gateway);
+    let mut props = Props::new();
+    props.insert("vpc".into(), Value::str(e.vpc_id().unwrap_or_default()));
+    props.insert("service".into(), Value::str(short_service(region, e.service_name().unwrap_or_default())));
+    props.insert(
+        "type".into(),
+        Value::str(e.vpc_endpoint_type().map_or("", |t| t.as_str()).to_ascii_lowercase().as_str()),
+    );
+    props.insert("route_tables".into(), sorted(e.route_table_ids().iter().cloned()));
+    props.insert("subnets".into(), sorted(e.subnet_ids().iter().cloned()));
+    props.insert("security_groups".into(), sorted(e.groups().iter().filter_map(|g| g.group_id().map(str::to_owned))));
+    // Gateway endpoints have no private DNS, whatever a describe says of them.
+    props.insert("private_dns".into(), Value::Bool(!gateway && e.private_dns_enabled().unwrap_or(false)));
+    let policy = e.policy_document().map(parse_policy).unwrap_or(Value::Null);
+    let default = parse_policy(DEFAULT_POLICY);
+    props.insert("policy".into(), if policy == default { Value::Null } else { policy });
+    let mut attrs = Props::new();
+    attrs.insert("id".into(), Value::str(&id));
+    let dns = e.dns_entries().first().and_then(|d| d.dns_name()).unwrap_or_default();
+    attrs.insert("dns_name".into(), Value::str(if gateway { "" } else { dns }));
+    Live { physical_id: id, props, attrs, tags: ec2::from_sdk(e.tags()) }
+}
+
+async fn describe_one(cx: &Cx, id: &str) -> Result<SdkEndpoint, AwsError> {
+    let out = client(cx).describe_vpc_endpoints().vpc_endpoint_ids(id).send().await.map_err(classify)?;
+    out.vpc_endpoints().first().cloned().ok_or_else(|| AwsError::NotFound(id.into()))
+}
+
+/// One observation of an endpoint being made or changed. `pendingAcceptance` waits for the
+/// owner of another account's endpoint service, possibly for days: the endpoint exists, and
+/// the wait ends there with a status line saying so.
+fn readiness(e: SdkEndpoint) -> Poll<SdkEndpoint> {
+    match e.state() {
+        Some(State::Available | State::PendingAcceptance) => Poll::Ready(e),
+        Some(s @ (State::Failed | State::Rejected | State::Expired | State::Deleting | State::Deleted)) => {
+            let why = e.last_error().and_then(|l| l.message()).unwrap_or("AWS gave no reason");
+            Poll::Failed(format!("{}: {why}", s.as_str()))
+        }
+        Some(s) => Poll::Pending(s.as_str().to_owned()),
+        None => Poll::Pending("no state reported".into()),
+    }
+}
+
+async fn wait_ready(cx: &Cx, logical_id: &str, id: &str) -> Result<SdkEndpoint, AwsError> {
+    let e = wait_until(
+        &cx.wait,
+        &format!("VPC endpoint {id}"),
+        |m| cx.status(logical_id, m),
+        || async move {
+            match describe_one(cx, id).await {
+                Ok(e) => Ok(readiness(e)),
+                // Just created: not listed yet (eventual consistency).
+                Err(AwsError::NotFound(_)) => Ok(Poll::Pending("not visible yet".into())),
+                Err(e) => Err(e),
+            }
+        },
+    )
+    .await?;
+    if e.state() == Some(&State::PendingAcceptance) {
+        cx.status(logical_id, &format!("VPC endpoint {id} waits for the endpoint service's owner to accept it"));
+    }
+    Ok(e)
+}
+
+fn text<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
+    props.get(name).and_then(Value::as_str)
+}
+
+fn list(props: &Props, name: &str) -> Vec<String> {
+    props.get(name).map(Value::string_list).unwrap_or_default()
+}
+
+fn policy_text(props: &Props) -> Option<String> {
+    props.get("policy").filter(|v| !v.is_null()).map(|p| serde_json::Value::from(p).to_string())
+}
+
+/// What is in `want` and not in `have`, and what is in `have` and not in `want`.
+fn added_removed(have: &[String], want: &[String]) -> (Option<Vec<String>>, Option<Vec<String>>) {
+    let nonempty = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
+    (
+        nonempty(want.iter().filter(|x| !have.contains(x)).cloned().collect()),
+        nonempty(have.iter().filter(|x| !want.contains(x)).cloned().collect()),
+    )
+}
+
+/// Brings route tables, subnets, security groups, private DNS and policy to `props`, from what
+/// AWS has now (drift repaired too); one ModifyVpcEndpoint, then waits while it applies.
+async fn converge(cx: &Cx, logical_id: &str, id: &str, props: &Props) -> Result<(), AwsError> {
+    let now = live(&describe_one(cx, id).await?, &cx.region);
+    let (add_rt, rm_rt) = added_removed(&list(&now.props, "route_tables"), &list(props, "route_tables"));
+    let (add_sn, rm_sn) = added_removed(&list(&now.props, "subnets"), &list(props, "subnets"));
+    let (add_sg, rm_sg) = added_removed(&list(&now.props, "security_groups"), &list(props, "security_groups"));
+    let interface = text(props, "type") == Some("interface");
+    let dns = props.get("private_dns").and_then(Value::as_bool).filter(|_| interface);
+    let dns = dns.filter(|d| now.props.get("private_dns").and_then(Value::as_bool) != Some(*d));
+    let want_policy = normalised_policy(props.get("policy"));
+    let policy_changed = now.props.get("policy").unwrap_or(&Value::Null) != &want_policy;
+    let nothing = [&add_rt, &rm_rt, &add_sn, &rm_sn, &add_sg, &rm_sg].iter().all(|x| x.is_none());
+    if nothing && dns.is_none() && !policy_changed {
+        return Ok(());
+    }
+    let mut op = client(cx)
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(id)
+        .set_add_route_table_ids(add_rt)
+        .set_remove_route_table_ids(rm_rt)
+        .set_add_subnet_ids(add_sn)
+        .set_remove_subnet_ids(rm_sn)
+        .set_add_security_group_ids(add_sg)
+        .set_remove_security_group_ids(rm_sg)
+        .set_private_dns_enabled(dns);
+    if policy_changed {
+        op = match policy_text(props) {
+            Some(p) => op.policy_document(p),
+            None => op.reset_policy(true),
+        };
+    }
+    op.send().await.map_err(classify)?;
+    wait_ready(cx, logical_id, id).await.map(|_| ())
+}
+
+/// The subnets of `list` with the same named zone, as `(earlier index, index, zone)`.
+fn same_zone<'a>(stack: &'a dyn StackView, list: &'a [Expr]) -> Vec<(usize, usize, &'a str)> {
+    let zones: Vec<Option<&str>> = list
+        .iter()
+        .map(|e| match subnet_zone(stack, e) {
+            Some(Zone::Named(z)) => Some(z),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, z) in zones.iter().enumerate() {
+        if let Some(z) = z
+            && let Some(j) = zones[..i].iter().position(|o| o == &Some(*z))
+        {
+            out.push((j, i, *z));
+        }
+    }
+    out
+}
+
+/// Whether the stack's VPC named by `vpc` has a DNS attribute turned off (as written).
+fn dns_off(stack: &dyn StackView, vpc: &Expr) -> Option<&'static str> {
+    let id = ref_target(vpc)?;
+    let ("vpc", props) = stack.resource(id)? else { return None };
+    ["enable_dns_support", "enable_dns_hostnames"]
+        .into_iter()
+        .find(|k| matches!(props.get(*k), Some(Expr::Lit(Value::Bool(false)))))
+}
+
+impl KindSpec for VpcEndpoint {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    /// AWS's rules (CreateVpcEndpoint; PrivateLink guide): endpoint services are regional;
+    /// gateway endpoints exist for S3 and DynamoDB only and take route tables, never subnets,
+    /// security groups or private DNS; interface endpoints take subnets (one per zone), never
+    /// route tables; private DNS needs the VPC's DNS support and hostnames.
+    fn check(&self, s: &Subject) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let vpc = s.get("vpc");
+        if let Some(e) = vpc {
+            out.extend(wrong_kind(s, "vpc", e, &["vpc"]));
+        }
+        let service = s.str("service");
+        if let (Some(service), Some(region)) = (service, s.stack.region()) {
+            let named_region = service
+                .strip_prefix("com.amazonaws.vpce.")
+                .or_else(|| service.strip_prefix("com.amazonaws."))
+                .and_then(|rest| rest.split('.').next())
+                .filter(|r| crate::spec::regions::is_region(r));
+            match named_region {
+                Some(r) if r != region => out.push(Problem::new(
+                    "service",
+                    format!("`{service}` is a service of {r}; endpoint services are regional and this stack is in {region}"),
+                )),
+                Some(_) if service.starts_with(&service_prefix(region)) => out.push(
+                    Problem::new("service", format!("write the service's short name, `{}`", short_service(region, service)))
+                        .help("rprov adds `com.amazonaws.<region>.` itself, so the stack works in any region"),
+                ),
+                _ => {}
+            }
+        }
+        let short = service.map(|sv| s.stack.region().map_or(sv, |r| short_service(r, sv)));
+        let kind = s.str("type").or_else(|| short.map(default_type));
+        if kind == Some("gateway") {
+            if let Some(sv) = short
+                && !GATEWAY_SERVICES.contains(&sv)
+            {
+                out.push(
+                    Problem::new("type", format!("AWS has gateway endpoints for s3 and dynamodb only, not for `{sv}`"))
+                        .help("use `type: interface`"),
+                );
+            }
+            for k in ["subnets", "security_groups"] {
+                if !s.list(k).is_empty() {
+                    out.push(Problem::new(k, format!("a gateway endpoint has no network interfaces: `{k}` is for interface endpoints")).help("list route tables in `route_tables`"));
+                }
+            }
+            if s.bool("private_dns") == Some(true) {
+                out.push(Problem::new("private_dns", "a gateway endpoint has no private DNS: it works through routes"));
+            }
+        }
+        if kind == Some("interface") {
+            if !s.list("route_tables").is_empty() {
+                out.push(Problem::new(
+                    "route_tables",
+                    "an interface endpoint is reached through its network interfaces, not routes: `route_tables` is for gateway endpoints",
+                ));
+            }
+            if s.get("subnets").is_none() || matches!(s.get("subnets"), Some(Expr::List(l)) if l.is_empty()) {
+                out.push(Problem::new("subnets", "an interface endpoint needs at least one subnet for its network interfaces"));
+            }
+            for (j, i, zone) in same_zone(s.stack, s.list("subnets")) {
+                out.push(Problem::new(
+                    format!("subnets.{i}"),
+                    format!("subnets {} and {} are both in {zone}: AWS takes one subnet per availability zone", j + 1, i + 1),
+                ));
+            }
+            if s.bool("private_dns") != Some(false)
+                && let Some(attr) = vpc.and_then(|v| dns_off(s.stack, v))
+            {
+                out.push(
+                    Problem::new("private_dns", format!("private DNS needs the VPC's DNS support and DNS hostnames; `{attr}` is off"))
+                        .help("turn it on in the VPC, or set `private_dns: false`"),
+                );
+            }
+        }
+        let vpc_named = vpc.and_then(|e| named_vpc(s.stack, e));
+        for (k, kinds) in [("route_tables", "route_table"), ("subnets", "subnet"), ("security_groups", "security_group")] {
+            for (i, e) in s.list(k).iter().enumerate() {
+                let path = format!("{k}.{i}");
+                out.extend(wrong_kind(s, &path, e, &[kinds]));
+                if let (Some(vpc), Some(theirs)) = (vpc_named, vpc_of_ref(s.stack, e))
+                    && theirs.differs(vpc)
+                {
+                    out.push(Problem::new(
+                        path,
+                        format!(
+                            "`{}` is in {theirs}, not in this endpoint's {vpc}",
+                            ref_target(e).unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(e) = s.get("policy")
+            && super::service::iam::policy_len(e) > POLICY_MAX
+        {
+            out.push(Problem::new("policy", format!("the policy is longer than AWS's {POLICY_MAX} characters")));
+        }
+        if let Some(p) = lit_str(s.get("policy"))
+            && super::service::iam::parse_document(p).is_none()
+        {
+            out.push(Problem::new("policy", "the policy is not a JSON document"));
+        }
+        out
+    }
+
+    fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
+        let kind = match (text(props, "type"), text(props, "service")) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(s)) => default_type(s).to_owned(),
+            (None, None) => return,
+        };
+        let dns = kind == "interface" && props.get("private_dns").and_then(Value::as_bool).unwrap_or(true);
+        props.insert("type".into(), Value::Str(kind));
+        props.insert("private_dns".into(), Value::Bool(dns));
+        let policy = normalised_policy(props.get("policy"));
+        props.insert("policy".into(), policy);
+        for k in ["route_tables", "subnets", "security_groups"] {
+            if let Some(Value::List(l)) = props.get_mut(k) {
+                l.sort_by_key(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+                l.dedup();
+            }
+        }
+    }
+
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
+    fn holds(&self) -> &'static [&'static str] {
+        &["vpc", "subnet", "security_group", "route_table"]
+    }
+
+    fn arn(&self) -> Option<(&'static str, &'static str)> {
+        Some(("ec2", "vpc-endpoint"))
+    }
+
+    fn refusals(&self) -> Refusals {
+        Refusals::Modelled(&[("ec2", "CreateVpcEndpoint"), ("ec2", "DeleteVpcEndpoints"), ("ec2", "DeleteSubnet")])
+    }
+}
+
+#[async_trait]
+impl Kind for VpcEndpoint {
+    async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
+        let all =
+            crate::aws::all_items(client(cx).describe_vpc_endpoints().into_paginator().items().send()).await?;
+        Ok(all
+            .iter()
+            .filter(|e| !matches!(e.state(), Some(State::Deleted | State::Deleting | State::Rejected | State::Expired)))
+            .map(|e| live(e, &cx.region))
+            .collect())
+    }
+
+    async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
+        let p = req.props;
+        let interface = text(p, "type") == Some("interface");
+        let service = full_service(&cx.region, text(p, "service").unwrap_or_default());
+        let some = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
+        // CreateVpcEndpoint takes a ClientToken: a repeated create returns the first endpoint.
+        let op = client(cx)
+            .create_vpc_endpoint()
+            .set_vpc_id(text(p, "vpc").map(str::to_owned))
+            .service_name(service)
+            .vpc_endpoint_type(if interface { VpcEndpointType::Interface } else { VpcEndpointType::Gateway })
+            .set_route_table_ids(some(list(p, "route_tables")).filter(|_| !interface))
+            .set_subnet_ids(some(list(p, "subnets")).filter(|_| interface))
+            .set_security_group_ids(some(list(p, "security_groups")).filter(|_| interface))
+            .set_private_dns_enabled(interface.then(|| p.get("private_dns").and_then(Value::as_bool).unwrap_or(true)))
+            .set_policy_document(policy_text(p))
+            .client_token(req.token)
+            .tag_specifications(ec2::tag_spec(ResourceType::VpcEndpoint, req.tags));
+        let out = settle(cx, req.id, "the VPC, its route tables and subnets", || {
+            let op = op.clone();
+            async move { op.send().await.map_err(classify) }
+        })
+        .await?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .ok_or_else(|| AwsError::Failed("CreateVpcEndpoint returned no endpoint".into()))?;
+        let mut l = live(&wait_ready(cx, req.id, id).await?, &cx.region);
+        if l.tags.is_empty() {
+            l.tags = req.tags.clone();
+        }
+        Ok(l)
+    }
+
+    async fn update(&self, cx: &Cx, req: &UpdateReq<'_>) -> Result<Live, AwsError> {
+        let converged = ["route_tables", "subnets", "security_groups", "private_dns", "policy"];
+        if req.changed.iter().any(|c| converged.contains(&c.as_str())) {
+            converge(cx, req.id, req.physical_id, req.new).await?;
+        }
+        if req.changed.iter().any(|c| c == "tags") {
+            ec2::retag(cx, req.physical_id, req.old_tags, req.tags).await?;
+        }
+        Ok(live(&describe_one(cx, req.physical_id).await?, &cx.region))
+    }
+
+    async fn delete(&self, cx: &Cx, req: &DeleteReq<'_>) -> Result<(), AwsError> {
+        // DeleteVpcEndpoints answers 200 and lists per-endpoint failures in `Unsuccessful`.
+        let out = client(cx).delete_vpc_endpoints().vpc_endpoint_ids(req.physical_id).send().await.map_err(classify);
+        let out = match out {
+            Err(AwsError::NotFound(_)) => return Ok(()),
+            other => other?,
+        };
+        if let Some(err) = out.unsuccessful().iter().find_map(|u| u.error()) {
+            let code = err.code().unwrap_or_default();
+            if !code.contains("NotFound") {
+                return Err(AwsError::Failed(format!(
+                    "DeleteVpcEndpoints {}: {code}: {}",
+                    req.physical_id,
+                    err.message().unwrap_or_default()
+                )));
+            }
+            return Ok(());
+        }
+        // An interface endpoint's network interfaces go while it is `deleting`; its subnets
+        // and security groups can be deleted only after.
+        let what = format!("deletion of VPC endpoint {}", req.physical_id);
+        let describe = || async {
+            match describe_one(cx, req.physical_id).await {
+                Ok(e) => Ok(Some(e)),
+                Err(AwsError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        wait_gone(cx, req.id, &what, describe, |e: &SdkEndpoint| match e.state() {
+            None | Some(State::Deleted) => Poll::Ready(()),
+            Some(s) => Poll::Pending(s.as_str().to_owned()),
+        })
+        .await
+    }
+}
