@@ -37,8 +37,7 @@ os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 import apigw  # noqa: E402
 import datatier  # noqa: E402
-# Imported for its rules (added to rules.RULES).
-import portalnet  # noqa: E402,F401
+import portalnet  # noqa: E402
 import rules  # noqa: E402
 import serverless  # noqa: E402
 import wire  # noqa: E402
@@ -72,6 +71,7 @@ rules.ecr_scan_on_push_off()
 datatier.patch_moto()
 apigw.patch_moto()
 serverless.patch_moto()
+portalnet.patch_moto()
 
 CONTROL = "/_localaws/"
 
