@@ -266,7 +266,7 @@ async fn vpc_endpoint_round_trip() {
         &[("vpc", vpc_id.clone()), ("service", "s3".into()), ("route_tables", strs(&[private.pid()]))],
     )
     .await;
-    assert_eq!(s3.live.props["type"], Value::str("gateway"));
+    assert_eq!(s3.live.props["endpoint_type"], Value::str("gateway"));
     assert_eq!(s3.live.props["private_dns"], Value::Bool(false));
     assert_eq!(s3.live.props["policy"], Value::Null, "AWS's default policy reads as none");
     let routes = endpoint_routes(&cx, private.pid()).await;
@@ -319,7 +319,7 @@ async fn vpc_endpoint_round_trip() {
         ],
     )
     .await;
-    assert_eq!(ssm.live.props["type"], Value::str("interface"));
+    assert_eq!(ssm.live.props["endpoint_type"], Value::str("interface"));
     assert_eq!(ssm.live.props["private_dns"], Value::Bool(true));
     update(
         &cx,

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint as SdkEndpoint, VpcEndpointType};
+use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as SdkEndpoint, VpcEndpointType};
 
 use super::ec2::{self, client, settle};
 use super::{CreateReq, DeleteReq, Kind, Live, UpdateReq};
@@ -34,7 +34,7 @@ static SCHEMA: KindSchema = KindSchema {
         .required()
         .replaces(),
         Prop::new(
-            "type",
+            "endpoint_type",
             Ty::Enum(&["gateway", "interface"]),
             "`gateway` or `interface`; when left out, `gateway` for `s3` and `dynamodb` (the only services with \
              gateway endpoints) and `interface` for every other service.",
@@ -139,7 +139,7 @@ fn live(e: &SdkEndpoint, region: &str) -> Live {
     props.insert("vpc".into(), Value::str(e.vpc_id().unwrap_or_default()));
     props.insert("service".into(), Value::str(short_service(region, e.service_name().unwrap_or_default())));
     props.insert(
-        "type".into(),
+        "endpoint_type".into(),
         Value::str(e.vpc_endpoint_type().map_or("", |t| t.as_str()).to_ascii_lowercase().as_str()),
     );
     props.insert("route_tables".into(), sorted(e.route_table_ids().iter().cloned()));
@@ -162,17 +162,23 @@ async fn describe_one(cx: &Cx, id: &str) -> Result<SdkEndpoint, AwsError> {
     out.vpc_endpoints().first().cloned().ok_or_else(|| AwsError::NotFound(id.into()))
 }
 
+/// The endpoint's state, lower-case: AWS answers `available`, `pendingAcceptance`, ... where
+/// the SDK's enum spells `Available`, `PendingAcceptance`, so its variants do not match.
+fn state(e: &SdkEndpoint) -> Option<String> {
+    e.state().map(|s| s.as_str().to_ascii_lowercase())
+}
+
 /// One observation of an endpoint being made or changed. `pendingAcceptance` waits for the
 /// owner of another account's endpoint service, possibly for days: the endpoint exists, and
 /// the wait ends there with a status line saying so.
 fn readiness(e: SdkEndpoint) -> Poll<SdkEndpoint> {
-    match e.state() {
-        Some(State::Available | State::PendingAcceptance) => Poll::Ready(e),
-        Some(s @ (State::Failed | State::Rejected | State::Expired | State::Deleting | State::Deleted)) => {
+    match state(&e).as_deref() {
+        Some("available" | "pendingacceptance") => Poll::Ready(e),
+        Some(s @ ("failed" | "rejected" | "expired" | "deleting" | "deleted")) => {
             let why = e.last_error().and_then(|l| l.message()).unwrap_or("AWS gave no reason");
-            Poll::Failed(format!("{}: {why}", s.as_str()))
+            Poll::Failed(format!("{s}: {why}"))
         }
-        Some(s) => Poll::Pending(s.as_str().to_owned()),
+        Some(s) => Poll::Pending(s.to_owned()),
         None => Poll::Pending("no state reported".into()),
     }
 }
@@ -192,7 +198,7 @@ async fn wait_ready(cx: &Cx, logical_id: &str, id: &str) -> Result<SdkEndpoint, 
         },
     )
     .await?;
-    if e.state() == Some(&State::PendingAcceptance) {
+    if state(&e).as_deref() == Some("pendingacceptance") {
         cx.status(logical_id, &format!("VPC endpoint {id} waits for the endpoint service's owner to accept it"));
     }
     Ok(e)
@@ -226,7 +232,7 @@ async fn converge(cx: &Cx, logical_id: &str, id: &str, props: &Props) -> Result<
     let (add_rt, rm_rt) = added_removed(&list(&now.props, "route_tables"), &list(props, "route_tables"));
     let (add_sn, rm_sn) = added_removed(&list(&now.props, "subnets"), &list(props, "subnets"));
     let (add_sg, rm_sg) = added_removed(&list(&now.props, "security_groups"), &list(props, "security_groups"));
-    let interface = text(props, "type") == Some("interface");
+    let interface = text(props, "endpoint_type") == Some("interface");
     let dns = props.get("private_dns").and_then(Value::as_bool).filter(|_| interface);
     let dns = dns.filter(|d| now.props.get("private_dns").and_then(Value::as_bool) != Some(*d));
     let want_policy = normalised_policy(props.get("policy"));
@@ -248,7 +254,8 @@ async fn converge(cx: &Cx, logical_id: &str, id: &str, props: &Props) -> Result<
     if policy_changed {
         op = match policy_text(props) {
             Some(p) => op.policy_document(p),
-            None => op.reset_policy(true),
+            // AWS's default policy, sent as such: what ResetPolicy does (which moto ignores).
+            None => op.policy_document(DEFAULT_POLICY),
         };
     }
     op.send().await.map_err(classify)?;
@@ -300,12 +307,14 @@ impl KindSpec for VpcEndpoint {
             out.extend(wrong_kind(s, "vpc", e, &["vpc"]));
         }
         let service = s.str("service");
-        if let (Some(service), Some(region)) = (service, s.stack.region()) {
-            let named_region = service
+        let named_region = service.and_then(|service| {
+            service
                 .strip_prefix("com.amazonaws.vpce.")
                 .or_else(|| service.strip_prefix("com.amazonaws."))
                 .and_then(|rest| rest.split('.').next())
-                .filter(|r| crate::spec::regions::is_region(r));
+                .filter(|r| crate::spec::regions::is_region(r))
+        });
+        if let (Some(service), Some(region)) = (service, s.stack.region()) {
             match named_region {
                 Some(r) if r != region => out.push(Problem::new(
                     "service",
@@ -318,15 +327,16 @@ impl KindSpec for VpcEndpoint {
                 _ => {}
             }
         }
-        let short = service.map(|sv| s.stack.region().map_or(sv, |r| short_service(r, sv)));
-        let kind = s.str("type").or_else(|| short.map(default_type));
+        // The service's short name, whichever region a full name gives (reported above).
+        let short = service.map(|sv| named_region.map_or(sv, |r| short_service(r, sv)));
+        let kind = s.str("endpoint_type").or_else(|| short.map(default_type));
         if kind == Some("gateway") {
             if let Some(sv) = short
                 && !GATEWAY_SERVICES.contains(&sv)
             {
                 out.push(
-                    Problem::new("type", format!("AWS has gateway endpoints for s3 and dynamodb only, not for `{sv}`"))
-                        .help("use `type: interface`"),
+                    Problem::new("endpoint_type", format!("AWS has gateway endpoints for s3 and dynamodb only, not for `{sv}`"))
+                        .help("use `endpoint_type: interface`"),
                 );
             }
             for k in ["subnets", "security_groups"] {
@@ -345,7 +355,13 @@ impl KindSpec for VpcEndpoint {
                     "an interface endpoint is reached through its network interfaces, not routes: `route_tables` is for gateway endpoints",
                 ));
             }
-            if s.get("subnets").is_none() || matches!(s.get("subnets"), Some(Expr::List(l)) if l.is_empty()) {
+            let none = match s.get("subnets") {
+                None | Some(Expr::Lit(Value::Null)) => true,
+                Some(Expr::List(l)) => l.is_empty(),
+                Some(Expr::Lit(Value::List(l))) => l.is_empty(),
+                Some(_) => false,
+            };
+            if none {
                 out.push(Problem::new("subnets", "an interface endpoint needs at least one subnet for its network interfaces"));
             }
             for (j, i, zone) in same_zone(s.stack, s.list("subnets")) {
@@ -395,13 +411,13 @@ impl KindSpec for VpcEndpoint {
     }
 
     fn normalise(&self, _stack: &str, _id: &str, props: &mut Props) {
-        let kind = match (text(props, "type"), text(props, "service")) {
+        let kind = match (text(props, "endpoint_type"), text(props, "service")) {
             (Some(t), _) => t.to_owned(),
             (None, Some(s)) => default_type(s).to_owned(),
             (None, None) => return,
         };
         let dns = kind == "interface" && props.get("private_dns").and_then(Value::as_bool).unwrap_or(true);
-        props.insert("type".into(), Value::Str(kind));
+        props.insert("endpoint_type".into(), Value::Str(kind));
         props.insert("private_dns".into(), Value::Bool(dns));
         let policy = normalised_policy(props.get("policy"));
         props.insert("policy".into(), policy);
@@ -426,7 +442,7 @@ impl KindSpec for VpcEndpoint {
     }
 
     fn refusals(&self) -> Refusals {
-        Refusals::Modelled(&[("ec2", "CreateVpcEndpoint"), ("ec2", "DeleteVpcEndpoints"), ("ec2", "DeleteSubnet")])
+        Refusals::Modelled(&[("ec2", "CreateVpcEndpoint"), ("ec2", "ModifyVpcEndpoint"), ("ec2", "DeleteSubnet")])
     }
 }
 
@@ -437,14 +453,14 @@ impl Kind for VpcEndpoint {
             crate::aws::all_items(client(cx).describe_vpc_endpoints().into_paginator().items().send()).await?;
         Ok(all
             .iter()
-            .filter(|e| !matches!(e.state(), Some(State::Deleted | State::Deleting | State::Rejected | State::Expired)))
+            .filter(|e| !matches!(state(e).as_deref(), Some("deleted" | "deleting" | "rejected" | "expired")))
             .map(|e| live(e, &cx.region))
             .collect())
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let p = req.props;
-        let interface = text(p, "type") == Some("interface");
+        let interface = text(p, "endpoint_type") == Some("interface");
         let service = full_service(&cx.region, text(p, "service").unwrap_or_default());
         let some = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
         // CreateVpcEndpoint takes a ClientToken: a repeated create returns the first endpoint.
@@ -515,10 +531,79 @@ impl Kind for VpcEndpoint {
                 Err(e) => Err(e),
             }
         };
-        wait_gone(cx, req.id, &what, describe, |e: &SdkEndpoint| match e.state() {
-            None | Some(State::Deleted) => Poll::Ready(()),
-            Some(s) => Poll::Pending(s.as_str().to_owned()),
+        wait_gone(cx, req.id, &what, describe, |e: &SdkEndpoint| match state(e) {
+            None => Poll::Ready(()),
+            Some(s) if s == "deleted" => Poll::Ready(()),
+            Some(s) => Poll::Pending(s),
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+    use crate::spec::rules::testing::{problems, valid};
+
+    const NET: &str = "  vpc: { type: vpc, cidr: 10.0.0.0/16 }
+  quiet: { type: vpc, cidr: 10.1.0.0/16, enable_dns_hostnames: false }
+  a: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.0.0/24, az: us-east-1a }
+  a2: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.1.0/24, az: us-east-1a }
+  b: { type: subnet, vpc: '${vpc.id}', cidr: 10.0.2.0/24, az: us-east-1b }
+  q: { type: subnet, vpc: '${quiet.id}', cidr: 10.1.0.0/24, az: us-east-1a }
+  rt: { type: route_table, vpc: '${vpc.id}' }
+";
+
+    #[test]
+    fn gateway_and_interface_endpoints_follow_awss_rules() {
+        valid(&format!(
+            "{NET}  s3: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: s3, route_tables: ['${{rt.id}}'] }}
+  ssm: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: ssm, subnets: ['${{a.id}}', '${{b.id}}'] }}
+  logs: {{ type: vpc_endpoint, vpc: '${{quiet.id}}', service: logs, subnets: ['${{q.id}}'], private_dns: false }}"
+        ));
+        let p = problems(&format!(
+            "{NET}  g: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: ssm, endpoint_type: gateway, subnets: ['${{a.id}}'] }}
+  i: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: ecr.api, route_tables: ['${{rt.id}}'], subnets: ['${{a.id}}', '${{a2.id}}'] }}
+  full: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: com.amazonaws.us-east-1.s3 }}
+  far: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: com.amazonaws.eu-west-1.s3 }}
+  dns: {{ type: vpc_endpoint, vpc: '${{quiet.id}}', service: logs, subnets: ['${{q.id}}'] }}
+  none: {{ type: vpc_endpoint, vpc: '${{vpc.id}}', service: sqs }}"
+        ));
+        for want in [
+            "AWS has gateway endpoints for s3 and dynamodb only, not for `ssm`",
+            "a gateway endpoint has no network interfaces: `subnets` is for interface endpoints",
+            "`route_tables` is for gateway endpoints",
+            "subnets 1 and 2 are both in us-east-1a",
+            "write the service's short name, `s3`",
+            "`com.amazonaws.eu-west-1.s3` is a service of eu-west-1",
+            "private DNS needs the VPC's DNS support and DNS hostnames; `enable_dns_hostnames` is off",
+            "an interface endpoint needs at least one subnet",
+        ] {
+            assert!(p.iter().any(|m| m.contains(want)), "{want}: {p:?}");
+        }
+        assert_eq!(p.len(), 8, "{p:?}");
+    }
+
+    #[test]
+    fn stack_values_take_the_shape_aws_reports() {
+        let mut gateway = Props::from([("service".to_string(), Value::str("s3"))]);
+        VpcEndpoint.normalise("s", "e", &mut gateway);
+        assert_eq!((&gateway["endpoint_type"], &gateway["private_dns"]), (&Value::str("gateway"), &Value::Bool(false)));
+        let mut interface = Props::from([("service".to_string(), Value::str("ssm"))]);
+        VpcEndpoint.normalise("s", "e", &mut interface);
+        assert_eq!((&interface["endpoint_type"], &interface["private_dns"]), (&Value::str("interface"), &Value::Bool(true)));
+        assert_eq!(short_service("us-east-1", "com.amazonaws.us-east-1.ecr.api"), "ecr.api");
+        assert_eq!(full_service("eu-west-1", "s3"), "com.amazonaws.eu-west-1.s3");
+        let partner = "com.amazonaws.vpce.us-east-1.vpce-svc-0123";
+        assert_eq!((short_service("us-east-1", partner), full_service("us-east-1", partner).as_str()), (partner, partner));
+        // AWS's default policy reads back as no policy of the stack's.
+        let e = SdkEndpoint::builder()
+            .vpc_endpoint_type(VpcEndpointType::Gateway)
+            .service_name("com.amazonaws.us-east-1.s3")
+            .policy_document(DEFAULT_POLICY)
+            .private_dns_enabled(true)
+            .build();
+        let l = live(&e, "us-east-1");
+        assert_eq!((&l.props["policy"], &l.props["private_dns"], &l.props["service"]), (&Value::Null, &Value::Bool(false), &Value::str("s3")));
     }
 }
