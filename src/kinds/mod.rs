@@ -277,6 +277,7 @@ kinds! {
     route_table::RouteTable,
     network_acl::NetworkAcl,
     key_pair::KeyPair,
+    instance::Instance,
     security_group::SecurityGroup,
     ecs_cluster::EcsCluster,
     task_definition::TaskDefinition,
