@@ -622,7 +622,8 @@ pub type Reasons = Vec<(usize, String)>;
 
 /// What the Tagging API lists that no kind's describe found: `(index, reason, deletable kind)`.
 /// Of a type rprov manages, it is gone already (the Tagging API lists deleted NAT gateways and
-/// inactive clusters for a while); of another type, rprov cannot delete it.
+/// inactive clusters for a while); a part of a resource of a kind ([`KindSpec::parts`](crate::spec::KindSpec::parts): an
+/// instance's root volume) goes with it; of another type, rprov cannot delete it.
 pub fn tagged_only(kinds: &dyn Catalog, found: &[Found], tagged: &[Tagged]) -> (Reasons, Reasons) {
     let mut gone = Vec::new();
     let mut foreign = Vec::new();
@@ -630,12 +631,15 @@ pub fn tagged_only(kinds: &dyn Catalog, found: &[Found], tagged: &[Tagged]) -> (
         if found.iter().any(|f| f.region == t.region && same_resource(&t.arn, f)) {
             continue;
         }
-        match kinds.kind_of_arn(&t.arn) {
-            Some(kind) => gone.push((
+        match (kinds.kind_of_arn(&t.arn), kinds.kind_with_part(&t.arn)) {
+            (Some(kind), _) => gone.push((
                 i,
                 format!("listed by the Tagging API but not by the {kind} describe: already deleted or inactive"),
             )),
-            None => foreign.push((i, "a resource type rprov does not manage; delete it yourself".to_owned())),
+            (None, Some(kind)) => {
+                gone.push((i, format!("part of {}: deleted with it", crate::spec::rules::a_kind(kind))))
+            }
+            (None, None) => foreign.push((i, "a resource type rprov does not manage; delete it yourself".to_owned())),
         }
     }
     (gone, foreign)
@@ -1015,9 +1019,12 @@ mod tests {
             // A kind's ARN without a resource type: a bucket this teardown did not find.
             t("arn:aws:s3:::bucket"),
             t("arn:aws:sns:us-east-1:123456789012:topic"),
+            // An instance's root volume, tagged with it: it goes with the instance.
+            t("arn:aws:ec2:us-east-1:123456789012:volume/vol-1"),
         ];
         let (gone, foreign) = tagged_only(K, &f, &tagged);
-        assert_eq!(gone.iter().map(|g| g.0).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(gone.iter().map(|g| g.0).collect::<Vec<_>>(), [2, 3, 5]);
+        assert_eq!(gone[2].1, "part of an instance: deleted with it");
         assert_eq!(foreign.iter().map(|g| g.0).collect::<Vec<_>>(), [4]);
         assert_eq!(K.kind_of_arn("arn:aws:elasticloadbalancing:r:1:loadbalancer/app/x/1"), Some("load_balancer"));
 

@@ -429,7 +429,10 @@ fn print_found(r: &Report) {
         }
     }
     if !r.ignored.is_empty() {
-        outln!("\n{} listed by the Tagging API only (already gone):", r.ignored.len());
+        outln!(
+            "\n{} listed by the Tagging API only (already gone, or part of a resource above and deleted with it):",
+            r.ignored.len()
+        );
         for e in &r.ignored {
             outln!("  {}", e.physical_id);
         }

@@ -30,7 +30,7 @@ static SCHEMA: KindSchema = KindSchema {
     ],
     attrs: &[
         Attr::new("id", "The key pair id (key-...)."),
-        Attr::new("name", "The key pair name, what an instance's `key_pair` takes."),
+        Attr::new("name", "The key pair name, what an instance's `key_name` takes."),
         Attr::new("fingerprint", "The fingerprint AWS computed (MD5 for RSA, SHA-256 for ED25519)."),
         Attr::new("type", "rsa or ed25519."),
     ],

@@ -278,6 +278,7 @@ kinds! {
     network_acl::NetworkAcl,
     vpc_endpoint::VpcEndpoint,
     key_pair::KeyPair,
+    instance::Instance,
     security_group::SecurityGroup,
     ecs_cluster::EcsCluster,
     task_definition::TaskDefinition,

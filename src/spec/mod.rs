@@ -98,6 +98,14 @@ pub trait KindSpec: Send + Sync + 'static {
         &[]
     }
 
+    /// ARN types, `(service, resource type)`, of what AWS makes along with a resource of this
+    /// kind, tagged as it is and deleted with it (an instance's root volume: tagged by the
+    /// instance's TagSpecifications, deleted when it terminates). Teardown lists such a leftover
+    /// as going with its resource, not as something rprov cannot delete.
+    fn parts(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// How its ARN names it: `(service, resource type)` in `arn:aws:SERVICE:REGION:ACCOUNT:TYPE/...`
     /// (the Tagging API reports ARNs only); the type is `""` where the resource part is the name
     /// alone (`arn:aws:s3:::<bucket>`). Every taggable kind has one.
@@ -120,20 +128,32 @@ pub trait Catalog: Send + Sync {
 
     /// The kind an ARN names, by [`KindSpec::arn`].
     fn kind_of_arn(&self, arn: &str) -> Option<&'static str> {
-        let mut parts = arn.splitn(6, ':');
-        let (_, _, service, _, _, resource) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        // A resource part without a type (`arn:aws:s3:::<bucket>`) has the empty type.
-        // API Gateway's resource part is a path (`/apis/<id>`): its type is the first segment.
-        let resource = resource.strip_prefix('/').unwrap_or(resource);
-        let ty = if resource.contains(['/', ':']) { resource.split(['/', ':']).next().unwrap_or_default() } else { "" };
-        self.specs().into_iter().find(|k| k.arn() == Some((service, ty))).map(|k| k.schema().name)
+        let t = arn_type(arn)?;
+        self.specs().into_iter().find(|k| k.arn() == Some(t)).map(|k| k.schema().name)
+    }
+
+    /// The kind whose resources an ARN names a part of, by [`KindSpec::parts`].
+    fn kind_with_part(&self, arn: &str) -> Option<&'static str> {
+        let t = arn_type(arn)?;
+        self.specs().into_iter().find(|k| k.parts().contains(&t)).map(|k| k.schema().name)
     }
 
     /// Whether a resource of kind `a` may hold on to one of kind `b` ([`KindSpec::holds`]).
     fn holds(&self, a: &str, b: &str) -> bool {
         self.spec(a).is_some_and(|k| k.holds().contains(&b))
     }
+}
+
+/// `(service, resource type)` of an ARN, as [`KindSpec::arn`] names them.
+fn arn_type(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, _, _, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    // A resource part without a type (`arn:aws:s3:::<bucket>`) has the empty type.
+    // API Gateway's resource part is a path (`/apis/<id>`): its type is the first segment.
+    let resource = resource.strip_prefix('/').unwrap_or(resource);
+    let ty = if resource.contains(['/', ':']) { resource.split(['/', ':']).next().unwrap_or_default() } else { "" };
+    Some((service, ty))
 }
 
 /// What keeps a catalog's kinds from being complete, one line each (empty when complete): a
