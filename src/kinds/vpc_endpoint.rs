@@ -72,8 +72,7 @@ static SCHEMA: KindSchema = KindSchema {
             "policy",
             Ty::Doc,
             "The endpoint policy (an IAM policy document); left out, AWS's default policy allows full access.",
-        )
-        .aws("ec2:CreateVpcEndpointRequest.PolicyDocument"),
+        ),
     ],
     attrs: &[
         Attr::new("id", "The endpoint id (vpce-...)."),
