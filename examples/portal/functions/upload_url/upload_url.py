@@ -2,10 +2,12 @@
 
 POST {"name": "report.pdf", "md5": "<base64 of the file's 16-byte MD5>"} (an HTTP API's Lambda
 proxy event, payload format 2.0) answers {"url": ..., "method": "PUT", "headers":
-{"Content-MD5": ...}, "key": ..., "expires_in": ...}. The MD5 is signed into the URL: the upload
-must send exactly that Content-MD5 header (or the signature does not match), and S3 checks the
-body against it (BadDigest when the bytes differ), so the file is validated from the browser to
-the bucket.
+{"Content-MD5": ..., "x-amz-meta-md5": ...}, "key": ..., "expires_in": ...}. Both headers carry
+the MD5 and both are signed into the URL (SigV4): the upload must send exactly those headers (or
+the signature does not match), S3 checks the body against Content-MD5 (BadDigest when the bytes
+differ), and x-amz-meta-md5 stays with the object as its `md5` metadata, which verify_upload
+checks again before the object reaches documents/. The file is validated from the browser to the
+bucket.
 
 Environment: BUCKET (required), PREFIX (default "uploads/"), URL_TTL_SECONDS (default 900).
 """
@@ -20,8 +22,11 @@ import re
 import uuid
 
 import boto3
+from botocore.config import Config
 
-_S3 = boto3.client("s3")
+# SigV4 always: for presigned S3 URLs boto3 otherwise picks the legacy SigV2 in the regions that
+# still accept it. SigV4 lists the headers the upload must send (X-Amz-SignedHeaders).
+_S3 = boto3.client("s3", config=Config(signature_version="s3v4"))
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
@@ -64,11 +69,17 @@ def handler(event: dict, context: object) -> dict:
     key = f"{os.environ.get('PREFIX', 'uploads/')}{uuid.uuid4()}/{name}"
     url = _S3.generate_presigned_url(
         "put_object",
-        Params={"Bucket": os.environ["BUCKET"], "Key": key, "ContentMD5": md5},
+        Params={"Bucket": os.environ["BUCKET"], "Key": key, "ContentMD5": md5, "Metadata": {"md5": md5}},
         ExpiresIn=ttl,
         HttpMethod="PUT",
     )
     return _answer(
         200,
-        {"url": url, "method": "PUT", "headers": {"Content-MD5": md5}, "key": key, "expires_in": ttl},
+        {
+            "url": url,
+            "method": "PUT",
+            "headers": {"Content-MD5": md5, "x-amz-meta-md5": md5},
+            "key": key,
+            "expires_in": ttl,
+        },
     )
