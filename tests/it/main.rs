@@ -8,6 +8,7 @@ mod images;
 mod imports;
 mod lost;
 mod network;
+mod portal;
 mod reference;
 mod s3state;
 mod safety;

@@ -176,7 +176,8 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 }
 
 /// What the Resource Groups Tagging API still lists with `rprov:stack=<stack>`, less the
-/// tombstones AWS keeps showing for a while after a delete (a NAT gateway `deleted`, an ECS
+/// tombstones AWS keeps showing for a while after a delete (a NAT gateway `deleted`, an instance
+/// `terminated`, an ECS
 /// cluster or service `INACTIVE`, a task definition `INACTIVE` or `DELETE_IN_PROGRESS`), each
 /// confirmed with its own service. Anything else listed is a resource left behind.
 pub async fn tagged_and_alive(conf: &aws_config::SdkConfig, stack: &str) -> Vec<String> {
@@ -192,6 +193,12 @@ pub async fn tagged_and_alive(conf: &aws_config::SdkConfig, stack: &str) -> Vec<
         let tombstone = if let Some(id) = resource.strip_prefix("natgateway/") {
             let n = ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.unwrap();
             n.nat_gateways().iter().all(|n| n.state().map(|s| s.as_str()) == Some("deleted"))
+        } else if let Some(id) = resource.strip_prefix("instance/") {
+            // A terminated instance stays listed for about an hour on AWS.
+            let i = ec2.describe_instances().instance_ids(id).send().await.unwrap();
+            i.reservations().iter().flat_map(|r| r.instances()).all(|i| {
+                i.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).as_deref() == Some("terminated")
+            })
         } else if resource.starts_with("cluster/") {
             let c = ecs.describe_clusters().clusters(arn).send().await.unwrap();
             c.clusters().iter().all(|c| c.status() == Some("INACTIVE"))
