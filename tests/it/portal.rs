@@ -276,8 +276,11 @@ async fn portal_applies_checks_out_replans_empty_plans_one_code_change_and_leave
     let shown = format!("{}{}", destroyed.stdout, destroyed.stderr);
     assert!(shown.contains("waiting for Lambda's network interfaces to be released"), "{shown}");
     assert!(wall >= ENI_HOLD, "destroy took {wall:?}, less than the {ENI_HOLD:?} hold");
+    let summary = shown.lines().find(|l| l.contains("operation(s) done in")).unwrap_or_default();
     eprintln!(
-        "destroy of portal-app: {wall:.1?} wall; critical path = the {ENI_HOLD:?} interface hold + the deletes before and after it"
+        "destroy of portal-app: {wall:.1?} for the whole command ({}); its critical path: the deletes in front of \
+         a function, the function with its {ENI_HOLD:?} interface hold, then its role and log group",
+        summary.trim()
     );
     cx.rprov(&with(net_args("destroy"), &["--yes"])).expect(0);
 
