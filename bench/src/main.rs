@@ -39,6 +39,7 @@ fn main() {
     match which.as_str() {
         "network" => rt.block_on(network(100)),
         "data" => rt.block_on(data(100)),
+        "portal" => rt.block_on(portal(100)),
         "scale" => rt.block_on(scale::run()),
         "s3state" => rt.block_on(s3state::run()),
         "push" => push::run(),
@@ -49,7 +50,7 @@ fn main() {
             scale::generate(n, std::path::Path::new(&std::env::args().nth(3).expect("dir")));
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; available: network, data, scale, s3state, push");
+            eprintln!("unknown benchmark `{other}`; available: network, data, portal, scale, s3state, push");
             std::process::exit(1);
         }
     }
@@ -91,9 +92,49 @@ async fn data(latency_ms: u64) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `rprov-bench portal`: seed 003's serverless app (`examples/portal/app.yaml`: functions
+/// packaged from local code, HTTP API, custom domain, bucket notifications) on its network stack,
+/// which is applied first without latency; the app is then applied and re-planned with
+/// `latency_ms` on every call.
+async fn portal(latency_ms: u64) {
+    let aws = LocalAws::start();
+    let dir = std::env::temp_dir().join(format!("rprov-bench-{}", std::process::id()));
+    let examples = repo().join("examples/portal");
+    let mut net_inputs = Inputs::default();
+    net_inputs.params.insert(
+        "bastion_public_key".into(),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEHwmVXgMOiDA15NBvOau33Ox19BHta3IgYGbDpn+IF bench@example".into(),
+    );
+    let net = load(&examples.join("network.yaml"), &net_inputs);
+    let net_state = apply_measured(&aws, &net, &dir).await.state;
+    let lookup = |r: &rprov::expr::Ref| {
+        net_state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+    };
+    let outputs = net.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    let mut inputs = Inputs::default();
+    inputs.params.insert("account_id".into(), "123456789012".into());
+    inputs.imports.insert("net".into(), Imported::Read { location: "bench".into(), outputs });
+    let stack = load(&examples.join("app.yaml"), &inputs);
+    aws.configure(&localaws::Config::new().latency_ms(latency_ms));
+    let m = apply_measured(&aws, &stack, &dir).await;
+    m.print("portal", latency_ms);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The stack at `path`, with what its kinds compute from local files (a function's package
+/// hash) bound, as the CLI does before planning.
 fn load(path: &std::path::Path, inputs: &Inputs) -> rprov::stack::Stack {
-    rprov::stack::load_file(&rprov::kinds::KINDS, path, inputs)
-        .unwrap_or_else(|(_, d)| panic!("{} must be valid: {d:?}", path.display()))
+    let mut stack = rprov::stack::load_file(&rprov::kinds::KINDS, path, inputs)
+        .unwrap_or_else(|(_, d)| panic!("{} must be valid: {d:?}", path.display()));
+    let base = base_of(&stack);
+    let (problems, _) = kinds::bind_local(&mut stack, &base, None, false);
+    assert!(problems.is_empty(), "{problems:?}");
+    stack
+}
+
+/// The directory local files named in the stack are relative to: the stack file's.
+fn base_of(stack: &rprov::stack::Stack) -> PathBuf {
+    std::path::Path::new(&stack.source.name).parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_owned)
 }
 
 struct Measured {
@@ -135,7 +176,7 @@ async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::
     let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
     let sdk = load_sdk_config(&settings, &stack.region).await;
     let wait = WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() };
-    let cx = Arc::new(Cx::new(&stack.name, sdk, wait));
+    let cx = Arc::new(Cx::new(&stack.name, sdk, wait).with_base(&base_of(stack)));
     let backend = Arc::new(LocalBackend::for_stack(dir, &stack.name));
 
     let live = refresh(&cx, stack, None).await;
