@@ -140,9 +140,10 @@ fn sanitise(name: &str) -> Option<String> {
     (out != "params").then_some(out)
 }
 
-/// Unique logical ids, from each resource's `Name` tag, else `<kind>_<n>`.
+/// Unique logical ids, from each resource's `Name` tag (`<name>_<kind>` where another kind's
+/// resource has that name), else `<kind>_<n>`.
 fn logical_ids(found: &[Found]) -> Vec<String> {
-    let mut taken = BTreeSet::new();
+    let mut taken: HashMap<String, &str> = HashMap::new();
     let mut per_kind: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::new();
     for f in found {
@@ -152,12 +153,17 @@ fn logical_ids(found: &[Found]) -> Vec<String> {
             *n += 1;
             format!("{kind}_{n}")
         });
-        let mut id = base.clone();
+        // A name another kind's resource took first: this one's kind tells them apart.
+        let mut id = match taken.get(&base) {
+            Some(k) if *k != kind => format!("{base}_{kind}"),
+            _ => base.clone(),
+        };
         let mut n = 1;
-        while !taken.insert(id.clone()) {
+        while taken.contains_key(&id) {
             n += 1;
             id = format!("{base}_{n}");
         }
+        taken.insert(id.clone(), kind);
         out.push(id);
     }
     out

@@ -71,7 +71,9 @@ pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
     if s.regions.len() > 1 {
         return Err(Failure::User("--region given more than once: an import reads one region".into()));
     }
-    let region = super::teardown::default_region(s).await?;
+    let region = super::teardown::default_region(s)
+        .await
+        .map_err(|_| Failure::User("no AWS region: pass --region, or set AWS_REGION".into()))?;
     let settings = AwsSettings { region: Some(region.clone()), ..s.aws.clone() };
     let sdk = load_sdk_config(&settings, &region).await;
     let cx = Cx::new(&a.stack, sdk.clone(), WaitConfig::default());
