@@ -12,6 +12,7 @@ pub mod docs;
 pub mod drift;
 pub mod expr;
 pub mod graph;
+pub mod import;
 pub mod kinds;
 pub mod model;
 pub mod plan;

@@ -4,7 +4,7 @@
 //!
 //! Layers (ARCHITECTURE.md):
 //! - core, pure: `value`, `delta`, `sorted_map`, `model`, `diag`, `expr`, `schema`, `spec`, `state` (the document),
-//!   `stack`, `graph`, `plan`, `drift`, `docs`, `teardown`;
+//!   `stack`, `graph`, `plan`, `drift`, `docs`, `teardown`, `import`;
 //! - the world: `aws` (SDK configuration, errors, waiters), `kinds` (operations per kind),
 //!   `store` (state backends), `apply` (the executor), `cli`.
 //!
@@ -30,6 +30,7 @@ const CORE: &[&str] = &[
     "drift",
     "docs",
     "teardown",
+    "import",
 ];
 const WORLD: &[&str] = &["aws", "kinds", "store", "apply", "cli"];
 /// Crates that do I/O or run it: none of them in the core.

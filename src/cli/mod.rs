@@ -6,6 +6,7 @@ mod apply;
 mod common;
 mod drift;
 mod graph;
+mod import;
 mod imports;
 mod output;
 mod plan;
@@ -167,6 +168,33 @@ pub enum Command {
         #[arg(long, default_value_t = 32)]
         parallelism: usize,
     },
+    /// Write a stack file declaring resources that exist in AWS (made by hand or another tool):
+    /// references instead of ids, defaults left out. Reads AWS, never changes it.
+    #[command(
+        after_help = "Examples:\n  rprov import --vpc vpc-0abc1234 --stack portal-net --out portal-net.yaml\n  rprov import --vpc vpc-0abc1234 --stack portal-net --out portal-net.yaml --adopt   # then: rprov apply portal-net.yaml\n  rprov import --tag team=portal --stack portal\n  rprov import --id subnet:subnet-0abc1234 --id security_group:sg-0def5678"
+    )]
+    Import {
+        /// A VPC and what is in or attached to it: subnets, gateways, route tables, network ACLs,
+        /// security groups, endpoints, instances with their Elastic IPs and key pairs.
+        #[arg(long, value_name = "VPC_ID")]
+        vpc: Option<String>,
+        /// Everything carrying this tag (repeatable: all must match), found by the Tagging API.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// One resource (repeatable), e.g. `subnet:subnet-0abc1234`.
+        #[arg(long = "id", value_name = "KIND:ID")]
+        ids: Vec<String>,
+        /// The generated stack's name.
+        #[arg(long, default_value = "imported")]
+        stack: String,
+        /// Write the stack file here (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Also write the stack's state, recording what was imported as it is: the first apply of
+        /// the generated file then only adds rprov's ownership tags.
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Print the stack's outputs from its state.
     #[command(
         after_help = "Examples:\n  rprov output stack.yaml\n  rprov output stack.yaml url\n  rprov output stack.yaml --json"
@@ -282,6 +310,9 @@ async fn run(cmd: Command, s: Settings) -> Result<u8, Failure> {
                 parallelism,
             };
             teardown::run(&s, args).await
+        }
+        Command::Import { vpc, tags, ids, stack, out, adopt } => {
+            import::run(&s, import::Args { vpc, tags, ids, stack, out, adopt }).await
         }
         Command::Output { stack, name, json } => output::run(&s, &stack, name.as_deref(), json).await,
         Command::Graph { stack, format } => graph::run(&s, &stack, format).await,

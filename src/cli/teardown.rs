@@ -225,7 +225,7 @@ fn finish(mut report: Report, started: Instant, json: bool, acted: bool) -> Resu
     if report.dry_run || report.complete() { Ok(0) } else { Ok(1) }
 }
 
-async fn default_region(s: &Settings) -> Result<String, Failure> {
+pub(super) async fn default_region(s: &Settings) -> Result<String, Failure> {
     if let Some(r) = s.regions.first() {
         return Ok(r.clone());
     }

@@ -655,6 +655,15 @@ fn root_volume_problems(m: &ExprMap, out: &mut Vec<Problem>) {
 }
 
 impl KindSpec for Instance {
+    /// The image it runs is what it was launched with: `ami` as an image id.
+    fn imported_props(&self, live: &Live) -> Props {
+        let mut props = live.props.clone();
+        if let Some(image) = live.attrs.get("image_id").filter(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+            props.insert("ami".into(), image.clone());
+        }
+        props
+    }
+
     fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }

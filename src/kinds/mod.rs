@@ -90,6 +90,14 @@ pub trait Kind: KindSpec {
     /// [`owned`], as its [`selection`](Kind::selection) says; a kind does not filter by tag.
     async fn read_many(&self, cx: &Cx, ids: &[String]) -> Result<Vec<Live>, AwsError>;
 
+    /// Adds to resources `read_many` returned the properties its describe does not report
+    /// (compared with the recorded values otherwise), where other calls can read them (a VPC's
+    /// DNS attributes): for `rprov import`, which has no recorded values. Calls per resource, so
+    /// only for the few resources imported.
+    async fn read_unreported(&self, _cx: &Cx, _live: &mut [Live]) -> Result<(), AwsError> {
+        Ok(())
+    }
+
     /// How the stack's resources are told among what `read_many` returns.
     fn selection(&self) -> Selection {
         Selection::StackTag

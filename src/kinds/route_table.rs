@@ -114,6 +114,10 @@ fn route_value(destination: &str, key: &str, id: &str) -> Value {
     ]))
 }
 
+/// Marks the VPC's main route table among the attributes (not one a stack refers to): the one
+/// subnets without an association use, made with the VPC.
+const MAIN: &str = "main";
+
 fn live(t: &SdkTable) -> Live {
     let id = t.route_table_id().unwrap_or_default().to_owned();
     let mut props = Props::new();
@@ -124,6 +128,9 @@ fn live(t: &SdkTable) -> Live {
     props.insert("subnets".into(), Value::List(live_associations(t).into_keys().map(Value::Str).collect()));
     let mut attrs = Props::new();
     attrs.insert("id".into(), Value::str(&id));
+    if t.associations().iter().any(|a| a.main() == Some(true)) {
+        attrs.insert(MAIN.into(), Value::Bool(true));
+    }
     Live { physical_id: id, props, attrs, tags: ec2::from_sdk(t.tags()) }
 }
 
@@ -398,6 +405,11 @@ impl KindSpec for RouteTable {
 
     fn create_is_idempotent(&self) -> bool {
         true
+    }
+
+    fn made_by_aws(&self, live: &Live) -> Option<&'static str> {
+        (live.attrs.get(MAIN) == Some(&Value::Bool(true)))
+            .then_some("the VPC's main route table (subnets without an association of their own use it)")
     }
 
     fn holds(&self) -> &'static [&'static str] {

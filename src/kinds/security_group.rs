@@ -618,6 +618,12 @@ impl KindSpec for SecurityGroup {
         }
     }
 
+    /// AWS: every VPC has a group named `default`, which cannot be deleted, and no other group
+    /// may take that name.
+    fn made_by_aws(&self, live: &Live) -> Option<&'static str> {
+        (live.props.get("name").and_then(Value::as_str) == Some("default")).then_some("the VPC's default security group")
+    }
+
     /// Retrying the create is safe: a second CreateSecurityGroup with the same name finds the
     /// group the first one made (InvalidGroup.Duplicate) and `adopt` takes it by its tags.
     fn create_is_idempotent(&self) -> bool {

@@ -116,6 +116,30 @@ impl Kind for Vpc {
         Ok(vpcs.iter().map(|v| live(v, None)).collect())
     }
 
+    /// DescribeVpcAttribute: one VPC and one attribute per call.
+    async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
+        use aws_sdk_ec2::types::VpcAttributeName;
+        for l in live {
+            for (name, attr) in [
+                ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
+                ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
+            ] {
+                let out = client(cx)
+                    .describe_vpc_attribute()
+                    .vpc_id(&l.physical_id)
+                    .attribute(attr)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let on = if name == "enable_dns_support" { out.enable_dns_support() } else { out.enable_dns_hostnames() };
+                if let Some(on) = on.and_then(|v| v.value()) {
+                    l.props.insert(name.into(), on.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let cidr = req.props.get("cidr").and_then(Value::as_str).unwrap_or_default();
         let out = client(cx)

@@ -113,6 +113,20 @@ pub trait KindSpec: Send + Sync + 'static {
         None
     }
 
+    /// Why `live` is not declared by `rprov import`, where AWS made it along with another
+    /// resource and deletes it with that one (a VPC's main route table, its default security
+    /// group): rprov could neither create nor delete it.
+    fn made_by_aws(&self, _live: &Live) -> Option<&'static str> {
+        None
+    }
+
+    /// The properties `rprov import` declares for `live`: what the describe reports, plus what
+    /// its other values tell of what it does not report (an instance's `ami` is the image it
+    /// runs).
+    fn imported_props(&self, live: &Live) -> Props {
+        live.props.clone()
+    }
+
     /// What AWS refuses for this kind and the strict local AWS models.
     fn refusals(&self) -> Refusals;
 }

@@ -5,6 +5,7 @@ mod api_platform;
 mod blockers;
 mod drift;
 mod images;
+mod import;
 mod imports;
 mod lost;
 mod network;

@@ -1,0 +1,537 @@
+//! `rprov import`: live resources, as the kinds' describes return them (already in the stack's
+//! shape), -> the text of a stack file that declares them: references instead of literal ids,
+//! only what differs from the kinds' defaults, the tags all of them share hoisted to the stack's
+//! `tags:`, and what was seen but not imported said in comments. Also what the state records
+//! of each resource when the import adopts them. Pure: `cli/import.rs` reads AWS and writes the
+//! file and the state. (A stack's `imports:` of other stacks' outputs are `stack::load::imports`.)
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::model::{Live, Tags};
+use crate::plan::compared_props;
+use crate::schema::{KindSchema, Ty};
+use crate::spec::KindSpec;
+use crate::value::{Props, Value};
+
+/// One live resource to import, with its kind.
+pub struct Found {
+    pub kind: &'static dyn KindSpec,
+    pub live: Live,
+}
+
+/// Something seen that is not imported: listed in a comment at the end of the file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skipped {
+    /// What it is (`network interface`, an ARN's `service:type`).
+    pub what: String,
+    pub id: String,
+    pub why: String,
+}
+
+/// A resource of the generated stack, as the state records one adopted by the import.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Imported {
+    pub id: String,
+    pub kind: &'static str,
+    pub physical_id: String,
+    /// The properties as the planner compares them (defaults filled in, normalised): what a plan
+    /// of the generated file wants, so a plan against this record shows no change.
+    pub props: Props,
+    pub attrs: Props,
+    pub tags: Tags,
+    /// The resources it refers to, by logical id.
+    pub depends_on: Vec<String>,
+}
+
+/// What [`generate`] makes.
+pub struct Generated {
+    /// The stack file.
+    pub text: String,
+    /// Its resources, in the file's order.
+    pub resources: Vec<Imported>,
+}
+
+/// What the stack file is called and how its resources were picked (for its header).
+pub struct Request<'a> {
+    pub stack: &'a str,
+    pub region: &'a str,
+    /// The command's selection, as given (`--vpc vpc-0abc`).
+    pub selection: &'a str,
+}
+
+/// The identifiers others name a resource by: its physical id, `id` and `arn`.
+fn identifiers(l: &Live) -> impl Iterator<Item = &str> {
+    std::iter::once(l.physical_id.as_str())
+        .chain(["id", "arn"].into_iter().filter_map(|a| l.attrs.get(a).and_then(Value::as_str)))
+        .filter(|s| !s.is_empty())
+}
+
+fn strings<'v>(v: &'v Value, out: &mut BTreeSet<&'v str>) {
+    match v {
+        Value::Str(s) => {
+            out.insert(s);
+        }
+        Value::List(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Map(m) => m.values().for_each(|i| strings(i, out)),
+        _ => {}
+    }
+}
+
+/// The strings a resource's properties hold: where it names other resources.
+fn named(l: &Live) -> BTreeSet<&str> {
+    let mut out = BTreeSet::new();
+    l.props.values().for_each(|v| strings(v, &mut out));
+    out
+}
+
+/// What of `found` belongs to VPC `vpc`, as indexes: the VPC; what names it, and what names
+/// those, to the end (subnets, gateways, route tables, groups, ACLs, endpoints; NAT gateways and
+/// instances in its subnets; the addresses of its instances); then, one step only, what those
+/// name (a NAT gateway's Elastic IP, an instance's key pair) — one step, or a key pair shared
+/// with another VPC's instance would bring that VPC in.
+pub fn in_vpc(vpc: &str, found: &[Found]) -> Vec<usize> {
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    let mut picked = vec![false; found.len()];
+    for (i, f) in found.iter().enumerate() {
+        if f.live.physical_id == vpc {
+            picked[i] = true;
+            ids.extend(identifiers(&f.live));
+        }
+    }
+    let names: Vec<BTreeSet<&str>> = found.iter().map(|f| named(&f.live)).collect();
+    loop {
+        let more: Vec<usize> =
+            (0..found.len()).filter(|&i| !picked[i] && names[i].iter().any(|n| ids.contains(n))).collect();
+        if more.is_empty() {
+            break;
+        }
+        for i in more {
+            picked[i] = true;
+            ids.extend(identifiers(&found[i].live));
+        }
+    }
+    let wanted: BTreeSet<&str> =
+        (0..found.len()).filter(|&i| picked[i]).flat_map(|i| names[i].iter().copied()).collect();
+    for (i, f) in found.iter().enumerate() {
+        if !picked[i] && identifiers(&f.live).any(|id| wanted.contains(id)) {
+            picked[i] = true;
+        }
+    }
+    (0..found.len()).filter(|&i| picked[i]).collect()
+}
+
+/// A resource id as the loader takes it (lowercase letters, digits, `_`, `-`, starting with a
+/// letter, at most 64), from a `Name` tag: `Portal VPC (prod)` -> `portal_vpc_prod`.
+fn sanitise(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_');
+    let out = if out.starts_with(|c: char| c.is_ascii_lowercase()) { out.to_owned() } else { return None };
+    let mut out: String = out.chars().take(56).collect();
+    while out.ends_with('_') {
+        out.pop();
+    }
+    (out != "params").then_some(out)
+}
+
+/// Unique logical ids, from each resource's `Name` tag (`<name>_<kind>` where another kind's
+/// resource has that name), else `<kind>_<n>`.
+fn logical_ids(found: &[Found]) -> Vec<String> {
+    let mut taken: HashMap<String, &str> = HashMap::new();
+    let mut per_kind: HashMap<&str, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for f in found {
+        let kind = f.kind.schema().name;
+        let base = f.live.tags.get("Name").and_then(|n| sanitise(n)).unwrap_or_else(|| {
+            let n = per_kind.entry(kind).or_default();
+            *n += 1;
+            format!("{kind}_{n}")
+        });
+        // A name another kind's resource took first: this one's kind tells them apart.
+        let mut id = match taken.get(&base) {
+            Some(k) if *k != kind => format!("{base}_{kind}"),
+            _ => base.clone(),
+        };
+        let mut n = 1;
+        while taken.contains_key(&id) {
+            n += 1;
+            id = format!("{base}_{n}");
+        }
+        taken.insert(id.clone(), kind);
+        out.push(id);
+    }
+    out
+}
+
+/// `given` without what the kind would fill in the same (schema defaults, nested ones too, and
+/// what `normalise` derives: a default name, AWS's default egress rule): a property is left out
+/// when the planner compares the resource the same without it.
+fn minimal(kind: &dyn KindSpec, stack: &str, id: &str, given: &Props) -> Props {
+    let full = compared_props(kind, stack, id, given);
+    let same = |p: &Props| compared_props(kind, stack, id, p) == full;
+    let mut out = given.clone();
+    for prop in kind.schema().props {
+        let fields: &[crate::schema::Prop] = match prop.ty {
+            Ty::Obj(f) => f,
+            Ty::List(Ty::Obj(f)) => f,
+            _ => continue,
+        };
+        let items = match out.get(prop.name) {
+            Some(Value::List(items)) => items.len(),
+            Some(Value::Map(_)) => 0,
+            _ => continue,
+        };
+        for item in (0..items).map(Some).chain((items == 0).then_some(None)) {
+            for f in fields {
+                let mut trial = out.clone();
+                let target = match (trial.get_mut(prop.name), item) {
+                    (Some(Value::List(l)), Some(i)) => l.get_mut(i).and_then(|v| match v {
+                        Value::Map(m) => Some(m),
+                        _ => None,
+                    }),
+                    (Some(Value::Map(m)), None) => Some(m),
+                    _ => None,
+                };
+                if target.and_then(|m| m.remove(f.name)).is_some() && same(&trial) {
+                    out = trial;
+                }
+            }
+        }
+    }
+    for prop in kind.schema().props {
+        let mut trial = out.clone();
+        if trial.remove(prop.name).is_some() && same(&trial) {
+            out = trial;
+        }
+    }
+    out
+}
+
+/// Whether `s` has the shape of an AWS resource id (`subnet-0a1b2c3d`, `eipalloc-...`, `i-...`).
+fn looks_like_id(s: &str) -> bool {
+    let Some((prefix, hex)) = s.rsplit_once('-') else { return false };
+    !prefix.is_empty()
+        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && (8..=17).contains(&hex.len())
+        && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Replaces, at any depth, each string naming another imported resource by `${id.attr}`; the
+/// ids referred to go into `refs`.
+fn reference(v: &mut Value, me: &str, index: &HashMap<String, (String, &'static str)>, refs: &mut BTreeSet<String>) {
+    match v {
+        Value::Str(s) => {
+            if let Some((target, attr)) = index.get(s.as_str()).filter(|(t, _)| t != me) {
+                refs.insert(target.clone());
+                *s = format!("${{{target}.{attr}}}");
+            }
+        }
+        Value::List(items) => items.iter_mut().for_each(|i| reference(i, me, index, refs)),
+        Value::Map(m) => m.values_mut().for_each(|i| reference(i, me, index, refs)),
+        _ => {}
+    }
+}
+
+/// The attribute of `l` (declared by its kind) that holds `value`, `id` first.
+fn attr_holding(schema: &KindSchema, l: &Live, value: &str) -> Option<&'static str> {
+    let declared = |a: &str| schema.attrs.iter().find(|x| x.name == a).map(|x| x.name);
+    ["id", "arn"]
+        .into_iter()
+        .chain(schema.attrs.iter().map(|a| a.name))
+        .find(|a| l.attrs.get(*a).and_then(Value::as_str) == Some(value))
+        .and_then(declared)
+}
+
+/// Properties that carry no reference even when their text equals an id: free text.
+const FREE_TEXT: &[&str] = &["name", "description"];
+
+/// The stack file declaring `found` (in dependency order, the order of `found` otherwise), and
+/// what the state records of each. Resources AWS makes along with another (`KindSpec::made_by_aws`:
+/// a VPC's main route table, its default security group) are not declared, only named in a
+/// comment, like everything in `skipped`.
+pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Generated {
+    let (made_by_aws, found): (Vec<Found>, Vec<Found>) =
+        found.into_iter().partition(|f| f.kind.made_by_aws(&f.live).is_some());
+    let ids = logical_ids(&found);
+    // Every identifier of an imported resource -> the reference that names it.
+    let mut index: HashMap<String, (String, &'static str)> = HashMap::new();
+    for (f, id) in found.iter().zip(&ids) {
+        for value in identifiers(&f.live) {
+            if let Some(attr) = attr_holding(f.kind.schema(), &f.live, value) {
+                index.entry(value.to_owned()).or_insert((id.clone(), attr));
+            }
+        }
+    }
+    let mut notes: HashMap<String, String> = made_by_aws
+        .iter()
+        .map(|f| (f.live.physical_id.clone(), f.kind.made_by_aws(&f.live).unwrap_or_default().to_owned()))
+        .collect();
+
+    let mut resources = Vec::new();
+    let mut written: Vec<Props> = Vec::new();
+    for (f, id) in found.iter().zip(&ids) {
+        let schema = f.kind.schema();
+        let mut given = f.kind.imported_props(&f.live);
+        // Secrets are never written (nor readable back); what the schema does not know is no
+        // property of the stack.
+        given.retain(|name, _| schema.props.iter().any(|p| p.name == name && !p.secret));
+        let props = compared_props(f.kind, req.stack, id, &given);
+        let mut min = minimal(f.kind, req.stack, id, &given);
+        let mut refs = BTreeSet::new();
+        let names: Vec<String> = min.keys().filter(|n| !FREE_TEXT.contains(&n.as_str())).cloned().collect();
+        for name in names {
+            if let Some(v) = min.get_mut(name.as_str()) {
+                reference(v, id, &index, &mut refs);
+            }
+        }
+        let mut attrs = f.live.attrs.clone();
+        attrs.entry("id".into()).or_insert_with(|| Value::str(&f.live.physical_id));
+        let tags: Tags =
+            f.live.tags.iter().filter(|(k, _)| !k.starts_with("rprov:")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        resources.push(Imported {
+            id: id.clone(),
+            kind: schema.name,
+            physical_id: f.live.physical_id.clone(),
+            props,
+            attrs,
+            tags,
+            depends_on: refs.into_iter().collect(),
+        });
+        written.push(min);
+    }
+    for f in &found {
+        // Its own id where it stays literal (a key pair's `name`) is no "not imported" literal.
+        notes.entry(f.live.physical_id.clone()).or_default();
+    }
+
+    // Tags every taggable resource carries (but its `Name`) are the stack's.
+    let taggable: Vec<&Imported> = resources
+        .iter()
+        .filter(|r| found.iter().any(|f| f.kind.schema().name == r.kind && f.kind.schema().taggable))
+        .collect();
+    let mut common: Tags = Tags::new();
+    if taggable.len() > 1 {
+        common = taggable[0].tags.clone();
+        common.retain(|k, v| k != "Name" && taggable.iter().all(|r| r.tags.get(k) == Some(v)));
+    }
+
+    let order = dependency_order(&resources);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# Generated by `rprov import {}` from what AWS has in {}: {} resource{}.\n",
+        req.selection,
+        req.region,
+        resources.len(),
+        if resources.len() == 1 { "" } else { "s" }
+    ));
+    out.push_str("# Properties equal to the kinds' defaults are left out; ids of imported resources are references.\n");
+    out.push_str(&format!("stack: {}\nregion: {}\n", scalar(req.stack), scalar(req.region)));
+    if !common.is_empty() {
+        out.push_str("tags:\n");
+        for (k, v) in common.iter() {
+            out.push_str(&format!("  {}: {}\n", scalar(k), scalar(v)));
+        }
+    }
+    out.push_str("resources:");
+    out.push_str(if order.is_empty() { " {}\n" } else { "\n" });
+    let note = |s: &str| -> Option<String> {
+        match notes.get(s) {
+            Some(n) if !n.is_empty() => Some(format!("{n}, not imported")),
+            Some(_) => None,
+            None if looks_like_id(s) && !s.starts_with("ami-") => Some("not imported".into()),
+            None => None,
+        }
+    };
+    for &i in &order {
+        let (r, props, f) = (&resources[i], &written[i], &found[i]);
+        let schema = f.kind.schema();
+        out.push_str(&format!("  {}:\n    type: {}\n", r.id, r.kind));
+        for p in schema.props {
+            if let Some(v) = props.get(p.name) {
+                entry(&mut out, 4, p.name, v, Some(&p.ty), &note);
+            }
+        }
+        if schema.taggable {
+            let own: Props = r
+                .tags
+                .iter()
+                .filter(|(k, v)| common.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), Value::str(v)))
+                .collect();
+            if !own.is_empty() {
+                entry(&mut out, 4, "tags", &Value::Map(own), Some(&Ty::StrMap), &note);
+            }
+        }
+    }
+    if !made_by_aws.is_empty() {
+        out.push_str(
+            "\n# Made by AWS with the VPC and deleted with it, so not declared (what uses them stays as AWS has it):\n",
+        );
+        for f in &made_by_aws {
+            out.push_str(&format!(
+                "#   {} {}: {}\n",
+                f.kind.schema().name,
+                f.live.physical_id,
+                f.kind.made_by_aws(&f.live).unwrap_or_default()
+            ));
+        }
+    }
+    if !skipped.is_empty() {
+        out.push_str("\n# Seen but not imported:\n");
+        let mut skipped = skipped.to_vec();
+        skipped.sort();
+        for s in &skipped {
+            out.push_str(&format!("#   {} {}: {}\n", s.what, s.id, s.why));
+        }
+    }
+    let resources = order.iter().map(|&i| resources[i].clone()).collect();
+    Generated { text: out, resources }
+}
+
+/// Indexes of `resources`, each after those it refers to; otherwise in the given order.
+fn dependency_order(resources: &[Imported]) -> Vec<usize> {
+    let pos: HashMap<&str, usize> = resources.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let mut waiting: Vec<usize> =
+        resources.iter().map(|r| r.depends_on.iter().filter(|d| pos.contains_key(d.as_str())).count()).collect();
+    let mut done = vec![false; resources.len()];
+    let mut out = Vec::new();
+    while out.len() < resources.len() {
+        // The first ready one; a cycle (not expected of live references) is broken in order.
+        let next = (0..resources.len())
+            .find(|&i| !done[i] && waiting[i] == 0)
+            .or_else(|| (0..resources.len()).find(|&i| !done[i]))
+            .unwrap_or_default();
+        done[next] = true;
+        out.push(next);
+        for (i, r) in resources.iter().enumerate() {
+            if r.depends_on.iter().any(|d| *d == resources[next].id) {
+                waiting[i] = waiting[i].saturating_sub(1);
+            }
+        }
+    }
+    out
+}
+
+/// `key: value` at `indent`, in block style (so each literal can carry its comment); the fields
+/// of an object in its schema's order.
+fn entry(
+    out: &mut String,
+    indent: usize,
+    key: &str,
+    v: &Value,
+    ty: Option<&Ty>,
+    note: &dyn Fn(&str) -> Option<String>,
+) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Map(m) if !m.is_empty() => {
+            out.push_str(&format!("{pad}{}:\n", scalar(key)));
+            map_entries(out, indent + 2, m, ty, note);
+        }
+        Value::List(items) if !items.is_empty() => {
+            out.push_str(&format!("{pad}{}:\n", scalar(key)));
+            let item_ty = match ty {
+                Some(Ty::List(t)) => Some(*t),
+                _ => None,
+            };
+            for item in items {
+                list_item(out, indent + 2, item, item_ty, note);
+            }
+        }
+        _ => {
+            out.push_str(&format!("{pad}{}: {}", scalar(key), value_text(v)));
+            end_line(out, v, note);
+        }
+    }
+}
+
+fn map_entries(out: &mut String, indent: usize, m: &Props, ty: Option<&Ty>, note: &dyn Fn(&str) -> Option<String>) {
+    let fields: &[crate::schema::Prop] = match ty {
+        Some(Ty::Obj(f)) => f,
+        _ => &[],
+    };
+    let rank = |k: &str| fields.iter().position(|f| f.name == k).unwrap_or(usize::MAX);
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort_by_key(|k| (rank(k), k.as_str()));
+    for k in keys {
+        let field_ty = fields.iter().find(|f| f.name == k.as_str()).map(|f| &f.ty);
+        entry(out, indent, k, &m[k.as_str()], field_ty, note);
+    }
+}
+
+fn list_item(out: &mut String, indent: usize, v: &Value, ty: Option<&Ty>, note: &dyn Fn(&str) -> Option<String>) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Map(m) if !m.is_empty() => {
+            // The item's first line starts with `- `, its other lines two spaces further in.
+            let mut body = String::new();
+            map_entries(&mut body, indent + 2, m, ty, note);
+            out.push_str(&pad);
+            out.push_str("- ");
+            out.push_str(&body[indent + 2..]);
+        }
+        _ => {
+            out.push_str(&format!("{pad}- {}", value_text(v)));
+            end_line(out, v, note);
+        }
+    }
+}
+
+fn end_line(out: &mut String, v: &Value, note: &dyn Fn(&str) -> Option<String>) {
+    if let Some(n) = v.as_str().and_then(note) {
+        out.push_str(&format!("  # {n}"));
+    }
+    out.push('\n');
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null | Value::Unknown => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Num(n) => n.to_string(),
+        Value::Str(s) => scalar(s),
+        Value::List(_) => "[]".into(),
+        Value::Map(_) => "{}".into(),
+    }
+}
+
+/// A string as a YAML scalar: plain where YAML reads it back as the same string, else quoted.
+fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'.')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./@+= ,()".contains(&b))
+        && !s.ends_with(' ')
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n" | "~" | ".inf" | ".nan"
+        )
+        && s.parse::<f64>().is_err()
+        && !s.starts_with("0x")
+        && !s.starts_with("0o");
+    if plain {
+        return s.to_owned();
+    }
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            c if c.is_control() => q.push_str(&format!("\\u{:04x}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+#[cfg(test)]
+mod tests;

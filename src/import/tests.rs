@@ -1,0 +1,231 @@
+use super::*;
+use crate::kinds::KINDS;
+use crate::spec::Catalog;
+
+fn s(v: &str) -> Value {
+    Value::str(v)
+}
+
+fn map(pairs: &[(&str, Value)]) -> Value {
+    Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+}
+
+fn found(kind: &str, pid: &str, props: &[(&str, Value)], attrs: &[(&str, Value)], tags: &[(&str, &str)]) -> Found {
+    let mut a: Props = attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    a.entry("id".into()).or_insert_with(|| s(pid));
+    Found {
+        kind: KINDS.spec(kind).unwrap(),
+        live: Live {
+            physical_id: pid.into(),
+            props: props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            attrs: a,
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        },
+    }
+}
+
+fn rule(pairs: &[(&str, Value)]) -> Value {
+    map(pairs)
+}
+
+/// A console-built VPC as the kinds read it back, and one thing of another VPC.
+fn inventory() -> Vec<Found> {
+    let team = ("team", "portal");
+    let all_out = rule(&[("protocol", s("all")), ("cidr", s("0.0.0.0/0"))]);
+    vec![
+        found(
+            "vpc",
+            "vpc-0a1b2c3d",
+            &[("cidr", s("10.60.0.0/16")), ("enable_dns_support", true.into()), ("enable_dns_hostnames", false.into())],
+            &[],
+            &[("Name", "Portal VPC"), team],
+        ),
+        found("vpc", "vpc-99999999", &[("cidr", s("10.9.0.0/16"))], &[], &[("Name", "other")]),
+        found(
+            "subnet",
+            "subnet-11111111",
+            &[
+                ("vpc", s("vpc-0a1b2c3d")),
+                ("cidr", s("10.60.0.0/24")),
+                ("az", s("us-east-1a")),
+                ("map_public_ip_on_launch", false.into()),
+            ],
+            &[],
+            &[("Name", "portal-subnet-public1-us-east-1a"), team],
+        ),
+        found(
+            "subnet",
+            "subnet-99999999",
+            &[("vpc", s("vpc-99999999")), ("cidr", s("10.9.0.0/24")), ("az", s("us-east-1a"))],
+            &[],
+            &[],
+        ),
+        found(
+            "route_table",
+            "rtb-00000000",
+            &[("vpc", s("vpc-0a1b2c3d")), ("routes", Value::List(vec![])), ("subnets", Value::List(vec![]))],
+            &[("main", true.into())],
+            &[team],
+        ),
+        found(
+            "route_table",
+            "rtb-11111111",
+            &[
+                ("vpc", s("vpc-0a1b2c3d")),
+                ("routes", Value::List(vec![map(&[("destination", s("0.0.0.0/0")), ("gateway", s("igw-11111111"))])])),
+                ("subnets", Value::List(vec![s("subnet-11111111"), s("subnet-22222222")])),
+            ],
+            &[],
+            &[team],
+        ),
+        found(
+            "security_group",
+            "sg-00000000",
+            &[("vpc", s("vpc-0a1b2c3d")), ("name", s("default")), ("description", s("default VPC security group"))],
+            &[],
+            &[],
+        ),
+        found(
+            "security_group",
+            "sg-11111111",
+            &[
+                ("vpc", s("vpc-0a1b2c3d")),
+                ("name", s("web")),
+                ("description", s("Managed by rprov")),
+                (
+                    "ingress",
+                    Value::List(vec![rule(&[
+                        ("protocol", s("tcp")),
+                        ("from_port", Value::Int(443)),
+                        ("to_port", Value::Int(443)),
+                        ("cidr", s("0.0.0.0/0")),
+                    ])]),
+                ),
+                ("egress", Value::List(vec![all_out.clone()])),
+            ],
+            &[],
+            &[("Name", "web"), team],
+        ),
+        found(
+            "security_group",
+            "sg-22222222",
+            &[
+                ("vpc", s("vpc-0a1b2c3d")),
+                ("name", s("app")),
+                ("description", s("app servers")),
+                (
+                    "ingress",
+                    Value::List(vec![rule(&[
+                        ("protocol", s("tcp")),
+                        ("from_port", Value::Int(8000)),
+                        ("to_port", Value::Int(8000)),
+                        ("security_group", s("sg-11111111")),
+                    ])]),
+                ),
+                ("egress", Value::List(vec![])),
+            ],
+            &[],
+            &[("Name", "web"), team, ("rprov:stack", "old")],
+        ),
+    ]
+}
+
+#[test]
+fn a_vpc_and_what_names_it() {
+    let all = inventory();
+    let picked: Vec<&str> = in_vpc("vpc-0a1b2c3d", &all).iter().map(|&i| all[i].live.physical_id.as_str()).collect();
+    assert_eq!(
+        picked,
+        [
+            "vpc-0a1b2c3d",
+            "subnet-11111111",
+            "rtb-00000000",
+            "rtb-11111111",
+            "sg-00000000",
+            "sg-11111111",
+            "sg-22222222"
+        ]
+    );
+}
+
+#[test]
+fn referenced_minimal_and_loadable() {
+    let all = inventory();
+    let picked = in_vpc("vpc-0a1b2c3d", &all);
+    let mut all: Vec<Option<Found>> = all.into_iter().map(Some).collect();
+    let found: Vec<Found> = picked.iter().map(|&i| all[i].take().unwrap()).collect();
+    let skipped =
+        [Skipped { what: "network interface".into(), id: "eni-12345678".into(), why: "no rprov kind".into() }];
+    let req = Request { stack: "portal-net", region: "us-east-1", selection: "--vpc vpc-0a1b2c3d" };
+    let g = generate(&req, found, &skipped);
+    let text = &g.text;
+    println!("{text}");
+    let ids: Vec<&str> = g.resources.iter().map(|r| r.id.as_str()).collect();
+    // Dependency order, ids from the Name tags (unique), else kind and number.
+    assert_eq!(ids, ["portal_vpc", "portal_subnet_public1_us_east_1a", "route_table_1", "web", "web_2"]);
+    // References, and literals that name nothing imported say so.
+    assert!(text.contains("    vpc: \"${portal_vpc.id}\"\n"), "{text}");
+    assert!(text.contains("      - \"${portal_subnet_public1_us_east_1a.id}\"\n"), "{text}");
+    assert!(text.contains("      - subnet-22222222  # not imported\n"), "{text}");
+    assert!(text.contains("gateway: igw-11111111  # not imported\n"), "{text}");
+    assert!(text.contains("security_group: \"${web.id}\"\n"), "{text}");
+    assert_eq!(g.resources[4].depends_on, ["portal_vpc", "web"]);
+    // Defaults left out: DNS support, the subnet's public IPs, the default description and egress.
+    assert!(!text.contains("enable_dns_support") && text.contains("enable_dns_hostnames: false"), "{text}");
+    assert!(!text.contains("map_public_ip_on_launch") && !text.contains("Managed by rprov"), "{text}");
+    assert!(text.contains("    egress: []\n"), "an explicit empty egress stays: {text}");
+    assert_eq!(text.matches("egress").count(), 1, "{text}");
+    // Tags: common hoisted, ownership dropped, Name kept.
+    assert!(text.contains("tags:\n  team: portal\nresources:\n"), "{text}");
+    assert!(!text.contains("rprov:stack"), "{text}");
+    assert!(text.contains("    tags:\n      Name: Portal VPC\n"), "{text}");
+    // AWS's own, and what was seen, in comments.
+    assert!(text.contains("#   route_table rtb-00000000: the VPC's main route table"), "{text}");
+    assert!(text.contains("#   security_group sg-00000000: the VPC's default security group"), "{text}");
+    assert!(text.contains("#   network interface eni-12345678: no rprov kind"), "{text}");
+
+    // The file loads, and plans to what is recorded.
+    let stack = crate::stack::load_with(
+        &KINDS,
+        crate::stack::Source::new("portal-net.yaml", text.clone()),
+        &crate::stack::Inputs::default(),
+    )
+    .unwrap_or_else(|(_, d)| panic!("{d:?}\n{text}"));
+    assert_eq!(stack.resources.len(), 5);
+    let attr = |r: &crate::stack::Ref| {
+        g.resources.iter().find(|x| x.id == r.target).and_then(|x| x.attrs.get(&r.attr).cloned()).unwrap()
+    };
+    for r in &g.resources {
+        let (props, tags) = crate::plan::desired_props(&stack, &stack.resources[&r.id], None, &attr);
+        assert_eq!(props, r.props, "{}", r.id);
+        let mut own = tags.clone();
+        own.retain(|k, _| !k.starts_with("rprov:"));
+        let mut want = r.tags.clone();
+        want.retain(|k, _| !k.starts_with("rprov:"));
+        assert_eq!(own, want, "{}", r.id);
+    }
+}
+
+#[test]
+fn names_and_scalars() {
+    assert_eq!(sanitise("Portal VPC (prod)").as_deref(), Some("portal_vpc_prod"));
+    assert_eq!(sanitise("portal-rtb-public").as_deref(), Some("portal_rtb_public"));
+    assert_eq!(sanitise("10 net"), None);
+    assert_eq!(sanitise("params"), None);
+    assert_eq!(sanitise("--"), None);
+    for (text, want) in [
+        ("10.0.0.0/16", "10.0.0.0/16"),
+        ("us-east-1a", "us-east-1a"),
+        ("6", "\"6\""),
+        ("-1", "\"-1\""),
+        ("true", "\"true\""),
+        ("", "\"\""),
+        ("a: b", "\"a: b\""),
+        ("${vpc.id}", "\"${vpc.id}\""),
+        ("say \"hi\"\n", "\"say \\\"hi\\\"\\n\""),
+    ] {
+        assert_eq!(scalar(text), want, "{text}");
+    }
+    assert!(looks_like_id("subnet-0a1b2c3d4e5f60718") && looks_like_id("eipalloc-12345678"));
+    assert!(!looks_like_id("us-east-1a") && !looks_like_id("portal-web"));
+}
