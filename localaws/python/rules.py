@@ -46,6 +46,7 @@ class Context:
         self.region = req.region
         self.account = account_id(environ, req.access_key)
         self.nat_deleting = nat_deleting
+        self.environ = environ
 
     @property
     def ec2(self) -> Any:

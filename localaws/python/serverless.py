@@ -18,6 +18,9 @@ statuses are those of the botocore model's error shapes.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -185,6 +188,36 @@ def put_bucket_notification(ctx: Context) -> Refusal | None:
     return None
 
 
+def content_md5(ctx: Context) -> Refusal | None:
+    # S3 checks an object's body against the Content-MD5 sent with it (PutObject, UploadPart):
+    # 400 BadDigest when they differ, 400 InvalidDigest when the header is no base64 MD5
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). The portal's
+    # presigned uploads rely on it. moto 5.2.5 stored any body whatever its Content-MD5.
+    given = ctx.environ.get("HTTP_CONTENT_MD5")
+    if given is None:
+        return None
+    encoding = ctx.environ.get("HTTP_CONTENT_ENCODING", "")
+    if "aws-chunked" in encoding or ctx.environ.get("HTTP_X_AMZ_CONTENT_SHA256", "").startswith(
+        "STREAMING-"
+    ):
+        return None  # a chunk-encoded body: its framing is not decoded here
+    try:
+        digest = base64.b64decode(given, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        return Refusal(
+            400, "InvalidDigest", "The Content-MD5 or checksum value that you specified is not valid."
+        )
+    if hashlib.md5(ctx.req.body).digest() != digest:
+        return Refusal(
+            400,
+            "BadDigest",
+            "The Content-MD5 or checksum value that you specified did not match what the server received.",
+        )
+    return None
+
+
 def _releasing_first(op: str) -> Rule:
     """The EC2 rule of `op` (or none), after releasing interfaces whose hold has passed."""
     inner = RULES.get(("ec2", op))
@@ -260,6 +293,7 @@ def patch_moto() -> None:
 RULES.update(
     {
         ("lambda", "AddPermission"): Rule("lambda", "AddPermission", add_permission),
+        **{("s3", op): Rule("s3", op, content_md5) for op in ("PutObject", "UploadPart")},
         # The request matches the older PutBucketNotification too (same method and path).
         **{
             ("s3", op): Rule("s3", op, put_bucket_notification)

@@ -61,6 +61,8 @@ class Request:
     query: dict[str, list[str]]
     params: dict[str, Any] = field(default_factory=dict)
     json_content_type: str = "application/x-amz-json-1.1"
+    # The request's body as sent (S3 rules check an object body against its Content-MD5).
+    body: bytes = b""
 
     def key(self) -> str:
         return f"{self.service}:{self.operation}"
@@ -92,6 +94,7 @@ def identify(environ: dict[str, Any], body: bytes) -> Request:
             query=query,
             params=params,
             json_content_type=content_type.split(";")[0] or "application/x-amz-json-1.1",
+            body=body,
         )
 
     if target:

@@ -176,3 +176,49 @@ def test_a_bucket_notification_needs_the_functions_permission_for_s3(aws):
     assert got["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == fn["FunctionArn"]
     # An empty configuration (no destination) is always taken.
     s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={})
+
+
+def test_an_object_body_must_match_its_content_md5(aws):
+    # S3 answers 400 BadDigest when the body differs from the Content-MD5 sent with it, and
+    # InvalidDigest when the header is no MD5; a presigned PUT that signs the MD5 in gets the
+    # same check (seed 003's end-to-end MD5 validation). moto 5.2.5 stored any body.
+    import base64
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="documents")
+    body = b"quarterly report\n"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    s3.put_object(Bucket="documents", Key="ok.txt", Body=body, ContentMD5=md5)
+    refused(
+        lambda: s3.put_object(Bucket="documents", Key="bad.txt", Body=b"tampered\n", ContentMD5=md5),
+        "BadDigest",
+        400,
+    )
+    refused(
+        lambda: s3.put_object(Bucket="documents", Key="bad.txt", Body=body, ContentMD5="bm90LWFuLW1kNQ=="),
+        "InvalidDigest",
+        400,
+    )
+    # SigV4, as the portal's upload_url signs (Content-MD5 among the signed headers).
+    url = aws.client("s3", signature_version="s3v4").generate_presigned_url(
+        "put_object", Params={"Bucket": "documents", "Key": "up.txt", "ContentMD5": md5}
+    )
+
+    def put(data: bytes) -> int:
+        req = urllib.request.Request(
+            url, data=data, method="PUT", headers={"Content-MD5": md5, "Content-Type": "text/plain"}
+        )
+        try:
+            with urllib.request.urlopen(req) as answer:
+                return answer.status
+        except urllib.error.HTTPError as e:
+            assert b"BadDigest" in e.read()
+            return e.code
+
+    assert put(b"tampered\n") == 400
+    assert put(body) == 200
+    assert s3.get_object(Bucket="documents", Key="up.txt")["Body"].read() == body
+    assert "Contents" not in s3.list_objects_v2(Bucket="documents", Prefix="bad")
