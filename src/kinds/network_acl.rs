@@ -506,6 +506,32 @@ impl KindSpec for NetworkAcl {
         }
     }
 
+    /// Entries by rule number, protocols by name where they have one (`tcp` rather than AWS's
+    /// `6`): the same entries once normalised, and what a reader expects.
+    fn imported_props(&self, live: &Live) -> Props {
+        let mut props = live.props.clone();
+        for side in ["ingress", "egress"] {
+            if let Some(Value::List(entries)) = props.get_mut(side) {
+                for e in entries.iter_mut() {
+                    if let Value::Map(m) = e
+                        && let Some(p) = m.get("protocol").and_then(Value::as_str)
+                    {
+                        let name = match p {
+                            "6" => "tcp",
+                            "17" => "udp",
+                            "1" => "icmp",
+                            "-1" => "all",
+                            other => other,
+                        };
+                        m.insert("protocol".into(), Value::str(name));
+                    }
+                }
+                entries.sort_by_key(|e| e.as_map().and_then(|m| m.get("rule")).and_then(Value::as_i64).unwrap_or(0));
+            }
+        }
+        props
+    }
+
     fn create_is_idempotent(&self) -> bool {
         true
     }
@@ -684,6 +710,31 @@ mod tests {
 
         assert_eq!(live(&a).props, desired);
         assert_eq!(desired_entries(&desired).unwrap(), live_entries(&a));
+    }
+
+    #[test]
+    fn imported_entries_read_by_name_and_rule_and_normalise_back() {
+        let a = acl(
+            vec![
+                entry(200, false, "6", RuleAction::Allow, Some((443, 443))),
+                entry(100, false, "-1", RuleAction::Allow, None),
+                entry(110, false, "50", RuleAction::Deny, None),
+            ],
+            vec![],
+        );
+        let l = live(&a);
+        let mut imported = NetworkAcl.imported_props(&l);
+        let shown: Vec<(i64, String)> = imported["ingress"]
+            .as_list()
+            .iter()
+            .map(|e| {
+                let m = e.as_map().unwrap();
+                (m["rule"].as_i64().unwrap(), m["protocol"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        assert_eq!(shown, [(100, "all".into()), (110, "50".into()), (200, "tcp".into())]);
+        NetworkAcl.normalise("s", "acl", &mut imported);
+        assert_eq!(imported, l.props, "the imported entries are the live ones");
     }
 
     #[test]

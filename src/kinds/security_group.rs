@@ -618,6 +618,26 @@ impl KindSpec for SecurityGroup {
         }
     }
 
+    /// A rule on one port as `port:`, as a stack writes it (the same rule once normalised).
+    fn imported_props(&self, live: &Live) -> Props {
+        let mut props = live.props.clone();
+        for dir in ["ingress", "egress"] {
+            if let Some(Value::List(rules)) = props.get_mut(dir) {
+                for r in rules.iter_mut() {
+                    if let Value::Map(m) = r
+                        && m.get("from_port").is_some()
+                        && m.get("from_port") == m.get("to_port")
+                        && let Some(p) = m.remove("from_port")
+                    {
+                        m.remove("to_port");
+                        m.insert("port".into(), p);
+                    }
+                }
+            }
+        }
+        props
+    }
+
     /// AWS: every VPC has a group named `default`, which cannot be deleted, and no other group
     /// may take that name.
     fn made_by_aws(&self, live: &Live) -> Option<&'static str> {
@@ -792,6 +812,24 @@ mod tests {
             ],
             vec![perm("tcp", Some((22, 22))).ip_ranges(cidr("10.0.0.0/8")).build()],
         );
+    }
+
+    #[test]
+    fn imported_rules_on_one_port_read_as_port_and_normalise_back() {
+        let ssh = perm("tcp", Some((22, 22))).ip_ranges(cidr("203.0.113.0/24")).build();
+        let range = perm("tcp", Some((1024, 65535))).ip_ranges(cidr("0.0.0.0/0")).build();
+        let live_props = Props::from([
+            ("name".to_string(), Value::str("web")),
+            ("ingress".to_string(), Value::List(rules_from_sdk(&[ssh, range]))),
+            ("egress".to_string(), Value::List(vec![])),
+        ]);
+        let live = Live { physical_id: "sg-1".into(), props: live_props.clone(), attrs: Props::new(), tags: crate::kinds::Tags::new() };
+        let mut imported = SecurityGroup.imported_props(&live);
+        let first = imported["ingress"].as_list()[0].as_map().unwrap().clone();
+        assert_eq!((first.get("port"), first.get("from_port")), (Some(&Value::Int(22)), None));
+        assert!(imported["ingress"].as_list()[1].as_map().unwrap().contains_key("from_port"), "a range stays a range");
+        SecurityGroup.normalise("s", "web", &mut imported);
+        assert_eq!(imported, live_props);
     }
 
     #[test]
