@@ -49,6 +49,10 @@ pub struct Generated {
     pub text: String,
     /// Its resources, in the file's order.
     pub resources: Vec<Imported>,
+    /// The deployment the resources already belong to: every one is tagged as of this stack
+    /// and one lineage (a state lost, its resources imported back). Adopted under it, their
+    /// ownership tags are already right and the first plan changes nothing.
+    pub lineage: Option<String>,
 }
 
 /// What the stack file is called and how its resources were picked (for its header).
@@ -140,19 +144,22 @@ fn sanitise(name: &str) -> Option<String> {
     (out != "params").then_some(out)
 }
 
-/// Unique logical ids, from each resource's `Name` tag (`<name>_<kind>` where another kind's
-/// resource has that name), else `<kind>_<n>`.
-fn logical_ids(found: &[Found]) -> Vec<String> {
+/// Unique logical ids: the one a resource of this stack carries in `rprov:id` (made by rprov,
+/// its state lost), else from its `Name` tag (`<name>_<kind>` where another kind's resource has
+/// that name), else `<kind>_<n>`.
+fn logical_ids(found: &[Found], stack: &str) -> Vec<String> {
     let mut taken: HashMap<String, &str> = HashMap::new();
     let mut per_kind: HashMap<&str, usize> = HashMap::new();
     let mut out = Vec::new();
     for f in found {
         let kind = f.kind.schema().name;
-        let base = f.live.tags.get("Name").and_then(|n| sanitise(n)).unwrap_or_else(|| {
-            let n = per_kind.entry(kind).or_default();
-            *n += 1;
-            format!("{kind}_{n}")
-        });
+        let own = f.live.logical_id().filter(|i| f.live.stack() == Some(stack) && crate::stack::is_resource_id(i));
+        let base =
+            own.map(str::to_owned).or_else(|| f.live.tags.get("Name").and_then(|n| sanitise(n))).unwrap_or_else(|| {
+                let n = per_kind.entry(kind).or_default();
+                *n += 1;
+                format!("{kind}_{n}")
+            });
         // A name another kind's resource took first: this one's kind tells them apart.
         let mut id = match taken.get(&base) {
             Some(k) if *k != kind => format!("{base}_{kind}"),
@@ -258,7 +265,12 @@ const FREE_TEXT: &[&str] = &["name", "description"];
 pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Generated {
     let (made_by_aws, found): (Vec<Found>, Vec<Found>) =
         found.into_iter().partition(|f| f.kind.made_by_aws(&f.live).is_some());
-    let ids = logical_ids(&found);
+    let ids = logical_ids(&found, req.stack);
+    let lineage = found
+        .first()
+        .and_then(|f| f.live.lineage())
+        .filter(|l| found.iter().all(|f| f.live.stack() == Some(req.stack) && f.live.lineage() == Some(*l)));
+    let lineage = lineage.map(str::to_owned);
     // Every identifier of an imported resource -> the reference that names it.
     let mut index: HashMap<String, (String, &'static str)> = HashMap::new();
     for (f, id) in found.iter().zip(&ids) {
@@ -391,7 +403,7 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
         }
     }
     let resources = order.iter().map(|&i| resources[i].clone()).collect();
-    Generated { text: out, resources }
+    Generated { text: out, resources, lineage }
 }
 
 /// Indexes of `resources`, each after those it refers to; otherwise in the given order.

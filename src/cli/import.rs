@@ -222,6 +222,11 @@ async fn import(
         let mut state = State::new(&a.stack, region);
         state.account_id = Some(account);
         state.serial = 1;
+        if let Some(lineage) = &generated.lineage {
+            // Every resource is tagged as this stack's, of one deployment: adopted back into it.
+            state.lineage = lineage.clone();
+            errln!("Every resource carries this stack's ownership tags of deployment {lineage}: adopted into it.");
+        }
         for r in &generated.resources {
             state.resources.insert(
                 r.id.clone(),

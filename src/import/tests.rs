@@ -229,3 +229,28 @@ fn names_and_scalars() {
     assert!(looks_like_id("subnet-0a1b2c3d4e5f60718") && looks_like_id("eipalloc-12345678"));
     assert!(!looks_like_id("us-east-1a") && !looks_like_id("portal-web"));
 }
+
+#[test]
+fn resources_of_this_stack_keep_their_ids_and_deployment() {
+    let own = |id: &'static str, lineage: &'static str| {
+        vec![("Name", "something else"), ("rprov:stack", "shop"), ("rprov:id", id), ("rprov:lineage", lineage)]
+    };
+    let req = Request { stack: "shop", region: "us-east-1", selection: "--tag rprov:stack=shop" };
+    let vpc = |tags: Vec<(&str, &str)>| found("vpc", "vpc-1", &[("cidr", s("10.0.0.0/16"))], &[], &tags);
+    let subnet = |tags: Vec<(&str, &str)>| {
+        found("subnet", "subnet-1", &[("vpc", s("vpc-1")), ("cidr", s("10.0.0.0/24"))], &[], &tags)
+    };
+
+    let g = generate(&req, vec![vpc(own("net", "L1")), subnet(own("public_a", "L1"))], &[]);
+    let ids: Vec<&str> = g.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["net", "public_a"]);
+    assert!(g.text.contains("vpc: \"${net.id}\""), "{}", g.text);
+    assert_eq!(g.lineage.as_deref(), Some("L1"));
+
+    // Two deployments, or another stack's resources: a new deployment, ids from the names.
+    let g = generate(&req, vec![vpc(own("net", "L1")), subnet(own("public_a", "L2"))], &[]);
+    assert_eq!(g.lineage, None);
+    let other = Request { stack: "other", ..req };
+    let g = generate(&other, vec![vpc(own("net", "L1"))], &[]);
+    assert_eq!((g.lineage.as_deref(), g.resources[0].id.as_str()), (None, "something_else"));
+}

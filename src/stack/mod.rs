@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 // Diagnostics and expressions are the core's own modules; the stack's API names them too.
 pub use crate::diag::{self, Diagnostic, Source, Span};
 pub use crate::expr::{self, Expr, ExprMap, Ref};
-pub use load::{Imported, Inputs, ParamOverrides, load, load_file, load_str, load_with, yaml_to_json};
+pub use load::{Imported, Inputs, ParamOverrides, is_resource_id, load, load_file, load_str, load_with, yaml_to_json};
 
 use crate::model::{TAG_ID, TAG_LINEAGE, TAG_STACK, Tags};
 use crate::spec::{Catalog, KindSpec};

@@ -10,6 +10,7 @@ mod imports;
 mod params;
 mod references;
 mod resources;
+pub use resources::is_resource_id;
 mod values;
 
 use std::collections::{BTreeMap, HashMap};

@@ -90,10 +90,7 @@ fn resource(
 ) -> Option<(Resource, bool)> {
     let id = key_text(k);
     d.resource = None;
-    let valid_id = id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if !valid_id || id == "params" {
+    if !is_resource_id(&id) {
         d.err(k.span, format!("invalid resource id `{id}`: expected lowercase letters, digits, '_' and '-', starting with a letter (and not `params`)"));
         return None;
     }
@@ -255,4 +252,13 @@ pub(super) fn outputs(
         }
     }
     outputs
+}
+
+/// Whether `id` is a resource id: lowercase letters, digits, `_` and `-`, starting with a
+/// letter, at most 64 characters, and not `params` (the params' namespace in references).
+pub fn is_resource_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && id != "params"
 }
