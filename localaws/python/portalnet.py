@@ -363,9 +363,41 @@ def instances() -> None:
     ElasticAddress.network_interface_id = property(lambda a: a.eni.id if a.eni else None)  # type: ignore[assignment,method-assign]
 
 
+def tagging_lists_the_portal_types() -> None:
+    """The Tagging API lists Elastic IPs, network ACLs, VPC endpoints and key pairs on AWS
+    (`ec2:elastic-ip`, `ec2:network-acl`, `ec2:vpc-endpoint`, `ec2:key-pair`; supported
+    resource types of GetResources). moto 5.2.5's EC2 backend leaves them out, so a search by
+    tag (teardown's discovery, `rprov import --tag`) missed them here only. A deleted endpoint
+    (moto keeps it as `deleted`) is not listed."""
+    from moto.ec2.models import EC2Backend
+    from moto.core.resource_tagging import TaggedResource
+
+    original = EC2Backend.iter_tagged_resources
+
+    def iter_tagged_resources(self: Any) -> Any:
+        yield from original(self)
+        extra = {
+            "ec2:elastic-ip": (a for a in self.addresses if a.allocation_id),
+            "ec2:network-acl": self.network_acls.values(),
+            "ec2:vpc-endpoint": (e for e in self.vpc_end_points.values() if e.state != "deleted"),
+            "ec2:key-pair": self.key_pairs.values(),
+        }
+        for resource_type, resources in extra.items():
+            type_part = resource_type.split(":", 1)[1]
+            for resource in resources:
+                yield TaggedResource(
+                    arn=f"arn:{self.partition}:ec2:{self.region_name}:{self.account_id}:{type_part}/{resource.id}",
+                    tags=dict(self.tags.get(resource.id, {})),
+                    resource_type=resource_type,
+                )
+
+    EC2Backend.iter_tagged_resources = iter_tagged_resources  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     vpc_endpoints()
     instances()
+    tagging_lists_the_portal_types()
 
 
 RULES.update(

@@ -499,3 +499,37 @@ def test_run_instances_with_an_unknown_image_or_key_pair(aws):
         "Instances"
     ]
     assert instance["ImageId"] == image
+
+
+def test_tagging_api_lists_addresses_acls_endpoints_and_key_pairs(aws):
+    # GetResources lists ec2:elastic-ip, ec2:network-acl, ec2:vpc-endpoint and ec2:key-pair on
+    # AWS; moto 5.2.5 listed none of them.
+    ec2 = aws.client("ec2")
+    vpc, _ = network(ec2)
+    tag = {"Key": "rprov:stack", "Value": "listed"}
+
+    def spec(kind: str) -> list:
+        return [{"ResourceType": kind, "Tags": [tag]}]
+
+    eip = ec2.allocate_address(Domain="vpc", TagSpecifications=spec("elastic-ip"))["AllocationId"]
+    acl = ec2.create_network_acl(VpcId=vpc, TagSpecifications=spec("network-acl"))["NetworkAcl"][
+        "NetworkAclId"
+    ]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName="com.amazonaws.us-east-1.s3",
+        RouteTableIds=[table],
+        TagSpecifications=spec("vpc-endpoint"),
+    )["VpcEndpoint"]["VpcEndpointId"]
+    key = ec2.create_key_pair(KeyName="k", TagSpecifications=spec("key-pair"))["KeyPairId"]
+
+    def listed() -> set:
+        out = aws.client("resourcegroupstaggingapi").get_resources(
+            TagFilters=[{"Key": "rprov:stack", "Values": ["listed"]}]
+        )
+        return {m["ResourceARN"].rsplit("/", 1)[-1] for m in out["ResourceTagMappingList"]}
+
+    assert {eip, acl, endpoint, key} <= listed()
+    ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    assert endpoint not in listed(), "a deleted endpoint is not listed"
