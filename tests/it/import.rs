@@ -321,3 +321,50 @@ async fn a_vpc_built_by_hand_is_imported_adopted_and_destroyed_with_tag_updates_
     let keys = ec2.describe_key_pairs().send().await.unwrap();
     assert!(keys.key_pairs().iter().all(|k| k.key_name() != Some("portal-bastion")));
 }
+
+/// A stack whose state was lost: its resources still carry their ownership tags. `import --tag`
+/// finds them, names them by their `rprov:id` and adopts them back into their deployment: the
+/// generated file plans no change at all and declares the stack's own resources.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stack_whose_state_was_lost_is_imported_by_its_tag_with_no_change() {
+    let cx = Ctx::new();
+    let stack = crate::support::repo().join("stacks/network.yaml");
+    let stack = stack.display().to_string();
+    cx.rprov(&["apply", &stack, "--yes"]).expect(0);
+    let state = cx.state_path("network");
+    let lineage = crate::support::read_json(&state)["lineage"].as_str().unwrap().to_owned();
+    std::fs::remove_file(&state).unwrap();
+
+    let run = cx.rprov(&[
+        "import",
+        "--region",
+        "us-east-1",
+        "--tag",
+        "rprov:stack=network",
+        "--stack",
+        "network",
+        "--adopt",
+        "--out",
+        "network.yaml",
+    ]);
+    run.expect(0);
+    let text = std::fs::read_to_string(cx.dir.path().join("network.yaml")).unwrap();
+    println!("--- network.yaml (imported)\n{text}--- {}", run.stderr);
+    assert_eq!(crate::support::read_json(&state)["lineage"], lineage.as_str(), "adopted into its deployment");
+
+    // The same resources under the same ids as the stack file declares.
+    let ids = |yaml: &str| -> Vec<String> {
+        let v = rprov::stack::yaml_to_json(&rprov::stack::Source::new("stack", yaml)).unwrap();
+        let mut ids: Vec<String> = v["resources"].as_object().unwrap().keys().cloned().collect();
+        ids.sort();
+        ids
+    };
+    let original = std::fs::read_to_string(&stack).unwrap();
+    assert_eq!(ids(&text), ids(&original), "{text}");
+
+    let plan = cx.rprov(&["plan", "network.yaml", "--detailed-exitcode"]);
+    plan.expect(0);
+    cx.rprov(&["destroy", "network.yaml", "--yes"]).expect(0);
+    let conf = cx.sdk().await;
+    assert!(crate::support::tagged_and_alive(&conf, "network").await.is_empty());
+}
