@@ -6,93 +6,36 @@
 //! moto makes every state transition instant (see the project's moto notes): waiters and
 //! retries are unit-tested with aws-smithy-mocks in the kinds instead.
 
-use std::time::Duration;
-
 use localaws::LocalAws;
-use rprov::aws::{AwsError, Cx, WaitConfig};
-use rprov::kinds::testing::{self, Res, list, map, props, read};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, kind};
+use rprov::aws::{AwsError, Cx};
+use rprov::kinds::testing::{Res, RoundTrip, list, map, props};
+use rprov::kinds::{CreateReq, DeleteReq, Kind, Tags, kind};
 use rprov::value::{Props, Value};
 
-const STACK: &str = "itest";
+const T: RoundTrip = RoundTrip { stack: "itest", team: "net" };
 
 async fn cx(aws: &LocalAws) -> Cx {
-    let wait = WaitConfig {
-        timeout: Duration::from_secs(30),
-        poll: Duration::from_millis(50),
-        max_poll: Duration::from_millis(500),
-    };
-    testing::local_cx(STACK, &aws.endpoint(), wait).await
+    T.cx(&aws.endpoint()).await
 }
 
 fn owned_tags(id: &str) -> Tags {
-    testing::owned_tags(STACK, id, "net")
+    T.tags(id)
 }
 
-/// The stack's values as the planner compares them: schema defaults, then `normalise`.
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
-    rprov::plan::compared_props(k, STACK, id, given)
+    T.desired(k, id, given)
 }
 
-/// What the planner compares: the live value of every property the stack gives a value
-/// (an optional property left out, like a subnet's `az`, is AWS's to choose).
-fn compared(live: &Live, want: &Props) -> Props {
-    live.props.iter().filter(|(k, _)| want.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-/// Creates through the trait and checks that a second plan would find no difference.
 async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Value)]) -> Res {
-    let k = kind(kind_name).unwrap_or_else(|| panic!("{kind_name} is registered"));
-    let want = desired(k, id, &props(given));
-    let token = format!("{id}-token");
-    let tags = owned_tags(id);
-    let made = k
-        .create(cx, &CreateReq { id, props: &want, tags: &tags, token: &token })
-        .await
-        .unwrap_or_else(|e| panic!("create {id}: {e}"));
-    let found = read(cx, k, &[], &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
-    assert_eq!(compared(&found, &want), want, "{id}: live props differ from the stack's (perpetual diff)");
-    assert_eq!(found.tags, tags, "{id}: tags");
-    assert_eq!(made.props, found.props, "{id}: create returns what read_many reads");
-    assert_eq!(made.attrs, found.attrs, "{id}: attributes");
-    Res { kind: k, id, live: found, applied: want }
+    T.create(cx, kind_name, id, given).await
 }
 
-/// Updates `changed` in place and checks the result reads back as the new values.
 async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)], tags: Option<Tags>) {
-    let new = desired(res.kind, res.id, &props(given));
-    let old_tags = res.live.tags.clone();
-    let tags = tags.unwrap_or_else(|| old_tags.clone());
-    let mut changed: Vec<String> =
-        new.iter().filter(|(k, v)| res.live.props.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
-    if tags != old_tags {
-        changed.push("tags".into());
-    }
-    assert!(!changed.is_empty(), "{}: update test changes nothing", res.id);
-    let req = UpdateReq {
-        id: res.id,
-        physical_id: &res.live.physical_id,
-        old: &res.live.props,
-        new: &new,
-        changed: &changed,
-        old_tags: &old_tags,
-        tags: &tags,
-    };
-    let out = res.kind.update(cx, &req).await.unwrap_or_else(|e| panic!("update {} ({changed:?}): {e}", res.id));
-    let found =
-        read(cx, res.kind, &[], res.pid()).await.unwrap_or_else(|| panic!("read_many finds {} after update", res.id));
-    assert_eq!(compared(&found, &new), new, "{}: props after update", res.id);
-    assert_eq!(found.tags, tags, "{}: tags after update", res.id);
-    assert_eq!(out.props, found.props, "{}: update returns what read_many reads", res.id);
-    res.live = found;
+    T.update(cx, res, given, tags).await
 }
 
-/// Deletes, checks it is gone, and that deleting again is still success.
 async fn delete(cx: &Cx, res: Res) {
-    let req = DeleteReq { id: res.id, physical_id: res.pid(), props: &res.live.props, attrs: &res.live.attrs };
-    res.kind.delete(cx, &req).await.unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
-    assert!(read(cx, res.kind, &[], res.pid()).await.is_none(), "{} still listed after delete", res.id);
-    assert_eq!(res.kind.delete(cx, &req).await, Ok(()), "{}: a second delete is success", res.id);
+    T.delete(cx, &res).await
 }
 
 fn route(destination: &str, target: &str, id: &Value) -> Value {

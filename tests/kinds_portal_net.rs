@@ -6,82 +6,36 @@
 //! moto makes every state transition instant: waits and refused deletes are unit-tested with
 //! aws-smithy-mocks in the kinds.
 
-use std::time::Duration;
-
 use localaws::LocalAws;
-use rprov::aws::{Cx, WaitConfig};
-use rprov::kinds::testing::{self, Res, map, props, read, strs};
-use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, Tags, UpdateReq, kind};
+use rprov::aws::Cx;
+use rprov::kinds::testing::{Res, RoundTrip, compared, map, props, read, strs};
+use rprov::kinds::{CreateReq, Kind, Tags, UpdateReq, kind};
 use rprov::value::{Props, Value};
 
-const STACK: &str = "portalnet";
+const T: RoundTrip = RoundTrip { stack: "portalnet", team: "net" };
 
 async fn cx(aws: &LocalAws) -> Cx {
-    let wait = WaitConfig {
-        timeout: Duration::from_secs(30),
-        poll: Duration::from_millis(50),
-        max_poll: Duration::from_millis(500),
-    };
-    testing::local_cx(STACK, &aws.endpoint(), wait).await
+    T.cx(&aws.endpoint()).await
 }
 
 fn owned_tags(id: &str) -> Tags {
-    testing::owned_tags(STACK, id, "net")
+    T.tags(id)
 }
 
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
-    rprov::plan::compared_props(k, STACK, id, given)
-}
-
-fn compared(live: &Live, want: &Props) -> Props {
-    live.props.iter().filter(|(k, _)| want.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    T.desired(k, id, given)
 }
 
 async fn create(cx: &Cx, kind_name: &str, id: &'static str, given: &[(&str, Value)]) -> Res {
-    let k = kind(kind_name).unwrap_or_else(|| panic!("{kind_name} is registered"));
-    let want = desired(k, id, &props(given));
-    let token = format!("{id}-token");
-    let tags = owned_tags(id);
-    let made = k
-        .create(cx, &CreateReq { id, props: &want, tags: &tags, token: &token })
-        .await
-        .unwrap_or_else(|e| panic!("create {id}: {e}"));
-    let found = read(cx, k, &[], &made.physical_id).await.unwrap_or_else(|| panic!("read_many finds {id}"));
-    assert_eq!(compared(&found, &want), want, "{id}: live props differ from the stack's (perpetual diff)");
-    assert_eq!(found.tags, tags, "{id}: tags");
-    assert_eq!(made.props, found.props, "{id}: create returns what read_many reads");
-    assert_eq!(made.attrs, found.attrs, "{id}: attributes");
-    Res { kind: k, id, live: found, applied: want }
+    T.create(cx, kind_name, id, given).await
 }
 
 async fn update(cx: &Cx, res: &mut Res, given: &[(&str, Value)]) {
-    let new = desired(res.kind, res.id, &props(given));
-    let tags = res.live.tags.clone();
-    let changed: Vec<String> =
-        new.iter().filter(|(k, v)| res.live.props.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect();
-    assert!(!changed.is_empty(), "{}: update test changes nothing", res.id);
-    let req = UpdateReq {
-        id: res.id,
-        physical_id: &res.live.physical_id,
-        old: &res.live.props,
-        new: &new,
-        changed: &changed,
-        old_tags: &tags,
-        tags: &tags,
-    };
-    let out = res.kind.update(cx, &req).await.unwrap_or_else(|e| panic!("update {} ({changed:?}): {e}", res.id));
-    let found = read(cx, res.kind, &[], res.pid()).await.unwrap();
-    assert_eq!(compared(&found, &new), new, "{}: props after update", res.id);
-    assert_eq!(out.props, found.props, "{}: update returns what read_many reads", res.id);
-    res.live = found;
-    res.applied = new;
+    T.update(cx, res, given, None).await
 }
 
 async fn delete(cx: &Cx, res: &Res) {
-    let req = DeleteReq { id: res.id, physical_id: res.pid(), props: &res.live.props, attrs: &res.live.attrs };
-    res.kind.delete(cx, &req).await.unwrap_or_else(|e| panic!("delete {}: {e}", res.id));
-    assert!(read(cx, res.kind, &[], res.pid()).await.is_none(), "{} still listed after delete", res.id);
-    assert_eq!(res.kind.delete(cx, &req).await, Ok(()), "{}: a second delete is success", res.id);
+    T.delete(cx, res).await
 }
 
 fn entry(rule: i64, protocol: &str, action: &str, cidr: &str, ports: Option<(i64, i64)>) -> Value {
