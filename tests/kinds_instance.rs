@@ -12,12 +12,11 @@
 //! unit-tested with aws-smithy-mocks in the kind.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, HttpTokensState, InstanceAttributeName};
 use localaws::LocalAws;
-use rprov::aws::{Cx, WaitConfig};
-use rprov::kinds::testing::{self, Res, map, props, read, strs};
+use rprov::aws::Cx;
+use rprov::kinds::testing::{Res, RoundTrip, map, props, read, strs};
 use rprov::kinds::{CreateReq, DeleteReq, Kind, Live, TAG_ID, Tags, UpdateReq, kind};
 use rprov::value::{Props, Value};
 
@@ -27,21 +26,18 @@ const USER_DATA: &str = "#!/bin/sh\necho bastion > /etc/motd\n";
 /// The state's digest key, for the planner's comparison of secrets.
 const KEY: &str = "k";
 
+const T: RoundTrip = RoundTrip { stack: STACK, team: "ops" };
+
 async fn cx(aws: &LocalAws) -> Cx {
-    let wait = WaitConfig {
-        timeout: Duration::from_secs(30),
-        poll: Duration::from_millis(50),
-        max_poll: Duration::from_millis(500),
-    };
-    testing::local_cx(STACK, &aws.endpoint(), wait).await
+    T.cx(&aws.endpoint()).await
 }
 
 fn owned_tags(id: &str) -> Tags {
-    testing::owned_tags(STACK, id, "ops")
+    T.tags(id)
 }
 
 fn desired(k: &dyn Kind, id: &str, given: &Props) -> Props {
-    rprov::plan::compared_props(k, STACK, id, given)
+    T.desired(k, id, given)
 }
 
 /// What the planner would change, comparing `want` with what is known: the recorded values
