@@ -197,6 +197,12 @@ impl Cx {
         self
     }
 
+    /// The same context (stack, account, directory, purge, clients) reporting progress to `f`,
+    /// for the operations of an apply or destroy: outside any refresh's memoised reads.
+    pub fn for_operations(&self, f: StatusSink) -> Cx {
+        Cx { scope: None, status: f, ..self.clone() }
+    }
+
     /// Uses `client` for its service instead of one built from the `SdkConfig`: unit tests hand in
     /// a client whose responses are mocked (aws-smithy-mocks works per client, not per config).
     pub fn with_client<C: Clone + Send + Sync + 'static>(self, client: C) -> Cx {

@@ -310,10 +310,7 @@ pub(super) fn print_retries(outcome: &Outcome) {
 }
 
 pub(super) fn rebuild_cx_with_status(cx: Arc<crate::aws::Cx>, progress: crate::apply::Progress) -> crate::aws::Cx {
-    let mut c = crate::aws::Cx::new(&cx.stack, cx.sdk.clone(), cx.wait.clone()).with_base(&cx.base);
-    c.account = cx.account.clone();
-    c.purge = cx.purge;
-    c.with_status(Arc::new(move |id: &str, msg: &str| progress(crate::apply::Event::Status { id, message: msg })))
+    cx.for_operations(Arc::new(move |id: &str, msg: &str| progress(crate::apply::Event::Status { id, message: msg })))
 }
 
 fn finish(o: &Outcome, what: &str) -> Result<(), Failure> {

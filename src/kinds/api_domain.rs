@@ -82,17 +82,11 @@ fn live(cx: &Cx, d: &DomainName, mapping: Option<&ApiMapping>) -> Live {
 }
 
 async fn mappings(cx: &Cx, name: &str) -> Result<Vec<ApiMapping>, AwsError> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let p =
-            client(cx).get_api_mappings().domain_name(name).set_next_token(token).send().await.map_err(classify)?;
-        out.extend(p.items().iter().cloned());
-        token = p.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+    apigw::all_pages(|token| async move {
+        let p = client(cx).get_api_mappings().domain_name(name).set_next_token(token).send().await.map_err(classify)?;
+        Ok((p.items().to_vec(), p.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 async fn get(cx: &Cx, name: &str) -> Result<DomainName, AwsError> {

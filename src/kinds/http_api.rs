@@ -284,43 +284,18 @@ struct Parts {
 /// GetRoutes, GetIntegrations and GetStages of one API, each paginated by `NextToken`, run
 /// together. AWS has no batched read of routes across APIs.
 async fn parts(cx: &Cx, api_id: &str) -> Result<Parts, AwsError> {
-    let routes = async {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let p = client(cx).get_routes().api_id(api_id).set_next_token(token).send().await.map_err(classify)?;
-            out.extend(p.items().iter().cloned());
-            token = p.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok::<_, AwsError>(out);
-            }
-        }
-    };
-    let integrations = async {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let p =
-                client(cx).get_integrations().api_id(api_id).set_next_token(token).send().await.map_err(classify)?;
-            out.extend(p.items().iter().cloned());
-            token = p.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok::<_, AwsError>(out);
-            }
-        }
-    };
-    let stages = async {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let p = client(cx).get_stages().api_id(api_id).set_next_token(token).send().await.map_err(classify)?;
-            out.extend(p.items().iter().cloned());
-            token = p.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok::<_, AwsError>(out);
-            }
-        }
-    };
+    let routes = apigw::all_pages(|token| async move {
+        let p = client(cx).get_routes().api_id(api_id).set_next_token(token).send().await.map_err(classify)?;
+        Ok((p.items().to_vec(), p.next_token().map(str::to_owned)))
+    });
+    let integrations = apigw::all_pages(|token| async move {
+        let p = client(cx).get_integrations().api_id(api_id).set_next_token(token).send().await.map_err(classify)?;
+        Ok((p.items().to_vec(), p.next_token().map(str::to_owned)))
+    });
+    let stages = apigw::all_pages(|token| async move {
+        let p = client(cx).get_stages().api_id(api_id).set_next_token(token).send().await.map_err(classify)?;
+        Ok((p.items().to_vec(), p.next_token().map(str::to_owned)))
+    });
     let (routes, integrations, stages) = futures_util::future::join3(routes, integrations, stages).await;
     let stage = stages?.into_iter().find(|s| s.stage_name() == Some(STAGE));
     Ok(Parts { routes: routes?, integrations: integrations?, stage })

@@ -47,26 +47,36 @@ pub async fn retag(cx: &Cx, arn: &str, old: &Tags, new: &Tags) -> Result<(), Aws
 
 /// Every API of the region, all pages of GetApis (tags included).
 pub async fn apis(cx: &Cx) -> Result<Vec<aws_sdk_apigatewayv2::types::Api>, AwsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    all_pages(|token| async move {
         let page = client(cx).get_apis().set_next_token(token).send().await.map_err(classify)?;
-        out.extend(page.items().iter().cloned());
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+        Ok((page.items().to_vec(), page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
 /// Every custom domain name of the region, all pages of GetDomainNames (tags included).
 pub async fn domain_names(cx: &Cx) -> Result<Vec<aws_sdk_apigatewayv2::types::DomainName>, AwsError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
+    all_pages(|token| async move {
         let page = client(cx).get_domain_names().set_next_token(token).send().await.map_err(classify)?;
-        out.extend(page.items().iter().cloned());
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+        Ok((page.items().to_vec(), page.next_token().map(str::to_owned)))
+    })
+    .await
+}
+
+/// Every item of an API Gateway v2 listing: `page` is asked with each `NextToken` (none
+/// first) and answers its items and the next token. The SDK has no paginators for these
+/// operations (the model marks none).
+pub async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        out.extend(items);
+        token = next.filter(|t| !t.is_empty());
         if token.is_none() {
             return Ok(out);
         }
