@@ -382,6 +382,69 @@ impl Kind for BucketNotification {
 }
 
 #[cfg(test)]
+mod tests {
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::operation::put_bucket_notification_configuration::{
+        PutBucketNotificationConfigurationError, PutBucketNotificationConfigurationOutput,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+    use crate::kinds::testing::mocked;
+
+    fn unvalidated() -> PutBucketNotificationConfigurationError {
+        PutBucketNotificationConfigurationError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidArgument")
+                .message("Unable to validate the following destination configurations")
+                .build(),
+        )
+    }
+
+    fn props() -> Props {
+        let entry = Value::Map(Props::from([
+            ("function".to_string(), Value::str("arn:aws:lambda:us-east-1:123456789012:function:scan")),
+            ("events".to_string(), Value::List(vec![Value::str("s3:ObjectCreated:*")])),
+        ]));
+        Props::from([("notifications".to_string(), Value::List(vec![entry]))])
+    }
+
+    /// A permission granted a moment ago: S3 cannot validate it yet, then can.
+    #[tokio::test(start_paused = true)]
+    async fn the_put_is_sent_again_while_s3_cannot_validate_a_destination() {
+        let put = mock!(Client::put_bucket_notification_configuration)
+            .sequence()
+            .error(unvalidated)
+            .times(2)
+            .output(|| PutBucketNotificationConfigurationOutput::builder().build())
+            .build();
+        let (cx, seen) = mocked(mock_client!(aws_sdk_s3, RuleMode::Sequential, [&put]));
+
+        put_with(&cx, &props()).await.unwrap();
+
+        assert_eq!(put.num_calls(), 3);
+        assert!(seen.lock().unwrap().iter().any(|l| l.contains("a destination's permission is not seen yet")));
+    }
+
+    /// Never validated: refused, naming what the stack lacks.
+    #[tokio::test(start_paused = true)]
+    async fn a_destination_never_validated_names_the_missing_permission() {
+        let put = mock!(Client::put_bucket_notification_configuration).then_error(unvalidated);
+        let (cx, _) = mocked(mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put]));
+
+        let got = put_with(&cx, &props()).await;
+
+        assert!(matches!(&got, Err(AwsError::Invalid(m)) if m.contains("lambda_permission")), "{got:?}");
+        assert!(put.num_calls() > 1);
+    }
+
+    async fn put_with(cx: &Cx, p: &Props) -> Result<(), AwsError> {
+        put(cx, "notify", "uploads", p).await
+    }
+}
+
+#[cfg(test)]
 mod rule_tests {
     use crate::spec::rules::testing::{problems, valid};
 
