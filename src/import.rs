@@ -146,20 +146,23 @@ fn sanitise(name: &str) -> Option<String> {
 
 /// Unique logical ids: the one a resource of this stack carries in `rprov:id` (made by rprov,
 /// its state lost), else from its `Name` tag (`<name>_<kind>` where another kind's resource has
-/// that name), else `<kind>_<n>`.
+/// that name), else, for a resource that exists for another ([`KindSpec::owner`]: a mount
+/// target for its file system), `<owner>_<kind>`, else `<kind>_<n>`.
 fn logical_ids(found: &[Found], stack: &str) -> Vec<String> {
+    let own = |f: &Found| -> Option<String> {
+        let mine = f.live.logical_id().filter(|i| f.live.stack() == Some(stack) && crate::stack::is_resource_id(i));
+        mine.map(str::to_owned).or_else(|| f.live.tags.get("Name").and_then(|n| sanitise(n)))
+    };
+    let owner_of = |f: &Found| -> Option<usize> {
+        let r = f.kind.owner(&f.live)?;
+        found.iter().position(|o| {
+            identifiers(&o.live).any(|id| id == r || crate::teardown::arn_resource(id) == Some(r.as_str()))
+        })
+    };
     let mut taken: HashMap<String, &str> = HashMap::new();
     let mut per_kind: HashMap<&str, usize> = HashMap::new();
-    let mut out = Vec::new();
-    for f in found {
-        let kind = f.kind.schema().name;
-        let own = f.live.logical_id().filter(|i| f.live.stack() == Some(stack) && crate::stack::is_resource_id(i));
-        let base =
-            own.map(str::to_owned).or_else(|| f.live.tags.get("Name").and_then(|n| sanitise(n))).unwrap_or_else(|| {
-                let n = per_kind.entry(kind).or_default();
-                *n += 1;
-                format!("{kind}_{n}")
-            });
+    let mut out: Vec<Option<String>> = vec![None; found.len()];
+    let unique = |base: String, kind: &'static str, taken: &mut HashMap<String, &'static str>| {
         // A name another kind's resource took first: this one's kind tells them apart.
         let mut id = match taken.get(&base) {
             Some(k) if *k != kind => format!("{base}_{kind}"),
@@ -171,9 +174,27 @@ fn logical_ids(found: &[Found], stack: &str) -> Vec<String> {
             id = format!("{base}_{n}");
         }
         taken.insert(id.clone(), kind);
-        out.push(id);
+        id
+    };
+    // Named resources first, so that those named after them know their names.
+    for (i, f) in found.iter().enumerate() {
+        if let Some(base) = own(f) {
+            out[i] = Some(unique(base, f.kind.schema().name, &mut taken));
+        }
     }
-    out
+    for (i, f) in found.iter().enumerate().filter(|(_, f)| own(f).is_none()) {
+        let kind = f.kind.schema().name;
+        let base = match owner_of(f).and_then(|o| out[o].clone()) {
+            Some(owner) => format!("{owner}_{kind}"),
+            None => {
+                let n = per_kind.entry(kind).or_default();
+                *n += 1;
+                format!("{kind}_{n}")
+            }
+        };
+        out[i] = Some(unique(base, kind, &mut taken));
+    }
+    out.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// `given` without what the kind would fill in the same (schema defaults, nested ones too, and
@@ -195,7 +216,8 @@ fn minimal(kind: &dyn KindSpec, stack: &str, id: &str, given: &Props) -> Props {
             _ => continue,
         };
         for item in (0..items).map(Some).chain((items == 0).then_some(None)) {
-            for f in fields {
+            // A required field stays, even where its default would do (the loader asks for it).
+            for f in fields.iter().filter(|f| !f.required) {
                 let mut trial = out.clone();
                 let target = match (trial.get_mut(prop.name), item) {
                     (Some(Value::List(l)), Some(i)) => l.get_mut(i).and_then(|v| match v {
@@ -211,7 +233,7 @@ fn minimal(kind: &dyn KindSpec, stack: &str, id: &str, given: &Props) -> Props {
             }
         }
     }
-    for prop in kind.schema().props {
+    for prop in kind.schema().props.iter().filter(|p| !p.required) {
         let mut trial = out.clone();
         if trial.remove(prop.name).is_some() && same(&trial) {
             out = trial;
@@ -229,30 +251,110 @@ fn looks_like_id(s: &str) -> bool {
         && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Where the strings of one resource's properties can name other imported resources.
+struct Names<'a> {
+    /// Every identifier of an imported resource (physical id, `id`, `arn`): unique, so a
+    /// reference wherever it appears.
+    ids: &'a HashMap<String, (String, &'static str)>,
+    /// Repository URLs: an image named `<url>@sha256:...` or `<url>:tag` is `${repo.url}...`.
+    urls: &'a [(String, String)],
+    /// Any other string attribute of the resources of kinds this one may hold on to
+    /// ([`KindSpec::holds`]: a scalable target's service name, an alarm's load balancer ARN
+    /// suffix, an alias record's DNS name and zone id), with every resource holding that value.
+    held: HashMap<String, Vec<(String, &'static str)>>,
+}
+
+impl Names<'_> {
+    /// The references `s` may be, the first certain; a DNS name matches with or without its
+    /// final dot.
+    fn candidates(&self, s: &str) -> Vec<(String, &'static str)> {
+        if let Some(t) = self.ids.get(s) {
+            return vec![t.clone()];
+        }
+        let undotted = s.strip_suffix('.').filter(|u| u.contains('.')).unwrap_or(s);
+        self.held.get(s).or_else(|| self.held.get(undotted)).cloned().unwrap_or_default()
+    }
+}
+
 /// Replaces, at any depth, each string naming another imported resource by `${id.attr}`; the
-/// ids referred to go into `refs`.
-fn reference(v: &mut Value, me: &str, index: &HashMap<String, (String, &'static str)>, refs: &mut BTreeSet<String>) {
+/// ids referred to go into `refs`. A value several held resources share (two load balancers'
+/// zone id) is the one a field beside it names (the alias's `dns_name`), else left literal.
+fn reference(v: &mut Value, me: &str, names: &Names, refs: &mut BTreeSet<String>) {
     match v {
         Value::Str(s) => {
-            if let Some((target, attr)) = index.get(s.as_str()).filter(|(t, _)| t != me) {
-                refs.insert(target.clone());
-                *s = format!("${{{target}.{attr}}}");
+            one_reference(s, me, names, refs, &BTreeSet::new());
+        }
+        Value::List(items) => items.iter_mut().for_each(|i| reference(i, me, names, refs)),
+        Value::Map(m) => {
+            // Nested values and this map's certain references first, then its strings that
+            // several resources hold, by what their neighbours name.
+            for v in m.values_mut() {
+                reference(v, me, names, refs);
+            }
+            let beside: BTreeSet<String> = m
+                .values()
+                .filter_map(|v| v.as_str()?.strip_prefix("${")?.split_once('.').map(|(t, _)| t.to_owned()))
+                .collect();
+            for v in m.values_mut() {
+                if let Value::Str(s) = v
+                    && !s.starts_with("${")
+                {
+                    one_reference(s, me, names, refs, &beside);
+                }
             }
         }
-        Value::List(items) => items.iter_mut().for_each(|i| reference(i, me, index, refs)),
-        Value::Map(m) => m.values_mut().for_each(|i| reference(i, me, index, refs)),
         _ => {}
+    }
+}
+
+fn one_reference(s: &mut String, me: &str, names: &Names, refs: &mut BTreeSet<String>, beside: &BTreeSet<String>) {
+    let found = names.candidates(s);
+    let pick = match found.as_slice() {
+        [only] => Some(only.clone()),
+        several => several.iter().find(|(t, _)| beside.contains(t)).cloned(),
+    };
+    if let Some((target, attr)) = pick.filter(|(t, _)| t != me) {
+        refs.insert(target.clone());
+        *s = format!("${{{target}.{attr}}}");
+        return;
+    }
+    for (url, target) in names.urls.iter().filter(|(_, t)| t != me) {
+        if let Some(rest) = s.strip_prefix(url.as_str()).filter(|r| r.starts_with(['@', ':'])) {
+            refs.insert(target.clone());
+            *s = format!("${{{target}.url}}{rest}");
+            return;
+        }
     }
 }
 
 /// The attribute of `l` (declared by its kind) that holds `value`, `id` first.
 fn attr_holding(schema: &KindSchema, l: &Live, value: &str) -> Option<&'static str> {
     let declared = |a: &str| schema.attrs.iter().find(|x| x.name == a).map(|x| x.name);
-    ["id", "arn"]
+    // An ARN by its `arn`, as stacks write it.
+    let first: [&str; 2] = if value.starts_with("arn:") { ["arn", "id"] } else { ["id", "arn"] };
+    first
         .into_iter()
         .chain(schema.attrs.iter().map(|a| a.name))
         .find(|a| l.attrs.get(*a).and_then(Value::as_str) == Some(value))
         .and_then(declared)
+}
+
+/// The string attributes of the resources `kind` may hold on to, each with the resources holding
+/// it (values of fewer than 3 characters left out: too likely a coincidence).
+fn held(kind: &dyn KindSpec, found: &[Found], ids: &[String]) -> HashMap<String, Vec<(String, &'static str)>> {
+    let mut out: HashMap<String, Vec<(String, &'static str)>> = HashMap::new();
+    for (f, id) in found.iter().zip(ids).filter(|(f, _)| kind.holds().contains(&f.kind.schema().name)) {
+        for a in f.kind.schema().attrs {
+            if let Some(v) = f.live.attrs.get(a.name).and_then(Value::as_str).filter(|v| v.len() >= 3) {
+                let v = v.strip_suffix('.').filter(|u| u.contains('.')).unwrap_or(v);
+                let holders = out.entry(v.to_owned()).or_default();
+                if !holders.iter().any(|(t, _)| t == id) {
+                    holders.push((id.clone(), a.name));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Properties that carry no reference even when their text equals an id: free text.
@@ -266,10 +368,12 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
     let (made_by_aws, found): (Vec<Found>, Vec<Found>) =
         found.into_iter().partition(|f| f.kind.made_by_aws(&f.live).is_some());
     let ids = logical_ids(&found, req.stack);
-    let lineage = found
-        .first()
+    // Resources that carry no tags (mount targets, records, scalable targets) say nothing of it.
+    let tagged = || found.iter().filter(|f| !f.live.tags.is_empty());
+    let lineage = tagged()
+        .next()
         .and_then(|f| f.live.lineage())
-        .filter(|l| found.iter().all(|f| f.live.stack() == Some(req.stack) && f.live.lineage() == Some(*l)));
+        .filter(|l| tagged().all(|f| f.live.stack() == Some(req.stack) && f.live.lineage() == Some(*l)));
     let lineage = lineage.map(str::to_owned);
     // Every identifier of an imported resource -> the reference that names it.
     let mut index: HashMap<String, (String, &'static str)> = HashMap::new();
@@ -280,6 +384,12 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
             }
         }
     }
+    let urls: Vec<(String, String)> = found
+        .iter()
+        .zip(&ids)
+        .filter_map(|(f, id)| Some((f.live.attrs.get("url")?.as_str()?.to_owned(), id.clone())))
+        .filter(|(u, _)| u.contains('/'))
+        .collect();
     let mut notes: HashMap<String, String> = made_by_aws
         .iter()
         .map(|f| (f.live.physical_id.clone(), f.kind.made_by_aws(&f.live).unwrap_or_default().to_owned()))
@@ -296,10 +406,11 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
         let props = compared_props(f.kind, req.stack, id, &given);
         let mut min = minimal(f.kind, req.stack, id, &given);
         let mut refs = BTreeSet::new();
-        let names: Vec<String> = min.keys().filter(|n| !FREE_TEXT.contains(&n.as_str())).cloned().collect();
-        for name in names {
+        let names = Names { ids: &index, urls: &urls, held: held(f.kind, &found, &ids) };
+        let props_named: Vec<String> = min.keys().filter(|n| !FREE_TEXT.contains(&n.as_str())).cloned().collect();
+        for name in props_named {
             if let Some(v) = min.get_mut(name.as_str()) {
-                reference(v, id, &index, &mut refs);
+                reference(v, id, &names, &mut refs);
             }
         }
         let mut attrs = f.live.attrs.clone();
@@ -316,6 +427,17 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
             depends_on: refs.into_iter().collect(),
         });
         written.push(min);
+    }
+    // What another resource changes while it runs (a service's desired count, set by its
+    // scalable target) is no drift.
+    let mut ignores: HashMap<String, Vec<&'static str>> = HashMap::new();
+    for (f, props) in found.iter().zip(&written) {
+        for (own, theirs) in f.kind.governs() {
+            let target = props.get(*own).and_then(Value::as_str).and_then(|v| v.strip_prefix("${")?.split_once('.'));
+            if let Some((target, _)) = target {
+                ignores.entry(target.to_owned()).or_default().push(theirs);
+            }
+        }
     }
     for f in &found {
         // Its own id where it stays literal (a key pair's `name`) is no "not imported" literal.
@@ -353,6 +475,11 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
     out.push_str("resources:");
     out.push_str(if order.is_empty() { " {}\n" } else { "\n" });
     let note = |s: &str| -> Option<String> {
+        if s.starts_with("${") && s.contains(".url}@sha256:") {
+            return Some(
+                "an image by digest: what it was built from is not in AWS, so no container_image is declared".into(),
+            );
+        }
         match notes.get(s) {
             Some(n) if !n.is_empty() => Some(format!("{n}, not imported")),
             Some(_) => None,
@@ -379,6 +506,10 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
             if !own.is_empty() {
                 entry(&mut out, 4, "tags", &Value::Map(own), Some(&Ty::StrMap), &note);
             }
+        }
+        if let Some(props) = ignores.get(&r.id) {
+            let names = props.iter().map(|p| Value::str(*p)).collect();
+            entry(&mut out, 4, "ignore_drift", &Value::List(names), None, &note);
         }
     }
     if !made_by_aws.is_empty() {

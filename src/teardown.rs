@@ -111,7 +111,7 @@ impl Found {
 }
 
 /// An ARN's resource part: `service/c/s` of `arn:aws:ecs:r:1:service/c/s`.
-fn arn_resource(arn: &str) -> Option<&str> {
+pub fn arn_resource(arn: &str) -> Option<&str> {
     arn.strip_prefix("arn:")?.splitn(5, ':').nth(4)
 }
 
@@ -303,26 +303,16 @@ pub struct Selection {
     pub instances: Vec<Instance>,
 }
 
-/// The one decision of what goes. A resource with tags of its own matches when they match every
-/// filter (`rprov:stack` included: the describe that found it is no proof, a name prefix is not
-/// ownership). A resource without tags of its own matches only with the resource it belongs to
-/// (`owners`, from [`settle_owners`]), and is kept whenever that one is. With `older_than`, an
-/// instance goes as a whole or not at all: its age is that of its oldest resource with a known
-/// creation time (a deployment is as old as its first resource; resources added by later
-/// applies go with it), and an instance with no known creation time is kept. Finally, a
-/// resource still held by something that is not deleted is kept: deleting it would only meet
-/// "in use" until the deadline.
-pub fn select(
+/// Which resources the filter takes (every `--tag`): one with tags of its own when they match
+/// the whole filter; one without, when the resource it belongs to is taken (followed through
+/// owners without tags to one with). For the others, why not.
+pub fn matching(
     kinds: &dyn Catalog,
     found: &[Found],
     owners: &[Option<usize>],
-    before: &[Vec<usize>],
     filters: &[TagFilter],
-    older_than: Option<Duration>,
-    now: SystemTime,
-) -> Selection {
+) -> (Vec<bool>, BTreeMap<usize, String>) {
     let n = found.len();
-    let instance = instances_of(found, owners);
     let mut matched = vec![false; n];
     let mut why_not: BTreeMap<usize, String> = BTreeMap::new();
     for (i, f) in found.iter().enumerate() {
@@ -371,6 +361,30 @@ pub fn select(
         }
     }
 
+    (matched, why_not)
+}
+
+/// The one decision of what goes. A resource with tags of its own matches when they match every
+/// filter (`rprov:stack` included: the describe that found it is no proof, a name prefix is not
+/// ownership). A resource without tags of its own matches only with the resource it belongs to
+/// (`owners`, from [`settle_owners`]), and is kept whenever that one is. With `older_than`, an
+/// instance goes as a whole or not at all: its age is that of its oldest resource with a known
+/// creation time (a deployment is as old as its first resource; resources added by later
+/// applies go with it), and an instance with no known creation time is kept. Finally, a
+/// resource still held by something that is not deleted is kept: deleting it would only meet
+/// "in use" until the deadline.
+pub fn select(
+    kinds: &dyn Catalog,
+    found: &[Found],
+    owners: &[Option<usize>],
+    before: &[Vec<usize>],
+    filters: &[TagFilter],
+    older_than: Option<Duration>,
+    now: SystemTime,
+) -> Selection {
+    let n = found.len();
+    let instance = instances_of(found, owners);
+    let (matched, mut why_not) = matching(kinds, found, owners, filters);
     let mut oldest: BTreeMap<&InstanceKey, SystemTime> = BTreeMap::new();
     for (f, key) in found.iter().zip(&instance) {
         if let (Some(t), Some(key)) = (f.created(), key) {

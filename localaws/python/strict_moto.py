@@ -73,6 +73,32 @@ apigw.patch_moto()
 serverless.patch_moto()
 portalnet.patch_moto()
 
+
+def ecs_grace_period() -> None:
+    """moto drops CreateService's and UpdateService's healthCheckGracePeriodSeconds and reports
+    none; AWS reports what was set. Kept on moto's service, whose serialiser then reports it."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def keeping(handler: Any) -> Any:
+        def handle(self: Any) -> Any:
+            result = handler(self)
+            grace = self._get_param("healthCheckGracePeriodSeconds")
+            if grace is not None:
+                name = str(self._get_param("serviceName") or self._get_param("service") or "")
+                cluster = str(self._get_param("cluster", "default")).rsplit("/", 1)[-1]
+                for svc in self.ecs_backend.services.values():
+                    if svc.name == name.rsplit("/", 1)[-1] and svc.cluster_name == cluster:
+                        svc.health_check_grace_period_seconds = int(grace)
+            return result
+
+        return handle
+
+    EC2ContainerServiceResponse.create_service = keeping(EC2ContainerServiceResponse.create_service)  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.update_service = keeping(EC2ContainerServiceResponse.update_service)  # type: ignore[method-assign]
+
+
+ecs_grace_period()
+
 CONTROL = "/_localaws/"
 
 # Fault kinds drawn by the seeded generator, in this order (cumulative probabilities; new

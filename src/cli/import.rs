@@ -15,6 +15,7 @@ use crate::import::{self, Found, Request, Skipped};
 use crate::kinds::{self, Kind};
 use crate::spec::Catalog;
 use crate::state::{ResourceState, State};
+use crate::teardown;
 
 pub struct Args {
     pub vpc: Option<String>,
@@ -113,14 +114,35 @@ async fn import(
         account = Some(caller(&cx.sdk).await?.0);
     }
 
-    // The kinds to read, each once.
+    // The kinds to read, each once. A stack's own resources (`--tag rprov:stack=NAME`) are
+    // found as teardown finds them: every kind's describe on behalf of that stack (kinds whose
+    // resources carry no tags pick them by their owner, name prefix or path), tags completed
+    // from the Tagging API, resources without tags taken with their owner.
     let mut names: Vec<&'static str> = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();
-    if a.vpc.is_some() {
-        names.extend(VPC_KINDS);
-    }
-    names.extend(by_id.iter().map(|(k, _)| k.schema().name));
-    if !tags.is_empty() {
+    let mut found: Vec<Found> = Vec::new();
+    let mut kind_of: Vec<&'static dyn Kind> = Vec::new();
+    let mut taken: Vec<bool> = Vec::new();
+    let own_stack = tags.iter().find(|(k, _)| k == crate::model::TAG_STACK).map(|(_, v)| v.clone());
+    if let Some(stack) = &own_stack {
+        let (mut all, index) = super::teardown::stack_found(&cx.sdk, region, stack).await?;
+        let owners = teardown::settle_owners(&kinds::KINDS, &mut all);
+        let filters: Vec<teardown::TagFilter> =
+            tags.iter().map(|(k, v)| teardown::TagFilter { key: k.clone(), value: v.clone() }).collect();
+        let (matched, _) = teardown::matching(&kinds::KINDS, &all, &owners, &filters);
+        let (_, foreign) = teardown::tagged_only(&kinds::KINDS, &all, &index);
+        for (i, why) in foreign {
+            if filters.iter().all(|f| index[i].tags.get(&f.key) == Some(&f.value)) {
+                skipped.push(Skipped { what: arn_type(&index[i].arn), id: index[i].arn.clone(), why });
+            }
+        }
+        for (f, m) in all.into_iter().zip(matched) {
+            let Some(k) = kinds::kind(f.kind) else { continue };
+            found.push(Found { kind: k, live: f.live });
+            kind_of.push(k);
+            taken.push(m);
+        }
+    } else if !tags.is_empty() {
         for t in tagged(cx, tags).await.map_err(|e| Failure::User(format!("AWS: Tagging API: {e}")))? {
             match kinds::KINDS.kind_of_arn(&t) {
                 Some(k) => names.push(k),
@@ -132,21 +154,28 @@ async fn import(
             }
         }
     }
+    if a.vpc.is_some() {
+        names.extend(VPC_KINDS);
+    }
+    names.extend(by_id.iter().map(|(k, _)| k.schema().name));
     // In the catalog's order: VPCs first, what they hold after.
     let names: Vec<&'static dyn Kind> =
         kinds::KINDS.all().iter().copied().filter(|k| names.contains(&k.schema().name)).collect();
     let reads = names.iter().map(|k| async move { (k.schema().name, k.read_many(cx, &[]).await) });
-    let mut found: Vec<Found> = Vec::new();
-    let mut kind_of: Vec<&'static dyn Kind> = Vec::new();
     for ((name, result), k) in futures_util::future::join_all(reads).await.into_iter().zip(&names) {
         let lives = result.map_err(|e| Failure::User(format!("reading {name} resources from AWS: {e}")))?;
         for live in lives {
+            // Found already on behalf of the stack.
+            if found.iter().any(|f| f.kind.schema().name == name && f.live.physical_id == live.physical_id) {
+                continue;
+            }
             found.push(Found { kind: *k, live });
             kind_of.push(*k);
+            taken.push(false);
         }
     }
 
-    let mut picked = vec![false; found.len()];
+    let mut picked = taken;
     if let Some(vpc) = &a.vpc {
         let inside = import::in_vpc(vpc, &found);
         if !inside.iter().any(|&i| found[i].live.physical_id == *vpc) {
@@ -155,7 +184,7 @@ async fn import(
         inside.into_iter().for_each(|i| picked[i] = true);
     }
     for (i, f) in found.iter().enumerate() {
-        if !tags.is_empty() && tags.iter().all(|(k, v)| f.live.tags.get(k) == Some(v)) {
+        if own_stack.is_none() && !tags.is_empty() && tags.iter().all(|(k, v)| f.live.tags.get(k) == Some(v)) {
             picked[i] = true;
         }
         let named = by_id.iter().any(|(k, id)| {

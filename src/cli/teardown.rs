@@ -309,30 +309,45 @@ async fn discover(
         stacks.extend(l.iter().filter_map(|t| t.tags.get(TAG_STACK).cloned()));
         listed = Some(l);
     }
-    let sdk_ref = &sdk;
-    let indexes = stacks
-        .iter()
-        .map(|st| async move { (st.clone(), tagging_api(sdk_ref, region, &[(TAG_STACK, Some(st.as_str()))]).await) });
-    let cxs: Vec<Cx> = stacks.iter().map(|st| Cx::new(st, sdk.clone(), WaitConfig::default())).collect();
-    let reads = cxs.iter().flat_map(|cx| {
-        kinds::KINDS
-            .all()
-            .iter()
-            .map(move |k| async move { (cx.stack.clone(), k.schema().name, kinds::read_owned(*k, cx, &[]).await) })
-    });
-    let (indexes, reads) =
-        futures_util::future::join(futures_util::future::join_all(indexes), futures_util::future::join_all(reads))
-            .await;
-    let mut index: BTreeMap<String, Vec<Tagged>> = BTreeMap::new();
-    for (st, result) in indexes {
-        index.insert(st, result.map_err(failed)?);
-    }
+    let per_stack = stacks.iter().map(|st| stack_found(&sdk, region, st));
+    let mut index: Vec<Tagged> = Vec::new();
     let mut found = Vec::new();
-    for (stack, kind, result) in reads {
+    for result in futures_util::future::join_all(per_stack).await {
+        let (f, t) = result?;
+        found.extend(f);
+        index.extend(t);
+    }
+    let tagged = listed.unwrap_or_else(|| {
+        index.into_iter().filter(|t| filters.iter().all(|f| t.tags.get(&f.key) == Some(&f.value))).collect()
+    });
+    Ok((region.to_owned(), sdk, found, tagged))
+}
+
+/// What one stack has in one region: every kind's describe, the stack's resources kept
+/// ([`kinds::read_owned`]), their tags completed from the Tagging API's list of the stack's
+/// resources (one call), which is returned too. Shared with `rprov import --tag rprov:stack=`.
+pub(super) async fn stack_found(
+    sdk: &SdkConfig,
+    region: &str,
+    stack: &str,
+) -> Result<(Vec<Found>, Vec<Tagged>), Failure> {
+    let failed = |e: AwsError| Failure::User(format!("AWS: Tagging API in {region}: {e}"));
+    let cx = Cx::new(stack, sdk.clone(), WaitConfig::default());
+    let cx = &cx;
+    let reads =
+        kinds::KINDS.all().iter().map(|k| async move { (k.schema().name, kinds::read_owned(*k, cx, &[]).await) });
+    let (index, reads) = futures_util::future::join(
+        tagging_api(sdk, region, &[(TAG_STACK, Some(stack))]),
+        futures_util::future::join_all(reads),
+    )
+    .await;
+    let index = index.map_err(failed)?;
+    let mut found = Vec::new();
+    for (kind, result) in reads {
         let lives = result.map_err(|e| Failure::User(format!("reading {kind} resources in {region}: {e}")))?;
         for live in lives {
-            let mut f = Found { region: region.to_owned(), stack: stack.clone(), kind, live };
-            teardown::complete_tags(&kinds::KINDS, &mut f, index.get(&stack).map(Vec::as_slice).unwrap_or_default());
+            let mut f = Found { region: region.to_owned(), stack: stack.to_owned(), kind, live };
+            teardown::complete_tags(&kinds::KINDS, &mut f, &index);
             // Another stack's (a name prefix two stack names share): found for that stack, if
             // it is torn down.
             if f.live.stack().is_some_and(|st| st != stack) {
@@ -341,10 +356,7 @@ async fn discover(
             found.push(f);
         }
     }
-    let tagged = listed.unwrap_or_else(|| {
-        index.into_values().flatten().filter(|t| filters.iter().all(|f| t.tags.get(&f.key) == Some(&f.value))).collect()
-    });
-    Ok((region.to_owned(), sdk, found, tagged))
+    Ok((found, index))
 }
 
 /// GetResources, paginated: resources carrying every `(key, value)` (any value where `None`).

@@ -254,3 +254,110 @@ fn resources_of_this_stack_keep_their_ids_and_deployment() {
     let g = generate(&other, vec![vpc(own("net", "L1"))], &[]);
     assert_eq!((g.lineage.as_deref(), g.resources[0].id.as_str()), (None, "something_else"));
 }
+
+/// A service's resources as a stack made them: values that are not ids (a load balancer's DNS
+/// name and zone id, an ARN suffix, a service's name, a repository URL within an image) become
+/// references to what the resource may hold; untagged resources are named after their owner
+/// and do not stop the deployment being recovered; what a scalable target changes is no drift.
+#[test]
+fn held_values_owners_and_what_others_change() {
+    let own = |id: &'static str| vec![("rprov:stack", "svc"), ("rprov:id", id), ("rprov:lineage", "L1")];
+    let lb = |id: &'static str, n: &str| {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/svc-{n}/abc{n}");
+        found(
+            "load_balancer",
+            &arn.clone(),
+            &[],
+            &[
+                ("arn", s(&arn)),
+                ("arn_suffix", s(&format!("app/svc-{n}/abc{n}"))),
+                ("dns_name", s(&format!("svc-{n}-1.us-east-1.elb.amazonaws.com"))),
+                ("zone_id", s("Z35SXDOTRQ7X7K")),
+            ],
+            &own(id),
+        )
+    };
+    let cluster_arn = "arn:aws:ecs:us-east-1:1:cluster/svc-cluster";
+    let service_arn = "arn:aws:ecs:us-east-1:1:service/svc-cluster/svc-web";
+    let repo_url = "1.dkr.ecr.us-east-1.amazonaws.com/svc-repo";
+    let image = format!("{repo_url}@sha256:{}", "ab".repeat(32));
+    let found = vec![
+        lb("front", "a"),
+        lb("back", "b"),
+        found("hosted_zone", "Z0ZONE", &[("name", s("example.com"))], &[("name", s("example.com."))], &own("zone")),
+        found(
+            "dns_record",
+            "Z0ZONE/www.example.com./A",
+            &[
+                ("zone", s("Z0ZONE")),
+                ("name", s("www.example.com")),
+                ("record_type", s("A")),
+                // Route 53 answers with the final dot; two load balancers share the zone id.
+                (
+                    "alias",
+                    map(&[("dns_name", s("svc-b-1.us-east-1.elb.amazonaws.com.")), ("zone_id", s("Z35SXDOTRQ7X7K"))]),
+                ),
+            ],
+            &[],
+            &[],
+        ),
+        found("ecs_cluster", cluster_arn, &[], &[("arn", s(cluster_arn)), ("name", s("svc-cluster"))], &own("cluster")),
+        found(
+            "ecs_service",
+            service_arn,
+            &[("cluster", s("svc-cluster")), ("desired_count", 2.into())],
+            &[("arn", s(service_arn)), ("name", s("svc-web"))],
+            &own("web"),
+        ),
+        found(
+            "autoscaling",
+            "service/svc-cluster/svc-web",
+            &[("cluster", s("svc-cluster")), ("service", s("svc-web")), ("min", 1.into()), ("max", 4.into())],
+            &[],
+            &[],
+        ),
+        found(
+            "alarm",
+            "svc-alarm",
+            &[("dimensions", map(&[("LoadBalancer", s("app/svc-a/abca"))]))],
+            &[],
+            &own("alarm"),
+        ),
+        found(
+            "ecr_repository",
+            "svc-repo",
+            &[],
+            &[("url", s(repo_url)), ("arn", s("arn:aws:ecr:us-east-1:1:repository/svc-repo"))],
+            &own("repo"),
+        ),
+        found(
+            "task_definition",
+            "arn:aws:ecs:us-east-1:1:task-definition/svc-task:1",
+            &[("containers", Value::List(vec![map(&[("name", s("web")), ("image", s(&image))])]))],
+            &[],
+            &own("task"),
+        ),
+    ];
+    let req = Request { stack: "svc", region: "us-east-1", selection: "--tag rprov:stack=svc" };
+    let g = generate(&req, found, &[]);
+    let text = &g.text;
+    println!("{text}");
+    assert_eq!(g.lineage.as_deref(), Some("L1"), "untagged resources say nothing of the deployment");
+    let ids: Vec<&str> = g.resources.iter().map(|r| r.id.as_str()).collect();
+    for id in ["front", "back", "zone", "zone_dns_record", "cluster", "web", "web_autoscaling", "alarm", "repo", "task"]
+    {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    // The alias names `back` by its DNS name (without the dot); the zone id both share is
+    // `back`'s, the one named beside it.
+    assert!(text.contains("      dns_name: \"${back.dns_name}\"\n      zone_id: \"${back.zone_id}\"\n"), "{text}");
+    assert!(text.contains("LoadBalancer: \"${front.arn_suffix}\""), "{text}");
+    assert!(text.contains("    cluster: \"${cluster.name}\"\n    service: \"${web.name}\"\n"), "{text}");
+    assert!(
+        text.contains(&format!("image: \"${{repo.url}}@sha256:{}\"  # an image by digest", "ab".repeat(32))),
+        "{text}"
+    );
+    assert!(text.contains("    ignore_drift:\n      - desired_count\n"), "{text}");
+    let autoscaling = g.resources.iter().find(|r| r.id == "web_autoscaling").unwrap();
+    assert_eq!(autoscaling.depends_on, ["cluster", "web"]);
+}

@@ -460,6 +460,10 @@ impl KindSpec for Autoscaling {
         &["ecs_service", "ecs_cluster"]
     }
 
+    fn governs(&self) -> &'static [(&'static str, &'static str)] {
+        &[("service", "desired_count")]
+    }
+
     fn refusals(&self) -> Refusals {
         Refusals::Modelled(&[
             ("application-autoscaling", "RegisterScalableTarget"),

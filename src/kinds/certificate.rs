@@ -312,6 +312,33 @@ impl Kind for Certificate {
         Ok(out)
     }
 
+    /// The zone of certificates read without it (imported): ACM does not say where its
+    /// validation records went, so the one public hosted zone holding the domain's name, the
+    /// most specific where several do (one ListHostedZonesByName). Left out when two public
+    /// zones of that name exist.
+    async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
+        if live.iter().all(|l| l.props.contains_key("zone")) {
+            return Ok(());
+        }
+        let zones = route53::list_zones(cx, None).await?;
+        let public: Vec<(String, &str)> = zones
+            .iter()
+            .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+            .map(|z| (route53::fqdn(z.name()), route53::bare_zone_id(z.id())))
+            .collect();
+        for l in live.iter_mut().filter(|l| !l.props.contains_key("zone")) {
+            let domain = route53::fqdn(l.props.get("domain").and_then(Value::as_str).unwrap_or_default());
+            let domain = domain.strip_prefix("*.").unwrap_or(&domain).to_owned();
+            let holds = |zone: &str| domain == zone || domain.ends_with(&format!(".{zone}"));
+            let Some(longest) = public.iter().filter(|(n, _)| holds(n)).map(|(n, _)| n.len()).max() else { continue };
+            let best: Vec<&str> = public.iter().filter(|(n, _)| holds(n) && n.len() == longest).map(|(_, id)| *id).collect();
+            if let [one] = best.as_slice() {
+                l.props.insert("zone".into(), Value::str(*one));
+            }
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let domain = req.props.get("domain").and_then(Value::as_str).unwrap_or_default();
         let sans = req.props.get("subject_alternative_names").map(Value::string_list).unwrap_or_default();

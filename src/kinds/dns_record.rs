@@ -177,6 +177,18 @@ impl KindSpec for DnsRecord {
         &SCHEMA
     }
 
+    /// The name as written in stacks: without Route 53's final dot.
+    fn imported_props(&self, live: &Live) -> Props {
+        let mut p = live.props.clone();
+        if let Some(Value::Str(n)) = p.get_mut("name")
+            && n.len() > 1
+            && n.ends_with('.')
+        {
+            n.pop();
+        }
+        p
+    }
+
     /// AWS (ChangeResourceRecordSets): "exactly one of AliasTarget, all of TTL and
     /// ResourceRecords"; a name inside the zone's domain ("is not permitted in zone"); no CNAME
     /// at the zone apex, none beside other records of its name, one value in a CNAME; A and

@@ -306,6 +306,20 @@ impl Kind for EcrRepository {
             .collect())
     }
 
+    /// The lifecycle of repositories read without it (imported): GetLifecyclePolicy, one each.
+    async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
+        for l in live.iter_mut().filter(|l| !l.props.contains_key("lifecycle")) {
+            match lifecycle_read(cx, &l.physical_id).await {
+                Ok(v) => {
+                    l.props.insert("lifecycle".into(), v);
+                }
+                Err(AwsError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let p = req.props;
         let name = p.get("name").and_then(Value::as_str).map_or_else(|| default_name(&cx.stack, req.id), str::to_owned);
@@ -391,7 +405,7 @@ impl Kind for EcrRepository {
                     .map(|o| o.image_ids().len())
                     .unwrap_or(0);
                 Err(AwsError::Blocked(format!(
-                    "ECR repository {} still holds {images} image(s) that are not this stack's current ones; set `force_delete: true` on `{}` to delete them with it, or delete them first ({m})",
+                    "ECR repository {} still holds {images} image(s) that are not this stack's current ones; set `force_delete: true` on `{}` (and apply) to delete them with it, or delete them first ({m})",
                     req.physical_id, req.id
                 )))
             }

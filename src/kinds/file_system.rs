@@ -216,6 +216,19 @@ impl Kind for FileSystem {
         Ok(all.iter().filter(|f| efs::exists(f.life_cycle_state())).map(|f| live(cx, f)).collect())
     }
 
+    /// `transition_to_ia` of imported file systems: DescribeLifecycleConfiguration, one each.
+    async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
+        for l in live.iter_mut() {
+            let out =
+                client(cx).describe_lifecycle_configuration().file_system_id(&l.physical_id).send().await.map_err(classify)?;
+            let rule = out.lifecycle_policies().iter().find_map(|p| p.transition_to_ia());
+            if let Some(r) = rule {
+                l.props.insert("transition_to_ia".into(), Value::str(r.as_str()));
+            }
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let text = |k: &str| req.props.get(k).and_then(Value::as_str);
         // CreationToken makes the create idempotent: a repeat (SDK retry after a lost response,

@@ -212,6 +212,30 @@ impl KindSpec for IamRole {
         &SCHEMA
     }
 
+    /// A trust policy that only lets services assume the role is declared as `trust: [...]`,
+    /// the shorthand it is the document of.
+    fn imported_props(&self, live: &Live) -> Props {
+        let mut p = live.props.clone();
+        let services = p
+            .get("assume_role_policy")
+            .and_then(|d| d.as_map()?.get("Statement")?.as_list().first()?.as_map()?.get("Principal")?.as_map()?.get("Service").cloned());
+        let Some(services) = services else { return p };
+        let services = match services {
+            Value::Str(s) => Value::List(vec![Value::Str(s)]),
+            other => other,
+        };
+        let mut short = p.clone();
+        short.remove("assume_role_policy");
+        short.insert("trust".into(), services);
+        let (mut a, mut b) = (p.clone(), short.clone());
+        self.normalise("stack", "role", &mut a);
+        self.normalise("stack", "role", &mut b);
+        if a == b {
+            p = short;
+        }
+        p
+    }
+
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
         if props.get("name").is_none_or(Value::is_null) {
             props.insert("name".into(), Value::str(default_name(stack, id)));

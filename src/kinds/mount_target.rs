@@ -307,6 +307,24 @@ impl Kind for MountTarget {
         Ok(out)
     }
 
+    /// The security groups of mount targets read without them (not recorded: imported), from
+    /// their network interfaces in one EC2 call.
+    async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
+        let eni = |l: &Live| l.attrs.get("network_interface_id").and_then(Value::as_str).map(str::to_owned);
+        let wanted: Vec<String> = live.iter().filter(|l| !l.props.contains_key("security_groups")).filter_map(eni).collect();
+        let mut by_eni = interface_groups(cx, wanted.iter().map(String::as_str)).await?;
+        for l in live.iter_mut().filter(|l| !l.props.contains_key("security_groups")) {
+            let groups = match eni(l).and_then(|e| by_eni.remove(&e)) {
+                Some(g) => g,
+                None => security_groups(cx, &l.physical_id).await?,
+            };
+            let mut groups: Vec<Value> = groups.iter().map(Value::str).collect();
+            groups.sort_by_cached_key(|v| v.to_string());
+            l.props.insert("security_groups".into(), Value::List(groups));
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let text = |k: &str| req.props.get(k).and_then(Value::as_str).unwrap_or_default();
         let (file_system, subnet) = (text("file_system"), text("subnet"));

@@ -263,6 +263,14 @@ impl KindSpec for SsmParameter {
         &SCHEMA
     }
 
+    /// An imported parameter keeps the value it has: rprov never reads it, so it is declared
+    /// as `generate: true` (made only at create, which an adopted parameter never sees again).
+    fn imported_props(&self, live: &Live) -> Props {
+        let mut p = live.props.clone();
+        p.insert("generate".into(), Value::Bool(true));
+        p
+    }
+
     fn normalise(&self, stack: &str, id: &str, props: &mut Props) {
         if props.get("name").is_none_or(Value::is_null) {
             props.insert("name".into(), Value::str(default_name(stack, id)));

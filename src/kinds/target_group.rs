@@ -395,6 +395,27 @@ impl Kind for TargetGroup {
             .collect())
     }
 
+    /// The deregistration delay of imported groups: DescribeTargetGroupAttributes, one per group.
+    async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
+        for l in live.iter_mut() {
+            let out = client(cx)
+                .describe_target_group_attributes()
+                .target_group_arn(&l.physical_id)
+                .send()
+                .await
+                .map_err(classify)?;
+            let delay = out
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+                .and_then(|a| a.value()?.parse::<i64>().ok());
+            if let Some(d) = delay {
+                l.props.insert("deregistration_delay".into(), Value::Int(d));
+            }
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {
         let text = |k: &str| req.props.get(k).and_then(Value::as_str);
         let name = text("name").map_or_else(|| elbv2::default_name(&cx.stack, req.id), str::to_owned);

@@ -120,6 +120,13 @@ pub trait KindSpec: Send + Sync + 'static {
         None
     }
 
+    /// Properties of another resource that a resource of this kind changes while it runs:
+    /// `(its own property naming that resource, the other's property)` — a scalable target sets
+    /// its service's `desired_count`. `rprov import` declares them in the other's `ignore_drift`.
+    fn governs(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// The properties `rprov import` declares for `live`: what the describe reports, plus what
     /// its other values tell of what it does not report (an instance's `ami` is the image it
     /// runs).

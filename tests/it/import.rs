@@ -368,3 +368,164 @@ async fn a_stack_whose_state_was_lost_is_imported_by_its_tag_with_no_change() {
     let conf = cx.sdk().await;
     assert!(crate::support::tagged_and_alive(&conf, "network").await.is_empty());
 }
+
+/// Equal JSON values, a number whatever its written form (`60` and `60.0`).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => x.as_f64() == y.as_f64(),
+        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Leaf values of a stack file, one line each (`resources.vpc.cidr = "10.20.0.0/16"`), with
+/// resource ids renamed by `rename`: what the file says, whatever its layout.
+fn leaves(yaml: &str, rename: &std::collections::HashMap<String, String>) -> std::collections::BTreeSet<String> {
+    fn walk(
+        path: &str,
+        v: &serde_json::Value,
+        rename: &dyn Fn(&str) -> String,
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    walk(&format!("{path}.{k}"), v, rename, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(&format!("{path}[{i}]"), v, rename, out);
+                }
+            }
+            other => {
+                out.insert(rename(&format!("{path} = {other}")));
+            }
+        }
+    }
+    let v = rprov::stack::yaml_to_json(&rprov::stack::Source::new("stack", yaml)).unwrap();
+    let rename = |line: &str| {
+        let mut line = line.to_owned();
+        for (new, old) in rename {
+            line = line.replace(&format!("resources.{new}."), &format!("resources.{old}."));
+            line = line.replace(&format!("${{{new}."), &format!("${{{old}."));
+        }
+        line
+    };
+    let mut out = std::collections::BTreeSet::new();
+    walk("", &v, &rename, &mut out);
+    out
+}
+
+/// The reference stack with its state and its file lost: imported by its stack tag, the
+/// generated file validates and plans no change at all; every resource comes back under its
+/// physical id with the properties the original state recorded; the file differs from
+/// `stacks/upload-service.yaml` in naming and layout only (printed), and destroys to nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reference_stack_imported_by_its_tag_plans_no_change() {
+    let cx = Ctx::new();
+    let stack = crate::support::repo().join("stacks/upload-service.yaml").display().to_string();
+    cx.rprov(&["apply", &stack, "--yes", "--param", &cx.image_param()]).expect(0);
+    let state_path = cx.state_path("upload-service");
+    let before = crate::support::read_json(&state_path);
+    std::fs::remove_file(&state_path).unwrap();
+
+    cx.aws.clear_calls();
+    let run = cx.rprov(&[
+        "import",
+        "--region",
+        "us-east-1",
+        "--tag",
+        "rprov:stack=upload-service",
+        "--stack",
+        "upload-service",
+        "--adopt",
+        "--out",
+        "imported.yaml",
+    ]);
+    run.expect(0);
+    let calls = cx.aws.calls();
+    let text = std::fs::read_to_string(cx.dir.path().join("imported.yaml")).unwrap();
+    println!("--- imported.yaml\n{text}--- {}", run.stderr);
+    let mut by_op: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for c in &calls {
+        *by_op.entry(format!("{}:{}", c.service, c.operation)).or_default() += 1;
+    }
+    println!(
+        "import: {} AWS calls for {} resources: {by_op:?}",
+        calls.len(),
+        before["resources"].as_object().unwrap().len()
+    );
+    assert!(
+        calls.iter().all(|c| !c.operation.starts_with("Create")
+            && !c.operation.starts_with("Put")
+            && !c.operation.starts_with("Delete")),
+        "{by_op:?}"
+    );
+
+    // Every resource but the image (a build output, declared by its source) is back, under
+    // the same physical id, kind and recorded properties.
+    let after = crate::support::read_json(&state_path);
+    assert_eq!(after["lineage"], before["lineage"], "adopted into its own deployment");
+    let was = before["resources"].as_object().unwrap();
+    let now = after["resources"].as_object().unwrap();
+    let mut rename = std::collections::HashMap::new();
+    for (old_id, old) in was {
+        if old["type"] == "container_image" {
+            assert!(now.values().all(|r| r["type"] != "container_image"));
+            continue;
+        }
+        let Some((new_id, new)) = now.iter().find(|(_, r)| r["physical_id"] == old["physical_id"]) else {
+            panic!("{old_id} ({}) not imported:\n{text}", old["physical_id"]);
+        };
+        assert_eq!(new["type"], old["type"], "{old_id}");
+        let (a, b) = (old["properties"].as_object().unwrap(), new["properties"].as_object().unwrap());
+        for (name, value) in a {
+            // What only rprov knows: a repository's images go with it on destroy.
+            if old["type"] == "ecr_repository" && name == "force_delete" {
+                continue;
+            }
+            assert!(
+                b.get(name).is_some_and(|v| same(v, value)),
+                "{old_id}.{name}: recorded {value}, imported {:?}",
+                b.get(name)
+            );
+        }
+        if new_id != old_id {
+            rename.insert(new_id.clone(), old_id.clone());
+        }
+    }
+    assert_eq!(now.len(), was.len() - 1, "nothing more than the stack's own");
+
+    // The file, leaf by leaf, against the original's (ids renamed back).
+    let original = std::fs::read_to_string(&stack).unwrap();
+    let (old_leaves, new_leaves) = (leaves(&original, &Default::default()), leaves(&text, &rename));
+    println!("--- renamed: {rename:?}\n--- only in stacks/upload-service.yaml:");
+    old_leaves.difference(&new_leaves).for_each(|l| println!("- {l}"));
+    println!("--- only in the imported file:");
+    new_leaves.difference(&old_leaves).for_each(|l| println!("+ {l}"));
+
+    cx.rprov(&["validate", "imported.yaml"]).expect(0);
+    cx.rprov(&["plan", "imported.yaml", "--detailed-exitcode"]).expect(0);
+
+    // The repository's images are not the imported stack's: destroy keeps the repository and
+    // says why, until the file says they go with it.
+    let refused = cx.rprov(&["destroy", "imported.yaml", "--yes"]);
+    refused.expect(1);
+    assert!(refused.stderr.contains("set `force_delete: true` on `repo`"), "{}", refused.stderr);
+    let conf = cx.sdk().await;
+    let ecr = aws_sdk_ecr::Client::new(&conf);
+    let repos = ecr.describe_repositories().send().await.unwrap();
+    let names: Vec<_> = repos.repositories().iter().filter_map(|r| r.repository_name()).collect();
+    assert_eq!(names, ["upload-service-repo"]);
+    let text = text.replace("    type: ecr_repository\n", "    type: ecr_repository\n    force_delete: true\n");
+    std::fs::write(cx.dir.path().join("imported.yaml"), text).unwrap();
+    cx.rprov(&["apply", "imported.yaml", "--yes"]).expect(0);
+    cx.rprov(&["destroy", "imported.yaml", "--yes"]).expect(0);
+    assert!(crate::support::tagged_and_alive(&conf, "upload-service").await.is_empty());
+    assert!(ecr.describe_repositories().send().await.unwrap().repositories().is_empty());
+}

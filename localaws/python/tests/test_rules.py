@@ -228,6 +228,34 @@ def test_delete_cluster_with_active_services(aws):
     ecs.delete_cluster(cluster="main")
 
 
+def test_a_service_reports_its_health_check_grace_period(aws):
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html
+    # (healthCheckGracePeriodSeconds: what CreateService/UpdateService set); moto 5.2.5 dropped it
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="main")
+    ecs.register_task_definition(
+        family="app", containerDefinitions=[{"name": "app", "image": "nginx", "memory": 128}]
+    )
+    created = ecs.create_service(
+        cluster="main",
+        serviceName="web",
+        taskDefinition="app",
+        desiredCount=0,
+        healthCheckGracePeriodSeconds=30,
+    )["service"]
+    assert created["healthCheckGracePeriodSeconds"] == 30
+
+    def described():
+        service = ecs.describe_services(cluster="main", services=["web"])["services"][0]
+        return service.get("healthCheckGracePeriodSeconds")
+
+    assert described() == 30
+    ecs.update_service(cluster="main", service=created["serviceArn"], healthCheckGracePeriodSeconds=45)
+    assert described() == 45
+    ecs.update_service(cluster="main", service="web", desiredCount=0)
+    assert described() == 45, "kept when an update does not name it"
+
+
 def load_balancer(aws):
     ec2, elbv2 = aws.client("ec2"), aws.client("elbv2")
     vpc, subnets = network(ec2, subnets=2)
