@@ -91,8 +91,10 @@ fn named(l: &Live) -> BTreeSet<&str> {
 /// What of `found` belongs to VPC `vpc`, as indexes: the VPC; what names it, and what names
 /// those, to the end (subnets, gateways, route tables, groups, ACLs, endpoints; NAT gateways and
 /// instances in its subnets; the addresses of its instances); then, one step only, what those
-/// name (a NAT gateway's Elastic IP, an instance's key pair) — one step, or a key pair shared
-/// with another VPC's instance would bring that VPC in.
+/// name (a NAT gateway's Elastic IP, an instance's key pair, a mount target's file system, a
+/// service's cluster and task definition) — one step, or a key pair shared with another VPC's
+/// instance would bring that VPC in; last, what names nothing but what is picked (a file
+/// system's access points).
 pub fn in_vpc(vpc: &str, found: &[Found]) -> Vec<usize> {
     let mut ids: BTreeSet<&str> = BTreeSet::new();
     let mut picked = vec![false; found.len()];
@@ -116,9 +118,38 @@ pub fn in_vpc(vpc: &str, found: &[Found]) -> Vec<usize> {
     }
     let wanted: BTreeSet<&str> =
         (0..found.len()).filter(|&i| picked[i]).flat_map(|i| names[i].iter().copied()).collect();
-    for (i, f) in found.iter().enumerate() {
-        if !picked[i] && identifiers(&f.live).any(|id| wanted.contains(id)) {
+    // By name too, where the kind of what names it may hold it (a service's cluster).
+    let held_by_picked = |f: &Found| {
+        (0..found.len()).filter(|&i| picked[i]).any(|i| {
+            found[i].kind.holds().contains(&f.kind.schema().name)
+                && f.live.attrs.get("name").and_then(Value::as_str).is_some_and(|n| names[i].contains(n))
+        })
+    };
+    let one_step: Vec<usize> = (0..found.len())
+        .filter(|&i| {
+            !picked[i] && (identifiers(&found[i].live).any(|id| wanted.contains(id)) || held_by_picked(&found[i]))
+        })
+        .collect();
+    for i in one_step {
+        picked[i] = true;
+        ids.extend(identifiers(&found[i].live));
+    }
+    // Then what names only what is picked (a file system's access point): it cannot bring in
+    // anything of another VPC.
+    let known: BTreeSet<&str> = found.iter().flat_map(|f| identifiers(&f.live)).collect();
+    loop {
+        let more: Vec<usize> = (0..found.len())
+            .filter(|&i| {
+                let mut named = names[i].iter().filter(|n| known.contains(*n)).peekable();
+                !picked[i] && named.peek().is_some() && named.all(|n| ids.contains(n))
+            })
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        for i in more {
             picked[i] = true;
+            ids.extend(identifiers(&found[i].live));
         }
     }
     (0..found.len()).filter(|&i| picked[i]).collect()
@@ -484,6 +515,10 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
             Some(n) if !n.is_empty() => Some(format!("{n}, not imported")),
             Some(_) => None,
             None if looks_like_id(s) && !s.starts_with("ami-") => Some("not imported".into()),
+            // An ARN of this account's (not AWS's own: `arn:aws:iam::aws:policy/...`).
+            None if s.starts_with("arn:") && s.split(':').nth(4).is_some_and(|a| !a.is_empty() && a != "aws") => {
+                Some("not imported".into())
+            }
             None => None,
         }
     };

@@ -394,10 +394,27 @@ def tagging_lists_the_portal_types() -> None:
     EC2Backend.iter_tagged_resources = iter_tagged_resources  # type: ignore[method-assign]
 
 
+def nat_gateway_interfaces() -> None:
+    """moto makes a NAT gateway's network interface a plain `interface` without description;
+    AWS reports it as `nat_gateway`, requester-managed, "Interface for NAT Gateway nat-…"."""
+    from moto.ec2.models.nat_gateways import NatGateway
+
+    init = NatGateway.__init__
+
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        self._eni.interface_type = "nat_gateway"
+        self._eni.description = f"Interface for NAT Gateway {self.id}"
+        self._eni.requester_managed = True
+
+    NatGateway.__init__ = __init__  # type: ignore[method-assign]
+
+
 def patch_moto() -> None:
     vpc_endpoints()
     instances()
     tagging_lists_the_portal_types()
+    nat_gateway_interfaces()
 
 
 RULES.update(

@@ -39,7 +39,16 @@ const VPC_KINDS: &[&str] = &[
     "key_pair",
     "instance",
     "security_group",
+    "load_balancer",
+    "target_group",
+    "file_system",
+    "access_point",
+    "ecs_cluster",
 ];
+
+/// Kinds read through what they hang off, for `--vpc`: `(kind, the kind of its owners)`.
+const VPC_CHILDREN: &[(&str, &str)] =
+    &[("listener", "load_balancer"), ("mount_target", "file_system"), ("ecs_service", "ecs_cluster")];
 
 pub async fn run(s: &Settings, a: Args) -> Result<u8, Failure> {
     if a.vpc.is_none() && a.tags.is_empty() && a.ids.is_empty() {
@@ -175,6 +184,10 @@ async fn import(
         }
     }
 
+    if let Some(vpc) = &a.vpc {
+        read_children(cx, vpc, &mut found, &mut kind_of, &mut taken).await?;
+    }
+
     let mut picked = taken;
     if let Some(vpc) = &a.vpc {
         let inside = import::in_vpc(vpc, &found);
@@ -278,6 +291,56 @@ async fn import(
     Ok(0)
 }
 
+/// For `--vpc`: what hangs off the resources read (the listeners of the VPC's load balancers,
+/// the mount targets of file systems, the services of clusters: one call per owner), then the
+/// task definitions the VPC's services run (one describe each).
+async fn read_children(
+    cx: &Cx,
+    vpc: &str,
+    found: &mut Vec<Found>,
+    kind_of: &mut Vec<&'static dyn Kind>,
+    taken: &mut Vec<bool>,
+) -> Result<(), Failure> {
+    let failed = |name: &str, e: AwsError| Failure::User(format!("reading {name} resources from AWS: {e}"));
+    let mut add = |k: &'static dyn Kind, lives: Vec<crate::model::Live>, found: &mut Vec<Found>| {
+        for live in lives {
+            let name = k.schema().name;
+            if !found.iter().any(|f| f.kind.schema().name == name && f.live.physical_id == live.physical_id) {
+                found.push(Found { kind: k, live });
+                kind_of.push(k);
+                taken.push(false);
+            }
+        }
+    };
+    let inside = import::in_vpc(vpc, found);
+    for (child, owner) in VPC_CHILDREN {
+        let Some(k) = kinds::kind(child) else { continue };
+        // A load balancer is in the VPC by its subnets; file systems and clusters are in none.
+        let owners: Vec<String> = found
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| f.kind.schema().name == *owner && (*owner != "load_balancer" || inside.contains(i)))
+            .map(|(_, f)| f.live.physical_id.clone())
+            .collect();
+        if !owners.is_empty() {
+            let lives = k.read_of(cx, &owners).await.map_err(|e| failed(child, e))?;
+            add(k, lives, found);
+        }
+    }
+    let inside = import::in_vpc(vpc, found);
+    let task_definitions: Vec<String> = inside
+        .iter()
+        .filter(|&&i| found[i].kind.schema().name == "ecs_service")
+        .filter_map(|&i| found[i].live.props.get("task_definition")?.as_str().map(str::to_owned))
+        .collect();
+    if let Some(k) = kinds::kind("task_definition").filter(|_| !task_definitions.is_empty()) {
+        let mut lives = k.read_many(cx, &task_definitions).await.map_err(|e| failed("task_definition", e))?;
+        lives.retain(|l| task_definitions.contains(&l.physical_id));
+        add(k, lives, found);
+    }
+    Ok(())
+}
+
 fn selection_text(a: &Args) -> String {
     let mut parts = Vec::new();
     if let Some(v) = &a.vpc {
@@ -307,9 +370,10 @@ async fn tagged(cx: &Cx, tags: &[(String, String)]) -> Result<Vec<String>, AwsEr
     Ok(items.into_iter().filter_map(|m| m.resource_arn().map(str::to_owned)).collect())
 }
 
-/// The VPC's network interfaces that belong to nothing imported (a load balancer's, a
-/// function's, one made by hand): one DescribeNetworkInterfaces. Those of NAT gateways,
-/// endpoints and imported instances go with them.
+/// The VPC's network interfaces that belong to nothing imported (a function's, a task's, one
+/// made by hand): one DescribeNetworkInterfaces. Those of NAT gateways, endpoints and imported
+/// instances go with them, as do those an imported resource names (a mount target's) or that
+/// name one in their description (a load balancer's `ELB app/<name>/<id>`).
 async fn others_in_vpc(cx: &Cx, vpc: &str, selected: &[Found]) -> Result<Vec<Skipped>, AwsError> {
     use aws_sdk_ec2::types::{Filter, NetworkInterfaceType};
     let filter = Filter::builder().name("vpc-id").values(vpc).build();
@@ -318,6 +382,18 @@ async fn others_in_vpc(cx: &Cx, vpc: &str, selected: &[Found]) -> Result<Vec<Ski
     )
     .await?;
     let imported = |id: &str| selected.iter().any(|f| f.live.physical_id == id);
+    let names: Vec<&str> = selected
+        .iter()
+        .flat_map(|f| {
+            std::iter::once(f.live.physical_id.as_str()).chain(f.live.attrs.values().filter_map(|v| v.as_str()))
+        })
+        .filter(|n| n.len() >= 8)
+        .collect();
+    let theirs = |e: &&aws_sdk_ec2::types::NetworkInterface| {
+        let id = e.network_interface_id().unwrap_or_default();
+        let description = e.description().unwrap_or_default();
+        names.iter().any(|n| *n == id || description.contains(n))
+    };
     Ok(enis
         .iter()
         .filter(|e| {
@@ -331,6 +407,7 @@ async fn others_in_vpc(cx: &Cx, vpc: &str, selected: &[Found]) -> Result<Vec<Ski
             )
         })
         .filter(|e| !e.attachment().and_then(|at| at.instance_id()).is_some_and(imported))
+        .filter(|e| !theirs(e))
         .map(|e| Skipped {
             what: "network interface".into(),
             id: e.network_interface_id().unwrap_or_default().to_owned(),

@@ -361,3 +361,56 @@ fn held_values_owners_and_what_others_change() {
     let autoscaling = g.resources.iter().find(|r| r.id == "web_autoscaling").unwrap();
     assert_eq!(autoscaling.depends_on, ["cluster", "web"]);
 }
+
+/// `--vpc` takes a service in its subnets with its cluster (named, not by id: a service holds
+/// its cluster), a mount target with its file system and that file system's access point; not
+/// another VPC's service, nor a cluster only that one uses.
+#[test]
+fn a_vpc_takes_its_services_clusters_and_storage() {
+    let cluster = |name: &str| {
+        let arn = format!("arn:aws:ecs:us-east-1:1:cluster/{name}");
+        found("ecs_cluster", &arn.clone(), &[], &[("arn", s(&arn)), ("name", s(name))], &[])
+    };
+    let service = |name: &str, cluster: &str, subnet: &str| {
+        let arn = format!("arn:aws:ecs:us-east-1:1:service/{cluster}/{name}");
+        found(
+            "ecs_service",
+            &arn.clone(),
+            &[("cluster", s(cluster)), ("subnets", Value::List(vec![s(subnet)]))],
+            &[("arn", s(&arn)), ("name", s(name))],
+            &[],
+        )
+    };
+    let all = vec![
+        found("vpc", "vpc-0a1b2c3d", &[("cidr", s("10.0.0.0/16"))], &[], &[]),
+        found("subnet", "subnet-11111111", &[("vpc", s("vpc-0a1b2c3d"))], &[], &[]),
+        found("vpc", "vpc-99999999", &[("cidr", s("10.9.0.0/16"))], &[], &[]),
+        found("subnet", "subnet-99999999", &[("vpc", s("vpc-99999999"))], &[], &[]),
+        cluster("web"),
+        cluster("other"),
+        service("web", "web", "subnet-11111111"),
+        service("other", "other", "subnet-99999999"),
+        found("file_system", "fs-12345678", &[], &[], &[]),
+        found(
+            "mount_target",
+            "fsmt-12345678",
+            &[("file_system", s("fs-12345678")), ("subnet", s("subnet-11111111"))],
+            &[],
+            &[],
+        ),
+        found("access_point", "fsap-12345678", &[("file_system", s("fs-12345678"))], &[], &[]),
+    ];
+    let picked: Vec<&str> = in_vpc("vpc-0a1b2c3d", &all).iter().map(|&i| all[i].live.physical_id.as_str()).collect();
+    assert_eq!(
+        picked,
+        [
+            "vpc-0a1b2c3d",
+            "subnet-11111111",
+            "arn:aws:ecs:us-east-1:1:cluster/web",
+            "arn:aws:ecs:us-east-1:1:service/web/web",
+            "fs-12345678",
+            "fsmt-12345678",
+            "fsap-12345678"
+        ]
+    );
+}

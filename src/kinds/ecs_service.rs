@@ -516,6 +516,21 @@ impl KindSpec for EcsService {
     }
 }
 
+/// DescribeServices per cluster (10 per call), of the services named: those still there.
+async fn services_of(cx: &Cx, clusters: &BTreeMap<String, Vec<String>>) -> Result<Vec<Live>, AwsError> {
+    let mut out = vec![];
+    for (cluster, arns) in clusters {
+        let services = match describe(cx, cluster, arns).await {
+            Ok(s) => s,
+            // A cluster deleted outside rprov: its services are gone with it.
+            Err(AwsError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        out.extend(services.iter().filter(|s| exists(s)).map(live));
+    }
+    Ok(out)
+    }
+
 #[async_trait]
 impl Kind for EcsService {
     /// Services are listed and described per cluster: ListClusters once, then for each cluster
@@ -543,17 +558,24 @@ impl Kind for EcsService {
                 }
             }
         }
-        let mut out = vec![];
-        for (cluster, arns) in &clusters {
-            let services = match describe(cx, cluster, arns).await {
-                Ok(s) => s,
-                // A cluster deleted outside rprov: its services are gone with it.
-                Err(AwsError::NotFound(_)) => continue,
+        services_of(cx, &clusters).await
+    }
+
+    /// The services of the given clusters: ListServices and DescribeServices per cluster.
+    async fn read_of(&self, cx: &Cx, owners: &[String]) -> Result<Vec<Live>, AwsError> {
+        let mut clusters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for cluster in owners {
+            let name = ecs::cluster_name(cluster).to_owned();
+            let arns = crate::aws::all_items(client(cx).list_services().cluster(&name).into_paginator().items().send());
+            match arns.await {
+                Ok(a) if !a.is_empty() => {
+                    clusters.insert(name, a);
+                }
+                Ok(_) | Err(AwsError::NotFound(_)) => {}
                 Err(e) => return Err(e),
-            };
-            out.extend(services.iter().filter(|s| exists(s)).map(live));
+            }
         }
-        Ok(out)
+        services_of(cx, &clusters).await
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

@@ -424,6 +424,30 @@ impl KindSpec for Listener {
     }
 }
 
+/// DescribeListeners per load balancer (one gone meanwhile has none), then DescribeTags per 20.
+async fn listeners_of(cx: &Cx, mut lbs: Vec<String>) -> Result<Vec<Live>, AwsError> {
+    lbs.sort();
+    lbs.dedup();
+    let elb = client(cx);
+    let mut listeners = vec![];
+    for lb in &lbs {
+        let found =
+            elb.describe_listeners().load_balancer_arn(lb).into_paginator().items().send().try_collect().await;
+        match found.map_err(classify) {
+            Ok(mut ls) => listeners.append(&mut ls),
+            // The load balancer is gone, and its listeners with it.
+            Err(AwsError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let arns: Vec<String> = listeners.iter().filter_map(|l| l.listener_arn().map(str::to_owned)).collect();
+    let mut tags = elbv2::tags_of(cx, &arns).await?;
+    Ok(listeners
+        .iter()
+        .map(|l| live(l, tags.remove(l.listener_arn().unwrap_or_default()).unwrap_or_default()))
+        .collect())
+    }
+
 #[async_trait]
 impl Kind for Listener {
     /// DescribeListeners takes a load balancer (or listener ARNs, and then fails whole when one
@@ -435,26 +459,12 @@ impl Kind for Listener {
         if ids.is_empty() {
             lbs = stack_load_balancers(cx).await?;
         }
-        lbs.sort();
-        lbs.dedup();
-        let elb = client(cx);
-        let mut listeners = vec![];
-        for lb in &lbs {
-            let found =
-                elb.describe_listeners().load_balancer_arn(lb).into_paginator().items().send().try_collect().await;
-            match found.map_err(classify) {
-                Ok(mut ls) => listeners.append(&mut ls),
-                // The load balancer is gone, and its listeners with it.
-                Err(AwsError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let arns: Vec<String> = listeners.iter().filter_map(|l| l.listener_arn().map(str::to_owned)).collect();
-        let mut tags = elbv2::tags_of(cx, &arns).await?;
-        Ok(listeners
-            .iter()
-            .map(|l| live(l, tags.remove(l.listener_arn().unwrap_or_default()).unwrap_or_default()))
-            .collect())
+        listeners_of(cx, lbs).await
+    }
+
+    /// The listeners of the given load balancers.
+    async fn read_of(&self, cx: &Cx, owners: &[String]) -> Result<Vec<Live>, AwsError> {
+        listeners_of(cx, owners.to_vec()).await
     }
 
     async fn create(&self, cx: &Cx, req: &CreateReq<'_>) -> Result<Live, AwsError> {

@@ -98,6 +98,15 @@ pub trait Kind: KindSpec {
         Ok(())
     }
 
+    /// Every resource of this kind that exists for one of `owners` (physical ids or ARNs of the
+    /// resources it hangs off: a load balancer's listeners, a file system's mount targets, a
+    /// cluster's services), whoever made them: for `rprov import --vpc`, which has no state and
+    /// no stack tag to pick them by. One call per owner. Kinds that do not hang off another
+    /// have none.
+    async fn read_of(&self, _cx: &Cx, _owners: &[String]) -> Result<Vec<Live>, AwsError> {
+        Ok(vec![])
+    }
+
     /// How the stack's resources are told among what `read_many` returns.
     fn selection(&self) -> Selection {
         Selection::StackTag

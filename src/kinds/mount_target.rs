@@ -307,6 +307,21 @@ impl Kind for MountTarget {
         Ok(out)
     }
 
+    /// The mount targets of the given file systems (their security groups are read with
+    /// `read_unreported`, for the imported ones only).
+    async fn read_of(&self, cx: &Cx, owners: &[String]) -> Result<Vec<Live>, AwsError> {
+        let mut out = Vec::new();
+        for fs in owners {
+            let targets = client(cx).describe_mount_targets().file_system_id(fs).into_paginator().items().send();
+            match targets.try_collect().await.map_err(classify) {
+                Ok(t) => out.extend(t.iter().filter(|m| efs::exists(m.life_cycle_state())).map(|m| live(m, None))),
+                Err(AwsError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// The security groups of mount targets read without them (not recorded: imported), from
     /// their network interfaces in one EC2 call.
     async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {

@@ -512,6 +512,40 @@ async fn the_reference_stack_imported_by_its_tag_plans_no_change() {
     cx.rprov(&["validate", "imported.yaml"]).expect(0);
     cx.rprov(&["plan", "imported.yaml", "--detailed-exitcode"]).expect(0);
 
+    // The same VPC by id: what is in and attached to it, load balancing, storage and the
+    // service included; what is outside it stays literal, with a comment.
+    let vpc = now.values().find(|r| r["type"] == "vpc").unwrap()["physical_id"].as_str().unwrap().to_owned();
+    let run =
+        cx.rprov(&["import", "--region", "us-east-1", "--vpc", &vpc, "--stack", "by-vpc", "--out", "by-vpc.yaml"]);
+    run.expect(0);
+    let by_vpc = std::fs::read_to_string(cx.dir.path().join("by-vpc.yaml")).unwrap();
+    println!("--- by-vpc.yaml\n{by_vpc}");
+    for kind in [
+        "vpc",
+        "subnet",
+        "internet_gateway",
+        "nat_gateway",
+        "elastic_ip",
+        "route_table",
+        "security_group",
+        "load_balancer",
+        "target_group",
+        "listener",
+        "file_system",
+        "mount_target",
+        "access_point",
+        "ecs_cluster",
+        "task_definition",
+        "ecs_service",
+    ] {
+        assert!(by_vpc.contains(&format!("    type: {kind}\n")), "{kind} imported by VPC:\n{by_vpc}");
+    }
+    for kind in ["iam_role", "hosted_zone", "certificate", "log_group", "ssm_parameter", "ecr_repository"] {
+        assert!(!by_vpc.contains(&format!("    type: {kind}\n")), "{kind} is not in the VPC:\n{by_vpc}");
+    }
+    assert!(by_vpc.contains("# not imported"), "{by_vpc}");
+    assert!(!by_vpc.contains("network interface"), "every interface belongs to something imported:\n{by_vpc}");
+
     // The repository's images are not the imported stack's: destroy keeps the repository and
     // says why, until the file says they go with it.
     let refused = cx.rprov(&["destroy", "imported.yaml", "--yes"]);

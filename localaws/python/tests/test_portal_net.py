@@ -533,3 +533,19 @@ def test_tagging_api_lists_addresses_acls_endpoints_and_key_pairs(aws):
     assert {eip, acl, endpoint, key} <= listed()
     ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
     assert endpoint not in listed(), "a deleted endpoint is not listed"
+
+
+def test_a_nat_gateways_interface_is_reported_as_its(aws):
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NetworkInterface.html
+    # (InterfaceType nat_gateway; RequesterManaged: made by a service); moto 5.2.5 reported a
+    # plain `interface` without description
+    ec2 = aws.client("ec2")
+    vpc, [subnet] = network(ec2)
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"]["NatGatewayId"]
+    [eni] = ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vpc]}])[
+        "NetworkInterfaces"
+    ]
+    assert eni["InterfaceType"] == "nat_gateway"
+    assert eni["RequesterManaged"] is True
+    assert eni["Description"] == f"Interface for NAT Gateway {nat}"
