@@ -170,7 +170,13 @@ async fn import(
     // In the catalog's order: VPCs first, what they hold after.
     let names: Vec<&'static dyn Kind> =
         kinds::KINDS.all().iter().copied().filter(|k| names.contains(&k.schema().name)).collect();
-    let reads = names.iter().map(|k| async move { (k.schema().name, k.read_many(cx, &[]).await) });
+    // The ids named by `--id` are read as recorded ones: kinds that pick a stack's resources
+    // by its name or tags (log groups, records, roles) read exactly those.
+    let reads = names.iter().map(|k| {
+        let ids: Vec<String> =
+            by_id.iter().filter(|(b, _)| b.schema().name == k.schema().name).map(|(_, id)| id.clone()).collect();
+        async move { (k.schema().name, k.read_many(cx, &ids).await) }
+    });
     for ((name, result), k) in futures_util::future::join_all(reads).await.into_iter().zip(&names) {
         let lives = result.map_err(|e| Failure::User(format!("reading {name} resources from AWS: {e}")))?;
         for live in lives {

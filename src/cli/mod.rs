@@ -175,10 +175,14 @@ pub enum Command {
     )]
     Import {
         /// A VPC and what is in or attached to it: subnets, gateways, route tables, network ACLs,
-        /// security groups, endpoints, instances with their Elastic IPs and key pairs.
+        /// security groups, endpoints, instances with their Elastic IPs and key pairs, load
+        /// balancers with their target groups and listeners, file systems with their mount
+        /// targets and access points, ECS services with their clusters and task definitions.
         #[arg(long, value_name = "VPC_ID")]
         vpc: Option<String>,
         /// Everything carrying this tag (repeatable: all must match), found by the Tagging API.
+        /// `rprov:stack=NAME` finds a whole stack whose state was lost, as `teardown` does
+        /// (resources without tags with their owner), and adopts it back into its deployment.
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,
         /// One resource (repeatable), e.g. `subnet:subnet-0abc1234`.

@@ -331,3 +331,43 @@ fn bad_backend_blocks_and_urls_are_located_errors() {
         assert!(run.stderr.contains(needle), "{url}: {}", run.stderr);
     }
 }
+
+/// `import --adopt` writes the state where `--state` says, under apply's lock: a stack whose
+/// state object was deleted comes back from its tag into the bucket, in its own deployment,
+/// and plans no change from there; a second import into that state is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_adopts_into_the_s3_state() {
+    let cx = Ctx::new();
+    let c = bucket(&cx.aws, true).await;
+    let stack = small(&cx, "");
+    let url = format!("s3://{BUCKET}/envs/");
+    cx.rprov(&["apply", &stack, "--yes", "--state", &url]).expect(0);
+    let lineage = get_json(&c, "envs/small.json").await.unwrap()["lineage"].clone();
+    c.delete_object().bucket(BUCKET).key("envs/small.json").send().await.unwrap();
+    assert!(get(&c, "envs/small.json").await.is_none());
+
+    let args = [
+        "import",
+        "--region",
+        "us-east-1",
+        "--tag",
+        "rprov:stack=small",
+        "--stack",
+        "small",
+        "--adopt",
+        "--state",
+        &url,
+        "--out",
+        "imported.yaml",
+    ];
+    cx.rprov(&args).expect(0);
+    let state = get_json(&c, "envs/small.json").await.unwrap();
+    assert_eq!((recorded(&state), &state["lineage"]), (3, &lineage));
+    assert!(get(&c, "envs/small.json.lock").await.is_none(), "the import released its lock");
+    let imported = cx.dir.path().join("imported.yaml").display().to_string();
+    cx.rprov(&["plan", &imported, "--state", &url, "--detailed-exitcode"]).expect(0);
+
+    let again = cx.rprov(&args);
+    again.expect(1);
+    assert!(again.stderr.contains("has a state with resources already"), "{}", again.stderr);
+}
