@@ -17,12 +17,25 @@ type Cell = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 pub struct RefreshScope {
     cells: Mutex<HashMap<&'static str, Cell>>,
     recorded_tags: HashMap<String, Tags>,
+    /// Whether tags may come from the Tagging API's index (see `tagging::tags_by_id`).
+    tag_index: bool,
 }
 
 impl RefreshScope {
     /// `recorded_tags`: by physical id, the tags the state last recorded.
     pub fn new(recorded_tags: HashMap<String, Tags>) -> RefreshScope {
-        RefreshScope { cells: Mutex::new(HashMap::new()), recorded_tags }
+        RefreshScope { cells: Mutex::new(HashMap::new()), recorded_tags, tag_index: true }
+    }
+
+    /// Shared reads only, every tag read from the service itself: for a discovery without state
+    /// (teardown, import), where the eventually consistent index could leave out a resource
+    /// made a moment ago.
+    pub fn shared_reads() -> RefreshScope {
+        RefreshScope { tag_index: false, ..RefreshScope::default() }
+    }
+
+    pub fn tag_index(&self) -> bool {
+        self.tag_index
     }
 
     pub fn recorded_tags(&self, physical_id: &str) -> Option<&Tags> {

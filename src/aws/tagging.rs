@@ -38,7 +38,9 @@ pub async fn stack_index(cx: &Cx) -> Result<HashMap<String, Tags>, AwsError> {
 
 /// The refresh's index, read once; `None` outside a refresh or where the API refuses.
 async fn index(cx: &Cx) -> Option<std::sync::Arc<HashMap<String, Tags>>> {
-    cx.scope()?;
+    if !cx.scope()?.tag_index() {
+        return None;
+    }
     match cx.once("tagging:stack", || stack_index(cx)).await {
         Ok(i) => Some(i),
         Err(e) => {

@@ -332,7 +332,10 @@ pub(super) async fn stack_found(
     stack: &str,
 ) -> Result<(Vec<Found>, Vec<Tagged>), Failure> {
     let failed = |e: AwsError| Failure::User(format!("AWS: Tagging API in {region}: {e}"));
-    let cx = Cx::new(stack, sdk.clone(), WaitConfig::default());
+    // Reads several kinds need (IAM's authorization details, ECS clusters, EFS file systems)
+    // made once; tags always from the services themselves.
+    let scope = crate::aws::RefreshScope::shared_reads();
+    let cx = Cx::new(stack, sdk.clone(), WaitConfig::default()).for_refresh(scope);
     let cx = &cx;
     let reads =
         kinds::KINDS.all().iter().map(|k| async move { (k.schema().name, kinds::read_owned(*k, cx, &[]).await) });
