@@ -540,6 +540,153 @@ impl Kind for VpcEndpoint {
 }
 
 #[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;
+    use aws_sdk_ec2::operation::delete_vpc_endpoints::DeleteVpcEndpointsOutput;
+    use aws_sdk_ec2::operation::describe_vpc_endpoints::{DescribeVpcEndpointsError, DescribeVpcEndpointsOutput};
+    use aws_sdk_ec2::types::{LastError, State, UnsuccessfulItem, UnsuccessfulItemError};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+    use crate::kinds::Tags;
+    use crate::kinds::testing::{Status, mocked};
+
+    const ID: &str = "vpce-0123456789abcdef0";
+
+    fn endpoint(state: State) -> SdkEndpoint {
+        SdkEndpoint::builder()
+            .vpc_endpoint_id(ID)
+            .vpc_id("vpc-1")
+            .service_name("com.amazonaws.us-east-1.s3")
+            .vpc_endpoint_type(VpcEndpointType::Gateway)
+            .route_table_ids("rtb-1")
+            .state(state)
+            .build()
+    }
+
+    fn described(e: SdkEndpoint) -> DescribeVpcEndpointsOutput {
+        DescribeVpcEndpointsOutput::builder().vpc_endpoints(e).build()
+    }
+
+    fn not_found() -> DescribeVpcEndpointsError {
+        DescribeVpcEndpointsError::generic(
+            ErrorMetadata::builder().code("InvalidVpcEndpointId.NotFound").message("not found").build(),
+        )
+    }
+
+    fn cx(rules: &[&Rule]) -> (Cx, Status) {
+        mocked(mock_client!(aws_sdk_ec2, RuleMode::Sequential, rules))
+    }
+
+    fn props() -> Props {
+        Props::from([
+            ("vpc".to_string(), Value::str("vpc-1")),
+            ("service".to_string(), Value::str("s3")),
+            ("route_tables".to_string(), Value::List(vec![Value::str("rtb-1")])),
+        ])
+    }
+
+    fn create_rule() -> Rule {
+        mock!(Client::create_vpc_endpoint)
+            .match_requests(|r| {
+                r.client_token() == Some("token-1") && r.service_name() == Some("com.amazonaws.us-east-1.s3")
+            })
+            .then_output(|| CreateVpcEndpointOutput::builder().vpc_endpoint(endpoint(State::Pending)).build())
+    }
+
+    async fn create(rules: &[&Rule]) -> (Result<Live, AwsError>, Vec<String>) {
+        let (cx, seen) = cx(rules);
+        let (p, tags) = (props(), Tags::new());
+        let req = CreateReq { id: "s3", props: &p, tags: &tags, token: "token-1" };
+        let out = VpcEndpoint.create(&cx, &req).await;
+        let seen = seen.lock().unwrap().clone();
+        (out, seen)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn create_waits_while_not_visible_and_pending_until_available() {
+        let describe = mock!(Client::describe_vpc_endpoints)
+            .match_requests(|r| r.vpc_endpoint_ids() == [ID])
+            .sequence()
+            .error(not_found)
+            .output(|| described(endpoint(State::Pending)))
+            .output(|| described(endpoint(State::Available)))
+            .build();
+        let (live, seen) = create(&[&create_rule(), &describe]).await;
+        let live = live.unwrap();
+        assert_eq!(describe.num_calls(), 3);
+        assert_eq!(live.physical_id, ID);
+        assert_eq!(
+            seen,
+            [
+                format!("s3: waiting for VPC endpoint {ID} (now not visible yet)"),
+                format!("s3: waiting for VPC endpoint {ID} (now pending)")
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_endpoint_awaiting_acceptance_ends_the_wait_and_says_so() {
+        let describe = mock!(Client::describe_vpc_endpoints)
+            .then_output(|| described(endpoint(State::PendingAcceptance)));
+        let (live, seen) = create(&[&create_rule(), &describe]).await;
+        assert_eq!(live.unwrap().physical_id, ID);
+        assert_eq!(seen, [format!("s3: VPC endpoint {ID} waits for the endpoint service's owner to accept it")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_endpoint_ends_create_with_its_reason() {
+        let describe = mock!(Client::describe_vpc_endpoints).then_output(|| {
+            let mut e = endpoint(State::Failed);
+            e.last_error = Some(LastError::builder().code("Failed").message("route table rtb-1 is full").build());
+            described(e)
+        });
+        let (err, _) = create(&[&create_rule(), &describe]).await;
+        assert_eq!(err.unwrap_err(), AwsError::Failed(format!("VPC endpoint {ID}: failed: route table rtb-1 is full")));
+    }
+
+    async fn delete(rules: &[&Rule]) -> Result<(), AwsError> {
+        let (cx, _) = cx(rules);
+        let (p, attrs) = (props(), Props::new());
+        VpcEndpoint.delete(&cx, &DeleteReq { id: "s3", physical_id: ID, props: &p, attrs: &attrs }).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_waits_through_deleting_until_deleted() {
+        let sent = mock!(Client::delete_vpc_endpoints)
+            .match_requests(|r| r.vpc_endpoint_ids() == [ID])
+            .then_output(|| DeleteVpcEndpointsOutput::builder().build());
+        let describe = mock!(Client::describe_vpc_endpoints)
+            .sequence()
+            .output(|| described(endpoint(State::Deleting)))
+            .times(2)
+            .output(|| described(endpoint(State::Deleted)))
+            .build();
+        delete(&[&sent, &describe]).await.unwrap();
+        assert_eq!((sent.num_calls(), describe.num_calls()), (1, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delete_reads_the_failures_listed_in_a_successful_answer() {
+        let unsuccessful = |code: &'static str| {
+            mock!(Client::delete_vpc_endpoints).then_output(move || {
+                let error = UnsuccessfulItemError::builder().code(code).message("no").build();
+                let item = UnsuccessfulItem::builder().resource_id(ID).error(error).build();
+                DeleteVpcEndpointsOutput::builder().unsuccessful(item).build()
+            })
+        };
+        let describe = mock!(Client::describe_vpc_endpoints).then_error(not_found);
+        // Gone already: done, nothing to wait for.
+        delete(&[&unsuccessful("InvalidVpcEndpoint.NotFound"), &describe]).await.unwrap();
+        assert_eq!(describe.num_calls(), 0);
+        let err = delete(&[&unsuccessful("OperationNotPermitted"), &describe]).await.unwrap_err();
+        assert_eq!(err, AwsError::Failed(format!("DeleteVpcEndpoints {ID}: OperationNotPermitted: no")));
+    }
+}
+
+#[cfg(test)]
 mod rule_tests {
     use super::*;
     use crate::spec::rules::testing::{problems, valid};
