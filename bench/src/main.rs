@@ -1,4 +1,4 @@
-//! `rprov-bench network`: applies `stacks/network.yaml` against the strict local AWS with a fixed
+//! `rprov-bench network`: applies (then destroys) `stacks/network.yaml` against the strict local AWS with a fixed
 //! latency on every call, and compares the wall time with the critical-path lower bound: the
 //! longest chain of dependent operations, each weighted by the time it took in this very run.
 //! A ratio near 1 means the scheduler lost no time to ordering or concurrency limits.
@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use localaws::LocalAws;
-use rprov::apply::{ApplyConfig, Event, Progress, Step, execute};
+use rprov::apply::{ApplyConfig, Event, Progress, execute};
 use rprov::aws::{AwsSettings, Cx, WaitConfig, load_sdk_config};
 use rprov::graph::Graph;
 use rprov::kinds;
 use rprov::plan::{LiveSet, plan};
 use rprov::stack::{Imported, Inputs};
 use rprov::state::State;
-use rprov::store::LocalBackend;
+use rprov::store::{LocalBackend, StateBackend};
 use rprov::value::Value;
 
 fn repo() -> PathBuf {
@@ -66,6 +66,7 @@ async fn network(latency_ms: u64) {
     let dir = std::env::temp_dir().join(format!("rprov-bench-{}", std::process::id()));
     let m = apply_measured(&aws, &stack, &dir).await;
     m.print("network", latency_ms);
+    destroy_measured(&aws, &stack, &dir, m.state, "network").await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -89,6 +90,7 @@ async fn data(latency_ms: u64) {
     aws.configure(&localaws::Config::new().latency_ms(latency_ms));
     let m = apply_measured(&aws, &stack, &dir).await;
     m.print("data", latency_ms);
+    destroy_measured(&aws, &stack, &dir, m.state, "data").await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -118,6 +120,7 @@ async fn portal(latency_ms: u64) {
     aws.configure(&localaws::Config::new().latency_ms(latency_ms));
     let m = apply_measured(&aws, &stack, &dir).await;
     m.print("portal", latency_ms);
+    destroy_measured(&aws, &stack, &dir, m.state, "portal").await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -181,22 +184,8 @@ async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::
 
     let live = refresh(&cx, stack, None).await;
     let p = plan(stack, &graph, None, &live);
-    // Per logical id: when its create or update started and ended.
-    type Spans = HashMap<String, (Instant, Option<Instant>)>;
     let spans: Arc<Mutex<Spans>> = Arc::default();
-    let s2 = spans.clone();
-    let progress: Progress = Arc::new(move |e: Event<'_>| match e {
-        Event::Started { id, step: Step::Up(_) } => {
-            s2.lock().unwrap().insert(id.to_owned(), (Instant::now(), None));
-        }
-        Event::Done { id, step: Step::Up(_), .. } => {
-            if let Some(s) = s2.lock().unwrap().get_mut(id) {
-                s.1 = Some(Instant::now());
-            }
-        }
-        Event::Failed { id, error, .. } => eprintln!("{id}: {error}"),
-        _ => {}
-    });
+    let progress = timed(spans.clone());
     let (_tx, rx) = tokio::sync::watch::channel(false);
     aws.clear_calls();
     let start = Instant::now();
@@ -205,7 +194,7 @@ async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::
         stack,
         &p,
         State::new(&stack.name, &stack.region),
-        backend,
+        backend.clone(),
         ApplyConfig::default(),
         progress,
         rx,
@@ -239,4 +228,81 @@ async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::
         k.len()
     };
     Measured { resources: stack.resources.len(), kinds: kinds_n, apply_calls, wall, critical, plan_calls, state }
+}
+
+/// Destroys what `state` records of `stack`, as `rprov destroy` does (the stack emptied,
+/// planned against the state), and times it against its bound: a delete may start once
+/// everything depending on it is deleted, so the bound is the longest chain of dependents,
+/// each weighted by its own measured delete. Prints the figures.
+async fn destroy_measured(
+    aws: &LocalAws,
+    stack: &rprov::stack::Stack,
+    dir: &std::path::Path,
+    state: State,
+    name: &str,
+) {
+    let graph = Graph::build(stack).expect("graph");
+    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
+    let sdk = load_sdk_config(&settings, &stack.region).await;
+    let wait = WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() };
+    let cx = Arc::new(Cx::new(&stack.name, sdk, wait).with_base(&base_of(stack)));
+    let backend = Arc::new(LocalBackend::for_stack(dir, &stack.name));
+    // The backend writes over what it read last.
+    backend.read().await.expect("state");
+    let mut empty = stack.clone();
+    empty.resources.clear();
+    empty.outputs.clear();
+    let empty_graph = Graph::build(&empty).expect("graph");
+    let live = refresh(&cx, &empty, Some(&state)).await;
+    let p = plan(&empty, &empty_graph, Some(&state), &live);
+    let spans: Arc<Mutex<Spans>> = Arc::default();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    aws.clear_calls();
+    let start = Instant::now();
+    let (_, outcome) =
+        execute(cx.clone(), &empty, &p, state, backend, ApplyConfig::default(), timed(spans.clone()), rx)
+            .await
+            .expect("state");
+    let wall = start.elapsed();
+    assert!(outcome.ok(), "destroy failed: {:?}", outcome.failed);
+    let calls = aws.count_by_operation();
+    let spans = spans.lock().unwrap().clone();
+    let dur = |id: &str| spans.get(id).and_then(|(s, e)| e.map(|e| e - *s)).unwrap_or_default();
+    let mut finish: HashMap<String, Duration> = HashMap::new();
+    for id in graph.order().into_iter().rev() {
+        let dependents = stack.resources.iter().filter(|(_, r)| r.dependencies().contains(&id)).map(|(d, _)| d);
+        let ready = dependents.filter_map(|d| finish.get(d)).max().copied().unwrap_or_default();
+        finish.insert(id.clone(), ready + dur(&id));
+    }
+    let critical = finish.values().max().copied().unwrap_or_default();
+    println!("destroy: {} AWS calls", calls.values().sum::<usize>());
+    for ((svc, op), n) in &calls {
+        println!("  {svc}:{op} {n}");
+    }
+    println!(
+        "bench {name}: destroy_s={:.2} destroy_critical_path_s={:.2} ratio={:.2} destroy_calls={}",
+        wall.as_secs_f64(),
+        critical.as_secs_f64(),
+        wall.as_secs_f64() / critical.as_secs_f64().max(1e-9),
+        calls.values().sum::<usize>(),
+    );
+}
+
+/// Per logical id: when its operation (create, update or delete) started and ended.
+type Spans = HashMap<String, (Instant, Option<Instant>)>;
+
+/// Progress that records each operation's span into `spans`.
+fn timed(spans: Arc<Mutex<Spans>>) -> Progress {
+    Arc::new(move |e: Event<'_>| match e {
+        Event::Started { id, .. } => {
+            spans.lock().unwrap().insert(id.to_owned(), (Instant::now(), None));
+        }
+        Event::Done { id, .. } => {
+            if let Some(s) = spans.lock().unwrap().get_mut(id) {
+                s.1 = Some(Instant::now());
+            }
+        }
+        Event::Failed { id, error, .. } => eprintln!("{id}: {error}"),
+        _ => {}
+    })
 }
