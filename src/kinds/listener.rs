@@ -177,12 +177,13 @@ fn load_balancer_of(listener_arn: &str) -> Option<String> {
 /// are in no state yet (a create that crashed before its checkpoint, teardown without state)
 /// can be.
 async fn stack_load_balancers(cx: &Cx) -> Result<Vec<String>, AwsError> {
-    let lbs = crate::aws::all_items(client(cx).describe_load_balancers().into_paginator().items().send()).await?;
-    let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
-    let tags = elbv2::tags_of(cx, &arns).await?;
-    Ok(arns
-        .into_iter()
-        .filter(|a| tags.get(a).and_then(|t| t.get(TAG_STACK)).is_some_and(|s| *s == cx.stack))
+    let read = elbv2::load_balancers(cx).await?;
+    let (lbs, tags) = &*read;
+    Ok(lbs
+        .iter()
+        .filter_map(|l| l.load_balancer_arn())
+        .filter(|a| tags.get(*a).and_then(|t| t.get(TAG_STACK)).is_some_and(|s| *s == cx.stack))
+        .map(str::to_owned)
         .collect())
 }
 

@@ -261,12 +261,11 @@ impl KindSpec for LoadBalancer {
 impl Kind for LoadBalancer {
     /// One paginated DescribeLoadBalancers, then DescribeTags per 20 load balancers.
     async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let lbs = crate::aws::all_items(client(cx).describe_load_balancers().into_paginator().items().send()).await?;
-        let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
-        let mut tags = elbv2::tags_of(cx, &arns).await?;
+        let read = elbv2::load_balancers(cx).await?;
+        let (lbs, tags) = &*read;
         Ok(lbs
             .iter()
-            .map(|lb| live(lb, tags.remove(lb.load_balancer_arn().unwrap_or_default()).unwrap_or_default()))
+            .map(|lb| live(lb, tags.get(lb.load_balancer_arn().unwrap_or_default()).cloned().unwrap_or_default()))
             .collect())
     }
 

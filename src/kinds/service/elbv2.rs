@@ -2,9 +2,10 @@
 //! second, batched call (DescribeTags takes at most 20 ARNs), and generated names.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::types::Tag;
+use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, Tag};
 
 use crate::aws::{AwsError, Cx, classify};
 use crate::expr::{Expr, ExprMap};
@@ -44,6 +45,19 @@ async fn describe_tags(cx: &Cx, arns: Vec<String>) -> Result<HashMap<String, Tag
         }
     }
     Ok(out)
+}
+
+/// Every load balancer of the region with its tags (DescribeLoadBalancers, paginated, then
+/// [`tags_of`]); within a refresh or a discovery, read once for the load balancer and listener
+/// kinds together.
+pub async fn load_balancers(cx: &Cx) -> Result<Arc<(Vec<LoadBalancer>, HashMap<String, Tags>)>, AwsError> {
+    cx.once("elbv2:DescribeLoadBalancers", || async {
+        let lbs = crate::aws::all_items(client(cx).describe_load_balancers().into_paginator().items().send()).await?;
+        let arns: Vec<String> = lbs.iter().filter_map(|l| l.load_balancer_arn().map(str::to_owned)).collect();
+        let tags = tags_of(cx, &arns).await?;
+        Ok((lbs, tags))
+    })
+    .await
 }
 
 /// Brings a resource's tags from `old` to `new` with AddTags/RemoveTags.
