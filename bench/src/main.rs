@@ -78,14 +78,10 @@ async fn data(latency_ms: u64) {
     let dir = std::env::temp_dir().join(format!("rprov-bench-{}", std::process::id()));
     let examples = repo().join("examples/api-platform");
     let net = load(&examples.join("network.yaml"), &Inputs::default());
-    let net_state = apply_measured(&aws, &net, &dir).await.state;
-    let lookup = |r: &rprov::expr::Ref| {
-        net_state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
-    };
-    let outputs = net.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    let net_outputs = network_outputs(&aws, &dir, &net).await;
     let mut inputs = Inputs::default();
     inputs.params.insert("cache_auth_token".into(), "bench-token-0123456789abcdef".into());
-    inputs.imports.insert("net".into(), Imported::Read { location: "bench".into(), outputs });
+    inputs.imports.insert("net".into(), net_outputs);
     let stack = load(&examples.join("data.yaml"), &inputs);
     aws.configure(&localaws::Config::new().latency_ms(latency_ms));
     let m = apply_measured(&aws, &stack, &dir).await;
@@ -108,14 +104,10 @@ async fn portal(latency_ms: u64) {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOEHwmVXgMOiDA15NBvOau33Ox19BHta3IgYGbDpn+IF bench@example".into(),
     );
     let net = load(&examples.join("network.yaml"), &net_inputs);
-    let net_state = apply_measured(&aws, &net, &dir).await.state;
-    let lookup = |r: &rprov::expr::Ref| {
-        net_state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
-    };
-    let outputs = net.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    let net_outputs = network_outputs(&aws, &dir, &net).await;
     let mut inputs = Inputs::default();
     inputs.params.insert("account_id".into(), "123456789012".into());
-    inputs.imports.insert("net".into(), Imported::Read { location: "bench".into(), outputs });
+    inputs.imports.insert("net".into(), net_outputs);
     let stack = load(&examples.join("app.yaml"), &inputs);
     aws.configure(&localaws::Config::new().latency_ms(latency_ms));
     let m = apply_measured(&aws, &stack, &dir).await;
@@ -176,10 +168,7 @@ impl Measured {
 /// empty), counting that plan's AWS calls.
 async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::path::Path) -> Measured {
     let graph = Graph::build(stack).expect("graph");
-    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
-    let sdk = load_sdk_config(&settings, &stack.region).await;
-    let wait = WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() };
-    let cx = Arc::new(Cx::new(&stack.name, sdk, wait).with_base(&base_of(stack)));
+    let cx = context(aws, stack).await;
     let backend = Arc::new(LocalBackend::for_stack(dir, &stack.name));
 
     let live = refresh(&cx, stack, None).await;
@@ -208,13 +197,7 @@ async fn apply_measured(aws: &LocalAws, stack: &rprov::stack::Stack, dir: &std::
     // Longest path through the DAG, each resource weighted by its own measured duration.
     let spans = spans.lock().unwrap().clone();
     let dur = |id: &str| spans.get(id).and_then(|(s, e)| e.map(|e| e - *s)).unwrap_or_default();
-    let mut finish: HashMap<String, Duration> = HashMap::new();
-    for id in graph.order() {
-        let deps = stack.resources[&id].dependencies();
-        let ready = deps.iter().filter_map(|d| finish.get(d)).max().copied().unwrap_or_default();
-        finish.insert(id.clone(), ready + dur(&id));
-    }
-    let critical = finish.values().max().copied().unwrap_or_default();
+    let critical = longest(graph.order(), |id| stack.resources[id].dependencies(), dur);
 
     aws.clear_calls();
     let live = refresh(&cx, stack, Some(&state)).await;
@@ -242,10 +225,7 @@ async fn destroy_measured(
     name: &str,
 ) {
     let graph = Graph::build(stack).expect("graph");
-    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
-    let sdk = load_sdk_config(&settings, &stack.region).await;
-    let wait = WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() };
-    let cx = Arc::new(Cx::new(&stack.name, sdk, wait).with_base(&base_of(stack)));
+    let cx = context(aws, stack).await;
     let backend = Arc::new(LocalBackend::for_stack(dir, &stack.name));
     // The backend writes over what it read last.
     backend.read().await.expect("state");
@@ -268,13 +248,15 @@ async fn destroy_measured(
     let calls = aws.count_by_operation();
     let spans = spans.lock().unwrap().clone();
     let dur = |id: &str| spans.get(id).and_then(|(s, e)| e.map(|e| e - *s)).unwrap_or_default();
-    let mut finish: HashMap<String, Duration> = HashMap::new();
-    for id in graph.order().into_iter().rev() {
-        let dependents = stack.resources.iter().filter(|(_, r)| r.dependencies().contains(&id)).map(|(d, _)| d);
-        let ready = dependents.filter_map(|d| finish.get(d)).max().copied().unwrap_or_default();
-        finish.insert(id.clone(), ready + dur(&id));
-    }
-    let critical = finish.values().max().copied().unwrap_or_default();
+    let dependents = |id: &str| {
+        stack
+            .resources
+            .iter()
+            .filter(|(_, r)| r.dependencies().iter().any(|d| d == id))
+            .map(|(d, _)| d.clone())
+            .collect()
+    };
+    let critical = longest(graph.order().into_iter().rev(), dependents, dur);
     println!("destroy: {} AWS calls", calls.values().sum::<usize>());
     for ((svc, op), n) in &calls {
         println!("  {svc}:{op} {n}");
@@ -286,6 +268,40 @@ async fn destroy_measured(
         wall.as_secs_f64() / critical.as_secs_f64().max(1e-9),
         calls.values().sum::<usize>(),
     );
+}
+
+/// The context the benchmarks' runs use: the local AWS's endpoint, quick polls.
+async fn context(aws: &LocalAws, stack: &rprov::stack::Stack) -> Arc<Cx> {
+    let settings = AwsSettings { endpoint_url: Some(aws.endpoint()), ..Default::default() };
+    let sdk = load_sdk_config(&settings, &stack.region).await;
+    let wait = WaitConfig { poll: Duration::from_millis(200), ..WaitConfig::default() };
+    Arc::new(Cx::new(&stack.name, sdk, wait).with_base(&base_of(stack)))
+}
+
+/// The longest chain of operations, each weighted by its measured `dur`: `order` lists each
+/// operation after every one that must finish before it (`before`).
+fn longest(
+    order: impl IntoIterator<Item = String>,
+    before: impl Fn(&str) -> Vec<String>,
+    dur: impl Fn(&str) -> Duration,
+) -> Duration {
+    let mut finish: HashMap<String, Duration> = HashMap::new();
+    for id in order {
+        let ready = before(&id).iter().filter_map(|d| finish.get(d)).max().copied().unwrap_or_default();
+        finish.insert(id.clone(), ready + dur(&id));
+    }
+    finish.values().max().copied().unwrap_or_default()
+}
+
+/// Applies a network stack (without latency) and returns its outputs, as a stack importing
+/// it as `net` reads them.
+async fn network_outputs(aws: &LocalAws, dir: &std::path::Path, net: &rprov::stack::Stack) -> Imported {
+    let net_state = apply_measured(aws, net, dir).await.state;
+    let lookup = |r: &rprov::expr::Ref| {
+        net_state.resources.get(&r.target).and_then(|rs| rs.attributes.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+    };
+    let outputs = net.outputs.iter().map(|(k, e)| (k.clone(), e.resolve(&lookup))).collect();
+    Imported::Read { location: "bench".into(), outputs }
 }
 
 /// Per logical id: when its operation (create, update or delete) started and ended.
