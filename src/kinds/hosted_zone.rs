@@ -164,12 +164,11 @@ impl Kind for HostedZone {
     /// ListHostedZonesByName, page by page, then ListTagsForResources per 10 zones. Zones in
     /// `ids` (looked-up zones among them) or tagged with the stack.
     async fn read_many(&self, cx: &Cx, _ids: &[String]) -> Result<Vec<Live>, AwsError> {
-        let zones = route53::list_zones(cx, None).await?;
-        let zone_ids: Vec<String> = zones.iter().map(|z| route53::bare_zone_id(z.id()).to_owned()).collect();
-        let mut tags = route53::zone_tags(cx, &zone_ids).await?;
+        let read = route53::zones(cx).await?;
+        let (zones, tags) = &*read;
         Ok(zones
             .iter()
-            .map(|z| live(z, tags.remove(route53::bare_zone_id(z.id())).unwrap_or_default(), None))
+            .map(|z| live(z, tags.get(route53::bare_zone_id(z.id())).cloned().unwrap_or_default(), None))
             .collect())
     }
 

@@ -97,11 +97,28 @@ pub async fn zone_tags(cx: &Cx, ids: &[String]) -> Result<HashMap<String, Tags>,
     Ok(out)
 }
 
+/// Every hosted zone of the account with its tags (by bare zone id); within a refresh or a
+/// discovery, read once for the hosted zone and record kinds together.
+pub async fn zones(cx: &Cx) -> Result<std::sync::Arc<(Vec<HostedZone>, HashMap<String, Tags>)>, AwsError> {
+    cx.once("route53:ListHostedZonesByName", || async {
+        let zones = list_zones(cx, None).await?;
+        let ids: Vec<String> = zones.iter().map(|z| bare_zone_id(z.id()).to_owned()).collect();
+        let tags = zone_tags(cx, &ids).await?;
+        Ok((zones, tags))
+    })
+    .await
+}
+
 /// The zones this stack created (tagged with it): their ids.
 pub async fn stack_zones(cx: &Cx) -> Result<Vec<String>, AwsError> {
-    let ids: Vec<String> = list_zones(cx, None).await?.iter().map(|z| bare_zone_id(z.id()).to_owned()).collect();
-    let tags = zone_tags(cx, &ids).await?;
-    Ok(ids.into_iter().filter(|i| tags.get(i).and_then(|t| t.get(TAG_STACK)).is_some_and(|s| *s == cx.stack)).collect())
+    let read = zones(cx).await?;
+    let (zones, tags) = &*read;
+    Ok(zones
+        .iter()
+        .map(|z| bare_zone_id(z.id()))
+        .filter(|i| tags.get(*i).and_then(|t| t.get(TAG_STACK)).is_some_and(|s| *s == cx.stack))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Whether a record is one of the zone's own: the SOA and NS records at its apex.
