@@ -99,6 +99,23 @@ def ecs_grace_period() -> None:
 
 ecs_grace_period()
 
+
+def listener_ssl_policy() -> None:
+    """moto gives every listener an SslPolicy (ELBSecurityPolicy-2016-08 when none is sent) and
+    reports it; AWS reports a policy for HTTPS and TLS listeners only."""
+    from moto.elbv2.models import FakeListener
+
+    def get(self: Any) -> Any:
+        return self._localaws_ssl_policy if self.protocol in ("HTTPS", "TLS") else None
+
+    def put(self: Any, value: Any) -> None:
+        self._localaws_ssl_policy = value
+
+    FakeListener.ssl_policy = property(get, put)  # type: ignore[assignment]
+
+
+listener_ssl_policy()
+
 CONTROL = "/_localaws/"
 
 # Fault kinds drawn by the seeded generator, in this order (cumulative probabilities; new

@@ -151,9 +151,7 @@ fn live(l: &SdkListener, tags: Tags) -> Live {
     {
         props.insert("certificate".into(), Value::str(cert));
     }
-    // A policy is a secure listener's only (AWS reports none on the others).
-    let secure = matches!(l.protocol().map(|p| p.as_str()), Some("HTTPS" | "TLS"));
-    if let Some(p) = l.ssl_policy().filter(|_| secure) {
+    if let Some(p) = l.ssl_policy() {
         props.insert("ssl_policy".into(), Value::str(p));
     }
     if let Some(a) = l.default_actions().first() {

@@ -264,6 +264,43 @@ def load_balancer(aws):
     return elbv2, lb["LoadBalancerArn"], group["TargetGroups"][0]["TargetGroupArn"]
 
 
+def test_only_secure_listeners_report_an_ssl_policy(aws):
+    # https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Listener.html
+    # (SslPolicy: "[HTTPS or TLS listener] The security policy"); moto 5.2.5 gave an HTTP
+    # listener ELBSecurityPolicy-2016-08
+    elbv2, lb, group = load_balancer(aws)
+    forward = [{"Type": "forward", "TargetGroupArn": group}]
+    http = elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=forward)
+    assert "SslPolicy" not in http["Listeners"][0]
+    acm = aws.client("acm")
+    cert = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS")["CertificateArn"]
+    https = elbv2.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": cert}],
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        DefaultActions=forward,
+    )["Listeners"][0]
+    described = {
+        listener["Port"]: listener.get("SslPolicy")
+        for listener in elbv2.describe_listeners(LoadBalancerArn=lb)["Listeners"]
+    }
+    assert described == {80: None, 443: "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+    # A listener turned secure reports the policy it is given.
+    elbv2.modify_listener(
+        ListenerArn=http["Listeners"][0]["ListenerArn"],
+        Protocol="HTTPS",
+        Certificates=[{"CertificateArn": cert}],
+        SslPolicy="ELBSecurityPolicy-2016-08",
+    )
+    described = {
+        listener["Port"]: listener.get("SslPolicy")
+        for listener in elbv2.describe_listeners(LoadBalancerArn=lb)["Listeners"]
+    }
+    assert described == {80: "ELBSecurityPolicy-2016-08", 443: https["SslPolicy"]}
+
+
 def test_delete_certificate_used_by_a_listener(aws):
     # https://docs.aws.amazon.com/acm/latest/APIReference/API_DeleteCertificate.html
     # (ResourceInUseException, 400); text as AWS sends it (dfds/infrastructure-modules#5)
