@@ -292,8 +292,11 @@ struct Names<'a> {
     /// Any other string attribute of the resources of kinds this one may hold on to
     /// ([`KindSpec::holds`]: a scalable target's service name, an alarm's load balancer ARN
     /// suffix, an alias record's DNS name and zone id), with every resource holding that value.
-    held: HashMap<String, Vec<(String, &'static str)>>,
+    held: &'a Held,
 }
+
+/// Values of what a kind may hold, each with the resources holding it and the attribute.
+type Held = HashMap<String, Vec<(String, &'static str)>>;
 
 impl Names<'_> {
     /// The references `s` may be, the first certain; a DNS name matches with or without its
@@ -372,8 +375,8 @@ fn attr_holding(schema: &KindSchema, l: &Live, value: &str) -> Option<&'static s
 
 /// The string attributes of the resources `kind` may hold on to, each with the resources holding
 /// it (values of fewer than 3 characters left out: too likely a coincidence).
-fn held(kind: &dyn KindSpec, found: &[Found], ids: &[String]) -> HashMap<String, Vec<(String, &'static str)>> {
-    let mut out: HashMap<String, Vec<(String, &'static str)>> = HashMap::new();
+fn held(kind: &dyn KindSpec, found: &[Found], ids: &[String]) -> Held {
+    let mut out = Held::new();
     for (f, id) in found.iter().zip(ids).filter(|(f, _)| kind.holds().contains(&f.kind.schema().name)) {
         for a in f.kind.schema().attrs {
             if let Some(v) = f.live.attrs.get(a.name).and_then(Value::as_str).filter(|v| v.len() >= 3) {
@@ -428,6 +431,8 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
 
     let mut resources = Vec::new();
     let mut written: Vec<Props> = Vec::new();
+    // What each kind's resources may name by value, computed once per kind.
+    let mut held_by_kind: HashMap<&'static str, Held> = HashMap::new();
     for (f, id) in found.iter().zip(&ids) {
         let schema = f.kind.schema();
         let mut given = f.kind.imported_props(&f.live);
@@ -437,7 +442,8 @@ pub fn generate(req: &Request, found: Vec<Found>, skipped: &[Skipped]) -> Genera
         let props = compared_props(f.kind, req.stack, id, &given);
         let mut min = minimal(f.kind, req.stack, id, &given);
         let mut refs = BTreeSet::new();
-        let names = Names { ids: &index, urls: &urls, held: held(f.kind, &found, &ids) };
+        let held = held_by_kind.entry(schema.name).or_insert_with(|| held(f.kind, &found, &ids));
+        let names = Names { ids: &index, urls: &urls, held };
         let props_named: Vec<String> = min.keys().filter(|n| !FREE_TEXT.contains(&n.as_str())).cloned().collect();
         for name in props_named {
             if let Some(v) = min.get_mut(name.as_str()) {

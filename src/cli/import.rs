@@ -179,15 +179,7 @@ async fn import(
     });
     for ((name, result), k) in futures_util::future::join_all(reads).await.into_iter().zip(&names) {
         let lives = result.map_err(|e| Failure::User(format!("reading {name} resources from AWS: {e}")))?;
-        for live in lives {
-            // Found already on behalf of the stack.
-            if found.iter().any(|f| f.kind.schema().name == name && f.live.physical_id == live.physical_id) {
-                continue;
-            }
-            found.push(Found { kind: *k, live });
-            kind_of.push(*k);
-            taken.push(false);
-        }
+        add_new(*k, lives, &mut found, &mut kind_of, &mut taken);
     }
 
     if let Some(vpc) = &a.vpc {
@@ -297,6 +289,25 @@ async fn import(
     Ok(0)
 }
 
+/// Adds what was read of kind `k` that is not found already (read on behalf of the stack, or by
+/// an earlier read), not taken yet.
+fn add_new(
+    k: &'static dyn Kind,
+    lives: Vec<crate::model::Live>,
+    found: &mut Vec<Found>,
+    kind_of: &mut Vec<&'static dyn Kind>,
+    taken: &mut Vec<bool>,
+) {
+    let name = k.schema().name;
+    for live in lives {
+        if !found.iter().any(|f| f.kind.schema().name == name && f.live.physical_id == live.physical_id) {
+            found.push(Found { kind: k, live });
+            kind_of.push(k);
+            taken.push(false);
+        }
+    }
+}
+
 /// For `--vpc`: what hangs off the resources read (the listeners of the VPC's load balancers,
 /// the mount targets of file systems, the services of clusters: one call per owner), then the
 /// task definitions the VPC's services run (one describe each).
@@ -308,16 +319,6 @@ async fn read_children(
     taken: &mut Vec<bool>,
 ) -> Result<(), Failure> {
     let failed = |name: &str, e: AwsError| Failure::User(format!("reading {name} resources from AWS: {e}"));
-    let mut add = |k: &'static dyn Kind, lives: Vec<crate::model::Live>, found: &mut Vec<Found>| {
-        for live in lives {
-            let name = k.schema().name;
-            if !found.iter().any(|f| f.kind.schema().name == name && f.live.physical_id == live.physical_id) {
-                found.push(Found { kind: k, live });
-                kind_of.push(k);
-                taken.push(false);
-            }
-        }
-    };
     let inside = import::in_vpc(vpc, found);
     for (child, owner) in VPC_CHILDREN {
         let Some(k) = kinds::kind(child) else { continue };
@@ -330,7 +331,7 @@ async fn read_children(
             .collect();
         if !owners.is_empty() {
             let lives = k.read_of(cx, &owners).await.map_err(|e| failed(child, e))?;
-            add(k, lives, found);
+            add_new(k, lives, found, kind_of, taken);
         }
     }
     let inside = import::in_vpc(vpc, found);
@@ -342,7 +343,7 @@ async fn read_children(
     if let Some(k) = kinds::kind("task_definition").filter(|_| !task_definitions.is_empty()) {
         let mut lives = k.read_many(cx, &task_definitions).await.map_err(|e| failed("task_definition", e))?;
         lives.retain(|l| task_definitions.contains(&l.physical_id));
-        add(k, lives, found);
+        add_new(k, lives, found, kind_of, taken);
     }
     Ok(())
 }

@@ -49,9 +49,7 @@ fn live(m: &MountTargetDescription, security_groups: Option<&[String]>) -> Live 
     props.insert("file_system".into(), Value::str(m.file_system_id()));
     props.insert("subnet".into(), Value::str(m.subnet_id()));
     if let Some(groups) = security_groups {
-        let mut groups: Vec<Value> = groups.iter().map(Value::str).collect();
-        groups.sort_by_cached_key(|v| v.to_string());
-        props.insert("security_groups".into(), Value::List(groups));
+        props.insert("security_groups".into(), groups_value(groups));
     }
     let mut attrs = Props::new();
     attrs.insert("id".into(), Value::str(&id));
@@ -95,6 +93,36 @@ async fn interface_groups<'a>(
             let groups = n.groups().iter().filter_map(|g| g.group_id().map(str::to_owned)).collect();
             out.insert(id.to_owned(), groups);
         }
+    }
+    Ok(out)
+}
+
+/// Security group ids as compared: sorted.
+fn groups_value(groups: &[String]) -> Value {
+    let mut groups: Vec<Value> = groups.iter().map(Value::str).collect();
+    groups.sort_by_cached_key(|v| v.to_string());
+    Value::List(groups)
+}
+
+/// The security groups of mount targets `(id, network interface)`, by mount target id: from
+/// their interfaces in one EC2 call, or from EFS for one whose interface is not reported yet.
+/// A mount target gone meanwhile is left out.
+async fn groups_of(
+    cx: &Cx,
+    targets: &[(&str, Option<&str>)],
+) -> Result<std::collections::HashMap<String, Vec<String>>, AwsError> {
+    let mut by_eni = interface_groups(cx, targets.iter().filter_map(|(_, eni)| *eni)).await?;
+    let mut out = std::collections::HashMap::new();
+    for (id, eni) in targets {
+        let groups = match eni.and_then(|e| by_eni.remove(e)) {
+            Some(g) => g,
+            None => match security_groups(cx, id).await {
+                Ok(g) => g,
+                Err(AwsError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            },
+        };
+        out.insert((*id).to_owned(), groups);
     }
     Ok(out)
 }
@@ -286,19 +314,15 @@ impl Kind for MountTarget {
             .iter()
             .filter(|m| efs::exists(m.life_cycle_state()) && ids.iter().any(|i| i == m.mount_target_id()))
             .collect();
-        let mut by_eni = interface_groups(cx, recorded.iter().filter_map(|m| m.network_interface_id())).await?;
+        let targets: Vec<(&str, Option<&str>)> =
+            recorded.iter().map(|m| (m.mount_target_id(), m.network_interface_id())).collect();
+        let mut groups = groups_of(cx, &targets).await?;
         let mut out = Vec::new();
         for m in found.iter().filter(|m| efs::exists(m.life_cycle_state())) {
             let groups = if ids.iter().any(|i| i == m.mount_target_id()) {
-                match m.network_interface_id().and_then(|eni| by_eni.remove(eni)) {
-                    Some(g) => Some(g),
-                    // No interface reported yet: ask EFS for this one.
-                    None => match security_groups(cx, m.mount_target_id()).await {
-                        Ok(g) => Some(g),
-                        Err(AwsError::NotFound(_)) => continue,
-                        Err(e) => return Err(e),
-                    },
-                }
+                // Gone between the two reads: left out.
+                let Some(g) = groups.remove(m.mount_target_id()) else { continue };
+                Some(g)
             } else {
                 None
             };
@@ -325,17 +349,16 @@ impl Kind for MountTarget {
     /// The security groups of mount targets read without them (not recorded: imported), from
     /// their network interfaces in one EC2 call.
     async fn read_unreported(&self, cx: &Cx, live: &mut [Live]) -> Result<(), AwsError> {
-        let eni = |l: &Live| l.attrs.get("network_interface_id").and_then(Value::as_str).map(str::to_owned);
-        let wanted: Vec<String> = live.iter().filter(|l| !l.props.contains_key("security_groups")).filter_map(eni).collect();
-        let mut by_eni = interface_groups(cx, wanted.iter().map(String::as_str)).await?;
-        for l in live.iter_mut().filter(|l| !l.props.contains_key("security_groups")) {
-            let groups = match eni(l).and_then(|e| by_eni.remove(&e)) {
-                Some(g) => g,
-                None => security_groups(cx, &l.physical_id).await?,
-            };
-            let mut groups: Vec<Value> = groups.iter().map(Value::str).collect();
-            groups.sort_by_cached_key(|v| v.to_string());
-            l.props.insert("security_groups".into(), Value::List(groups));
+        let targets: Vec<(&str, Option<&str>)> = live
+            .iter()
+            .filter(|l| !l.props.contains_key("security_groups"))
+            .map(|l| (l.physical_id.as_str(), l.attrs.get("network_interface_id").and_then(Value::as_str)))
+            .collect();
+        let mut groups = groups_of(cx, &targets).await?;
+        for l in live.iter_mut() {
+            if let Some(g) = groups.remove(&l.physical_id) {
+                l.props.insert("security_groups".into(), groups_value(&g));
+            }
         }
         Ok(())
     }
